@@ -1,0 +1,188 @@
+// Typed, validated configuration. Sources, later ones winning:
+//   config/default.json, config/local.json (optional), the file named by IDP_CONFIG_FILE,
+//   then the environment variables listed in ENVIRONMENT below.
+// A bad value stops start-up with an error that names the key and what is wrong.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+const level = z.enum(['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'S1', 'S2', 'S3', 'S4', 'S5', 'JC1', 'JC2']);
+const url = z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, ''));
+
+const appSchema = z.strictObject({
+  id: z.string().regex(/^[a-z0-9-]+$/),
+  name: z.string().min(1),
+  description: z.string().default(''),
+  url: z.string().min(1),
+  roles: z.array(z.string()).default([]),
+  levels: z.array(level).default([]),
+});
+
+export const settingsSchema = z.strictObject({
+  server: z.strictObject({
+    port: z.coerce.number().int().min(0).max(65535),
+    host: z.string().min(1),
+    publicUrl: url,
+    trustProxy: z.coerce.boolean(),
+  }),
+  redis: z.strictObject({
+    url: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
+    clusterNodes: z.array(z.string().regex(/^[^:]+:\d+$/, 'each node must be host:port')).default([]),
+    sentinels: z.array(z.string().regex(/^[^:]+:\d+$/, 'each sentinel must be host:port')).default([]),
+    sentinelName: z.string().optional(),
+    keyPrefix: z.string().regex(/^[a-z0-9:_-]*$/i).default('idp:'),
+  }),
+  keysDir: z.string().min(1),
+  relyingPartyDirs: z.array(z.string()).min(1),
+  seed: z.strictObject({
+    demo: z.coerce.boolean(),
+    file: z.string().optional(),
+  }),
+  argon2: z.strictObject({
+    memoryCost: z.coerce.number().int().min(8192),
+    timeCost: z.coerce.number().int().min(1).max(20),
+    parallelism: z.coerce.number().int().min(1).max(16),
+  }),
+  sso: z.strictObject({
+    idleMinutes: z.coerce.number().positive(),
+    absoluteHours: z.coerce.number().positive(),
+  }),
+  flow: z.strictObject({
+    idleSeconds: z.coerce.number().int().min(5).max(3600),
+  }),
+  oidc: z.strictObject({
+    accessTokenSeconds: z.coerce.number().int().min(30),
+    idTokenSeconds: z.coerce.number().int().min(30),
+    authorizationCodeSeconds: z.coerce.number().int().min(10).max(600),
+    refreshTokenDays: z.coerce.number().positive(),
+    clientCredentialsSeconds: z.coerce.number().int().min(30),
+  }),
+  audit: z.strictObject({
+    maxEvents: z.coerce.number().int().min(100),
+  }),
+  log: z.strictObject({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  }),
+  apps: z.array(appSchema),
+});
+
+export type Settings = z.infer<typeof settingsSchema>;
+export type AppTile = z.infer<typeof appSchema>;
+export type Level = z.infer<typeof level>;
+export const LEVELS = level.options;
+
+type EnvParse = (raw: string) => unknown;
+const asList: EnvParse = (raw) => raw.split(',').map((s) => s.trim()).filter(Boolean);
+const asBool: EnvParse = (raw) => {
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  return raw; // left for the schema to refuse
+};
+
+/** Every environment variable the IdP reads, with the settings key it sets. */
+export const ENVIRONMENT: ReadonlyArray<{ env: string; key: string; parse?: EnvParse }> = [
+  { env: 'PORT', key: 'server.port' },
+  { env: 'IDP_HOST', key: 'server.host' },
+  { env: 'IDP_PUBLIC_URL', key: 'server.publicUrl' },
+  { env: 'IDP_TRUST_PROXY', key: 'server.trustProxy', parse: asBool },
+  { env: 'REDIS_URL', key: 'redis.url' },
+  { env: 'REDIS_CLUSTER_NODES', key: 'redis.clusterNodes', parse: asList },
+  { env: 'REDIS_SENTINELS', key: 'redis.sentinels', parse: asList },
+  { env: 'REDIS_SENTINEL_NAME', key: 'redis.sentinelName' },
+  { env: 'REDIS_KEY_PREFIX', key: 'redis.keyPrefix' },
+  { env: 'IDP_KEYS_DIR', key: 'keysDir' },
+  { env: 'IDP_DEMO_SEED', key: 'seed.demo', parse: asBool },
+  { env: 'IDP_SEED_FILE', key: 'seed.file' },
+  { env: 'IDP_SSO_IDLE_MINUTES', key: 'sso.idleMinutes' },
+  { env: 'IDP_SSO_ABSOLUTE_HOURS', key: 'sso.absoluteHours' },
+  { env: 'IDP_FLOW_IDLE_SECONDS', key: 'flow.idleSeconds' },
+  { env: 'IDP_ARGON2_MEMORY_KIB', key: 'argon2.memoryCost' },
+  { env: 'IDP_ARGON2_TIME_COST', key: 'argon2.timeCost' },
+  { env: 'IDP_ARGON2_PARALLELISM', key: 'argon2.parallelism' },
+  { env: 'LOG_LEVEL', key: 'log.level' },
+];
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function merge(base: Json, over: Json): Json {
+  const out: Json = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = isObject(b) && isObject(v) ? merge(b, v) : v;
+  }
+  return out;
+}
+
+function setPath(target: Json, dotted: string, value: unknown): void {
+  const parts = dotted.split('.');
+  let node = target;
+  for (const p of parts.slice(0, -1)) {
+    if (!isObject(node[p])) node[p] = {};
+    node = node[p] as Json;
+  }
+  node[parts[parts.length - 1]!] = value;
+}
+
+function readJsonFile(file: string): Json {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`${file}: not valid JSON (${(err as Error).message})`);
+  }
+  if (!isObject(parsed)) throw new ConfigError(`${file}: must hold a JSON object`);
+  return parsed;
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Extra values merged last (tests use this instead of files). */
+  overrides?: Json;
+}
+
+export function loadSettings({ env = process.env, overrides = {} }: LoadOptions = {}): Settings {
+  const configDir = path.join(projectRoot, 'config');
+  let raw = readJsonFile(path.join(configDir, 'default.json'));
+  const local = path.join(configDir, 'local.json');
+  if (existsSync(local)) raw = merge(raw, readJsonFile(local));
+  if (env.IDP_CONFIG_FILE) raw = merge(raw, readJsonFile(path.resolve(env.IDP_CONFIG_FILE)));
+
+  const fromEnv: Json = {};
+  for (const { env: name, key, parse } of ENVIRONMENT) {
+    const value = env[name];
+    if (value !== undefined && value !== '') setPath(fromEnv, key, parse ? parse(value) : value);
+  }
+  raw = merge(merge(raw, fromEnv), overrides);
+  // IDP_RP_DIR adds a directory to the built-in one rather than replacing it.
+  if (env.IDP_RP_DIR) raw.relyingPartyDirs = [...((raw.relyingPartyDirs as string[]) ?? []), env.IDP_RP_DIR];
+  // Without an explicit choice, demo accounts are seeded only on the embedded store.
+  if (isObject(raw.seed) && raw.seed.demo === 'auto') {
+    raw.seed.demo = !(isObject(raw.redis) && (raw.redis.url || (raw.redis.clusterNodes as unknown[] | undefined)?.length || (raw.redis.sentinels as unknown[] | undefined)?.length));
+  }
+
+  const result = settingsSchema.safeParse(raw);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => {
+      const key = i.path.join('.');
+      const envName = ENVIRONMENT.find((e) => e.key === key)?.env;
+      return `  ${key}${envName ? ` (env ${envName})` : ''}: ${i.message}`;
+    });
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const settings = result.data;
+  settings.keysDir = path.resolve(projectRoot, settings.keysDir);
+  settings.relyingPartyDirs = settings.relyingPartyDirs.map((d) => path.resolve(projectRoot, d));
+  if (settings.seed.file) settings.seed.file = path.resolve(settings.seed.file);
+  return settings;
+}

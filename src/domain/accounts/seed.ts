@@ -1,0 +1,102 @@
+// Loading accounts at start-up: the demo school, and an integration tester's own JSON
+// file (IDP_SEED_FILE). Loading is idempotent: an existing login ID is updated.
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { LEVELS, ROLES, normaliseLoginId, type Account } from './account.ts';
+import { normaliseAnswer } from './answers.ts';
+import { Directory, DuplicateLoginIdError } from './directory.ts';
+import type { SecretHasher } from './passwords.ts';
+
+const seedAccount = z.strictObject({
+  loginId: z.string().transform((v, ctx) => normaliseLoginId(v) ?? (ctx.addIssue({ code: 'custom', message: 'must be an email address' }), z.NEVER)),
+  password: z.string().min(1).max(128),
+  temporary: z.boolean(),
+  givenName: z.string().trim().min(1).max(100),
+  familyName: z.string().trim().min(1).max(100),
+  displayName: z.string().trim().min(1).max(200).optional(),
+  school: z.strictObject({ code: z.string().trim().min(1).max(20), name: z.string().trim().min(1).max(200) }),
+  level: z.enum(LEVELS).nullable().optional(),
+  roles: z.array(z.enum(ROLES)).min(1),
+  questions: z.array(z.strictObject({ question: z.string().trim().min(1), answer: z.string().trim().min(1).max(100) })).optional(),
+});
+
+export type SeedAccount = z.input<typeof seedAccount>;
+
+export class SeedError extends Error {
+  override name = 'SeedError';
+}
+
+/** Validates seed data; errors name the index and field, e.g. `[2].school.code: ...`. */
+export function parseSeed(data: unknown, source: string): z.output<typeof seedAccount>[] {
+  const result = z.array(seedAccount).safeParse(data);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => {
+      const [index, ...rest] = i.path;
+      const where = index === undefined ? '(top level)' : `[${String(index)}]${rest.map((p) => `.${String(p)}`).join('')}`;
+      return `  ${where}: ${i.message}`;
+    });
+    throw new SeedError(`${source}: invalid seed data\n${lines.join('\n')}`);
+  }
+  const seen = new Set<string>();
+  result.data.forEach((a, i) => {
+    if (seen.has(a.loginId)) throw new SeedError(`${source}: [${i}].loginId: duplicate login ID ${a.loginId}`);
+    seen.add(a.loginId);
+  });
+  return result.data;
+}
+
+export function readSeedFile(file: string): z.output<typeof seedAccount>[] {
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new SeedError(`${file}: cannot read seed file (${(err as Error).message})`);
+  }
+  return parseSeed(data, file);
+}
+
+export async function loadSeed(
+  accounts: z.output<typeof seedAccount>[],
+  deps: { directory: Directory; hasher: SecretHasher; audit: AuditLog; now: number },
+): Promise<{ created: number; updated: number }> {
+  let created = 0;
+  let updated = 0;
+  for (const s of accounts) {
+    const passwordHash = await deps.hasher.hash(s.password);
+    const questions = await Promise.all(
+      (s.questions ?? []).map(async (q) => ({ question: q.question, answerHash: await deps.hasher.hash(normaliseAnswer(q.answer)) })),
+    );
+    const fields = {
+      displayName: s.displayName ?? `${s.givenName} ${s.familyName}`,
+      givenName: s.givenName,
+      familyName: s.familyName,
+      school: s.school,
+      level: s.level ?? null,
+      roles: s.roles,
+      passwordHash,
+      mustChangePassword: s.temporary,
+      passwordChangedAt: deps.now,
+      questions,
+    } satisfies Partial<Account>;
+    const existing = await deps.directory.findByLoginId(s.loginId);
+    if (existing) {
+      await deps.directory.update(existing.id, (a) => ({ ...a, ...fields, status: 'active' }));
+      await deps.audit.record({ type: 'account.updated', accountId: existing.id, actor: 'seed' });
+      updated++;
+      continue;
+    }
+    try {
+      const account = await deps.directory.create({ loginId: s.loginId, status: 'active', passwordHistory: [], ...fields });
+      await deps.audit.record({ type: 'account.created', accountId: account.id, actor: 'seed' });
+      created++;
+    } catch (err) {
+      if (!(err instanceof DuplicateLoginIdError)) throw err;
+      // Another process seeded it at the same moment: update instead.
+      const other = await deps.directory.findByLoginId(s.loginId);
+      if (other) await deps.directory.update(other.id, (a) => ({ ...a, ...fields }));
+      updated++;
+    }
+  }
+  return { created, updated };
+}

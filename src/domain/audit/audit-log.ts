@@ -1,0 +1,63 @@
+// Audit events: every state change that matters, appended to a capped stream.
+// Fields are plain strings; secrets (passwords, answers, tokens) are never passed in.
+import { keys, type Store } from '../../store/index.ts';
+import type { Clock } from '../clock.ts';
+
+export type AuditType =
+  | 'signin.success'
+  | 'signin.failure'
+  | 'logout'
+  | 'password.rehashed'
+  | 'account.created'
+  | 'account.updated';
+
+export interface AuditEvent {
+  type: AuditType;
+  accountId?: string | undefined;
+  loginId?: string | undefined;
+  client?: string | undefined;
+  ip?: string | undefined;
+  requestId?: string | undefined;
+  reason?: string | undefined;
+  actor?: string | undefined;
+}
+
+export interface StoredAuditEvent extends AuditEvent {
+  id: string;
+  at: string;
+}
+
+export class AuditLog {
+  readonly #store: Store;
+  readonly #clock: Clock;
+  readonly #maxEvents: number;
+
+  constructor(store: Store, clock: Clock, maxEvents: number) {
+    this.#store = store;
+    this.#clock = clock;
+    this.#maxEvents = maxEvents;
+  }
+
+  async record(event: AuditEvent): Promise<void> {
+    const fields: Record<string, string> = { at: new Date(this.#clock()).toISOString() };
+    for (const [k, v] of Object.entries(event)) if (v !== undefined && v !== '') fields[k] = String(v);
+    await this.#store.streamAdd(keys.audit(), fields, this.#maxEvents);
+  }
+
+  /** Newest first. */
+  async recent(count: number, filter?: (e: StoredAuditEvent) => boolean): Promise<StoredAuditEvent[]> {
+    const out: StoredAuditEvent[] = [];
+    let before: string | undefined;
+    while (out.length < count) {
+      const page = await this.#store.streamRange(keys.audit(), 500, before);
+      if (page.length === 0) break;
+      for (const { id, fields } of page) {
+        const event = { ...fields, id } as unknown as StoredAuditEvent;
+        if (!filter || filter(event)) out.push(event);
+        if (out.length >= count) break;
+      }
+      before = page[page.length - 1]!.id;
+    }
+    return out;
+  }
+}

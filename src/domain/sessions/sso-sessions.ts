@@ -1,0 +1,71 @@
+// The single sign-on session shared by OIDC clients, SAML service providers and the
+// portal. It ends after `idleMs` without activity and at `absoluteMs` after sign-in,
+// whichever comes first; every touch re-arms the idle timer, never past the maximum.
+import { keys, type Store } from '../../store/index.ts';
+import type { Clock } from '../clock.ts';
+import { newId } from '../ids.ts';
+
+export interface SsoSession {
+  id: string;
+  accountId: string;
+  /** When the password was last verified in this session (ms). */
+  authTime: number;
+  amr: string[];
+  createdAt: number;
+  expiresAt: number;
+}
+
+export class SsoSessions {
+  readonly #store: Store;
+  readonly #clock: Clock;
+  readonly #idleMs: number;
+  readonly #absoluteMs: number;
+
+  constructor(store: Store, clock: Clock, idleMs: number, absoluteMs: number) {
+    this.#store = store;
+    this.#clock = clock;
+    this.#idleMs = idleMs;
+    this.#absoluteMs = absoluteMs;
+  }
+
+  get idleMs(): number {
+    return this.#idleMs;
+  }
+
+  async create(accountId: string, amr: string[]): Promise<SsoSession> {
+    const now = this.#clock();
+    const session: SsoSession = { id: newId(32), accountId, authTime: now, amr, createdAt: now, expiresAt: now + this.#absoluteMs };
+    await this.#store.set(keys.ssoSession(session.id), JSON.stringify(session), { ttlMs: Math.min(this.#idleMs, this.#absoluteMs) });
+    return session;
+  }
+
+  /** The live session, or null when absent, idle-expired or past its maximum age. */
+  async get(id: string | undefined): Promise<SsoSession | null> {
+    if (!id || !/^[A-Za-z0-9_-]{20,64}$/.test(id)) return null;
+    const raw = await this.#store.get(keys.ssoSession(id));
+    if (!raw) return null;
+    const session = JSON.parse(raw) as SsoSession;
+    if (session.expiresAt <= this.#clock()) {
+      await this.#store.del(keys.ssoSession(id));
+      return null;
+    }
+    return session;
+  }
+
+  /** Records activity: the session lives `idleMs` more, capped by its maximum age. */
+  async touch(session: SsoSession): Promise<void> {
+    const remaining = session.expiresAt - this.#clock();
+    if (remaining > 0) await this.#store.expire(keys.ssoSession(session.id), Math.min(this.#idleMs, remaining));
+  }
+
+  async end(id: string): Promise<void> {
+    await this.#store.del(keys.ssoSession(id));
+  }
+}
+
+/** How the web layer carries the SSO session id (a cookie); generic over the HTTP context. */
+export interface SessionCookie<C> {
+  read(ctx: C): string | undefined;
+  write(ctx: C, sessionId: string): void;
+  clear(ctx: C): void;
+}

@@ -1,0 +1,82 @@
+// oidc-provider's storage adapter on our Store (Redis or embedded).
+// Contract (oidc-provider's example/my_adapter.js): upsert(id, payload, expiresIn),
+// find, findByUid, findByUserCode, consume, destroy, revokeByGrantId.
+// Every key gets a TTL: expiresIn when oidc-provider gives one, else MAX_TTL_S.
+import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { keys, type Store } from '../../store/index.ts';
+
+const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
+const CONSUMABLE = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
+/** Upper bound for artefacts oidc-provider gives no lifetime (none should be durable). */
+const MAX_TTL_S = 30 * 24 * 3600;
+
+export function ttlMsFor(expiresIn: number | undefined): number {
+  const seconds = typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : MAX_TTL_S;
+  return Math.ceil(Math.min(seconds, MAX_TTL_S) * 1000);
+}
+
+export function adapterFactory(store: Store): new (name: string) => Adapter {
+  return class StoreAdapter implements Adapter {
+    readonly name: string;
+
+    constructor(name: string) {
+      this.name = name;
+    }
+
+    #key(id: string): string {
+      return keys.oidc(this.name, id);
+    }
+
+    async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+      const key = this.#key(id);
+      const ttlMs = ttlMsFor(expiresIn);
+      if (CONSUMABLE.has(this.name)) {
+        await store.hashSet(key, { payload: JSON.stringify(payload) }, ttlMs);
+      } else {
+        await store.set(key, JSON.stringify(payload), { ttlMs });
+      }
+      if (GRANTABLE.has(this.name) && payload.grantId) await store.setAdd(keys.oidcGrant(payload.grantId), key, ttlMs);
+      if (payload.uid) await store.set(keys.oidcLookup('uid', payload.uid), id, { ttlMs });
+      if (payload.userCode) await store.set(keys.oidcLookup('userCode', payload.userCode), id, { ttlMs });
+    }
+
+    async find(id: string): Promise<AdapterPayload | undefined> {
+      if (CONSUMABLE.has(this.name)) {
+        const hash = await store.hashGetAll(this.#key(id));
+        if (!hash?.payload) return undefined;
+        const payload = JSON.parse(hash.payload) as AdapterPayload;
+        return hash.consumed ? { ...payload, consumed: Number(hash.consumed) } : payload;
+      }
+      const raw = await store.get(this.#key(id));
+      return raw ? (JSON.parse(raw) as AdapterPayload) : undefined;
+    }
+
+    async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+      const id = await store.get(keys.oidcLookup('uid', uid));
+      return id ? this.find(id) : undefined;
+    }
+
+    async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+      const id = await store.get(keys.oidcLookup('userCode', userCode));
+      return id ? this.find(id) : undefined;
+    }
+
+    async consume(id: string): Promise<void> {
+      const key = this.#key(id);
+      // Never create a consumed marker for an artefact that has expired or never was.
+      if ((await store.ttl(key)) <= 0) return;
+      await store.hashSet(key, { consumed: String(Math.floor(Date.now() / 1000)) });
+    }
+
+    async destroy(id: string): Promise<void> {
+      await store.del(this.#key(id));
+    }
+
+    async revokeByGrantId(grantId: string): Promise<void> {
+      const grantKey = keys.oidcGrant(grantId);
+      const members = await store.setMembers(grantKey);
+      await Promise.all(members.map((k) => store.del(k)));
+      await store.del(grantKey);
+    }
+  };
+}

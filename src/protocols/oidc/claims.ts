@@ -1,0 +1,27 @@
+// Claims released to OIDC clients, by scope:
+//   email   -> email, email_verified
+//   profile -> name, given_name, family_name
+//   school  -> school {code, name}, level (P1..JC2, or null for staff)
+//   roles   -> roles (student, staff, school-admin, ministry-admin)
+import type { Account } from '../../domain/accounts/account.ts';
+
+export const CLAIMS_BY_SCOPE = {
+  email: ['email', 'email_verified'],
+  profile: ['name', 'given_name', 'family_name'],
+  school: ['school', 'level'],
+  roles: ['roles'],
+} as const satisfies Record<string, readonly string[]>;
+
+export function accountClaims(account: Account): Record<string, unknown> & { sub: string } {
+  return {
+    sub: account.id,
+    email: account.loginId,
+    email_verified: true,
+    name: account.displayName,
+    given_name: account.givenName,
+    family_name: account.familyName,
+    school: { code: account.school.code, name: account.school.name },
+    level: account.level,
+    roles: account.roles,
+  };
+}

@@ -1,0 +1,74 @@
+// The OIDC interaction endpoint: /interaction/:uid, where oidc-provider sends the
+// browser when it needs a login or consent. Routes live under /interaction/<uid>
+// because oidc-provider scopes its interaction cookie to that path.
+//   login   -> with a live SSO session: finish at once with that session's account;
+//              otherwise hand over to the protocol-neutral sign-in flow, which
+//              returns here when done.
+//   consent -> clients are registered by administrators, so the requested scopes and
+//              claims are granted without a consent screen.
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { Provider } from 'oidc-provider';
+import { AppError } from '../../domain/errors.ts';
+import type { SsoSession } from '../../domain/sessions/sso-sessions.ts';
+
+export interface InteractionDeps {
+  provider: Provider;
+  ssoOf: (ctx: Context) => Promise<SsoSession | null>;
+  /** Starts the sign-in flow that resumes this interaction; resolves to its URL. */
+  beginSignIn: (ctx: Context, resume: { uid: string; clientId: string }) => Promise<string>;
+}
+
+export function interactionRouter(deps: InteractionDeps): Router {
+  const { provider } = deps;
+  const router = new Router();
+
+  router.get('/interaction/:uid', async (ctx) => {
+    let details;
+    try {
+      details = await provider.interactionDetails(ctx.req, ctx.res);
+    } catch (err) {
+      throw new AppError('SSPR 5101', `interaction not found: ${(err as Error).message}`, { continueTo: '/portal' });
+    }
+    if (details.uid !== ctx.params.uid) throw new AppError('SSPR 5102', 'interaction cookie does not match the URL', { continueTo: '/portal' });
+    const clientId = String(details.params.client_id ?? '');
+
+    if (details.prompt.name === 'login') {
+      const sso = await deps.ssoOf(ctx);
+      if (!sso) {
+        ctx.status = 303;
+        ctx.redirect(await deps.beginSignIn(ctx, { uid: details.uid, clientId }));
+        return;
+      }
+      await provider.interactionFinished(
+        ctx.req,
+        ctx.res,
+        { login: { accountId: sso.accountId, amr: sso.amr, ts: Math.floor(sso.authTime / 1000), remember: false } },
+        { mergeWithLastSubmission: false },
+      );
+      ctx.respond = false;
+      return;
+    }
+
+    if (details.prompt.name === 'consent') {
+      const accountId = details.session?.accountId;
+      if (!accountId) throw new AppError('SSPR 5102', 'consent without a session');
+      const grant = details.grantId
+        ? await provider.Grant.find(details.grantId)
+        : new provider.Grant({ accountId, clientId });
+      if (!grant) throw new AppError('SSPR 5102', 'grant vanished during consent');
+      const missing = details.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
+      if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+      if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+      for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));
+      const grantId = await grant.save();
+      await provider.interactionFinished(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+      ctx.respond = false;
+      return;
+    }
+
+    throw new AppError('SSPR 5120', `unsupported prompt ${details.prompt.name}`);
+  });
+
+  return router;
+}

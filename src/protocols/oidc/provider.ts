@@ -1,0 +1,134 @@
+// The OpenID Provider: oidc-provider configured for this IdP.
+// Endpoints live under /oidc (discovery at /.well-known/openid-configuration).
+// `sub` is the account's opaque id; login happens in the protocol-neutral flows.
+import { Provider, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { OidcClientFile } from '../../config/relying-parties.ts';
+import type { Settings } from '../../config/settings.ts';
+import type { Account } from '../../domain/accounts/account.ts';
+import type { Directory } from '../../domain/accounts/directory.ts';
+import type { SsoSession } from '../../domain/sessions/sso-sessions.ts';
+import type { Store } from '../../store/index.ts';
+import { adapterFactory } from './adapter.ts';
+import { accountClaims, CLAIMS_BY_SCOPE } from './claims.ts';
+
+export interface OidcDeps {
+  settings: Settings;
+  store: Store;
+  directory: Directory;
+  clients: OidcClientFile[];
+  jwks: { keys: Array<Record<string, unknown>> };
+  cookieKeys: string[];
+  /** The live SSO session of the browser making this request, if any. */
+  ssoOf: (ctx: KoaContextWithOIDC) => Promise<SsoSession | null>;
+  /** Renders a page of ours (logout confirmation, signed-out page, errors). */
+  renderPage: (ctx: KoaContextWithOIDC, view: string, data: Record<string, unknown>, status?: number) => Promise<void>;
+  onLogout: (ctx: KoaContextWithOIDC) => Promise<void>;
+}
+
+function toClientMetadata(c: OidcClientFile): Record<string, unknown> {
+  const { protocol: _p, display_name, file: _f, ...metadata } = c;
+  return { ...metadata, client_name: display_name };
+}
+
+/** The login prompt also runs when the IdP's SSO session has ended or changed account. */
+function interactions(deps: OidcDeps) {
+  const { Check, base } = interactionPolicy;
+  const policy = base();
+  policy.get('login')!.checks.add(
+    new Check('sso_session', 'the IdP single sign-on session has ended', async (ctx) => {
+      const sso = await deps.ssoOf(ctx);
+      return !sso || sso.accountId !== ctx.oidc.session?.accountId ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+    }),
+  );
+  return policy;
+}
+
+export function createProvider(deps: OidcDeps): Provider {
+  const { settings, directory } = deps;
+  const secure = settings.server.publicUrl.startsWith('https:');
+  const ownClient = async (ctx: KoaContextWithOIDC, client: { clientId: string }, token: { clientId?: string | undefined }) =>
+    token.clientId === client.clientId;
+
+  const configuration: Configuration = {
+    adapter: adapterFactory(deps.store),
+    clients: deps.clients.map(toClientMetadata) as unknown as Configuration['clients'],
+    jwks: deps.jwks as Configuration['jwks'],
+    cookies: {
+      keys: deps.cookieKeys,
+      long: { httpOnly: true, sameSite: 'lax', secure, signed: true },
+      short: { httpOnly: true, sameSite: 'lax', secure, signed: true },
+    },
+    routes: {
+      authorization: '/oidc/auth',
+      end_session: '/oidc/session/end',
+      introspection: '/oidc/token/introspection',
+      jwks: '/oidc/jwks',
+      revocation: '/oidc/token/revocation',
+      token: '/oidc/token',
+      userinfo: '/oidc/me',
+      pushed_authorization_request: '/oidc/request',
+      backchannel_authentication: '/oidc/backchannel',
+      code_verification: '/oidc/device',
+      device_authorization: '/oidc/device/auth',
+      registration: '/oidc/reg',
+      challenge: '/oidc/challenge',
+      credential: '/oidc/credential',
+    },
+    scopes: ['openid', 'offline_access', ...Object.keys(CLAIMS_BY_SCOPE)],
+    claims: { openid: ['sub'], ...CLAIMS_BY_SCOPE },
+    interactions: {
+      policy: interactions(deps),
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
+    async findAccount(_ctx, sub) {
+      const account: Account | null = await directory.get(sub);
+      if (!account || account.status !== 'active') return undefined;
+      return { accountId: account.id, claims: async () => accountClaims(account) };
+    },
+    features: {
+      devInteractions: { enabled: false },
+      introspection: { enabled: true, allowedPolicy: ownClient },
+      revocation: { enabled: true, allowedPolicy: ownClient },
+      clientCredentials: { enabled: true },
+      backchannelLogout: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx, form) => {
+          await deps.renderPage(ctx, 'logout-confirm', { form });
+        },
+        postLogoutSuccessSource: async (ctx) => {
+          await deps.renderPage(ctx, 'signed-out', { clientName: ctx.oidc.client?.clientName });
+        },
+      },
+    },
+    pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
+    rotateRefreshToken: true,
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    ttl: {
+      AccessToken: settings.oidc.accessTokenSeconds,
+      AuthorizationCode: settings.oidc.authorizationCodeSeconds,
+      ClientCredentials: settings.oidc.clientCredentialsSeconds,
+      IdToken: settings.oidc.idTokenSeconds,
+      RefreshToken: Math.round(settings.oidc.refreshTokenDays * 86400),
+      Grant: Math.round(settings.oidc.refreshTokenDays * 86400),
+      Interaction: 3600,
+      // oidc-provider's session never outlives the SSO session's maximum age, and the
+      // sso_session check above ends it earlier when the SSO session ends.
+      Session: Math.round(settings.sso.absoluteHours * 3600),
+    },
+    renderError: async (ctx, out, error) => {
+      const status = (error as { status?: number }).status ?? 400;
+      await deps.renderPage(ctx, 'error', { code: status >= 500 ? 'SSPR 5019' : 'SSPR 5120', message: out.error_description ?? out.error, oidcError: out.error }, status);
+    },
+    clientBasedCORS: (_ctx, origin, client) =>
+      client.redirectUris?.some((u) => new URL(u).origin === origin) ?? false,
+    enabledJWA: { idTokenSigningAlgValues: ['RS256', 'ES256', 'PS256'] },
+  };
+
+  const provider = new Provider(settings.server.publicUrl, configuration);
+  provider.proxy = settings.server.trustProxy;
+  provider.on('end_session.success', (ctx: KoaContextWithOIDC) => {
+    void deps.onLogout(ctx);
+  });
+  return provider;
+}

@@ -1,0 +1,26 @@
+// Every Redis key name the IdP uses, in one place. Keys that one operation touches
+// together share a hash tag ({...}) so that they live in one Cluster slot.
+// Ephemeral keys are always written with a TTL by their owners; durable ones are marked.
+
+export const keys = {
+  /** durable: one account as JSON */
+  account: (id: string) => `{acct:${id}}`,
+  /** durable: login ID (lower-cased) -> account id; SET NX makes login IDs unique */
+  loginId: (loginId: string) => `{login:${loginId}}`,
+  /** durable: lexicographic index of "loginid\u0000accountId" for prefix search */
+  directoryIndex: () => 'dir:logins',
+  /** ephemeral: consecutive failed sign-ins of one account */
+  signInFailures: (accountId: string) => `{acct:${accountId}}:fails`,
+  /** ephemeral: an SSO session */
+  ssoSession: (id: string) => `{sso:${id}}`,
+  /** ephemeral: one self-service flow */
+  flow: (id: string) => `{flow:${id}}`,
+  /** ephemeral: an oidc-provider artefact */
+  oidc: (model: string, id: string) => `oidc:${model}:{${id}}`,
+  /** ephemeral: ids of the artefacts issued under one grant */
+  oidcGrant: (grantId: string) => `oidc:grant:{${grantId}}`,
+  /** ephemeral: session uid or user code -> artefact id */
+  oidcLookup: (kind: 'uid' | 'userCode', value: string) => `oidc:${kind}:{${value}}`,
+  /** capped stream of audit events */
+  audit: () => 'audit',
+} as const;

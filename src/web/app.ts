@@ -1,0 +1,221 @@
+// Assembles the IdP: one koa app with the flows, the portal, the OIDC provider and the
+// operational endpoints. Everything stateful is passed in (store, clock, logger), so
+// tests and `npm start` build the same thing.
+import bodyParser from '@koa/bodyparser';
+import Koa, { type Context, type Next } from 'koa';
+import helmet from 'koa-helmet';
+import serve from 'koa-static';
+import path from 'node:path';
+import type { KeyMaterial } from '../config/key-material.ts';
+import type { RelyingParties } from '../config/relying-parties.ts';
+import type { Settings } from '../config/settings.ts';
+import { Authenticator } from '../domain/accounts/authentication.ts';
+import { Directory } from '../domain/accounts/directory.ts';
+import { SecretHasher } from '../domain/accounts/passwords.ts';
+import { AuditLog } from '../domain/audit/audit-log.ts';
+import type { Clock } from '../domain/clock.ts';
+import { AppError } from '../domain/errors.ts';
+import { newId } from '../domain/ids.ts';
+import { SsoSessions } from '../domain/sessions/sso-sessions.ts';
+import { Flows } from '../flows/flow.ts';
+import { signInRouter } from '../flows/sign-in/handler.ts';
+import type { Logger } from '../observability/logger.ts';
+import { requestScope } from '../observability/logger.ts';
+import { Metrics } from '../observability/metrics.ts';
+import { portalRouter } from '../portal/routes.ts';
+import { interactionRouter } from '../protocols/oidc/interactions.ts';
+import { createProvider } from '../protocols/oidc/provider.ts';
+import type { Store } from '../store/index.ts';
+import { BROWSER_COOKIE, browserSecret, csrfToken, csrfValid, ssoCookie } from './cookies.ts';
+import { errorHandler } from './errors.ts';
+import { opsRouter } from './ops.ts';
+import { renderer, VIEWS_DIR } from './render.ts';
+
+export interface IdpDeps {
+  settings: Settings;
+  store: Store;
+  logger: Logger;
+  clock: Clock;
+  keyMaterial: KeyMaterial;
+  relyingParties: RelyingParties;
+}
+
+export interface Idp {
+  app: Koa;
+  directory: Directory;
+  hasher: SecretHasher;
+  audit: AuditLog;
+  sso: SsoSessions;
+  flows: Flows;
+  metrics: Metrics;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
+
+/** Origins a form of ours may lead to (CSP form-action also applies to redirects). */
+function formTargets(rps: RelyingParties): string[] {
+  const origins = new Set<string>();
+  for (const c of rps.oidc) {
+    for (const u of [...c.redirect_uris, ...(c.post_logout_redirect_uris ?? [])]) {
+      const { protocol, origin } = new URL(u);
+      if (protocol === 'http:' || protocol === 'https:') origins.add(origin);
+    }
+  }
+  return [...origins];
+}
+
+export function createIdp(deps: IdpDeps): Idp {
+  const { settings, store, logger, clock } = deps;
+  const secure = settings.server.publicUrl.startsWith('https:');
+  const csrfKey = deps.keyMaterial.cookieKeys[0]!;
+
+  const metrics = new Metrics();
+  const directory = new Directory(store, clock);
+  const hasher = new SecretHasher(settings.argon2);
+  const audit = new AuditLog(store, clock, settings.audit.maxEvents);
+  const authenticator = new Authenticator(directory, hasher, audit, clock);
+  const sso = new SsoSessions(store, clock, settings.sso.idleMinutes * 60_000, settings.sso.absoluteHours * 3_600_000);
+  const flows = new Flows(store, clock, settings.flow.idleSeconds * 1000);
+  const cookie = ssoCookie(secure);
+  const secretOf = browserSecret(secure);
+
+  const render = renderer(
+    (ctx) => ({
+      csrf: csrfToken(csrfKey, secretOf(ctx)),
+      requestId: ctx.state.requestId,
+      title: 'MIMS Portal',
+      idleSeconds: null,
+    }),
+    process.env.NODE_ENV !== 'development',
+  );
+
+  /** The live SSO session of this browser; each use counts as activity. */
+  const ssoOf = async (ctx: Context) => {
+    const session = await sso.get(cookie.read(ctx));
+    if (session) await sso.touch(session);
+    return session;
+  };
+
+  const provider = createProvider({
+    settings,
+    store,
+    directory,
+    clients: deps.relyingParties.oidc,
+    jwks: deps.keyMaterial.jwks,
+    cookieKeys: deps.keyMaterial.cookieKeys,
+    ssoOf: (ctx) => ssoOf(ctx as unknown as Context),
+    renderPage: (ctx, view, data, status) => render(ctx as unknown as Context, view, data, status),
+    onLogout: async (ctx) => {
+      const c = ctx as unknown as Context;
+      const id = cookie.read(c);
+      const session = id ? await sso.get(id) : null;
+      if (id) await sso.end(id);
+      cookie.clear(c);
+      if (session) await audit.record({ type: 'logout', accountId: session.accountId, client: ctx.oidc.client?.clientId, ip: c.ip });
+    },
+  });
+  const handleOidc = provider.callback();
+
+  const app = new Koa({ proxy: settings.server.trustProxy, keys: deps.keyMaterial.cookieKeys });
+
+  // Request id, log line and metrics for every request.
+  app.use(async (ctx: Context, next: Next) => {
+    const given = ctx.get('x-request-id');
+    const requestId = REQUEST_ID.test(given) ? given : newId(12);
+    ctx.state.requestId = requestId;
+    ctx.set('X-Request-Id', requestId);
+    const started = process.hrtime.bigint();
+    await requestScope.run({ requestId }, async () => {
+      try {
+        await next();
+      } finally {
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        const route = (ctx as { _matchedRoute?: string })._matchedRoute ?? routeLabel(ctx.path);
+        metrics.httpRequests.inc({ route, method: ctx.method, status: String(ctx.status) });
+        metrics.httpDuration.observe({ route, method: ctx.method }, seconds);
+        logger.info({ method: ctx.method, route, status: ctx.status, ms: Math.round(seconds * 1000), ip: ctx.ip }, 'request');
+      }
+    });
+  });
+
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'"],
+          styleSrc: ["'self'"],
+          imgSrc: ["'self'", 'data:'],
+          fontSrc: ["'self'"],
+          connectSrc: ["'self'"],
+          objectSrc: ["'none'"],
+          baseUri: ["'none'"],
+          frameAncestors: ["'none'"],
+          formAction: ["'self'", ...formTargets(deps.relyingParties)],
+        },
+      },
+      strictTransportSecurity: secure,
+      referrerPolicy: { policy: 'no-referrer' },
+      crossOriginEmbedderPolicy: false,
+    }),
+  );
+
+  app.use(errorHandler(logger, metrics, render));
+
+  const staticFiles = serve(path.join(VIEWS_DIR, 'static'), { maxage: 3_600_000, gzip: false, brotli: false });
+  app.use(async (ctx, next) => {
+    if (!ctx.path.startsWith('/static/')) return next();
+    const original = ctx.path;
+    ctx.path = ctx.path.slice('/static'.length);
+    try {
+      await staticFiles(ctx, async () => {});
+    } finally {
+      ctx.path = original;
+    }
+    if (ctx.body === undefined) throw new AppError('SSPR 5404');
+  });
+
+  // oidc-provider handles its own routes, bodies and errors.
+  app.use(async (ctx, next) => {
+    if (ctx.path.startsWith('/oidc/') || ctx.path.startsWith('/.well-known/')) {
+      ctx.respond = false;
+      await handleOidc(ctx.req, ctx.res);
+      ctx.status = ctx.res.statusCode;
+      return;
+    }
+    return next();
+  });
+
+  app.use(bodyParser({ enableTypes: ['form', 'json'], formLimit: '64kb', jsonLimit: '64kb', encoding: 'utf-8' }));
+
+  // CSRF: every state-changing request of ours carries the token of this browser.
+  app.use(async (ctx, next) => {
+    if (ctx.method === 'POST') {
+      const secret = ctx.cookies.get(BROWSER_COOKIE, { signed: true });
+      const token = (ctx.request.body as Record<string, unknown> | undefined)?._csrf;
+      if (!csrfValid(csrfKey, secret, token)) throw new AppError('SSPR 5104', 'CSRF token missing or invalid');
+    }
+    return next();
+  });
+
+  const routers = [
+    opsRouter({ store, metrics }),
+    interactionRouter({
+      provider,
+      ssoOf,
+      beginSignIn: async (ctx, resume) => `/flow/${(await flows.create('sign-in', 'credentials', { kind: 'oidc', ...resume }, secretOf(ctx))).id}`,
+    }),
+    signInRouter({ flows, authenticator, sso, ssoCookie: cookie, browserSecret: secretOf, render, onSignIn: (outcome) => metrics.signIns.inc({ outcome }) }),
+    portalRouter({ directory, sso, ssoCookie: cookie, ssoOf, audit, apps: settings.apps, render }),
+  ];
+  for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
+
+  return { app, directory, hasher, audit, sso, flows, metrics };
+}
+
+function routeLabel(p: string): string {
+  if (p.startsWith('/oidc/') || p.startsWith('/.well-known/')) return p.replace(/\/[A-Za-z0-9_-]{16,}(?=\/|$)/g, '/:id');
+  if (p.startsWith('/static/')) return '/static';
+  return 'unmatched';
+}

@@ -1,0 +1,43 @@
+// The IdP's own cookies: the SSO session id and the browser secret that binds flows and
+// CSRF tokens to one browser. HttpOnly, SameSite=Lax, signed, Secure over https.
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Context } from 'koa';
+import type { SessionCookie } from '../domain/sessions/sso-sessions.ts';
+
+export const SSO_COOKIE = 'idp_sso';
+export const BROWSER_COOKIE = 'idp_browser';
+
+export function cookieOptions(secure: boolean) {
+  return { httpOnly: true, sameSite: 'lax' as const, secure, signed: true, overwrite: true, path: '/' };
+}
+
+export function ssoCookie(secure: boolean): SessionCookie<Context> {
+  return {
+    read: (ctx) => ctx.cookies.get(SSO_COOKIE, { signed: true }) || undefined,
+    write: (ctx, id) => ctx.cookies.set(SSO_COOKIE, id, cookieOptions(secure)),
+    clear: (ctx) => ctx.cookies.set(SSO_COOKIE, '', { ...cookieOptions(secure), maxAge: 0 }),
+  };
+}
+
+/** The browser secret, created on first use in this request. */
+export function browserSecret(secure: boolean) {
+  return (ctx: Context): string => {
+    const existing = (ctx.state.browserSecret as string | undefined) ?? ctx.cookies.get(BROWSER_COOKIE, { signed: true });
+    if (existing && /^[A-Za-z0-9_-]{43}$/.test(existing)) return (ctx.state.browserSecret = existing);
+    const created = randomBytes(32).toString('base64url');
+    ctx.cookies.set(BROWSER_COOKIE, created, cookieOptions(secure));
+    return (ctx.state.browserSecret = created);
+  };
+}
+
+/** CSRF token for forms: an HMAC of the browser secret (synchroniser token). */
+export function csrfToken(key: string, secret: string): string {
+  return createHmac('sha256', key).update(`csrf:${secret}`).digest('base64url');
+}
+
+export function csrfValid(key: string, secret: string | undefined, token: unknown): boolean {
+  if (!secret || typeof token !== 'string') return false;
+  const expected = Buffer.from(csrfToken(key, secret));
+  const given = Buffer.from(token);
+  return expected.length === given.length && timingSafeEqual(expected, given);
+}

@@ -1,0 +1,59 @@
+// One place that turns failures into responses: an HTML error page (the guides'
+// "Error / SSPR nnnn / Continue" screen) or JSON, always with a reference id that is
+// also on the log line. Stack traces and library messages never reach the user.
+import type { Context, Next } from 'koa';
+import { AppError } from '../domain/errors.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import { StoreUnavailableError } from '../store/index.ts';
+import type { Render } from './render.ts';
+
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  if (err instanceof StoreUnavailableError) return new AppError('SSPR 5019', err.message, { cause: err });
+  const status = (err as { status?: number; expose?: boolean }).status;
+  if (status === 404) return new AppError('SSPR 5404');
+  if (status && status >= 400 && status < 500) return new AppError('SSPR 5103', (err as Error).message, { cause: err });
+  return new AppError('SSPR 5019', (err as Error)?.message ?? String(err), { cause: err });
+}
+
+function wantsJson(ctx: Context): boolean {
+  return ctx.accepts('html', 'json') === 'json';
+}
+
+export async function renderAppError(ctx: Context, error: AppError, render: Render): Promise<void> {
+  const reference = ctx.state.requestId as string;
+  if (wantsJson(ctx)) {
+    ctx.status = error.status;
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { error: error.code, message: error.message, reference };
+    return;
+  }
+  await render(ctx, 'error', { code: error.code, message: error.message, reference, continueTo: error.continueTo ?? '/portal' }, error.status);
+}
+
+export function errorHandler(log: Logger, metrics: Metrics, render: Render) {
+  return async (ctx: Context, next: Next) => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined && ctx.respond !== false) throw new AppError('SSPR 5404');
+    } catch (err) {
+      const error = toAppError(err);
+      if (error.code === 'SSPR 5019') {
+        if (err instanceof StoreUnavailableError) metrics.storeErrors.inc();
+        log.error({ err: err instanceof AppError ? { code: err.code, detail: err.detail } : err, code: error.code }, 'request failed');
+      } else {
+        log.warn({ code: error.code, detail: error.detail }, 'request refused');
+      }
+      try {
+        await renderAppError(ctx, error, render);
+      } catch (renderErr) {
+        // The error page itself failed: a plain page still carries the code and reference.
+        log.error({ err: renderErr }, 'error page failed');
+        ctx.status = error.status;
+        ctx.type = 'text/plain; charset=utf-8';
+        ctx.body = `${error.code}\n${error.message}\nReference: ${String(ctx.state.requestId)}\n`;
+      }
+    }
+  };
+}
