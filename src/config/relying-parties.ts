@@ -17,7 +17,7 @@ export const oidcClientSchema = z.strictObject({
   redirect_uris: z.array(redirectUri).default([]),
   post_logout_redirect_uris: z.array(uri).optional(),
   grant_types: z.array(z.enum(['authorization_code', 'refresh_token', 'client_credentials'])).default(['authorization_code']),
-  response_types: z.array(z.enum(['code'])).default(['code']),
+  response_types: z.array(z.enum(['code'])).optional(),
   token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'none']).default('client_secret_basic'),
   application_type: z.enum(['web', 'native']).optional(),
   scope: z.string().optional(),
@@ -39,7 +39,7 @@ export const oidcClientSchema = z.strictObject({
   }
 });
 
-export type OidcClientFile = z.output<typeof oidcClientSchema> & { file: string };
+export type OidcClientFile = z.output<typeof oidcClientSchema> & { file: string; response_types: Array<'code'> };
 
 export interface RelyingParties {
   oidc: OidcClientFile[];
@@ -55,7 +55,9 @@ export function parseRelyingParty(data: unknown, file: string): OidcClientFile {
     const lines = result.error.issues.map((i) => `  ${i.path.join('.') || '(file)'}: ${i.message}`);
     throw new ConfigError(`${file}: invalid relying party\n${lines.join('\n')}`);
   }
-  return { ...result.data, file };
+  // A client without the code grant (a service using client_credentials) has no response types.
+  const response_types = result.data.response_types ?? (result.data.grant_types.includes('authorization_code') ? ['code' as const] : []);
+  return { ...result.data, response_types, file };
 }
 
 export function loadRelyingParties(dirs: string[]): RelyingParties {

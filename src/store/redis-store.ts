@@ -198,7 +198,7 @@ export class RedisStore implements Store {
   streamAdd(key: string, fields: Record<string, string>, maxLen: number): Promise<string> {
     return this.#run(async () => {
       const flat = Object.entries(fields).flat();
-      const id = await this.client.xadd(key, 'MAXLEN', '~', maxLen, '*', ...flat);
+      const id = await this.client.xadd(key, 'MAXLEN', maxLen, '*', ...flat);
       return id ?? '';
     });
   }

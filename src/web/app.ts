@@ -105,13 +105,17 @@ export function createIdp(deps: IdpDeps): Idp {
     cookieKeys: deps.keyMaterial.cookieKeys,
     ssoOf: (ctx) => ssoOf(ctx as unknown as Context),
     renderPage: (ctx, view, data, status) => render(ctx as unknown as Context, view, data, status),
+    onError: (err, message) => logger.error({ err }, message),
     onLogout: async (ctx) => {
+      // Runs from oidc-provider's end_session.success event: clear the cookie while the
+      // response is still open, then end the session in the store.
       const c = ctx as unknown as Context;
       const id = cookie.read(c);
-      const session = id ? await sso.get(id) : null;
-      if (id) await sso.end(id);
       cookie.clear(c);
-      if (session) await audit.record({ type: 'logout', accountId: session.accountId, client: ctx.oidc.client?.clientId, ip: c.ip });
+      if (!id) return;
+      const session = await sso.get(id);
+      await sso.end(id);
+      if (session) await audit.record({ type: 'logout', accountId: session.accountId, client: ctx.oidc.client?.clientId, ip: c.ip, requestId: c.state.requestId as string });
     },
   });
   const handleOidc = provider.callback();

@@ -23,6 +23,7 @@ export interface OidcDeps {
   /** Renders a page of ours (logout confirmation, signed-out page, errors). */
   renderPage: (ctx: KoaContextWithOIDC, view: string, data: Record<string, unknown>, status?: number) => Promise<void>;
   onLogout: (ctx: KoaContextWithOIDC) => Promise<void>;
+  onError: (err: unknown, message: string) => void;
 }
 
 function toClientMetadata(c: OidcClientFile): Record<string, unknown> {
@@ -128,7 +129,7 @@ export function createProvider(deps: OidcDeps): Provider {
   const provider = new Provider(settings.server.publicUrl, configuration);
   provider.proxy = settings.server.trustProxy;
   provider.on('end_session.success', (ctx: KoaContextWithOIDC) => {
-    void deps.onLogout(ctx);
+    deps.onLogout(ctx).catch((err: unknown) => deps.onError(err, 'ending the SSO session after OIDC logout failed'));
   });
   return provider;
 }

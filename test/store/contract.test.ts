@@ -1,0 +1,115 @@
+// The store contract, run against both implementations.
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Directory, DuplicateLoginIdError } from '../../src/domain/accounts/directory.ts';
+import type { Store } from '../../src/store/index.ts';
+import { makeStore } from '../support/idp.ts';
+
+for (const kind of ['memory', 'redis'] as const) {
+  describe(`store contract: ${kind}`, () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await makeStore(kind);
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    it('gets, sets, deletes and reports TTLs', async () => {
+      assert.equal(await store.get('a'), null);
+      assert.equal(await store.ttl('a'), -2);
+      assert.equal(await store.set('a', '1'), true);
+      assert.equal(await store.get('a'), '1');
+      assert.equal(await store.ttl('a'), -1);
+      await store.set('b', '2', { ttlMs: 60_000 });
+      const ttl = await store.ttl('b');
+      assert.ok(ttl > 55_000 && ttl <= 60_000, `ttl ${ttl}`);
+      await store.del('a');
+      assert.equal(await store.get('a'), null);
+    });
+
+    it('expires keys after their TTL', async () => {
+      await store.set('short', 'x', { ttlMs: 40 });
+      await sleep(80);
+      assert.equal(await store.get('short'), null);
+    });
+
+    it('set onlyIfAbsent refuses an existing key; keepTtl keeps the TTL', async () => {
+      assert.equal(await store.set('k', 'one', { onlyIfAbsent: true, ttlMs: 60_000 }), true);
+      assert.equal(await store.set('k', 'two', { onlyIfAbsent: true }), false);
+      assert.equal(await store.get('k'), 'one');
+      await store.set('k', 'three', { keepTtl: true });
+      assert.equal(await store.get('k'), 'three');
+      assert.ok((await store.ttl('k')) > 0);
+    });
+
+    it('compareAndSet writes only over the expected value', async () => {
+      await store.set('c', 'v1');
+      assert.equal(await store.compareAndSet('c', 'v0', 'v2'), false);
+      assert.equal(await store.compareAndSet('c', 'v1', 'v2'), true);
+      assert.equal(await store.get('c'), 'v2');
+      assert.equal(await store.compareAndSet('missing', 'x', 'y'), false);
+    });
+
+    it('increment is atomic under 50 parallel callers and keeps its first TTL', async () => {
+      const values = await Promise.all(Array.from({ length: 50 }, () => store.increment('n', 60_000)));
+      assert.deepEqual([...values].sort((a, b) => a - b), Array.from({ length: 50 }, (_, i) => i + 1));
+      const ttl = await store.ttl('n');
+      assert.ok(ttl > 0 && ttl <= 60_000);
+    });
+
+    it('hashes, sets with growing TTL, and a prefix index', async () => {
+      await store.hashSet('h', { a: '1' }, 60_000);
+      await store.hashSet('h', { b: '2' });
+      assert.deepEqual(await store.hashGetAll('h'), { a: '1', b: '2' });
+      assert.ok((await store.ttl('h')) > 0, 'a later hashSet keeps the TTL');
+      assert.equal(await store.hashGetAll('nope'), null);
+
+      await store.setAdd('s', 'x', 1_000);
+      await store.setAdd('s', 'y', 60_000);
+      await store.setAdd('s', 'z', 10);
+      assert.deepEqual((await store.setMembers('s')).sort(), ['x', 'y', 'z']);
+      assert.ok((await store.ttl('s')) > 50_000);
+      await store.setRemove('s', 'x');
+      assert.deepEqual((await store.setMembers('s')).sort(), ['y', 'z']);
+
+      for (const m of ['bob', 'alice', 'alicia', 'carol', 'al']) await store.indexAdd('i', m);
+      assert.deepEqual(await store.indexRange('i', 'ali', 10), ['alice', 'alicia']);
+      assert.deepEqual(await store.indexRange('i', 'a', 2), ['al', 'alice']);
+      assert.deepEqual(await store.indexRange('i', 'a', 10, 'alice'), ['alicia']);
+      await store.indexRemove('i', 'alice');
+      assert.deepEqual(await store.indexRange('i', 'ali', 10), ['alicia']);
+    });
+
+    it('streams are capped and read newest first', async () => {
+      for (let i = 0; i < 30; i++) await store.streamAdd('st', { n: String(i) }, 10);
+      const newest = await store.streamRange('st', 5);
+      assert.deepEqual(newest.map((e) => e.fields.n), ['29', '28', '27', '26', '25']);
+      const older = await store.streamRange('st', 5, newest[4]!.id);
+      assert.deepEqual(older.map((e) => e.fields.n), ['24', '23', '22', '21', '20']);
+      assert.equal((await store.streamRange('st', 100)).length, 10);
+    });
+
+    it('login IDs are unique even when 20 creations race', async () => {
+      const directory = new Directory(store, Date.now);
+      const attempts = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) =>
+          directory.create({
+            loginId: 'race@students.edu.sg', displayName: `R ${i}`, givenName: 'R', familyName: String(i),
+            school: { code: 'S', name: 'S' }, level: 'P1', roles: ['student'], status: 'active', passwordHash: 'x',
+            mustChangePassword: false, passwordChangedAt: 0, passwordHistory: [], questions: [],
+          }),
+        ),
+      );
+      assert.equal(attempts.filter((a) => a.status === 'fulfilled').length, 1);
+      for (const a of attempts) if (a.status === 'rejected') assert.ok(a.reason instanceof DuplicateLoginIdError);
+      const found = await directory.findByLoginId('race@students.edu.sg');
+      assert.ok(found);
+      assert.deepEqual(await directory.searchLoginIds('race', 10), [{ loginId: 'race@students.edu.sg', id: found.id }]);
+    });
+
+    it('ping answers', async () => {
+      await store.ping();
+    });
+  });
+}

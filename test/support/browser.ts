@@ -1,0 +1,73 @@
+// A cookie-keeping HTTP "browser" over supertest's agent: follows redirects one by one
+// so tests can see every hop, and fills in forms from the HTML the IdP served.
+import request from 'supertest';
+import type { Response } from 'supertest';
+
+export class Browser {
+  readonly base: string;
+  readonly agent: ReturnType<typeof request.agent>;
+
+  constructor(base: string) {
+    this.base = base;
+    this.agent = request.agent(base);
+  }
+
+  #path(target: string): string {
+    if (target.startsWith(this.base)) return target.slice(this.base.length) || '/';
+    return target;
+  }
+
+  async get(target: string): Promise<Response> {
+    return this.agent.get(this.#path(target)).redirects(0);
+  }
+
+  async post(target: string, form: Record<string, string>): Promise<Response> {
+    return this.agent.post(this.#path(target)).type('form').send(form).redirects(0);
+  }
+
+  /**
+   * Follows redirects from `res` while they stay on the IdP; returns the last response
+   * and, when it redirected elsewhere (to a relying party), that location.
+   */
+  async follow(res: Response): Promise<{ res: Response; external?: string }> {
+    let current = res;
+    for (let hops = 0; hops < 20; hops++) {
+      if (current.status < 300 || current.status >= 400) return { res: current };
+      const location = new URL(current.headers.location!, this.base).toString();
+      if (!location.startsWith(this.base)) return { res: current, external: location };
+      current = await this.get(location);
+    }
+    throw new Error('too many redirects');
+  }
+
+  async open(target: string): Promise<{ res: Response; external?: string }> {
+    return this.follow(await this.get(target));
+  }
+
+  /** Submits the page's form that posts to a URL containing `actionPart`. */
+  async submit(page: Response, actionPart: string, fields: Record<string, string>): Promise<Response> {
+    const form = formOf(page.text, actionPart);
+    return this.post(form.action, { ...form.hidden, ...fields });
+  }
+
+  /** Signs in on the sign-in page `page` and follows to where it leads. */
+  async signIn(page: Response, username: string, password: string): Promise<{ res: Response; external?: string }> {
+    return this.follow(await this.submit(page, '/sign-in', { username, password }));
+  }
+}
+
+export function formOf(html: string, actionPart: string): { action: string; hidden: Record<string, string> } {
+  const forms = html.match(/<form[\s\S]*?<\/form>/g) ?? [];
+  for (const f of forms) {
+    const action = /action="([^"]*)"/.exec(f)?.[1];
+    if (action === undefined || !action.includes(actionPart)) continue;
+    const hidden: Record<string, string> = {};
+    for (const m of f.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)) hidden[m[1]!] = decode(m[2]!);
+    return { action: decode(action), hidden };
+  }
+  throw new Error(`no form posting to *${actionPart}* in page:\n${html.slice(0, 2000)}`);
+}
+
+function decode(s: string): string {
+  return s.replace(/&amp;/g, '&').replace(/&#34;|&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>');
+}

@@ -1,0 +1,7 @@
+import { stopSharedRedis } from './redis.ts';
+
+export const mochaHooks = {
+  async afterAll() {
+    await stopSharedRedis();
+  },
+};

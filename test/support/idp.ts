@@ -1,0 +1,105 @@
+// Starts a real IdP on a free port for a test: real store (the harness's Redis by
+// default), real keys in a temporary directory, logs captured in memory.
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { loadKeyMaterial } from '../../src/config/key-material.ts';
+import { loadRelyingParties } from '../../src/config/relying-parties.ts';
+import { loadSettings, projectRoot, type Settings } from '../../src/config/settings.ts';
+import { loadSeed, readSeedFile } from '../../src/domain/accounts/seed.ts';
+import type { Clock } from '../../src/domain/clock.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+import { MemoryStore, RedisStore, type Store } from '../../src/store/index.ts';
+import { createIdp, type Idp } from '../../src/web/app.ts';
+import { testRedisUrl, uniquePrefix } from './redis.ts';
+
+export const FIXTURE_RPS = path.join(projectRoot, 'test/fixtures/relying-parties');
+export const DEMO_SEED = path.join(projectRoot, 'config/demo-accounts.json');
+/** Cheap argon2 parameters so that HTTP tests are not dominated by hashing. */
+export const FAST_ARGON2 = { memoryCost: 8192, timeCost: 1, parallelism: 1 };
+
+export interface TestIdp {
+  url: string;
+  idp: Idp;
+  settings: Settings;
+  store: Store;
+  logs: string[];
+  server: Server;
+  close(): Promise<void>;
+}
+
+export async function makeStore(kind: 'redis' | 'memory', clock?: Clock): Promise<Store> {
+  if (kind === 'memory') return new MemoryStore(clock);
+  const store = new RedisStore({ url: await testRedisUrl(), keyPrefix: uniquePrefix() });
+  await store.ready();
+  return store;
+}
+
+export interface TestIdpOptions {
+  store?: Store;
+  overrides?: Record<string, unknown>;
+  clock?: Clock;
+  seed?: boolean;
+}
+
+export async function startTestIdp(options: TestIdpOptions = {}): Promise<TestIdp> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const keysDir = mkdtempSync(path.join(tmpdir(), 'idp-keys-'));
+  const settings = loadSettings({
+    env: {},
+    overrides: {
+      server: { publicUrl: url },
+      keysDir,
+      relyingPartyDirs: [FIXTURE_RPS],
+      argon2: FAST_ARGON2,
+      log: { level: 'info' },
+      ...options.overrides,
+    },
+  });
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      logs.push(String(chunk));
+      cb();
+    },
+  });
+  const logger = createLogger(settings.log.level, sink);
+  const store = options.store ?? (await makeStore('redis'));
+  const clock = options.clock ?? Date.now;
+  const idp = createIdp({
+    settings,
+    store,
+    logger,
+    clock,
+    keyMaterial: loadKeyMaterial(keysDir),
+    relyingParties: loadRelyingParties(settings.relyingPartyDirs),
+  });
+  if (options.seed !== false) {
+    await loadSeed(readSeedFile(DEMO_SEED), { directory: idp.directory, hasher: idp.hasher, audit: idp.audit, now: clock() });
+  }
+  server.on('request', idp.app.callback());
+  return {
+    url,
+    idp,
+    settings,
+    store,
+    logs,
+    server,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await store.close();
+      rmSync(keysDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const DEMO = {
+  student: { loginId: 'allen_tan@students.edu.sg', password: 'Sunflower-Kite-42' },
+  student2: { loginId: 'bella_lim@students.edu.sg', password: 'Harbour#Lantern7' },
+  staff: { loginId: 'daniel_wong@schools.gov.sg', password: 'Granite%River31' },
+};
