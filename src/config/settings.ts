@@ -26,7 +26,7 @@ export const settingsSchema = z.strictObject({
     port: z.coerce.number().int().min(0).max(65535),
     host: z.string().min(1),
     publicUrl: url,
-    trustProxy: z.coerce.boolean(),
+    trustProxy: z.boolean(),
   }),
   redis: z.strictObject({
     url: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
@@ -38,7 +38,7 @@ export const settingsSchema = z.strictObject({
   keysDir: z.string().min(1),
   relyingPartyDirs: z.array(z.string()).min(1),
   seed: z.strictObject({
-    demo: z.coerce.boolean(),
+    demo: z.boolean(),
     file: z.string().optional(),
   }),
   argon2: z.strictObject({
@@ -175,7 +175,7 @@ export function loadSettings({ env = process.env, overrides = {} }: LoadOptions 
   if (!result.success) {
     const lines = result.error.issues.map((i) => {
       const key = i.path.join('.');
-      const envName = ENVIRONMENT.find((e) => e.key === key)?.env;
+      const envName = ENVIRONMENT.find((e) => e.key === key || key.startsWith(`${e.key}.`))?.env;
       return `  ${key}${envName ? ` (env ${envName})` : ''}: ${i.message}`;
     });
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);

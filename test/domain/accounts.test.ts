@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { Authenticator } from '../../src/domain/accounts/authentication.ts';
+import { Directory } from '../../src/domain/accounts/directory.ts';
+import { SecretHasher } from '../../src/domain/accounts/passwords.ts';
+import { loadSeed, parseSeed, SeedError } from '../../src/domain/accounts/seed.ts';
+import { normaliseAnswer } from '../../src/domain/accounts/answers.ts';
+import { AuditLog } from '../../src/domain/audit/audit-log.ts';
+import type { Store } from '../../src/store/index.ts';
+import { FAST_ARGON2, makeStore } from '../support/idp.ts';
+
+const seed = [{
+  loginId: 'Zoe_Ng@Students.edu.sg', password: 'Pebble-Lantern-88', temporary: false, givenName: 'Zoe', familyName: 'Ng',
+  school: { code: 'S1', name: 'School One' }, level: 'S3', roles: ['student'],
+  questions: [{ question: 'What is your favourite food?', answer: '  Chicken   RICE ' }],
+}];
+
+describe('directory, hashing and seeding (Redis)', () => {
+  let store: Store;
+  beforeEach(async () => {
+    store = await makeStore('redis');
+  });
+  afterEach(async () => {
+    await store.close();
+  });
+
+  function deps(params = FAST_ARGON2) {
+    const directory = new Directory(store, Date.now);
+    const hasher = new SecretHasher(params);
+    const audit = new AuditLog(store, Date.now, 1000);
+    return { directory, hasher, audit, auth: new Authenticator(directory, hasher, audit, Date.now), now: Date.now() };
+  }
+
+  it('stores argon2id hashes only, finds login IDs case-insensitively, normalises answers', async () => {
+    const d = deps();
+    assert.deepEqual(await loadSeed(parseSeed(seed, 'test'), d), { created: 1, updated: 0 });
+    const account = (await d.directory.findByLoginId('zoe_ng@students.edu.sg'))!;
+    assert.equal(account.loginId, 'zoe_ng@students.edu.sg');
+    assert.match(account.passwordHash, /^\$argon2id\$/);
+    assert.equal(JSON.stringify(account).includes('Pebble-Lantern-88'), false);
+    assert.equal(JSON.stringify(account).toLowerCase().includes('chicken'), false);
+    assert.equal((await d.hasher.verify(account.questions[0]!.answerHash, normaliseAnswer('chicken rice'))).ok, true);
+    assert.match(account.id, /^[A-Za-z0-9_-]{22}$/);
+  });
+
+  it('loads a seed again without duplicating: the account is updated', async () => {
+    const d = deps();
+    await loadSeed(parseSeed(seed, 'test'), d);
+    const first = (await d.directory.findByLoginId('zoe_ng@students.edu.sg'))!;
+    const changed = [{ ...seed[0]!, givenName: 'Zoë', temporary: true }];
+    assert.deepEqual(await loadSeed(parseSeed(changed, 'test'), d), { created: 0, updated: 1 });
+    const second = (await d.directory.findByLoginId('zoe_ng@students.edu.sg'))!;
+    assert.equal(second.id, first.id);
+    assert.equal(second.givenName, 'Zoë');
+    assert.equal(second.mustChangePassword, true);
+    assert.equal((await d.directory.searchLoginIds('zoe', 10)).length, 1);
+  });
+
+  for (const [bad, where] of [
+    [[{ ...seed[0], level: 'P9' }], '[0].level'],
+    [[{ ...seed[0], loginId: 'not-an-email' }], '[0].loginId'],
+    [[seed[0], { ...seed[0], shoeSize: 4 }], '[1]: Unrecognized key'],
+    [[{ ...seed[0], school: { code: 'S1' } }], '[0].school.name'],
+    [[{ ...seed[0], roles: ['wizard'] }], '[0].roles.0'],
+    [[seed[0], seed[0]], '[1].loginId: duplicate'],
+    [{ not: 'an array' }, '(top level)'],
+  ] as const) {
+    it(`refuses seed data naming ${where}`, () => {
+      assert.throws(() => parseSeed(bad, 'seed.json'), (e: Error) => e instanceof SeedError && e.message.includes(where));
+    });
+  }
+
+  it('rehashes on sign-in when the argon2 parameters change', async () => {
+    const old = deps({ memoryCost: 8192, timeCost: 1, parallelism: 1 });
+    await loadSeed(parseSeed(seed, 'test'), old);
+    const before = (await old.directory.findByLoginId('zoe_ng@students.edu.sg'))!;
+    assert.match(before.passwordHash, /m=8192,p=1,t=1/);
+    const stronger = deps({ memoryCost: 12288, timeCost: 2, parallelism: 1 });
+    const result = await stronger.auth.signIn('ZOE_NG@students.edu.sg', 'Pebble-Lantern-88', {});
+    assert.equal(result.ok, true);
+    const after = (await stronger.directory.findByLoginId('zoe_ng@students.edu.sg'))!;
+    assert.match(after.passwordHash, /m=12288,p=1,t=2/);
+    assert.ok(after.lastSignInAt);
+    assert.equal((await stronger.auth.signIn('zoe_ng@students.edu.sg', 'Pebble-Lantern-88', {})).ok, true);
+    const events = await stronger.audit.recent(10);
+    assert.ok(events.some((e) => e.type === 'password.rehashed'));
+  });
+
+  it('refuses a disabled account even with the right password', async () => {
+    const d = deps();
+    await loadSeed(parseSeed(seed, 'test'), d);
+    const account = (await d.directory.findByLoginId('zoe_ng@students.edu.sg'))!;
+    await d.directory.update(account.id, (a) => ({ ...a, status: 'disabled' }));
+    assert.deepEqual(await d.auth.signIn('zoe_ng@students.edu.sg', 'Pebble-Lantern-88', {}), { ok: false, reason: 'disabled' });
+    assert.deepEqual(await d.auth.signIn('zoe_ng@students.edu.sg', 'wrong', {}), { ok: false, reason: 'bad_password' });
+  });
+
+  it('update never loses a concurrent change (compare-and-set)', async () => {
+    const d = deps();
+    await loadSeed(parseSeed(seed, 'test'), d);
+    const { id } = (await d.directory.findByLoginId('zoe_ng@students.edu.sg'))!;
+    await Promise.all(Array.from({ length: 20 }, (_, i) => d.directory.update(id, (a) => ({ ...a, roles: [...a.roles, i % 2 ? 'staff' : 'student'], passwordHistory: [...a.passwordHistory, `h${i}`] }))));
+    assert.equal((await d.directory.get(id))!.passwordHistory.length, 20);
+  });
+});
