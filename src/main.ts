@@ -33,7 +33,8 @@ async function main(): Promise<void> {
 
   const server = createServer(idp.app.callback());
   server.listen(settings.server.port, settings.server.host, () => {
-    logger.info({ url: settings.server.publicUrl, clients: relyingParties.oidc.map((c) => c.client_id) }, 'IdP ready');
+    const { port } = server.address() as { port: number };
+    logger.info({ url: settings.server.publicUrl, port, clients: relyingParties.oidc.map((c) => c.client_id) }, 'IdP ready');
   });
 
   let stopping = false;

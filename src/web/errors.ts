@@ -41,9 +41,9 @@ export function errorHandler(log: Logger, metrics: Metrics, render: Render) {
       const error = toAppError(err);
       if (error.code === 'SSPR 5019') {
         if (err instanceof StoreUnavailableError) metrics.storeErrors.inc();
-        log.error({ err: err instanceof AppError ? { code: err.code, detail: err.detail } : err, code: error.code }, 'request failed');
+        log.error({ err: err instanceof AppError ? { errorCode: err.code, detail: err.detail } : err, errorCode: error.code }, 'request failed');
       } else {
-        log.warn({ code: error.code, detail: error.detail }, 'request refused');
+        log.warn({ errorCode: error.code, detail: error.detail }, 'request refused');
       }
       try {
         await renderAppError(ctx, error, render);

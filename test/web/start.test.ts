@@ -1,0 +1,46 @@
+// `npm start` as a newcomer runs it: embedded store, demo accounts, graceful SIGTERM.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { projectRoot } from '../../src/config/settings.ts';
+import { Browser } from '../support/browser.ts';
+import { DEMO } from '../support/idp.ts';
+import { freePort } from '../support/redis.ts';
+
+describe('npm start (src/main.ts)', () => {
+  it('serves the portal on the embedded store and stops cleanly on SIGTERM', async () => {
+    const port = await freePort();
+    const env = { ...process.env, PORT: String(port), IDP_PUBLIC_URL: `http://127.0.0.1:${port}`, IDP_KEYS_DIR: mkdtempSync(path.join(tmpdir(), 'idp-keys-')) };
+    delete env.REDIS_URL;
+    const child = spawn(process.execPath, ['src/main.ts'], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`not ready:\n${out}`)), 20_000);
+        child.stdout.on('data', () => {
+          if (out.includes('IdP ready')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+        child.once('exit', (code) => reject(new Error(`exited ${code}:\n${out}`)));
+      });
+      const first = JSON.parse(out.split('\n')[0]!) as { msg: string };
+      assert.match(first.msg, /embedded in-process store/);
+      const browser = new Browser(`http://127.0.0.1:${port}`);
+      assert.equal((await browser.get('/readyz')).body.store, 'memory');
+      const page = await browser.open('/');
+      const portal = await browser.signIn(page.res, DEMO.student.loginId, DEMO.student.password);
+      assert.match(portal.res.text, /Allen Tan/);
+    } finally {
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, out);
+    }
+    assert.match(out, /shutting down/);
+  });
+});
