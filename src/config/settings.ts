@@ -21,6 +21,18 @@ const appSchema = z.strictObject({
   levels: z.array(level).default([]),
 });
 
+const passwordRules = z.strictObject({
+  minLength: z.number().int().min(8).max(128),
+  maxLength: z.number().int().min(16).max(1024),
+  firstCharNotSymbol: z.boolean(),
+  minCharTypes: z.number().int().min(0).max(4),
+  noNameParts: z.boolean(),
+  namePartMinLength: z.number().int().min(2).max(10),
+  historyLength: z.number().int().min(0).max(24),
+  refuseCommon: z.boolean(),
+  maxAgeDays: z.number().int().positive().nullable(),
+});
+
 export const settingsSchema = z.strictObject({
   server: z.strictObject({
     port: z.coerce.number().int().min(0).max(65535),
@@ -66,11 +78,29 @@ export const settingsSchema = z.strictObject({
   log: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   }),
+  challenge: z.strictObject({
+    catalogue: z.array(z.string().trim().min(5).max(200)).min(3),
+    setupCount: z.coerce.number().int().min(1).max(10),
+    answerMinLength: z.coerce.number().int().min(1),
+    answerMaxLength: z.coerce.number().int().max(1000),
+  }).refine((c) => c.setupCount <= c.catalogue.length, { message: 'setupCount cannot exceed the number of questions in catalogue', path: ['setupCount'] })
+    .refine((c) => c.answerMinLength <= c.answerMaxLength, { message: 'answerMinLength cannot exceed answerMaxLength', path: ['answerMinLength'] })
+    .refine((c) => new Set(c.catalogue).size === c.catalogue.length, { message: 'questions must be different', path: ['catalogue'] }),
+  passwordPolicy: z.strictObject({
+    default: passwordRules,
+    populations: z.array(z.strictObject({
+      name: z.string().min(1),
+      loginIdDomains: z.array(z.string().toLowerCase()).default([]),
+      roles: z.array(z.string()).default([]),
+      rules: passwordRules.partial().default({}),
+    })).default([]),
+  }),
   apps: z.array(appSchema),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
 export type AppTile = z.infer<typeof appSchema>;
+export type PasswordRulesConfig = z.infer<typeof passwordRules>;
 export type Level = z.infer<typeof level>;
 export const LEVELS = level.options;
 

@@ -1,28 +1,53 @@
 // A self-service flow: server-side state with only its id in the URL.
-// It has a kind, a current step, the account once known, the request it will resume
-// and an idle expiry (default 4 minutes, as the guides' "Idle Timeout: 4 minutes").
-// The record outlives its idle expiry by a grace period so that an expired flow can be
-// told apart from a forged one and still offer the original destination.
+// It has a kind, a current step, the account once known, the request it will resume,
+// the required actions still pending, and an idle expiry (default 4 minutes, as the
+// guides' "Idle Timeout: 4 minutes"). The record outlives its idle expiry by a grace
+// period so that an expired flow can be told apart from a forged one and still offer
+// the original destination.
 import { createHash } from 'node:crypto';
+import type { RequiredAction } from '../domain/accounts/credentials.ts';
 import type { Clock } from '../domain/clock.ts';
 import { newId } from '../domain/ids.ts';
 import { keys, type Store } from '../store/index.ts';
 
 export type Resume = { kind: 'oidc'; uid: string; clientId: string } | { kind: 'portal'; path: string };
 
-export type FlowKind = 'sign-in';
+/** sign-in: the login prompt; sspr-*: the portal's SSPR app for a signed-in user. */
+export type FlowKind = 'sign-in' | 'sspr-password' | 'sspr-questions';
+
+/** Every step of every flow; a request may only act on the step the flow is at. */
+export type Step =
+  | 'credentials'
+  | 'reauth'
+  | 'questions'
+  | 'questions-confirm'
+  | 'questions-done'
+  | 'password'
+  | 'password-wait'
+  | 'password-done';
 
 export interface Flow {
   id: string;
   kind: FlowKind;
-  step: string;
+  step: Step;
+  /** Set once the password was verified in this flow or the SSO session vouches for it. */
   accountId?: string;
   resume: Resume;
+  /** Required actions still to do, in order. */
+  pending: RequiredAction[];
   /** Hash of the browser binding cookie: a flow continues only in the browser that began it. */
   binding: string;
-  /** Values to show again on the next render (never secrets). */
+  /** Non-secret values to show again on the next render. */
   form?: Record<string, string>;
+  /** Messages to show once: a page-level one, and per field. */
   error?: string;
+  fieldErrors?: Record<string, string>;
+  /** Secret values kept between steps, sealed to this browser (see sealed.ts). */
+  sealed?: string;
+  /** New password hash between "Change Password" and its commit on "Please Wait". */
+  newPasswordHash?: string;
+  /** The password hash the change replaces; the commit fails if it changed meanwhile. */
+  replacesHash?: string;
   idleUntil: number;
   createdAt: number;
 }
@@ -33,6 +58,14 @@ const GRACE_MS = 60 * 60 * 1000;
 
 export function bindingOf(secret: string): string {
   return createHash('sha256').update(`flow-binding:${secret}`).digest('base64url');
+}
+
+export interface NewFlow {
+  kind: FlowKind;
+  step: Step;
+  resume: Resume;
+  accountId?: string;
+  pending?: RequiredAction[];
 }
 
 export class Flows {
@@ -46,9 +79,9 @@ export class Flows {
     this.idleMs = idleMs;
   }
 
-  async create(kind: FlowKind, step: string, resume: Resume, browserSecret: string): Promise<Flow> {
+  async create(init: NewFlow, browserSecret: string): Promise<Flow> {
     const now = this.#clock();
-    const flow: Flow = { id: newId(), kind, step, resume, binding: bindingOf(browserSecret), idleUntil: now + this.idleMs, createdAt: now };
+    const flow: Flow = { id: newId(), pending: [], ...init, binding: bindingOf(browserSecret), idleUntil: now + this.idleMs, createdAt: now };
     await this.save(flow);
     return flow;
   }

@@ -1,43 +1,85 @@
-// The apps portal: tiles for the apps the signed-in account is entitled to.
-//   GET  /portal            tiles, or the sign-in flow when there is no SSO session
-//   POST /portal/sign-out   ends the SSO session, then oidc-provider's logout
+// The apps portal and its SSPR app.
+//   GET  /portal                 tiles for the apps the account is entitled to
+//   GET  /portal/sspr            the MIMS SSPR app: Change Password, Setup Security Questions
+//   POST /portal/sspr/:what      starts that flow (current password asked first)
+//   POST /portal/sign-out        ends the SSO session, then oidc-provider's logout
+// Without an SSO session: the sign-in flow. With required actions pending: those first.
 import Router from '@koa/router';
 import type { Context } from 'koa';
+import type { Account } from '../domain/accounts/account.ts';
+import type { RequiredAction } from '../domain/accounts/credentials.ts';
 import type { Directory } from '../domain/accounts/directory.ts';
 import type { AuditLog } from '../domain/audit/audit-log.ts';
 import { entitledApps, type AppDefinition } from '../domain/entitlements.ts';
+import { AppError } from '../domain/errors.ts';
 import type { SessionCookie, SsoSession, SsoSessions } from '../domain/sessions/sso-sessions.ts';
+
+type PortalResume = { kind: 'portal'; path: string };
 
 export interface PortalDeps {
   directory: Directory;
   sso: SsoSessions;
   ssoCookie: SessionCookie<Context>;
   ssoOf: (ctx: Context) => Promise<SsoSession | null>;
+  requiredActions: (account: Account) => RequiredAction[];
+  beginRequiredActions: (ctx: Context, accountId: string, pending: RequiredAction[], resume: PortalResume) => Promise<string>;
+  beginSspr: (ctx: Context, accountId: string, what: 'password' | 'questions') => Promise<string>;
   audit: AuditLog;
   apps: AppDefinition[];
   render: (ctx: Context, view: string, data: Record<string, unknown>, status?: number) => Promise<void>;
 }
 
+function seeOther(ctx: Context, location: string): void {
+  ctx.status = 303;
+  ctx.redirect(location);
+}
+
 export function portalRouter(deps: PortalDeps): Router {
   const router = new Router();
+
+  /** The signed-in account, or null after sending the browser where it must go first. */
+  async function signedIn(ctx: Context, path: string): Promise<{ account: Account; session: SsoSession } | null> {
+    const session = await deps.ssoOf(ctx);
+    const account = session ? await deps.directory.get(session.accountId) : null;
+    if (!session || !account || account.status !== 'active') {
+      if (session) await deps.sso.end(session.id);
+      seeOther(ctx, `/flow/start?return=${encodeURIComponent(path)}`);
+      return null;
+    }
+    const pending = deps.requiredActions(account);
+    if (pending.length > 0) {
+      seeOther(ctx, await deps.beginRequiredActions(ctx, account.id, pending, { kind: 'portal', path }));
+      return null;
+    }
+    return { account, session };
+  }
+
+  function who(account: Account) {
+    return { displayName: account.displayName, loginId: account.loginId, school: account.school.name, level: account.level };
+  }
 
   router.get('/', (ctx) => {
     ctx.redirect('/portal');
   });
 
   router.get('/portal', async (ctx) => {
-    const session = await deps.ssoOf(ctx);
-    const account = session ? await deps.directory.get(session.accountId) : null;
-    if (!session || !account || account.status !== 'active') {
-      if (session) await deps.sso.end(session.id);
-      ctx.status = 303;
-      ctx.redirect('/flow/start?return=/portal');
-      return;
-    }
-    await deps.render(ctx, 'portal', {
-      account: { displayName: account.displayName, loginId: account.loginId, school: account.school.name, level: account.level },
-      apps: entitledApps(account, deps.apps),
-    });
+    const me = await signedIn(ctx, '/portal');
+    if (!me) return;
+    await deps.render(ctx, 'portal', { account: who(me.account), apps: entitledApps(me.account, deps.apps) });
+  });
+
+  router.get('/portal/sspr', async (ctx) => {
+    const me = await signedIn(ctx, '/portal/sspr');
+    if (!me) return;
+    await deps.render(ctx, 'sspr', { account: who(me.account), questionsSet: me.account.questions.length > 0 });
+  });
+
+  router.post('/portal/sspr/:what', async (ctx) => {
+    const what = ctx.params.what;
+    if (what !== 'password' && what !== 'questions') throw new AppError('SSPR 5404');
+    const me = await signedIn(ctx, '/portal/sspr');
+    if (!me) return;
+    seeOther(ctx, await deps.beginSspr(ctx, me.account.id, what));
   });
 
   router.post('/portal/sign-out', async (ctx) => {
@@ -49,8 +91,7 @@ export function portalRouter(deps: PortalDeps): Router {
       await deps.audit.record({ type: 'logout', accountId: session.accountId, client: 'portal', ip: ctx.ip, requestId: ctx.state.requestId as string });
     }
     // Ends oidc-provider's session too and notifies OIDC clients (back-channel logout).
-    ctx.status = 303;
-    ctx.redirect('/oidc/session/end');
+    seeOther(ctx, '/oidc/session/end');
   });
 
   return router;

@@ -11,6 +11,10 @@ export const keys = {
   directoryIndex: () => 'dir:logins',
   /** ephemeral: consecutive failed sign-ins of one account */
   signInFailures: (accountId: string) => `{acct:${accountId}}:fails`,
+  /** ephemeral: ids of an account's SSO sessions (for revocation) */
+  accountSsoSessions: (accountId: string) => `{acct:${accountId}}:sso`,
+  /** ephemeral: ids of an account's OIDC grants (for revocation) */
+  accountGrants: (accountId: string) => `{acct:${accountId}}:grants`,
   /** ephemeral: an SSO session */
   ssoSession: (id: string) => `{sso:${id}}`,
   /** ephemeral: one self-service flow */

@@ -18,7 +18,13 @@ import { AppError } from '../domain/errors.ts';
 import { newId } from '../domain/ids.ts';
 import { SsoSessions } from '../domain/sessions/sso-sessions.ts';
 import { Flows } from '../flows/flow.ts';
-import { signInRouter } from '../flows/sign-in/handler.ts';
+import { flowRouter, flowStarter } from '../flows/router.ts';
+import type { FlowDeps } from '../flows/engine.ts';
+import { Credentials, type SessionRevoker } from '../domain/accounts/credentials.ts';
+import { parseCommonPasswords, PasswordPolicies } from '../domain/passwords/policy.ts';
+import { revokeAccountGrants } from '../protocols/oidc/adapter.ts';
+import { readFileSync } from 'node:fs';
+import { projectRoot } from '../config/settings.ts';
 import type { Logger } from '../observability/logger.ts';
 import { requestScope } from '../observability/logger.ts';
 import { Metrics } from '../observability/metrics.ts';
@@ -48,6 +54,15 @@ export interface Idp {
   sso: SsoSessions;
   flows: Flows;
   metrics: Metrics;
+  credentials: Credentials;
+  policies: PasswordPolicies;
+}
+
+let commonPasswords: Set<string> | undefined;
+/** The shipped list of refused passwords (config/common-passwords.txt), read once. */
+function commonPasswordList(): Set<string> {
+  commonPasswords ??= parseCommonPasswords(readFileSync(path.join(projectRoot, 'config/common-passwords.txt'), 'utf8'));
+  return commonPasswords;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
@@ -78,6 +93,20 @@ export function createIdp(deps: IdpDeps): Idp {
   const flows = new Flows(store, clock, settings.flow.idleSeconds * 1000);
   const cookie = ssoCookie(secure);
   const secretOf = browserSecret(secure);
+  const policies = new PasswordPolicies(settings.passwordPolicy.default, settings.passwordPolicy.populations, commonPasswordList());
+  const revoker: SessionRevoker = {
+    async revokeAccount(accountId, { exceptSsoSession }) {
+      const sessions = await sso.endAllFor(accountId, exceptSsoSession);
+      const grants = await revokeAccountGrants(store, accountId);
+      await audit.record({ type: 'sessions.revoked', accountId, reason: `${sessions} sso sessions, ${grants} oidc grants` });
+    },
+  };
+  const credentials = new Credentials({ directory, hasher, audit, policies, revoker, clock });
+  /** Required actions of an account, or null when it cannot sign in at all. */
+  const pendingActions = async (accountId: string) => {
+    const account = await directory.get(accountId);
+    return account && account.status === 'active' ? credentials.requiredActions(account) : null;
+  };
 
   const render = renderer(
     (ctx) => ({
@@ -104,6 +133,7 @@ export function createIdp(deps: IdpDeps): Idp {
     jwks: deps.keyMaterial.jwks,
     cookieKeys: deps.keyMaterial.cookieKeys,
     ssoOf: (ctx) => ssoOf(ctx as unknown as Context),
+    pendingActions,
     renderPage: (ctx, view, data, status) => render(ctx as unknown as Context, view, data, status),
     onError: (err, message) => logger.error({ err }, message),
     onLogout: async (ctx) => {
@@ -203,19 +233,31 @@ export function createIdp(deps: IdpDeps): Idp {
     return next();
   });
 
+  const flowDeps: FlowDeps = {
+    flows, authenticator, credentials, directory, policies, challenge: settings.challenge, sso, ssoCookie: cookie,
+    browserSecret: secretOf, render, onSignIn: (outcome) => metrics.signIns.inc({ outcome }),
+  };
+  const start = flowStarter(flowDeps);
   const routers = [
     opsRouter({ store, metrics }),
     interactionRouter({
       provider,
       ssoOf,
-      beginSignIn: async (ctx, resume) => `/flow/${(await flows.create('sign-in', 'credentials', { kind: 'oidc', ...resume }, secretOf(ctx))).id}`,
+      pendingActions,
+      beginSignIn: (ctx, resume) => start.signIn(ctx, resume),
+      beginRequiredActions: (ctx, accountId, pending, resume) => start.requiredActions(ctx, accountId, pending, resume),
     }),
-    signInRouter({ flows, authenticator, sso, ssoCookie: cookie, browserSecret: secretOf, render, onSignIn: (outcome) => metrics.signIns.inc({ outcome }) }),
-    portalRouter({ directory, sso, ssoCookie: cookie, ssoOf, audit, apps: settings.apps, render }),
+    flowRouter(flowDeps),
+    portalRouter({
+      directory, sso, ssoCookie: cookie, ssoOf, audit, apps: settings.apps, render,
+      requiredActions: (account) => credentials.requiredActions(account),
+      beginRequiredActions: (ctx, accountId, pending, resume) => start.requiredActions(ctx, accountId, pending, resume),
+      beginSspr: (ctx, accountId, what) => start.sspr(ctx, accountId, what),
+    }),
   ];
   for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
 
-  return { app, directory, hasher, audit, sso, flows, metrics };
+  return { app, directory, hasher, audit, sso, flows, metrics, credentials, policies };
 }
 
 function routeLabel(p: string): string {

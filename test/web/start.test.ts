@@ -12,7 +12,7 @@ import { freePort } from '../support/redis.ts';
 describe('npm start (src/main.ts)', () => {
   it('serves the portal on the embedded store and stops cleanly on SIGTERM', async () => {
     const port = await freePort();
-    const env = { ...process.env, PORT: String(port), IDP_PUBLIC_URL: `http://127.0.0.1:${port}`, IDP_KEYS_DIR: mkdtempSync(path.join(tmpdir(), 'idp-keys-')) };
+    const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), IDP_PUBLIC_URL: `http://127.0.0.1:${port}`, IDP_KEYS_DIR: mkdtempSync(path.join(tmpdir(), 'idp-keys-')) };
     delete env.REDIS_URL;
     const child = spawn(process.execPath, ['src/main.ts'], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

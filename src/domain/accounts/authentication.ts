@@ -28,6 +28,15 @@ export class Authenticator {
     this.#clock = clock;
   }
 
+  /** Asks a signed-in user for their password again (the SSPR app, sensitive actions). */
+  async reauthenticate(accountId: string, password: string, ctx: RequestContext): Promise<boolean> {
+    const account = await this.#directory.get(accountId);
+    if (!account || account.status !== 'active') return false;
+    const ok = (await this.#hasher.verify(account.passwordHash, password)).ok;
+    if (!ok) await this.#audit.record({ type: 'reauth.failure', accountId, ...ctx });
+    return ok;
+  }
+
   async signIn(rawLoginId: string, password: string, ctx: RequestContext): Promise<SignInResult> {
     const loginId = normaliseLoginId(rawLoginId);
     const account = loginId ? await this.#directory.findByLoginId(loginId) : null;

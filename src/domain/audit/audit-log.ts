@@ -9,7 +9,11 @@ export type AuditType =
   | 'logout'
   | 'password.rehashed'
   | 'account.created'
-  | 'account.updated';
+  | 'account.updated'
+  | 'password.changed'
+  | 'questions.set'
+  | 'reauth.failure'
+  | 'sessions.revoked';
 
 export interface AuditEvent {
   type: AuditType;

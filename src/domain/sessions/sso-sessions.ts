@@ -36,6 +36,7 @@ export class SsoSessions {
     const now = this.#clock();
     const session: SsoSession = { id: newId(32), accountId, authTime: now, amr, createdAt: now, expiresAt: now + this.#absoluteMs };
     await this.#store.set(keys.ssoSession(session.id), JSON.stringify(session), { ttlMs: Math.min(this.#idleMs, this.#absoluteMs) });
+    await this.#store.setAdd(keys.accountSsoSessions(accountId), session.id, this.#absoluteMs);
     return session;
   }
 
@@ -60,6 +61,19 @@ export class SsoSessions {
 
   async end(id: string): Promise<void> {
     await this.#store.del(keys.ssoSession(id));
+  }
+
+  /** Ends every SSO session of an account but `except`; resolves to how many ended. */
+  async endAllFor(accountId: string, except?: string): Promise<number> {
+    const index = keys.accountSsoSessions(accountId);
+    let ended = 0;
+    for (const id of await this.#store.setMembers(index)) {
+      if (id === except) continue;
+      if (await this.#store.get(keys.ssoSession(id))) ended++;
+      await this.#store.del(keys.ssoSession(id));
+      await this.#store.setRemove(index, id);
+    }
+    return ended;
   }
 }
 

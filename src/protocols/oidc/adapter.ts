@@ -36,6 +36,7 @@ export function adapterFactory(store: Store): new (name: string) => Adapter {
         await store.set(key, JSON.stringify(payload), { ttlMs });
       }
       if (GRANTABLE.has(this.name) && payload.grantId) await store.setAdd(keys.oidcGrant(payload.grantId), key, ttlMs);
+      if (this.name === 'Grant' && payload.accountId) await store.setAdd(keys.accountGrants(payload.accountId), id, ttlMs);
       if (payload.uid) await store.set(keys.oidcLookup('uid', payload.uid), id, { ttlMs });
       if (payload.userCode) await store.set(keys.oidcLookup('userCode', payload.userCode), id, { ttlMs });
     }
@@ -79,4 +80,18 @@ export function adapterFactory(store: Store): new (name: string) => Adapter {
       await store.del(grantKey);
     }
   };
+}
+
+/** Revokes every OIDC grant of an account: its tokens and the grant itself. */
+export async function revokeAccountGrants(store: Store, accountId: string): Promise<number> {
+  const Adapter = adapterFactory(store);
+  const tokens = new Adapter('Grant');
+  const index = keys.accountGrants(accountId);
+  const grantIds = await store.setMembers(index);
+  for (const grantId of grantIds) {
+    await tokens.revokeByGrantId(grantId);
+    await tokens.destroy(grantId);
+    await store.setRemove(index, grantId);
+  }
+  return grantIds.length;
 }

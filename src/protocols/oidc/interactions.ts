@@ -10,13 +10,20 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Provider } from 'oidc-provider';
 import { AppError } from '../../domain/errors.ts';
+import type { RequiredAction } from '../../domain/accounts/credentials.ts';
 import type { SsoSession } from '../../domain/sessions/sso-sessions.ts';
+
+type Resume = { kind: 'oidc'; uid: string; clientId: string };
 
 export interface InteractionDeps {
   provider: Provider;
   ssoOf: (ctx: Context) => Promise<SsoSession | null>;
+  /** Required actions still pending for an account (none: it may be signed in). */
+  pendingActions: (accountId: string) => Promise<RequiredAction[] | null>;
   /** Starts the sign-in flow that resumes this interaction; resolves to its URL. */
-  beginSignIn: (ctx: Context, resume: { uid: string; clientId: string }) => Promise<string>;
+  beginSignIn: (ctx: Context, resume: Resume) => Promise<string>;
+  /** Starts the required actions of an account the SSO session vouches for. */
+  beginRequiredActions: (ctx: Context, accountId: string, pending: RequiredAction[], resume: Resume) => Promise<string>;
 }
 
 export function interactionRouter(deps: InteractionDeps): Router {
@@ -35,9 +42,17 @@ export function interactionRouter(deps: InteractionDeps): Router {
 
     if (details.prompt.name === 'login') {
       const sso = await deps.ssoOf(ctx);
-      if (!sso) {
+      const resume: Resume = { kind: 'oidc', uid: details.uid, clientId };
+      const pending = sso ? await deps.pendingActions(sso.accountId) : null;
+      if (!sso || !pending) {
         ctx.status = 303;
-        ctx.redirect(await deps.beginSignIn(ctx, { uid: details.uid, clientId }));
+        ctx.redirect(await deps.beginSignIn(ctx, resume));
+        return;
+      }
+      if (pending.length > 0) {
+        // Nothing is issued while a required action is pending.
+        ctx.status = 303;
+        ctx.redirect(await deps.beginRequiredActions(ctx, sso.accountId, pending, resume));
         return;
       }
       await provider.interactionFinished(
@@ -68,6 +83,17 @@ export function interactionRouter(deps: InteractionDeps): Router {
     }
 
     throw new AppError('SSPR 5120', `unsupported prompt ${details.prompt.name}`);
+  });
+
+  // The user cancelled the sign-in: the application gets access_denied.
+  router.get('/interaction/:uid/abort', async (ctx) => {
+    try {
+      await provider.interactionDetails(ctx.req, ctx.res);
+    } catch (err) {
+      throw new AppError('SSPR 5101', `interaction not found: ${(err as Error).message}`, { continueTo: '/portal' });
+    }
+    await provider.interactionFinished(ctx.req, ctx.res, { error: 'access_denied', error_description: 'The user cancelled the sign-in.' }, { mergeWithLastSubmission: false });
+    ctx.respond = false;
   });
 
   return router;

@@ -5,6 +5,7 @@ import { Provider, interactionPolicy, type Configuration, type KoaContextWithOID
 import type { OidcClientFile } from '../../config/relying-parties.ts';
 import type { Settings } from '../../config/settings.ts';
 import type { Account } from '../../domain/accounts/account.ts';
+import type { RequiredAction } from '../../domain/accounts/credentials.ts';
 import type { Directory } from '../../domain/accounts/directory.ts';
 import type { SsoSession } from '../../domain/sessions/sso-sessions.ts';
 import type { Store } from '../../store/index.ts';
@@ -20,6 +21,8 @@ export interface OidcDeps {
   cookieKeys: string[];
   /** The live SSO session of the browser making this request, if any. */
   ssoOf: (ctx: KoaContextWithOIDC) => Promise<SsoSession | null>;
+  /** Required actions pending for an account; null when it cannot sign in at all. */
+  pendingActions: (accountId: string) => Promise<RequiredAction[] | null>;
   /** Renders a page of ours (logout confirmation, signed-out page, errors). */
   renderPage: (ctx: KoaContextWithOIDC, view: string, data: Record<string, unknown>, status?: number) => Promise<void>;
   onLogout: (ctx: KoaContextWithOIDC) => Promise<void>;
@@ -39,6 +42,15 @@ function interactions(deps: OidcDeps) {
     new Check('sso_session', 'the IdP single sign-on session has ended', async (ctx) => {
       const sso = await deps.ssoOf(ctx);
       return !sso || sso.accountId !== ctx.oidc.session?.accountId ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+    }),
+  );
+  // Required actions (questions, password change) pending: nothing may be issued.
+  policy.get('login')!.checks.add(
+    new Check('required_actions', 'the account has required actions pending', async (ctx) => {
+      const accountId = ctx.oidc.session?.accountId;
+      if (!accountId) return Check.REQUEST_PROMPT;
+      const pending = await deps.pendingActions(accountId);
+      return !pending || pending.length > 0 ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
     }),
   );
   return policy;

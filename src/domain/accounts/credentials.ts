@@ -1,0 +1,116 @@
+// Changing what an account signs in with: required actions, password change, challenge
+// questions. Each change is written by compare-and-set, confirmed by the store before it
+// returns, audited, and a password change revokes the account's other sessions and
+// refresh tokens.
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { Clock } from '../clock.ts';
+import type { PasswordHistoryCheck, PasswordPolicies } from '../passwords/policy.ts';
+import type { Account, ChallengeAnswer } from './account.ts';
+import type { Directory } from './directory.ts';
+import type { SecretHasher } from './passwords.ts';
+
+export type RequiredAction = 'setup-questions' | 'change-password';
+
+/** Ends sessions and OIDC grants of an account (implemented where those live). */
+export interface SessionRevoker {
+  revokeAccount(accountId: string, options: { exceptSsoSession?: string | undefined }): Promise<void>;
+}
+
+export interface ChangeContext {
+  /** Who did it: the account itself, or an administrator's account id. */
+  actor: string;
+  /** Which flow or tool: sign-in, sspr, forgot-password, admin, cli, seed. */
+  via: string;
+  ip?: string | undefined;
+  requestId?: string | undefined;
+  exceptSsoSession?: string | undefined;
+}
+
+/** Kept so that `historyLength` can be raised in config without losing history. */
+export const MAX_HISTORY = 24;
+
+export class Credentials {
+  readonly #directory: Directory;
+  readonly #hasher: SecretHasher;
+  readonly #audit: AuditLog;
+  readonly #policies: PasswordPolicies;
+  readonly #revoker: SessionRevoker;
+  readonly #clock: Clock;
+
+  constructor(deps: { directory: Directory; hasher: SecretHasher; audit: AuditLog; policies: PasswordPolicies; revoker: SessionRevoker; clock: Clock }) {
+    this.#directory = deps.directory;
+    this.#hasher = deps.hasher;
+    this.#audit = deps.audit;
+    this.#policies = deps.policies;
+    this.#revoker = deps.revoker;
+    this.#clock = deps.clock;
+  }
+
+  get hasher(): SecretHasher {
+    return this.#hasher;
+  }
+
+  /** What must happen, in order, before anything is issued for this account. */
+  requiredActions(account: Account): RequiredAction[] {
+    const out: RequiredAction[] = [];
+    if (account.questions.length === 0) out.push('setup-questions');
+    const maxAgeDays = this.#policies.for(account).rules.maxAgeDays;
+    const expired = maxAgeDays !== null && this.#clock() - account.passwordChangedAt > maxAgeDays * 86_400_000;
+    if (account.mustChangePassword || expired) out.push('change-password');
+    return out;
+  }
+
+  history(account: Account): PasswordHistoryCheck {
+    return {
+      isCurrent: async (candidate) => (await this.#hasher.verify(account.passwordHash, candidate)).ok,
+      inHistory: async (candidate, depth) => {
+        for (const hash of account.passwordHistory.slice(0, depth)) {
+          if ((await this.#hasher.verify(hash, candidate)).ok) return true;
+        }
+        return false;
+      },
+    };
+  }
+
+  async matchesPassword(account: Account, candidate: string): Promise<boolean> {
+    return (await this.#hasher.verify(account.passwordHash, candidate)).ok;
+  }
+
+  hashPassword(password: string): Promise<string> {
+    return this.#hasher.hash(password);
+  }
+
+  /**
+   * Replaces the password by one already checked against the policy and hashed.
+   * `expectedCurrentHash` makes the change fail if the password changed meanwhile.
+   */
+  async setPasswordHash(accountId: string, newHash: string, expectedCurrentHash: string, ctx: ChangeContext, options: { temporary?: boolean } = {}): Promise<Account> {
+    let conflict = false;
+    const updated = await this.#directory.update(accountId, (a) => {
+      if (a.passwordHash !== expectedCurrentHash) {
+        conflict = true;
+        return null;
+      }
+      a.passwordHistory = [a.passwordHash, ...a.passwordHistory].slice(0, MAX_HISTORY);
+      a.passwordHash = newHash;
+      a.mustChangePassword = options.temporary ?? false;
+      a.passwordChangedAt = this.#clock();
+      return a;
+    });
+    if (!updated || conflict) throw new PasswordChangedMeanwhileError();
+    await this.#audit.record({ type: 'password.changed', accountId, actor: ctx.actor, reason: ctx.via, ip: ctx.ip, requestId: ctx.requestId });
+    await this.#revoker.revokeAccount(accountId, { exceptSsoSession: ctx.exceptSsoSession });
+    return updated;
+  }
+
+  async setQuestions(accountId: string, answers: ChallengeAnswer[], ctx: ChangeContext): Promise<Account> {
+    const updated = await this.#directory.update(accountId, (a) => ({ ...a, questions: answers }));
+    if (!updated) throw new Error(`account ${accountId} vanished`);
+    await this.#audit.record({ type: 'questions.set', accountId, actor: ctx.actor, reason: ctx.via, ip: ctx.ip, requestId: ctx.requestId });
+    return updated;
+  }
+}
+
+export class PasswordChangedMeanwhileError extends Error {
+  override name = 'PasswordChangedMeanwhileError';
+}
