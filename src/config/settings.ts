@@ -86,6 +86,21 @@ export const settingsSchema = z.strictObject({
   }).refine((c) => c.setupCount <= c.catalogue.length, { message: 'setupCount cannot exceed the number of questions in catalogue', path: ['setupCount'] })
     .refine((c) => c.answerMinLength <= c.answerMaxLength, { message: 'answerMinLength cannot exceed answerMaxLength', path: ['answerMinLength'] })
     .refine((c) => new Set(c.catalogue).size === c.catalogue.length, { message: 'questions must be different', path: ['catalogue'] }),
+  lockout: z.strictObject({
+    maxFailures: z.coerce.number().int().min(1).max(100),
+    windowMinutes: z.coerce.number().positive(),
+    lockMinutes: z.coerce.number().positive().nullable(),
+    maxFailuresPerIp: z.coerce.number().int().min(1),
+    ipWindowMinutes: z.coerce.number().positive(),
+  }),
+  forgotPassword: z.strictObject({
+    askCount: z.coerce.number().int().min(1).nullable(),
+    revealNoQuestions: z.boolean(),
+    maxFailuresPerAccountPerIp: z.coerce.number().int().min(1),
+    maxFailuresPerAccount: z.coerce.number().int().min(1),
+    maxFailuresPerIp: z.coerce.number().int().min(1),
+    windowMinutes: z.coerce.number().positive(),
+  }),
   passwordPolicy: z.strictObject({
     default: passwordRules,
     populations: z.array(z.strictObject({
@@ -133,6 +148,9 @@ export const ENVIRONMENT: ReadonlyArray<{ env: string; key: string; parse?: EnvP
   { env: 'IDP_ARGON2_TIME_COST', key: 'argon2.timeCost' },
   { env: 'IDP_ARGON2_PARALLELISM', key: 'argon2.parallelism' },
   { env: 'LOG_LEVEL', key: 'log.level' },
+  { env: 'IDP_LOCKOUT_MAX_FAILURES', key: 'lockout.maxFailures' },
+  { env: 'IDP_LOCKOUT_MINUTES', key: 'lockout.lockMinutes' },
+  { env: 'IDP_REVEAL_NO_QUESTIONS', key: 'forgotPassword.revealNoQuestions', parse: asBool },
 ];
 
 export class ConfigError extends Error {

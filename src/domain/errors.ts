@@ -12,6 +12,7 @@ export const CATALOGUE = {
   'SSPR 5104': { status: 403, message: 'This form has expired or was not sent from this site. Nothing was changed. Please go back, reload the page and try again.' },
   'SSPR 5110': { status: 403, message: 'Your account is disabled. Please contact your administrator (LA/SA) for assistance.' },
   'SSPR 5111': { status: 423, message: 'Your account has been locked due to excessive incorrect login attempts. Use "Forgot Password?" to unlock it, or contact your administrator (LA/SA).' },
+  'SSPR 5112': { status: 429, message: 'There have been too many incorrect answers for this account. Please try again later, or approach your teachers or MIMS Student Administrator (SA) to reset your password.' },
   'SSPR 5120': { status: 400, message: 'The application that sent you here made a request this service cannot accept. Please go back to the application and try again.' },
   'SSPR 5403': { status: 403, message: 'You do not have access to this page.' },
   'SSPR 5404': { status: 404, message: 'The page you asked for does not exist.' },

@@ -9,8 +9,11 @@ import type { Directory } from '../domain/accounts/directory.ts';
 import type { Account } from '../domain/accounts/account.ts';
 import { AppError } from '../domain/errors.ts';
 import type { PasswordPolicies } from '../domain/passwords/policy.ts';
+import type { SecretHasher } from '../domain/accounts/passwords.ts';
+import type { AnswerLimiter } from '../domain/security/lockout.ts';
+import type { AuditLog } from '../domain/audit/audit-log.ts';
 import type { SessionCookie, SsoSessions } from '../domain/sessions/sso-sessions.ts';
-import { bindingOf, resumeUrl, type Flow, type Flows, type Step } from './flow.ts';
+import { bindingOf, resumeUrl, type Flow, type Flows, type Resume, type Step } from './flow.ts';
 
 export type Render = (ctx: Context, view: string, data: Record<string, unknown>, status?: number) => Promise<void>;
 
@@ -27,6 +30,12 @@ export interface FlowDeps {
   browserSecret: (ctx: Context) => string;
   render: Render;
   onSignIn?: (outcome: string) => void;
+  answerLimiter: AnswerLimiter;
+  audit: AuditLog;
+  forgotPassword: { askCount: number | null; revealNoQuestions: boolean };
+  hasher: SecretHasher;
+  /** Key for the deterministic decoy questions of unknown login IDs. */
+  decoyKey: string;
 }
 
 /** The first step of each required action. */
@@ -95,6 +104,11 @@ export async function advance(deps: FlowDeps, ctx: Context, flow: Flow): Promise
     return;
   }
   await deps.flows.end(flow.id);
+  if (flow.kind === 'forgot-password') {
+    // "then sign-in": with the new (or unlocked) password, for the original destination.
+    seeOther(ctx, await startSignIn(deps, ctx, flow.resume));
+    return;
+  }
   if (flow.kind === 'sign-in') {
     if (!flow.accountId) throw new AppError('SSPR 5102', 'finishing a sign-in without an account');
     // A new SSO session for every sign-in (no fixation of an earlier id).
@@ -106,6 +120,11 @@ export async function advance(deps: FlowDeps, ctx: Context, flow: Flow): Promise
     return;
   }
   seeOther(ctx, resumeUrl(flow.resume));
+}
+
+export async function startSignIn(deps: Pick<FlowDeps, 'flows' | 'browserSecret'>, ctx: Context, resume: Resume): Promise<string> {
+  const flow = await deps.flows.create({ kind: 'sign-in', step: 'credentials', resume }, deps.browserSecret(ctx));
+  return `/flow/${flow.id}`;
 }
 
 export function requestContext(ctx: Context) {

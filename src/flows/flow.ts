@@ -13,7 +13,7 @@ import { keys, type Store } from '../store/index.ts';
 export type Resume = { kind: 'oidc'; uid: string; clientId: string } | { kind: 'portal'; path: string };
 
 /** sign-in: the login prompt; sspr-*: the portal's SSPR app for a signed-in user. */
-export type FlowKind = 'sign-in' | 'sspr-password' | 'sspr-questions';
+export type FlowKind = 'sign-in' | 'sspr-password' | 'sspr-questions' | 'forgot-password';
 
 /** Every step of every flow; a request may only act on the step the flow is at. */
 export type Step =
@@ -24,7 +24,11 @@ export type Step =
   | 'questions-done'
   | 'password'
   | 'password-wait'
-  | 'password-done';
+  | 'password-done'
+  | 'fp-username'
+  | 'fp-answers'
+  | 'fp-locked'
+  | 'fp-unlocked';
 
 export interface Flow {
   id: string;
@@ -48,6 +52,8 @@ export interface Flow {
   newPasswordHash?: string;
   /** The password hash the change replaces; the commit fails if it changed meanwhile. */
   replacesHash?: string;
+  /** Forgot password: who the user says they are, and which questions they are asked. */
+  candidate?: { loginId: string; accountId?: string; questions: number[]; decoy: boolean };
   idleUntil: number;
   createdAt: number;
 }

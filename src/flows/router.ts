@@ -9,20 +9,31 @@ import type { Context } from 'koa';
 import type { RequiredAction } from '../domain/accounts/credentials.ts';
 import { AppError } from '../domain/errors.ts';
 import { changePassword } from './change-password/handler.ts';
-import { advance, currentFlow, ENTRY_STEP, expectStep, restartUrl, seeOther, type FlowDeps } from './engine.ts';
+import { advance, currentFlow, ENTRY_STEP, expectStep, restartUrl, seeOther, startSignIn, type FlowDeps } from './engine.ts';
+import { bindingOf } from './flow.ts';
 import { safePortalPath, type Resume } from './flow.ts';
 import { reauth } from './reauth/handler.ts';
 import { setupQuestions } from './setup-questions/handler.ts';
 import { signIn } from './sign-in/handler.ts';
+import { forgotPassword } from './forgot-password/handler.ts';
 import type { FlowModule } from './steps.ts';
 
-const MODULES: FlowModule[] = [signIn, reauth, setupQuestions, changePassword];
+const MODULES: FlowModule[] = [signIn, reauth, setupQuestions, changePassword, forgotPassword];
 
 export function flowRouter(deps: FlowDeps): Router {
   const router = new Router();
 
   router.get('/flow/start', async (ctx) => {
     const flow = await deps.flows.create({ kind: 'sign-in', step: 'credentials', resume: { kind: 'portal', path: safePortalPath(ctx.query.return) } }, deps.browserSecret(ctx));
+    seeOther(ctx, `/flow/${flow.id}`);
+  });
+
+  // "Forgot Password?" from a sign-in page keeps that page's destination.
+  router.get('/flow/forgot-password', async (ctx) => {
+    let resume: Resume = { kind: 'portal', path: '/portal' };
+    const from = typeof ctx.query.from === 'string' ? await deps.flows.lookup(ctx.query.from) : { state: 'missing' as const };
+    if (from.state !== 'missing' && from.flow.binding === bindingOf(deps.browserSecret(ctx))) resume = from.flow.resume;
+    const flow = await deps.flows.create({ kind: 'forgot-password', step: 'fp-username', resume }, deps.browserSecret(ctx));
     seeOther(ctx, `/flow/${flow.id}`);
   });
 
@@ -45,8 +56,8 @@ export function flowRouter(deps: FlowDeps): Router {
 
   router.post('/flow/:id/continue', async (ctx) => {
     const flow = await currentFlow(deps, ctx);
-    expectStep(flow, 'questions-done', 'password-done');
-    const done: RequiredAction = flow.step === 'questions-done' ? 'setup-questions' : 'change-password';
+    expectStep(flow, 'questions-done', 'password-done', 'fp-unlocked');
+    const done: RequiredAction | null = flow.step === 'questions-done' ? 'setup-questions' : flow.step === 'password-done' ? 'change-password' : null;
     flow.pending = flow.pending.filter((a) => a !== done);
     await advance(deps, ctx, flow);
   });
@@ -54,8 +65,15 @@ export function flowRouter(deps: FlowDeps): Router {
   router.post('/flow/:id/cancel', async (ctx) => {
     const flow = await currentFlow(deps, ctx);
     await deps.flows.end(flow.id);
-    // An application waiting for this sign-in is told that the user cancelled.
-    seeOther(ctx, flow.kind === 'sign-in' && flow.resume.kind === 'oidc' ? `/interaction/${encodeURIComponent(flow.resume.uid)}/abort` : flow.kind === 'sign-in' ? '/flow/cancelled' : restartUrl(flow));
+    if (flow.kind === 'forgot-password') {
+      // Back to signing in, for the same destination.
+      seeOther(ctx, await startSignIn(deps, ctx, flow.resume));
+    } else if (flow.kind === 'sign-in') {
+      // An application waiting for this sign-in is told that the user cancelled.
+      seeOther(ctx, flow.resume.kind === 'oidc' ? `/interaction/${encodeURIComponent(flow.resume.uid)}/abort` : '/flow/cancelled');
+    } else {
+      seeOther(ctx, restartUrl(flow));
+    }
   });
 
   for (const m of MODULES) m.routes(router, deps);

@@ -9,8 +9,16 @@ export const keys = {
   loginId: (loginId: string) => `{login:${loginId}}`,
   /** durable: lexicographic index of "loginid\u0000accountId" for prefix search */
   directoryIndex: () => 'dir:logins',
-  /** ephemeral: consecutive failed sign-ins of one account */
-  signInFailures: (accountId: string) => `{acct:${accountId}}:fails`,
+  /** ephemeral: consecutive failed sign-ins for one login ID (known or not) */
+  signInFailures: (loginId: string) => `{login:${loginId}}:fails`,
+  /** the lock of a login ID: durable until unlocked, or with the configured expiry */
+  lock: (loginId: string) => `{login:${loginId}}:locked`,
+  /** ephemeral: failed sign-ins from one client IP, across accounts (password spraying) */
+  ipSignInFailures: (ip: string) => `ip:{${ip}}:fails`,
+  /** ephemeral: wrong challenge-answer sets for a login ID, from one IP and from all */
+  answerFailures: (loginId: string, ip?: string) => (ip ? `{login:${loginId}}:answers:${ip}` : `{login:${loginId}}:answers`),
+  /** ephemeral: wrong challenge-answer sets from one client IP, across accounts */
+  ipAnswerFailures: (ip: string) => `ip:{${ip}}:answers`,
   /** ephemeral: ids of an account's SSO sessions (for revocation) */
   accountSsoSessions: (accountId: string) => `{acct:${accountId}}:sso`,
   /** ephemeral: ids of an account's OIDC grants (for revocation) */

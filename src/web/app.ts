@@ -17,6 +17,7 @@ import type { Clock } from '../domain/clock.ts';
 import { AppError } from '../domain/errors.ts';
 import { newId } from '../domain/ids.ts';
 import { SsoSessions } from '../domain/sessions/sso-sessions.ts';
+import { AnswerLimiter, Lockout } from '../domain/security/lockout.ts';
 import { Flows } from '../flows/flow.ts';
 import { flowRouter, flowStarter } from '../flows/router.ts';
 import type { FlowDeps } from '../flows/engine.ts';
@@ -56,6 +57,7 @@ export interface Idp {
   metrics: Metrics;
   credentials: Credentials;
   policies: PasswordPolicies;
+  lockout: Lockout;
 }
 
 let commonPasswords: Set<string> | undefined;
@@ -88,7 +90,9 @@ export function createIdp(deps: IdpDeps): Idp {
   const directory = new Directory(store, clock);
   const hasher = new SecretHasher(settings.argon2);
   const audit = new AuditLog(store, clock, settings.audit.maxEvents);
-  const authenticator = new Authenticator(directory, hasher, audit, clock);
+  const lockout = new Lockout(store, clock, settings.lockout);
+  const answerLimiter = new AnswerLimiter(store, settings.forgotPassword);
+  const authenticator = new Authenticator(directory, hasher, audit, clock, lockout);
   const sso = new SsoSessions(store, clock, settings.sso.idleMinutes * 60_000, settings.sso.absoluteHours * 3_600_000);
   const flows = new Flows(store, clock, settings.flow.idleSeconds * 1000);
   const cookie = ssoCookie(secure);
@@ -101,7 +105,7 @@ export function createIdp(deps: IdpDeps): Idp {
       await audit.record({ type: 'sessions.revoked', accountId, reason: `${sessions} sso sessions, ${grants} oidc grants` });
     },
   };
-  const credentials = new Credentials({ directory, hasher, audit, policies, revoker, clock });
+  const credentials = new Credentials({ directory, hasher, audit, policies, revoker, clock, lockout });
   /** Required actions of an account, or null when it cannot sign in at all. */
   const pendingActions = async (accountId: string) => {
     const account = await directory.get(accountId);
@@ -235,6 +239,7 @@ export function createIdp(deps: IdpDeps): Idp {
 
   const flowDeps: FlowDeps = {
     flows, authenticator, credentials, directory, policies, challenge: settings.challenge, sso, ssoCookie: cookie,
+    answerLimiter, audit, forgotPassword: settings.forgotPassword, hasher, decoyKey: csrfKey,
     browserSecret: secretOf, render, onSignIn: (outcome) => metrics.signIns.inc({ outcome }),
   };
   const start = flowStarter(flowDeps);
@@ -257,7 +262,7 @@ export function createIdp(deps: IdpDeps): Idp {
   ];
   for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
 
-  return { app, directory, hasher, audit, sso, flows, metrics, credentials, policies };
+  return { app, directory, hasher, audit, sso, flows, metrics, credentials, policies, lockout };
 }
 
 function routeLabel(p: string): string {

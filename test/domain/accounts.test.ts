@@ -5,6 +5,7 @@ import { SecretHasher } from '../../src/domain/accounts/passwords.ts';
 import { loadSeed, parseSeed, SeedError } from '../../src/domain/accounts/seed.ts';
 import { normaliseAnswer } from '../../src/domain/accounts/answers.ts';
 import { AuditLog } from '../../src/domain/audit/audit-log.ts';
+import { Lockout } from '../../src/domain/security/lockout.ts';
 import type { Store } from '../../src/store/index.ts';
 import { FAST_ARGON2, makeStore } from '../support/idp.ts';
 
@@ -27,7 +28,8 @@ describe('directory, hashing and seeding (Redis)', () => {
     const directory = new Directory(store, Date.now);
     const hasher = new SecretHasher(params);
     const audit = new AuditLog(store, Date.now, 1000);
-    return { directory, hasher, audit, auth: new Authenticator(directory, hasher, audit, Date.now), now: Date.now() };
+    const lockout = new Lockout(store, Date.now, { maxFailures: 5, windowMinutes: 15, lockMinutes: null, maxFailuresPerIp: 1000, ipWindowMinutes: 15 });
+    return { directory, hasher, audit, auth: new Authenticator(directory, hasher, audit, Date.now, lockout), now: Date.now() };
   }
 
   it('stores argon2id hashes only, finds login IDs case-insensitively, normalises answers', async () => {

@@ -8,6 +8,7 @@ import type { PasswordHistoryCheck, PasswordPolicies } from '../passwords/policy
 import type { Account, ChallengeAnswer } from './account.ts';
 import type { Directory } from './directory.ts';
 import type { SecretHasher } from './passwords.ts';
+import type { Lockout } from '../security/lockout.ts';
 
 export type RequiredAction = 'setup-questions' | 'change-password';
 
@@ -36,8 +37,10 @@ export class Credentials {
   readonly #policies: PasswordPolicies;
   readonly #revoker: SessionRevoker;
   readonly #clock: Clock;
+  readonly #lockout: Lockout;
 
-  constructor(deps: { directory: Directory; hasher: SecretHasher; audit: AuditLog; policies: PasswordPolicies; revoker: SessionRevoker; clock: Clock }) {
+  constructor(deps: { directory: Directory; hasher: SecretHasher; audit: AuditLog; policies: PasswordPolicies; revoker: SessionRevoker; clock: Clock; lockout: Lockout }) {
+    this.#lockout = deps.lockout;
     this.#directory = deps.directory;
     this.#hasher = deps.hasher;
     this.#audit = deps.audit;
@@ -99,8 +102,22 @@ export class Credentials {
     });
     if (!updated || conflict) throw new PasswordChangedMeanwhileError();
     await this.#audit.record({ type: 'password.changed', accountId, actor: ctx.actor, reason: ctx.via, ip: ctx.ip, requestId: ctx.requestId });
+    // A new password also clears a lock and the failure counters.
+    if (await this.#lockout.unlock(updated.loginId)) {
+      await this.#audit.record({ type: 'account.unlocked', accountId, actor: ctx.actor, reason: `${ctx.via}: password changed`, ip: ctx.ip, requestId: ctx.requestId });
+    }
     await this.#revoker.revokeAccount(accountId, { exceptSsoSession: ctx.exceptSsoSession });
     return updated;
+  }
+
+  /** Clears the lock, keeping the password ("Unlock Password", administrator unlock). */
+  async unlock(account: Account, ctx: ChangeContext): Promise<void> {
+    await this.#lockout.unlock(account.loginId);
+    await this.#audit.record({ type: 'account.unlocked', accountId: account.id, actor: ctx.actor, reason: ctx.via, ip: ctx.ip, requestId: ctx.requestId });
+  }
+
+  lockedSince(account: Account): Promise<number | null> {
+    return this.#lockout.lockedSince(account.loginId);
   }
 
   async setQuestions(accountId: string, answers: ChallengeAnswer[], ctx: ChangeContext): Promise<Account> {

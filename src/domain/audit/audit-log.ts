@@ -13,7 +13,13 @@ export type AuditType =
   | 'password.changed'
   | 'questions.set'
   | 'reauth.failure'
-  | 'sessions.revoked';
+  | 'sessions.revoked'
+  | 'account.locked'
+  | 'account.unlocked'
+  | 'forgot.started'
+  | 'forgot.answers.failure'
+  | 'forgot.answers.success'
+  | 'forgot.throttled';
 
 export interface AuditEvent {
   type: AuditType;

@@ -7,8 +7,23 @@ import { AppError } from '../../domain/errors.ts';
 import { advance, currentFlow, expectStep, field, formBody, requestContext, showAgain } from '../engine.ts';
 import { pageData, type FlowModule } from '../steps.ts';
 
+import type { SignInFailure } from '../../domain/accounts/authentication.ts';
+
 export const SIGN_IN_FAILED = 'Login failed. The username or password you entered is incorrect. Please try again.';
-const DISABLED = 'Your account is disabled. Please contact your administrator (LA/SA) for assistance.';
+
+/** What the sign-in page says for each failure; unknown and wrong look the same. */
+export function signInMessage(reason: SignInFailure): string {
+  switch (reason) {
+    case 'disabled':
+      return 'Your account is disabled. Please contact your administrator (LA/SA) for assistance.';
+    case 'locked':
+      return 'Your account has been locked due to excessive incorrect login attempts. Please use "Forgot Password?" to unlock it or to set a new password, or approach your teachers or MIMS administrator.';
+    case 'ip_throttled':
+      return 'There have been too many failed sign-in attempts from your network. Please wait a few minutes and try again.';
+    default:
+      return SIGN_IN_FAILED;
+  }
+}
 
 export const signIn: FlowModule = {
   views: {
@@ -35,7 +50,7 @@ export const signIn: FlowModule = {
       });
       deps.onSignIn?.(result.ok ? 'success' : result.reason);
       if (!result.ok) {
-        flow.error = result.reason === 'disabled' ? DISABLED : SIGN_IN_FAILED;
+        flow.error = signInMessage(result.reason);
         flow.form = { username };
         return showAgain(deps, ctx, flow);
       }

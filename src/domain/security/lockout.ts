@@ -1,0 +1,119 @@
+// Lockout and throttling, counted atomically in the store.
+// - Sign-in: consecutive wrong passwords per login ID (known or not, so that locking
+//   reveals nothing) lock it at `maxFailures` within `windowMinutes`. An attempt is
+//   counted *before* the password is checked, so parallel attempts can never get more
+//   than `maxFailures` checks. A lock lasts until unlocked (challenge questions or an
+//   administrator) or `lockMinutes`. A per-IP counter across accounts limits spraying.
+// - Forgot password: wrong answer sets per login ID from one IP, per login ID from all
+//   IPs, and per IP across accounts; each refuses further tries for its window.
+import { keys, type Store } from '../../store/index.ts';
+import type { Clock } from '../clock.ts';
+
+export interface LockoutSettings {
+  maxFailures: number;
+  windowMinutes: number;
+  lockMinutes: number | null;
+  maxFailuresPerIp: number;
+  ipWindowMinutes: number;
+}
+
+export interface AnswerLimitSettings {
+  maxFailuresPerAccountPerIp: number;
+  maxFailuresPerAccount: number;
+  maxFailuresPerIp: number;
+  windowMinutes: number;
+}
+
+export type AttemptGate = { allowed: true } | { allowed: false; why: 'locked' | 'ip_throttled' };
+
+/** Locks of login IDs that do not exist expire, so junk cannot pile up forever. */
+const UNKNOWN_LOCK_MS = 24 * 3_600_000;
+
+export class Lockout {
+  readonly #store: Store;
+  readonly #clock: Clock;
+  readonly #s: LockoutSettings;
+
+  constructor(store: Store, clock: Clock, settings: LockoutSettings) {
+    this.#store = store;
+    this.#clock = clock;
+    this.#s = settings;
+  }
+
+  async lockedSince(loginId: string): Promise<number | null> {
+    const raw = await this.#store.get(keys.lock(loginId));
+    return raw ? Number(JSON.parse(raw).since) : null;
+  }
+
+  /** Called before checking a password: refuses, or counts the attempt. */
+  async beginAttempt(loginId: string, ip: string): Promise<AttemptGate> {
+    const ipFailures = Number((await this.#store.get(keys.ipSignInFailures(ip))) ?? 0);
+    if (ipFailures >= this.#s.maxFailuresPerIp) return { allowed: false, why: 'ip_throttled' };
+    if ((await this.lockedSince(loginId)) !== null) return { allowed: false, why: 'locked' };
+    const n = await this.#store.increment(keys.signInFailures(loginId), this.#s.windowMinutes * 60_000);
+    if (n > this.#s.maxFailures) return { allowed: false, why: 'locked' };
+    return { allowed: true };
+  }
+
+  /** The password was wrong. Resolves true when this failure locked the login ID. */
+  async failed(loginId: string, ip: string, known: boolean): Promise<boolean> {
+    await this.#store.increment(keys.ipSignInFailures(ip), this.#s.ipWindowMinutes * 60_000);
+    const raw = await this.#store.get(keys.signInFailures(loginId));
+    if (Number(raw ?? 0) < this.#s.maxFailures) return false;
+    const ttlMs = known ? (this.#s.lockMinutes === null ? undefined : this.#s.lockMinutes * 60_000) : UNKNOWN_LOCK_MS;
+    const value = JSON.stringify({ since: this.#clock() });
+    return this.#store.set(keys.lock(loginId), value, { onlyIfAbsent: true, ...(ttlMs === undefined ? {} : { ttlMs }) });
+  }
+
+  /** The password was right: the count of consecutive failures starts again. */
+  async succeeded(loginId: string): Promise<void> {
+    await this.#store.del(keys.signInFailures(loginId));
+  }
+
+  /** Clears the lock and the failure counters (unlock, password change, reset). */
+  async unlock(loginId: string): Promise<boolean> {
+    const wasLocked = (await this.lockedSince(loginId)) !== null;
+    await this.#store.del(keys.lock(loginId));
+    await this.#store.del(keys.signInFailures(loginId));
+    await this.#store.del(keys.answerFailures(loginId));
+    return wasLocked;
+  }
+}
+
+export type AnswerGate = { allowed: true; lastTry: boolean } | { allowed: false; why: 'account' | 'ip' };
+
+export class AnswerLimiter {
+  readonly #store: Store;
+  readonly #s: AnswerLimitSettings;
+
+  constructor(store: Store, settings: AnswerLimitSettings) {
+    this.#store = store;
+    this.#s = settings;
+  }
+
+  /**
+   * Called before checking an answer set: refuses, or counts the try (so that parallel
+   * tries cannot exceed the limit). `lastTry`: a wrong answer now reaches the limit.
+   */
+  async begin(loginId: string, ip: string): Promise<AnswerGate> {
+    const window = this.#s.windowMinutes * 60_000;
+    if (Number((await this.#store.get(keys.ipAnswerFailures(ip))) ?? 0) >= this.#s.maxFailuresPerIp) return { allowed: false, why: 'ip' };
+    const [mine, all] = await Promise.all([
+      this.#store.increment(keys.answerFailures(loginId, ip), window),
+      this.#store.increment(keys.answerFailures(loginId), window),
+    ]);
+    if (mine > this.#s.maxFailuresPerAccountPerIp || all > this.#s.maxFailuresPerAccount) return { allowed: false, why: 'account' };
+    return { allowed: true, lastTry: mine === this.#s.maxFailuresPerAccountPerIp || all === this.#s.maxFailuresPerAccount };
+  }
+
+  /** The answers were wrong: also counts against the client IP. */
+  async failed(ip: string): Promise<void> {
+    await this.#store.increment(keys.ipAnswerFailures(ip), this.#s.windowMinutes * 60_000);
+  }
+
+  /** The answers were right: the account's counters clear. */
+  async succeeded(loginId: string, ip: string): Promise<void> {
+    await this.#store.del(keys.answerFailures(loginId, ip));
+    await this.#store.del(keys.answerFailures(loginId));
+  }
+}
