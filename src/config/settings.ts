@@ -101,6 +101,10 @@ export const settingsSchema = z.strictObject({
     maxFailuresPerIp: z.coerce.number().int().min(1),
     windowMinutes: z.coerce.number().positive(),
   }),
+  admin: z.strictObject({
+    recentAuthMinutes: z.coerce.number().positive(),
+    pageSize: z.coerce.number().int().min(1).max(200),
+  }),
   passwordPolicy: z.strictObject({
     default: passwordRules,
     populations: z.array(z.strictObject({
@@ -150,6 +154,7 @@ export const ENVIRONMENT: ReadonlyArray<{ env: string; key: string; parse?: EnvP
   { env: 'LOG_LEVEL', key: 'log.level' },
   { env: 'IDP_LOCKOUT_MAX_FAILURES', key: 'lockout.maxFailures' },
   { env: 'IDP_LOCKOUT_MINUTES', key: 'lockout.lockMinutes' },
+  { env: 'IDP_ADMIN_RECENT_AUTH_MINUTES', key: 'admin.recentAuthMinutes' },
   { env: 'IDP_REVEAL_NO_QUESTIONS', key: 'forgotPassword.revealNoQuestions', parse: asBool },
 ];
 

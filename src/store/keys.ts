@@ -9,6 +9,8 @@ export const keys = {
   loginId: (loginId: string) => `{login:${loginId}}`,
   /** durable: lexicographic index of "loginid\u0000accountId" for prefix search */
   directoryIndex: () => 'dir:logins',
+  /** durable: lexicographic index of "display name\u0000accountId" (lower-cased) */
+  nameIndex: () => 'dir:names',
   /** ephemeral: consecutive failed sign-ins for one login ID (known or not) */
   signInFailures: (loginId: string) => `{login:${loginId}}:fails`,
   /** the lock of a login ID: durable until unlocked, or with the configured expiry */

@@ -9,30 +9,21 @@ import path from 'node:path';
 import type { KeyMaterial } from '../config/key-material.ts';
 import type { RelyingParties } from '../config/relying-parties.ts';
 import type { Settings } from '../config/settings.ts';
-import { Authenticator } from '../domain/accounts/authentication.ts';
-import { Directory } from '../domain/accounts/directory.ts';
-import { SecretHasher } from '../domain/accounts/passwords.ts';
-import { AuditLog } from '../domain/audit/audit-log.ts';
 import type { Clock } from '../domain/clock.ts';
 import { AppError } from '../domain/errors.ts';
 import { newId } from '../domain/ids.ts';
-import { SsoSessions } from '../domain/sessions/sso-sessions.ts';
-import { AnswerLimiter, Lockout } from '../domain/security/lockout.ts';
 import { Flows } from '../flows/flow.ts';
 import { flowRouter, flowStarter } from '../flows/router.ts';
 import type { FlowDeps } from '../flows/engine.ts';
-import { Credentials, type SessionRevoker } from '../domain/accounts/credentials.ts';
-import { parseCommonPasswords, PasswordPolicies } from '../domain/passwords/policy.ts';
-import { revokeAccountGrants } from '../protocols/oidc/adapter.ts';
-import { readFileSync } from 'node:fs';
-import { projectRoot } from '../config/settings.ts';
 import type { Logger } from '../observability/logger.ts';
 import { requestScope } from '../observability/logger.ts';
 import { Metrics } from '../observability/metrics.ts';
 import { portalRouter } from '../portal/routes.ts';
+import { adminRouter } from '../admin/routes.ts';
 import { interactionRouter } from '../protocols/oidc/interactions.ts';
 import { createProvider } from '../protocols/oidc/provider.ts';
 import type { Store } from '../store/index.ts';
+import { createServices, type Services } from '../services.ts';
 import { BROWSER_COOKIE, browserSecret, csrfToken, csrfValid, ssoCookie } from './cookies.ts';
 import { errorHandler } from './errors.ts';
 import { opsRouter } from './ops.ts';
@@ -47,24 +38,10 @@ export interface IdpDeps {
   relyingParties: RelyingParties;
 }
 
-export interface Idp {
+export interface Idp extends Services {
   app: Koa;
-  directory: Directory;
-  hasher: SecretHasher;
-  audit: AuditLog;
-  sso: SsoSessions;
   flows: Flows;
   metrics: Metrics;
-  credentials: Credentials;
-  policies: PasswordPolicies;
-  lockout: Lockout;
-}
-
-let commonPasswords: Set<string> | undefined;
-/** The shipped list of refused passwords (config/common-passwords.txt), read once. */
-function commonPasswordList(): Set<string> {
-  commonPasswords ??= parseCommonPasswords(readFileSync(path.join(projectRoot, 'config/common-passwords.txt'), 'utf8'));
-  return commonPasswords;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
@@ -87,25 +64,11 @@ export function createIdp(deps: IdpDeps): Idp {
   const csrfKey = deps.keyMaterial.cookieKeys[0]!;
 
   const metrics = new Metrics();
-  const directory = new Directory(store, clock);
-  const hasher = new SecretHasher(settings.argon2);
-  const audit = new AuditLog(store, clock, settings.audit.maxEvents);
-  const lockout = new Lockout(store, clock, settings.lockout);
-  const answerLimiter = new AnswerLimiter(store, settings.forgotPassword);
-  const authenticator = new Authenticator(directory, hasher, audit, clock, lockout);
-  const sso = new SsoSessions(store, clock, settings.sso.idleMinutes * 60_000, settings.sso.absoluteHours * 3_600_000);
+  const services = createServices(settings, store, clock);
+  const { directory, hasher, audit, lockout, answerLimiter, authenticator, sso, policies, credentials } = services;
   const flows = new Flows(store, clock, settings.flow.idleSeconds * 1000);
   const cookie = ssoCookie(secure);
   const secretOf = browserSecret(secure);
-  const policies = new PasswordPolicies(settings.passwordPolicy.default, settings.passwordPolicy.populations, commonPasswordList());
-  const revoker: SessionRevoker = {
-    async revokeAccount(accountId, { exceptSsoSession }) {
-      const sessions = await sso.endAllFor(accountId, exceptSsoSession);
-      const grants = await revokeAccountGrants(store, accountId);
-      await audit.record({ type: 'sessions.revoked', accountId, reason: `${sessions} sso sessions, ${grants} oidc grants` });
-    },
-  };
-  const credentials = new Credentials({ directory, hasher, audit, policies, revoker, clock, lockout });
   /** Required actions of an account, or null when it cannot sign in at all. */
   const pendingActions = async (accountId: string) => {
     const account = await directory.get(accountId);
@@ -260,9 +223,15 @@ export function createIdp(deps: IdpDeps): Idp {
       beginSspr: (ctx, accountId, what) => start.sspr(ctx, accountId, what),
     }),
   ];
+  routers.push(
+    adminRouter({
+      administration: services.administration, authenticator, directory, audit, sso, ssoOf, clock, render,
+      recentAuthMs: settings.admin.recentAuthMinutes * 60_000, pageSize: settings.admin.pageSize,
+    }),
+  );
   for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
 
-  return { app, directory, hasher, audit, sso, flows, metrics, credentials, policies, lockout };
+  return { app, ...services, flows, metrics };
 }
 
 function routeLabel(p: string): string {

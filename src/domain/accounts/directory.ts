@@ -15,6 +15,10 @@ export type NewAccount = Omit<Account, 'id' | 'createdAt' | 'updatedAt' | 'lastS
 
 const INDEX_SEPARATOR = '\u0000';
 
+function nameKey(a: Pick<Account, 'displayName'>): string {
+  return a.displayName.toLocaleLowerCase('en').replace(/\s+/g, ' ').trim();
+}
+
 export class Directory {
   readonly #store: Store;
   readonly #clock: Clock;
@@ -32,6 +36,7 @@ export class Directory {
     try {
       await this.#store.set(keys.account(account.id), JSON.stringify(account));
       await this.#store.indexAdd(keys.directoryIndex(), account.loginId + INDEX_SEPARATOR + account.id);
+      await this.#store.indexAdd(keys.nameIndex(), nameKey(account) + INDEX_SEPARATOR + account.id);
     } catch (err) {
       // Never leave a login ID pointing at an account that was not written.
       await this.#store.del(keys.loginId(account.loginId)).catch(() => {});
@@ -64,9 +69,21 @@ export class Directory {
       if (!next) return current;
       if (next.loginId !== current.loginId || next.id !== current.id) throw new Error('login ID and id cannot change through update');
       next.updatedAt = this.#clock();
-      if (await this.#store.compareAndSet(keys.account(id), raw, JSON.stringify(next))) return next;
+      if (await this.#store.compareAndSet(keys.account(id), raw, JSON.stringify(next))) {
+        if (nameKey(next) !== nameKey(current)) {
+          await this.#store.indexRemove(keys.nameIndex(), nameKey(current) + INDEX_SEPARATOR + id);
+          await this.#store.indexAdd(keys.nameIndex(), nameKey(next) + INDEX_SEPARATOR + id);
+        }
+        return next;
+      }
     }
     throw new Error(`account ${id} kept changing; update abandoned`);
+  }
+
+  /** Accounts whose display name starts with `prefix` (case-insensitive). */
+  async searchNames(prefix: string, limit: number): Promise<Array<{ id: string }>> {
+    const members = await this.#store.indexRange(keys.nameIndex(), prefix.toLocaleLowerCase('en'), limit);
+    return members.map((m) => ({ id: m.split(INDEX_SEPARATOR)[1] ?? '' }));
   }
 
   /** Login IDs starting with `prefix`, in order; `after` continues a previous page. */

@@ -19,7 +19,12 @@ export type AuditType =
   | 'forgot.started'
   | 'forgot.answers.failure'
   | 'forgot.answers.success'
-  | 'forgot.throttled';
+  | 'forgot.throttled'
+  | 'admin.password.reset'
+  | 'questions.cleared'
+  | 'account.disabled'
+  | 'account.enabled'
+  | 'admin.reauth';
 
 export interface AuditEvent {
   type: AuditType;

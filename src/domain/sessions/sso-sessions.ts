@@ -59,6 +59,12 @@ export class SsoSessions {
     if (remaining > 0) await this.#store.expire(keys.ssoSession(session.id), Math.min(this.#idleMs, remaining));
   }
 
+  /** The password was verified again in this session (recent sign-in for admin actions). */
+  async reauthenticated(session: SsoSession): Promise<void> {
+    const next = { ...session, authTime: this.#clock() };
+    await this.#store.set(keys.ssoSession(session.id), JSON.stringify(next), { keepTtl: true });
+  }
+
   async end(id: string): Promise<void> {
     await this.#store.del(keys.ssoSession(id));
   }

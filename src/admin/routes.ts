@@ -1,0 +1,193 @@
+// /admin: school and ministry administrators, signed in through the same SSO session.
+//   GET  /admin                              find accounts (login ID or name prefix)
+//   GET  /admin/accounts/:id                 an account's state and recent events
+//   GET  /admin/accounts/:id/:action         confirmation page
+//   POST /admin/accounts/:id/:action         reset-password | unlock | clear-questions | disable | enable
+//   POST /admin/reauth                       re-enter password (recent sign-in for actions)
+//   GET  /admin/audit[?account=&type=&format=csv]
+// The scope rule (own school, or all for a ministry administrator) is enforced by
+// domain/admin/administration.ts for every account touched, whatever the URL says.
+import Router from '@koa/router';
+import { stringify } from 'csv-stringify/sync';
+import type { Context } from 'koa';
+import type { Account } from '../domain/accounts/account.ts';
+import type { Authenticator } from '../domain/accounts/authentication.ts';
+import type { Directory } from '../domain/accounts/directory.ts';
+import { adminScope, inScope, type AdminScope, type Administration } from '../domain/admin/administration.ts';
+import type { AuditLog, StoredAuditEvent } from '../domain/audit/audit-log.ts';
+import type { Clock } from '../domain/clock.ts';
+import { AppError } from '../domain/errors.ts';
+import type { SsoSession, SsoSessions } from '../domain/sessions/sso-sessions.ts';
+
+export interface AdminDeps {
+  administration: Administration;
+  authenticator: Authenticator;
+  directory: Directory;
+  audit: AuditLog;
+  sso: SsoSessions;
+  ssoOf: (ctx: Context) => Promise<SsoSession | null>;
+  clock: Clock;
+  recentAuthMs: number;
+  pageSize: number;
+  render: (ctx: Context, view: string, data: Record<string, unknown>, status?: number) => Promise<void>;
+}
+
+const ACTIONS = {
+  'reset-password': { label: 'Reset Password', question: 'Reset the password of this account to a new temporary password? The student must change it at the next sign-in; their security questions are kept; they are signed out everywhere.' },
+  unlock: { label: 'Unlock Account', question: 'Unlock this account? The password is not changed.' },
+  'clear-questions': { label: 'Clear Security Questions', question: 'Clear the security questions of this account? The student sets new ones at the next sign-in.' },
+  disable: { label: 'Disable Account', question: 'Disable this account? The user cannot sign in and is signed out everywhere.' },
+  enable: { label: 'Enable Account', question: 'Enable this account again?' },
+} as const;
+type Action = keyof typeof ACTIONS;
+
+const EVENT_TYPE = /^[a-z.]{3,40}$/;
+
+interface Admin {
+  actor: Account;
+  scope: AdminScope;
+  session: SsoSession;
+}
+
+function seeOther(ctx: Context, location: string): void {
+  ctx.status = 303;
+  ctx.redirect(location);
+}
+
+function isAction(v: string | undefined): v is Action {
+  return v !== undefined && Object.hasOwn(ACTIONS, v);
+}
+
+export function adminRouter(deps: AdminDeps): Router {
+  const router = new Router();
+
+  /** The signed-in administrator, or null after sending the browser to sign in. */
+  async function admin(ctx: Context): Promise<Admin | null> {
+    const session = await deps.ssoOf(ctx);
+    if (!session) {
+      seeOther(ctx, `/flow/start?return=/portal`);
+      return null;
+    }
+    const actor = await deps.directory.get(session.accountId);
+    const scope = adminScope(actor);
+    if (!actor || !scope) throw new AppError('SSPR 5403', 'not an administrator');
+    return { actor, scope, session };
+  }
+
+  function fresh(a: Admin): boolean {
+    return deps.clock() - a.session.authTime <= deps.recentAuthMs;
+  }
+
+  function ctxOf(ctx: Context) {
+    return { ip: ctx.ip, requestId: ctx.state.requestId as string | undefined };
+  }
+
+  function who(a: Admin) {
+    return { name: a.actor.displayName, scope: a.scope.kind === 'ministry' ? 'All schools' : a.actor.school.name };
+  }
+
+  router.get('/admin', async (ctx) => {
+    const a = await admin(ctx);
+    if (!a) return;
+    const q = typeof ctx.query.q === 'string' ? ctx.query.q.slice(0, 100) : '';
+    const after = typeof ctx.query.after === 'string' ? ctx.query.after.slice(0, 400) : undefined;
+    // An empty search (q present but blank) lists every account in scope.
+    const page = ctx.query.q !== undefined || after !== undefined ? await deps.administration.search(a.scope, q, deps.pageSize, after) : null;
+    await deps.render(ctx, 'admin/search', { admin: who(a), q, page });
+  });
+
+  router.get('/admin/accounts/:id', async (ctx) => {
+    const a = await admin(ctx);
+    if (!a) return;
+    const state = await deps.administration.state(a.scope, ctx.params.id!);
+    await deps.render(ctx, 'admin/account', { admin: who(a), state, actions: ACTIONS, notice: typeof ctx.query.done === 'string' && isAction(ctx.query.done) ? ctx.query.done : null });
+  });
+
+  router.get('/admin/accounts/:id/:action', async (ctx) => {
+    const a = await admin(ctx);
+    if (!a) return;
+    const action = ctx.params.action;
+    if (!isAction(action)) throw new AppError('SSPR 5404');
+    const account = await deps.administration.target(a.scope, ctx.params.id!);
+    await deps.render(ctx, 'admin/confirm', { admin: who(a), account, action, ...ACTIONS[action], needsPassword: !fresh(a) });
+  });
+
+  router.post('/admin/accounts/:id/:action', async (ctx) => {
+    const a = await admin(ctx);
+    if (!a) return;
+    const action = ctx.params.action;
+    if (!isAction(action)) throw new AppError('SSPR 5404');
+    const id = ctx.params.id!;
+    await deps.administration.target(a.scope, id); // 403 before anything else
+    if (!fresh(a)) {
+      // Sensitive actions need a recent sign-in: the confirmation page asks for the password.
+      const password = (ctx.request as { body?: Record<string, unknown> }).body?.password;
+      const result = typeof password === 'string' && password ? await deps.authenticator.reauthenticate(a.actor.id, password, ctxOf(ctx)) : null;
+      if (!result?.ok) {
+        const account = await deps.administration.target(a.scope, id);
+        await deps.render(ctx, 'admin/confirm', { admin: who(a), account, action, ...ACTIONS[action], needsPassword: true, error: 'Please enter your current password to confirm.' }, 401);
+        return;
+      }
+      await deps.sso.reauthenticated(a.session);
+      await deps.audit.record({ type: 'admin.reauth', accountId: a.actor.id, ...ctxOf(ctx) });
+    }
+    const rc = ctxOf(ctx);
+    switch (action) {
+      case 'reset-password': {
+        const { account, temporaryPassword } = await deps.administration.resetPassword(a.scope, a.actor, id, rc);
+        // Shown once, on this response only; never stored in plain text nor logged.
+        await deps.render(ctx, 'admin/reset-done', { admin: who(a), account, temporaryPassword });
+        return;
+      }
+      case 'unlock':
+        await deps.administration.unlock(a.scope, a.actor, id, rc);
+        break;
+      case 'clear-questions':
+        await deps.administration.clearQuestions(a.scope, a.actor, id, rc);
+        break;
+      case 'disable':
+        await deps.administration.setStatus(a.scope, a.actor, id, 'disabled', rc);
+        break;
+      case 'enable':
+        await deps.administration.setStatus(a.scope, a.actor, id, 'active', rc);
+        break;
+    }
+    seeOther(ctx, `/admin/accounts/${encodeURIComponent(id)}?done=${action}`);
+  });
+
+  router.get('/admin/audit', async (ctx) => {
+    const a = await admin(ctx);
+    if (!a) return;
+    const accountId = typeof ctx.query.account === 'string' ? ctx.query.account : undefined;
+    const type = typeof ctx.query.type === 'string' && EVENT_TYPE.test(ctx.query.type) ? ctx.query.type : undefined;
+    if (accountId) await deps.administration.target(a.scope, accountId);
+    const schoolOf = new Map<string, boolean>();
+    const visible = async (e: StoredAuditEvent): Promise<boolean> => {
+      if (accountId) return e.accountId === accountId;
+      if (a.scope.kind === 'ministry') return true;
+      if (!e.accountId) return false;
+      if (!schoolOf.has(e.accountId)) {
+        const acc = await deps.directory.get(e.accountId);
+        schoolOf.set(e.accountId, acc !== null && inScope(a.scope, acc));
+      }
+      return schoolOf.get(e.accountId)!;
+    };
+    const candidates = await deps.audit.recent(5000, (e) => !type || e.type === type);
+    const events: StoredAuditEvent[] = [];
+    for (const e of candidates) {
+      if (events.length >= 500) break;
+      if (await visible(e)) events.push(e);
+    }
+    if (ctx.query.format === 'csv') {
+      ctx.set('Cache-Control', 'no-store');
+      ctx.set('Content-Disposition', 'attachment; filename="audit.csv"');
+      ctx.type = 'text/csv; charset=utf-8';
+      const columns = ['at', 'type', 'accountId', 'loginId', 'actor', 'client', 'ip', 'reason', 'requestId'] as const;
+      ctx.body = stringify(events.map((e) => columns.map((c) => e[c] ?? '')), { header: true, columns: [...columns] });
+      return;
+    }
+    await deps.render(ctx, 'admin/audit', { admin: who(a), events, type: type ?? '', accountId: accountId ?? '' });
+  });
+
+  return router;
+}

@@ -1,0 +1,58 @@
+// The composition root of the domain: every service the web app and the admin CLI share,
+// built from settings, a store and a clock. No HTTP here.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { projectRoot, type Settings } from './config/settings.ts';
+import { Authenticator } from './domain/accounts/authentication.ts';
+import { Credentials, type SessionRevoker } from './domain/accounts/credentials.ts';
+import { Directory } from './domain/accounts/directory.ts';
+import { SecretHasher } from './domain/accounts/passwords.ts';
+import { Administration } from './domain/admin/administration.ts';
+import { AuditLog } from './domain/audit/audit-log.ts';
+import type { Clock } from './domain/clock.ts';
+import { parseCommonPasswords, PasswordPolicies } from './domain/passwords/policy.ts';
+import { AnswerLimiter, Lockout } from './domain/security/lockout.ts';
+import { SsoSessions } from './domain/sessions/sso-sessions.ts';
+import { revokeAccountGrants } from './protocols/oidc/adapter.ts';
+import type { Store } from './store/index.ts';
+
+export interface Services {
+  directory: Directory;
+  hasher: SecretHasher;
+  audit: AuditLog;
+  lockout: Lockout;
+  answerLimiter: AnswerLimiter;
+  authenticator: Authenticator;
+  sso: SsoSessions;
+  policies: PasswordPolicies;
+  credentials: Credentials;
+  administration: Administration;
+}
+
+let commonPasswords: Set<string> | undefined;
+/** The shipped list of refused passwords (config/common-passwords.txt), read once. */
+function commonPasswordList(): Set<string> {
+  commonPasswords ??= parseCommonPasswords(readFileSync(path.join(projectRoot, 'config/common-passwords.txt'), 'utf8'));
+  return commonPasswords;
+}
+
+export function createServices(settings: Settings, store: Store, clock: Clock): Services {
+  const directory = new Directory(store, clock);
+  const hasher = new SecretHasher(settings.argon2);
+  const audit = new AuditLog(store, clock, settings.audit.maxEvents);
+  const lockout = new Lockout(store, clock, settings.lockout);
+  const answerLimiter = new AnswerLimiter(store, settings.forgotPassword);
+  const authenticator = new Authenticator(directory, hasher, audit, clock, lockout);
+  const sso = new SsoSessions(store, clock, settings.sso.idleMinutes * 60_000, settings.sso.absoluteHours * 3_600_000);
+  const policies = new PasswordPolicies(settings.passwordPolicy.default, settings.passwordPolicy.populations, commonPasswordList());
+  const revoker: SessionRevoker = {
+    async revokeAccount(accountId, { exceptSsoSession }) {
+      const sessions = await sso.endAllFor(accountId, exceptSsoSession);
+      const grants = await revokeAccountGrants(store, accountId);
+      await audit.record({ type: 'sessions.revoked', accountId, reason: `${sessions} sso sessions, ${grants} oidc grants` });
+    },
+  };
+  const credentials = new Credentials({ directory, hasher, audit, policies, revoker, clock, lockout });
+  const administration = new Administration({ directory, credentials, policies, audit, revoker, clock });
+  return { directory, hasher, audit, lockout, answerLimiter, authenticator, sso, policies, credentials, administration };
+}
