@@ -9,6 +9,7 @@ import { Directory } from './domain/accounts/directory.ts';
 import { SecretHasher } from './domain/accounts/passwords.ts';
 import { Administration } from './domain/admin/administration.ts';
 import { AuditLog } from './domain/audit/audit-log.ts';
+import { Importer } from './domain/admin/import.ts';
 import type { Clock } from './domain/clock.ts';
 import { parseCommonPasswords, PasswordPolicies } from './domain/passwords/policy.ts';
 import { AnswerLimiter, Lockout } from './domain/security/lockout.ts';
@@ -27,6 +28,7 @@ export interface Services {
   policies: PasswordPolicies;
   credentials: Credentials;
   administration: Administration;
+  importer: Importer;
 }
 
 let commonPasswords: Set<string> | undefined;
@@ -54,5 +56,6 @@ export function createServices(settings: Settings, store: Store, clock: Clock): 
   };
   const credentials = new Credentials({ directory, hasher, audit, policies, revoker, clock, lockout });
   const administration = new Administration({ directory, credentials, policies, audit, revoker, clock });
-  return { directory, hasher, audit, lockout, answerLimiter, authenticator, sso, policies, credentials, administration };
+  const importer = new Importer({ directory, importHasher: new SecretHasher(settings.import.argon2), policies, audit, settings: settings.import, now: clock });
+  return { directory, hasher, audit, lockout, answerLimiter, authenticator, sso, policies, credentials, administration, importer };
 }

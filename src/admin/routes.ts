@@ -18,8 +18,16 @@ import type { AuditLog, StoredAuditEvent } from '../domain/audit/audit-log.ts';
 import type { Clock } from '../domain/clock.ts';
 import { AppError } from '../domain/errors.ts';
 import type { SsoSession, SsoSessions } from '../domain/sessions/sso-sessions.ts';
+import multer from '@koa/multer';
+import { ImportFileError, MAX_BYTES, type Importer } from '../domain/admin/import.ts';
+import { newId } from '../domain/ids.ts';
+import { keys, type Store } from '../store/index.ts';
 
 export interface AdminDeps {
+  importer: Importer;
+  store: Store;
+  /** Checks a CSRF token of this browser (multipart forms are checked here, after parsing). */
+  csrfValid: (ctx: Context, token: unknown) => boolean;
   administration: Administration;
   authenticator: Authenticator;
   directory: Directory;
@@ -153,6 +161,68 @@ export function adminRouter(deps: AdminDeps): Router {
         break;
     }
     seeOther(ctx, `/admin/accounts/${encodeURIComponent(id)}?done=${action}`);
+  });
+
+  const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: MAX_BYTES, files: 1, fields: 5, parts: 8 } });
+  const PENDING_MS = 30 * 60_000;
+
+  router.get('/admin/import', async (ctx) => {
+    const a = await admin(ctx);
+    if (!a) return;
+    await deps.render(ctx, 'admin/import', { admin: who(a) });
+  });
+
+  router.post('/admin/import/preview', async (ctx) => {
+    const a = await admin(ctx);
+    if (!a) return;
+    try {
+      await upload.single('file')(ctx, async () => {});
+    } catch (err) {
+      throw new AppError('SSPR 5103', `upload refused: ${(err as Error).message}`, { continueTo: '/admin/import' });
+    }
+    if (!deps.csrfValid(ctx, (ctx.request as { body?: Record<string, unknown> }).body?._csrf)) throw new AppError('SSPR 5104', 'CSRF token missing on import');
+    const file = (ctx as unknown as { file?: { buffer: Buffer } }).file;
+    if (!file) throw new AppError('SSPR 5103', 'no file uploaded', { continueTo: '/admin/import' });
+    let preview;
+    try {
+      preview = await deps.importer.preview(file.buffer, a.scope);
+    } catch (err) {
+      if (!(err instanceof ImportFileError)) throw err;
+      await deps.render(ctx, 'admin/import', { admin: who(a), fileError: err.message }, 400);
+      return;
+    }
+    let importId: string | null = null;
+    if (preview.counts.error === 0 && preview.counts.create + preview.counts.update > 0) {
+      importId = newId();
+      await deps.store.set(keys.pendingImport(importId), JSON.stringify({ adminId: a.actor.id, data: file.buffer.toString('base64') }), { ttlMs: PENDING_MS });
+    }
+    await deps.render(ctx, 'admin/import-preview', { admin: who(a), preview, rows: preview.rows.slice(0, 1000), importId }, preview.counts.error > 0 ? 400 : 200);
+  });
+
+  router.post('/admin/import/:id/commit', async (ctx) => {
+    const a = await admin(ctx);
+    if (!a) return;
+    const key = keys.pendingImport(ctx.params.id ?? '');
+    const raw = /^[A-Za-z0-9_-]{16,64}$/.test(ctx.params.id ?? '') ? await deps.store.get(key) : null;
+    const pending = raw ? (JSON.parse(raw) as { adminId: string; data: string }) : null;
+    if (!pending || pending.adminId !== a.actor.id) throw new AppError('SSPR 5101', 'import preview expired or not yours', { continueTo: '/admin/import' });
+    // One commit per preview, even if the button is pressed twice.
+    await deps.store.del(key);
+    let result;
+    try {
+      result = await deps.importer.commit(Buffer.from(pending.data, 'base64'), a.scope, a.actor.id);
+    } catch (err) {
+      if (!(err instanceof ImportFileError)) throw err;
+      await deps.render(ctx, 'admin/import', { admin: who(a), fileError: err.message }, 409);
+      return;
+    }
+    await deps.audit.record({ type: 'admin.import', accountId: a.actor.id, actor: a.actor.id, reason: `created ${result.passwords.length}, updated ${result.counts.update}, unchanged ${result.counts.unchanged}`, ...ctxOf(ctx) });
+    ctx.set('Cache-Control', 'no-store');
+    ctx.set('X-Import-Summary', `created=${result.passwords.length}; updated=${result.counts.update}; unchanged=${result.counts.unchanged}`);
+    ctx.set('Content-Disposition', `attachment; filename="temporary-passwords-${new Date(deps.clock()).toISOString().slice(0, 10)}.csv"`);
+    ctx.type = 'text/csv; charset=utf-8';
+    // Generated once: this response is the only place the temporary passwords exist.
+    ctx.body = stringify(result.passwords.map((p) => [p.loginId, p.temporaryPassword]), { header: true, columns: ['loginId', 'temporaryPassword'] });
   });
 
   router.get('/admin/audit', async (ctx) => {

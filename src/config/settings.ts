@@ -101,6 +101,14 @@ export const settingsSchema = z.strictObject({
     maxFailuresPerIp: z.coerce.number().int().min(1),
     windowMinutes: z.coerce.number().positive(),
   }),
+  import: z.strictObject({
+    domainsByRole: z.record(z.string(), z.array(z.string().toLowerCase())),
+    argon2: z.strictObject({
+      memoryCost: z.coerce.number().int().min(8192),
+      timeCost: z.coerce.number().int().min(1).max(20),
+      parallelism: z.coerce.number().int().min(1).max(16),
+    }),
+  }),
   admin: z.strictObject({
     recentAuthMinutes: z.coerce.number().positive(),
     pageSize: z.coerce.number().int().min(1).max(200),

@@ -35,6 +35,8 @@ export const keys = {
   oidcGrant: (grantId: string) => `oidc:grant:{${grantId}}`,
   /** ephemeral: session uid or user code -> artefact id */
   oidcLookup: (kind: 'uid' | 'userCode', value: string) => `oidc:${kind}:{${value}}`,
+  /** ephemeral: an uploaded import file between preview and commit */
+  pendingImport: (id: string) => `{import:${id}}`,
   /** capped stream of audit events */
   audit: () => 'audit',
 } as const;

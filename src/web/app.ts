@@ -192,7 +192,8 @@ export function createIdp(deps: IdpDeps): Idp {
 
   // CSRF: every state-changing request of ours carries the token of this browser.
   app.use(async (ctx, next) => {
-    if (ctx.method === 'POST') {
+    // Multipart uploads are parsed (and their token checked) by the route that accepts them.
+    if (ctx.method === 'POST' && !(ctx.path === '/admin/import/preview' && ctx.is('multipart/form-data'))) {
       const secret = ctx.cookies.get(BROWSER_COOKIE, { signed: true });
       const token = (ctx.request.body as Record<string, unknown> | undefined)?._csrf;
       if (!csrfValid(csrfKey, secret, token)) throw new AppError('SSPR 5104', 'CSRF token missing or invalid');
@@ -225,6 +226,8 @@ export function createIdp(deps: IdpDeps): Idp {
   ];
   routers.push(
     adminRouter({
+      importer: services.importer, store,
+      csrfValid: (ctx, token) => csrfValid(csrfKey, ctx.cookies.get(BROWSER_COOKIE, { signed: true }), token),
       administration: services.administration, authenticator, directory, audit, sso, ssoOf, clock, render,
       recentAuthMs: settings.admin.recentAuthMinutes * 60_000, pageSize: settings.admin.pageSize,
     }),

@@ -24,7 +24,8 @@ export type AuditType =
   | 'questions.cleared'
   | 'account.disabled'
   | 'account.enabled'
-  | 'admin.reauth';
+  | 'admin.reauth'
+  | 'admin.import';
 
 export interface AuditEvent {
   type: AuditType;

@@ -1,0 +1,208 @@
+// Bulk import of a cohort from CSV: preview (per-row validation), then commit.
+// Columns: loginId, givenName, familyName, schoolCode, schoolName, level, roles
+// (roles separated by ";" or "|"). New accounts get a temporary password, returned
+// once in the result; existing accounts are updated (never reset); re-importing the same
+// file changes nothing. A school administrator may import only rows of their school.
+//
+// Temporary passwords are random (≥ 14 characters from ~70 symbols, > 80 bits), so
+// they are hashed with the cheaper `importArgon2` parameters; the first sign-in forces
+// a change, which hashes the user's own password with the full parameters.
+import { parse } from 'csv-parse/sync';
+import { LEVELS, normaliseLoginId, ROLES, type Account, type Level, type Role } from '../accounts/account.ts';
+import type { Directory } from '../accounts/directory.ts';
+import { DuplicateLoginIdError } from '../accounts/directory.ts';
+import type { SecretHasher } from '../accounts/passwords.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { temporaryPassword } from '../passwords/generate.ts';
+import type { PasswordPolicies } from '../passwords/policy.ts';
+import { inScope, type AdminScope } from './administration.ts';
+
+export const COLUMNS = ['loginId', 'givenName', 'familyName', 'schoolCode', 'schoolName', 'level', 'roles'] as const;
+export const MAX_BYTES = 5 * 1024 * 1024;
+export const MAX_ROWS = 20_000;
+const MAX_LINE = 2_000;
+
+export interface ImportSettings {
+  /** Login ID domains allowed per role; a row's domain must suit each of its roles. */
+  domainsByRole: Record<string, string[]>;
+}
+
+export interface ImportRow {
+  line: number;
+  loginId: string;
+  givenName: string;
+  familyName: string;
+  school: { code: string; name: string };
+  level: Level | null;
+  roles: Role[];
+}
+
+export type RowOutcome =
+  | { line: number; loginId: string; action: 'create' | 'update' | 'unchanged'; row: ImportRow; existingId?: string }
+  | { line: number; loginId: string; action: 'error'; errors: string[] };
+
+export interface Preview {
+  rows: RowOutcome[];
+  counts: { create: number; update: number; unchanged: number; error: number };
+}
+
+/** The whole file is refused (not a row): encoding, header, size, a line too long. */
+export class ImportFileError extends Error {
+  override name = 'ImportFileError';
+}
+
+export function parseCsv(data: Buffer): Record<string, string>[] {
+  if (data.length === 0) throw new ImportFileError('The file is empty.');
+  if (data.length > MAX_BYTES) throw new ImportFileError(`The file is larger than ${MAX_BYTES / 1024 / 1024} MB.`);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(data);
+  } catch {
+    throw new ImportFileError('The file is not UTF-8 text. Save it as "CSV UTF-8" and try again.');
+  }
+  let records: Record<string, string>[];
+  try {
+    records = parse(text, { columns: (header: string[]) => header.map((h) => h.trim()), bom: true, skip_empty_lines: true, trim: true, max_record_size: MAX_LINE, relax_column_count: false }) as Record<string, string>[];
+  } catch (err) {
+    const e = err as { code?: string; lines?: number; message: string };
+    if (e.code === 'CSV_MAX_RECORD_SIZE') throw new ImportFileError(`Line ${e.lines ?? '?'} is longer than ${MAX_LINE} characters.`);
+    throw new ImportFileError(`The file is not valid CSV (line ${e.lines ?? '?'}): ${e.code ?? 'parse error'}.`);
+  }
+  const header = records.length > 0 ? Object.keys(records[0]!) : text.split(/\r?\n/)[0]!.split(',').map((h) => h.trim());
+  const missing = COLUMNS.filter((c) => !header.includes(c));
+  if (missing.length > 0) throw new ImportFileError(`Missing column(s): ${missing.join(', ')}. The first line must be: ${COLUMNS.join(',')}`);
+  const extra = header.filter((h) => !(COLUMNS as readonly string[]).includes(h));
+  if (extra.length > 0) throw new ImportFileError(`Unknown column(s): ${extra.join(', ')}.`);
+  if (records.length > MAX_ROWS) throw new ImportFileError(`More than ${MAX_ROWS} rows; split the file.`);
+  return records;
+}
+
+function validate(record: Record<string, string>, line: number, scope: AdminScope, settings: ImportSettings): ImportRow | string[] {
+  const errors: string[] = [];
+  const loginId = normaliseLoginId(record.loginId ?? '');
+  if (!loginId) errors.push('loginId: not an email address');
+  const roles = (record.roles ?? '').split(/[;|]/).map((r) => r.trim()).filter(Boolean);
+  const badRole = roles.find((r) => !(ROLES as readonly string[]).includes(r));
+  if (roles.length === 0) errors.push('roles: at least one is required');
+  if (badRole) errors.push(`roles: unknown role "${badRole}"`);
+  if (scope.kind === 'school' && roles.some((r) => r === 'school-admin' || r === 'ministry-admin')) errors.push('roles: a school administrator cannot import administrators');
+  const level = record.level ? record.level.toUpperCase() : '';
+  if (level && !(LEVELS as readonly string[]).includes(level)) errors.push(`level: unknown level "${record.level}" (P1-P6, S1-S5, JC1-JC2, or empty for staff)`);
+  if (roles.includes('student') && !level) errors.push('level: required for a student');
+  if (!record.givenName) errors.push('givenName: required');
+  if (!record.familyName) errors.push('familyName: required');
+  if (!record.schoolCode || !record.schoolName) errors.push('schoolCode and schoolName: required');
+  if (loginId && !badRole) {
+    const domain = loginId.split('@')[1]!;
+    for (const role of roles) {
+      const allowed = settings.domainsByRole[role];
+      if (allowed && !allowed.includes(domain)) errors.push(`loginId: a ${role} login ID must end with @${allowed.join(' or @')}`);
+    }
+  }
+  if (scope.kind === 'school' && record.schoolCode && record.schoolCode !== scope.schoolCode) errors.push(`schoolCode: ${record.schoolCode} is not your school`);
+  if ((record.givenName ?? '').length > 100 || (record.familyName ?? '').length > 100 || (record.schoolName ?? '').length > 200) errors.push('a name is too long');
+  if (errors.length > 0) return errors;
+  return {
+    line,
+    loginId: loginId!,
+    givenName: record.givenName!,
+    familyName: record.familyName!,
+    school: { code: record.schoolCode!, name: record.schoolName! },
+    level: (level || null) as Level | null,
+    roles: roles as Role[],
+  };
+}
+
+function sameAccount(a: Account, r: ImportRow): boolean {
+  return a.givenName === r.givenName && a.familyName === r.familyName && a.school.code === r.school.code && a.school.name === r.school.name && a.level === r.level && a.roles.join() === r.roles.join();
+}
+
+export class Importer {
+  readonly #directory: Directory;
+  readonly #hasher: SecretHasher;
+  readonly #policies: PasswordPolicies;
+  readonly #audit: AuditLog;
+  readonly #settings: ImportSettings;
+  readonly #now: () => number;
+
+  constructor(deps: { directory: Directory; importHasher: SecretHasher; policies: PasswordPolicies; audit: AuditLog; settings: ImportSettings; now: () => number }) {
+    this.#directory = deps.directory;
+    this.#hasher = deps.importHasher;
+    this.#policies = deps.policies;
+    this.#audit = deps.audit;
+    this.#settings = deps.settings;
+    this.#now = deps.now;
+  }
+
+  /** Validates every row and says what a commit would do; writes nothing. */
+  async preview(data: Buffer, scope: AdminScope): Promise<Preview> {
+    const records = parseCsv(data);
+    const seen = new Map<string, number>();
+    const rows: RowOutcome[] = [];
+    const lookups = await mapLimit(records, 32, async (record, i) => {
+      const line = i + 2; // the header is line 1
+      const v = validate(record, line, scope, this.#settings);
+      if (Array.isArray(v)) return { line, loginId: record.loginId ?? '', action: 'error', errors: v } as RowOutcome;
+      const existing = await this.#directory.findByLoginId(v.loginId);
+      if (existing && !inScope(scope, existing)) return { line, loginId: v.loginId, action: 'error', errors: ['loginId: the account belongs to another school'] } as RowOutcome;
+      if (!existing) return { line, loginId: v.loginId, action: 'create', row: v } as RowOutcome;
+      return { line, loginId: v.loginId, action: sameAccount(existing, v) ? 'unchanged' : 'update', row: v, existingId: existing.id } as RowOutcome;
+    });
+    for (const outcome of lookups) {
+      const first = seen.get(outcome.loginId);
+      if (outcome.loginId && first !== undefined && outcome.action !== 'error') {
+        rows.push({ line: outcome.line, loginId: outcome.loginId, action: 'error', errors: [`loginId: duplicate of line ${first}`] });
+        continue;
+      }
+      if (outcome.loginId && outcome.action !== 'error') seen.set(outcome.loginId, outcome.line);
+      rows.push(outcome);
+    }
+    const counts = { create: 0, update: 0, unchanged: 0, error: 0 };
+    for (const r of rows) counts[r.action]++;
+    return { rows, counts };
+  }
+
+  /**
+   * Applies a preview without errors. Resolves to the temporary passwords of the
+   * accounts it created (returned once, stored nowhere).
+   */
+  async commit(data: Buffer, scope: AdminScope, actor: string): Promise<{ counts: Preview['counts']; passwords: Array<{ loginId: string; temporaryPassword: string }> }> {
+    const preview = await this.preview(data, scope);
+    if (preview.counts.error > 0) throw new ImportFileError(`${preview.counts.error} row(s) have errors; nothing was imported.`);
+    const passwords: Array<{ loginId: string; temporaryPassword: string }> = [];
+    await mapLimit(preview.rows, 8, async (r) => {
+      if (r.action === 'error' || r.action === 'unchanged') return;
+      const fields = { givenName: r.row.givenName, familyName: r.row.familyName, displayName: `${r.row.givenName} ${r.row.familyName}`, school: r.row.school, level: r.row.level, roles: r.row.roles };
+      if (r.action === 'update') {
+        await this.#directory.update(r.existingId!, (a) => ({ ...a, ...fields }));
+        await this.#audit.record({ type: 'account.updated', accountId: r.existingId, actor, reason: 'import' });
+        return;
+      }
+      const password = temporaryPassword(this.#policies.for({ loginId: r.loginId, roles: r.row.roles }), { loginId: r.loginId, ...fields });
+      try {
+        const account = await this.#directory.create({
+          loginId: r.loginId, ...fields, status: 'active', passwordHash: await this.#hasher.hash(password), mustChangePassword: true,
+          passwordChangedAt: this.#now(), passwordHistory: [], questions: [],
+        });
+        passwords.push({ loginId: r.loginId, temporaryPassword: password });
+        await this.#audit.record({ type: 'account.created', accountId: account.id, actor, reason: 'import' });
+      } catch (err) {
+        if (!(err instanceof DuplicateLoginIdError)) throw err; // created meanwhile: leave it
+      }
+    });
+    passwords.sort((a, b) => a.loginId.localeCompare(b.loginId));
+    return { counts: preview.counts, passwords };
+  }
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!, i);
+    }
+  }));
+  return out;
+}
