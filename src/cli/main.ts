@@ -1,0 +1,160 @@
+// The operators' CLI: the same domain code as /admin, acting with ministry scope as
+// "cli:<os user>". Usage: npm run cli -- <command> [arguments]   (see README "Operator CLI")
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { pathToFileURL } from 'node:url';
+import { stringify } from 'csv-stringify/sync';
+import { ConfigError, loadSettings } from '../config/settings.ts';
+import { loadRelyingParties, parseRelyingParty } from '../config/relying-parties.ts';
+import { normaliseLoginId, type Account } from '../domain/accounts/account.ts';
+import type { AdminScope } from '../domain/admin/administration.ts';
+import { ImportFileError } from '../domain/admin/import.ts';
+import { AppError } from '../domain/errors.ts';
+import { systemClock } from '../domain/clock.ts';
+import { openStore, type Store } from '../store/index.ts';
+import { createServices, type Services } from '../services.ts';
+
+const USAGE = `usage: npm run cli -- <command> [arguments]
+
+  import <file.csv> [--commit] [--out passwords.csv]   preview (default) or import a cohort
+  reset-password <loginId>                             set a temporary password (printed once)
+  unlock <loginId>
+  clear-questions <loginId>
+  disable <loginId> | enable <loginId>
+  audit [--account <loginId>] [--type <event>] [--count N]
+  validate-rp <file.json>                              check a relying-party file
+  add-rp <file.json>                                   check it and copy it into IDP_RP_DIR (or config/relying-parties)
+
+The store is chosen as for the server (REDIS_URL, REDIS_CLUSTER_NODES, ...).`;
+
+class UsageError extends Error {}
+
+const MINISTRY: AdminScope = { kind: 'ministry' };
+
+async function account(s: Services, raw: string | undefined): Promise<Account> {
+  const loginId = normaliseLoginId(raw ?? '');
+  if (!loginId) throw new UsageError(`not a login ID: ${raw ?? '(missing)'}`);
+  const found = await s.directory.findByLoginId(loginId);
+  if (!found) throw new UsageError(`no account with login ID ${loginId}`);
+  return found;
+}
+
+export async function run(argv: string[], out: (line: string) => void, open: () => Promise<{ store: Store; services: Services; rpDirs: string[] }>): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { commit: { type: 'boolean' }, out: { type: 'string' }, account: { type: 'string' }, type: { type: 'string' }, count: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  const [command, arg] = positionals;
+  if (!command || values.help) {
+    out(USAGE);
+    return command ? 0 : 2;
+  }
+  if (command === 'validate-rp' || command === 'add-rp') {
+    if (!arg) throw new UsageError(`${command} needs a file`);
+    const file = path.resolve(arg);
+    const rp = parseRelyingParty(JSON.parse(readFileSync(file, 'utf8')), file);
+    out(`${file}: valid ${rp.protocol} client "${rp.client_id}" (${rp.display_name})`);
+    if (command === 'add-rp') {
+      const { rpDirs } = await open();
+      // Into IDP_RP_DIR when set (it is the last directory), else config/relying-parties.
+      const target = path.join(rpDirs[rpDirs.length - 1]!, `${rp.client_id}.json`);
+      if (existsSync(target)) throw new UsageError(`${target} already exists`);
+      const existing = loadRelyingParties(rpDirs).oidc.find((c) => c.client_id === rp.client_id);
+      if (existing) throw new UsageError(`client_id ${rp.client_id} is already defined in ${existing.file}`);
+      copyFileSync(file, target);
+      out(`added as ${target}; restart the IdP to load it`);
+    }
+    return 0;
+  }
+
+  const { store, services: s } = await open();
+  const actor = { id: `cli:${userInfo().username}` } as Account;
+  try {
+    switch (command) {
+      case 'import': {
+        if (!arg) throw new UsageError('import needs a CSV file');
+        const data = readFileSync(arg);
+        const preview = await s.importer.preview(data, MINISTRY);
+        for (const r of preview.rows) if (r.action === 'error') out(`line ${r.line} ${r.loginId}: ${r.errors.join('; ')}`);
+        const c = preview.counts;
+        out(`new ${c.create}, updated ${c.update}, unchanged ${c.unchanged}, errors ${c.error}`);
+        if (!values.commit) {
+          out(c.error > 0 ? 'fix the errors, then run again with --commit' : 'preview only: run again with --commit to import');
+          return c.error > 0 ? 1 : 0;
+        }
+        if (c.error > 0) return 1;
+        if (c.create + c.update === 0) {
+          out('nothing to change');
+          return 0;
+        }
+        const result = await s.importer.commit(data, MINISTRY, actor.id);
+        const csv = stringify(result.passwords.map((p) => [p.loginId, p.temporaryPassword]), { header: true, columns: ['loginId', 'temporaryPassword'] });
+        if (values.out) {
+          writeFileSync(values.out, csv, { mode: 0o600, flag: 'wx' });
+          out(`imported; ${result.passwords.length} temporary password(s) written to ${values.out} (shown nowhere else)`);
+        } else {
+          out(csv.trimEnd());
+        }
+        return 0;
+      }
+      case 'reset-password': {
+        const a = await account(s, arg);
+        const { temporaryPassword } = await s.administration.resetPassword(MINISTRY, actor, a.id, {});
+        out(`temporary password for ${a.loginId} (shown once): ${temporaryPassword}`);
+        return 0;
+      }
+      case 'unlock': {
+        const a = await account(s, arg);
+        await s.administration.unlock(MINISTRY, actor, a.id, {});
+        out(`unlocked ${a.loginId}`);
+        return 0;
+      }
+      case 'clear-questions': {
+        const a = await account(s, arg);
+        await s.administration.clearQuestions(MINISTRY, actor, a.id, {});
+        out(`cleared the security questions of ${a.loginId}`);
+        return 0;
+      }
+      case 'disable':
+      case 'enable': {
+        const a = await account(s, arg);
+        await s.administration.setStatus(MINISTRY, actor, a.id, command === 'disable' ? 'disabled' : 'active', {});
+        out(`${command}d ${a.loginId}`);
+        return 0;
+      }
+      case 'audit': {
+        const target = values.account ? await account(s, values.account) : null;
+        const count = Number(values.count ?? 50);
+        if (!Number.isInteger(count) || count < 1) throw new UsageError('--count must be a positive integer');
+        const events = await s.audit.recent(count, (e) => (!target || e.accountId === target.id) && (!values.type || e.type === values.type));
+        for (const e of events) out([e.at, e.type, e.accountId ?? e.loginId ?? '-', e.actor ? `by ${e.actor}` : '', e.reason ?? '', e.ip ?? ''].filter(Boolean).join('  '));
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown command: ${command}`);
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  const open = async () => {
+    const settings = loadSettings();
+    const { store } = await openStore(settings.redis, 5_000);
+    if (store.kind === 'memory') {
+      throw new UsageError('no REDIS_URL (or cluster/sentinels) configured: the CLI works on the same Redis as the server');
+    }
+    return { store, services: createServices(settings, store, systemClock), rpDirs: settings.relyingPartyDirs };
+  };
+  run(process.argv.slice(2), (line) => process.stdout.write(`${line}\n`), open)
+    .then((code) => process.exit(code))
+    .catch((err: unknown) => {
+      const known = err instanceof UsageError || err instanceof ConfigError || err instanceof ImportFileError || err instanceof AppError;
+      process.stderr.write(`${known ? (err as Error).message : ((err as Error).stack ?? String(err))}\n`);
+      process.exit(err instanceof UsageError ? 2 : 1);
+    });
+}

@@ -1,0 +1,116 @@
+// The operators' CLI, as an operator runs it: a process on the same Redis as the IdP.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { projectRoot } from '../../src/config/settings.ts';
+import { RedisStore } from '../../src/store/index.ts';
+import { Browser } from '../support/browser.ts';
+import { DEMO, FIXTURE_RPS, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+describe('operator CLI', () => {
+  let t: TestIdp;
+  let env: NodeJS.ProcessEnv;
+  let dir: string;
+  before(async () => {
+    const url = await testRedisUrl();
+    const prefix = uniquePrefix();
+    const store = new RedisStore({ url, keyPrefix: prefix });
+    await store.ready();
+    t = await startTestIdp({ store });
+    dir = mkdtempSync(path.join(tmpdir(), 'idp-cli-'));
+    env = { ...process.env, REDIS_URL: url, REDIS_KEY_PREFIX: prefix, IDP_RP_DIR: dir, IDP_ARGON2_MEMORY_KIB: '8192', IDP_ARGON2_TIME_COST: '1' };
+  });
+  after(async () => {
+    await t.close();
+  });
+
+  function cli(...args: string[]): Promise<Run> {
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, ['src/cli/main.ts', ...args], { cwd: projectRoot, env });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    });
+  }
+
+  it('resets a password and prints it once; the student then must change it', async () => {
+    const r = await cli('reset-password', DEMO.student.loginId);
+    assert.equal(r.code, 0, r.stderr);
+    const temporary = /\(shown once\): (\S+)/.exec(r.stdout)![1]!;
+    const b = new Browser(t.url);
+    assert.match((await b.signIn((await b.open('/portal')).res, DEMO.student.loginId, temporary)).res.text, /<h1>Change Password<\/h1>/);
+    const events = await t.idp.audit.recent(10, (e) => e.type === 'admin.password.reset');
+    assert.match(events[0]!.actor!, /^cli:/);
+  });
+
+  it('unlocks, clears questions, disables and enables', async () => {
+    for (let i = 0; i < 5; i++) {
+      const b = new Browser(t.url);
+      await b.signIn((await b.open('/portal')).res, DEMO.student2.loginId, 'Wrong-Password-00');
+    }
+    assert.ok(await t.idp.lockout.lockedSince(DEMO.student2.loginId));
+    assert.equal((await cli('unlock', DEMO.student2.loginId)).code, 0);
+    assert.equal(await t.idp.lockout.lockedSince(DEMO.student2.loginId), null);
+    assert.equal((await cli('clear-questions', DEMO.student2.loginId)).code, 0);
+    assert.equal((await t.idp.directory.findByLoginId(DEMO.student2.loginId))!.questions.length, 0);
+    assert.equal((await cli('disable', DEMO.student2.loginId)).code, 0);
+    assert.equal((await t.idp.directory.findByLoginId(DEMO.student2.loginId))!.status, 'disabled');
+    assert.equal((await cli('enable', DEMO.student2.loginId)).code, 0);
+    assert.equal((await t.idp.directory.findByLoginId(DEMO.student2.loginId))!.status, 'active');
+    const audit = await cli('audit', '--account', DEMO.student2.loginId, '--count', '20');
+    for (const type of ['account.unlocked', 'questions.cleared', 'account.disabled', 'account.enabled']) assert.match(audit.stdout, new RegExp(type));
+  });
+
+  it('imports a CSV: preview, then commit with the passwords in a private file', async () => {
+    const work = mkdtempSync(path.join(tmpdir(), 'idp-cli-import-'));
+    const csv = path.join(work, 'cohort.csv');
+    writeFileSync(csv, 'loginId,givenName,familyName,schoolCode,schoolName,level,roles\nnoor_hassan@students.edu.sg,Noor,Hassan,DEMO01,Rivervale Demo School,P6,student\n');
+    const preview = await cli('import', csv);
+    assert.equal(preview.code, 0, preview.stderr);
+    assert.match(preview.stdout, /new 1, updated 0, unchanged 0, errors 0/);
+    assert.equal(await t.idp.directory.findByLoginId('noor_hassan@students.edu.sg'), null);
+    const out = path.join(work, 'passwords.csv');
+    const commit = await cli('import', csv, '--commit', '--out', out);
+    assert.equal(commit.code, 0, commit.stderr);
+    assert.match(readFileSync(out, 'utf8'), /^loginId,temporaryPassword\nnoor_hassan@students\.edu\.sg,\S+\n$/);
+    assert.match((await cli('import', csv, '--commit')).stdout, /nothing to change/);
+  });
+
+  it('validates and adds relying-party files, naming the field on error', async () => {
+    const good = path.join(FIXTURE_RPS, 'web.json');
+    const v = await cli('validate-rp', good);
+    assert.equal(v.code, 0);
+    assert.match(v.stdout, /valid oidc client "test-web"/);
+    const bad = path.join(mkdtempSync(path.join(tmpdir(), 'idp-bad-rp-')), 'bad.json');
+    writeFileSync(bad, JSON.stringify({ protocol: 'oidc', display_name: 'X', client_id: 'x-app', client_secret: 'short', redirect_uris: ['https://x/cb'] }));
+    const refused = await cli('validate-rp', bad);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /bad\.json[\s\S]*client_secret: must be at least 32 characters/);
+    const fresh = path.join(tmpdir(), `new-rp-${process.pid}.json`);
+    writeFileSync(fresh, JSON.stringify({ protocol: 'oidc', display_name: 'New', client_id: 'new-app', client_secret: 'n'.repeat(40), redirect_uris: ['https://new.example/cb'] }));
+    const added = await cli('add-rp', fresh);
+    assert.equal(added.code, 0, added.stderr);
+    assert.ok(readFileSync(path.join(dir, 'new-app.json'), 'utf8').includes('new-app'));
+    assert.equal((await cli('add-rp', fresh)).code, 2, 'not twice');
+  });
+
+  it('explains usage and unknown accounts', async () => {
+    const usage = await cli();
+    assert.equal(usage.code, 2);
+    assert.match(usage.stdout, /usage: npm run cli/);
+    const unknown = await cli('unlock', 'nobody_here@students.edu.sg');
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /no account with login ID nobody_here@students\.edu\.sg/);
+  });
+});
