@@ -10,6 +10,8 @@ import { createLogger } from './observability/logger.ts';
 import { openStore } from './store/index.ts';
 import { createIdp } from './web/app.ts';
 import path from 'node:path';
+import { slsSimClient } from './sims/clients.ts';
+import { createSlsSim } from './sims/sls/app.ts';
 
 async function main(): Promise<void> {
   const settings = loadSettings();
@@ -19,6 +21,8 @@ async function main(): Promise<void> {
 
   const keyMaterial = loadKeyMaterial(settings.keysDir);
   const relyingParties = loadRelyingParties(settings.relyingPartyDirs);
+  const sls = settings.sims.enabled ? slsSimClient(settings.keysDir, settings.sims.sls.publicUrl) : null;
+  if (sls) relyingParties.oidc.push(sls);
   const idp = createIdp({ settings, store, logger, clock: systemClock, keyMaterial, relyingParties });
 
   const seedDeps = { directory: idp.directory, hasher: idp.hasher, audit: idp.audit, now: systemClock() };
@@ -37,11 +41,25 @@ async function main(): Promise<void> {
     logger.info({ url: settings.server.publicUrl, port, clients: relyingParties.oidc.map((c) => c.client_id) }, 'IdP ready');
   });
 
+  const servers = [server];
+  if (sls) {
+    const sim = createSlsSim({ publicUrl: settings.sims.sls.publicUrl, issuer: settings.server.publicUrl, clientId: sls.client_id, clientSecret: sls.client_secret!, viewsDir: path.join(projectRoot, 'views/sims/sls') });
+    const simServer = createServer(sim.app.callback());
+    simServer.listen(settings.sims.sls.port, settings.server.host, () => {
+      logger.info({ url: settings.sims.sls.publicUrl }, 'sls-sim (simulated OIDC relying party) ready');
+    });
+    servers.push(simServer);
+  }
+
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: no new connections, finishing requests');
+    for (const extra of servers.slice(1)) {
+      extra.close();
+      extra.closeIdleConnections();
+    }
     server.close(async () => {
       await store.close();
       logger.info('stopped');

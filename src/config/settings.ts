@@ -122,6 +122,10 @@ export const settingsSchema = z.strictObject({
       rules: passwordRules.partial().default({}),
     })).default([]),
   }),
+  sims: z.strictObject({
+    enabled: z.boolean(),
+    sls: z.strictObject({ port: z.coerce.number().int().min(0).max(65535), publicUrl: url }),
+  }),
   apps: z.array(appSchema),
 });
 
@@ -160,6 +164,9 @@ export const ENVIRONMENT: ReadonlyArray<{ env: string; key: string; parse?: EnvP
   { env: 'IDP_ARGON2_TIME_COST', key: 'argon2.timeCost' },
   { env: 'IDP_ARGON2_PARALLELISM', key: 'argon2.parallelism' },
   { env: 'LOG_LEVEL', key: 'log.level' },
+  { env: 'IDP_SIMS', key: 'sims.enabled', parse: asBool },
+  { env: 'SLS_SIM_PORT', key: 'sims.sls.port' },
+  { env: 'SLS_SIM_URL', key: 'sims.sls.publicUrl' },
   { env: 'IDP_LOCKOUT_MAX_FAILURES', key: 'lockout.maxFailures' },
   { env: 'IDP_LOCKOUT_MINUTES', key: 'lockout.lockMinutes' },
   { env: 'IDP_ADMIN_RECENT_AUTH_MINUTES', key: 'admin.recentAuthMinutes' },

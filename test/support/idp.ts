@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { loadKeyMaterial } from '../../src/config/key-material.ts';
-import { loadRelyingParties } from '../../src/config/relying-parties.ts';
+import { loadRelyingParties, type OidcClientFile } from '../../src/config/relying-parties.ts';
 import { loadSettings, projectRoot, type Settings } from '../../src/config/settings.ts';
 import { loadSeed, readSeedFile } from '../../src/domain/accounts/seed.ts';
 import type { Clock } from '../../src/domain/clock.ts';
@@ -42,6 +42,8 @@ export interface TestIdpOptions {
   overrides?: Record<string, unknown>;
   clock?: Clock;
   seed?: boolean;
+  /** Extra OIDC clients (built in code, as for the simulated relying parties). */
+  clients?: OidcClientFile[];
 }
 
 export async function startTestIdp(options: TestIdpOptions = {}): Promise<TestIdp> {
@@ -76,7 +78,11 @@ export async function startTestIdp(options: TestIdpOptions = {}): Promise<TestId
     logger,
     clock,
     keyMaterial: loadKeyMaterial(keysDir),
-    relyingParties: loadRelyingParties(settings.relyingPartyDirs),
+    relyingParties: (() => {
+      const rps = loadRelyingParties(settings.relyingPartyDirs);
+      rps.oidc.push(...(options.clients ?? []));
+      return rps;
+    })(),
   });
   if (options.seed !== false) {
     await loadSeed(readSeedFile(DEMO_SEED), { directory: idp.directory, hasher: idp.hasher, audit: idp.audit, now: clock() });

@@ -5,14 +5,19 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../../src/config/settings.ts';
-import { Browser } from '../support/browser.ts';
+import { Browser, formOf } from '../support/browser.ts';
+import { MultiBrowser } from '../support/multi-browser.ts';
 import { DEMO } from '../support/idp.ts';
 import { freePort } from '../support/redis.ts';
 
 describe('npm start (src/main.ts)', () => {
   it('serves the portal on the embedded store and stops cleanly on SIGTERM', async () => {
     const port = await freePort();
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), IDP_PUBLIC_URL: `http://127.0.0.1:${port}`, IDP_KEYS_DIR: mkdtempSync(path.join(tmpdir(), 'idp-keys-')) };
+    const simPort = await freePort();
+    const env: NodeJS.ProcessEnv = {
+      ...process.env, PORT: String(port), IDP_PUBLIC_URL: `http://127.0.0.1:${port}`, IDP_KEYS_DIR: mkdtempSync(path.join(tmpdir(), 'idp-keys-')),
+      SLS_SIM_PORT: String(simPort), SLS_SIM_URL: `http://127.0.0.1:${simPort}`,
+    };
     delete env.REDIS_URL;
     const child = spawn(process.execPath, ['src/main.ts'], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -36,6 +41,13 @@ describe('npm start (src/main.ts)', () => {
       const page = await browser.open('/');
       const portal = await browser.signIn(page.res, DEMO.student.loginId, DEMO.student.password);
       assert.match(portal.res.text, /Allen Tan/);
+      // The SLS tile's simulated app signs in through the same SSO session.
+      assert.ok(out.includes('sls-sim (simulated OIDC relying party) ready'));
+      const multi = new MultiBrowser(`http://127.0.0.1:${port}`, `http://127.0.0.1:${simPort}`);
+      const slsLogin = await multi.open(`http://127.0.0.1:${simPort}/login`);
+      const f = formOf(slsLogin.res.text, "/sign-in");
+      const sls = await multi.post(new URL(f.action, `http://127.0.0.1:${port}`).toString(), { ...f.hidden, username: DEMO.student2.loginId, password: DEMO.student2.password });
+      assert.match(sls.res.text, /Bella Lim[\s\S]*your assignments/i);
     } finally {
       const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');

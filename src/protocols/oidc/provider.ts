@@ -29,6 +29,8 @@ export interface OidcDeps {
   onError: (err: unknown, message: string) => void;
 }
 
+const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/;
+
 function toClientMetadata(c: OidcClientFile): Record<string, unknown> {
   const { protocol: _p, display_name, file: _f, ...metadata } = c;
   return { ...metadata, client_name: display_name };
@@ -136,10 +138,23 @@ export function createProvider(deps: OidcDeps): Provider {
     clientBasedCORS: (_ctx, origin, client) =>
       client.redirectUris?.some((u) => new URL(u).origin === origin) ?? false,
     enabledJWA: { idTokenSigningAlgValues: ['RS256', 'ES256', 'PS256'] },
+    // oidc-provider refuses outgoing requests (back-channel logout) to special-use
+    // addresses (SSRF protection). An IdP that itself runs on loopback — `npm start`,
+    // integration tests — may call relying parties on loopback; nothing else is exempt.
+    fetch: (url, options) => {
+      if (LOOPBACK.test(new URL(settings.server.publicUrl).hostname) && LOOPBACK.test(new URL(url).hostname)) {
+        const { dispatcher: _ssrfGuard, ...rest } = options as RequestInit & { dispatcher?: unknown };
+        return globalThis.fetch(url, rest);
+      }
+      return globalThis.fetch(url, options);
+    },
   };
 
   const provider = new Provider(settings.server.publicUrl, configuration);
   provider.proxy = settings.server.trustProxy;
+  provider.on('backchannel.error', (_ctx: unknown, err: unknown, client: { clientId: string }) => {
+    deps.onError(err, `back-channel logout to ${client?.clientId} failed`);
+  });
   provider.on('end_session.success', (ctx: KoaContextWithOIDC) => {
     deps.onLogout(ctx).catch((err: unknown) => deps.onError(err, 'ending the SSO session after OIDC logout failed'));
   });

@@ -1,0 +1,84 @@
+// sls-sim against a running IdP: sign in from the app, SSO with the portal, RP-initiated
+// logout, and back-channel logout when the user signs out at the portal.
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { projectRoot } from '../../src/config/settings.ts';
+import { slsSimClient } from '../../src/sims/clients.ts';
+import { createSlsSim } from '../../src/sims/sls/app.ts';
+import { formOf } from '../support/browser.ts';
+import { DEMO, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { MultiBrowser } from '../support/multi-browser.ts';
+import { freePort } from '../support/redis.ts';
+
+describe('sls-sim (OIDC relying party)', () => {
+  let t: TestIdp;
+  let simServer: Server;
+  let simUrl: string;
+  let sessions: Map<string, unknown>;
+  before(async () => {
+    const port = await freePort();
+    simUrl = `http://127.0.0.1:${port}`;
+    const client = slsSimClient(mkdtempSync(path.join(tmpdir(), 'idp-sim-keys-')), simUrl);
+    t = await startTestIdp({ clients: [client] });
+    const sim = createSlsSim({ publicUrl: simUrl, issuer: t.url, clientId: client.client_id, clientSecret: client.client_secret!, viewsDir: path.join(projectRoot, 'views/sims/sls') });
+    sessions = sim.sessions;
+    simServer = createServer(sim.app.callback());
+    await new Promise<void>((resolve) => simServer.listen(port, '127.0.0.1', resolve));
+  });
+  after(async () => {
+    simServer.closeAllConnections();
+    simServer.close();
+    await t.close();
+  });
+
+  it('signs a student in from the app and shows name, school, level, assignments and claims', async () => {
+    const b = new MultiBrowser(t.url, simUrl);
+    const home = await b.open(`${simUrl}/`);
+    assert.match(home.res.text, /Sign in with MIMS/);
+    const login = await b.open(`${simUrl}/login`);
+    assert.ok(login.url.startsWith(t.url), 'at the IdP');
+    const signInForm = formOf(login.res.text, '/sign-in');
+    const back = await b.post(new URL(signInForm.action, t.url).toString(), { ...signInForm.hidden, username: DEMO.student2.loginId, password: DEMO.student2.password });
+    assert.ok(back.url.startsWith(simUrl), `back at the app: ${back.url}`);
+    assert.match(back.res.text, /<h1 id="student-name">Bella Lim<\/h1>/);
+    assert.match(back.res.text, /Rivervale Demo School/);
+    assert.match(back.res.text, /id="level">P5</);
+    assert.match(back.res.text, /Fractions practice/);
+    assert.match(back.res.text, /&#34;sub&#34;/);
+
+    // The portal shares the SSO session: no password.
+    const portal = await b.open(`${t.url}/portal`);
+    assert.match(portal.res.text, /Bella Lim/);
+
+    // Sign out at the portal: the IdP tells the app over the back channel.
+    assert.equal(sessions.size > 0, true);
+    const out = await b.post(`${t.url}/portal/sign-out`, formOf(portal.res.text, '/portal/sign-out').hidden);
+    const confirm = formOf(out.res.text, '/oidc/session/end/confirm');
+    await b.post(new URL(confirm.action, t.url).toString(), { ...confirm.hidden, logout: 'yes' });
+    let signedOutAtApp = false;
+    for (let i = 0; i < 40 && !signedOutAtApp; i++) {
+      const page = await b.open(`${simUrl}/`);
+      signedOutAtApp = /Sign in with MIMS/.test(page.res.text);
+      if (!signedOutAtApp) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(signedOutAtApp, 'the app session ended through back-channel logout');
+  });
+
+  it('signs out from the app with RP-initiated logout, ending the SSO session', async () => {
+    const b = new MultiBrowser(t.url, simUrl);
+    const login = await b.open(`${simUrl}/login`);
+    const f = formOf(login.res.text, '/sign-in');
+    const app = await b.post(new URL(f.action, t.url).toString(), { ...f.hidden, username: DEMO.student.loginId, password: DEMO.student.password });
+    assert.match(app.res.text, /Allen Tan/);
+    const logout = await b.post(`${simUrl}/logout`, {});
+    assert.ok(logout.url.startsWith(t.url));
+    const confirm = formOf(logout.res.text, '/oidc/session/end/confirm');
+    const done = await b.post(new URL(confirm.action, t.url).toString(), { ...confirm.hidden, logout: 'yes' });
+    assert.ok(done.url.startsWith(simUrl), done.url);
+    assert.match(done.res.text, /Sign in with MIMS/);
+    assert.match((await b.open(`${t.url}/portal`)).res.text, /Sign in/);
+  });
+});
