@@ -1,7 +1,8 @@
-import { stopSharedRedis } from './redis.ts';
+import { stopSharedCluster, stopSharedRedis } from './redis.ts';
 
 export const mochaHooks = {
   async afterAll() {
     await stopSharedRedis();
+    await stopSharedCluster();
   },
 };

@@ -13,7 +13,7 @@ import type { Clock } from '../../src/domain/clock.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { MemoryStore, RedisStore, type Store } from '../../src/store/index.ts';
 import { createIdp, type Idp } from '../../src/web/app.ts';
-import { testRedisUrl, uniquePrefix } from './redis.ts';
+import { testClusterNodes, testRedisUrl, uniquePrefix } from './redis.ts';
 
 export const FIXTURE_RPS = path.join(projectRoot, 'test/fixtures/relying-parties');
 export const DEMO_SEED = path.join(projectRoot, 'config/demo-accounts.json');
@@ -32,7 +32,10 @@ export interface TestIdp {
 
 export async function makeStore(kind: 'redis' | 'memory', clock?: Clock): Promise<Store> {
   if (kind === 'memory') return new MemoryStore(clock);
-  const store = new RedisStore({ url: await testRedisUrl(), keyPrefix: uniquePrefix() });
+  const clusterNodes = await testClusterNodes();
+  const store = clusterNodes
+    ? new RedisStore({ clusterNodes, keyPrefix: uniquePrefix() })
+    : new RedisStore({ url: await testRedisUrl(), keyPrefix: uniquePrefix() });
   await store.ready();
   return store;
 }

@@ -89,6 +89,22 @@ export async function stopSharedRedis(): Promise<void> {
   shared = undefined;
 }
 
+let sharedCluster: { stop(): Promise<void>; nodes: string[] } | undefined;
+
+/** With IDP_TEST_STORE=cluster, every "redis" store of the suite is a Redis Cluster. */
+export async function testClusterNodes(): Promise<string[] | null> {
+  if (process.env.IDP_TEST_STORE !== 'cluster') return null;
+  if (process.env.REDIS_CLUSTER_NODES) return process.env.REDIS_CLUSTER_NODES.split(',');
+  const { OwnedCluster } = await import('./cluster.ts');
+  sharedCluster ??= await OwnedCluster.start();
+  return sharedCluster.nodes;
+}
+
+export async function stopSharedCluster(): Promise<void> {
+  await sharedCluster?.stop();
+  sharedCluster = undefined;
+}
+
 let prefixCounter = 0;
 /** A key prefix no other test (or run) uses. */
 export function uniquePrefix(): string {
