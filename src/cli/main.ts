@@ -1,13 +1,14 @@
 // The operators' CLI: the same domain code as /admin, acting with ministry scope as
 // "cli:<os user>". Usage: npm run cli -- <command> [arguments]   (see README "Operator CLI")
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { stringify } from 'csv-stringify/sync';
 import { ConfigError, loadSettings } from '../config/settings.ts';
-import { loadRelyingParties, parseRelyingParty } from '../config/relying-parties.ts';
+import { loadRelyingParties, parseRelyingParty, relyingPartyId } from '../config/relying-parties.ts';
+import { serviceProviderFrom } from '../protocols/saml/service-providers.ts';
 import { normaliseLoginId, type Account } from '../domain/accounts/account.ts';
 import type { AdminScope } from '../domain/admin/administration.ts';
 import { ImportFileError } from '../domain/admin/import.ts';
@@ -56,15 +57,32 @@ export async function run(argv: string[], out: (line: string) => void, open: () 
     if (!arg) throw new UsageError(`${command} needs a file`);
     const file = path.resolve(arg);
     const rp = parseRelyingParty(JSON.parse(readFileSync(file, 'utf8')), file);
-    out(`${file}: valid ${rp.protocol} client "${rp.client_id}" (${rp.display_name})`);
+    const id = relyingPartyId(rp);
+    if (rp.protocol === 'oidc') {
+      out(`${file}: valid oidc client "${id}" (${rp.display_name})`);
+    } else {
+      const sp = serviceProviderFrom(rp, 80);
+      out(`${file}: valid saml service provider "${id}" (${rp.display_name}), entityID ${sp.entityId}, ACS ${sp.acs.map((e) => e.location).join(' ')}`);
+    }
     if (command === 'add-rp') {
       const { rpDirs } = await open();
       // Into IDP_RP_DIR when set (it is the last directory), else config/relying-parties.
-      const target = path.join(rpDirs[rpDirs.length - 1]!, `${rp.client_id}.json`);
+      const targetDir = rpDirs[rpDirs.length - 1]!;
+      const target = path.join(targetDir, `${id}.json`);
       if (existsSync(target)) throw new UsageError(`${target} already exists`);
-      const existing = loadRelyingParties(rpDirs).oidc.find((c) => c.client_id === rp.client_id);
-      if (existing) throw new UsageError(`client_id ${rp.client_id} is already defined in ${existing.file}`);
-      copyFileSync(file, target);
+      const all = loadRelyingParties(rpDirs);
+      const existing = [...all.oidc.map((c) => ({ id: c.client_id, file: c.file })), ...all.saml.map((p) => ({ id: p.id, file: p.file }))].find((r) => r.id === id);
+      if (existing) throw new UsageError(`${id} is already defined in ${existing.file}`);
+      const data = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      if (rp.protocol === 'saml' && !rp.metadata.trimStart().startsWith('<')) {
+        // The metadata goes beside the new file, which names it by its file name.
+        const metadataName = path.basename(rp.metadata);
+        const metadataTarget = path.join(targetDir, metadataName);
+        if (existsSync(metadataTarget)) throw new UsageError(`${metadataTarget} already exists`);
+        writeFileSync(metadataTarget, rp.metadataXml, { flag: 'wx' });
+        data.metadata = metadataName;
+      }
+      writeFileSync(target, `${JSON.stringify(data, null, 2)}\n`, { flag: 'wx' });
       out(`added as ${target}; restart the IdP to load it`);
     }
     return 0;

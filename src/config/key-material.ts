@@ -1,15 +1,25 @@
-// Key material kept in keys/ (never committed): OIDC signing keys and cookie keys.
-// Generated at first start when absent, written with mode 0600, and shared by every
-// IdP process that points at the same directory.
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+// Key material kept in keys/ (never committed): OIDC signing keys, cookie keys and the
+// SAML signing key with its self-signed certificate. Generated at first start when
+// absent, written with mode 0600, and shared by every IdP process that points at the
+// same directory.
+import { createPrivateKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import forge from 'node-forge';
 import { ConfigError } from './settings.ts';
+
+export interface SamlKeyPair {
+  /** PKCS#8 PEM */
+  privateKeyPem: string;
+  /** X.509 PEM, published in metadata and at /saml/certificate.pem */
+  certificatePem: string;
+}
 
 export interface KeyMaterial {
   /** Private JWK set for oidc-provider. */
   jwks: { keys: Array<Record<string, unknown>> };
   cookieKeys: string[];
+  saml: SamlKeyPair;
 }
 
 function readOrCreate<T>(file: string, create: () => T, valid: (v: unknown) => v is T): T {
@@ -47,6 +57,34 @@ function newSigningKeys(): KeyMaterial['jwks'] {
   return { keys: [{ ...rsa, kid: kid(), use: 'sig', alg: 'RS256' }, { ...ec, kid: kid(), use: 'sig', alg: 'ES256' }] };
 }
 
+/** A new RSA-2048 key and a self-signed certificate for it, valid for ten years. */
+export function newSamlKeyPair(commonName: string): SamlKeyPair {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }) as string);
+  cert.serialNumber = `01${randomBytes(8).toString('hex')}`;
+  const notBefore = new Date(Date.now() - 60_000);
+  cert.validity.notBefore = notBefore;
+  cert.validity.notAfter = new Date(notBefore.getTime() + 10 * 365 * 86_400_000);
+  const name = [{ name: 'commonName', value: commonName }];
+  cert.setSubject(name);
+  cert.setIssuer(name);
+  cert.setExtensions([{ name: 'basicConstraints', cA: false }, { name: 'keyUsage', digitalSignature: true, keyEncipherment: true }]);
+  cert.sign(forge.pki.privateKeyFromPem(privateKey.export({ type: 'pkcs1', format: 'pem' }) as string), forge.md.sha256.create());
+  return { privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, certificatePem: forge.pki.certificateToPem(cert) };
+}
+
+function isSamlKeyPair(v: unknown): v is SamlKeyPair {
+  const k = v as SamlKeyPair;
+  if (typeof k?.privateKeyPem !== 'string' || typeof k.certificatePem !== 'string') return false;
+  try {
+    // The certificate must belong to the key.
+    return new X509Certificate(k.certificatePem).checkPrivateKey(createPrivateKey(k.privateKeyPem));
+  } catch {
+    return false;
+  }
+}
+
 export function loadKeyMaterial(dir: string): KeyMaterial {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const jwks = readOrCreate(path.join(dir, 'oidc-jwks.json'), newSigningKeys, (v): v is KeyMaterial['jwks'] =>
@@ -57,5 +95,6 @@ export function loadKeyMaterial(dir: string): KeyMaterial {
     () => [randomBytes(32).toString('base64url')],
     (v): v is string[] => Array.isArray(v) && v.length > 0 && v.every((k) => typeof k === 'string' && k.length >= 32),
   );
-  return { jwks, cookieKeys };
+  const saml = readOrCreate(path.join(dir, 'saml-signing.json'), () => newSamlKeyPair('School IdP SAML signing'), isSamlKeyPair);
+  return { jwks, cookieKeys, saml };
 }

@@ -1,6 +1,7 @@
-// Relying parties are data: one JSON file per OIDC client (or, later, SAML SP) in
+// Relying parties are data: one JSON file per OIDC client or SAML service provider in
 // config/relying-parties/ and in IDP_RP_DIR. Files are validated at start-up with
-// errors that name the file and the field.
+// errors that name the file and the field. (A SAML SP's metadata XML is read here and
+// checked by src/protocols/saml/service-providers.ts.)
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -41,27 +42,91 @@ export const oidcClientSchema = z.strictObject({
 
 export type OidcClientFile = z.output<typeof oidcClientSchema> & { file: string; response_types: Array<'code'> };
 
+/** Attributes the IdP can release in a SAML assertion. */
+export const SAML_ATTRIBUTES = ['mail', 'givenName', 'sn', 'displayName', 'school', 'level', 'role'] as const;
+export type SamlAttributeName = (typeof SAML_ATTRIBUTES)[number];
+
+export const samlSpSchema = z.strictObject({
+  protocol: z.literal('saml'),
+  /** Short name in URLs (/saml/launch/<id>) and logs. */
+  id: z.string().regex(/^[a-z0-9][a-z0-9-]{1,63}$/, 'lower-case letters, digits and "-" (2-64)'),
+  display_name: z.string().min(1).max(100),
+  /** The SP's metadata: a path relative to this file, or the XML itself. */
+  metadata: z.string().min(1),
+  sign_response: z.boolean().default(true),
+  sign_assertion: z.boolean().default(true),
+  /** Encrypt the assertion; default: when the metadata has an encryption key. */
+  encrypt_assertion: z.boolean().optional(),
+  data_encryption: z.enum(['aes256-gcm', 'aes128-gcm', 'aes256-cbc']).default('aes256-gcm'),
+  attributes: z.array(z.enum(SAML_ATTRIBUTES)).default([...SAML_ATTRIBUTES]),
+  /** Refuse unsigned AuthnRequests even when the metadata does not say AuthnRequestsSigned. */
+  requests_must_be_signed: z.boolean().default(false),
+  /** RelayState sent with IdP-initiated sign-in (/saml/launch/<id>). */
+  default_relay_state: z.string().max(4096).optional(),
+  /** Cap on RelayState for this SP; default saml.relayStateMaxBytes (80, as the bindings say). */
+  relay_state_max_bytes: z.number().int().min(80).max(4096).optional(),
+}).superRefine((c, ctx) => {
+  if (!c.sign_response && !c.sign_assertion) {
+    ctx.addIssue({ code: 'custom', path: ['sign_response'], message: 'at least one of sign_response and sign_assertion must be true' });
+  }
+  if (c.default_relay_state !== undefined && Buffer.byteLength(c.default_relay_state) > (c.relay_state_max_bytes ?? 80)) {
+    ctx.addIssue({ code: 'custom', path: ['default_relay_state'], message: 'longer than relay_state_max_bytes' });
+  }
+});
+
+export type SamlSpFile = z.output<typeof samlSpSchema> & { file: string; metadataXml: string };
+
 export interface RelyingParties {
   oidc: OidcClientFile[];
+  saml: SamlSpFile[];
 }
 
-export function parseRelyingParty(data: unknown, file: string): OidcClientFile {
-  const protocol = (data as { protocol?: unknown } | null)?.protocol;
-  if (protocol !== 'oidc') {
-    throw new ConfigError(`${file}: protocol: must be "oidc"${protocol === 'saml' ? ' (SAML service providers are not supported by this version)' : ''}`);
-  }
+function invalid(file: string, issues: z.core.$ZodIssue[]): ConfigError {
+  const lines = issues.map((i) => `  ${i.path.join('.') || '(file)'}: ${i.message}`);
+  return new ConfigError(`${file}: invalid relying party\n${lines.join('\n')}`);
+}
+
+export function parseOidcClient(data: unknown, file: string): OidcClientFile {
   const result = oidcClientSchema.safeParse(data);
-  if (!result.success) {
-    const lines = result.error.issues.map((i) => `  ${i.path.join('.') || '(file)'}: ${i.message}`);
-    throw new ConfigError(`${file}: invalid relying party\n${lines.join('\n')}`);
-  }
+  if (!result.success) throw invalid(file, result.error.issues);
   // A client without the code grant (a service using client_credentials) has no response types.
   const response_types = result.data.response_types ?? (result.data.grant_types.includes('authorization_code') ? ['code' as const] : []);
   return { ...result.data, response_types, file };
 }
 
+export function parseSamlSp(data: unknown, file: string): SamlSpFile {
+  const result = samlSpSchema.safeParse(data);
+  if (!result.success) throw invalid(file, result.error.issues);
+  const { metadata } = result.data;
+  let metadataXml = metadata;
+  if (!metadata.trimStart().startsWith('<')) {
+    const metadataFile = path.resolve(path.dirname(file), metadata);
+    try {
+      metadataXml = readFileSync(metadataFile, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`${file}: metadata: cannot read ${metadataFile} (${(err as Error).message})`);
+    }
+  }
+  return { ...result.data, metadataXml, file };
+}
+
+export type RelyingPartyFile = ({ protocol: 'oidc' } & OidcClientFile) | ({ protocol: 'saml' } & SamlSpFile);
+
+export function parseRelyingParty(data: unknown, file: string): RelyingPartyFile {
+  const protocol = (data as { protocol?: unknown } | null)?.protocol;
+  if (protocol === 'oidc') return parseOidcClient(data, file);
+  if (protocol === 'saml') return parseSamlSp(data, file);
+  throw new ConfigError(`${file}: protocol: must be "oidc" or "saml"`);
+}
+
+/** The name a relying party is known by: an OIDC client_id or a SAML SP's id. */
+export function relyingPartyId(rp: RelyingPartyFile): string {
+  return rp.protocol === 'oidc' ? rp.client_id : rp.id;
+}
+
 export function loadRelyingParties(dirs: string[]): RelyingParties {
   const oidc: OidcClientFile[] = [];
+  const saml: SamlSpFile[] = [];
   const byId = new Map<string, string>();
   for (const dir of dirs) {
     let names: string[];
@@ -79,11 +144,13 @@ export function loadRelyingParties(dirs: string[]): RelyingParties {
         throw new ConfigError(`${file}: not valid JSON (${(err as Error).message})`);
       }
       const rp = parseRelyingParty(data, file);
-      const previous = byId.get(rp.client_id);
-      if (previous) throw new ConfigError(`${file}: client_id: "${rp.client_id}" is already defined in ${previous}`);
-      byId.set(rp.client_id, file);
-      oidc.push(rp);
+      const id = relyingPartyId(rp);
+      const previous = byId.get(id);
+      if (previous) throw new ConfigError(`${file}: ${rp.protocol === 'oidc' ? 'client_id' : 'id'}: "${id}" is already defined in ${previous}`);
+      byId.set(id, file);
+      if (rp.protocol === 'oidc') oidc.push(rp);
+      else saml.push(rp);
     }
   }
-  return { oidc };
+  return { oidc, saml };
 }

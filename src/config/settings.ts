@@ -122,9 +122,25 @@ export const settingsSchema = z.strictObject({
       rules: passwordRules.partial().default({}),
     })).default([]),
   }),
+  saml: z.strictObject({
+    /** The IdP's entityID; defaults to <publicUrl>/saml/metadata. */
+    entityId: z.string().min(1).max(1024).optional(),
+    /** How far back NotBefore is set and how much clock difference inbound IssueInstants may have. */
+    clockSkewSeconds: z.coerce.number().int().min(0).max(600),
+    /** How long an assertion may be presented (NotOnOrAfter). */
+    assertionLifetimeSeconds: z.coerce.number().int().min(30).max(3600),
+    /** Oldest IssueInstant accepted on an inbound request; also how long request IDs are remembered. */
+    requestMaxAgeSeconds: z.coerce.number().int().min(30).max(3600),
+    /** Cap on an inbound message after base64 and inflate. */
+    maxMessageBytes: z.coerce.number().int().min(4096).max(1_048_576),
+    /** Default cap on RelayState (the SAML bindings say 80 bytes); SP files may raise it. */
+    relayStateMaxBytes: z.coerce.number().int().min(80).max(4096),
+    signatureAlgorithm: z.enum(['rsa-sha256', 'rsa-sha512']),
+  }),
   sims: z.strictObject({
     enabled: z.boolean(),
     sls: z.strictObject({ port: z.coerce.number().int().min(0).max(65535), publicUrl: url }),
+    workspace: z.strictObject({ port: z.coerce.number().int().min(0).max(65535), publicUrl: url }),
   }),
   apps: z.array(appSchema),
 });
@@ -167,6 +183,9 @@ export const ENVIRONMENT: ReadonlyArray<{ env: string; key: string; parse?: EnvP
   { env: 'IDP_SIMS', key: 'sims.enabled', parse: asBool },
   { env: 'SLS_SIM_PORT', key: 'sims.sls.port' },
   { env: 'SLS_SIM_URL', key: 'sims.sls.publicUrl' },
+  { env: 'WORKSPACE_SIM_PORT', key: 'sims.workspace.port' },
+  { env: 'WORKSPACE_SIM_URL', key: 'sims.workspace.publicUrl' },
+  { env: 'IDP_SAML_ENTITY_ID', key: 'saml.entityId' },
   { env: 'IDP_LOCKOUT_MAX_FAILURES', key: 'lockout.maxFailures' },
   { env: 'IDP_LOCKOUT_MINUTES', key: 'lockout.lockMinutes' },
   { env: 'IDP_ADMIN_RECENT_AUTH_MINUTES', key: 'admin.recentAuthMinutes' },

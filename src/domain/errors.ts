@@ -14,6 +14,10 @@ export const CATALOGUE = {
   'SSPR 5111': { status: 423, message: 'Your account has been locked due to excessive incorrect login attempts. Use "Forgot Password?" to unlock it, or contact your administrator (LA/SA).' },
   'SSPR 5112': { status: 429, message: 'There have been too many incorrect answers for this account. Please try again later, or approach your teachers or MIMS Student Administrator (SA) to reset your password.' },
   'SSPR 5120': { status: 400, message: 'The application that sent you here made a request this service cannot accept. Please go back to the application and try again.' },
+  'SSPR 5130': { status: 400, message: 'The application sent a sign-in or sign-out message that this service cannot accept. Nothing was changed. Please go back to the application and try again.' },
+  'SSPR 5131': { status: 403, message: 'The application that sent you here is not registered with this service. Please contact your administrator (LA/SA).' },
+  'SSPR 5132': { status: 400, message: 'The application asked for your sign-in to be sent to an address that is not registered for it. Nothing was sent. Please contact your administrator (LA/SA).' },
+  'SSPR 5133': { status: 409, message: 'This sign-in request has already been used. Please go back to the application and start again.' },
   'SSPR 5403': { status: 403, message: 'You do not have access to this page.' },
   'SSPR 5404': { status: 404, message: 'The page you asked for does not exist.' },
 } as const;

@@ -10,7 +10,11 @@ import type { Clock } from '../domain/clock.ts';
 import { newId } from '../domain/ids.ts';
 import { keys, type Store } from '../store/index.ts';
 
-export type Resume = { kind: 'oidc'; uid: string; clientId: string } | { kind: 'portal'; path: string };
+/** The request a flow resumes when done: an OIDC interaction, a SAML request, or the portal. */
+export type Resume =
+  | { kind: 'oidc'; uid: string; clientId: string }
+  | { kind: 'saml'; pendingId: string; spId: string }
+  | { kind: 'portal'; path: string };
 
 /** sign-in: the login prompt; sspr-*: the portal's SSPR app for a signed-in user. */
 export type FlowKind = 'sign-in' | 'sspr-password' | 'sspr-questions' | 'forgot-password';
@@ -113,7 +117,31 @@ export class Flows {
 
 /** Where to send the browser when the flow is done (never an absolute URL). */
 export function resumeUrl(resume: Resume): string {
-  return resume.kind === 'oidc' ? `/interaction/${encodeURIComponent(resume.uid)}` : resume.path;
+  switch (resume.kind) {
+    case 'oidc':
+      return `/interaction/${encodeURIComponent(resume.uid)}`;
+    case 'saml':
+      return `/saml/resume/${encodeURIComponent(resume.pendingId)}`;
+    default:
+      return resume.path;
+  }
+}
+
+/** Where "Cancel" on the sign-in page leads: the application is told the user cancelled. */
+export function cancelUrl(resume: Resume): string {
+  switch (resume.kind) {
+    case 'oidc':
+      return `/interaction/${encodeURIComponent(resume.uid)}/abort`;
+    case 'saml':
+      return `/saml/resume/${encodeURIComponent(resume.pendingId)}/abort`;
+    default:
+      return '/flow/cancelled';
+  }
+}
+
+/** The relying party a flow signs in to (audit events): client id, SP id or "portal". */
+export function resumeClient(resume: Resume): string {
+  return resume.kind === 'oidc' ? resume.clientId : resume.kind === 'saml' ? resume.spId : 'portal';
 }
 
 /** Portal destinations a flow may return to; anything else falls back to /portal. */

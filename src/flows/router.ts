@@ -10,8 +10,7 @@ import type { RequiredAction } from '../domain/accounts/credentials.ts';
 import { AppError } from '../domain/errors.ts';
 import { changePassword } from './change-password/handler.ts';
 import { advance, currentFlow, ENTRY_STEP, expectStep, restartUrl, seeOther, startSignIn, type FlowDeps } from './engine.ts';
-import { bindingOf } from './flow.ts';
-import { safePortalPath, type Resume } from './flow.ts';
+import { bindingOf, cancelUrl, safePortalPath, type Resume } from './flow.ts';
 import { reauth } from './reauth/handler.ts';
 import { setupQuestions } from './setup-questions/handler.ts';
 import { signIn } from './sign-in/handler.ts';
@@ -70,7 +69,7 @@ export function flowRouter(deps: FlowDeps): Router {
       seeOther(ctx, await startSignIn(deps, ctx, flow.resume));
     } else if (flow.kind === 'sign-in') {
       // An application waiting for this sign-in is told that the user cancelled.
-      seeOther(ctx, flow.resume.kind === 'oidc' ? `/interaction/${encodeURIComponent(flow.resume.uid)}/abort` : '/flow/cancelled');
+      seeOther(ctx, cancelUrl(flow.resume));
     } else {
       seeOther(ctx, restartUrl(flow));
     }

@@ -1,4 +1,5 @@
-// Prometheus metrics: request rate and latency by route, sign-in outcomes, store errors.
+// Prometheus metrics: request rate and latency by route, sign-in outcomes, store errors,
+// SAML messages refused.
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export class Metrics {
@@ -20,6 +21,12 @@ export class Metrics {
     name: 'idp_signin_total',
     help: 'Password sign-in attempts by outcome',
     labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly samlRefusals = new Counter({
+    name: 'idp_saml_refused_total',
+    help: 'Inbound SAML messages refused, by error code',
+    labelNames: ['code'] as const,
     registers: [this.registry],
   });
   readonly storeErrors = new Counter({

@@ -2,14 +2,13 @@
 //   GET  /portal                 tiles for the apps the account is entitled to
 //   GET  /portal/sspr            the MIMS SSPR app: Change Password, Setup Security Questions
 //   POST /portal/sspr/:what      starts that flow (current password asked first)
-//   POST /portal/sign-out        ends the SSO session, then oidc-provider's logout
+//   POST /portal/sign-out        single logout of every application of the SSO session
 // Without an SSO session: the sign-in flow. With required actions pending: those first.
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Account } from '../domain/accounts/account.ts';
 import type { RequiredAction } from '../domain/accounts/credentials.ts';
 import type { Directory } from '../domain/accounts/directory.ts';
-import type { AuditLog } from '../domain/audit/audit-log.ts';
 import { entitledApps, type AppDefinition } from '../domain/entitlements.ts';
 import { AppError } from '../domain/errors.ts';
 import type { SessionCookie, SsoSession, SsoSessions } from '../domain/sessions/sso-sessions.ts';
@@ -21,10 +20,11 @@ export interface PortalDeps {
   sso: SsoSessions;
   ssoCookie: SessionCookie<Context>;
   ssoOf: (ctx: Context) => Promise<SsoSession | null>;
+  /** Ends the SSO session everywhere (single logout); resolves to where the browser goes. */
+  signOut: (ctx: Context) => Promise<string>;
   requiredActions: (account: Account) => RequiredAction[];
   beginRequiredActions: (ctx: Context, accountId: string, pending: RequiredAction[], resume: PortalResume) => Promise<string>;
   beginSspr: (ctx: Context, accountId: string, what: 'password' | 'questions') => Promise<string>;
-  audit: AuditLog;
   apps: AppDefinition[];
   render: (ctx: Context, view: string, data: Record<string, unknown>, status?: number) => Promise<void>;
 }
@@ -82,16 +82,9 @@ export function portalRouter(deps: PortalDeps): Router {
     seeOther(ctx, await deps.beginSspr(ctx, me.account.id, what));
   });
 
+  // Single logout: OIDC clients by back channel, SAML SPs by front channel, then a page.
   router.post('/portal/sign-out', async (ctx) => {
-    const id = deps.ssoCookie.read(ctx);
-    const session = id ? await deps.sso.get(id) : null;
-    if (id) await deps.sso.end(id);
-    deps.ssoCookie.clear(ctx);
-    if (session) {
-      await deps.audit.record({ type: 'logout', accountId: session.accountId, client: 'portal', ip: ctx.ip, requestId: ctx.state.requestId as string });
-    }
-    // Ends oidc-provider's session too and notifies OIDC clients (back-channel logout).
-    seeOther(ctx, '/oidc/session/end');
+    seeOther(ctx, await deps.signOut(ctx));
   });
 
   return router;

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseRelyingParty, type OidcClientFile } from '../config/relying-parties.ts';
+import { parseOidcClient, type OidcClientFile } from '../config/relying-parties.ts';
 
 export function slsSimClient(keysDir: string, publicUrl: string): OidcClientFile {
   const file = path.join(keysDir, 'sim-clients.json');
@@ -17,7 +17,7 @@ export function slsSimClient(keysDir: string, publicUrl: string): OidcClientFile
     secrets['sls-sim'] = randomBytes(32).toString('base64url');
     writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   }
-  return parseRelyingParty(
+  return parseOidcClient(
     {
       protocol: 'oidc',
       display_name: 'Student Learning Space – SLS (simulated)',

@@ -27,6 +27,16 @@ export const keys = {
   accountGrants: (accountId: string) => `{acct:${accountId}}:grants`,
   /** ephemeral: an SSO session */
   ssoSession: (id: string) => `{sso:${id}}`,
+  /** ephemeral: the SAML service providers an SSO session signed in to (hash: sp id -> JSON) */
+  ssoParticipants: (id: string) => `{sso:${id}}:sp`,
+  /** ephemeral: a SAML sign-in request waiting for its user (between /saml/sso and the response) */
+  samlPending: (id: string) => `{samlreq:${id}}`,
+  /** ephemeral: an inbound SAML request ID seen from one SP (replay protection) */
+  samlSeenRequest: (spTag: string, requestId: string) => `saml:seen:{${spTag}}:${requestId}`,
+  /** ephemeral: a single-logout in progress (front-channel LogoutRequests to SPs, one by one) */
+  logoutChain: (id: string) => `{logout:${id}}`,
+  /** ephemeral: a checked LogoutRequest from an SP, between its POST and the GET that acts on it */
+  samlLogoutRequest: (id: string) => `{samlslo:${id}}`,
   /** ephemeral: one self-service flow */
   flow: (id: string) => `{flow:${id}}`,
   /** ephemeral: an oidc-provider artefact */

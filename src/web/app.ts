@@ -22,12 +22,19 @@ import { portalRouter } from '../portal/routes.ts';
 import { adminRouter } from '../admin/routes.ts';
 import { interactionRouter } from '../protocols/oidc/interactions.ts';
 import { createProvider } from '../protocols/oidc/provider.ts';
+import { LogoutChains } from '../protocols/saml/logout-chain.ts';
+import { idpEndpoints, idpMetadata } from '../protocols/saml/metadata.ts';
+import { SamlMessages } from '../protocols/saml/responses.ts';
+import { samlRouter } from '../protocols/saml/routes.ts';
+import { SchemaValidator } from '../protocols/saml/schema-validator.ts';
+import { ServiceProviders } from '../protocols/saml/service-providers.ts';
 import type { Store } from '../store/index.ts';
 import { createServices, type Services } from '../services.ts';
 import { BROWSER_COOKIE, browserSecret, csrfToken, csrfValid, ssoCookie } from './cookies.ts';
 import { errorHandler } from './errors.ts';
 import { opsRouter } from './ops.ts';
 import { renderer, VIEWS_DIR } from './render.ts';
+import { singleLogout } from './single-logout.ts';
 
 export interface IdpDeps {
   settings: Settings;
@@ -42,21 +49,28 @@ export interface Idp extends Services {
   app: Koa;
   flows: Flows;
   metrics: Metrics;
+  serviceProviders: ServiceProviders;
+  samlMessages: SamlMessages;
+  /** Releases what the app holds besides the store (the schema-validation worker). */
+  close(): Promise<void>;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
 
 /** Origins a form of ours may lead to (CSP form-action also applies to redirects). */
-function formTargets(rps: RelyingParties): string[] {
+function formTargets(rps: RelyingParties, sps: ServiceProviders): string[] {
+  const urls = rps.oidc.flatMap((c) => [...c.redirect_uris, ...(c.post_logout_redirect_uris ?? [])]);
+  for (const sp of sps.all()) urls.push(...sp.acs.map((e) => e.location), ...sp.slo.flatMap((e) => [e.location, e.responseLocation ?? e.location]));
   const origins = new Set<string>();
-  for (const c of rps.oidc) {
-    for (const u of [...c.redirect_uris, ...(c.post_logout_redirect_uris ?? [])]) {
-      const { protocol, origin } = new URL(u);
-      if (protocol === 'http:' || protocol === 'https:') origins.add(origin);
-    }
+  for (const u of urls) {
+    const { protocol, origin } = new URL(u);
+    if (protocol === 'http:' || protocol === 'https:') origins.add(origin);
   }
   return [...origins];
 }
+
+/** SAML bindings POST here from other sites: authenticated by SAML, not by our CSRF token. */
+const CROSS_SITE_POSTS = new Set(['/saml/sso', '/saml/slo']);
 
 export function createIdp(deps: IdpDeps): Idp {
   const { settings, store, logger, clock } = deps;
@@ -67,6 +81,12 @@ export function createIdp(deps: IdpDeps): Idp {
   const services = createServices(settings, store, clock);
   const { directory, hasher, audit, lockout, answerLimiter, authenticator, sso, policies, credentials } = services;
   const flows = new Flows(store, clock, settings.flow.idleSeconds * 1000);
+  const serviceProviders = new ServiceProviders(deps.relyingParties.saml, settings.saml.relayStateMaxBytes);
+  const samlEndpoints = idpEndpoints(settings.server.publicUrl, settings.saml.entityId);
+  const samlMetadata = idpMetadata(samlEndpoints, deps.keyMaterial.saml.certificatePem, { name: 'MIMS Portal', url: settings.server.publicUrl });
+  const samlMessages = new SamlMessages(samlEndpoints, deps.keyMaterial.saml, samlMetadata, settings.saml);
+  const schemaValidator = new SchemaValidator();
+  const logoutChains = new LogoutChains(store, 10 * 60_000);
   const cookie = ssoCookie(secure);
   const secretOf = browserSecret(secure);
   /** Required actions of an account, or null when it cannot sign in at all. */
@@ -77,11 +97,11 @@ export function createIdp(deps: IdpDeps): Idp {
 
   const render = renderer(
     (ctx) => ({
-      csrf: csrfToken(csrfKey, secretOf(ctx)),
       requestId: ctx.state.requestId,
       title: 'MIMS Portal',
       idleSeconds: null,
     }),
+    (ctx) => ({ csrf: () => csrfToken(csrfKey, secretOf(ctx)) }),
     process.env.NODE_ENV !== 'development',
   );
 
@@ -91,6 +111,11 @@ export function createIdp(deps: IdpDeps): Idp {
     if (session) await sso.touch(session);
     return session;
   };
+
+  const logout = singleLogout({
+    sso, ssoCookie: cookie, audit, chains: logoutChains, render, secure,
+    nameOf: (id) => serviceProviders.byId(id)?.displayName ?? deps.relyingParties.oidc.find((c) => c.client_id === id)?.display_name ?? id,
+  });
 
   const provider = createProvider({
     settings,
@@ -102,6 +127,8 @@ export function createIdp(deps: IdpDeps): Idp {
     ssoOf: (ctx) => ssoOf(ctx as unknown as Context),
     pendingActions,
     renderPage: (ctx, view, data, status) => render(ctx as unknown as Context, view, data, status),
+    logoutSource: logout.logoutSource,
+    afterLogout: logout.afterOidcLogout,
     onError: (err, message) => logger.error({ err }, message),
     onLogout: async (ctx) => {
       // Runs from oidc-provider's end_session.success event: clear the cookie while the
@@ -153,7 +180,7 @@ export function createIdp(deps: IdpDeps): Idp {
           objectSrc: ["'none'"],
           baseUri: ["'none'"],
           frameAncestors: ["'none'"],
-          formAction: ["'self'", ...formTargets(deps.relyingParties)],
+          formAction: ["'self'", ...formTargets(deps.relyingParties, serviceProviders)],
         },
       },
       strictTransportSecurity: secure,
@@ -193,7 +220,7 @@ export function createIdp(deps: IdpDeps): Idp {
   // CSRF: every state-changing request of ours carries the token of this browser.
   app.use(async (ctx, next) => {
     // Multipart uploads are parsed (and their token checked) by the route that accepts them.
-    if (ctx.method === 'POST' && !(ctx.path === '/admin/import/preview' && ctx.is('multipart/form-data'))) {
+    if (ctx.method === 'POST' && !CROSS_SITE_POSTS.has(ctx.path) && !(ctx.path === '/admin/import/preview' && ctx.is('multipart/form-data'))) {
       const secret = ctx.cookies.get(BROWSER_COOKIE, { signed: true });
       const token = (ctx.request.body as Record<string, unknown> | undefined)?._csrf;
       if (!csrfValid(csrfKey, secret, token)) throw new AppError('SSPR 5104', 'CSRF token missing or invalid');
@@ -217,8 +244,21 @@ export function createIdp(deps: IdpDeps): Idp {
       beginRequiredActions: (ctx, accountId, pending, resume) => start.requiredActions(ctx, accountId, pending, resume),
     }),
     flowRouter(flowDeps),
+    samlRouter({
+      settings, store, clock, directory, sso, audit, sps: serviceProviders, messages: samlMessages, schema: schemaValidator,
+      endpoints: samlEndpoints, metadataXml: samlMetadata, certificatePem: deps.keyMaterial.saml.certificatePem, chains: logoutChains,
+      ssoOf, pendingActions, browserSecret: secretOf,
+      beginSignIn: (ctx, resume) => start.signIn(ctx, resume),
+      beginRequiredActions: (ctx, accountId, pending, resume) => start.requiredActions(ctx, accountId, pending, resume),
+      signOut: logout.signOut,
+      signedOutPage: logout.signedOutPage,
+      render,
+      onRefusal: (detail, code) => metrics.samlRefusals.inc({ code }),
+    }),
+    logout.router,
     portalRouter({
-      directory, sso, ssoCookie: cookie, ssoOf, audit, apps: settings.apps, render,
+      directory, sso, ssoCookie: cookie, ssoOf, apps: settings.apps, render,
+      signOut: (ctx) => logout.signOut(ctx, { kind: 'redirect', url: '/logout/done' }),
       requiredActions: (account) => credentials.requiredActions(account),
       beginRequiredActions: (ctx, accountId, pending, resume) => start.requiredActions(ctx, accountId, pending, resume),
       beginSspr: (ctx, accountId, what) => start.sspr(ctx, accountId, what),
@@ -234,7 +274,7 @@ export function createIdp(deps: IdpDeps): Idp {
   );
   for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
 
-  return { app, ...services, flows, metrics };
+  return { app, ...services, flows, metrics, serviceProviders, samlMessages, close: () => schemaValidator.close() };
 }
 
 function routeLabel(p: string): string {

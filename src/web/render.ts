@@ -1,5 +1,8 @@
 // Renders EJS views inside views/layout.ejs. Templates show data; they decide nothing.
 // Every page is sent with Cache-Control: no-store (they carry per-user state and tokens).
+// Values that have side effects (the CSRF token creates the browser cookie) are computed
+// only when a template reads them: a page reached by a cross-site POST (SAML bindings,
+// which carry no SameSite=Lax cookies) must not replace the browser's cookies.
 import path from 'node:path';
 import ejs from 'ejs';
 import type { Context } from 'koa';
@@ -9,14 +12,29 @@ export const VIEWS_DIR = path.join(projectRoot, 'views');
 
 export type Render = (ctx: Context, view: string, data: Record<string, unknown>, status?: number) => Promise<void>;
 
-export function renderer(common: (ctx: Context) => Record<string, unknown>, cache: boolean): Render {
+type Lazy = Record<string, () => unknown>;
+
+function withLazy(values: Record<string, unknown>, lazy: Lazy): Record<string, unknown> {
+  const locals = { ...values };
+  for (const [name, compute] of Object.entries(lazy)) {
+    let cached: { v: unknown } | undefined;
+    Object.defineProperty(locals, name, {
+      enumerable: true,
+      get: () => (cached ??= { v: compute() }).v,
+    });
+  }
+  return locals;
+}
+
+export function renderer(common: (ctx: Context) => Record<string, unknown>, lazy: (ctx: Context) => Lazy, cache: boolean): Render {
   return async (ctx, view, data, status = 200) => {
-    const locals = { ...common(ctx), ...data };
+    const values = { ...common(ctx), ...data };
+    const computed = lazy(ctx);
     const opts = { cache, async: true, views: [VIEWS_DIR] };
-    const body = await ejs.renderFile(path.join(VIEWS_DIR, `${view}.ejs`), locals, opts);
+    const body = await ejs.renderFile(path.join(VIEWS_DIR, `${view}.ejs`), withLazy(values, computed), opts);
     ctx.status = status;
     ctx.type = 'text/html; charset=utf-8';
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = await ejs.renderFile(path.join(VIEWS_DIR, 'layout.ejs'), { ...locals, body }, opts);
+    ctx.body = await ejs.renderFile(path.join(VIEWS_DIR, 'layout.ejs'), withLazy({ ...values, body }, computed), opts);
   };
 }

@@ -56,8 +56,10 @@ describe('sls-sim (OIDC relying party)', () => {
     // Sign out at the portal: the IdP tells the app over the back channel.
     assert.equal(sessions.size > 0, true);
     const out = await b.post(`${t.url}/portal/sign-out`, formOf(portal.res.text, '/portal/sign-out').hidden);
+    // The SSO session has ended; the page hands over to oidc-provider (script-submitted).
     const confirm = formOf(out.res.text, '/oidc/session/end/confirm');
-    await b.post(new URL(confirm.action, t.url).toString(), { ...confirm.hidden, logout: 'yes' });
+    const signedOut = await b.post(new URL(confirm.action, t.url).toString(), confirm.hidden);
+    assert.match(signedOut.res.text, /Signed out/);
     let signedOutAtApp = false;
     for (let i = 0; i < 40 && !signedOutAtApp; i++) {
       const page = await b.open(`${simUrl}/`);
@@ -75,8 +77,10 @@ describe('sls-sim (OIDC relying party)', () => {
     assert.match(app.res.text, /Allen Tan/);
     const logout = await b.post(`${simUrl}/logout`, {});
     assert.ok(logout.url.startsWith(t.url));
-    const confirm = formOf(logout.res.text, '/oidc/session/end/confirm');
-    const done = await b.post(new URL(confirm.action, t.url).toString(), { ...confirm.hidden, logout: 'yes' });
+    const ours = formOf(logout.res.text, '/logout/confirm');
+    const handOff = await b.post(new URL(ours.action, t.url).toString(), ours.hidden);
+    const confirm = formOf(handOff.res.text, '/oidc/session/end/confirm');
+    const done = await b.post(new URL(confirm.action, t.url).toString(), confirm.hidden);
     assert.ok(done.url.startsWith(simUrl), done.url);
     assert.match(done.res.text, /Sign in with MIMS/);
     assert.match((await b.open(`${t.url}/portal`)).res.text, /Sign in/);

@@ -1,5 +1,5 @@
 // Served by the IdP (no inline script): idle countdown, live password requirements,
-// and forms that submit themselves (Please Wait, the sign-out hand-off).
+// and forms that submit themselves (Please Wait, SAML and sign-out hand-offs).
 (function () {
   'use strict';
 
@@ -64,14 +64,13 @@
     if (confirm) confirm.addEventListener('input', update);
   }
 
+  // "form": after a moment (Please Wait shows its progress); "now": hand-offs to an
+  // application or another step (SAML posts, sign-out), each with a visible button too.
   function autosubmit() {
     var form = document.querySelector('form[data-autosubmit="form"]');
     if (form) setTimeout(function () { form.submit(); }, 600);
-    var logout = document.querySelector('[data-autosubmit="true"]');
-    if (logout) {
-      var button = document.querySelector('button[form="op.logoutForm"]');
-      if (button) button.click();
-    }
+    var now = document.querySelector('form[data-autosubmit="now"]');
+    if (now) now.submit();
   }
 
   document.addEventListener('DOMContentLoaded', function () {

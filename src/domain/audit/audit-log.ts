@@ -25,7 +25,9 @@ export type AuditType =
   | 'account.disabled'
   | 'account.enabled'
   | 'admin.reauth'
-  | 'admin.import';
+  | 'admin.import'
+  | 'saml.assertion'
+  | 'saml.refused';
 
 export interface AuditEvent {
   type: AuditType;

@@ -5,6 +5,14 @@ import { keys, type Store } from '../../store/index.ts';
 import type { Clock } from '../clock.ts';
 import { newId } from '../ids.ts';
 
+/** A SAML service provider this session signed in to: what its LogoutRequest will say. */
+export interface SamlParticipant {
+  spId: string;
+  nameId: string;
+  sessionIndex: string;
+  since: number;
+}
+
 export interface SsoSession {
   id: string;
   accountId: string;
@@ -65,8 +73,30 @@ export class SsoSessions {
     await this.#store.set(keys.ssoSession(session.id), JSON.stringify(next), { keepTtl: true });
   }
 
+  /**
+   * The SAML participation of `spId` in this session, recorded on first use; the same
+   * SessionIndex is reused for every later assertion to that SP in this session.
+   */
+  async samlParticipant(session: SsoSession, spId: string, nameId: string): Promise<SamlParticipant> {
+    const key = keys.ssoParticipants(session.id);
+    const existing = (await this.#store.hashGetAll(key))?.[spId];
+    if (existing) {
+      const p = JSON.parse(existing) as SamlParticipant;
+      if (p.nameId === nameId) return p;
+    }
+    const participant: SamlParticipant = { spId, nameId, sessionIndex: `_${newId(24)}`, since: this.#clock() };
+    await this.#store.hashSet(key, { [spId]: JSON.stringify(participant) }, Math.max(1, session.expiresAt - this.#clock()));
+    return participant;
+  }
+
+  async samlParticipants(sessionId: string): Promise<SamlParticipant[]> {
+    const all = await this.#store.hashGetAll(keys.ssoParticipants(sessionId));
+    return Object.values(all ?? {}).map((v) => JSON.parse(v) as SamlParticipant);
+  }
+
   async end(id: string): Promise<void> {
     await this.#store.del(keys.ssoSession(id));
+    await this.#store.del(keys.ssoParticipants(id));
   }
 
   /** Ends every SSO session of an account but `except`; resolves to how many ended. */
@@ -76,7 +106,7 @@ export class SsoSessions {
     for (const id of await this.#store.setMembers(index)) {
       if (id === except) continue;
       if (await this.#store.get(keys.ssoSession(id))) ended++;
-      await this.#store.del(keys.ssoSession(id));
+      await this.end(id);
       await this.#store.setRemove(index, id);
     }
     return ended;

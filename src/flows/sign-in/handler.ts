@@ -4,6 +4,7 @@
 // the flow to the account's required actions (questions, then password change), or
 // finishes it; the protocol then takes the account from the SSO session, never a form.
 import { AppError } from '../../domain/errors.ts';
+import { resumeClient } from '../flow.ts';
 import { advance, currentFlow, expectStep, field, formBody, requestContext, showAgain } from '../engine.ts';
 import { pageData, type FlowModule } from '../steps.ts';
 
@@ -46,7 +47,7 @@ export const signIn: FlowModule = {
       }
       const result = await deps.authenticator.signIn(username, password, {
         ...requestContext(ctx),
-        client: flow.resume.kind === 'oidc' ? flow.resume.clientId : 'portal',
+        client: resumeClient(flow.resume),
       });
       deps.onSignIn?.(result.ok ? 'success' : result.reason);
       if (!result.ok) {

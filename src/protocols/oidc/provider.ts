@@ -23,8 +23,12 @@ export interface OidcDeps {
   ssoOf: (ctx: KoaContextWithOIDC) => Promise<SsoSession | null>;
   /** Required actions pending for an account; null when it cannot sign in at all. */
   pendingActions: (accountId: string) => Promise<RequiredAction[] | null>;
-  /** Renders a page of ours (logout confirmation, signed-out page, errors). */
+  /** Renders a page of ours (errors). */
   renderPage: (ctx: KoaContextWithOIDC, view: string, data: Record<string, unknown>, status?: number) => Promise<void>;
+  /** RP-initiated logout: the page before oidc-provider ends its session (form has its xsrf). */
+  logoutSource: (ctx: KoaContextWithOIDC, form: string) => Promise<void>;
+  /** After oidc-provider ended its session without a post_logout_redirect_uri. */
+  afterLogout: (ctx: KoaContextWithOIDC) => Promise<void>;
   onLogout: (ctx: KoaContextWithOIDC) => Promise<void>;
   onError: (err: unknown, message: string) => void;
 }
@@ -108,12 +112,8 @@ export function createProvider(deps: OidcDeps): Provider {
       backchannelLogout: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
-        logoutSource: async (ctx, form) => {
-          await deps.renderPage(ctx, 'logout-confirm', { form });
-        },
-        postLogoutSuccessSource: async (ctx) => {
-          await deps.renderPage(ctx, 'signed-out', { clientName: ctx.oidc.client?.clientName });
-        },
+        logoutSource: deps.logoutSource,
+        postLogoutSuccessSource: deps.afterLogout,
       },
     },
     pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
@@ -142,7 +142,8 @@ export function createProvider(deps: OidcDeps): Provider {
     // addresses (SSRF protection). An IdP that itself runs on loopback — `npm start`,
     // integration tests — may call relying parties on loopback; nothing else is exempt.
     fetch: (url, options) => {
-      if (LOOPBACK.test(new URL(settings.server.publicUrl).hostname) && LOOPBACK.test(new URL(url).hostname)) {
+      const target = new URL(typeof url === 'string' || url instanceof URL ? url : url.url);
+      if (LOOPBACK.test(new URL(settings.server.publicUrl).hostname) && LOOPBACK.test(target.hostname)) {
         const { dispatcher: _ssrfGuard, ...rest } = options as RequestInit & { dispatcher?: unknown };
         return globalThis.fetch(url, rest);
       }

@@ -1,0 +1,71 @@
+// Decodes a message from its binding, refusing anything ambiguous: a parameter given
+// twice, both SAMLRequest and SAMLResponse, base64 that is not strict base64, and a
+// message over the size cap after base64 and (HTTP-Redirect) inflate — a deflate bomb
+// stops at the cap instead of filling memory.
+import { inflateRawSync } from 'node:zlib';
+import { refuse, type InboundMessage, type MessageKind } from './message.ts';
+
+const SAML_PARAMS = ['SAMLRequest', 'SAMLResponse', 'RelayState', 'SigAlg', 'Signature'];
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function base64(value: string, maxBytes: number): Buffer {
+  const compact = value.replace(/[\r\n\t ]/g, '');
+  if (!BASE64.test(compact) || compact.length % 4 !== 0) refuse('message is not valid base64');
+  if ((compact.length / 4) * 3 > maxBytes * 2) refuse('message larger than the cap');
+  return Buffer.from(compact, 'base64');
+}
+
+function text(bytes: Buffer): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return refuse('message is not UTF-8');
+  }
+}
+
+function decodeQueryValue(raw: string): string {
+  try {
+    return decodeURIComponent(raw.replace(/\+/g, ' '));
+  } catch {
+    return refuse('query parameter is not valid URL encoding');
+  }
+}
+
+/** HTTP-Redirect: `querystring` is the raw query as received. */
+export function fromRedirect(querystring: string, endpointUrl: string, expected: MessageKind[], maxBytes: number): InboundMessage {
+  const raw = new Map<string, string>();
+  for (const part of querystring.split('&')) {
+    if (!part) continue;
+    const eq = part.indexOf('=');
+    const name = decodeQueryValue(eq === -1 ? part : part.slice(0, eq));
+    if (!SAML_PARAMS.includes(name)) continue;
+    if (raw.has(name)) refuse(`parameter ${name} given twice`);
+    raw.set(name, eq === -1 ? '' : part.slice(eq + 1));
+  }
+  const param = raw.has('SAMLRequest') ? 'SAMLRequest' : 'SAMLResponse';
+  if (raw.has('SAMLRequest') === raw.has('SAMLResponse')) refuse('exactly one of SAMLRequest and SAMLResponse is required');
+  const deflated = base64(decodeQueryValue(raw.get(param)!), maxBytes);
+  let inflated: Buffer;
+  try {
+    inflated = inflateRawSync(deflated, { maxOutputLength: maxBytes });
+  } catch (err) {
+    return refuse((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError ? `inflated message larger than ${maxBytes} bytes` : 'message is not DEFLATE-encoded');
+  }
+  const relayState = raw.has('RelayState') ? decodeQueryValue(raw.get('RelayState')!) : undefined;
+  return { binding: 'redirect', param, expected, endpointUrl, rawQuery: raw, xml: text(inflated), relayState };
+}
+
+/** HTTP-POST: `body` is the parsed form. */
+export function fromPost(body: unknown, endpointUrl: string, expected: MessageKind[], maxBytes: number): InboundMessage {
+  const form = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+  for (const name of SAML_PARAMS) {
+    if (form[name] !== undefined && typeof form[name] !== 'string') refuse(`parameter ${name} given twice or malformed`);
+  }
+  if ((form.SAMLRequest === undefined) === (form.SAMLResponse === undefined)) refuse('exactly one of SAMLRequest and SAMLResponse is required');
+  if (form.SigAlg !== undefined || form.Signature !== undefined) refuse('SigAlg and Signature belong to HTTP-Redirect, not HTTP-POST');
+  const param = form.SAMLRequest !== undefined ? 'SAMLRequest' : 'SAMLResponse';
+  const bytes = base64(form[param] as string, maxBytes);
+  if (bytes.length > maxBytes) refuse(`message larger than ${maxBytes} bytes`);
+  return { binding: 'post', param, expected, endpointUrl, xml: text(bytes), relayState: form.RelayState as string | undefined };
+}

@@ -1,0 +1,62 @@
+// A SAML sign-in waiting for its user: what a checked AuthnRequest (or a portal tile,
+// for IdP-initiated sign-in) asked for, kept in the store between /saml/sso and the
+// Response, with only its id in URLs. It belongs to the browser that brought it and is
+// used once.
+import { createHash } from 'node:crypto';
+import { newId } from '../../domain/ids.ts';
+import { keys, type Store } from '../../store/index.ts';
+
+export interface PendingSignIn {
+  id: string;
+  spId: string;
+  /** The AuthnRequest ID (InResponseTo); absent for IdP-initiated sign-in. */
+  requestId?: string;
+  acsUrl: string;
+  relayState?: string;
+  forceAuthn: boolean;
+  isPassive: boolean;
+  receivedAt: number;
+  /** Hash of the browser secret of the browser that brought the request. */
+  binding: string;
+}
+
+const USED = 'used';
+
+export function browserBinding(secret: string): string {
+  return createHash('sha256').update(`saml-pending:${secret}`).digest('base64url');
+}
+
+export class PendingSignIns {
+  readonly #store: Store;
+  readonly #ttlMs: number;
+
+  constructor(store: Store, ttlMs: number) {
+    this.#store = store;
+    this.#ttlMs = ttlMs;
+  }
+
+  async create(init: Omit<PendingSignIn, 'id'>): Promise<PendingSignIn> {
+    const pending: PendingSignIn = { id: newId(), ...init };
+    await this.#store.set(keys.samlPending(pending.id), JSON.stringify(pending), { ttlMs: this.#ttlMs });
+    return pending;
+  }
+
+  /** The pending sign-in; 'used' once its Response was sent; null when unknown or expired. */
+  async get(id: string): Promise<PendingSignIn | 'used' | null> {
+    if (!/^[A-Za-z0-9_-]{16,64}$/.test(id)) return null;
+    const raw = await this.#store.get(keys.samlPending(id));
+    if (raw === USED) return USED;
+    return raw ? (JSON.parse(raw) as PendingSignIn) : null;
+  }
+
+  /** Binds an unclaimed pending sign-in to the browser that opens it first. */
+  async claim(pending: PendingSignIn, binding: string): Promise<PendingSignIn | null> {
+    const claimed = { ...pending, binding };
+    return (await this.#store.compareAndSet(keys.samlPending(pending.id), JSON.stringify(pending), JSON.stringify(claimed))) ? claimed : null;
+  }
+
+  /** Removes it; resolves false when it was already used (a second tab, a replay). */
+  async take(pending: PendingSignIn): Promise<boolean> {
+    return this.#store.compareAndSet(keys.samlPending(pending.id), JSON.stringify(pending), USED);
+  }
+}

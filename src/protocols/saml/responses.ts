@@ -1,0 +1,232 @@
+// Outbound SAML messages. The Response to an SP is written here (so that every value is
+// ours: Destination and Recipient are the ACS URL chosen from the SP's metadata, never
+// the request's word) and handed to samlify, which signs the Assertion and/or the
+// Response with RSA-SHA256 and encrypts the Assertion, in the order that keeps every
+// signature valid: sign assertion, encrypt, sign response.
+// Logout messages (LogoutRequest to SPs, LogoutResponse) are signed here too: enveloped
+// signatures for HTTP-POST (samlify's SamlLib), detached ones for HTTP-Redirect.
+import { createPrivateKey, randomBytes, sign } from 'node:crypto';
+import { deflateRawSync } from 'node:zlib';
+import * as samlify from 'samlify';
+import type { SamlKeyPair } from '../../config/key-material.ts';
+import type { SamlAttributeName } from '../../config/relying-parties.ts';
+import type { Account } from '../../domain/accounts/account.ts';
+import {
+  ATTRNAME_BASIC, AUTHN_PASSWORD_PROTECTED, BINDING, CM_BEARER, KEY_TRANSPORT_RSA_OAEP, NAMEID_EMAIL, NS, OUTBOUND_SIGNATURE, STATUS,
+} from './constants.ts';
+import type { IdpEndpoints } from './metadata.ts';
+import type { Endpoint, ServiceProvider } from './service-providers.ts';
+import { escapeXml } from './xml.ts';
+
+export function newMessageId(): string {
+  return `_${randomBytes(20).toString('hex')}`;
+}
+
+/** xs:dateTime in UTC without milliseconds (what every SP parses). */
+export function samlTime(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/** Attribute values of an account, by the names SPs select in their file. */
+export function accountAttributes(account: Account): Record<SamlAttributeName, string[]> {
+  return {
+    mail: [account.loginId],
+    givenName: [account.givenName],
+    sn: [account.familyName],
+    displayName: [account.displayName],
+    school: [account.school.name],
+    level: account.level ? [account.level] : [],
+    role: [...account.roles],
+  };
+}
+
+export interface LoginResponseInput {
+  sp: ServiceProvider;
+  acsUrl: string;
+  /** The AuthnRequest's ID; absent for IdP-initiated sign-in. */
+  inResponseTo?: string | undefined;
+  account: Account;
+  sessionIndex: string;
+  authInstant: number;
+  /** When the SSO session ends at the latest (SessionNotOnOrAfter). */
+  sessionNotOnOrAfter: number;
+  now: number;
+}
+
+export interface ErrorResponseInput {
+  sp: ServiceProvider;
+  acsUrl: string;
+  inResponseTo?: string | undefined;
+  status: string;
+  subStatus?: string;
+  message?: string;
+  now: number;
+}
+
+export interface ResponseTiming {
+  clockSkewSeconds: number;
+  assertionLifetimeSeconds: number;
+  signatureAlgorithm: keyof typeof OUTBOUND_SIGNATURE;
+}
+
+interface SamlifyPair {
+  idp: samlify.IdentityProviderInstance;
+  sp: samlify.ServiceProviderInstance;
+}
+
+export class SamlMessages {
+  readonly #endpoints: IdpEndpoints;
+  readonly #keys: SamlKeyPair;
+  readonly #metadataXml: string;
+  readonly #timing: ResponseTiming;
+  readonly #pairs = new Map<string, SamlifyPair>();
+  readonly #privateKey: ReturnType<typeof createPrivateKey>;
+
+  constructor(endpoints: IdpEndpoints, keys: SamlKeyPair, metadataXml: string, timing: ResponseTiming) {
+    this.#endpoints = endpoints;
+    this.#keys = keys;
+    this.#metadataXml = metadataXml;
+    this.#timing = timing;
+    this.#privateKey = createPrivateKey(keys.privateKeyPem);
+  }
+
+  get entityId(): string {
+    return this.#endpoints.entityId;
+  }
+
+  /** samlify's view of the IdP and one SP, built once per SP with that SP's options. */
+  #pair(sp: ServiceProvider): SamlifyPair {
+    let pair = this.#pairs.get(sp.id);
+    if (!pair) {
+      const idp = samlify.IdentityProvider({
+        metadata: this.#metadataXml,
+        privateKey: this.#keys.privateKeyPem,
+        requestSignatureAlgorithm: OUTBOUND_SIGNATURE[this.#timing.signatureAlgorithm].uri,
+        isAssertionEncrypted: sp.encryptAssertion,
+        dataEncryptionAlgorithm: sp.dataEncryption,
+        keyEncryptionAlgorithm: KEY_TRANSPORT_RSA_OAEP,
+      } as Parameters<typeof samlify.IdentityProvider>[0]);
+      const spEntity = samlify.ServiceProvider({
+        entityID: sp.entityId,
+        assertionConsumerService: sp.acs.map((e) => ({ Binding: e.binding, Location: e.location })),
+        wantAssertionsSigned: sp.signAssertion,
+        wantMessageSigned: sp.signResponse,
+        ...(sp.encryptionCert ? { encryptCert: sp.encryptionCert } : {}),
+      });
+      pair = { idp, sp: spEntity };
+      this.#pairs.set(sp.id, pair);
+    }
+    return pair;
+  }
+
+  #responseXml(input: { id: string; acsUrl: string; inResponseTo?: string | undefined; now: number; status: string; subStatus?: string | undefined; message?: string | undefined; assertion?: string }): string {
+    const e = escapeXml;
+    const inResponseTo = input.inResponseTo ? ` InResponseTo="${e(input.inResponseTo)}"` : '';
+    const subStatus = input.subStatus ? `<samlp:StatusCode Value="${input.subStatus}"/>` : '';
+    const message = input.message ? `<samlp:StatusMessage>${e(input.message)}</samlp:StatusMessage>` : '';
+    return (
+      `<samlp:Response xmlns:samlp="${NS.protocol}" xmlns:saml="${NS.assertion}" ID="${input.id}" Version="2.0" IssueInstant="${samlTime(input.now)}" Destination="${e(input.acsUrl)}"${inResponseTo}>` +
+      `<saml:Issuer>${e(this.#endpoints.entityId)}</saml:Issuer>` +
+      `<samlp:Status><samlp:StatusCode Value="${input.status}">${subStatus}</samlp:StatusCode>${message}</samlp:Status>` +
+      (input.assertion ?? '') +
+      '</samlp:Response>'
+    );
+  }
+
+  /** A signed (and, when the SP wants it, encrypted) successful Response, base64. */
+  async loginResponse(input: LoginResponseInput): Promise<{ id: string; samlResponse: string }> {
+    const e = escapeXml;
+    const { sp, account } = input;
+    const id = newMessageId();
+    const notOnOrAfter = samlTime(input.now + this.#timing.assertionLifetimeSeconds * 1000);
+    const inResponseTo = input.inResponseTo ? ` InResponseTo="${e(input.inResponseTo)}"` : '';
+    const values = accountAttributes(account);
+    const attributes = sp.attributes
+      .filter((name) => values[name].length > 0)
+      .map((name) => `<saml:Attribute Name="${name}" NameFormat="${ATTRNAME_BASIC}">${values[name].map((v) => `<saml:AttributeValue>${e(v)}</saml:AttributeValue>`).join('')}</saml:Attribute>`)
+      .join('');
+    const assertion =
+      `<saml:Assertion xmlns:saml="${NS.assertion}" ID="${newMessageId()}" Version="2.0" IssueInstant="${samlTime(input.now)}">` +
+      `<saml:Issuer>${e(this.#endpoints.entityId)}</saml:Issuer>` +
+      `<saml:Subject><saml:NameID Format="${NAMEID_EMAIL}">${e(account.loginId)}</saml:NameID>` +
+      `<saml:SubjectConfirmation Method="${CM_BEARER}"><saml:SubjectConfirmationData${inResponseTo} NotOnOrAfter="${notOnOrAfter}" Recipient="${e(input.acsUrl)}"/></saml:SubjectConfirmation></saml:Subject>` +
+      `<saml:Conditions NotBefore="${samlTime(input.now - this.#timing.clockSkewSeconds * 1000)}" NotOnOrAfter="${notOnOrAfter}">` +
+      `<saml:AudienceRestriction><saml:Audience>${e(sp.entityId)}</saml:Audience></saml:AudienceRestriction></saml:Conditions>` +
+      `<saml:AuthnStatement AuthnInstant="${samlTime(input.authInstant)}" SessionIndex="${e(input.sessionIndex)}" SessionNotOnOrAfter="${samlTime(input.sessionNotOnOrAfter)}">` +
+      `<saml:AuthnContext><saml:AuthnContextClassRef>${AUTHN_PASSWORD_PROTECTED}</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>` +
+      (attributes ? `<saml:AttributeStatement>${attributes}</saml:AttributeStatement>` : '') +
+      '</saml:Assertion>';
+    const xml = this.#responseXml({ id, acsUrl: input.acsUrl, inResponseTo: input.inResponseTo, now: input.now, status: STATUS.success, assertion });
+    const pair = this.#pair(sp);
+    const created = await pair.idp.createLoginResponse(pair.sp, { extract: {} }, 'post', {}, {
+      customTagReplacement: () => ({ id, context: xml }),
+      encryptThenSign: true,
+    });
+    return { id, samlResponse: created.context as string };
+  }
+
+  /** A signed Response without an assertion (the user cancelled, NoPassive, ...), base64. */
+  errorResponse(input: ErrorResponseInput): { id: string; samlResponse: string } {
+    const id = newMessageId();
+    const xml = this.#responseXml({ id, acsUrl: input.acsUrl, inResponseTo: input.inResponseTo, now: input.now, status: input.status, subStatus: input.subStatus, message: input.message });
+    return { id, samlResponse: Buffer.from(this.signEnveloped(xml)).toString('base64') };
+  }
+
+  logoutRequestXml(input: { id: string; destination: string; nameId: string; sessionIndex: string; now: number }): string {
+    const e = escapeXml;
+    return (
+      `<samlp:LogoutRequest xmlns:samlp="${NS.protocol}" xmlns:saml="${NS.assertion}" ID="${input.id}" Version="2.0" IssueInstant="${samlTime(input.now)}" Destination="${e(input.destination)}" NotOnOrAfter="${samlTime(input.now + this.#timing.assertionLifetimeSeconds * 1000)}">` +
+      `<saml:Issuer>${e(this.#endpoints.entityId)}</saml:Issuer>` +
+      `<saml:NameID Format="${NAMEID_EMAIL}">${e(input.nameId)}</saml:NameID>` +
+      `<samlp:SessionIndex>${e(input.sessionIndex)}</samlp:SessionIndex>` +
+      '</samlp:LogoutRequest>'
+    );
+  }
+
+  logoutResponseXml(input: { id: string; destination: string; inResponseTo: string; status: string; now: number }): string {
+    const e = escapeXml;
+    return (
+      `<samlp:LogoutResponse xmlns:samlp="${NS.protocol}" xmlns:saml="${NS.assertion}" ID="${input.id}" Version="2.0" IssueInstant="${samlTime(input.now)}" Destination="${e(input.destination)}" InResponseTo="${e(input.inResponseTo)}">` +
+      `<saml:Issuer>${e(this.#endpoints.entityId)}</saml:Issuer>` +
+      `<samlp:Status><samlp:StatusCode Value="${input.status}"/></samlp:Status>` +
+      '</samlp:LogoutResponse>'
+    );
+  }
+
+  /** An enveloped signature over the root element, placed after its Issuer. */
+  signEnveloped(xml: string): string {
+    return samlify.SamlLib.constructSAMLSignature({
+      rawSamlMessage: xml,
+      isMessageSigned: true,
+      isBase64Output: false,
+      privateKey: this.#keys.privateKeyPem,
+      privateKeyPass: '',
+      signatureAlgorithm: OUTBOUND_SIGNATURE[this.#timing.signatureAlgorithm].uri,
+      signingCert: this.#keys.certificatePem,
+      signatureConfig: { prefix: 'ds', location: { reference: "/*/*[local-name(.)='Issuer']", action: 'after' } },
+    } as Parameters<typeof samlify.SamlLib.constructSAMLSignature>[0]) as string;
+  }
+
+  /**
+   * How to deliver a message to an endpoint: a signed HTTP-Redirect URL, or an
+   * auto-submitted form for HTTP-POST (with an enveloped signature).
+   */
+  deliver(endpoint: Endpoint, param: 'SAMLRequest' | 'SAMLResponse', xml: string, relayState: string | undefined, useResponseLocation = false):
+    | { kind: 'redirect'; url: string }
+    | { kind: 'post'; action: string; fields: Record<string, string> } {
+    const location = (useResponseLocation && endpoint.responseLocation) || endpoint.location;
+    if (endpoint.binding === BINDING.redirect) {
+      const alg = OUTBOUND_SIGNATURE[this.#timing.signatureAlgorithm];
+      let query = `${param}=${encodeURIComponent(deflateRawSync(Buffer.from(xml, 'utf8')).toString('base64'))}`;
+      if (relayState !== undefined) query += `&RelayState=${encodeURIComponent(relayState)}`;
+      query += `&SigAlg=${encodeURIComponent(alg.uri)}`;
+      const signature = sign(alg.node, Buffer.from(query, 'utf8'), this.#privateKey).toString('base64');
+      const url = new URL(location);
+      const joined = `${url.search ? `${url.search}&` : '?'}${query}&Signature=${encodeURIComponent(signature)}`;
+      return { kind: 'redirect', url: `${url.origin}${url.pathname}${joined}` };
+    }
+    const fields: Record<string, string> = { [param]: Buffer.from(this.signEnveloped(xml)).toString('base64') };
+    if (relayState !== undefined) fields.RelayState = relayState;
+    return { kind: 'post', action: location, fields };
+  }
+}

@@ -1,0 +1,175 @@
+// The SAML service providers this IdP knows: one per relying-party file with
+// "protocol": "saml". Each file's metadata is read for the SP's entityID, its assertion
+// consumer and logout endpoints and its keys; the file's options say how to sign,
+// encrypt and what to release. Errors name the file and what is wrong.
+import { X509Certificate } from 'node:crypto';
+import { ConfigError } from '../../config/settings.ts';
+import type { SamlAttributeName, SamlSpFile } from '../../config/relying-parties.ts';
+import { BINDING, DATA_ENCRYPTION, NS } from './constants.ts';
+import { attribute, childElements, parseConfigXml, textOf, XmlRefusal } from './xml.ts';
+
+export interface Endpoint {
+  binding: string;
+  location: string;
+  responseLocation?: string;
+  index?: number;
+  isDefault?: boolean;
+}
+
+export interface ServiceProvider {
+  /** Short name (file "id"): /saml/launch/<id>, logs, audit. */
+  id: string;
+  displayName: string;
+  entityId: string;
+  file: string;
+  /** HTTP-POST assertion consumer services, the default first. */
+  acs: Endpoint[];
+  slo: Endpoint[];
+  /** PEM certificates whose keys may sign this SP's requests. */
+  signingCerts: string[];
+  encryptionCert: string | undefined;
+  /** AuthnRequests must carry a valid signature (metadata or the file says so). */
+  requestsMustBeSigned: boolean;
+  signResponse: boolean;
+  signAssertion: boolean;
+  encryptAssertion: boolean;
+  dataEncryption: string;
+  attributes: SamlAttributeName[];
+  defaultRelayState: string | undefined;
+  relayStateMaxBytes: number;
+}
+
+function pem(base64: string): string {
+  const body = base64.replace(/\s+/g, '');
+  return `-----BEGIN CERTIFICATE-----\n${body.match(/.{1,64}/g)?.join('\n') ?? ''}\n-----END CERTIFICATE-----\n`;
+}
+
+function httpUrl(value: string | undefined, what: string): string {
+  let url: URL;
+  try {
+    url = new URL(value ?? '');
+  } catch {
+    throw new Error(`${what}: "${value ?? ''}" is not a URL`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`${what}: must be an http(s) URL`);
+  return url.toString();
+}
+
+function endpoints(descriptor: Element, name: string): Endpoint[] {
+  return childElements(descriptor, NS.metadata, name).map((el) => {
+    const index = attribute(el, 'index');
+    return {
+      binding: attribute(el, 'Binding') ?? '',
+      location: httpUrl(attribute(el, 'Location'), `${name} Location`),
+      ...(attribute(el, 'ResponseLocation') ? { responseLocation: httpUrl(attribute(el, 'ResponseLocation'), `${name} ResponseLocation`) } : {}),
+      ...(index !== undefined ? { index: Number(index) } : {}),
+      ...(attribute(el, 'isDefault') !== undefined ? { isDefault: attribute(el, 'isDefault') === 'true' } : {}),
+    };
+  });
+}
+
+/** Reads one SP file's metadata; throws ConfigError naming the file. */
+export function serviceProviderFrom(file: SamlSpFile, defaultRelayStateMax: number): ServiceProvider {
+  try {
+    const doc = parseConfigXml(file.metadataXml);
+    const root = doc.documentElement!;
+    if (root.namespaceURI !== NS.metadata || root.localName !== 'EntityDescriptor') {
+      throw new Error('the root element must be md:EntityDescriptor');
+    }
+    const entityId = attribute(root, 'entityID');
+    if (!entityId || entityId.length > 1024) throw new Error('EntityDescriptor has no entityID (or one over 1024 characters)');
+    const descriptors = childElements(root, NS.metadata, 'SPSSODescriptor').filter((d) =>
+      (attribute(d, 'protocolSupportEnumeration') ?? '').split(/\s+/).includes(NS.protocol),
+    );
+    if (descriptors.length !== 1) throw new Error('metadata must have exactly one SPSSODescriptor for SAML 2.0');
+    const sp = descriptors[0]!;
+
+    const signingCerts: string[] = [];
+    const encryptionCerts: string[] = [];
+    for (const kd of childElements(sp, NS.metadata, 'KeyDescriptor')) {
+      const use = attribute(kd, 'use');
+      for (const keyInfo of childElements(kd, NS.dsig, 'KeyInfo')) {
+        for (const data of childElements(keyInfo, NS.dsig, 'X509Data')) {
+          for (const c of childElements(data, NS.dsig, 'X509Certificate')) {
+            const certificate = pem(textOf(c) ?? '');
+            try {
+              new X509Certificate(certificate);
+            } catch {
+              throw new Error('a KeyDescriptor holds a certificate that cannot be read');
+            }
+            if (use !== 'encryption') signingCerts.push(certificate);
+            if (use !== 'signing') encryptionCerts.push(certificate);
+          }
+        }
+      }
+    }
+
+    const allAcs = endpoints(sp, 'AssertionConsumerService');
+    // Responses are sent with HTTP-POST only (the Web Browser SSO profile's usual choice).
+    const acs = allAcs.filter((e) => e.binding === BINDING.post);
+    if (acs.length === 0) throw new Error('no AssertionConsumerService with the HTTP-POST binding');
+    acs.sort((a, b) => Number(b.isDefault === true) - Number(a.isDefault === true));
+    const slo = endpoints(sp, 'SingleLogoutService').filter((e) => e.binding === BINDING.post || e.binding === BINDING.redirect);
+
+    const metadataWantsSigned = attribute(sp, 'AuthnRequestsSigned') === 'true';
+    const requestsMustBeSigned = metadataWantsSigned || file.requests_must_be_signed;
+    if (requestsMustBeSigned && signingCerts.length === 0) throw new Error('requests must be signed, but the metadata has no signing certificate');
+    const encryptAssertion = file.encrypt_assertion ?? encryptionCerts.length > 0;
+    if (encryptAssertion && encryptionCerts.length === 0) throw new Error('encrypt_assertion is true, but the metadata has no encryption certificate');
+
+    return {
+      id: file.id,
+      displayName: file.display_name,
+      entityId,
+      file: file.file,
+      acs,
+      slo,
+      signingCerts,
+      encryptionCert: encryptionCerts[0],
+      requestsMustBeSigned,
+      signResponse: file.sign_response,
+      signAssertion: file.sign_assertion,
+      encryptAssertion,
+      dataEncryption: DATA_ENCRYPTION[file.data_encryption],
+      attributes: file.attributes,
+      defaultRelayState: file.default_relay_state,
+      relayStateMaxBytes: file.relay_state_max_bytes ?? defaultRelayStateMax,
+    };
+  } catch (err) {
+    const reason = err instanceof XmlRefusal ? `not usable XML (${err.message})` : (err as Error).message;
+    throw new ConfigError(`${file.file}: metadata: ${reason}`);
+  }
+}
+
+/** Every SP, found by entityID (inbound Issuer) or by id (URLs). */
+export class ServiceProviders {
+  readonly #byEntityId = new Map<string, ServiceProvider>();
+  readonly #byId = new Map<string, ServiceProvider>();
+
+  constructor(files: SamlSpFile[], defaultRelayStateMax: number) {
+    for (const f of files) {
+      const sp = serviceProviderFrom(f, defaultRelayStateMax);
+      const previous = this.#byEntityId.get(sp.entityId);
+      if (previous) throw new ConfigError(`${f.file}: metadata: entityID "${sp.entityId}" is already registered by ${previous.file}`);
+      this.#byEntityId.set(sp.entityId, sp);
+      this.#byId.set(sp.id, sp);
+    }
+  }
+
+  byEntityId(entityId: string): ServiceProvider | undefined {
+    return this.#byEntityId.get(entityId);
+  }
+
+  byId(id: string): ServiceProvider | undefined {
+    return this.#byId.get(id);
+  }
+
+  all(): ServiceProvider[] {
+    return [...this.#byId.values()];
+  }
+}
+
+/** The logout endpoint to use for an SP: Redirect when offered, else POST. */
+export function logoutEndpoint(sp: ServiceProvider): Endpoint | undefined {
+  return sp.slo.find((e) => e.binding === BINDING.redirect) ?? sp.slo.find((e) => e.binding === BINDING.post);
+}

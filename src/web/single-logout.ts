@@ -1,0 +1,109 @@
+// Single logout across protocols. However sign-out starts — the portal's "Sign out", a
+// SAML SP's LogoutRequest, an OIDC client's RP-initiated logout — the SSO session ends
+// at once, then every participant is told:
+//   OIDC clients: back-channel logout tokens, sent by oidc-provider when its own session
+//     ends (/oidc/session/end/confirm);
+//   SAML SPs: front-channel LogoutRequests, one after the other (protocols/saml).
+// Order: portal and SAML-initiated logouts go through oidc-provider first (it hands back
+// to /saml/slo/resume through the logout-chain cookie), then the SAML chain, then the
+// final step (the signed-out page, or the LogoutResponse owed to the SP that asked).
+// An RP-initiated OIDC logout runs the SAML chain first and ends with the form post to
+// oidc-provider's confirmation, which sends the browser back to that client.
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { AuditLog } from '../domain/audit/audit-log.ts';
+import { AppError } from '../domain/errors.ts';
+import type { SessionCookie, SsoSessions } from '../domain/sessions/sso-sessions.ts';
+import type { LogoutChain, LogoutChains, LogoutFinal } from '../protocols/saml/logout-chain.ts';
+import { LOGOUT_CHAIN_COOKIE } from '../protocols/saml/routes.ts';
+import type { Render } from './render.ts';
+
+export interface SingleLogoutDeps {
+  sso: SsoSessions;
+  ssoCookie: SessionCookie<Context>;
+  audit: AuditLog;
+  chains: LogoutChains;
+  render: Render;
+  secure: boolean;
+  /** Display names of relying parties by id (for the signed-out page). */
+  nameOf: (id: string) => string;
+}
+
+const CHAIN_COOKIE_MS = 10 * 60_000;
+
+export function singleLogout(deps: SingleLogoutDeps) {
+  const cookieOptions = { httpOnly: true, sameSite: 'lax' as const, secure: deps.secure, signed: true, path: '/', overwrite: true };
+
+  /**
+   * Ends this browser's SSO session and starts telling its participants; resolves to
+   * where the browser goes next. `exceptSp` is the SAML SP that asked (it gets `final`).
+   */
+  async function signOut(ctx: Context, final: LogoutFinal, exceptSp?: string): Promise<string> {
+    const id = deps.ssoCookie.read(ctx);
+    const session = id ? await deps.sso.get(id) : null;
+    const participants = session ? (await deps.sso.samlParticipants(session.id)).filter((p) => p.spId !== exceptSp) : [];
+    if (id) await deps.sso.end(id);
+    deps.ssoCookie.clear(ctx);
+    if (session) {
+      await deps.audit.record({ type: 'logout', accountId: session.accountId, client: exceptSp ?? 'portal', ip: ctx.ip, requestId: ctx.state.requestId as string, reason: participants.length ? `SAML single logout to ${participants.map((p) => p.spId).join(', ')}` : undefined });
+    }
+    const chain = await deps.chains.create(participants, final);
+    if (final.kind === 'post') return `/saml/slo/next/${chain.id}`;
+    ctx.cookies.set(LOGOUT_CHAIN_COOKIE, chain.id, { ...cookieOptions, maxAge: CHAIN_COOKIE_MS });
+    return '/oidc/session/end';
+  }
+
+  /** oidc-provider's logoutSource: asks before ending a live session, else continues. */
+  async function logoutSource(ctx: KoaContextWithOIDC, form: string): Promise<void> {
+    const c = ctx as unknown as Context;
+    const xsrf = /name="xsrf" value="([^"]+)"/.exec(form)?.[1];
+    if (!xsrf) throw new AppError('SSPR 5019', 'oidc-provider logout form without xsrf');
+    const live = await deps.sso.get(deps.ssoCookie.read(c));
+    if (!live) {
+      // The SSO session has already ended (the user signed out elsewhere): finish here.
+      await deps.render(c, 'logout-continue', { action: ctx.oidc.urlFor('end_session_confirm'), xsrf });
+      return;
+    }
+    const client = ctx.oidc.client;
+    // A verified id_token_hint says the client itself asked: no question needed.
+    const askedByClient = Boolean(ctx.oidc.entities.IdTokenHint && client);
+    await deps.render(c, 'logout-confirm', { xsrf, clientName: client?.clientName ?? null, autosubmit: askedByClient });
+  }
+
+  /** oidc-provider's postLogoutSuccessSource: back to the SAML part of a logout, or done. */
+  async function afterOidcLogout(ctx: KoaContextWithOIDC): Promise<void> {
+    const c = ctx as unknown as Context;
+    if (c.cookies.get(LOGOUT_CHAIN_COOKIE, { signed: true })) {
+      c.status = 303;
+      c.redirect('/saml/slo/resume');
+      return;
+    }
+    await signedOutPage(c, null);
+  }
+
+  async function signedOutPage(ctx: Context, chain: LogoutChain | null): Promise<void> {
+    await deps.render(ctx, 'signed-out', {
+      loggedOut: (chain?.loggedOut ?? []).map(deps.nameOf),
+      failed: (chain?.failed ?? []).map(deps.nameOf),
+    });
+  }
+
+  const router = new Router();
+  // The confirmation page of an RP-initiated OIDC logout (CSRF-checked like every form).
+  router.post('/logout/confirm', async (ctx) => {
+    const xsrf = (ctx.request.body as Record<string, unknown>).xsrf;
+    if (typeof xsrf !== 'string' || !/^[A-Za-z0-9_-]{16,128}$/.test(xsrf)) throw new AppError('SSPR 5103', 'logout confirmation without xsrf');
+    const next = await signOut(ctx, { kind: 'post', action: '/oidc/session/end/confirm', fields: { xsrf, logout: 'yes' } });
+    ctx.status = 303;
+    ctx.redirect(next);
+  });
+
+  router.get('/logout/done', async (ctx) => {
+    await signedOutPage(ctx, null);
+  });
+
+  return { signOut, logoutSource, afterOidcLogout, signedOutPage, router };
+}
+
+export type SingleLogout = ReturnType<typeof singleLogout>;
