@@ -10,8 +10,9 @@ import { createLogger } from './observability/logger.ts';
 import { openStore } from './store/index.ts';
 import { createIdp } from './web/app.ts';
 import path from 'node:path';
-import { slsSimClient } from './sims/clients.ts';
+import { slsSimClient, workspaceSimSp } from './sims/clients.ts';
 import { createSlsSim } from './sims/sls/app.ts';
+import { createWorkspaceSim } from './sims/workspace/app.ts';
 
 async function main(): Promise<void> {
   const settings = loadSettings();
@@ -23,6 +24,8 @@ async function main(): Promise<void> {
   const relyingParties = loadRelyingParties(settings.relyingPartyDirs);
   const sls = settings.sims.enabled ? slsSimClient(settings.keysDir, settings.sims.sls.publicUrl) : null;
   if (sls) relyingParties.oidc.push(sls);
+  const workspace = settings.sims.enabled ? workspaceSimSp(settings.keysDir, settings.sims.workspace.publicUrl) : null;
+  if (workspace) relyingParties.saml.push(workspace.sp);
   const idp = createIdp({ settings, store, logger, clock: systemClock, keyMaterial, relyingParties });
 
   const seedDeps = { directory: idp.directory, hasher: idp.hasher, audit: idp.audit, now: systemClock() };
@@ -38,7 +41,7 @@ async function main(): Promise<void> {
   const server = createServer(idp.app.callback());
   server.listen(settings.server.port, settings.server.host, () => {
     const { port } = server.address() as { port: number };
-    logger.info({ url: settings.server.publicUrl, port, clients: relyingParties.oidc.map((c) => c.client_id) }, 'IdP ready');
+    logger.info({ url: settings.server.publicUrl, port, clients: relyingParties.oidc.map((c) => c.client_id), serviceProviders: relyingParties.saml.map((sp) => sp.id) }, 'IdP ready');
   });
 
   const servers = [server];
@@ -47,6 +50,14 @@ async function main(): Promise<void> {
     const simServer = createServer(sim.app.callback());
     simServer.listen(settings.sims.sls.port, settings.server.host, () => {
       logger.info({ url: settings.sims.sls.publicUrl }, 'sls-sim (simulated OIDC relying party) ready');
+    });
+    servers.push(simServer);
+  }
+  if (workspace) {
+    const sim = createWorkspaceSim({ publicUrl: settings.sims.workspace.publicUrl, idpMetadataUrl: `${settings.server.publicUrl}/saml/metadata`, keys: workspace.keys, viewsDir: path.join(projectRoot, 'views/sims/workspace') });
+    const simServer = createServer(sim.app.callback());
+    simServer.listen(settings.sims.workspace.port, settings.server.host, () => {
+      logger.info({ url: settings.sims.workspace.publicUrl }, 'workspace-sim (simulated Google Workspace, SAML service provider) ready');
     });
     servers.push(simServer);
   }
@@ -61,6 +72,7 @@ async function main(): Promise<void> {
       extra.closeIdleConnections();
     }
     server.close(async () => {
+      await idp.close();
       await store.close();
       logger.info('stopped');
       process.exit(0);

@@ -1,22 +1,33 @@
 // The simulated relying parties' registrations with the IdP, generated (not committed):
-// their secrets live in keys/sim-clients.json, created at first start.
+// sls-sim's client secret and workspace-sim's SAML key pair live in keys/, created at
+// first start.
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseOidcClient, type OidcClientFile } from '../config/relying-parties.ts';
+import { newSamlKeyPair, type SamlKeyPair } from '../config/key-material.ts';
+import { parseOidcClient, parseSamlSp, type OidcClientFile, type SamlSpFile } from '../config/relying-parties.ts';
+import { workspaceSpMetadata } from './workspace/metadata.ts';
 
-export function slsSimClient(keysDir: string, publicUrl: string): OidcClientFile {
+type SimSecrets = { 'sls-sim'?: string; 'workspace-sim'?: SamlKeyPair };
+
+function simSecrets(keysDir: string, fill: (s: SimSecrets) => boolean): SimSecrets {
   const file = path.join(keysDir, 'sim-clients.json');
-  let secrets: Record<string, string> = {};
+  let secrets: SimSecrets = {};
   try {
-    secrets = JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
+    secrets = JSON.parse(readFileSync(file, 'utf8')) as SimSecrets;
   } catch {
     // absent or unreadable: generated below
   }
-  if (!secrets['sls-sim']) {
-    secrets['sls-sim'] = randomBytes(32).toString('base64url');
-    writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
-  }
+  if (fill(secrets)) writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  return secrets;
+}
+
+export function slsSimClient(keysDir: string, publicUrl: string): OidcClientFile {
+  const secrets = simSecrets(keysDir, (s) => {
+    if (s['sls-sim']) return false;
+    s['sls-sim'] = randomBytes(32).toString('base64url');
+    return true;
+  });
   return parseOidcClient(
     {
       protocol: 'oidc',
@@ -30,4 +41,25 @@ export function slsSimClient(keysDir: string, publicUrl: string): OidcClientFile
     },
     '(built-in sls-sim)',
   );
+}
+
+/** workspace-sim as a SAML SP of the IdP, and the key pair the sim itself signs with. */
+export function workspaceSimSp(keysDir: string, publicUrl: string): { sp: SamlSpFile; keys: SamlKeyPair } {
+  const secrets = simSecrets(keysDir, (s) => {
+    if (s['workspace-sim']) return false;
+    s['workspace-sim'] = newSamlKeyPair('workspace-sim (simulated Student iCON)');
+    return true;
+  });
+  const keys = secrets['workspace-sim']!;
+  const sp = parseSamlSp(
+    {
+      protocol: 'saml',
+      id: 'workspace-sim',
+      display_name: 'Student iCON (simulated Google Workspace)',
+      metadata: workspaceSpMetadata(publicUrl, keys.certificatePem),
+      default_relay_state: '/',
+    },
+    '(built-in workspace-sim)',
+  );
+  return { sp, keys };
 }

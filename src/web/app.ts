@@ -241,6 +241,7 @@ export function createIdp(deps: IdpDeps): Idp {
       ssoOf,
       pendingActions,
       beginSignIn: (ctx, resume) => start.signIn(ctx, resume),
+      recordClient: (session, clientId) => sso.oidcParticipant(session, clientId),
       beginRequiredActions: (ctx, accountId, pending, resume) => start.requiredActions(ctx, accountId, pending, resume),
     }),
     flowRouter(flowDeps),
@@ -258,7 +259,7 @@ export function createIdp(deps: IdpDeps): Idp {
     logout.router,
     portalRouter({
       directory, sso, ssoCookie: cookie, ssoOf, apps: settings.apps, render,
-      signOut: (ctx) => logout.signOut(ctx, { kind: 'redirect', url: '/logout/done' }),
+      signOut: (ctx) => logout.signOut(ctx, { kind: 'page' }),
       requiredActions: (account) => credentials.requiredActions(account),
       beginRequiredActions: (ctx, accountId, pending, resume) => start.requiredActions(ctx, accountId, pending, resume),
       beginSspr: (ctx, accountId, what) => start.sspr(ctx, accountId, what),

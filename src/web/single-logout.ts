@@ -43,13 +43,16 @@ export function singleLogout(deps: SingleLogoutDeps) {
     const id = deps.ssoCookie.read(ctx);
     const session = id ? await deps.sso.get(id) : null;
     const participants = session ? (await deps.sso.samlParticipants(session.id)).filter((p) => p.spId !== exceptSp) : [];
+    const oidcClients = session ? await deps.sso.oidcParticipants(session.id) : [];
     if (id) await deps.sso.end(id);
     deps.ssoCookie.clear(ctx);
     if (session) {
       await deps.audit.record({ type: 'logout', accountId: session.accountId, client: exceptSp ?? 'portal', ip: ctx.ip, requestId: ctx.state.requestId as string, reason: participants.length ? `SAML single logout to ${participants.map((p) => p.spId).join(', ')}` : undefined });
     }
     const chain = await deps.chains.create(participants, final);
-    if (final.kind === 'post') return `/saml/slo/next/${chain.id}`;
+    // Through oidc-provider only when OIDC clients took part (it sends their back-channel
+    // logout tokens and ends its own session, then hands back via the chain cookie).
+    if (final.kind === 'post' || oidcClients.length === 0) return `/saml/slo/next/${chain.id}`;
     ctx.cookies.set(LOGOUT_CHAIN_COOKIE, chain.id, { ...cookieOptions, maxAge: CHAIN_COOKIE_MS });
     return '/oidc/session/end';
   }
@@ -97,10 +100,6 @@ export function singleLogout(deps: SingleLogoutDeps) {
     const next = await signOut(ctx, { kind: 'post', action: '/oidc/session/end/confirm', fields: { xsrf, logout: 'yes' } });
     ctx.status = 303;
     ctx.redirect(next);
-  });
-
-  router.get('/logout/done', async (ctx) => {
-    await signedOutPage(ctx, null);
   });
 
   return { signOut, logoutSource, afterOidcLogout, signedOutPage, router };

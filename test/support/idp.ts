@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { loadKeyMaterial } from '../../src/config/key-material.ts';
-import { loadRelyingParties, type OidcClientFile } from '../../src/config/relying-parties.ts';
+import { loadRelyingParties, type OidcClientFile, type SamlSpFile } from '../../src/config/relying-parties.ts';
 import { loadSettings, projectRoot, type Settings } from '../../src/config/settings.ts';
 import { loadSeed, readSeedFile } from '../../src/domain/accounts/seed.ts';
 import type { Clock } from '../../src/domain/clock.ts';
@@ -47,6 +47,8 @@ export interface TestIdpOptions {
   seed?: boolean;
   /** Extra OIDC clients (built in code, as for the simulated relying parties). */
   clients?: OidcClientFile[];
+  /** Extra SAML service providers. */
+  serviceProviders?: SamlSpFile[];
 }
 
 export async function startTestIdp(options: TestIdpOptions = {}): Promise<TestIdp> {
@@ -84,6 +86,7 @@ export async function startTestIdp(options: TestIdpOptions = {}): Promise<TestId
     relyingParties: (() => {
       const rps = loadRelyingParties(settings.relyingPartyDirs);
       rps.oidc.push(...(options.clients ?? []));
+      rps.saml.push(...(options.serviceProviders ?? []));
       return rps;
     })(),
   });
@@ -101,6 +104,7 @@ export async function startTestIdp(options: TestIdpOptions = {}): Promise<TestId
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await idp.close();
       await store.close();
       rmSync(keysDir, { recursive: true, force: true });
     },

@@ -13,6 +13,9 @@ export interface SamlParticipant {
   since: number;
 }
 
+/** Field of the participants hash that lists the OIDC clients of the session. */
+const OIDC_FIELD = '@oidc';
+
 export interface SsoSession {
   id: string;
   accountId: string;
@@ -91,7 +94,21 @@ export class SsoSessions {
 
   async samlParticipants(sessionId: string): Promise<SamlParticipant[]> {
     const all = await this.#store.hashGetAll(keys.ssoParticipants(sessionId));
-    return Object.values(all ?? {}).map((v) => JSON.parse(v) as SamlParticipant);
+    return Object.entries(all ?? {})
+      .filter(([field]) => field !== OIDC_FIELD)
+      .map(([, v]) => JSON.parse(v) as SamlParticipant);
+  }
+
+  /** Records that an OIDC client received this session's sign-in. */
+  async oidcParticipant(session: SsoSession, clientId: string): Promise<void> {
+    const clients = await this.oidcParticipants(session.id);
+    if (clients.includes(clientId)) return;
+    await this.#store.hashSet(keys.ssoParticipants(session.id), { [OIDC_FIELD]: JSON.stringify([...clients, clientId]) }, Math.max(1, session.expiresAt - this.#clock()));
+  }
+
+  async oidcParticipants(sessionId: string): Promise<string[]> {
+    const raw = (await this.#store.hashGetAll(keys.ssoParticipants(sessionId)))?.[OIDC_FIELD];
+    return raw ? (JSON.parse(raw) as string[]) : [];
   }
 
   async end(id: string): Promise<void> {

@@ -22,6 +22,8 @@ export interface InteractionDeps {
   pendingActions: (accountId: string) => Promise<RequiredAction[] | null>;
   /** Starts the sign-in flow that resumes this interaction; resolves to its URL. */
   beginSignIn: (ctx: Context, resume: Resume) => Promise<string>;
+  /** Records that this client signs in with the SSO session. */
+  recordClient: (sso: SsoSession, clientId: string) => Promise<void>;
   /** Starts the required actions of an account the SSO session vouches for. */
   beginRequiredActions: (ctx: Context, accountId: string, pending: RequiredAction[], resume: Resume) => Promise<string>;
 }
@@ -55,6 +57,8 @@ export function interactionRouter(deps: InteractionDeps): Router {
         ctx.redirect(await deps.beginRequiredActions(ctx, sso.accountId, pending, resume));
         return;
       }
+      // The SSO session remembers its OIDC clients (single logout goes through oidc-provider then).
+      await deps.recordClient(sso, clientId);
       await provider.interactionFinished(
         ctx.req,
         ctx.res,

@@ -9,7 +9,7 @@ import type { SamlParticipant } from '../../domain/sessions/sso-sessions.ts';
 import { keys, type Store } from '../../store/index.ts';
 
 export type LogoutFinal =
-  | { kind: 'redirect'; url: string }
+  | { kind: 'page' }
   | { kind: 'post'; action: string; fields: Record<string, string> }
   | { kind: 'saml-response'; spId: string; inResponseTo: string; relayState?: string | undefined; status: string };
 

@@ -262,7 +262,7 @@ export function samlRouter(deps: SamlDeps): Router {
     await deps.chains.end(chain.id);
     ctx.cookies.set(LOGOUT_CHAIN_COOKIE, '', { httpOnly: true, sameSite: 'lax', secure, maxAge: 0 });
     const final = chain.final;
-    if (final.kind === 'redirect') return seeOther(ctx, final.url);
+    if (final.kind === 'page') return deps.signedOutPage(ctx, chain);
     if (final.kind === 'post') return deps.render(ctx, 'saml-post', { action: final.action, fields: final.fields });
     const sp = sps.byId(final.spId);
     const endpoint = sp && logoutEndpoint(sp);

@@ -1,0 +1,230 @@
+// workspace-sim: a Google-Workspace-like dashboard ("Student iCON") for trying the IdP,
+// a SAML service provider built on @node-saml/node-saml (an implementation independent
+// of the IdP's samlify) and written only against the IdP's public SAML endpoints, whose
+// metadata it fetches like any SP would.
+// Like Google: SP-initiated sign-in with an unsigned AuthnRequest over HTTP-Redirect; a
+// signed Response required; a "Welcome to your new account" page on an account's first
+// visit; apps by level from the assertion's attributes; sign-out by SAML single logout;
+// and, for testers, a panel with the NameID and attributes it received.
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import bodyParser from '@koa/bodyparser';
+import Router from '@koa/router';
+import { SAML, ValidateInResponseTo, type Profile } from '@node-saml/node-saml';
+import { DOMParser } from '@xmldom/xmldom';
+import ejs from 'ejs';
+import Koa, { type Context } from 'koa';
+import { appsFor, bandOf, MAIL_DOMAINS_P4_P6 } from './apps.ts';
+import { workspaceEntityId, workspaceSpMetadata } from './metadata.ts';
+
+export interface WorkspaceSimOptions {
+  /** Where the sim is reached, e.g. http://localhost:3001 */
+  publicUrl: string;
+  /** The IdP's SAML metadata URL, e.g. http://localhost:3000/saml/metadata */
+  idpMetadataUrl: string;
+  /** The sim's own key pair: signs its LogoutRequests and LogoutResponses. */
+  keys: { privateKeyPem: string; certificatePem: string };
+  viewsDir: string;
+}
+
+interface SimSession {
+  id: string;
+  profile?: Profile;
+  attributes?: Record<string, string[]>;
+}
+
+interface IdpInfo {
+  entityId: string;
+  ssoUrl: string;
+  sloUrl: string;
+  certificates: string[];
+}
+
+const COOKIE = 'workspace_sim';
+const MD = 'urn:oasis:names:tc:SAML:2.0:metadata';
+const DS = 'http://www.w3.org/2000/09/xmldsig#';
+const REDIRECT = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect';
+
+/** Reads what an SP needs from the IdP's metadata. */
+export function readIdpMetadata(xml: string): IdpInfo {
+  const doc = new DOMParser().parseFromString(xml, 'text/xml');
+  const entity = doc.getElementsByTagNameNS(MD, 'EntityDescriptor')[0];
+  const idp = doc.getElementsByTagNameNS(MD, 'IDPSSODescriptor')[0];
+  if (!entity || !idp) throw new Error('not IdP metadata');
+  const location = (name: string) =>
+    Array.from(idp.getElementsByTagNameNS(MD, name)).find((e) => e.getAttribute('Binding') === REDIRECT)?.getAttribute('Location') ?? '';
+  const certificates = Array.from(idp.getElementsByTagNameNS(MD, 'KeyDescriptor'))
+    .filter((k) => k.getAttribute('use') !== 'encryption')
+    .flatMap((k) => Array.from(k.getElementsByTagNameNS(DS, 'X509Certificate')).map((c) => (c.textContent ?? '').replace(/\s+/g, '')));
+  return { entityId: entity.getAttribute('entityID') ?? '', ssoUrl: location('SingleSignOnService'), sloUrl: location('SingleLogoutService'), certificates };
+}
+
+function attributesOf(profile: Profile): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [name, value] of Object.entries(profile.attributes ?? {})) {
+    out[name] = (Array.isArray(value) ? value : [value]).map(String);
+  }
+  return out;
+}
+
+export function createWorkspaceSim(options: WorkspaceSimOptions) {
+  const sessions = new Map<string, SimSession>();
+  /** Accounts that have accepted the terms ("If you have logged into your account before, you will not see this screen"). */
+  const welcomed = new Set<string>();
+  const entityId = workspaceEntityId(options.publicUrl);
+  const metadataXml = workspaceSpMetadata(options.publicUrl, options.keys.certificatePem);
+
+  let clients: Promise<{ idp: IdpInfo; login: SAML; logout: SAML }> | undefined;
+  const saml = () => {
+    clients ??= (async () => {
+      const res = await fetch(options.idpMetadataUrl);
+      if (!res.ok) throw new Error(`IdP metadata: HTTP ${res.status}`);
+      const idp = readIdpMetadata(await res.text());
+      const common = {
+        issuer: entityId,
+        audience: entityId,
+        callbackUrl: `${options.publicUrl}/saml/acs`,
+        idpCert: idp.certificates,
+        idpIssuer: idp.entityId,
+        entryPoint: idp.ssoUrl,
+        logoutUrl: idp.sloUrl,
+        identifierFormat: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
+        wantAuthnResponseSigned: true,
+        wantAssertionsSigned: false,
+        disableRequestedAuthnContext: true,
+        validateInResponseTo: ValidateInResponseTo.ifPresent,
+        acceptedClockSkewMs: 60_000,
+        signatureAlgorithm: 'sha256' as const,
+      };
+      // Google does not sign AuthnRequests; logout messages are signed (the IdP requires it).
+      return { idp, login: new SAML(common), logout: new SAML({ ...common, privateKey: options.keys.privateKeyPem, publicCert: options.keys.certificatePem }) };
+    })().catch((err: unknown) => {
+      clients = undefined; // try again next time (the IdP may not be up yet)
+      throw err;
+    });
+    return clients;
+  };
+
+  const render = async (ctx: Context, view: string, data: Record<string, unknown>, status = 200) => {
+    ctx.status = status;
+    ctx.type = 'html';
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = await ejs.renderFile(path.join(options.viewsDir, `${view}.ejs`), data, { async: true });
+  };
+
+  const session = (ctx: Context): SimSession => {
+    const id = ctx.cookies.get(COOKIE);
+    const existing = id ? sessions.get(id) : undefined;
+    if (existing) return existing;
+    const created: SimSession = { id: randomBytes(24).toString('base64url') };
+    sessions.set(created.id, created);
+    ctx.cookies.set(COOKIE, created.id, { httpOnly: true, sameSite: 'lax' });
+    return created;
+  };
+
+  const failed = (ctx: Context, what: string, err: unknown) =>
+    render(ctx, 'error', { message: `${what} failed: ${(err as Error).message}` }, 400);
+
+  const router = new Router();
+
+  router.get('/', async (ctx) => {
+    const s = session(ctx);
+    if (!s.profile) return render(ctx, 'home', {});
+    const nameId = s.profile.nameID;
+    if (!welcomed.has(nameId)) return ctx.redirect('/welcome');
+    const level = s.attributes?.level?.[0];
+    await render(ctx, 'dashboard', {
+      email: nameId,
+      name: s.attributes?.displayName?.[0] ?? nameId,
+      school: s.attributes?.school?.[0] ?? '',
+      level: level ?? '',
+      band: bandOf(level),
+      apps: appsFor(level),
+      mailDomains: MAIL_DOMAINS_P4_P6,
+      details: { issuer: s.profile.issuer, nameID: nameId, nameIDFormat: s.profile.nameIDFormat, sessionIndex: s.profile.sessionIndex ?? '', attributes: s.attributes ?? {} },
+    });
+  });
+
+  router.get('/saml/metadata', (ctx) => {
+    ctx.type = 'application/samlmetadata+xml';
+    ctx.body = metadataXml;
+  });
+
+  // "Enter your Student iCON email address. Click 'Next'": then the school's IdP.
+  router.get('/login', async (ctx) => {
+    try {
+      const { login } = await saml();
+      ctx.redirect(await login.getAuthorizeUrlAsync('/', undefined, {}));
+    } catch (err) {
+      await failed(ctx, 'Starting the sign-in', err);
+    }
+  });
+
+  router.post('/saml/acs', async (ctx) => {
+    try {
+      const { login } = await saml();
+      const { profile } = await login.validatePostResponseAsync(ctx.request.body as Record<string, string>);
+      if (!profile) throw new Error('no profile in the response');
+      const s = session(ctx);
+      s.profile = profile;
+      s.attributes = attributesOf(profile);
+    } catch (err) {
+      return failed(ctx, 'Sign-in', err);
+    }
+    ctx.status = 303;
+    ctx.redirect('/');
+  });
+
+  router.get('/welcome', async (ctx) => {
+    const s = session(ctx);
+    if (!s.profile) return ctx.redirect('/');
+    await render(ctx, 'welcome', { email: s.profile.nameID });
+  });
+
+  router.post('/welcome', async (ctx) => {
+    const s = session(ctx);
+    if (s.profile) welcomed.add(s.profile.nameID);
+    ctx.status = 303;
+    ctx.redirect('/');
+  });
+
+  router.post('/logout', async (ctx) => {
+    const s = session(ctx);
+    if (!s.profile) return ctx.redirect('/');
+    try {
+      const { logout } = await saml();
+      ctx.redirect(await logout.getLogoutUrlAsync(s.profile, '/', {}));
+    } catch (err) {
+      await failed(ctx, 'Signing out', err);
+    }
+  });
+
+  // Single logout, HTTP-Redirect: the IdP's LogoutResponse to our LogoutRequest, or the
+  // IdP's LogoutRequest when the user signed out somewhere else.
+  router.get('/saml/slo', async (ctx) => {
+    try {
+      const { logout } = await saml();
+      const { profile, loggedOut } = await logout.validateRedirectAsync(ctx.query, ctx.querystring);
+      if (loggedOut && !ctx.query.SAMLRequest) {
+        // Our own sign-out has been confirmed by the IdP.
+        const id = ctx.cookies.get(COOKIE);
+        if (id) sessions.delete(id);
+        ctx.cookies.set(COOKIE, '', { maxAge: 0 });
+        return render(ctx, 'signed-out', {});
+      }
+      if (!profile) throw new Error('no logout request');
+      for (const [id, s] of sessions) {
+        if (s.profile?.nameID === profile.nameID && (!profile.sessionIndex || s.profile.sessionIndex === profile.sessionIndex)) sessions.delete(id);
+      }
+      const relayState = typeof ctx.query.RelayState === 'string' ? ctx.query.RelayState : '';
+      ctx.redirect(await logout.getLogoutResponseUrlAsync(profile, relayState, {}, true));
+    } catch (err) {
+      await failed(ctx, 'Single logout', err);
+    }
+  });
+
+  const app = new Koa();
+  app.use(bodyParser({ enableTypes: ['form'] }));
+  app.use(router.routes()).use(router.allowedMethods());
+  return { app, sessions, metadataXml, entityId };
+}
