@@ -29,7 +29,8 @@ export function signInMessage(reason: SignInFailure): string {
 export const signIn: FlowModule = {
   views: {
     credentials: async (deps, ctx, flow) => {
-      await deps.render(ctx, 'sign-in', { ...pageData(deps, flow), username: flow.form?.username ?? '' }, flow.error ? 401 : 200);
+      // "Cancel" when an application waits for this sign-in (it is told the user cancelled).
+      await deps.render(ctx, 'sign-in', { ...pageData(deps, flow), username: flow.form?.username ?? '', cancellable: flow.resume.kind !== 'portal' }, flow.error ? 401 : 200);
     },
   },
 

@@ -14,7 +14,7 @@ import type { Account } from '../../domain/accounts/account.ts';
 import {
   ATTRNAME_BASIC, AUTHN_PASSWORD_PROTECTED, BINDING, CM_BEARER, KEY_TRANSPORT_RSA_OAEP, NAMEID_EMAIL, NS, OUTBOUND_SIGNATURE, STATUS,
 } from './constants.ts';
-import type { IdpEndpoints } from './metadata.ts';
+import { certificateBody, type IdpEndpoints } from './metadata.ts';
 import type { Endpoint, ServiceProvider } from './service-providers.ts';
 import { escapeXml } from './xml.ts';
 
@@ -202,7 +202,8 @@ export class SamlMessages {
       privateKey: this.#keys.privateKeyPem,
       privateKeyPass: '',
       signatureAlgorithm: OUTBOUND_SIGNATURE[this.#timing.signatureAlgorithm].uri,
-      signingCert: this.#keys.certificatePem,
+      // samlify takes the certificate as metadata carries it (base64, no PEM armour).
+      signingCert: certificateBody(this.#keys.certificatePem),
       signatureConfig: { prefix: 'ds', location: { reference: "/*/*[local-name(.)='Issuer']", action: 'after' } },
     } as Parameters<typeof samlify.SamlLib.constructSAMLSignature>[0]) as string;
   }

@@ -17,6 +17,6 @@ export const resolveAcs: Check = (msg) => {
   let acs = sp.acs[0];
   if (url) acs = sp.acs.find((e) => e.location === url);
   else if (index) acs = sp.acs.find((e) => String(e.index) === index);
-  if (!acs) refuse(`assertion consumer service ${url ?? `index ${index}`} is not registered for ${sp.id}`, 'SSPR 5132');
+  if (!acs) refuse(`assertion consumer service ${url || `index ${index}`} is not registered for ${sp.id}`, 'SSPR 5132');
   msg.acs = acs;
 };

@@ -1,0 +1,284 @@
+// SAML single sign-on over both bindings, driven by independent SP implementations
+// (node-saml, samlify as an SP), with the Response's signatures checked by xmlsec1 and the
+// IdP's metadata by xmllint against the OASIS schemas shipped in the repository.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { SAML, ValidateInResponseTo } from '@node-saml/node-saml';
+import { DOMParser } from '@xmldom/xmldom';
+import * as samlify from 'samlify';
+import { projectRoot } from '../../src/config/settings.ts';
+import { SchemaValidator } from '../../src/protocols/saml/schema-validator.ts';
+import { Browser, formOf } from '../support/browser.ts';
+import { DEMO, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { autoForm, spKeys, testSp } from '../support/saml.ts';
+import { authnRequestXml, base64, signXml } from '../support/saml-messages.ts';
+
+const SCHEMAS = path.join(projectRoot, 'src/protocols/saml/schemas');
+const FARAH = { loginId: 'farah_aziz@students.edu.sg', password: 'Rivervale#Start24' };
+
+function xmllint(xml: string, schema: string): { ok: boolean; out: string } {
+  const r = spawnSync('xmllint', ['--noout', '--nonet', '--schema', path.join(SCHEMAS, schema), '-'], { input: xml, encoding: 'utf8' });
+  if (r.error) throw new Error('xmllint is not installed (apt-get install -y libxml2-utils; .ci/run does it)');
+  return { ok: r.status === 0, out: r.stderr };
+}
+
+function xmlsecVerify(xml: string, certPem: string, idAttrs: string[]): { ok: boolean; out: string } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'xmlsec-'));
+  writeFileSync(path.join(dir, 'm.xml'), xml);
+  writeFileSync(path.join(dir, 'cert.pem'), certPem);
+  const args = ['--verify', '--pubkey-cert-pem', path.join(dir, 'cert.pem'), ...idAttrs.flatMap((a) => ['--id-attr:ID', a]), path.join(dir, 'm.xml')];
+  const r = spawnSync('xmlsec1', args, { encoding: 'utf8' });
+  if (r.error) throw new Error('xmlsec1 is not installed (apt-get install -y xmlsec1; .ci/run does it)');
+  return { ok: r.status === 0, out: r.stderr };
+}
+
+function parse(xml: string): Document {
+  return new DOMParser().parseFromString(xml, 'text/xml') as unknown as Document;
+}
+
+describe('SAML single sign-on', () => {
+  let t: TestIdp;
+  let idpCert: string;
+  const plain = testSp({ id: 'plain-sp', acs: ['http://127.0.0.1:9/plain/acs', 'http://127.0.0.1:9/plain/acs2'] });
+  const signedOnly = testSp({ id: 'strict-sp', authnRequestsSigned: true });
+  const encrypted = testSp({ id: 'enc-sp', withEncryptionKey: true, options: { attributes: ['mail', 'level'] } });
+  const assertionOnly = testSp({ id: 'assertion-sp', options: { sign_response: false, sign_assertion: true } });
+  const responseOnly = testSp({ id: 'response-sp', options: { sign_response: true, sign_assertion: false } });
+  const samlifySpMeta = testSp({ id: 'samlify-sp', authnRequestsSigned: true, acs: ['http://127.0.0.1:9/samlify/acs'] });
+
+  before(async () => {
+    t = await startTestIdp({ serviceProviders: [plain, signedOnly, encrypted, assertionOnly, responseOnly, samlifySpMeta].map((s) => s.file) });
+    idpCert = (await new Browser(t.url).get('/saml/certificate.pem')).text;
+  });
+  after(async () => {
+    await t.close();
+  });
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed') console.log(t.logs.filter((l) => /refused|failed/.test(l)).slice(-5).join(''));
+  });
+
+  /** node-saml configured as the given test SP. */
+  function nodeSaml(sp: { entityId: string }, acs: string, extra: Record<string, unknown> = {}): SAML {
+    return new SAML({
+      callbackUrl: acs, entryPoint: `${t.url}/saml/sso`, issuer: sp.entityId, audience: sp.entityId, idpCert, idpIssuer: `${t.url}/saml/metadata`,
+      identifierFormat: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress', validateInResponseTo: ValidateInResponseTo.always,
+      wantAssertionsSigned: true, wantAuthnResponseSigned: true, disableRequestedAuthnContext: true, ...extra,
+    });
+  }
+
+  /** Follows from a request at the IdP to the auto-submitted Response form, signing in on the way. */
+  async function signInThrough(b: Browser, first: Awaited<ReturnType<Browser['get']>>, who: { loginId: string; password: string } = DEMO.student) {
+    let page = await b.follow(first);
+    if (/name="password"/.test(page.res.text)) page = await b.signIn(page.res, who.loginId, who.password);
+    return autoForm(page.res.text);
+  }
+
+  it('publishes metadata that the SAML metadata schema accepts, in the order strict SPs require', async () => {
+    const res = await new Browser(t.url).get('/saml/metadata');
+    assert.equal(res.status, 200);
+    assert.match(res.headers['content-type']!, /application\/samlmetadata\+xml/);
+    const xml = res.text;
+    const lint = xmllint(xml, 'saml-schema-metadata-2.0.xsd');
+    assert.ok(lint.ok, lint.out);
+    const order = [...xml.matchAll(/<(md|saml):(KeyDescriptor|SingleLogoutService|NameIDFormat|SingleSignOnService|Attribute)\b/g)].map((m) => m[2]);
+    const firstIndex = (name: string) => order.indexOf(name);
+    assert.ok(firstIndex('KeyDescriptor') < firstIndex('SingleLogoutService'));
+    assert.ok(firstIndex('SingleLogoutService') < firstIndex('NameIDFormat'));
+    assert.ok(firstIndex('NameIDFormat') < firstIndex('SingleSignOnService'));
+    assert.ok(firstIndex('SingleSignOnService') < firstIndex('Attribute'));
+    // The certificate at its stable URL is the one in the metadata.
+    const body = idpCert.replace(/-----[^-]+-----|\s/g, '');
+    assert.ok(xml.includes(body));
+    assert.match(idpCert, /^-----BEGIN CERTIFICATE-----/);
+  });
+
+  it('signs a user in for node-saml over HTTP-Redirect with a signed request; xmlsec1 verifies both signatures', async () => {
+    const acs = signedOnly.file.metadataXml.match(/Location="([^"]+acs)"/)![1]!;
+    const sp = nodeSaml(signedOnly, acs, { privateKey: spKeys().signing.privateKeyPem, signatureAlgorithm: 'sha256' });
+    const url = new URL(await sp.getAuthorizeUrlAsync('relay-1', undefined, {}));
+    assert.ok(url.searchParams.get('Signature'));
+    const b = new Browser(t.url);
+    const form = await signInThrough(b, await b.get(`${url.pathname}${url.search}`));
+    assert.equal(form.action, acs);
+    assert.equal(form.fields.RelayState, 'relay-1');
+    const { profile } = await sp.validatePostResponseAsync({ SAMLResponse: form.fields.SAMLResponse! });
+    assert.equal(profile!.nameID, DEMO.student.loginId);
+    assert.equal(profile!.nameIDFormat, 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress');
+    assert.equal(profile!.level, 'P2');
+    assert.equal(profile!.role, 'student');
+
+    const xml = Buffer.from(form.fields.SAMLResponse!, 'base64').toString('utf8');
+    assert.ok(xmllint(xml, 'saml-schema-protocol-2.0.xsd').ok, 'the Response is schema-valid');
+    const response = xmlsecVerify(xml, idpCert, ['urn:oasis:names:tc:SAML:2.0:protocol:Response']);
+    assert.ok(response.ok, `xmlsec1 refused the Response signature: ${response.out}`);
+    assert.match(xml, /SignatureMethod Algorithm="http:\/\/www.w3.org\/2001\/04\/xmldsig-more#rsa-sha256"/);
+    const assertion = /<saml:Assertion[\s\S]*<\/saml:Assertion>/.exec(xml)![0];
+    const verified = xmlsecVerify(assertion, idpCert, ['urn:oasis:names:tc:SAML:2.0:assertion:Assertion']);
+    assert.ok(verified.ok, `xmlsec1 refused the Assertion signature: ${verified.out}`);
+
+    // What the Response says.
+    const doc = parse(xml);
+    const root = doc.documentElement!;
+    assert.equal(root.getAttribute('Destination'), acs);
+    assert.ok(root.getAttribute('InResponseTo'));
+    const confirmation = doc.getElementsByTagNameNS('urn:oasis:names:tc:SAML:2.0:assertion', 'SubjectConfirmationData')[0]!;
+    assert.equal(confirmation.getAttribute('Recipient'), acs);
+    assert.equal(confirmation.getAttribute('InResponseTo'), root.getAttribute('InResponseTo'));
+    const conditions = doc.getElementsByTagNameNS('urn:oasis:names:tc:SAML:2.0:assertion', 'Conditions')[0]!;
+    const now = Date.now();
+    assert.ok(Date.parse(conditions.getAttribute('NotBefore')!) <= now - 30_000, 'NotBefore allows for clock skew');
+    assert.ok(Date.parse(conditions.getAttribute('NotOnOrAfter')!) > now);
+    assert.equal(doc.getElementsByTagNameNS('urn:oasis:names:tc:SAML:2.0:assertion', 'Audience')[0]!.textContent, signedOnly.entityId);
+    assert.match(doc.getElementsByTagNameNS('urn:oasis:names:tc:SAML:2.0:assertion', 'AuthnStatement')[0]!.getAttribute('SessionIndex')!, /^_/);
+    const names = Array.from(doc.getElementsByTagNameNS('urn:oasis:names:tc:SAML:2.0:assertion', 'Attribute')).map((a) => a.getAttribute('Name'));
+    assert.deepEqual(names, ['mail', 'givenName', 'sn', 'displayName', 'school', 'level', 'role']);
+  });
+
+  it('takes a signed AuthnRequest over HTTP-POST from node-saml', async () => {
+    const acs = signedOnly.file.metadataXml.match(/Location="([^"]+acs)"/)![1]!;
+    // HTTP-POST messages are base64 only; node-saml deflates them unless told not to.
+    const sp = nodeSaml(signedOnly, acs, { privateKey: spKeys().signing.privateKeyPem, signatureAlgorithm: 'sha256', authnRequestBinding: 'HTTP-POST', skipRequestCompression: true, digestAlgorithm: 'sha256' });
+    const html = await sp.getAuthorizeFormAsync('relay-2', undefined, {});
+    const samlRequest = /name="SAMLRequest" value="([^"]+)"/.exec(html)![1]!;
+    const b = new Browser(t.url);
+    const form = await signInThrough(b, await b.post('/saml/sso', { SAMLRequest: samlRequest, RelayState: 'relay-2' }));
+    const { profile } = await sp.validatePostResponseAsync({ SAMLResponse: form.fields.SAMLResponse! });
+    assert.equal(profile!.nameID, DEMO.student.loginId);
+  });
+
+  it('serves samlify as an SP over both bindings, and the SSO session signs the second request in without a password', async () => {
+    const validator = new SchemaValidator();
+    samlify.setSchemaValidator({
+      validate: async (xml: string) => {
+        const r = await validator.validate(xml);
+        if (!r.valid) throw new Error(r.errors.join('; '));
+        return 'valid';
+      },
+    });
+    // samlify refuses to sign requests for an IdP whose metadata says WantAuthnRequestsSigned="false"
+    // (the IdP decides per SP); this SP's own view of the IdP says true.
+    const metadata = (await new Browser(t.url).get('/saml/metadata')).text.replace('WantAuthnRequestsSigned="false"', 'WantAuthnRequestsSigned="true"');
+    const idp = samlify.IdentityProvider({ metadata });
+    const sp = samlify.ServiceProvider({
+      metadata: samlifySpMeta.metadata,
+      privateKey: spKeys().signing.privateKeyPem,
+      requestSignatureAlgorithm: 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
+    });
+    const b = new Browser(t.url);
+    try {
+      const redirect = sp.createLoginRequest(idp, 'redirect') as { context: string };
+      const url = new URL(redirect.context);
+      const first = await signInThrough(b, await b.get(`${url.pathname}${url.search}`));
+      const parsed = await sp.parseLoginResponse(idp, 'post', { body: { SAMLResponse: first.fields.SAMLResponse } });
+      assert.equal(parsed.extract.nameID, DEMO.student.loginId);
+      assert.equal(parsed.extract.attributes?.displayName, 'Allen Tan');
+
+      const post = sp.createLoginRequest(idp, 'post') as { context: string };
+      const res = await b.post('/saml/sso', { SAMLRequest: post.context });
+      const page = await b.follow(res);
+      assert.doesNotMatch(page.res.text, /name="password"/, 'no password: the SSO session is live');
+      const second = autoForm(page.res.text);
+      const parsed2 = await sp.parseLoginResponse(idp, 'post', { body: { SAMLResponse: second.fields.SAMLResponse } });
+      assert.equal(parsed2.extract.nameID, DEMO.student.loginId);
+      assert.equal(parsed.extract.sessionIndex?.sessionIndex, parsed2.extract.sessionIndex?.sessionIndex, 'one SessionIndex per SP and SSO session');
+    } finally {
+      await validator.close();
+    }
+  });
+
+  it('encrypts the assertion for an SP with an encryption key, releasing only its attributes', async () => {
+    const acs = 'http://127.0.0.1:9/enc-sp/acs';
+    const b = new Browser(t.url);
+    const form = await signInThrough(b, await b.post('/saml/sso', { SAMLRequest: base64(authnRequestXml({ issuer: encrypted.entityId, destination: `${t.url}/saml/sso` })) }));
+    const xml = Buffer.from(form.fields.SAMLResponse!, 'base64').toString('utf8');
+    assert.match(xml, /<saml:EncryptedAssertion/);
+    assert.match(xml, /xmlenc11#aes256-gcm/);
+    assert.doesNotMatch(xml, /allen_tan/, 'nothing about the user in clear');
+    const sp = nodeSaml(encrypted, acs, { decryptionPvk: spKeys().encryption.privateKeyPem, validateInResponseTo: ValidateInResponseTo.never });
+    const { profile } = await sp.validatePostResponseAsync({ SAMLResponse: form.fields.SAMLResponse! });
+    assert.equal(profile!.nameID, DEMO.student.loginId);
+    assert.deepEqual(Object.keys(profile!.attributes!).sort(), ['level', 'mail']);
+  });
+
+  it('signs only the assertion or only the response when the SP file says so', async () => {
+    for (const [sp, wantResponse, wantAssertion] of [[assertionOnly, false, true], [responseOnly, true, false]] as const) {
+      const b = new Browser(t.url);
+      const form = await signInThrough(b, await b.post('/saml/sso', { SAMLRequest: base64(authnRequestXml({ issuer: sp.entityId, destination: `${t.url}/saml/sso` })) }));
+      const xml = Buffer.from(form.fields.SAMLResponse!, 'base64').toString('utf8');
+      const doc = parse(xml);
+      const signatures = Array.from(doc.getElementsByTagNameNS('http://www.w3.org/2000/09/xmldsig#', 'Signature')).map((s) => (s.parentNode as Element).localName);
+      assert.deepEqual(signatures, [...(wantResponse ? ['Response'] : []), ...(wantAssertion ? ['Assertion'] : [])], sp.file.id);
+      const check = nodeSaml(sp, sp.file.metadataXml.match(/Location="([^"]+acs)"/)![1]!, { wantAssertionsSigned: wantAssertion, wantAuthnResponseSigned: wantResponse, validateInResponseTo: ValidateInResponseTo.never });
+      assert.equal((await check.validatePostResponseAsync({ SAMLResponse: form.fields.SAMLResponse! })).profile!.nameID, DEMO.student.loginId);
+    }
+  });
+
+  it('sends the response to the requested registered ACS, by URL or by index', async () => {
+    const b = new Browser(t.url);
+    const byUrl = await signInThrough(b, await b.post('/saml/sso', { SAMLRequest: base64(authnRequestXml({ issuer: plain.entityId, destination: `${t.url}/saml/sso`, acs: 'http://127.0.0.1:9/plain/acs2' })) }));
+    assert.equal(byUrl.action, 'http://127.0.0.1:9/plain/acs2');
+    const byIndex = await signInThrough(b, await b.post('/saml/sso', { SAMLRequest: base64(authnRequestXml({ issuer: plain.entityId, destination: `${t.url}/saml/sso`, acsIndex: 1 })) }));
+    assert.equal(byIndex.action, 'http://127.0.0.1:9/plain/acs2');
+    const byDefault = await signInThrough(b, await b.post('/saml/sso', { SAMLRequest: base64(authnRequestXml({ issuer: plain.entityId, destination: null })) }));
+    assert.equal(byDefault.action, 'http://127.0.0.1:9/plain/acs');
+  });
+
+  it('asks for the password again on ForceAuthn, and answers IsPassive without a session with NoPassive', async () => {
+    const b = new Browser(t.url);
+    await signInThrough(b, await b.post('/saml/sso', { SAMLRequest: base64(authnRequestXml({ issuer: plain.entityId })) }));
+    const forced = await b.follow(await b.post('/saml/sso', { SAMLRequest: base64(authnRequestXml({ issuer: plain.entityId, forceAuthn: true })) }));
+    assert.match(forced.res.text, /name="password"/, 'ForceAuthn: the password again despite the SSO session');
+    const after = await b.signIn(forced.res, DEMO.student.loginId, DEMO.student.password);
+    assert.ok(autoForm(after.res.text).fields.SAMLResponse);
+
+    const fresh = new Browser(t.url);
+    const passive = await fresh.follow(await fresh.post('/saml/sso', { SAMLRequest: base64(authnRequestXml({ issuer: plain.entityId, isPassive: true })) }));
+    const xml = Buffer.from(autoForm(passive.res.text).fields.SAMLResponse!, 'base64').toString('utf8');
+    assert.match(xml, /status:Responder"><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:NoPassive"/);
+    assert.doesNotMatch(xml, /Assertion/);
+    assert.ok(xmlsecVerify(xml, idpCert, ['urn:oasis:names:tc:SAML:2.0:protocol:Response']).ok, 'error responses are signed too');
+  });
+
+  it('tells the SP AuthnFailed when the user cancels, and refuses NameID formats it cannot issue', async () => {
+    const b = new Browser(t.url);
+    const signIn = await b.follow(await b.post('/saml/sso', { SAMLRequest: base64(authnRequestXml({ issuer: plain.entityId })) }));
+    const cancelled = await b.follow(await b.submit(signIn.res, '/cancel', {}));
+    const xml = Buffer.from(autoForm(cancelled.res.text).fields.SAMLResponse!, 'base64').toString('utf8');
+    assert.match(xml, /status:AuthnFailed/);
+
+    const persistent = await b.follow(await b.post('/saml/sso', { SAMLRequest: base64(authnRequestXml({ issuer: plain.entityId, nameIdFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent' })) }));
+    assert.match(Buffer.from(autoForm(persistent.res.text).fields.SAMLResponse!, 'base64').toString('utf8'), /InvalidNameIDPolicy/);
+  });
+
+  it('runs the first-login journey before any assertion: questions, then a new password', async () => {
+    const b = new Browser(t.url);
+    const first = await b.post('/saml/sso', { SAMLRequest: base64(authnRequestXml({ issuer: plain.entityId })) });
+    const resumeUrl = first.headers.location!;
+    const signIn = await b.follow(first);
+    const questions = await b.signIn(signIn.res, FARAH.loginId, FARAH.password);
+    assert.match(questions.res.text, /Setup Security Questions/);
+    // Going straight back to the request issues nothing: there is no SSO session until
+    // the required actions are done, so it asks for a sign-in again.
+    const skip = await b.open(resumeUrl);
+    assert.doesNotMatch(skip.res.text, /SAMLResponse/);
+    assert.match(skip.res.text, /name="password"/);
+
+    const confirm = await b.follow(await b.submit(questions.res, '/questions', { q0: '3', a0: 'Ramen', q1: '0', a1: 'Shark', q2: '1', a2: 'Turquoise' }));
+    const saved = await b.follow(await b.submit(confirm.res, '/questions/confirm', {}));
+    const change = await b.follow(await b.submit(saved.res, '/continue', {}));
+    assert.match(change.res.text, /Change Password/);
+    assert.doesNotMatch((await b.open(resumeUrl)).res.text, /SAMLResponse/, 'still nothing issued');
+    const password = change.res;
+    const wait = await b.follow(await b.submit(password, '/password', { newPassword: 'Orchard-Lamp-2077', confirmPassword: 'Orchard-Lamp-2077' }));
+    assert.match(wait.res.text, /Please Wait/);
+    const done = await b.follow(await b.submit(wait.res, '/password/commit', {}));
+    assert.match(done.res.text, /The password has been changed successfully/);
+    const handOff = await b.follow(await b.submit(done.res, '/continue', {}));
+    const form = autoForm(handOff.res.text);
+    assert.equal(form.action, 'http://127.0.0.1:9/plain/acs');
+    assert.match(Buffer.from(form.fields.SAMLResponse!, 'base64').toString('utf8'), /farah_aziz@students\.edu\.sg/);
+  });
+});
