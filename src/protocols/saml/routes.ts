@@ -113,6 +113,7 @@ export function samlRouter(deps: SamlDeps): Router {
     }
   }
 
+  /** Sends a logout message to an SP by its binding. */
   async function send(ctx: Context, delivery: ReturnType<SamlMessages['deliver']>): Promise<void> {
     if (delivery.kind === 'redirect') {
       ctx.status = 302;
@@ -120,7 +121,7 @@ export function samlRouter(deps: SamlDeps): Router {
       ctx.redirect(delivery.url);
       return;
     }
-    await deps.render(ctx, 'saml-post', { action: delivery.action, fields: delivery.fields });
+    await deps.render(ctx, 'saml-post', { action: delivery.action, fields: delivery.fields, purpose: 'sign-out' });
   }
 
   async function postResponse(ctx: Context, acsUrl: string, samlResponse: string, relayState: string | undefined): Promise<void> {
@@ -263,7 +264,7 @@ export function samlRouter(deps: SamlDeps): Router {
     ctx.cookies.set(LOGOUT_CHAIN_COOKIE, '', { httpOnly: true, sameSite: 'lax', secure, maxAge: 0 });
     const final = chain.final;
     if (final.kind === 'page') return deps.signedOutPage(ctx, chain);
-    if (final.kind === 'post') return deps.render(ctx, 'saml-post', { action: final.action, fields: final.fields });
+    if (final.kind === 'post') return deps.render(ctx, 'saml-post', { action: final.action, fields: final.fields, purpose: 'sign-out' });
     const sp = sps.byId(final.spId);
     const endpoint = sp && logoutEndpoint(sp);
     if (!sp || !endpoint) return deps.signedOutPage(ctx, chain);
