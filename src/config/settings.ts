@@ -268,6 +268,10 @@ export function loadSettings({ env = process.env, overrides = {} }: LoadOptions 
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const settings = result.data;
+  // Tile URLs may name the simulated apps' addresses, which are configurable.
+  for (const app of settings.apps) {
+    app.url = app.url.replaceAll('{sims.sls.publicUrl}', settings.sims.sls.publicUrl).replaceAll('{sims.workspace.publicUrl}', settings.sims.workspace.publicUrl);
+  }
   settings.keysDir = path.resolve(projectRoot, settings.keysDir);
   settings.relyingPartyDirs = settings.relyingPartyDirs.map((d) => path.resolve(projectRoot, d));
   if (settings.seed.file) settings.seed.file = path.resolve(settings.seed.file);

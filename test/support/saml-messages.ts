@@ -63,6 +63,15 @@ export function logoutRequestXml(o: { issuer: string; destination: string; nameI
   );
 }
 
+export function logoutResponseXml(o: { issuer: string; destination: string; inResponseTo: string; status?: string }): string {
+  return (
+    `<samlp:LogoutResponse xmlns:samlp="${SAMLP}" xmlns:saml="${SAML}" ID="${messageId()}" Version="2.0" IssueInstant="${instant()}" Destination="${o.destination}" InResponseTo="${o.inResponseTo}">` +
+    `<saml:Issuer>${o.issuer}</saml:Issuer>` +
+    `<samlp:Status><samlp:StatusCode Value="${o.status ?? 'urn:oasis:names:tc:SAML:2.0:status:Success'}"/></samlp:Status>` +
+    '</samlp:LogoutResponse>'
+  );
+}
+
 /** An enveloped signature over the root, after its Issuer (HTTP-POST binding). */
 export function signXml(xml: string, alg: keyof typeof ALG = 'sha256', key = spKeys().signing): string {
   const sig = new SignedXml({ privateKey: key.privateKeyPem, publicCert: key.certificatePem });

@@ -31,6 +31,7 @@ export interface TestSpOptions {
   entityId?: string;
   acs?: string[];
   slo?: string;
+  sloBinding?: 'redirect' | 'post';
   authnRequestsSigned?: boolean;
   withEncryptionKey?: boolean;
   options?: Record<string, unknown>;
@@ -49,7 +50,7 @@ export function testSp(o: TestSpOptions = {}): { file: SamlSpFile; metadata: str
     `<md:SPSSODescriptor AuthnRequestsSigned="${o.authnRequestsSigned ? 'true' : 'false'}" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">` +
     keyDescriptor('signing', keys.signing.certificatePem) +
     (o.withEncryptionKey ? keyDescriptor('encryption', keys.encryption.certificatePem) : '') +
-    (o.slo ? `<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${o.slo}"/>` : '') +
+    (o.slo ? `<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:${o.sloBinding === 'post' ? 'HTTP-POST' : 'HTTP-Redirect'}" Location="${o.slo}"/>` : '') +
     acs.map((url, i) => `<md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="${url}" index="${i}"${i === 0 ? ' isDefault="true"' : ''}/>`).join('') +
     '</md:SPSSODescriptor></md:EntityDescriptor>';
   const file = parseSamlSp({ protocol: 'saml', id, display_name: `Test SP ${id}`, metadata, ...o.options }, `(test ${id})`);

@@ -9,14 +9,19 @@ import { Browser, formOf } from '../support/browser.ts';
 import { MultiBrowser } from '../support/multi-browser.ts';
 import { DEMO } from '../support/idp.ts';
 import { freePort } from '../support/redis.ts';
+import { followHandOffs } from '../support/saml.ts';
 
 describe('npm start (src/main.ts)', () => {
   it('serves the portal on the embedded store and stops cleanly on SIGTERM', async () => {
     const port = await freePort();
     const simPort = await freePort();
+    const wsPort = await freePort();
+    const idpUrl = `http://127.0.0.1:${port}`;
+    const wsUrl = `http://127.0.0.1:${wsPort}`;
     const env: NodeJS.ProcessEnv = {
-      ...process.env, PORT: String(port), IDP_PUBLIC_URL: `http://127.0.0.1:${port}`, IDP_KEYS_DIR: mkdtempSync(path.join(tmpdir(), 'idp-keys-')),
+      ...process.env, PORT: String(port), IDP_PUBLIC_URL: idpUrl, IDP_KEYS_DIR: mkdtempSync(path.join(tmpdir(), 'idp-keys-')),
       SLS_SIM_PORT: String(simPort), SLS_SIM_URL: `http://127.0.0.1:${simPort}`,
+      WORKSPACE_SIM_PORT: String(wsPort), WORKSPACE_SIM_URL: wsUrl,
     };
     delete env.REDIS_URL;
     const child = spawn(process.execPath, ['src/main.ts'], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -48,6 +53,20 @@ describe('npm start (src/main.ts)', () => {
       const f = formOf(slsLogin.res.text, "/sign-in");
       const sls = await multi.post(new URL(f.action, `http://127.0.0.1:${port}`).toString(), { ...f.hidden, username: DEMO.student2.loginId, password: DEMO.student2.password });
       assert.match(sls.res.text, /Bella Lim[\s\S]*your assignments/i);
+      // The portal's tiles lead to both simulated apps.
+      const tiles = (await multi.open(`${idpUrl}/portal`)).res.text;
+      assert.match(tiles, new RegExp(`href="http://127.0.0.1:${simPort}/login"`));
+      assert.match(tiles, /href="\/saml\/launch\/workspace-sim"/);
+
+      // workspace-sim signs in over SAML with the same SSO session: no password.
+      assert.ok(out.includes('workspace-sim (simulated Google Workspace, SAML service provider) ready'));
+      const both = new MultiBrowser(idpUrl, `http://127.0.0.1:${simPort}`, wsUrl);
+      const wsLogin = await both.open(`${wsUrl}/login`);
+      const wf = formOf(wsLogin.res.text, '/sign-in');
+      const welcome = await followHandOffs(both, await both.post(new URL(wf.action, idpUrl).toString(), { ...wf.hidden, username: DEMO.student.loginId, password: DEMO.student.password }));
+      assert.match(welcome.res.text, /Welcome to your new account/);
+      const dashboard = await both.post(`${wsUrl}/welcome`, {});
+      assert.match(dashboard.res.text, /Allen Tan[\s\S]*id="apps"/);
     } finally {
       const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');

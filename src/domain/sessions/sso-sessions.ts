@@ -92,11 +92,13 @@ export class SsoSessions {
     return participant;
   }
 
+  /** The SAML participants, in the order they joined. */
   async samlParticipants(sessionId: string): Promise<SamlParticipant[]> {
     const all = await this.#store.hashGetAll(keys.ssoParticipants(sessionId));
     return Object.entries(all ?? {})
       .filter(([field]) => field !== OIDC_FIELD)
-      .map(([, v]) => JSON.parse(v) as SamlParticipant);
+      .map(([, v]) => JSON.parse(v) as SamlParticipant)
+      .sort((a, b) => a.since - b.since || a.spId.localeCompare(b.spId));
   }
 
   /** Records that an OIDC client received this session's sign-in. */
