@@ -12,6 +12,7 @@ import { stringify } from 'csv-stringify/sync';
 import type { Context } from 'koa';
 import type { Account } from '../domain/accounts/account.ts';
 import type { Authenticator } from '../domain/accounts/authentication.ts';
+import type { RequiredAction } from '../domain/accounts/credentials.ts';
 import type { Directory } from '../domain/accounts/directory.ts';
 import { adminScope, inScope, type AdminScope, type Administration } from '../domain/admin/administration.ts';
 import type { AuditLog, StoredAuditEvent } from '../domain/audit/audit-log.ts';
@@ -34,6 +35,9 @@ export interface AdminDeps {
   audit: AuditLog;
   sso: SsoSessions;
   ssoOf: (ctx: Context) => Promise<SsoSession | null>;
+  /** Required actions pending for an account (questions, password change): those come first. */
+  requiredActions: (account: Account) => RequiredAction[];
+  beginRequiredActions: (ctx: Context, accountId: string, pending: RequiredAction[], resume: { kind: 'portal'; path: string }) => Promise<string>;
   clock: Clock;
   recentAuthMs: number;
   pageSize: number;
@@ -72,13 +76,20 @@ export function adminRouter(deps: AdminDeps): Router {
   /** The signed-in administrator, or null after sending the browser to sign in. */
   async function admin(ctx: Context): Promise<Admin | null> {
     const session = await deps.ssoOf(ctx);
-    if (!session) {
-      seeOther(ctx, `/flow/start?return=/portal`);
+    const actor = session ? await deps.directory.get(session.accountId) : null;
+    // Back here after signing in (the page, not its query: a GET form is simply sent again).
+    const back = ctx.method === 'GET' ? ctx.path : '/admin';
+    if (!session || !actor || actor.status !== 'active') {
+      seeOther(ctx, `/flow/start?return=${encodeURIComponent(back)}`);
       return null;
     }
-    const actor = await deps.directory.get(session.accountId);
+    const pending = deps.requiredActions(actor);
+    if (pending.length > 0) {
+      seeOther(ctx, await deps.beginRequiredActions(ctx, actor.id, pending, { kind: 'portal', path: back }));
+      return null;
+    }
     const scope = adminScope(actor);
-    if (!actor || !scope) throw new AppError('SSPR 5403', 'not an administrator');
+    if (!scope) throw new AppError('SSPR 5403', 'not an administrator');
     return { actor, scope, session };
   }
 

@@ -144,7 +144,7 @@ export function resumeClient(resume: Resume): string {
   return resume.kind === 'oidc' ? resume.clientId : resume.kind === 'saml' ? resume.spId : 'portal';
 }
 
-/** Portal destinations a flow may return to; anything else falls back to /portal. */
+/** The IdP's own pages a flow may return to (portal, admin); anything else falls back to /portal. */
 export function safePortalPath(raw: unknown): string {
-  return typeof raw === 'string' && /^\/portal(\/[A-Za-z0-9/_-]*)?$/.test(raw) ? raw : '/portal';
+  return typeof raw === 'string' && /^\/(portal|admin)(\/[A-Za-z0-9/_-]*)?$/.test(raw) && !raw.includes('//') ? raw : '/portal';
 }

@@ -270,6 +270,8 @@ export function createIdp(deps: IdpDeps): Idp {
       importer: services.importer, store,
       csrfValid: (ctx, token) => csrfValid(csrfKey, ctx.cookies.get(BROWSER_COOKIE, { signed: true }), token),
       administration: services.administration, authenticator, directory, audit, sso, ssoOf, clock, render,
+      requiredActions: (account) => credentials.requiredActions(account),
+      beginRequiredActions: (ctx, accountId, pending, resume) => start.requiredActions(ctx, accountId, pending, resume),
       recentAuthMs: settings.admin.recentAuthMinutes * 60_000, pageSize: settings.admin.pageSize,
     }),
   );

@@ -52,6 +52,20 @@ describe('administrators', () => {
     for (const text of ['Allen Tan', 'Locked</dt><dd>No', 'Security questions</dt><dd>Set', 'Temporary password</dt><dd>No', 'Last sign-in']) assert.ok(state.text.includes(text), text);
   });
 
+  it('returns to the admin page after signing in there, and runs required actions first', async () => {
+    const b = new Browser(t.url);
+    const signIn = await b.open(`/admin/accounts/${allenId}`);
+    assert.match(signIn.res.text, /name="password"/);
+    const landed = await b.signIn(signIn.res, SITI.loginId, SITI.password);
+    assert.match(landed.res.text, /<h1>Allen Tan<\/h1>/, 'back at the page asked for');
+
+    // An administrator whose password was reset must change it before reaching /admin.
+    const siti = (await t.idp.directory.findByLoginId(SITI.loginId))!;
+    await t.idp.directory.update(siti.id, (a) => ({ ...a, mustChangePassword: true }));
+    const pending = await b.open('/admin');
+    assert.match(pending.res.text, /<h1>Change Password<\/h1>/);
+  });
+
   it('pages through search results', async () => {
     const paged = await startTestIdp({ overrides: { admin: { pageSize: 3 } } });
     try {

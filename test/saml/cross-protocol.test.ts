@@ -3,18 +3,11 @@
 // and every app learns of it (SAML by front-channel LogoutRequest, OIDC by back-channel
 // logout token).
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { projectRoot } from '../../src/config/settings.ts';
-import { slsSimClient } from '../../src/sims/clients.ts';
-import { createSlsSim } from '../../src/sims/sls/app.ts';
 import { formOf } from '../support/browser.ts';
-import { DEMO, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { DEMO, type TestIdp } from '../support/idp.ts';
 import { MultiBrowser } from '../support/multi-browser.ts';
-import { freePort } from '../support/redis.ts';
-import { followHandOffs, workspaceSim, type RunningWorkspaceSim } from '../support/saml.ts';
+import { followHandOffs, type RunningWorkspaceSim } from '../support/saml.ts';
+import { startWorld, type World } from '../support/world.ts';
 
 async function until(check: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 80 && !check(); i++) await new Promise((r) => setTimeout(r, 25));
@@ -25,26 +18,15 @@ describe('one SSO session across SAML, OIDC and the portal', () => {
   let t: TestIdp;
   let ws: RunningWorkspaceSim;
   let slsUrl: string;
-  let slsServer: Server;
   let slsSessions: Map<string, { claims?: unknown }>;
+  let world: World;
 
   before(async () => {
-    ws = await workspaceSim();
-    const port = await freePort();
-    slsUrl = `http://127.0.0.1:${port}`;
-    const client = slsSimClient(mkdtempSync(path.join(tmpdir(), 'idp-sls-keys-')), slsUrl);
-    t = await startTestIdp({ clients: [client], serviceProviders: [ws.sp] });
-    await ws.start(t.url);
-    const sls = createSlsSim({ publicUrl: slsUrl, issuer: t.url, clientId: client.client_id, clientSecret: client.client_secret!, viewsDir: path.join(projectRoot, 'views/sims/sls') });
-    slsSessions = sls.sessions;
-    slsServer = createServer(sls.app.callback());
-    await new Promise<void>((resolve) => slsServer.listen(port, '127.0.0.1', resolve));
+    world = await startWorld();
+    ({ t, ws, slsUrl, slsSessions } = world);
   });
   after(async () => {
-    slsServer.closeAllConnections();
-    slsServer.close();
-    await ws.close();
-    await t.close();
+    await world.close();
   });
 
   function browser(): MultiBrowser {

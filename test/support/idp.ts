@@ -49,12 +49,14 @@ export interface TestIdpOptions {
   clients?: OidcClientFile[];
   /** Extra SAML service providers. */
   serviceProviders?: SamlSpFile[];
+  /** Host name in the IdP's public URL (default 127.0.0.1; "localhost" makes it another site than the sims). */
+  host?: string;
 }
 
 export async function startTestIdp(options: TestIdpOptions = {}): Promise<TestIdp> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const url = `http://${options.host ?? '127.0.0.1'}:${(server.address() as { port: number }).port}`;
   const keysDir = mkdtempSync(path.join(tmpdir(), 'idp-keys-'));
   const settings = loadSettings({
     env: {},
