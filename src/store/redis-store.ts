@@ -36,8 +36,11 @@ export function describeConnection(c: RedisConnection): string {
 export class RedisStore implements Store {
   readonly kind = 'redis' as const;
   readonly client: Redis | Cluster;
+  /** Prepended to every key by the client. */
+  readonly prefix: string;
 
   constructor(connection: RedisConnection) {
+    this.prefix = connection.keyPrefix;
     const common: RedisOptions = {
       keyPrefix: connection.keyPrefix,
       enableOfflineQueue: false,

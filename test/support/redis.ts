@@ -89,20 +89,24 @@ export async function stopSharedRedis(): Promise<void> {
   shared = undefined;
 }
 
-let sharedCluster: { stop(): Promise<void>; nodes: string[] } | undefined;
+let sharedCluster: Promise<{ stop(): Promise<void>; nodes: string[] }> | undefined;
+
+/** The cluster of this run: REDIS_CLUSTER_NODES, or three masters the harness starts once. */
+export async function sharedClusterNodes(): Promise<string[]> {
+  if (process.env.REDIS_CLUSTER_NODES) return process.env.REDIS_CLUSTER_NODES.split(',');
+  sharedCluster ??= import('./cluster.ts').then(({ OwnedCluster }) => OwnedCluster.start());
+  return (await sharedCluster).nodes;
+}
 
 /** With IDP_TEST_STORE=cluster, every "redis" store of the suite is a Redis Cluster. */
 export async function testClusterNodes(): Promise<string[] | null> {
-  if (process.env.IDP_TEST_STORE !== 'cluster') return null;
-  if (process.env.REDIS_CLUSTER_NODES) return process.env.REDIS_CLUSTER_NODES.split(',');
-  const { OwnedCluster } = await import('./cluster.ts');
-  sharedCluster ??= await OwnedCluster.start();
-  return sharedCluster.nodes;
+  return process.env.IDP_TEST_STORE === 'cluster' ? sharedClusterNodes() : null;
 }
 
 export async function stopSharedCluster(): Promise<void> {
-  await sharedCluster?.stop();
+  const cluster = sharedCluster;
   sharedCluster = undefined;
+  await (await cluster)?.stop();
 }
 
 let prefixCounter = 0;
