@@ -48,7 +48,8 @@ export class Authenticator {
     const account = await this.#directory.findByLoginId(loginId);
     const result = await this.#check(account, loginId, password, ctx, 'signin.failure');
     if (!result.ok) return result;
-    const newHash = (await this.#hasher.verify(result.account.passwordHash, password)).needsRehash ? await this.#hasher.hash(password) : undefined;
+    // One verification per sign-in: #check says whether the hash needs upgrading.
+    const newHash = result.needsRehash ? await this.#hasher.hash(password) : undefined;
     const verifiedHash = result.account.passwordHash;
     const updated = await this.#directory.update(result.account.id, (a) => {
       a.lastSignInAt = this.#clock();
@@ -62,7 +63,7 @@ export class Authenticator {
   }
 
   /** The password check with lockout around it; unknown accounts cost the same. */
-  async #check(account: Account | null, loginId: string, password: string, ctx: RequestContext, failure: 'signin.failure' | 'reauth.failure'): Promise<SignInResult> {
+  async #check(account: Account | null, loginId: string, password: string, ctx: RequestContext, failure: 'signin.failure' | 'reauth.failure'): Promise<SignInResult & { needsRehash?: boolean }> {
     const ip = ctx.ip ?? 'unknown';
     const accountId = account?.id;
     const gate = await this.#lockout.beginAttempt(loginId, ip);
@@ -70,7 +71,8 @@ export class Authenticator {
       await this.#audit.record({ type: failure, accountId, loginId: accountId ? undefined : loginId, reason: gate.why, ...ctx });
       return { ok: false, reason: gate.why };
     }
-    const ok = account ? (await this.#hasher.verify(account.passwordHash, password)).ok : await this.#hasher.verifyDecoy(password);
+    const verified = account ? await this.#hasher.verify(account.passwordHash, password) : { ok: await this.#hasher.verifyDecoy(password), needsRehash: false };
+    const ok = verified.ok;
     if (!ok || !account) {
       const reason = account ? 'bad_password' : 'unknown_account';
       await this.#audit.record({ type: failure, accountId, loginId: accountId ? undefined : loginId, reason, ...ctx });
@@ -85,6 +87,6 @@ export class Authenticator {
       await this.#audit.record({ type: failure, accountId, reason: 'disabled', ...ctx });
       return { ok: false, reason: 'disabled' };
     }
-    return { ok: true, account };
+    return { ok: true, account, needsRehash: verified.needsRehash };
   }
 }

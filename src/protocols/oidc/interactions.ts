@@ -5,7 +5,8 @@
 //              otherwise hand over to the protocol-neutral sign-in flow, which
 //              returns here when done.
 //   consent -> clients are registered by administrators, so the requested scopes and
-//              claims are granted without a consent screen.
+//              claims are granted without a consent screen (scopes already with the login,
+//              which saves a round trip; what remains comes back here as a consent prompt).
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Provider } from 'oidc-provider';
@@ -59,10 +60,17 @@ export function interactionRouter(deps: InteractionDeps): Router {
       }
       // The SSO session remembers its OIDC clients (single logout goes through oidc-provider then).
       await deps.recordClient(sso, clientId);
+      // Consent is not asked (clients are registered by administrators): grant the requested
+      // scopes now, which saves the consent round trip. Whatever this does not cover (claims,
+      // resource indicators, an explicit prompt=consent) still comes back as a consent prompt.
+      const grant = details.grantId ? await provider.Grant.find(details.grantId) : new provider.Grant({ accountId: sso.accountId, clientId });
+      if (!grant || grant.accountId !== sso.accountId) throw new AppError('SSPR 5102', 'grant of another account');
+      if (typeof details.params.scope === 'string') grant.addOIDCScope(details.params.scope);
+      const grantId = await grant.save();
       await provider.interactionFinished(
         ctx.req,
         ctx.res,
-        { login: { accountId: sso.accountId, amr: sso.amr, ts: Math.floor(sso.authTime / 1000), remember: false } },
+        { login: { accountId: sso.accountId, amr: sso.amr, ts: Math.floor(sso.authTime / 1000), remember: false }, consent: { grantId } },
         { mergeWithLastSubmission: false },
       );
       ctx.respond = false;
