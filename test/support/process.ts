@@ -21,6 +21,7 @@ export async function startIdpProcess(env: NodeJS.ProcessEnv, port?: number): Pr
   const childEnv: NodeJS.ProcessEnv = {
     ...process.env,
     IDP_SIMS: 'false',
+    IDP_PUBLIC_URL: `http://127.0.0.1:${p}`,
     IDP_ARGON2_MEMORY_KIB: String(FAST_ARGON2.memoryCost),
     IDP_ARGON2_TIME_COST: String(FAST_ARGON2.timeCost),
     ...env,

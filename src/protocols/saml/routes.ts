@@ -210,13 +210,16 @@ export function samlRouter(deps: SamlDeps): Router {
       forceAuthn: isTrue(trusted.getAttribute('ForceAuthn')),
       isPassive: isTrue(trusted.getAttribute('IsPassive')),
       receivedAt: deps.clock(),
-      binding: '',
+      // HTTP-Redirect is a GET with this browser's cookies: bound now. HTTP-POST comes
+      // cross-site without them: bound by the GET it is continued with.
+      binding: ctx.method === 'GET' ? browserBinding(deps.browserSecret(ctx)) : '',
     });
     if (policy && policy !== NAMEID_EMAIL && policy !== NAMEID_UNSPECIFIED) {
       const { samlResponse } = messages.errorResponse({ sp, acsUrl: pending.acsUrl, inResponseTo: pending.requestId, status: STATUS.requester, subStatus: 'urn:oasis:names:tc:SAML:2.0:status:InvalidNameIDPolicy', message: 'Only emailAddress NameIDs are issued.', now: deps.clock() });
       await pendingSignIns.take(pending);
       return postResponse(ctx, pending.acsUrl, samlResponse, pending.relayState);
     }
+    if (ctx.method === 'GET') return resume(ctx, pending);
     seeOther(ctx, `/saml/resume/${pending.id}`);
   };
   router.get('/saml/sso', sso);

@@ -1,0 +1,115 @@
+// SAML SP-initiated single sign-on under load, against raw samlify response signing.
+//   baseline: samlify's createLoginResponse (its own template, Response and Assertion
+//             signed with RSA-SHA256), in a loop, as fast as one core goes;
+//   product:  what an SP's user costs the IdP with a live SSO session: an AuthnRequest
+//             through every inbound check (schema validation included) to the page with
+//             the signed Response — HTTP-Redirect: one GET; HTTP-POST: the POST, then a
+//             303 to a GET (a cross-site POST carries no cookies).
+// Also: the schema validation per message, in the IdP's long-lived worker against
+// xmllint-wasm's own validateXML (a new worker each call).
+// Run: node bench/saml-sso.ts   (SECONDS=10 CONCURRENCY=4)
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as samlify from 'samlify';
+import { newSamlKeyPair } from '../src/config/key-material.ts';
+import { projectRoot } from '../src/config/settings.ts';
+import { idpEndpoints, idpMetadata } from '../src/protocols/saml/metadata.ts';
+import { SchemaValidator } from '../src/protocols/saml/schema-validator.ts';
+import { startIdpProcess } from '../test/support/process.ts';
+import { OwnedRedis } from '../test/support/redis.ts';
+import { authnRequestXml, base64, redirectQuery } from '../test/support/saml-messages.ts';
+import { Agent, form } from './lib/http.ts';
+import { drive } from './lib/load.ts';
+import { percentile, report, round } from './lib/stats.ts';
+
+const SECONDS = Number(process.env.SECONDS ?? 10);
+const CONCURRENCY = Number(process.env.CONCURRENCY ?? 4);
+const SP = { entityId: 'https://sp.test/fixture-sp', acs: 'http://127.0.0.1:9/fixture-sp/acs' };
+
+async function rawSamlify() {
+  const keys = newSamlKeyPair('bench idp');
+  const metadata = idpMetadata(idpEndpoints('http://127.0.0.1:1'), keys.certificatePem, { name: 'bench', url: 'http://127.0.0.1:1' });
+  const idp = samlify.IdentityProvider({ metadata, privateKey: keys.privateKeyPem });
+  const sp = samlify.ServiceProvider({ entityID: SP.entityId, assertionConsumerService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST', Location: SP.acs }], wantAssertionsSigned: true, wantMessageSigned: true });
+  return drive({ concurrency: 1, seconds: SECONDS }, async () => {
+    await idp.createLoginResponse(sp, { extract: { request: { id: '_request' } } }, 'post', { email: 'allen_tan@students.edu.sg' });
+  });
+}
+
+async function schemaValidation() {
+  const xml = authnRequestXml({ issuer: SP.entityId, destination: 'http://127.0.0.1:1/saml/sso' });
+  const validator = new SchemaValidator();
+  await validator.warm();
+  const ours: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    const t0 = performance.now();
+    if (!(await validator.validate(xml)).valid) throw new Error('invalid');
+    ours.push(performance.now() - t0);
+  }
+  await validator.close();
+  // xmllint-wasm's own API: a new worker and a fresh compile for every message.
+  const { validateXML } = createRequire(import.meta.url)('xmllint-wasm') as { validateXML: (o: unknown) => Promise<{ valid: boolean }> };
+  const dir = path.join(projectRoot, 'src/protocols/saml/schemas');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.xsd')).map((fileName) => ({ fileName, contents: readFileSync(path.join(dir, fileName), 'utf8') }));
+  const main = files.find((f) => f.fileName === 'saml-schema-protocol-2.0.xsd')!;
+  const perCall: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const t0 = performance.now();
+    const r = await validateXML({ xml: [{ fileName: 'm.xml', contents: xml }], schema: [main], preload: files.filter((f) => f !== main) });
+    if (!r.valid) throw new Error('invalid');
+    perCall.push(performance.now() - t0);
+  }
+  return {
+    longLivedWorker: { p50ms: round(percentile(ours, 50)), p99ms: round(percentile(ours, 99)) },
+    workerPerCall: { p50ms: round(percentile(perCall, 50)), p99ms: round(percentile(perCall, 99)) },
+  };
+}
+
+async function main() {
+  const baseline = await rawSamlify();
+  const schema = await schemaValidation();
+
+  const redis = await OwnedRedis.start();
+  const idp = await startIdpProcess({
+    REDIS_URL: redis.url, IDP_DEMO_SEED: 'true', LOG_LEVEL: 'warn',
+    IDP_KEYS_DIR: mkdtempSync(path.join(tmpdir(), 'bench-keys-')), IDP_RP_DIR: path.join(projectRoot, 'test/fixtures/relying-parties'),
+  });
+  const idpUrl = `http://127.0.0.1:${idp.port}`;
+  try {
+    // One browser per worker, signed in once (the SSO session then serves every request).
+    const agents = await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+      const agent = new Agent();
+      const page = await agent.follow(await agent.request(`${idpUrl}/portal`), idpUrl);
+      const f = form(page.text, '/sign-in');
+      await agent.follow(await agent.request(new URL(f.action, idpUrl).toString(), { form: { ...f.fields, username: 'allen_tan@students.edu.sg', password: 'Sunflower-Kite-42' } }), idpUrl);
+      return agent;
+    }));
+    const sso = (binding: 'redirect' | 'post') => drive({ concurrency: CONCURRENCY, seconds: SECONDS }, async (worker) => {
+      const agent = agents[worker]!;
+      const xml = authnRequestXml({ issuer: SP.entityId, destination: `${idpUrl}/saml/sso` });
+      const first = binding === 'post'
+        ? await agent.request(`${idpUrl}/saml/sso`, { form: { SAMLRequest: base64(xml) } })
+        : await agent.request(`${idpUrl}/saml/sso?${redirectQuery('SAMLRequest', xml, { sign: false })}`);
+      const page = await agent.follow(first, idpUrl);
+      if (!page.text.includes('name="SAMLResponse"')) throw new Error(`no response: ${page.status} ${page.text.slice(0, 200)}`);
+    });
+    const redirect = await sso('redirect');
+    const post = await sso('post');
+    const ratio = round(redirect.perSecond / baseline.perSecond);
+    report('saml-sso', `HTTP-Redirect: ${redirect.perSecond} SP-initiated sign-ins/s (request in, signed response out) = ${ratio} × raw samlify response signing (${baseline.perSecond}/s on one core), p50 ${redirect.p50ms} ms, p99 ${redirect.p99ms} ms; HTTP-POST (one more request): ${post.perSecond}/s = ${round(post.perSecond / baseline.perSecond)} ×; schema validation ${schema.longLivedWorker.p50ms} ms/message (xmllint-wasm's worker per call: ${schema.workerPerCall.p50ms} ms)`, {
+      concurrency: CONCURRENCY,
+      baselineSamlifyResponses: baseline,
+      spInitiatedSso: { redirect, post },
+      ratios: { redirect: ratio, post: round(post.perSecond / baseline.perSecond) },
+      schemaValidation: schema,
+      signing: 'Response and Assertion, RSA-SHA256, RSA-2048',
+    });
+  } finally {
+    await idp.kill('SIGTERM');
+    await redis.destroy();
+  }
+}
+
+await main();

@@ -1,0 +1,130 @@
+// The token endpoint under load, against bare oidc-provider (in-memory adapter) in the
+// same run: what the IdP's Redis adapter and everything around oidc-provider cost.
+//   client_credentials: autocannon, POST /token with Basic authentication;
+//   refresh_token:      `CONCURRENCY` chains, each refreshing its own token again and
+//                       again (rotation: every answer carries the next refresh token).
+// Both servers run as their own processes; the IdP on a fresh redis-server.
+// Run: node bench/token.ts   (SECONDS=10 CONCURRENCY=16)
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import autocannon from 'autocannon';
+import { projectRoot } from '../src/config/settings.ts';
+import { startIdpProcess } from '../test/support/process.ts';
+import { OwnedRedis } from '../test/support/redis.ts';
+import { Agent, form } from './lib/http.ts';
+import { drive } from './lib/load.ts';
+import { report, round } from './lib/stats.ts';
+
+const SECONDS = Number(process.env.SECONDS ?? 10);
+const CONCURRENCY = Number(process.env.CONCURRENCY ?? 16);
+
+interface Target {
+  name: string;
+  url: string;
+  tokenPath: string;
+  service: { id: string; secret: string };
+  web: { id: string; secret: string };
+  tokens: string[];
+}
+
+const basic = (c: { id: string; secret: string }) => `Basic ${Buffer.from(`${encodeURIComponent(c.id)}:${encodeURIComponent(c.secret)}`).toString('base64')}`;
+
+async function clientCredentials(t: Target) {
+  const result = await autocannon({
+    url: `${t.url}${t.tokenPath}`,
+    method: 'POST',
+    connections: CONCURRENCY,
+    duration: SECONDS,
+    headers: { authorization: basic(t.service), 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'grant_type=client_credentials',
+  });
+  return { perSecond: round(result.requests.average, 1), p50ms: result.latency.p50, p99ms: result.latency.p99, requests: result.requests.total, non2xx: result.non2xx, errors: result.errors };
+}
+
+async function refreshChains(t: Target) {
+  const current = [...t.tokens];
+  return drive({ concurrency: CONCURRENCY, seconds: SECONDS }, async (worker) => {
+    const res = await fetch(`${t.url}${t.tokenPath}`, {
+      method: 'POST',
+      headers: { authorization: basic(t.web), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: current[worker]! }),
+    });
+    const body = (await res.json()) as { refresh_token?: string; error?: string };
+    if (!res.ok || !body.refresh_token) throw new Error(`refresh failed: ${res.status} ${body.error ?? ''}`);
+    current[worker] = body.refresh_token;
+  });
+}
+
+/** Refresh tokens from the IdP the way a relying party gets them: sign in, then code for tokens. */
+async function mintIdpTokens(idpUrl: string, count: number): Promise<string[]> {
+  const web = { id: 'test-web', secret: 'test-web-secret-0123456789abcdef0123456789', redirect: 'http://127.0.0.1:9/callback' };
+  const agent = new Agent();
+  const tokens: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const auth = `${idpUrl}/oidc/auth?${new URLSearchParams({ client_id: web.id, redirect_uri: web.redirect, response_type: 'code', scope: 'openid offline_access', prompt: 'consent', state: 's' })}`;
+    let res = await agent.follow(await agent.request(auth), idpUrl);
+    if (res.status === 200) {
+      const f = form(res.text, '/sign-in');
+      res = await agent.follow(await agent.request(new URL(f.action, idpUrl).toString(), { form: { ...f.fields, username: 'allen_tan@students.edu.sg', password: 'Sunflower-Kite-42' } }), idpUrl);
+    }
+    const code = new URL(res.location!).searchParams.get('code');
+    const token = await fetch(`${idpUrl}/oidc/token`, {
+      method: 'POST',
+      headers: { authorization: basic(web), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'authorization_code', code: code!, redirect_uri: web.redirect }),
+    }).then((r) => r.json() as Promise<{ refresh_token?: string }>);
+    if (!token.refresh_token) throw new Error('no refresh token');
+    tokens.push(token.refresh_token);
+  }
+  return tokens;
+}
+
+async function main() {
+  const bare = spawn(process.execPath, ['bench/servers/bare-oidc.ts', String(CONCURRENCY)], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'ignore'] });
+  const line = await new Promise<string>((resolve) => createInterface({ input: bare.stdout! }).on('line', (l) => l.startsWith('{') && resolve(l)));
+  const bareInfo = JSON.parse(line) as { url: string; tokenPath: string; tokens: string[] };
+  const baseline: Target = {
+    name: 'bare oidc-provider (in-memory adapter)', ...bareInfo,
+    service: { id: 'bench-service', secret: 'bench-service-secret-0123456789abcdef0123' },
+    web: { id: 'bench-web', secret: 'bench-web-secret-0123456789abcdef012345678' },
+  };
+
+  const redis = await OwnedRedis.start();
+  const idp = await startIdpProcess({
+    REDIS_URL: redis.url, IDP_DEMO_SEED: 'true', LOG_LEVEL: 'warn',
+    IDP_KEYS_DIR: mkdtempSync(path.join(tmpdir(), 'bench-keys-')), IDP_RP_DIR: path.join(projectRoot, 'test/fixtures/relying-parties'),
+  });
+  const idpUrl = `http://127.0.0.1:${idp.port}`;
+  try {
+    const product: Target = {
+      name: 'the IdP (Redis adapter)', url: idpUrl, tokenPath: '/oidc/token', tokens: await mintIdpTokens(idpUrl, CONCURRENCY),
+      service: { id: 'test-service', secret: 'test-service-secret-0123456789abcdef012345' },
+      web: { id: 'test-web', secret: 'test-web-secret-0123456789abcdef0123456789' },
+    };
+    const results: Record<string, unknown> = {};
+    for (const t of [baseline, product]) {
+      // Refresh first: oidc-provider's in-memory adapter is an LRU of 1,000 entries, which
+      // the client_credentials run would fill with access tokens, evicting grants.
+      const refreshToken = await refreshChains(t);
+      results[t.name] = { refreshToken, clientCredentials: await clientCredentials(t) };
+    }
+    const b = results[baseline.name] as { clientCredentials: { perSecond: number }; refreshToken: { perSecond: number } };
+    const p = results[product.name] as typeof b & { clientCredentials: { p50ms: number; p99ms: number }; refreshToken: { p50ms: number; p99ms: number } };
+    const ratios = {
+      clientCredentials: round(p.clientCredentials.perSecond / b.clientCredentials.perSecond),
+      refreshToken: round(p.refreshToken.perSecond / b.refreshToken.perSecond),
+    };
+    report('token', `client_credentials ${p.clientCredentials.perSecond}/s = ${ratios.clientCredentials} × bare oidc-provider (p50 ${p.clientCredentials.p50ms} ms, p99 ${p.clientCredentials.p99ms} ms); refresh_token ${p.refreshToken.perSecond}/s = ${ratios.refreshToken} × bare (p50 ${p.refreshToken.p50ms} ms, p99 ${p.refreshToken.p99ms} ms)`, {
+      concurrency: CONCURRENCY, seconds: SECONDS, results, ratios,
+    });
+  } finally {
+    bare.kill('SIGTERM');
+    await idp.kill('SIGTERM');
+    await redis.destroy();
+  }
+}
+
+await main();
