@@ -1,0 +1,130 @@
+// What state costs, and whether the directory's size matters.
+//   1. Redis memory per active SSO session with one OIDC grant and one SAML participant:
+//      N users each sign in to an OIDC client (code exchanged for tokens) and to a SAML SP;
+//      used_memory and key counts before and after, on a fresh redis-server (the audit
+//      stream, capped, is counted apart).
+//   2. Sign-in latency (the POST of the sign-in form) with 1,000 accounts in the directory
+//      and again with 1,000,000 (written through the product's own Directory).
+// Run: node bench/sessions.ts   (SESSIONS=500 ACCOUNTS=1000000 SIGNINS=150)
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import argon2 from 'argon2';
+import { loadSettings, projectRoot } from '../src/config/settings.ts';
+import { Directory } from '../src/domain/accounts/directory.ts';
+import { RedisStore } from '../src/store/index.ts';
+import { startIdpProcess } from '../test/support/process.ts';
+import { OwnedRedis } from '../test/support/redis.ts';
+import { authnRequestXml, redirectQuery } from '../test/support/saml-messages.ts';
+import { Agent, form } from './lib/http.ts';
+import { signInOnce } from './sign-in.ts';
+import { percentile, report, round } from './lib/stats.ts';
+
+const SESSIONS = Number(process.env.SESSIONS ?? 500);
+const ACCOUNTS = Number(process.env.ACCOUNTS ?? 1_000_000);
+const SIGNINS = Number(process.env.SIGNINS ?? 150);
+const WEB = { id: 'test-web', secret: 'test-web-secret-0123456789abcdef0123456789', redirect: 'http://127.0.0.1:9/callback' };
+const FILLER_PASSWORD = 'Filler-Account-Pass-1';
+
+function redisInfo(port: number, what: string): Record<string, string> {
+  const out = spawnSync('redis-cli', ['-p', String(port), ...what.split(' ')], { encoding: 'utf8' }).stdout;
+  return Object.fromEntries(out.split('\r\n').filter((l) => l.includes(':')).map((l) => l.split(':') as [string, string]));
+}
+const usedMemory = (port: number) => Number(redisInfo(port, 'info memory').used_memory);
+const dbsize = (port: number) => Number(spawnSync('redis-cli', ['-p', String(port), 'dbsize'], { encoding: 'utf8' }).stdout.trim());
+const auditBytes = (port: number) => Number(spawnSync('redis-cli', ['-p', String(port), 'memory', 'usage', 'idp:audit'], { encoding: 'utf8' }).stdout.trim() || 0);
+
+/** One user: OIDC sign-in with tokens, then SAML to the fixture SP on the same SSO session. */
+async function activeSession(idpUrl: string, loginId: string): Promise<void> {
+  const agent = new Agent();
+  const auth = `${idpUrl}/oidc/auth?${new URLSearchParams({ client_id: WEB.id, redirect_uri: WEB.redirect, response_type: 'code', scope: 'openid email offline_access', prompt: 'consent', state: 's' })}`;
+  const page = await agent.follow(await agent.request(auth), idpUrl);
+  const f = form(page.text, '/sign-in');
+  const done = await agent.follow(await agent.request(new URL(f.action, idpUrl).toString(), { form: { ...f.fields, username: loginId, password: FILLER_PASSWORD } }), idpUrl);
+  const code = new URL(done.location!).searchParams.get('code')!;
+  const tokens = await fetch(`${idpUrl}/oidc/token`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from(`${WEB.id}:${WEB.secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: WEB.redirect }),
+  }).then((r) => r.json() as Promise<{ refresh_token?: string }>);
+  if (!tokens.refresh_token) throw new Error('no tokens');
+  const xml = authnRequestXml({ issuer: 'https://sp.test/fixture-sp', destination: `${idpUrl}/saml/sso` });
+  const saml = await agent.follow(await agent.request(`${idpUrl}/saml/sso?${redirectQuery('SAMLRequest', xml, { sign: false })}`), idpUrl);
+  if (!saml.text.includes('SAMLResponse')) throw new Error('no SAML response');
+}
+
+async function fill(directory: Directory, from: number, to: number, passwordHash: string): Promise<void> {
+  let next = from;
+  await Promise.all(Array.from({ length: 256 }, async () => {
+    while (next < to) {
+      const i = next++;
+      await directory.create({
+        loginId: `filler_${i}@students.edu.sg`, displayName: `Filler ${i}`, givenName: 'Filler', familyName: String(i),
+        school: { code: `S${i % 300}`, name: `School ${i % 300}` }, level: 'S2', roles: ['student'], status: 'active',
+        // Questions set and a permanent password: no required action stands between them and a sign-in.
+        passwordHash, mustChangePassword: false, passwordChangedAt: Date.now(), passwordHistory: [],
+        questions: ['What is your favourite food?', 'What is your favourite animal?', 'What is your favourite colour?'].map((question) => ({ question, answerHash: passwordHash })),
+      });
+    }
+  }));
+}
+
+async function signInLatencies(idpUrl: string): Promise<{ p50ms: number; p99ms: number; samples: number }> {
+  const post: number[] = [];
+  for (let i = 0; i < SIGNINS; i++) await signInOnce(idpUrl, ['allen_tan@students.edu.sg', 'Sunflower-Kite-42'], { post });
+  return { p50ms: round(percentile(post, 50)), p99ms: round(percentile(post, 99)), samples: post.length };
+}
+
+async function main() {
+  const settings = loadSettings({ env: {} });
+  const redis = await OwnedRedis.start();
+  const prefix = 'idp:';
+  const idp = await startIdpProcess({
+    REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix, IDP_DEMO_SEED: 'true', LOG_LEVEL: 'warn',
+    IDP_KEYS_DIR: mkdtempSync(path.join(tmpdir(), 'bench-keys-')), IDP_RP_DIR: path.join(projectRoot, 'test/fixtures/relying-parties'),
+    IDP_ARGON2_MEMORY_KIB: String(settings.argon2.memoryCost), IDP_ARGON2_TIME_COST: String(settings.argon2.timeCost), IDP_ARGON2_PARALLELISM: String(settings.argon2.parallelism),
+  });
+  const idpUrl = `http://127.0.0.1:${idp.port}`;
+  const store = new RedisStore({ url: redis.url, keyPrefix: prefix });
+  await store.ready();
+  const directory = new Directory(store, Date.now);
+  try {
+    const hash = await argon2.hash(FILLER_PASSWORD, { type: argon2.argon2id, ...settings.argon2 });
+    // 1,000 accounts in all (the demo ones included), then the session memory.
+    await fill(directory, 0, 1000 - 8, hash);
+    const before = { memory: usedMemory(redis.port), keys: dbsize(redis.port), audit: auditBytes(redis.port) };
+    let next = 0;
+    await Promise.all(Array.from({ length: 4 }, async () => {
+      while (next < SESSIONS) await activeSession(idpUrl, `filler_${next++}@students.edu.sg`);
+    }));
+    const after = { memory: usedMemory(redis.port), keys: dbsize(redis.port), audit: auditBytes(redis.port) };
+    const perSession = {
+      bytes: Math.round((after.memory - before.memory - (after.audit - before.audit)) / SESSIONS),
+      keys: round((after.keys - before.keys) / SESSIONS, 1),
+      auditBytes: Math.round((after.audit - before.audit) / SESSIONS),
+    };
+
+    const small = await signInLatencies(idpUrl);
+    const t0 = performance.now();
+    const memoryBeforeFill = usedMemory(redis.port);
+    await fill(directory, 1000, ACCOUNTS, hash);
+    const fillSeconds = (performance.now() - t0) / 1000;
+    const bytesPerAccount = Math.round((usedMemory(redis.port) - memoryBeforeFill) / (ACCOUNTS - 1000));
+    const large = await signInLatencies(idpUrl);
+    const ratio = round(large.p99ms / small.p99ms);
+    report('sessions', `${perSession.bytes} bytes of Redis per active SSO session with an OIDC grant and a SAML participant (${perSession.keys} keys; + ${perSession.auditBytes} bytes of capped audit); sign-in p99 ${large.p99ms} ms with ${ACCOUNTS.toLocaleString('en')} accounts vs ${small.p99ms} ms with 1,000 (${ratio} ×)`, {
+      sessions: SESSIONS,
+      perSession,
+      signInPost: { accounts1000: small, [`accounts${ACCOUNTS}`]: large, ratioP99: ratio },
+      directory: { accounts: ACCOUNTS, fillSeconds: round(fillSeconds, 1), accountsPerSecond: Math.round((ACCOUNTS - 1000) / fillSeconds), bytesPerAccount, usedMemoryMB: round(usedMemory(redis.port) / 1e6, 1) },
+      argon2: settings.argon2,
+    });
+  } finally {
+    await store.close();
+    await idp.kill('SIGTERM');
+    await redis.destroy();
+  }
+}
+
+await main();

@@ -1,0 +1,100 @@
+// Process start-up to ready, and resident memory at rest and under load.
+//   baseline: a bare Node.js HTTP server (`node -e`), spawned the same way;
+//   product:  `node src/main.ts` on Redis, ready when /readyz answers 200; its RSS at rest,
+//             then while sign-ins, SAML sign-ins and token requests run against it.
+// Run: node bench/startup.ts   (RUNS=5 SECONDS=15)
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { projectRoot } from '../src/config/settings.ts';
+import { startIdpProcess } from '../test/support/process.ts';
+import { freePort, OwnedRedis } from '../test/support/redis.ts';
+import { authnRequestXml, redirectQuery } from '../test/support/saml-messages.ts';
+import { Agent } from './lib/http.ts';
+import { drive } from './lib/load.ts';
+import { percentile, report, round } from './lib/stats.ts';
+import { signInOnce } from './sign-in.ts';
+
+const RUNS = Number(process.env.RUNS ?? 5);
+const SECONDS = Number(process.env.SECONDS ?? 15);
+
+export function rssMB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return round(Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024, 1);
+}
+
+async function bareStart(): Promise<{ ms: number; rss: number }> {
+  const port = await freePort();
+  const t0 = performance.now();
+  const child = spawn(process.execPath, ['-e', `require('node:http').createServer((q, s) => s.end('ok')).listen(${port}, '127.0.0.1')`], { stdio: 'ignore' });
+  while (!(await fetch(`http://127.0.0.1:${port}/`).then((r) => r.ok, () => false))) await new Promise((r) => setTimeout(r, 5));
+  const ms = performance.now() - t0;
+  await new Promise((r) => setTimeout(r, 1000));
+  const rss = rssMB(child.pid!);
+  child.kill();
+  return { ms, rss };
+}
+
+async function main() {
+  const bare: Array<{ ms: number; rss: number }> = [];
+  for (let i = 0; i < RUNS; i++) bare.push(await bareStart());
+
+  const redis = await OwnedRedis.start();
+  const env = {
+    REDIS_URL: redis.url, LOG_LEVEL: 'warn', IDP_DEMO_SEED: 'false',
+    IDP_KEYS_DIR: mkdtempSync(path.join(tmpdir(), 'bench-keys-')), IDP_RP_DIR: path.join(projectRoot, 'test/fixtures/relying-parties'),
+  };
+  // Keys are generated at the very first start only: make them once, outside the measure.
+  await (await startIdpProcess({ ...env, IDP_DEMO_SEED: 'true' })).kill('SIGTERM');
+  const starts: number[] = [];
+  const rest: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const t0 = performance.now();
+    const idp = await startIdpProcess(env);
+    starts.push(performance.now() - t0);
+    await new Promise((r) => setTimeout(r, 1000));
+    rest.push(rssMB(idp.child.pid!));
+    await idp.kill('SIGTERM');
+  }
+
+  const idp = await startIdpProcess(env);
+  const idpUrl = `http://127.0.0.1:${idp.port}`;
+  const samples: number[] = [];
+  const sampler = setInterval(() => samples.push(rssMB(idp.child.pid!)), 500);
+  const agents = Array.from({ length: 4 }, () => new Agent());
+  const load = await drive({ concurrency: 4, seconds: SECONDS }, async (worker, i) => {
+    if (i % 3 === 0) {
+      await signInOnce(idpUrl, ['allen_tan@students.edu.sg', 'Sunflower-Kite-42']);
+    } else {
+      const agent = agents[worker]!;
+      const xml = authnRequestXml({ issuer: 'https://sp.test/fixture-sp', destination: `${idpUrl}/saml/sso` });
+      const res = await agent.follow(await agent.request(`${idpUrl}/saml/sso?${redirectQuery('SAMLRequest', xml, { sign: false })}`), idpUrl);
+      if (res.status === 200 && res.text.includes('name="password"')) {
+        // First time for this browser: sign in once; the SSO session serves the rest.
+        const action = /action="([^"]*sign-in)"/.exec(res.text)![1]!;
+        const csrf = /name="_csrf" value="([^"]+)"/.exec(res.text)![1]!;
+        await agent.follow(await agent.request(new URL(action, idpUrl).toString(), { form: { _csrf: csrf, username: 'bella_lim@students.edu.sg', password: 'Harbour#Lantern7' } }), idpUrl);
+      }
+    }
+  });
+  clearInterval(sampler);
+  await new Promise((r) => setTimeout(r, 3000));
+  const afterLoad = rssMB(idp.child.pid!);
+  await idp.kill('SIGTERM');
+  await redis.destroy();
+
+  const bareMs = percentile(bare.map((b) => b.ms), 50);
+  const bareRss = percentile(bare.map((b) => b.rss), 50);
+  const startMs = percentile(starts, 50);
+  const restRss = percentile(rest, 50);
+  report('startup', `start-up to ready ${round(startMs, 0)} ms = ${round(startMs / bareMs, 1)} × a bare Node HTTP server (${round(bareMs, 0)} ms); RSS at rest ${restRss} MB (${round(restRss / bareRss, 1)} × bare ${bareRss} MB), under load peak ${Math.max(...samples)} MB, ${afterLoad} MB after`, {
+    runs: RUNS,
+    bareNode: { startMsP50: round(bareMs), rssMB: bareRss },
+    idp: { startMsP50: round(startMs), startMsAll: starts.map((s) => round(s, 0)), rssAtRestMB: restRss, rssUnderLoadMB: { p50: percentile(samples, 50), max: Math.max(...samples) }, rssAfterLoadMB: afterLoad },
+    load,
+    note: 'the IdP loads TypeScript through Node type stripping, oidc-provider, samlify, the schema-validation worker (WebAssembly compiled once), and connects to Redis',
+  });
+}
+
+if (import.meta.main) await main();
