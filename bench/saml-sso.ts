@@ -8,19 +8,17 @@
 // Also: the schema validation per message, in the IdP's long-lived worker against
 // xmllint-wasm's own validateXML (a new worker each call).
 // Run: node bench/saml-sso.ts   (SECONDS=10 CONCURRENCY=4)
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as samlify from 'samlify';
 import { newSamlKeyPair } from '../src/config/key-material.ts';
 import { projectRoot } from '../src/config/settings.ts';
 import { idpEndpoints, idpMetadata } from '../src/protocols/saml/metadata.ts';
 import { SchemaValidator } from '../src/protocols/saml/schema-validator.ts';
-import { startIdpProcess } from '../test/support/process.ts';
-import { OwnedRedis } from '../test/support/redis.ts';
 import { authnRequestXml, base64, redirectQuery } from '../test/support/saml-messages.ts';
 import { Agent, form } from './lib/http.ts';
+import { startBenchIdp, USERS } from './lib/idp.ts';
 import { drive } from './lib/load.ts';
 import { percentile, report, round } from './lib/stats.ts';
 
@@ -71,19 +69,15 @@ async function main() {
   const baseline = await rawSamlify();
   const schema = await schemaValidation();
 
-  const redis = await OwnedRedis.start();
-  const idp = await startIdpProcess({
-    REDIS_URL: redis.url, IDP_DEMO_SEED: 'true', LOG_LEVEL: 'warn',
-    IDP_KEYS_DIR: mkdtempSync(path.join(tmpdir(), 'bench-keys-')), IDP_RP_DIR: path.join(projectRoot, 'test/fixtures/relying-parties'),
-  });
-  const idpUrl = `http://127.0.0.1:${idp.port}`;
+  const bench = await startBenchIdp();
+  const idpUrl = bench.url;
   try {
     // One browser per worker, signed in once (the SSO session then serves every request).
     const agents = await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
       const agent = new Agent();
       const page = await agent.follow(await agent.request(`${idpUrl}/portal`), idpUrl);
       const f = form(page.text, '/sign-in');
-      await agent.follow(await agent.request(new URL(f.action, idpUrl).toString(), { form: { ...f.fields, username: 'allen_tan@students.edu.sg', password: 'Sunflower-Kite-42' } }), idpUrl);
+      await agent.follow(await agent.request(new URL(f.action, idpUrl).toString(), { form: { ...f.fields, username: USERS[0][0], password: USERS[0][1] } }), idpUrl);
       return agent;
     }));
     const sso = (binding: 'redirect' | 'post') => drive({ concurrency: CONCURRENCY, seconds: SECONDS }, async (worker) => {
@@ -107,8 +101,7 @@ async function main() {
       signing: 'Response and Assertion, RSA-SHA256, RSA-2048',
     });
   } finally {
-    await idp.kill('SIGTERM');
-    await redis.destroy();
+    await bench.stop();
   }
 }
 

@@ -7,17 +7,13 @@
 //      and again with 1,000,000 (written through the product's own Directory).
 // Run: node bench/sessions.ts   (SESSIONS=500 ACCOUNTS=1000000 SIGNINS=150)
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import argon2 from 'argon2';
-import { loadSettings, projectRoot } from '../src/config/settings.ts';
+import { loadSettings } from '../src/config/settings.ts';
 import { Directory } from '../src/domain/accounts/directory.ts';
 import { RedisStore } from '../src/store/index.ts';
-import { startIdpProcess } from '../test/support/process.ts';
-import { OwnedRedis } from '../test/support/redis.ts';
 import { authnRequestXml, redirectQuery } from '../test/support/saml-messages.ts';
 import { Agent, form } from './lib/http.ts';
+import { startBenchIdp, USERS } from './lib/idp.ts';
 import { signInOnce } from './sign-in.ts';
 import { percentile, report, round } from './lib/stats.ts';
 
@@ -72,20 +68,16 @@ async function fill(directory: Directory, from: number, to: number, passwordHash
 
 async function signInLatencies(idpUrl: string): Promise<{ p50ms: number; p99ms: number; samples: number }> {
   const post: number[] = [];
-  for (let i = 0; i < SIGNINS; i++) await signInOnce(idpUrl, ['allen_tan@students.edu.sg', 'Sunflower-Kite-42'], { post });
+  for (let i = 0; i < SIGNINS; i++) await signInOnce(idpUrl, USERS[0], { post });
   return { p50ms: round(percentile(post, 50)), p99ms: round(percentile(post, 99)), samples: post.length };
 }
 
 async function main() {
   const settings = loadSettings({ env: {} });
-  const redis = await OwnedRedis.start();
   const prefix = 'idp:';
-  const idp = await startIdpProcess({
-    REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix, IDP_DEMO_SEED: 'true', LOG_LEVEL: 'warn',
-    IDP_KEYS_DIR: mkdtempSync(path.join(tmpdir(), 'bench-keys-')), IDP_RP_DIR: path.join(projectRoot, 'test/fixtures/relying-parties'),
-    IDP_ARGON2_MEMORY_KIB: String(settings.argon2.memoryCost), IDP_ARGON2_TIME_COST: String(settings.argon2.timeCost), IDP_ARGON2_PARALLELISM: String(settings.argon2.parallelism),
-  });
-  const idpUrl = `http://127.0.0.1:${idp.port}`;
+  // The configured argon2 parameters (not the tests' fast ones).
+  const bench = await startBenchIdp({ REDIS_KEY_PREFIX: prefix, IDP_ARGON2_MEMORY_KIB: '', IDP_ARGON2_TIME_COST: '' });
+  const { redis, url: idpUrl } = bench;
   const store = new RedisStore({ url: redis.url, keyPrefix: prefix });
   await store.ready();
   const directory = new Directory(store, Date.now);
@@ -122,8 +114,7 @@ async function main() {
     });
   } finally {
     await store.close();
-    await idp.kill('SIGTERM');
-    await redis.destroy();
+    await bench.stop();
   }
 }
 

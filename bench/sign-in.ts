@@ -6,24 +6,14 @@
 // The IdP runs as its own process (`node src/main.ts`) on a fresh redis-server.
 // Run: node bench/sign-in.ts   (SECONDS=10 CONCURRENCY=4; IDP_ARGON2_* to try other parameters)
 import argon2 from 'argon2';
-import path from 'node:path';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { loadSettings, projectRoot } from '../src/config/settings.ts';
-import { startIdpProcess } from '../test/support/process.ts';
-import { OwnedRedis } from '../test/support/redis.ts';
+import { loadSettings } from '../src/config/settings.ts';
 import { Agent, form } from './lib/http.ts';
+import { startBenchIdp, USERS } from './lib/idp.ts';
 import { drive } from './lib/load.ts';
 import { report, round } from './lib/stats.ts';
 
 const SECONDS = Number(process.env.SECONDS ?? 10);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 4);
-const USERS = [
-  ['allen_tan@students.edu.sg', 'Sunflower-Kite-42'],
-  ['bella_lim@students.edu.sg', 'Harbour#Lantern7'],
-  ['chandra_kumar@students.edu.sg', 'Meadow-Violet-93'],
-  ['daniel_wong@schools.gov.sg', 'Granite%River31'],
-] as const;
 const CLIENT = { id: 'test-web', redirect: 'http://127.0.0.1:9/callback' };
 
 export async function signInOnce(idpUrl: string, user: readonly [string, string], timings?: { post: number[] }): Promise<string> {
@@ -49,13 +39,8 @@ async function main() {
     if (!(await argon2.verify(hash, USERS[0][1]))) throw new Error('verify failed');
   });
 
-  const redis = await OwnedRedis.start();
-  const idp = await startIdpProcess({
-    REDIS_URL: redis.url, IDP_DEMO_SEED: 'true', LOG_LEVEL: 'warn',
-    IDP_KEYS_DIR: mkdtempSync(path.join(tmpdir(), 'bench-keys-')), IDP_RP_DIR: path.join(projectRoot, 'test/fixtures/relying-parties'),
-    IDP_ARGON2_MEMORY_KIB: String(params.memoryCost), IDP_ARGON2_TIME_COST: String(params.timeCost), IDP_ARGON2_PARALLELISM: String(params.parallelism),
-  });
-  const idpUrl = `http://127.0.0.1:${idp.port}`;
+  const bench = await startBenchIdp({ IDP_ARGON2_MEMORY_KIB: String(params.memoryCost), IDP_ARGON2_TIME_COST: String(params.timeCost), IDP_ARGON2_PARALLELISM: String(params.parallelism) });
+  const idpUrl = bench.url;
   try {
     await signInOnce(idpUrl, USERS[0]); // warm-up (and proof the path works)
     const post: number[] = [];
@@ -76,8 +61,7 @@ async function main() {
       requestsPerSignIn: round((Agent.requests - requestsBefore) / (product.ops + product.errors), 1),
     });
   } finally {
-    await idp.kill('SIGTERM');
-    await redis.destroy();
+    await bench.stop();
   }
 }
 

@@ -4,18 +4,13 @@
 //   3 SAML SP-initiated sign-ins on a live SSO session (HTTP-Redirect);
 //   capacity: that mix as fast as it goes (closed loop, CAPACITY_SECONDS);
 //   soak:     the same mix paced at 70 % of that rate for SOAK_SECONDS, the IdP's RSS
-//             sampled every 5 s; "stable" = the last third's mean within 10 % of the
-//             second third's (the first third is warm-up).
+//             and V8's used heap sampled every 5 s; "stable" = for both, the last third's
+//             mean within 10 % of the second third's (the first third is warm-up).
 // The IdP runs as its own process on a fresh redis-server, with the configured argon2.
 // Run: node bench/soak.ts   (SOAK_SECONDS=180 CAPACITY_SECONDS=20 CONCURRENCY=8)
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { projectRoot } from '../src/config/settings.ts';
-import { startIdpProcess } from '../test/support/process.ts';
-import { OwnedRedis } from '../test/support/redis.ts';
 import { authnRequestXml, redirectQuery } from '../test/support/saml-messages.ts';
 import { Agent, form } from './lib/http.ts';
+import { startBenchIdp, USERS } from './lib/idp.ts';
 import { drive } from './lib/load.ts';
 import { report, round } from './lib/stats.ts';
 import { signInOnce } from './sign-in.ts';
@@ -25,12 +20,6 @@ const SOAK_SECONDS = Number(process.env.SOAK_SECONDS ?? 180);
 const CAPACITY_SECONDS = Number(process.env.CAPACITY_SECONDS ?? 20);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 8);
 const WEB = { id: 'test-web', secret: 'test-web-secret-0123456789abcdef0123456789', redirect: 'http://127.0.0.1:9/callback' };
-const USERS = [
-  ['allen_tan@students.edu.sg', 'Sunflower-Kite-42'],
-  ['bella_lim@students.edu.sg', 'Harbour#Lantern7'],
-  ['chandra_kumar@students.edu.sg', 'Meadow-Violet-93'],
-  ['daniel_wong@schools.gov.sg', 'Granite%River31'],
-] as const;
 const basic = `Basic ${Buffer.from(`${WEB.id}:${WEB.secret}`).toString('base64')}`;
 
 /** A worker's browser: signed in (SSO session) and holding a refresh token it rotates. */
@@ -70,14 +59,9 @@ function mixedOp(idpUrl: string, workers: Worker[]) {
 }
 
 async function main() {
-  const redis = await OwnedRedis.start();
-  const idp = await startIdpProcess({
-    REDIS_URL: redis.url, IDP_DEMO_SEED: 'true', LOG_LEVEL: 'warn',
-    IDP_KEYS_DIR: mkdtempSync(path.join(tmpdir(), 'bench-keys-')), IDP_RP_DIR: path.join(projectRoot, 'test/fixtures/relying-parties'),
-    // The configured argon2 parameters (not the tests' fast ones).
-    IDP_ARGON2_MEMORY_KIB: '', IDP_ARGON2_TIME_COST: '',
-  });
-  const idpUrl = `http://127.0.0.1:${idp.port}`;
+  // The configured argon2 parameters (not the tests' fast ones).
+  const bench = await startBenchIdp({ IDP_ARGON2_MEMORY_KIB: '', IDP_ARGON2_TIME_COST: '' });
+  const { idp, url: idpUrl } = bench;
   try {
     // Twice as many browsers as the capacity run uses: the paced soak keeps more in flight.
     const workers = await Promise.all(Array.from({ length: CONCURRENCY * 2 }, (_, i) => newWorker(idpUrl, USERS[i % USERS.length]!)));
@@ -85,30 +69,40 @@ async function main() {
     const capacity = await drive({ concurrency: CONCURRENCY, seconds: CAPACITY_SECONDS }, op);
     const rate = round(capacity.perSecond * 0.7, 1);
 
-    const samples: Array<{ s: number; rssMB: number }> = [];
+    // RSS from /proc, and V8's own figures from /metrics: a leak shows as used heap that
+    // keeps rising; RSS alone also rises while V8 and the allocator keep memory for reuse.
+    const samples: Array<{ s: number; rssMB: number; heapUsedMB: number; externalMB: number }> = [];
     const t0 = performance.now();
-    const sampler = setInterval(() => samples.push({ s: round((performance.now() - t0) / 1000, 0), rssMB: rssMB(idp.child.pid!) }), 5000);
+    const metric = (text: string, name: string) => round(Number(new RegExp(`^${name} ([0-9.e+]+)$`, 'm').exec(text)?.[1] ?? NaN) / 1e6, 1);
+    const sampler = setInterval(() => {
+      const s = round((performance.now() - t0) / 1000, 0);
+      const rss = rssMB(idp.child.pid!);
+      void fetch(`${idpUrl}/metrics`).then((r) => r.text()).then((m) => samples.push({ s, rssMB: rss, heapUsedMB: metric(m, 'idp_nodejs_heap_size_used_bytes'), externalMB: metric(m, 'idp_nodejs_external_memory_bytes') }));
+    }, 5000);
     const soak = await drive({ concurrency: CONCURRENCY * 2, seconds: SOAK_SECONDS, ratePerSecond: rate }, op);
     clearInterval(sampler);
 
+    samples.sort((a, b) => a.s - b.s);
     const third = Math.floor(samples.length / 3);
-    const mean = (xs: Array<{ rssMB: number }>) => round(xs.reduce((a, b) => a + b.rssMB, 0) / Math.max(1, xs.length), 1);
-    const middle = mean(samples.slice(third, 2 * third));
-    const last = mean(samples.slice(2 * third));
+    const mean = (xs: typeof samples, key: 'rssMB' | 'heapUsedMB') => round(xs.reduce((a, b) => a + b[key], 0) / Math.max(1, xs.length), 1);
+    const middle = mean(samples.slice(third, 2 * third), 'rssMB');
+    const last = mean(samples.slice(2 * third), 'rssMB');
     const drift = round((last - middle) / middle, 3);
-    const stable = Math.abs(drift) <= 0.1;
-    report('soak', `${SOAK_SECONDS} s of mixed traffic at ${rate} ops/s (70 % of ${capacity.perSecond}): ${soak.errors} errors in ${soak.ops} ops, p50 ${soak.p50ms} ms, p99 ${soak.p99ms} ms; RSS ${middle} MB → ${last} MB (${round(drift * 100, 1)} %): ${stable ? 'stable' : 'NOT stable'}`, {
+    const heapMiddle = mean(samples.slice(third, 2 * third), 'heapUsedMB');
+    const heapLast = mean(samples.slice(2 * third), 'heapUsedMB');
+    const heapDrift = round((heapLast - heapMiddle) / heapMiddle, 3);
+    const stable = Math.abs(drift) <= 0.1 && Math.abs(heapDrift) <= 0.1;
+    report('soak', `${SOAK_SECONDS} s of mixed traffic at ${rate} ops/s (70 % of ${capacity.perSecond}): ${soak.errors} errors in ${soak.ops} ops, p50 ${soak.p50ms} ms, p99 ${soak.p99ms} ms; RSS ${middle} MB → ${last} MB (${round(drift * 100, 1)} %), used heap ${heapMiddle} MB → ${heapLast} MB (${round(heapDrift * 100, 1)} %): ${stable ? 'stable' : 'NOT stable'}`, {
       mix: '2 sign-ins to an OIDC code : 5 refresh_token grants : 3 SAML SP-initiated sign-ins, per 10 ops',
       capacity,
       targetRate: rate,
       soak,
       errorRate: soak.ops + soak.errors > 0 ? soak.errors / (soak.ops + soak.errors) : 0,
-      memory: { samples, middleThirdMeanMB: middle, lastThirdMeanMB: last, drift, stable },
+      memory: { samples, rss: { middleThirdMeanMB: middle, lastThirdMeanMB: last, drift }, heapUsed: { middleThirdMeanMB: heapMiddle, lastThirdMeanMB: heapLast, drift: heapDrift }, stable },
     });
     if (soak.errors > 0 || !stable) process.exitCode = 1;
   } finally {
-    await idp.kill('SIGTERM');
-    await redis.destroy();
+    await bench.stop();
   }
 }
 

@@ -6,15 +6,11 @@
 // Both servers run as their own processes; the IdP on a fresh redis-server.
 // Run: node bench/token.ts   (SECONDS=10 CONCURRENCY=16)
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import { projectRoot } from '../src/config/settings.ts';
-import { startIdpProcess } from '../test/support/process.ts';
-import { OwnedRedis } from '../test/support/redis.ts';
 import { Agent, form } from './lib/http.ts';
+import { startBenchIdp, USERS } from './lib/idp.ts';
 import { drive } from './lib/load.ts';
 import { report, round } from './lib/stats.ts';
 
@@ -68,7 +64,7 @@ async function mintIdpTokens(idpUrl: string, count: number): Promise<string[]> {
     let res = await agent.follow(await agent.request(auth), idpUrl);
     if (res.status === 200) {
       const f = form(res.text, '/sign-in');
-      res = await agent.follow(await agent.request(new URL(f.action, idpUrl).toString(), { form: { ...f.fields, username: 'allen_tan@students.edu.sg', password: 'Sunflower-Kite-42' } }), idpUrl);
+      res = await agent.follow(await agent.request(new URL(f.action, idpUrl).toString(), { form: { ...f.fields, username: USERS[0][0], password: USERS[0][1] } }), idpUrl);
     }
     const code = new URL(res.location!).searchParams.get('code');
     const token = await fetch(`${idpUrl}/oidc/token`, {
@@ -92,12 +88,8 @@ async function main() {
     web: { id: 'bench-web', secret: 'bench-web-secret-0123456789abcdef012345678' },
   };
 
-  const redis = await OwnedRedis.start();
-  const idp = await startIdpProcess({
-    REDIS_URL: redis.url, IDP_DEMO_SEED: 'true', LOG_LEVEL: 'warn',
-    IDP_KEYS_DIR: mkdtempSync(path.join(tmpdir(), 'bench-keys-')), IDP_RP_DIR: path.join(projectRoot, 'test/fixtures/relying-parties'),
-  });
-  const idpUrl = `http://127.0.0.1:${idp.port}`;
+  const bench = await startBenchIdp();
+  const idpUrl = bench.url;
   try {
     const product: Target = {
       name: 'the IdP (Redis adapter)', url: idpUrl, tokenPath: '/oidc/token', tokens: await mintIdpTokens(idpUrl, CONCURRENCY),
@@ -122,8 +114,7 @@ async function main() {
     });
   } finally {
     bare.kill('SIGTERM');
-    await idp.kill('SIGTERM');
-    await redis.destroy();
+    await bench.stop();
   }
 }
 

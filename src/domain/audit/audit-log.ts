@@ -26,8 +26,7 @@ export type AuditType =
   | 'account.enabled'
   | 'admin.reauth'
   | 'admin.import'
-  | 'saml.assertion'
-  | 'saml.refused';
+  | 'saml.assertion';
 
 export interface AuditEvent {
   type: AuditType;

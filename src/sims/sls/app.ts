@@ -2,13 +2,11 @@
 // against the IdP's public OIDC endpoints with openid-client (code + PKCE), as any
 // school app would. It shows the student's name, school, level and sample assignments,
 // the ID token claims for testers, RP-initiated logout, and honours back-channel logout.
-import { randomBytes } from 'node:crypto';
-import path from 'node:path';
 import bodyParser from '@koa/bodyparser';
 import Router from '@koa/router';
-import ejs from 'ejs';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import Koa, { type Context } from 'koa';
+import Koa from 'koa';
+import { cookieSessions, pageRenderer } from '../web.ts';
 import * as oidc from 'openid-client';
 
 export interface SlsSimOptions {
@@ -46,7 +44,6 @@ function assignmentsFor(level: unknown): string[] {
 }
 
 export function createSlsSim(options: SlsSimOptions): { app: Koa; sessions: Map<string, SimSession> } {
-  const sessions = new Map<string, SimSession>();
   let config: Promise<oidc.Configuration> | undefined;
   const configuration = () => {
     config ??= oidc
@@ -61,22 +58,11 @@ export function createSlsSim(options: SlsSimOptions): { app: Koa; sessions: Map<
   };
   const redirectUri = `${options.publicUrl}/callback`;
 
-  const render = async (ctx: Context, view: string, data: Record<string, unknown>, status = 200) => {
-    ctx.status = status;
-    ctx.type = 'html';
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = await ejs.renderFile(path.join(options.viewsDir, `${view}.ejs`), data, { async: true });
-  };
+  const render = pageRenderer(options.viewsDir);
 
-  const session = (ctx: Context): SimSession => {
-    const id = ctx.cookies.get(COOKIE);
-    const existing = id ? sessions.get(id) : undefined;
-    if (existing) return existing;
-    const created: SimSession = { id: randomBytes(24).toString('base64url') };
-    sessions.set(created.id, created);
-    ctx.cookies.set(COOKIE, created.id, { httpOnly: true, sameSite: 'lax' });
-    return created;
-  };
+  const simSessions = cookieSessions<SimSession>(COOKIE);
+  const { sessions } = simSessions;
+  const session = simSessions.of;
 
   const router = new Router();
 
@@ -125,8 +111,7 @@ export function createSlsSim(options: SlsSimOptions): { app: Koa; sessions: Map<
   router.post('/logout', async (ctx) => {
     const s = session(ctx);
     const idToken = s.idToken;
-    sessions.delete(s.id);
-    ctx.cookies.set(COOKIE, '', { maxAge: 0 });
+    simSessions.end(ctx);
     if (!idToken) return ctx.redirect('/');
     const url = oidc.buildEndSessionUrl(await configuration(), { id_token_hint: idToken, post_logout_redirect_uri: `${options.publicUrl}/` });
     ctx.redirect(url.toString());

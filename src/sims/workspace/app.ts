@@ -6,14 +6,12 @@
 // signed Response required; a "Welcome to your new account" page on an account's first
 // visit; apps by level from the assertion's attributes; sign-out by SAML single logout;
 // and, for testers, a panel with the NameID and attributes it received.
-import { randomBytes } from 'node:crypto';
-import path from 'node:path';
 import bodyParser from '@koa/bodyparser';
 import Router from '@koa/router';
 import { SAML, ValidateInResponseTo, type Profile } from '@node-saml/node-saml';
 import { DOMParser } from '@xmldom/xmldom';
-import ejs from 'ejs';
 import Koa, { type Context } from 'koa';
+import { cookieSessions, pageRenderer } from '../web.ts';
 import { appsFor, bandOf, MAIL_DOMAINS_P4_P6 } from './apps.ts';
 import { workspaceEntityId, workspaceSpMetadata } from './metadata.ts';
 
@@ -68,7 +66,6 @@ function attributesOf(profile: Profile): Record<string, string[]> {
 }
 
 export function createWorkspaceSim(options: WorkspaceSimOptions) {
-  const sessions = new Map<string, SimSession>();
   /** Accounts that have accepted the terms ("If you have logged into your account before, you will not see this screen"). */
   const welcomed = new Set<string>();
   const entityId = workspaceEntityId(options.publicUrl);
@@ -105,22 +102,11 @@ export function createWorkspaceSim(options: WorkspaceSimOptions) {
     return clients;
   };
 
-  const render = async (ctx: Context, view: string, data: Record<string, unknown>, status = 200) => {
-    ctx.status = status;
-    ctx.type = 'html';
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = await ejs.renderFile(path.join(options.viewsDir, `${view}.ejs`), data, { async: true });
-  };
+  const render = pageRenderer(options.viewsDir);
 
-  const session = (ctx: Context): SimSession => {
-    const id = ctx.cookies.get(COOKIE);
-    const existing = id ? sessions.get(id) : undefined;
-    if (existing) return existing;
-    const created: SimSession = { id: randomBytes(24).toString('base64url') };
-    sessions.set(created.id, created);
-    ctx.cookies.set(COOKIE, created.id, { httpOnly: true, sameSite: 'lax' });
-    return created;
-  };
+  const simSessions = cookieSessions<SimSession>(COOKIE);
+  const { sessions } = simSessions;
+  const session = simSessions.of;
 
   const failed = (ctx: Context, what: string, err: unknown) =>
     render(ctx, 'error', { message: `${what} failed: ${(err as Error).message}` }, 400);
@@ -207,9 +193,7 @@ export function createWorkspaceSim(options: WorkspaceSimOptions) {
       const { profile, loggedOut } = await logout.validateRedirectAsync(ctx.query, ctx.querystring);
       if (loggedOut && !ctx.query.SAMLRequest) {
         // Our own sign-out has been confirmed by the IdP.
-        const id = ctx.cookies.get(COOKIE);
-        if (id) sessions.delete(id);
-        ctx.cookies.set(COOKIE, '', { maxAge: 0 });
+        simSessions.end(ctx);
         return render(ctx, 'signed-out', {});
       }
       if (!profile) throw new Error('no logout request');

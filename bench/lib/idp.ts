@@ -1,0 +1,42 @@
+// The IdP under test, as its own process (`node src/main.ts`) on a fresh redis-server, with
+// the demo accounts and the test fixtures' relying parties (an OIDC web app, a service
+// client, a SAML SP), and the demo users benchmarks sign in as.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { projectRoot } from '../../src/config/settings.ts';
+import { startIdpProcess, type IdpProcess } from '../../test/support/process.ts';
+import { OwnedRedis } from '../../test/support/redis.ts';
+
+export const USERS = [
+  ['allen_tan@students.edu.sg', 'Sunflower-Kite-42'],
+  ['bella_lim@students.edu.sg', 'Harbour#Lantern7'],
+  ['chandra_kumar@students.edu.sg', 'Meadow-Violet-93'],
+  ['daniel_wong@schools.gov.sg', 'Granite%River31'],
+] as const;
+
+export interface BenchIdp {
+  url: string;
+  idp: IdpProcess;
+  redis: OwnedRedis;
+  stop(): Promise<void>;
+}
+
+/** `env` adds to (or, with '', unsets) the defaults; IDP_ARGON2_* '' = the configured parameters. */
+export async function startBenchIdp(env: NodeJS.ProcessEnv = {}): Promise<BenchIdp> {
+  const redis = await OwnedRedis.start();
+  const idp = await startIdpProcess({
+    REDIS_URL: redis.url, IDP_DEMO_SEED: 'true', LOG_LEVEL: 'warn',
+    IDP_KEYS_DIR: mkdtempSync(path.join(tmpdir(), 'bench-keys-')), IDP_RP_DIR: path.join(projectRoot, 'test/fixtures/relying-parties'),
+    ...env,
+  });
+  return {
+    url: `http://127.0.0.1:${idp.port}`,
+    idp,
+    redis,
+    async stop() {
+      await idp.kill('SIGTERM');
+      await redis.destroy();
+    },
+  };
+}

@@ -1,0 +1,37 @@
+// What both simulated apps need of a web app, and nothing of the IdP's: EJS pages and a
+// cookie-keyed in-memory session, as a small app of a school would have.
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import ejs from 'ejs';
+import type { Context } from 'koa';
+
+export function pageRenderer(viewsDir: string) {
+  return async (ctx: Context, view: string, data: Record<string, unknown>, status = 200): Promise<void> => {
+    ctx.status = status;
+    ctx.type = 'html';
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = await ejs.renderFile(path.join(viewsDir, `${view}.ejs`), data, { async: true });
+  };
+}
+
+/** Sessions kept in memory, found by a cookie; `sessions` is exposed for tests. */
+export function cookieSessions<S extends { id: string }>(cookie: string) {
+  const sessions = new Map<string, S>();
+  return {
+    sessions,
+    of(ctx: Context): S {
+      const id = ctx.cookies.get(cookie);
+      const existing = id ? sessions.get(id) : undefined;
+      if (existing) return existing;
+      const created = { id: randomBytes(24).toString('base64url') } as S;
+      sessions.set(created.id, created);
+      ctx.cookies.set(cookie, created.id, { httpOnly: true, sameSite: 'lax' });
+      return created;
+    },
+    end(ctx: Context): void {
+      const id = ctx.cookies.get(cookie);
+      if (id) sessions.delete(id);
+      ctx.cookies.set(cookie, '', { maxAge: 0 });
+    },
+  };
+}
