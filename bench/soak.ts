@@ -4,8 +4,9 @@
 //   3 SAML SP-initiated sign-ins on a live SSO session (HTTP-Redirect);
 //   capacity: that mix as fast as it goes (closed loop, CAPACITY_SECONDS);
 //   soak:     the same mix paced at 70 % of that rate for SOAK_SECONDS, the IdP's RSS
-//             and V8's used heap sampled every 5 s; "stable" = for both, the last third's
-//             mean within 10 % of the second third's (the first third is warm-up).
+//             and V8's used heap sampled every 5 s, and the live heap after every full
+//             collection (--trace-gc); "stable" = for RSS and for the live heap, the last
+//             third's mean within 10 % of the second third's (the first third is warm-up).
 // The IdP runs as its own process on a fresh redis-server, with the configured argon2.
 // Run: node bench/soak.ts   (SOAK_SECONDS=180 CAPACITY_SECONDS=20 CONCURRENCY=8)
 import { authnRequestXml, redirectQuery } from '../test/support/saml-messages.ts';
@@ -60,7 +61,8 @@ function mixedOp(idpUrl: string, workers: Worker[]) {
 
 async function main() {
   // The configured argon2 parameters (not the tests' fast ones).
-  const bench = await startBenchIdp({ IDP_ARGON2_MEMORY_KIB: '', IDP_ARGON2_TIME_COST: '' });
+  // --trace-gc: V8 logs the heap left after every full collection (the live heap).
+  const bench = await startBenchIdp({ IDP_ARGON2_MEMORY_KIB: '', IDP_ARGON2_TIME_COST: '' }, ['--trace-gc']);
   const { idp, url: idpUrl } = bench;
   try {
     // Twice as many browsers as the capacity run uses: the paced soak keeps more in flight.
@@ -84,21 +86,34 @@ async function main() {
 
     samples.sort((a, b) => a.s - b.s);
     const third = Math.floor(samples.length / 3);
-    const mean = (xs: typeof samples, key: 'rssMB' | 'heapUsedMB') => round(xs.reduce((a, b) => a + b[key], 0) / Math.max(1, xs.length), 1);
-    const middle = mean(samples.slice(third, 2 * third), 'rssMB');
-    const last = mean(samples.slice(2 * third), 'rssMB');
+    const mean = (xs: number[]) => round(xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length), 1);
+    const middle = mean(samples.slice(third, 2 * third).map((x) => x.rssMB));
+    const last = mean(samples.slice(2 * third).map((x) => x.rssMB));
     const drift = round((last - middle) / middle, 3);
-    const heapMiddle = mean(samples.slice(third, 2 * third), 'heapUsedMB');
-    const heapLast = mean(samples.slice(2 * third), 'heapUsedMB');
+    // The live heap: what is left after each full (Mark-Compact) collection, by time.
+    // Each isolate logs its own (the main thread's, the schema worker's): take the main one,
+    // the largest.
+    const byIsolate = new Map<string, Array<{ ms: number; mb: number }>>();
+    for (const m of idp.output().matchAll(/\[\d+:(0x[0-9a-f]+)\]\s+(\d+) ms: Mark-Compact[^\n]*?-> ([\d.]+) \(/g)) {
+      const list = byIsolate.get(m[1]!) ?? [];
+      list.push({ ms: Number(m[2]), mb: Number(m[3]) });
+      byIsolate.set(m[1]!, list);
+    }
+    const afterGc = [...byIsolate.values()].sort((a, b) => Math.max(...b.map((g) => g.mb)) - Math.max(...a.map((g) => g.mb)))[0] ?? [];
+    const soakStart = afterGc.length ? afterGc[afterGc.length - 1]!.ms - SOAK_SECONDS * 1000 : 0;
+    const inSoak = afterGc.filter((g) => g.ms >= soakStart);
+    const span = SOAK_SECONDS * 1000 / 3;
+    const heapMiddle = mean(inSoak.filter((g) => g.ms >= soakStart + span && g.ms < soakStart + 2 * span).map((g) => g.mb));
+    const heapLast = mean(inSoak.filter((g) => g.ms >= soakStart + 2 * span).map((g) => g.mb));
     const heapDrift = round((heapLast - heapMiddle) / heapMiddle, 3);
     const stable = Math.abs(drift) <= 0.1 && Math.abs(heapDrift) <= 0.1;
-    report('soak', `${SOAK_SECONDS} s of mixed traffic at ${rate} ops/s (70 % of ${capacity.perSecond}): ${soak.errors} errors in ${soak.ops} ops, p50 ${soak.p50ms} ms, p99 ${soak.p99ms} ms; RSS ${middle} MB → ${last} MB (${round(drift * 100, 1)} %), used heap ${heapMiddle} MB → ${heapLast} MB (${round(heapDrift * 100, 1)} %): ${stable ? 'stable' : 'NOT stable'}`, {
+    report('soak', `${SOAK_SECONDS} s of mixed traffic at ${rate} ops/s (70 % of ${capacity.perSecond}): ${soak.errors} errors in ${soak.ops} ops, p50 ${soak.p50ms} ms, p99 ${soak.p99ms} ms; RSS ${middle} MB → ${last} MB (${round(drift * 100, 1)} %), live heap after full GCs ${heapMiddle} MB → ${heapLast} MB (${round(heapDrift * 100, 1)} %): ${stable ? 'stable' : 'NOT stable'}`, {
       mix: '2 sign-ins to an OIDC code : 5 refresh_token grants : 3 SAML SP-initiated sign-ins, per 10 ops',
       capacity,
       targetRate: rate,
       soak,
       errorRate: soak.ops + soak.errors > 0 ? soak.errors / (soak.ops + soak.errors) : 0,
-      memory: { samples, rss: { middleThirdMeanMB: middle, lastThirdMeanMB: last, drift }, heapUsed: { middleThirdMeanMB: heapMiddle, lastThirdMeanMB: heapLast, drift: heapDrift }, stable },
+      memory: { samples, rss: { middleThirdMeanMB: middle, lastThirdMeanMB: last, drift }, liveHeapAfterFullGc: { middleThirdMeanMB: heapMiddle, lastThirdMeanMB: heapLast, drift: heapDrift, collections: inSoak.length }, stable },
     });
     if (soak.errors > 0 || !stable) process.exitCode = 1;
   } finally {

@@ -38,6 +38,8 @@ async function main(): Promise<void> {
     logger.info({ ...r, file: settings.seed.file }, 'seed file loaded');
   }
 
+  // Ready means ready: the SAML schema validator is compiled before the first request.
+  await idp.warm();
   const server = createServer(idp.app.callback());
   server.listen(settings.server.port, settings.server.host, () => {
     const { port } = server.address() as { port: number };

@@ -23,13 +23,13 @@ export interface BenchIdp {
 }
 
 /** `env` adds to (or, with '', unsets) the defaults; IDP_ARGON2_* '' = the configured parameters. */
-export async function startBenchIdp(env: NodeJS.ProcessEnv = {}): Promise<BenchIdp> {
+export async function startBenchIdp(env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<BenchIdp> {
   const redis = await OwnedRedis.start();
   const idp = await startIdpProcess({
     REDIS_URL: redis.url, IDP_DEMO_SEED: 'true', LOG_LEVEL: 'warn',
     IDP_KEYS_DIR: mkdtempSync(path.join(tmpdir(), 'bench-keys-')), IDP_RP_DIR: path.join(projectRoot, 'test/fixtures/relying-parties'),
     ...env,
-  });
+  }, undefined, nodeArgs);
   return {
     url: `http://127.0.0.1:${idp.port}`,
     idp,

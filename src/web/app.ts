@@ -51,6 +51,8 @@ export interface Idp extends Services {
   metrics: Metrics;
   serviceProviders: ServiceProviders;
   samlMessages: SamlMessages;
+  /** Starts what would otherwise start on first use (the schema-validation worker). */
+  warm(): Promise<void>;
   /** Releases what the app holds besides the store (the schema-validation worker). */
   close(): Promise<void>;
 }
@@ -277,7 +279,7 @@ export function createIdp(deps: IdpDeps): Idp {
   );
   for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
 
-  return { app, ...services, flows, metrics, serviceProviders, samlMessages, close: () => schemaValidator.close() };
+  return { app, ...services, flows, metrics, serviceProviders, samlMessages, warm: () => schemaValidator.warm(), close: () => schemaValidator.close() };
 }
 
 function routeLabel(p: string): string {

@@ -15,8 +15,8 @@ export interface IdpProcess {
   kill(signal: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `node src/main.ts`; resolves when its /readyz answers 200. */
-export async function startIdpProcess(env: NodeJS.ProcessEnv, port?: number): Promise<IdpProcess> {
+/** Starts `node [nodeArgs] src/main.ts`; resolves when its /readyz answers 200. */
+export async function startIdpProcess(env: NodeJS.ProcessEnv, port?: number, nodeArgs: string[] = []): Promise<IdpProcess> {
   const p = port ?? (await freePort());
   const childEnv: NodeJS.ProcessEnv = {
     ...process.env,
@@ -27,7 +27,7 @@ export async function startIdpProcess(env: NodeJS.ProcessEnv, port?: number): Pr
     ...env,
     PORT: String(p),
   };
-  const child = spawn(process.execPath, ['src/main.ts'], { cwd: projectRoot, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, 'src/main.ts'], { cwd: projectRoot, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
