@@ -250,7 +250,7 @@ export function createIdp(deps: IdpDeps): Idp {
     samlRouter({
       settings, store, clock, directory, sso, audit, sps: serviceProviders, messages: samlMessages, schema: schemaValidator,
       endpoints: samlEndpoints, metadataXml: samlMetadata, certificatePem: deps.keyMaterial.saml.certificatePem, chains: logoutChains,
-      ssoOf, pendingActions, browserSecret: secretOf,
+      ssoOf, requiredActions: (account) => credentials.requiredActions(account), browserSecret: secretOf,
       beginSignIn: (ctx, resume) => start.signIn(ctx, resume),
       beginRequiredActions: (ctx, accountId, pending, resume) => start.requiredActions(ctx, accountId, pending, resume),
       signOut: logout.signOut,

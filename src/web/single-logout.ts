@@ -42,8 +42,9 @@ export function singleLogout(deps: SingleLogoutDeps) {
   async function signOut(ctx: Context, final: LogoutFinal, exceptSp?: string): Promise<string> {
     const id = deps.ssoCookie.read(ctx);
     const session = id ? await deps.sso.get(id) : null;
-    const participants = session ? (await deps.sso.samlParticipants(session.id)).filter((p) => p.spId !== exceptSp) : [];
-    const oidcClients = session ? await deps.sso.oidcParticipants(session.id) : [];
+    const all = session ? await deps.sso.participants(session.id) : { saml: [], oidc: [] };
+    const participants = all.saml.filter((p) => p.spId !== exceptSp);
+    const oidcClients = all.oidc;
     if (id) await deps.sso.end(id);
     deps.ssoCookie.clear(ctx);
     if (session) {

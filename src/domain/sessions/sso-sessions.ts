@@ -92,25 +92,22 @@ export class SsoSessions {
     return participant;
   }
 
-  /** The SAML participants, in the order they joined. */
-  async samlParticipants(sessionId: string): Promise<SamlParticipant[]> {
+  /** Who took part in the session: SAML SPs in the order they joined, and OIDC clients. */
+  async participants(sessionId: string): Promise<{ saml: SamlParticipant[]; oidc: string[] }> {
     const all = await this.#store.hashGetAll(keys.ssoParticipants(sessionId));
-    return Object.entries(all ?? {})
+    const saml = Object.entries(all ?? {})
       .filter(([field]) => field !== OIDC_FIELD)
       .map(([, v]) => JSON.parse(v) as SamlParticipant)
       .sort((a, b) => a.since - b.since || a.spId.localeCompare(b.spId));
+    const oidc = all?.[OIDC_FIELD] ? (JSON.parse(all[OIDC_FIELD]) as string[]) : [];
+    return { saml, oidc };
   }
 
   /** Records that an OIDC client received this session's sign-in. */
   async oidcParticipant(session: SsoSession, clientId: string): Promise<void> {
-    const clients = await this.oidcParticipants(session.id);
+    const clients = (await this.participants(session.id)).oidc;
     if (clients.includes(clientId)) return;
     await this.#store.hashSet(keys.ssoParticipants(session.id), { [OIDC_FIELD]: JSON.stringify([...clients, clientId]) }, Math.max(1, session.expiresAt - this.#clock()));
-  }
-
-  async oidcParticipants(sessionId: string): Promise<string[]> {
-    const raw = (await this.#store.hashGetAll(keys.ssoParticipants(sessionId)))?.[OIDC_FIELD];
-    return raw ? (JSON.parse(raw) as string[]) : [];
   }
 
   async end(id: string): Promise<void> {

@@ -60,8 +60,8 @@ export interface SamlDeps {
   certificatePem: string;
   chains: LogoutChains;
   ssoOf: (ctx: Context) => Promise<SsoSession | null>;
-  /** Required actions pending for an account; null when it cannot sign in at all. */
-  pendingActions: (accountId: string) => Promise<RequiredAction[] | null>;
+  /** Required actions pending for an account (questions, password change). */
+  requiredActions: (account: Account) => RequiredAction[];
   browserSecret: (ctx: Context) => string;
   beginSignIn: (ctx: Context, resume: SamlResume) => Promise<string>;
   beginRequiredActions: (ctx: Context, accountId: string, pending: RequiredAction[], resume: SamlResume) => Promise<string>;
@@ -161,18 +161,19 @@ export function samlRouter(deps: SamlDeps): Router {
     const sp = spOf(pending);
     const resumeTo: SamlResume = { kind: 'saml', pendingId: pending.id, spId: sp.id };
     const session = await deps.ssoOf(ctx);
-    const pendingActions = session ? await deps.pendingActions(session.accountId) : null;
+    const found = session ? await deps.directory.get(session.accountId) : null;
+    const account = found?.status === 'active' ? found : null;
     const fresh = session !== null && (!pending.forceAuthn || session.authTime >= pending.receivedAt);
-    if (!session || !pendingActions || !fresh) {
+    if (!session || !account || !fresh) {
       if (pending.isPassive) return errorToSp(ctx, pending, STATUS.responder, STATUS.noPassive, 'The user is not signed in.');
       return seeOther(ctx, await deps.beginSignIn(ctx, resumeTo));
     }
+    const pendingActions = deps.requiredActions(account);
     if (pendingActions.length > 0) {
       // Nothing is issued while a required action is pending.
       if (pending.isPassive) return errorToSp(ctx, pending, STATUS.responder, STATUS.noPassive, 'The user must complete required steps first.');
       return seeOther(ctx, await deps.beginRequiredActions(ctx, session.accountId, pendingActions, resumeTo));
     }
-    const account = (await deps.directory.get(session.accountId)) as Account;
     if (!(await pendingSignIns.take(pending))) throw new AppError('SSPR 5133', 'pending sign-in answered twice');
     const participant = await deps.sso.samlParticipant(session, sp.id, account.loginId);
     const { id, samlResponse } = await messages.loginResponse({
@@ -336,7 +337,7 @@ export function samlRouter(deps: SamlDeps): Router {
       // Already signed out here: tell the SP so.
       return continueChain(ctx, await deps.chains.create([], final));
     }
-    const participant = (await deps.sso.samlParticipants(session.id)).find((p) => p.spId === seen.spId);
+    const participant = (await deps.sso.participants(session.id)).saml.find((p) => p.spId === seen.spId);
     const matches = participant !== undefined && participant.nameId === seen.nameId && (seen.sessionIndexes.length === 0 || seen.sessionIndexes.includes(participant.sessionIndex));
     if (!matches) {
       // Not this browser's session at that SP: end nothing, and say so.
