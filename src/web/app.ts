@@ -81,7 +81,7 @@ export function createIdp(deps: IdpDeps): Idp {
 
   const metrics = new Metrics();
   const services = createServices(settings, store, clock);
-  const { directory, hasher, audit, lockout, answerLimiter, authenticator, sso, policies, credentials } = services;
+  const { directory, hasher, audit, answerLimiter, authenticator, sso, policies, credentials } = services;
   const flows = new Flows(store, clock, settings.flow.idleSeconds * 1000);
   const serviceProviders = new ServiceProviders(deps.relyingParties.saml, settings.saml.relayStateMaxBytes);
   const samlEndpoints = idpEndpoints(settings.server.publicUrl, settings.saml.entityId);
@@ -256,7 +256,7 @@ export function createIdp(deps: IdpDeps): Idp {
       signOut: logout.signOut,
       signedOutPage: logout.signedOutPage,
       render,
-      onRefusal: (detail, code) => metrics.samlRefusals.inc({ code }),
+      onRefusal: (code) => metrics.samlRefusals.inc({ code }),
     }),
     logout.router,
     portalRouter({

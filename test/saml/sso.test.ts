@@ -11,10 +11,10 @@ import { DOMParser } from '@xmldom/xmldom';
 import * as samlify from 'samlify';
 import { projectRoot } from '../../src/config/settings.ts';
 import { SchemaValidator } from '../../src/protocols/saml/schema-validator.ts';
-import { Browser, formOf } from '../support/browser.ts';
+import { Browser } from '../support/browser.ts';
 import { DEMO, startTestIdp, type TestIdp } from '../support/idp.ts';
 import { autoForm, spKeys, testSp } from '../support/saml.ts';
-import { authnRequestXml, base64, signXml } from '../support/saml-messages.ts';
+import { authnRequestXml, base64 } from '../support/saml-messages.ts';
 
 const SCHEMAS = path.join(projectRoot, 'src/protocols/saml/schemas');
 const FARAH = { loginId: 'farah_aziz@students.edu.sg', password: 'Rivervale#Start24' };

@@ -73,7 +73,8 @@ export interface SamlDeps {
   /** The page that ends a single logout started at the IdP. */
   signedOutPage: (ctx: Context, chain: LogoutChain | null) => Promise<void>;
   render: Render;
-  onRefusal?: (detail: string, code: string) => void;
+  /** Counts a refused message (its detail is on the log line of the error page). */
+  onRefusal?: (code: string) => void;
 }
 
 function seeOther(ctx: Context, location: string): void {
@@ -106,7 +107,7 @@ export function samlRouter(deps: SamlDeps): Router {
       });
     } catch (err) {
       if (err instanceof SamlRefusal) {
-        deps.onRefusal?.(err.detail, err.code);
+        deps.onRefusal?.(err.code);
         throw new AppError(err.code, `SAML message refused: ${err.detail}`, { continueTo: '/portal' });
       }
       throw err;
