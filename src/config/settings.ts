@@ -39,6 +39,12 @@ export const settingsSchema = z.strictObject({
     host: z.string().min(1),
     publicUrl: url,
     trustProxy: z.boolean(),
+    /** Time a client has to send the request headers (slowloris). */
+    headersTimeoutMs: z.coerce.number().int().min(1000).default(10_000),
+    /** Time a client has to send the whole request. */
+    requestTimeoutMs: z.coerce.number().int().min(1000).default(30_000),
+    /** Idle keep-alive connections are closed after this; keep it above your load balancer's idle timeout. */
+    keepAliveTimeoutMs: z.coerce.number().int().min(1000).default(65_000),
   }),
   redis: z.strictObject({
     url: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
@@ -46,6 +52,9 @@ export const settingsSchema = z.strictObject({
     sentinels: z.array(z.string().regex(/^[^:]+:\d+$/, 'each sentinel must be host:port')).default([]),
     sentinelName: z.string().optional(),
     keyPrefix: z.string().regex(/^[a-z0-9:_-]*$/i).default('idp:'),
+    /** Replicas that must acknowledge a durable write (WAIT); auto = 1 with Sentinel or Cluster, 0 standalone. */
+    waitReplicas: z.union([z.literal('auto'), z.coerce.number().int().min(0).max(10)]).default('auto'),
+    waitTimeoutMs: z.coerce.number().int().min(50).max(30_000).default(1_000),
   }),
   keysDir: z.string().min(1),
   relyingPartyDirs: z.array(z.string()).min(1),
@@ -170,6 +179,11 @@ export const ENVIRONMENT: ReadonlyArray<{ env: string; key: string; parse?: EnvP
   { env: 'REDIS_SENTINELS', key: 'redis.sentinels', parse: asList },
   { env: 'REDIS_SENTINEL_NAME', key: 'redis.sentinelName' },
   { env: 'REDIS_KEY_PREFIX', key: 'redis.keyPrefix' },
+  { env: 'REDIS_WAIT_REPLICAS', key: 'redis.waitReplicas' },
+  { env: 'REDIS_WAIT_TIMEOUT_MS', key: 'redis.waitTimeoutMs' },
+  { env: 'IDP_HEADERS_TIMEOUT_MS', key: 'server.headersTimeoutMs' },
+  { env: 'IDP_REQUEST_TIMEOUT_MS', key: 'server.requestTimeoutMs' },
+  { env: 'IDP_KEEP_ALIVE_TIMEOUT_MS', key: 'server.keepAliveTimeoutMs' },
   { env: 'IDP_KEYS_DIR', key: 'keysDir' },
   { env: 'IDP_DEMO_SEED', key: 'seed.demo', parse: asBool },
   { env: 'IDP_SEED_FILE', key: 'seed.file' },

@@ -181,6 +181,8 @@ export class MemoryStore implements Store {
 
   async ping(): Promise<void> {}
 
+  async writable(): Promise<void> {}
+
   async close(): Promise<void> {
     clearInterval(this.#sweeper);
   }

@@ -2,7 +2,17 @@
 // Commands fail fast while Redis is unreachable (no offline queue) and surface as
 // StoreUnavailableError; ioredis keeps reconnecting in the background, so service
 // resumes by itself when Redis returns.
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
+//
+// Durability. Redis replicates asynchronously: a write the master acknowledged can still
+// be lost when a replica is promoted before it received it (a planned Sentinel failover
+// leaves the old master taking writes for seconds; a crash loses what was in flight).
+// So a write to a durable key (isDurableKey: accounts, login IDs, indexes, locks, audit)
+// is sent on a connection of its own, followed in the same pipeline by
+// WAIT <replicas> <timeout>; it resolves only when that many replicas hold it, and fails
+// with StoreUnavailableError (the user sees SSPR 5019) otherwise. The failover candidate
+// then has every write anyone was told succeeded. Ephemeral keys are written without it.
+import { Cluster, Redis, type ChainableCommander, type RedisOptions } from 'ioredis';
+import { isDurableKey } from './keys.ts';
 import { StoreUnavailableError, type SetOptions, type Store, type StreamEntry } from './store.ts';
 
 export interface RedisConnection {
@@ -11,6 +21,10 @@ export interface RedisConnection {
   sentinels?: string[];
   sentinelName?: string | undefined;
   keyPrefix: string;
+  /** Replicas that must acknowledge a durable write; 'auto' = 1 with Sentinel or Cluster, 0 standalone. */
+  waitReplicas?: number | 'auto' | undefined;
+  /** How long a durable write waits for those acknowledgements. */
+  waitTimeoutMs?: number | undefined;
 }
 
 const CAS = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') return 1 else return 0 end`;
@@ -21,6 +35,9 @@ if want > 0 then
   if have >= 0 and have < want or have == -1 then redis.call('PEXPIRE', KEYS[1], want) end
 end
 return 1`;
+
+/** Replies that mean "this node cannot serve writes now" (failover, loading, cluster down), not a bug of ours. */
+const UNAVAILABLE_REPLY = /^(READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|MOVED|ASK)\b/;
 
 function hostPort(entry: string): { host: string; port: number } {
   const i = entry.lastIndexOf(':');
@@ -33,21 +50,39 @@ export function describeConnection(c: RedisConnection): string {
   return `Redis ${new URL(c.url ?? 'redis://127.0.0.1:6379').host}`;
 }
 
+/** The replica count durable writes wait for. */
+export function waitReplicasFor(c: RedisConnection): number {
+  if (typeof c.waitReplicas === 'number') return c.waitReplicas;
+  return c.clusterNodes?.length || c.sentinels?.length ? 1 : 0;
+}
+
+/** A client method used both directly and queued on a pipeline (the pipeline's return value is ignored). */
+type Command = (c: Redis) => Promise<unknown>;
+
 export class RedisStore implements Store {
   readonly kind = 'redis' as const;
   readonly client: Redis | Cluster;
   /** Prepended to every key by the client. */
   readonly prefix: string;
+  readonly waitReplicas: number;
+  readonly #waitTimeoutMs: number;
+  /** Durable writes and their WAIT: a connection of their own, so WAIT never stalls other traffic. */
+  #durableClient: Redis | Cluster | undefined;
 
   constructor(connection: RedisConnection) {
     this.prefix = connection.keyPrefix;
+    this.waitReplicas = waitReplicasFor(connection);
+    this.#waitTimeoutMs = connection.waitTimeoutMs ?? 1_000;
     const common: RedisOptions = {
       keyPrefix: connection.keyPrefix,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       connectTimeout: 2_000,
-      commandTimeout: 5_000,
+      commandTimeout: Math.max(5_000, this.#waitTimeoutMs + 2_000),
       retryStrategy: (times) => Math.min(times * 100, 2_000),
+      // A demoted master answers writes with READONLY: reconnect, which asks the
+      // sentinels (or the cluster) where the master is now.
+      reconnectOnError: (err) => /^READONLY\b/.test(err.message),
     };
     if (connection.clusterNodes?.length) {
       this.client = new Cluster(connection.clusterNodes.map(hostPort), {
@@ -61,6 +96,9 @@ export class RedisStore implements Store {
         ...common,
         sentinels: connection.sentinels.map(hostPort),
         name: connection.sentinelName ?? 'mymaster',
+        // Sentinels announce +switch-master: drop the old master at once rather than
+        // writing to it until it is demoted.
+        failoverDetector: true,
       });
     } else {
       this.client = new Redis(connection.url ?? 'redis://127.0.0.1:6379', common);
@@ -68,67 +106,101 @@ export class RedisStore implements Store {
     // Errors are reported through failing commands and /readyz; without a listener
     // ioredis would print every reconnection failure.
     this.client.on('error', () => {});
+    if (this.waitReplicas > 0) {
+      this.#durableClient = this.client instanceof Cluster ? this.client.duplicate() : this.client.duplicate();
+      this.#durableClient.on('error', () => {});
+    }
+  }
+
+  /**
+   * The connection for a key: durable keys are read and written on the durable connection,
+   * so the directory is always read from the node it was last written to.
+   */
+  #on(key: string): Redis | Cluster {
+    return this.#durableClient && isDurableKey(key) ? this.#durableClient : this.client;
   }
 
   /** Resolves once connected; rejects with a clear message after timeoutMs. */
   async ready(timeoutMs = 10_000): Promise<void> {
-    if (this.client.status === 'ready') return;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new StoreUnavailableError(`Redis not reachable within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const onReady = () => {
-        cleanup();
-        resolve();
-      };
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.client.off('ready', onReady);
-      };
-      this.client.on('ready', onReady);
-    });
+    await Promise.all([this.client, this.#durableClient].map((client) => {
+      if (!client || client.status === 'ready') return undefined;
+      return new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new StoreUnavailableError(`Redis not reachable within ${timeoutMs} ms`));
+        }, timeoutMs);
+        const onReady = () => {
+          cleanup();
+          resolve();
+        };
+        const cleanup = () => {
+          clearTimeout(timer);
+          client.off('ready', onReady);
+        };
+        client.on('ready', onReady);
+      });
+    }));
   }
 
   async #run<T>(op: () => Promise<T>): Promise<T> {
     try {
       return await op();
     } catch (err) {
-      // A reply error is a bug of ours (wrong type, bad script); anything else means
-      // Redis could not be reached or did not answer in time.
-      if ((err as Error).name === 'ReplyError') throw err;
+      // A reply error is a bug of ours (wrong type, bad script) unless it says the node
+      // cannot serve now; anything else means Redis could not be reached or did not answer.
+      if (err instanceof StoreUnavailableError) throw err;
+      if ((err as Error).name === 'ReplyError' && !UNAVAILABLE_REPLY.test((err as Error).message)) throw err;
       throw new StoreUnavailableError((err as Error).message);
     }
   }
 
+  /**
+   * One write command. To a durable key (and when replicas are required) it goes on the
+   * durable connection followed by WAIT, and resolves only when enough replicas hold it.
+   */
+  #write<T>(key: string, command: Command, parse: (reply: unknown) => T): Promise<T> {
+    return this.#run(async () => {
+      const client = this.#on(key);
+      if (client === this.client) return parse(await command(client as Redis));
+      const pipeline: ChainableCommander = client.pipeline();
+      void command(pipeline as unknown as Redis);
+      pipeline.wait(this.waitReplicas, this.#waitTimeoutMs);
+      const replies = (await pipeline.exec()) ?? [];
+      const [writeErr, reply] = replies[0] ?? [new Error('pipeline aborted'), null];
+      if (writeErr) throw writeErr;
+      const [waitErr, acked] = replies[1] ?? [new Error('pipeline aborted'), 0];
+      if (waitErr) throw waitErr;
+      if (Number(acked) < this.waitReplicas) {
+        throw new StoreUnavailableError(`durable write not confirmed: ${String(acked)} of ${this.waitReplicas} replicas acknowledged within ${this.#waitTimeoutMs} ms`);
+      }
+      return parse(reply);
+    });
+  }
+
   get(key: string): Promise<string | null> {
-    return this.#run(() => this.client.get(key));
+    return this.#run(() => this.#on(key).get(key));
   }
 
   set(key: string, value: string, options: SetOptions = {}): Promise<boolean> {
-    return this.#run(async () => {
-      const c = this.client;
-      const ms = options.ttlMs === undefined ? undefined : Math.max(1, Math.ceil(options.ttlMs));
-      let reply: string | null;
-      if (ms !== undefined) reply = options.onlyIfAbsent ? await c.set(key, value, 'PX', ms, 'NX') : await c.set(key, value, 'PX', ms);
-      else if (options.keepTtl) reply = await c.set(key, value, 'KEEPTTL');
-      else reply = options.onlyIfAbsent ? await c.set(key, value, 'NX') : await c.set(key, value);
-      return reply === 'OK';
-    });
+    const ms = options.ttlMs === undefined ? undefined : Math.max(1, Math.ceil(options.ttlMs));
+    const command: Command = (c) => {
+      if (ms !== undefined) return options.onlyIfAbsent ? c.set(key, value, 'PX', ms, 'NX') : c.set(key, value, 'PX', ms);
+      if (options.keepTtl) return c.set(key, value, 'KEEPTTL');
+      return options.onlyIfAbsent ? c.set(key, value, 'NX') : c.set(key, value);
+    };
+    return this.#write(key, command, (reply) => reply === 'OK');
   }
 
   compareAndSet(key: string, expected: string, next: string): Promise<boolean> {
-    return this.#run(async () => (await this.client.eval(CAS, 1, key, expected, next)) === 1);
+    return this.#write(key, (c) => c.eval(CAS, 1, key, expected, next), (reply) => reply === 1);
   }
 
   del(key: string): Promise<void> {
-    return this.#run(async () => {
-      await this.client.del(key);
-    });
+    return this.#write(key, (c) => c.del(key), () => undefined);
   }
 
   ttl(key: string): Promise<number> {
-    return this.#run(() => this.client.pttl(key));
+    return this.#run(() => this.#on(key).pttl(key));
   }
 
   expire(key: string, ttlMs: number): Promise<void> {
@@ -178,38 +250,31 @@ export class RedisStore implements Store {
   }
 
   indexAdd(key: string, member: string): Promise<void> {
-    return this.#run(async () => {
-      await this.client.zadd(key, 0, member);
-    });
+    return this.#write(key, (c) => c.zadd(key, 0, member), () => undefined);
   }
 
   indexRemove(key: string, member: string): Promise<void> {
-    return this.#run(async () => {
-      await this.client.zrem(key, member);
-    });
+    return this.#write(key, (c) => c.zrem(key, member), () => undefined);
   }
 
   indexRange(key: string, prefix: string, limit: number, after?: string): Promise<string[]> {
     return this.#run(async () => {
       const min = after !== undefined && after >= prefix ? `(${after}` : `[${prefix}`;
       const max = `[${prefix}\xff`;
-      const members = await this.client.zrangebylex(key, min, max, 'LIMIT', 0, limit);
+      const members = await this.#on(key).zrangebylex(key, min, max, 'LIMIT', 0, limit);
       return members.filter((m) => m.startsWith(prefix));
     });
   }
 
   streamAdd(key: string, fields: Record<string, string>, maxLen: number): Promise<string> {
-    return this.#run(async () => {
-      const flat = Object.entries(fields).flat();
-      const id = await this.client.xadd(key, 'MAXLEN', maxLen, '*', ...flat);
-      return id ?? '';
-    });
+    const flat = Object.entries(fields).flat();
+    return this.#write(key, (c) => c.xadd(key, 'MAXLEN', maxLen, '*', ...flat), (id) => (typeof id === 'string' ? id : ''));
   }
 
   streamRange(key: string, count: number, before?: string): Promise<StreamEntry[]> {
     return this.#run(async () => {
       const end = before === undefined ? '+' : `(${before}`;
-      const rows = await this.client.xrevrange(key, end, '-', 'COUNT', count);
+      const rows = await this.#on(key).xrevrange(key, end, '-', 'COUNT', count);
       return rows.map(([id, flat]) => {
         const fields: Record<string, string> = {};
         for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
@@ -218,21 +283,47 @@ export class RedisStore implements Store {
     });
   }
 
+  #masters(): Redis[] {
+    return this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
+  }
+
   ping(): Promise<void> {
     return this.#run(async () => {
-      if (this.client instanceof Cluster) {
-        await Promise.all(this.client.nodes('master').map((n) => n.ping()));
-      } else {
-        await this.client.ping();
+      await Promise.all(this.#masters().map((n) => n.ping()));
+    });
+  }
+
+  /**
+   * Ready for writes: every master answers, still is a master (a demoted one is not), and
+   * has the replicas online that durable writes wait for.
+   */
+  writable(): Promise<void> {
+    return this.#run(async () => {
+      for (const c of [this.client, this.#durableClient]) {
+        if (c && c.status !== 'ready') throw new StoreUnavailableError(`Redis connection is ${c.status}`);
       }
+      if (this.client instanceof Cluster) {
+        const info = await this.client.nodes('master')[0]?.cluster('INFO');
+        if (!String(info).includes('cluster_state:ok')) throw new StoreUnavailableError('Redis Cluster state is not ok');
+      }
+      await Promise.all(this.#masters().map(async (node) => {
+        const info = String(await node.info('replication'));
+        const where = `${node.options.host}:${node.options.port}`;
+        if (!/^role:master\r?$/m.test(info)) throw new StoreUnavailableError(`${where} is not a master`);
+        const online = info.match(/^slave\d+:.*state=online/gm)?.length ?? 0;
+        if (online < this.waitReplicas) throw new StoreUnavailableError(`${where} has ${online} of ${this.waitReplicas} replicas online`);
+      }));
     });
   }
 
   async close(): Promise<void> {
-    try {
-      await this.client.quit();
-    } catch {
-      this.client.disconnect();
+    for (const c of [this.#durableClient, this.client]) {
+      if (!c) continue;
+      try {
+        await c.quit();
+      } catch {
+        c.disconnect();
+      }
     }
   }
 }

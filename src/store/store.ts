@@ -3,7 +3,9 @@
 // Contract (test/store/contract.test.ts runs it on both):
 // - a command touches one key, or keys that share a hash tag, so it is valid on a Cluster;
 // - ttlMs is in milliseconds; a key without a TTL is durable data (the directory);
-// - every method is atomic on its own key.
+// - every method is atomic on its own key;
+// - a write to a durable key (isDurableKey) resolves only once it will survive a failover
+//   (RedisStore: replicas acknowledged it); otherwise it rejects with StoreUnavailableError.
 
 export interface SetOptions {
   /** Expire the key after this many milliseconds. */
@@ -50,6 +52,8 @@ export interface Store {
   streamRange(key: string, count: number, before?: string): Promise<StreamEntry[]>;
 
   ping(): Promise<void>;
+  /** Resolves when the store can take durable writes now (readiness); rejects with StoreUnavailableError otherwise. */
+  writable(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -1,4 +1,4 @@
-// The store on a three-master Redis Cluster that the harness starts itself
+// The store on a three-master Redis Cluster, a replica each, that the harness starts itself
 // (redis-server --cluster-enabled yes on free ports, joined with redis-cli --cluster create).
 // `npm test` runs the core suites a second time with IDP_TEST_STORE=cluster, where every
 // Redis-backed test gets this cluster; this file makes sure that run is really on it.

@@ -1,58 +1,60 @@
-// The store through Redis Sentinel: the harness starts a master and a sentinel that
-// monitors it (redis-server --sentinel), and the store finds the master by asking the
-// sentinel, as REDIS_SENTINELS / REDIS_SENTINEL_NAME configure it.
+// The store through Redis Sentinel: the harness starts a master, a replica and three
+// sentinels (test/support/sentinel.ts), and the store finds the master by asking the
+// sentinels, as REDIS_SENTINELS / REDIS_SENTINEL_NAME configure it. Durable writes resolve
+// only once the replica holds them; /readyz-style checks see a master with its replica.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Directory } from '../../src/domain/accounts/directory.ts';
 import { keys, openStore, type Store } from '../../src/store/index.ts';
-import { freePort, OwnedRedis, uniquePrefix } from '../support/redis.ts';
+import { RedisStore } from '../../src/store/redis-store.ts';
+import { uniquePrefix } from '../support/redis.ts';
+import { OwnedSentinel, redisCli, SENTINEL_NAME } from '../support/sentinel.ts';
 
-describe('store through Redis Sentinel', () => {
-  let master: OwnedRedis;
-  let sentinel: ChildProcess;
-  let sentinelPort: number;
-  let dir: string;
+describe('store through Redis Sentinel', function () {
+  this.timeout(60_000);
+  let topology: OwnedSentinel;
 
   before(async () => {
-    master = await OwnedRedis.start();
-    sentinelPort = await freePort();
-    dir = mkdtempSync(path.join(tmpdir(), 'idp-sentinel-'));
-    const conf = path.join(dir, 'sentinel.conf');
-    writeFileSync(conf, [`port ${sentinelPort}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor idp-master 127.0.0.1 ${master.port} 1`, ''].join('\n'));
-    sentinel = spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' });
-    for (let i = 0; i < 100; i++) {
-      const r = spawnSync('redis-cli', ['-p', String(sentinelPort), 'sentinel', 'get-master-addr-by-name', 'idp-master'], { encoding: 'utf8' });
-      if (r.stdout.includes(String(master.port))) return;
-      await sleep(50);
-    }
-    throw new Error('the sentinel did not start');
+    topology = await OwnedSentinel.start(1);
   });
   after(async () => {
-    sentinel?.kill('SIGTERM');
-    await master?.destroy();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await topology?.stop();
   });
 
-  it('finds the master through the sentinel and serves the directory and counters', async () => {
-    const { store, description } = await openStore({ sentinels: [`127.0.0.1:${sentinelPort}`], sentinelName: 'idp-master', keyPrefix: uniquePrefix() });
+  it('finds the master through the sentinels; a durable write is on the replica when it resolves', async () => {
+    const prefix = uniquePrefix();
+    const { store, description } = await openStore({ sentinels: topology.sentinelAddresses, sentinelName: SENTINEL_NAME, keyPrefix: prefix, waitReplicas: 'auto' });
     try {
       assert.match(description, /Redis Sentinel idp-master/);
+      assert.equal((store as RedisStore).waitReplicas, 1, 'Sentinel waits for one replica by default');
+      await store.writable();
       const directory = new Directory(store as Store, Date.now);
       const account = await directory.create({
         loginId: 'sentinel_check@students.edu.sg', displayName: 'Sentinel Check', givenName: 'Sentinel', familyName: 'Check',
         school: { code: 'S1', name: 'School' }, level: 'P1', roles: ['student'], status: 'active', passwordHash: 'x',
         mustChangePassword: false, passwordChangedAt: Date.now(), passwordHistory: [], questions: [],
       });
+      // Read straight from the replica, at once: WAIT made sure it has the account.
+      const replica = topology.data.find((n) => n.port !== topology.masterPort())!;
+      assert.match(redisCli(replica.port, 'get', `${prefix}${keys.account(account.id)}`), /sentinel_check/);
       assert.equal((await directory.findByLoginId('sentinel_check@students.edu.sg'))?.id, account.id);
       assert.equal(await store.increment(keys.signInFailures('sentinel_check@students.edu.sg'), 60_000), 1);
-      // The data is on the master the sentinel named.
-      const onMaster = spawnSync('redis-cli', ['-p', String(master.port), 'dbsize'], { encoding: 'utf8' }).stdout.trim();
-      assert.ok(Number(onMaster) >= 3);
     } finally {
+      await store.close();
+    }
+  });
+
+  it('refuses durable writes it cannot confirm, and says it is not writable, when the replica is gone', async () => {
+    const store = new RedisStore({ sentinels: topology.sentinelAddresses, sentinelName: SENTINEL_NAME, keyPrefix: uniquePrefix(), waitTimeoutMs: 300 });
+    await store.ready();
+    const replica = topology.data.find((n) => n.port !== topology.masterPort())!;
+    try {
+      await replica.kill('SIGKILL');
+      await assert.rejects(store.set(keys.account('x'), '{}'), { name: 'StoreUnavailableError', message: /0 of 1 replicas acknowledged/ });
+      await assert.rejects(store.writable(), { name: 'StoreUnavailableError', message: /0 of 1 replicas online/ });
+      // Ephemeral state is not held up.
+      assert.equal(await store.set(keys.flow('f1'), '{}', { ttlMs: 10_000 }), true);
+    } finally {
+      await topology.healthy();
       await store.close();
     }
   });

@@ -34,11 +34,16 @@ export class OwnedRedis {
   }
 
   static async start(extraArgs: string[] = []): Promise<OwnedRedis> {
+    return OwnedRedis.startOn(await freePort(), extraArgs);
+  }
+
+  /** Starts a server on a given port (a test may point the IdP at it before it exists). */
+  static async startOn(port: number, extraArgs: string[] = []): Promise<OwnedRedis> {
     const probe = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
     if (probe.error) {
       throw new Error('redis-server is not installed and REDIS_URL is not set: install Redis (apt-get install -y redis-server) or point REDIS_URL at one');
     }
-    const redis = new OwnedRedis(await freePort(), mkdtempSync(path.join(tmpdir(), 'idp-redis-')));
+    const redis = new OwnedRedis(port, mkdtempSync(path.join(tmpdir(), 'idp-redis-')));
     redis.extraArgs = extraArgs;
     await redis.resume();
     return redis;
@@ -91,10 +96,13 @@ export async function stopSharedRedis(): Promise<void> {
 
 let sharedCluster: Promise<{ stop(): Promise<void>; nodes: string[] }> | undefined;
 
-/** The cluster of this run: REDIS_CLUSTER_NODES, or three masters the harness starts once. */
+/**
+ * The cluster of this run: REDIS_CLUSTER_NODES, or three masters with a replica each that
+ * the harness starts once (durable writes wait for a replica, as in production).
+ */
 export async function sharedClusterNodes(): Promise<string[]> {
   if (process.env.REDIS_CLUSTER_NODES) return process.env.REDIS_CLUSTER_NODES.split(',');
-  sharedCluster ??= import('./cluster.ts').then(({ OwnedCluster }) => OwnedCluster.start());
+  sharedCluster ??= import('./cluster.ts').then(({ OwnedCluster }) => OwnedCluster.start(3, 1));
   return (await sharedCluster).nodes;
 }
 
