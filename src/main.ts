@@ -1,4 +1,7 @@
-// `npm start`: loads configuration, opens the store, seeds accounts, serves the IdP.
+// `npm start`: loads configuration, serves the IdP at once, then connects to the store,
+// seeds accounts and warms the SAML schema validator; /readyz answers 200 only after that
+// (and while the store can take writes). Without Redis the IdP stays up, alive but not
+// ready, showing SSPR 5019, and carries on by itself when Redis comes back.
 // The first log line says which store is in use.
 import { createServer } from 'node:http';
 import { loadKeyMaterial } from './config/key-material.ts';
@@ -7,7 +10,8 @@ import { ConfigError, loadSettings, projectRoot } from './config/settings.ts';
 import { loadSeed, readSeedFile, SeedError } from './domain/accounts/seed.ts';
 import { systemClock } from './domain/clock.ts';
 import { createLogger } from './observability/logger.ts';
-import { openStore } from './store/index.ts';
+import { createStore, RedisStore, StoreUnavailableError } from './store/index.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createIdp } from './web/app.ts';
 import path from 'node:path';
 import { slsSimClient, workspaceSimSp } from './sims/clients.ts';
@@ -17,7 +21,7 @@ import { createWorkspaceSim } from './sims/workspace/app.ts';
 async function main(): Promise<void> {
   const settings = loadSettings();
   const logger = createLogger(settings.log.level);
-  const { store, description } = await openStore(settings.redis);
+  const { store, description } = createStore(settings.redis);
   logger.info({ store: store.kind }, `store: ${description}`);
 
   const keyMaterial = loadKeyMaterial(settings.keysDir);
@@ -26,24 +30,56 @@ async function main(): Promise<void> {
   if (sls) relyingParties.oidc.push(sls);
   const workspace = settings.sims.enabled ? workspaceSimSp(settings.keysDir, settings.sims.workspace.publicUrl) : null;
   if (workspace) relyingParties.saml.push(workspace.sp);
-  const idp = createIdp({ settings, store, logger, clock: systemClock, keyMaterial, relyingParties });
+  let started = false;
+  const idp = createIdp({ settings, store, logger, clock: systemClock, keyMaterial, relyingParties, started: () => started });
+  // Seed files are read now: a bad file stops start-up with its message, before listening.
+  const seeds = [
+    ...(settings.seed.demo ? [{ what: 'demo accounts loaded (see README "Demo accounts")', file: path.join(projectRoot, 'config/demo-accounts.json') }] : []),
+    ...(settings.seed.file ? [{ what: 'seed file loaded', file: settings.seed.file }] : []),
+  ].map((s) => ({ ...s, accounts: readSeedFile(s.file) }));
 
-  const seedDeps = { directory: idp.directory, hasher: idp.hasher, audit: idp.audit, now: systemClock() };
-  if (settings.seed.demo) {
-    const r = await loadSeed(readSeedFile(path.join(projectRoot, 'config/demo-accounts.json')), seedDeps);
-    logger.info(r, 'demo accounts loaded (see README "Demo accounts")');
-  }
-  if (settings.seed.file) {
-    const r = await loadSeed(readSeedFile(settings.seed.file), seedDeps);
-    logger.info({ ...r, file: settings.seed.file }, 'seed file loaded');
-  }
-
-  // Ready means ready: the SAML schema validator is compiled before the first request.
-  await idp.warm();
-  const server = createServer(idp.app.callback());
+  const server = createServer({
+    headersTimeout: settings.server.headersTimeoutMs,
+    requestTimeout: settings.server.requestTimeoutMs,
+    keepAliveTimeout: settings.server.keepAliveTimeoutMs,
+    // How often the two limits above are enforced (Node checks every 30 s by default).
+    connectionsCheckingInterval: Math.min(1_000, settings.server.headersTimeoutMs),
+  }, idp.app.callback());
+  server.on('error', (err: NodeJS.ErrnoException) => {
+    process.stderr.write(`start-up failed: cannot listen on ${settings.server.host}:${settings.server.port} (${err.code ?? err.message}); set PORT or IDP_HOST\n`);
+    process.exit(1);
+  });
   server.listen(settings.server.port, settings.server.host, () => {
     const { port } = server.address() as { port: number };
-    logger.info({ url: settings.server.publicUrl, port, clients: relyingParties.oidc.map((c) => c.client_id), serviceProviders: relyingParties.saml.map((sp) => sp.id) }, 'IdP ready');
+    logger.info({ url: settings.server.publicUrl, port }, 'IdP listening; /healthz answers, /readyz once the store is reachable and start-up is done');
+  });
+
+  // Start-up work that needs the store: retried until it succeeds, never fatal.
+  const startup = async () => {
+    let warned = false;
+    for (;;) {
+      try {
+        if (store instanceof RedisStore) await store.ready(5_000);
+        for (const seed of seeds) {
+          const r = await loadSeed(seed.accounts, { directory: idp.directory, hasher: idp.hasher, audit: idp.audit, now: systemClock() });
+          logger.info({ ...r, file: seed.file }, seed.what);
+        }
+        break;
+      } catch (err) {
+        if (!(err instanceof StoreUnavailableError)) throw err;
+        if (!warned) logger.error({ errorCode: 'SSPR 5019', detail: err.message }, 'store unreachable at start-up: serving SSPR 5019 and retrying until it answers');
+        warned = true;
+        await sleep(1_000);
+      }
+    }
+    // Ready means ready: the SAML schema validator is compiled before /readyz says so.
+    await idp.warm();
+    started = true;
+    logger.info({ url: settings.server.publicUrl, clients: relyingParties.oidc.map((c) => c.client_id), serviceProviders: relyingParties.saml.map((sp) => sp.id) }, 'IdP ready');
+  };
+  startup().catch((err: unknown) => {
+    logger.fatal({ err }, 'start-up failed');
+    process.exit(1);
   });
 
   const servers = [server];
@@ -90,10 +126,9 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof ConfigError || err instanceof SeedError) {
-    process.stderr.write(`${err.message}\n`);
-  } else {
-    process.stderr.write(`start-up failed: ${(err as Error).stack ?? String(err)}\n`);
-  }
+  // Known start-up failures (configuration, seed files, key material) are one line for a
+  // person; anything else is a bug of ours and keeps its stack.
+  const known = err instanceof ConfigError || err instanceof SeedError || (err as NodeJS.ErrnoException)?.code !== undefined;
+  process.stderr.write(known ? `start-up failed: ${(err as Error).message}\n` : `start-up failed: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);
 });

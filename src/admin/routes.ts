@@ -20,7 +20,7 @@ import type { Clock } from '../domain/clock.ts';
 import { AppError } from '../domain/errors.ts';
 import type { SsoSession, SsoSessions } from '../domain/sessions/sso-sessions.ts';
 import multer from '@koa/multer';
-import { ImportFileError, MAX_BYTES, type Importer } from '../domain/admin/import.ts';
+import { ImportFileError, ImportInterruptedError, MAX_BYTES, type Importer } from '../domain/admin/import.ts';
 import { newId } from '../domain/ids.ts';
 import { keys, type Store } from '../store/index.ts';
 
@@ -220,17 +220,25 @@ export function adminRouter(deps: AdminDeps): Router {
     // One commit per preview, even if the button is pressed twice.
     await deps.store.del(key);
     let result;
+    let interrupted = false;
     try {
       result = await deps.importer.commit(Buffer.from(pending.data, 'base64'), a.scope, a.actor.id);
     } catch (err) {
-      if (!(err instanceof ImportFileError)) throw err;
-      await deps.render(ctx, 'admin/import', { admin: who(a), fileError: err.message }, 409);
-      return;
+      if (err instanceof ImportInterruptedError) {
+        // The store failed part-way: what was created is confirmed, and its passwords exist
+        // only here. Hand them out as a partial file; importing the file again does the rest.
+        interrupted = true;
+        result = { passwords: err.passwords, counts: { create: 0, update: 0, unchanged: 0, error: 0 } };
+      } else {
+        if (!(err instanceof ImportFileError)) throw err;
+        await deps.render(ctx, 'admin/import', { admin: who(a), fileError: err.message }, 409);
+        return;
+      }
     }
-    await deps.audit.record({ type: 'admin.import', accountId: a.actor.id, actor: a.actor.id, reason: `created ${result.passwords.length}, updated ${result.counts.update}, unchanged ${result.counts.unchanged}`, ...ctxOf(ctx) });
+    if (!interrupted) await deps.audit.record({ type: 'admin.import', accountId: a.actor.id, actor: a.actor.id, reason: `created ${result.passwords.length}, updated ${result.counts.update}, unchanged ${result.counts.unchanged}`, ...ctxOf(ctx) });
     ctx.set('Cache-Control', 'no-store');
-    ctx.set('X-Import-Summary', `created=${result.passwords.length}; updated=${result.counts.update}; unchanged=${result.counts.unchanged}`);
-    ctx.set('Content-Disposition', `attachment; filename="temporary-passwords-${new Date(deps.clock()).toISOString().slice(0, 10)}.csv"`);
+    ctx.set('X-Import-Summary', interrupted ? `interrupted; created=${result.passwords.length}; import the same file again for the rest` : `created=${result.passwords.length}; updated=${result.counts.update}; unchanged=${result.counts.unchanged}`);
+    ctx.set('Content-Disposition', `attachment; filename="temporary-passwords-${interrupted ? 'PARTIAL-' : ''}${new Date(deps.clock()).toISOString().slice(0, 10)}.csv"`);
     ctx.type = 'text/csv; charset=utf-8';
     // Generated once: this response is the only place the temporary passwords exist.
     ctx.body = stringify(result.passwords.map((p) => [p.loginId, p.temporaryPassword]), { header: true, columns: ['loginId', 'temporaryPassword'] });

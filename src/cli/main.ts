@@ -11,10 +11,10 @@ import { loadRelyingParties, parseRelyingParty, relyingPartyId } from '../config
 import { serviceProviderFrom } from '../protocols/saml/service-providers.ts';
 import { normaliseLoginId, type Account } from '../domain/accounts/account.ts';
 import type { AdminScope } from '../domain/admin/administration.ts';
-import { ImportFileError } from '../domain/admin/import.ts';
+import { ImportFileError, ImportInterruptedError } from '../domain/admin/import.ts';
 import { AppError } from '../domain/errors.ts';
 import { systemClock } from '../domain/clock.ts';
-import { openStore, type Store } from '../store/index.ts';
+import { openStore, StoreUnavailableError, type Store } from '../store/index.ts';
 import { createServices, type Services } from '../services.ts';
 
 const USAGE = `usage: npm run cli -- <command> [arguments]
@@ -108,13 +108,22 @@ export async function run(argv: string[], out: (line: string) => void, open: () 
           out('nothing to change');
           return 0;
         }
-        const result = await s.importer.commit(data, MINISTRY, actor.id);
-        const csv = stringify(result.passwords.map((p) => [p.loginId, p.temporaryPassword]), { header: true, columns: ['loginId', 'temporaryPassword'] });
-        if (values.out) {
-          writeFileSync(values.out, csv, { mode: 0o600, flag: 'wx' });
-          out(`imported; ${result.passwords.length} temporary password(s) written to ${values.out} (shown nowhere else)`);
-        } else {
-          out(csv.trimEnd());
+        const give = (passwords: Array<{ loginId: string; temporaryPassword: string }>, what: string) => {
+          const csv = stringify(passwords.map((p) => [p.loginId, p.temporaryPassword]), { header: true, columns: ['loginId', 'temporaryPassword'] });
+          if (values.out) {
+            writeFileSync(values.out, csv, { mode: 0o600, flag: 'wx' });
+            out(`${what}; ${passwords.length} temporary password(s) written to ${values.out} (shown nowhere else)`);
+          } else {
+            out(csv.trimEnd());
+          }
+        };
+        try {
+          give((await s.importer.commit(data, MINISTRY, actor.id)).passwords, 'imported');
+        } catch (err) {
+          if (!(err instanceof ImportInterruptedError)) throw err;
+          // The passwords of what was created exist nowhere else: hand them out, then fail.
+          give(err.passwords, 'interrupted');
+          throw err;
         }
         return 0;
       }
@@ -171,8 +180,20 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
   run(process.argv.slice(2), (line) => process.stdout.write(`${line}\n`), open)
     .then((code) => process.exit(code))
     .catch((err: unknown) => {
-      const known = err instanceof UsageError || err instanceof ConfigError || err instanceof ImportFileError || err instanceof AppError;
-      process.stderr.write(`${known ? (err as Error).message : ((err as Error).stack ?? String(err))}\n`);
+      process.stderr.write(`${oneLine(err)}\n`);
       process.exit(err instanceof UsageError ? 2 : 1);
     });
+}
+
+/** What went wrong and what to do, in one line; the stack only with LOG_LEVEL=debug. */
+function oneLine(err: unknown): string {
+  const e = err instanceof Error ? err : new Error(String(err));
+  if (e instanceof UsageError || e instanceof ConfigError || e instanceof ImportFileError || e instanceof AppError) return e.message;
+  if (e instanceof ImportInterruptedError) return `import ${e.message}`;
+  if (e instanceof StoreUnavailableError) {
+    return `cannot reach the store (${e.message}): check REDIS_URL / REDIS_SENTINELS / REDIS_CLUSTER_NODES and that Redis is up, then run the command again`;
+  }
+  if (e instanceof SyntaxError) return `not valid JSON: ${e.message}`;
+  if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'EEXIST' || (e as NodeJS.ErrnoException).code === 'EACCES') return e.message;
+  return process.env.LOG_LEVEL === 'debug' ? (e.stack ?? e.message) : `failed: ${e.message} (LOG_LEVEL=debug shows the stack trace)`;
 }

@@ -43,6 +43,8 @@ export interface IdpDeps {
   clock: Clock;
   keyMaterial: KeyMaterial;
   relyingParties: RelyingParties;
+  /** Whether start-up work (seeding, warming) is done; /readyz is 503 until then. Default: done. */
+  started?: () => boolean;
 }
 
 export interface Idp extends Services {
@@ -128,7 +130,12 @@ export function createIdp(deps: IdpDeps): Idp {
     cookieKeys: deps.keyMaterial.cookieKeys,
     ssoOf: (ctx) => ssoOf(ctx as unknown as Context),
     pendingActions,
-    renderPage: (ctx, view, data, status) => render(ctx as unknown as Context, view, data, status),
+    // oidc-provider's context is its own: the request id comes from the request's scope.
+    renderPage: (ctx, view, data, status) => {
+      const c = ctx as unknown as Context;
+      c.state.requestId ??= requestScope.getStore()?.requestId;
+      return render(c, view, { reference: c.state.requestId, ...data }, status);
+    },
     logoutSource: logout.logoutSource,
     afterLogout: logout.afterOidcLogout,
     onError: (err, message) => logger.error({ err }, message),
@@ -237,7 +244,7 @@ export function createIdp(deps: IdpDeps): Idp {
   };
   const start = flowStarter(flowDeps);
   const routers = [
-    opsRouter({ store, metrics }),
+    opsRouter({ store, metrics, started: deps.started ?? (() => true) }),
     interactionRouter({
       provider,
       ssoOf,

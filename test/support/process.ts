@@ -15,8 +15,11 @@ export interface IdpProcess {
   kill(signal: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `node [nodeArgs] src/main.ts`; resolves when its /readyz answers 200. */
-export async function startIdpProcess(env: NodeJS.ProcessEnv, port?: number, nodeArgs: string[] = []): Promise<IdpProcess> {
+/**
+ * Starts `node [nodeArgs] src/main.ts`; resolves when its /readyz answers 200 (or, with
+ * `until: 'alive'`, when /healthz does: the store may still be unreachable).
+ */
+export async function startIdpProcess(env: NodeJS.ProcessEnv, port?: number, nodeArgs: string[] = [], until: 'ready' | 'alive' = 'ready'): Promise<IdpProcess> {
   const p = port ?? (await freePort());
   const childEnv: NodeJS.ProcessEnv = {
     ...process.env,
@@ -35,7 +38,7 @@ export async function startIdpProcess(env: NodeJS.ProcessEnv, port?: number, nod
   const deadline = Date.now() + 20_000;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`IdP exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${out}`);
-    const ok = await fetch(`http://127.0.0.1:${p}/readyz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`http://127.0.0.1:${p}/${until === 'ready' ? 'readyz' : 'healthz'}`).then((r) => r.ok, () => false);
     if (ok) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');

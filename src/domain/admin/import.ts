@@ -11,6 +11,7 @@ import { parse } from 'csv-parse/sync';
 import { LEVELS, normaliseLoginId, ROLES, type Account, type Level, type Role } from '../accounts/account.ts';
 import type { Directory } from '../accounts/directory.ts';
 import { DuplicateLoginIdError } from '../accounts/directory.ts';
+import { StoreUnavailableError } from '../../store/index.ts';
 import type { SecretHasher } from '../accounts/passwords.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { temporaryPassword } from '../passwords/generate.ts';
@@ -49,6 +50,21 @@ export interface Preview {
 /** The whole file is refused (not a row): encoding, header, size, a line too long. */
 export class ImportFileError extends Error {
   override name = 'ImportFileError';
+}
+
+/**
+ * The store failed part-way through a commit. `passwords` are those of the accounts whose
+ * creation the store confirmed (the only copy: hand them out); running the same import
+ * again creates the rest and leaves these unchanged.
+ */
+export class ImportInterruptedError extends Error {
+  override name = 'ImportInterruptedError';
+  readonly passwords: Array<{ loginId: string; temporaryPassword: string }>;
+
+  constructor(passwords: Array<{ loginId: string; temporaryPassword: string }>, cause: Error) {
+    super(`the store failed part-way (${cause.message}): ${passwords.length} account(s) created and confirmed; run the same import again for the rest`, { cause });
+    this.passwords = passwords;
+  }
 }
 
 export function parseCsv(data: Buffer): Record<string, string>[] {
@@ -170,28 +186,40 @@ export class Importer {
     const preview = await this.preview(data, scope);
     if (preview.counts.error > 0) throw new ImportFileError(`${preview.counts.error} row(s) have errors; nothing was imported.`);
     const passwords: Array<{ loginId: string; temporaryPassword: string }> = [];
+    let failure: Error | undefined;
     await mapLimit(preview.rows, 8, async (r) => {
-      if (r.action === 'error' || r.action === 'unchanged') return;
-      const fields = { givenName: r.row.givenName, familyName: r.row.familyName, displayName: `${r.row.givenName} ${r.row.familyName}`, school: r.row.school, level: r.row.level, roles: r.row.roles };
-      if (r.action === 'update') {
-        await this.#directory.update(r.existingId!, (a) => ({ ...a, ...fields }));
-        await this.#audit.record({ type: 'account.updated', accountId: r.existingId, actor, reason: 'import' });
-        return;
-      }
-      const password = temporaryPassword(this.#policies.for({ loginId: r.loginId, roles: r.row.roles }), { loginId: r.loginId, ...fields });
+      if (r.action === 'error' || r.action === 'unchanged' || failure) return;
       try {
-        const account = await this.#directory.create({
-          loginId: r.loginId, ...fields, status: 'active', passwordHash: await this.#hasher.hash(password), mustChangePassword: true,
-          passwordChangedAt: this.#now(), passwordHistory: [], questions: [],
-        });
-        passwords.push({ loginId: r.loginId, temporaryPassword: password });
-        await this.#audit.record({ type: 'account.created', accountId: account.id, actor, reason: 'import' });
+        await this.#apply(r, actor, passwords);
       } catch (err) {
-        if (!(err instanceof DuplicateLoginIdError)) throw err; // created meanwhile: leave it
+        if (!(err instanceof StoreUnavailableError)) throw err;
+        failure ??= err;
       }
     });
     passwords.sort((a, b) => a.loginId.localeCompare(b.loginId));
+    if (failure) throw new ImportInterruptedError(passwords, failure);
     return { counts: preview.counts, passwords };
+  }
+
+  /** Creates or updates the account of one row; a created account's password goes into `passwords`. */
+  async #apply(r: Extract<RowOutcome, { row: ImportRow }>, actor: string, passwords: Array<{ loginId: string; temporaryPassword: string }>): Promise<void> {
+    const fields = { givenName: r.row.givenName, familyName: r.row.familyName, displayName: `${r.row.givenName} ${r.row.familyName}`, school: r.row.school, level: r.row.level, roles: r.row.roles };
+    if (r.action === 'update') {
+      await this.#directory.update(r.existingId!, (a) => ({ ...a, ...fields }));
+      await this.#audit.record({ type: 'account.updated', accountId: r.existingId, actor, reason: 'import' });
+      return;
+    }
+    const password = temporaryPassword(this.#policies.for({ loginId: r.loginId, roles: r.row.roles }), { loginId: r.loginId, ...fields });
+    try {
+      const account = await this.#directory.create({
+        loginId: r.loginId, ...fields, status: 'active', passwordHash: await this.#hasher.hash(password), mustChangePassword: true,
+        passwordChangedAt: this.#now(), passwordHistory: [], questions: [],
+      });
+      passwords.push({ loginId: r.loginId, temporaryPassword: password });
+      await this.#audit.record({ type: 'account.created', accountId: account.id, actor, reason: 'import' });
+    } catch (err) {
+      if (!(err instanceof DuplicateLoginIdError)) throw err; // created meanwhile: leave it
+    }
   }
 }
 

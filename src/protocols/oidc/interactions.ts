@@ -11,6 +11,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Provider } from 'oidc-provider';
 import { AppError } from '../../domain/errors.ts';
+import { StoreUnavailableError } from '../../store/index.ts';
 import type { RequiredAction } from '../../domain/accounts/credentials.ts';
 import type { SsoSession } from '../../domain/sessions/sso-sessions.ts';
 
@@ -38,6 +39,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
     try {
       details = await provider.interactionDetails(ctx.req, ctx.res);
     } catch (err) {
+      if (err instanceof StoreUnavailableError) throw err;
       throw new AppError('SSPR 5101', `interaction not found: ${(err as Error).message}`, { continueTo: '/portal' });
     }
     if (details.uid !== ctx.params.uid) throw new AppError('SSPR 5102', 'interaction cookie does not match the URL', { continueTo: '/portal' });
@@ -102,6 +104,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
     try {
       await provider.interactionDetails(ctx.req, ctx.res);
     } catch (err) {
+      if (err instanceof StoreUnavailableError) throw err;
       throw new AppError('SSPR 5101', `interaction not found: ${(err as Error).message}`, { continueTo: '/portal' });
     }
     await provider.interactionFinished(ctx.req, ctx.res, { error: 'access_denied', error_description: 'The user cancelled the sign-in.' }, { mergeWithLastSubmission: false });

@@ -8,7 +8,8 @@ import type { Account } from '../../domain/accounts/account.ts';
 import type { RequiredAction } from '../../domain/accounts/credentials.ts';
 import type { Directory } from '../../domain/accounts/directory.ts';
 import type { SsoSession } from '../../domain/sessions/sso-sessions.ts';
-import type { Store } from '../../store/index.ts';
+import { AppError } from '../../domain/errors.ts';
+import { StoreUnavailableError, type Store } from '../../store/index.ts';
 import { adapterFactory } from './adapter.ts';
 import { accountClaims, CLAIMS_BY_SCOPE } from './claims.ts';
 
@@ -132,8 +133,12 @@ export function createProvider(deps: OidcDeps): Provider {
       Session: Math.round(settings.sso.absoluteHours * 3600),
     },
     renderError: async (ctx, out, error) => {
-      const status = (error as { status?: number }).status ?? 400;
-      await deps.renderPage(ctx, 'error', { code: status >= 500 ? 'SSPR 5019' : 'SSPR 5120', message: out.error_description ?? out.error, oidcError: out.error }, status);
+      // oidc-provider's own errors carry their status; anything else (the store failing) is ours.
+      const unavailable = error instanceof StoreUnavailableError;
+      const status = unavailable ? 503 : ((error as { statusCode?: number }).statusCode ?? 500);
+      if (status >= 500) deps.onError(error, 'OIDC request failed');
+      const page = status >= 500 ? { code: 'SSPR 5019', message: new AppError('SSPR 5019').message } : { code: 'SSPR 5120', message: out.error_description ?? out.error };
+      await deps.renderPage(ctx, 'error', { ...page, oidcError: out.error }, status);
     },
     clientBasedCORS: (_ctx, origin, client) =>
       client.redirectUris?.some((u) => new URL(u).origin === origin) ?? false,
