@@ -2,17 +2,32 @@
 // Contract (oidc-provider's example/my_adapter.js): upsert(id, payload, expiresIn),
 // find, findByUid, findByUserCode, consume, destroy, revokeByGrantId.
 // Every key gets a TTL: expiresIn when oidc-provider gives one, else MAX_TTL_S.
+//
+// Nothing stored can be replayed: every artefact is keyed by a SHA-256 of its id, and
+// the payloads of bearer artefacts (codes and tokens) are stored without their id (`jti`),
+// which find() puts back from the value the caller presented. A Redis dump, replica or
+// AOF backup thus holds no usable code, access token or refresh token. Sessions keep their
+// id (findByUid must return it); the session cookie is signed with the cookie keys, which
+// live in keys/, not in Redis, so a session id alone is not a usable cookie either.
+import { createHash } from 'node:crypto';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { keys, type Store } from '../../store/index.ts';
 
 const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
 const CONSUMABLE = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
+/** Artefacts whose id is itself the credential a client or browser presents. */
+const BEARER = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'ClientCredentials', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PushedAuthorizationRequest', 'RegistrationAccessToken', 'InitialAccessToken']);
 /** Upper bound for artefacts oidc-provider gives no lifetime (none should be durable). */
 const MAX_TTL_S = 30 * 24 * 3600;
 
 export function ttlMsFor(expiresIn: number | undefined): number {
   const seconds = typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : MAX_TTL_S;
   return Math.ceil(Math.min(seconds, MAX_TTL_S) * 1000);
+}
+
+/** The one-way name under which a value is stored. */
+export function digest(value: string): string {
+  return createHash('sha256').update(value).digest('base64url');
 }
 
 export function adapterFactory(store: Store): new (name: string) => Adapter {
@@ -24,41 +39,46 @@ export function adapterFactory(store: Store): new (name: string) => Adapter {
     }
 
     #key(id: string): string {
-      return keys.oidc(this.name, id);
+      return keys.oidc(this.name, digest(id));
     }
 
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
       const key = this.#key(id);
       const ttlMs = ttlMsFor(expiresIn);
+      const stored = BEARER.has(this.name) ? { ...payload, jti: undefined } : payload;
       if (CONSUMABLE.has(this.name)) {
-        await store.hashSet(key, { payload: JSON.stringify(payload) }, ttlMs);
+        await store.hashSet(key, { payload: JSON.stringify(stored) }, ttlMs);
       } else {
-        await store.set(key, JSON.stringify(payload), { ttlMs });
+        await store.set(key, JSON.stringify(stored), { ttlMs });
       }
-      if (GRANTABLE.has(this.name) && payload.grantId) await store.setAdd(keys.oidcGrant(payload.grantId), key, ttlMs);
+      if (GRANTABLE.has(this.name) && payload.grantId) await store.setAdd(keys.oidcGrant(digest(payload.grantId)), key, ttlMs);
       if (this.name === 'Grant' && payload.accountId) await store.setAdd(keys.accountGrants(payload.accountId), id, ttlMs);
-      if (payload.uid) await store.set(keys.oidcLookup('uid', payload.uid), id, { ttlMs });
-      if (payload.userCode) await store.set(keys.oidcLookup('userCode', payload.userCode), id, { ttlMs });
+      if (payload.uid) await store.set(keys.oidcLookup('uid', digest(payload.uid)), id, { ttlMs });
+      if (payload.userCode) await store.set(keys.oidcLookup('userCode', digest(payload.userCode)), id, { ttlMs });
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
+      let payload: AdapterPayload | undefined;
       if (CONSUMABLE.has(this.name)) {
         const hash = await store.hashGetAll(this.#key(id));
         if (!hash?.payload) return undefined;
-        const payload = JSON.parse(hash.payload) as AdapterPayload;
-        return hash.consumed ? { ...payload, consumed: Number(hash.consumed) } : payload;
+        payload = JSON.parse(hash.payload) as AdapterPayload;
+        if (hash.consumed) payload.consumed = Number(hash.consumed);
+      } else {
+        const raw = await store.get(this.#key(id));
+        if (!raw) return undefined;
+        payload = JSON.parse(raw) as AdapterPayload;
       }
-      const raw = await store.get(this.#key(id));
-      return raw ? (JSON.parse(raw) as AdapterPayload) : undefined;
+      return BEARER.has(this.name) ? { ...payload, jti: id } : payload;
     }
 
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-      const id = await store.get(keys.oidcLookup('uid', uid));
+      const id = await store.get(keys.oidcLookup('uid', digest(uid)));
       return id ? this.find(id) : undefined;
     }
 
     async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-      const id = await store.get(keys.oidcLookup('userCode', userCode));
+      const id = await store.get(keys.oidcLookup('userCode', digest(userCode)));
       return id ? this.find(id) : undefined;
     }
 
@@ -74,7 +94,7 @@ export function adapterFactory(store: Store): new (name: string) => Adapter {
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
-      const grantKey = keys.oidcGrant(grantId);
+      const grantKey = keys.oidcGrant(digest(grantId));
       const members = await store.setMembers(grantKey);
       await Promise.all(members.map((k) => store.del(k)));
       await store.del(grantKey);
