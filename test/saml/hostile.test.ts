@@ -9,7 +9,7 @@ import { newSamlKeyPair } from '../../src/config/key-material.ts';
 import { Browser } from '../support/browser.ts';
 import { DEMO, startTestIdp, type TestIdp } from '../support/idp.ts';
 import { autoForm, testSp } from '../support/saml.ts';
-import { authnRequestXml, base64, logoutRequestXml, messageId, redirectQuery, signXml } from '../support/saml-messages.ts';
+import { authnRequestXml, base64, logoutRequestXml, logoutResponseXml, messageId, redirectQuery, signXml } from '../support/saml-messages.ts';
 
 describe('SAML: hostile inbound messages', () => {
   let t: TestIdp;
@@ -225,6 +225,64 @@ describe('SAML: hostile inbound messages', () => {
     const answer = await b.follow(await b.get(`/saml/slo?${redirectQuery('SAMLRequest', other)}`));
     assert.match(answer.external ?? '', /^http:\/\/127\.0\.0\.1:9\/open\/slo\?SAMLResponse=/);
     await assertStillSignedIn(b);
+  });
+
+  /** Refusals counted under `code` in /metrics so far. */
+  async function refusedCount(code = 'SSPR 5130'): Promise<number> {
+    const metrics = (await new Browser(t.url).get('/metrics')).text;
+    return Number(new RegExp(`idp_saml_refused_total\\{code="${code}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
+  }
+
+  it('refuses malformed percent-encoding in every HTTP-Redirect parameter: 400, counted, a warning at most', async () => {
+    const { b, sessionIndex } = await victim();
+    const messages: Array<[string, string]> = [
+      ['/saml/sso', redirectQuery('SAMLRequest', authnRequestXml({ issuer: strict.entityId, destination: sso }), { relayState: 'r' })],
+      ['/saml/slo', redirectQuery('SAMLRequest', logoutRequestXml({ issuer: open.entityId, destination: slo, nameId: DEMO.student.loginId, sessionIndex }), { relayState: 'r' })],
+      ['/saml/slo', redirectQuery('SAMLResponse', logoutResponseXml({ issuer: open.entityId, destination: slo, inResponseTo: '_x' }), { relayState: 'r' })],
+    ];
+    for (const [endpoint, query] of messages) {
+      const param = query.startsWith('SAMLRequest') ? 'SAMLRequest' : 'SAMLResponse';
+      for (const name of [param, 'RelayState', 'SigAlg', 'Signature']) {
+        for (const bad of ['%ZZ', '%E0%A4%A', '%']) {
+          // The bad escape replaces the value, or is appended to it (a valid prefix).
+          for (const tampered of [query.replace(new RegExp(`(^|&)${name}=[^&]*`), `$1${name}=${bad}`), query.replace(new RegExp(`(^|&)(${name}=[^&]*)`), `$1$2${bad}`)]) {
+            assert.notEqual(tampered, query);
+            const before = await refusedCount();
+            const res = await b.get(`${endpoint}?${tampered}`);
+            assert.equal(res.status, 400, `${endpoint} ${name}=${bad}: status ${res.status}`);
+            assertRefused(res, 'SSPR 5130', new RegExp(`${name} is not valid URL encoding`));
+            assert.equal(await refusedCount(), before + 1, `${endpoint} ${name}=${bad} is counted`);
+            const reference = /Reference: <code>([A-Za-z0-9_-]+)<\/code>/.exec(res.text)![1]!;
+            for (const line of t.logs.filter((l) => l.includes(`"requestId":"${reference}"`))) {
+              assert.ok(JSON.parse(line).level <= 40, `nothing above warn: ${line}`);
+              assert.doesNotMatch(line, /URIError|"stack"/);
+            }
+          }
+        }
+      }
+    }
+    // HTTP-POST: the form decoder keeps a bad escape as it was sent; never a 5xx.
+    const request = encodeURIComponent(base64(authnRequestXml({ issuer: open.entityId })));
+    for (const [endpoint, body] of [
+      ['/saml/sso', 'SAMLRequest=%ZZ'], ['/saml/sso', 'SAMLRequest=%E0%A4%A'], ['/saml/slo', 'SAMLResponse=%ZZ'], ['/saml/slo', 'SAMLResponse=%E0%A4%A'],
+      ['/saml/sso', `SAMLRequest=${request}&SigAlg=%ZZ&Signature=%E0%A4%A`],
+    ]) {
+      const res = await b.agent.post(endpoint!).type('form').send(body!).redirects(0);
+      assert.equal(res.status, 400, `${endpoint} ${body!.slice(-30)}: status ${res.status}`);
+      assert.match(res.text, /SSPR 5130/);
+    }
+    const relayed = await b.agent.post('/saml/sso').type('form').send(`SAMLRequest=${request}&RelayState=%E0%A4%A`).redirects(0);
+    assert.equal(relayed.status, 303, 'RelayState is taken as the form decoder left it');
+    await assertStillSignedIn(b);
+  });
+
+  it('answers malformed percent-encoding in SAML URL paths with a 4xx page, never a 5xx', async () => {
+    const b = new Browser(t.url);
+    for (const path of ['/saml/resume/%E0%A4%A', '/saml/resume/%ZZ/abort', '/saml/launch/%ZZ', '/saml/slo/request/%E0%A4%A', '/saml/slo/next/%ZZ']) {
+      const res = await b.get(path);
+      assert.ok(res.status < 500, `${path}: status ${res.status}`);
+      assert.doesNotMatch(res.text, /URIError|SSPR 5019/, path);
+    }
   });
 
   it('counts refusals in /metrics', async () => {
