@@ -175,6 +175,14 @@ describe('SAML: hostile inbound messages', () => {
     const bomb = deflateRawSync(Buffer.alloc(8 * 1024 * 1024, 0x20), { level: 9 }).toString('base64');
     assert.ok(bomb.length < 14_000);
     assertRefused(await b.get(`/saml/sso?SAMLRequest=${encodeURIComponent(bomb)}`), 'SSPR 5130', /inflated message larger than 65536 bytes/);
+    // HTTP-POST may be DEFLATE'd too (node-saml's default): the same cap.
+    const postBomb = deflateRawSync(Buffer.alloc(8 * 1024 * 1024, 0x20), { level: 9 }).toString('base64');
+    assertRefused(await b.post('/saml/sso', { SAMLRequest: postBomb }), 'SSPR 5130', /inflated message larger than 65536 bytes/);
+    const xmlBomb = deflateRawSync(Buffer.concat([Buffer.from('<samlp:AuthnRequest '), Buffer.alloc(8 * 1024 * 1024, 0x20)]), { level: 9 }).toString('base64');
+    assertRefused(await b.post('/saml/slo', { SAMLResponse: xmlBomb }), 'SSPR 5130', /inflated message larger than 65536 bytes/);
+    // Neither XML nor DEFLATE'd XML.
+    assertRefused(await b.post('/saml/sso', { SAMLRequest: Buffer.from([0xff, 0x00, 0x13, 0x37]).toString('base64') }), 'SSPR 5130', /not DEFLATE-encoded|neither XML/);
+    assertRefused(await b.post('/saml/sso', { SAMLRequest: deflateRawSync(Buffer.from('not XML at all')).toString('base64') }), 'SSPR 5130', /neither XML nor DEFLATE-encoded XML/);
     // HTTP-POST: the form body is capped before anything is decoded.
     const res = await b.post('/saml/sso', { SAMLRequest: 'A'.repeat(200 * 1024) });
     assertRefused(res, 'SSPR 5103', /too large/i);

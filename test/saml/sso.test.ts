@@ -139,7 +139,7 @@ describe('SAML single sign-on', () => {
 
   it('takes a signed AuthnRequest over HTTP-POST from node-saml', async () => {
     const acs = signedOnly.file.metadataXml.match(/Location="([^"]+acs)"/)![1]!;
-    // HTTP-POST messages are base64 only; node-saml deflates them unless told not to.
+    // Plain base64 XML, as the HTTP-POST binding says (node-saml's default DEFLATE'd form is the next test).
     const sp = nodeSaml(signedOnly, acs, { privateKey: spKeys().signing.privateKeyPem, signatureAlgorithm: 'sha256', authnRequestBinding: 'HTTP-POST', skipRequestCompression: true, digestAlgorithm: 'sha256' });
     const html = await sp.getAuthorizeFormAsync('relay-2', undefined, {});
     const samlRequest = /name="SAMLRequest" value="([^"]+)"/.exec(html)![1]!;
@@ -147,6 +147,23 @@ describe('SAML single sign-on', () => {
     const form = await signInThrough(b, await b.post('/saml/sso', { SAMLRequest: samlRequest, RelayState: 'relay-2' }));
     const { profile } = await sp.validatePostResponseAsync({ SAMLResponse: form.fields.SAMLResponse! });
     assert.equal(profile!.nameID, DEMO.student.loginId);
+  });
+
+  it('takes node-saml\'s default HTTP-POST AuthnRequest (DEFLATE\'d), signed and unsigned, through to the Response', async () => {
+    // What node-saml sends for HTTP-POST unless skipRequestCompression is set: base64 of raw DEFLATE.
+    const signedAcs = signedOnly.file.metadataXml.match(/Location="([^"]+acs)"/)![1]!;
+    const signed = nodeSaml(signedOnly, signedAcs, { privateKey: spKeys().signing.privateKeyPem, signatureAlgorithm: 'sha256', digestAlgorithm: 'sha256', authnRequestBinding: 'HTTP-POST' });
+    const unsigned = nodeSaml(plain, 'http://127.0.0.1:9/plain/acs', { authnRequestBinding: 'HTTP-POST' });
+    const b = new Browser(t.url);
+    for (const [sp, relayState] of [[signed, 'relay-deflated-signed'], [unsigned, 'relay-deflated']] as const) {
+      const html = await sp.getAuthorizeFormAsync(relayState, undefined, {});
+      const samlRequest = /name="SAMLRequest" value="([^"]+)"/.exec(html)![1]!;
+      assert.notEqual(Buffer.from(samlRequest, 'base64')[0], '<'.charCodeAt(0), 'node-saml deflated it');
+      const form = await signInThrough(b, await b.post('/saml/sso', { SAMLRequest: samlRequest, RelayState: relayState }));
+      assert.equal(form.fields.RelayState, relayState);
+      const { profile } = await sp.validatePostResponseAsync({ SAMLResponse: form.fields.SAMLResponse! });
+      assert.equal(profile!.nameID, DEMO.student.loginId);
+    }
   });
 
   it('serves samlify as an SP over both bindings, and the SSO session signs the second request in without a password', async () => {

@@ -4,6 +4,10 @@
 // the cap instead of filling memory. Every value an attacker sends is URL-decoded here,
 // and only here: a malformed escape (%ZZ, a cut UTF-8 sequence) is a refusal, never an
 // exception that escapes as a 5xx.
+//   HTTP-Redirect: always DEFLATE (the binding requires it).
+//   HTTP-POST: plain XML as the binding says, or DEFLATE'd XML as node-saml (and the SPs
+//     built on it) send by default: XML first; raw DEFLATE only when the bytes are not
+//     XML and inflate, under the same cap, to XML.
 import { inflateRawSync } from 'node:zlib';
 import { refuse, type InboundMessage, type MessageKind } from './message.ts';
 
@@ -32,6 +36,13 @@ function inflate(bytes: Buffer, maxBytes: number): Buffer {
   } catch (err) {
     return refuse((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError ? `inflated message larger than ${maxBytes} bytes` : 'message is not DEFLATE-encoded');
   }
+}
+
+/** Text that starts like an XML document (after a byte order mark and white space). */
+function looksLikeXml(bytes: Buffer): boolean {
+  let i = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x09 || bytes[i] === 0x0a || bytes[i] === 0x0d)) i++;
+  return bytes[i] === 0x3c; // "<"
 }
 
 /** A query value URL-decoded (`+` is a space), or refused: never a URIError. */
@@ -79,5 +90,11 @@ export function fromPost(body: unknown, endpointUrl: string, expected: MessageKi
   const param = form.SAMLRequest !== undefined ? 'SAMLRequest' : 'SAMLResponse';
   const bytes = base64(form[param] as string, maxBytes);
   if (bytes.length > maxBytes) refuse(`message larger than ${maxBytes} bytes`);
-  return { binding: 'post', param, expected, endpointUrl, xml: text(bytes), relayState: form.RelayState as string | undefined };
+  let xml: Buffer = bytes;
+  if (!looksLikeXml(bytes)) {
+    // Not XML: DEFLATE'd XML (node-saml's default), or refused.
+    xml = inflate(bytes, maxBytes);
+    if (!looksLikeXml(xml)) refuse('message is neither XML nor DEFLATE-encoded XML');
+  }
+  return { binding: 'post', param, expected, endpointUrl, xml: text(xml), relayState: form.RelayState as string | undefined };
 }
