@@ -7,8 +7,10 @@
 //     exclusive-c14n transforms. The signed content (xml-crypto's getSignedReferences)
 //     is parsed again and becomes msg.trusted, so a signed element wrapped in forged
 //     content (samlify issue #634) proves nothing about the forged content.
-// SHA-256 or stronger only. Unsigned LogoutRequests, and unsigned AuthnRequests from an
-// SP whose requests must be signed, are refused.
+// SHA-256 or stronger only. Refused unsigned: LogoutRequests; AuthnRequests from an SP
+// whose requests must be signed; LogoutResponses from an SP with a signing key in its
+// metadata (the responder authenticates its response: saml-profiles 4.4.3.4 and 4.4.4.2,
+// saml-bindings 3.4.5.2 and 3.5.5.2; routes.ts then counts that SP as not confirmed).
 import { verify, X509Certificate } from 'node:crypto';
 import { SignedXml } from 'xml-crypto';
 import { ACCEPTED_C14N, ACCEPTED_DIGESTS, ACCEPTED_SIGNATURE_ALGORITHMS, ACCEPTED_TRANSFORMS, NS } from '../constants.ts';
@@ -112,6 +114,7 @@ export const verifySignature: Check = (msg) => {
     if (issuerOf(msg.trusted!) !== sp.entityId) refuse('the signed Issuer is not the one that chose the key');
   } else {
     if (msg.kind === 'LogoutRequest') refuse('LogoutRequest without a signature');
+    if (msg.kind === 'LogoutResponse' && sp.signingCerts.length > 0) refuse(`LogoutResponse without a signature from ${sp.id}, whose metadata has a signing key`);
     if (msg.kind === 'AuthnRequest' && sp.requestsMustBeSigned) refuse(`${sp.id} must sign its requests`);
     msg.trusted = established(msg, 'root');
   }
