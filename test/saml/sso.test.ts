@@ -48,9 +48,10 @@ describe('SAML single sign-on', () => {
   const assertionOnly = testSp({ id: 'assertion-sp', options: { sign_response: false, sign_assertion: true } });
   const responseOnly = testSp({ id: 'response-sp', options: { sign_response: true, sign_assertion: false } });
   const samlifySpMeta = testSp({ id: 'samlify-sp', authnRequestsSigned: true, acs: ['http://127.0.0.1:9/samlify/acs'] });
+  const uriSp = testSp({ id: 'uri-sp', acs: ['http://127.0.0.1:9/uri-sp/acs'], options: { attribute_profile: 'uri' } });
 
   before(async () => {
-    t = await startTestIdp({ serviceProviders: [plain, signedOnly, encrypted, assertionOnly, responseOnly, samlifySpMeta].map((s) => s.file) });
+    t = await startTestIdp({ serviceProviders: [plain, signedOnly, encrypted, assertionOnly, responseOnly, samlifySpMeta, uriSp].map((s) => s.file) });
     idpCert = (await new Browser(t.url).get('/saml/certificate.pem')).text;
   });
   after(async () => {
@@ -204,6 +205,68 @@ describe('SAML single sign-on', () => {
     } finally {
       await validator.close();
     }
+  });
+
+  it('names attributes by the uri profile (Shibboleth\'s stock attribute map) for an SP that asks for it: node-saml, samlify and xmlsec1 agree', async () => {
+    const URI = 'urn:oasis:names:tc:SAML:2.0:attrname-format:uri';
+    const expected: Record<string, [string, string]> = {
+      mail: ['urn:oid:0.9.2342.19200300.100.1.3', 'mail'],
+      givenName: ['urn:oid:2.5.4.42', 'givenName'],
+      sn: ['urn:oid:2.5.4.4', 'sn'],
+      displayName: ['urn:oid:2.16.840.1.113730.3.1.241', 'displayName'],
+      school: ['urn:school-idp:attribute:school', 'school'],
+      level: ['urn:school-idp:attribute:level', 'level'],
+      role: ['urn:oid:1.3.6.1.4.1.5923.1.1.1.1', 'eduPersonAffiliation'],
+    };
+    const acs = 'http://127.0.0.1:9/uri-sp/acs';
+    const validator = new SchemaValidator();
+    samlify.setSchemaValidator({
+      validate: async (xml: string) => {
+        const r = await validator.validate(xml);
+        if (!r.valid) throw new Error(r.errors.join('; '));
+        return 'valid';
+      },
+    });
+    try {
+      for (const [who, affiliation] of [[DEMO.student, ['student', 'member']], [DEMO.staff, ['staff', 'employee', 'member']]] as const) {
+        const b = new Browser(t.url);
+        const sp = nodeSaml(uriSp, acs);
+        const html = await sp.getAuthorizeFormAsync('', undefined, {});
+        const form = await signInThrough(b, await b.post('/saml/sso', { SAMLRequest: /name="SAMLRequest" value="([^"]+)"/.exec(html)![1]! }), who);
+        const xml = Buffer.from(form.fields.SAMLResponse!, 'base64').toString('utf8');
+
+        // Name, NameFormat and FriendlyName as the standard names are written.
+        const attributes = Array.from(parse(xml).getElementsByTagNameNS('urn:oasis:names:tc:SAML:2.0:assertion', 'Attribute'));
+        const names = attributes.map((a) => [a.getAttribute('Name'), a.getAttribute('NameFormat'), a.getAttribute('FriendlyName')]);
+        const released = who === DEMO.student ? Object.keys(expected) : Object.keys(expected).filter((n) => n !== 'level');
+        assert.deepEqual(names, released.map((n) => [expected[n]![0], URI, expected[n]![1]]));
+
+        // node-saml (keyed by Name, as Shibboleth's attribute map is).
+        const { profile } = await sp.validatePostResponseAsync({ SAMLResponse: form.fields.SAMLResponse! });
+        assert.equal(profile!['urn:oid:0.9.2342.19200300.100.1.3'], who.loginId);
+        assert.deepEqual(profile!['urn:oid:1.3.6.1.4.1.5923.1.1.1.1'], affiliation);
+        assert.equal(profile!['urn:school-idp:attribute:level'], who === DEMO.student ? 'P2' : undefined);
+
+        // samlify as the SP.
+        const idp = samlify.IdentityProvider({ metadata: (await b.get('/saml/metadata')).text });
+        const samlifySp = samlify.ServiceProvider({ metadata: uriSp.metadata });
+        const parsed = await samlifySp.parseLoginResponse(idp, 'post', { body: { SAMLResponse: form.fields.SAMLResponse } });
+        assert.equal(parsed.extract.attributes?.['urn:oid:2.16.840.1.113730.3.1.241'], who === DEMO.student ? 'Allen Tan' : 'Daniel Wong');
+        assert.deepEqual(parsed.extract.attributes?.['urn:oid:1.3.6.1.4.1.5923.1.1.1.1'], affiliation);
+
+        // xmlsec1: both signatures hold.
+        const response = xmlsecVerify(xml, idpCert, ['urn:oasis:names:tc:SAML:2.0:protocol:Response']);
+        assert.ok(response.ok, `xmlsec1 refused the Response signature: ${response.out}`);
+        const assertion = xmlsecVerify(/<saml:Assertion[\s\S]*<\/saml:Assertion>/.exec(xml)![0], idpCert, ['urn:oasis:names:tc:SAML:2.0:assertion:Assertion']);
+        assert.ok(assertion.ok, `xmlsec1 refused the Assertion signature: ${assertion.out}`);
+        assert.ok(xmllint(xml, 'saml-schema-protocol-2.0.xsd').ok, 'the Response is schema-valid');
+      }
+    } finally {
+      await validator.close();
+    }
+    // The profile is validated like every field of the SP file; basic stays the default.
+    assert.throws(() => testSp({ id: 'bad-profile', options: { attribute_profile: 'oid' } }), /attribute_profile/);
+    assert.equal(plain.file.attribute_profile, 'basic');
   });
 
   it('encrypts the assertion for an SP with an encryption key, releasing only its attributes', async () => {

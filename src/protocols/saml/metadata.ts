@@ -3,7 +3,8 @@
 // SingleSignOnService, Attribute): strict SPs such as Shibboleth refuse other orders.
 // test/saml/metadata.test.ts validates it with `xmllint --schema`.
 import { SAML_ATTRIBUTES } from '../../config/relying-parties.ts';
-import { ATTRNAME_BASIC, BINDING, NAMEID_EMAIL, NS } from './constants.ts';
+import { metadataAttributes } from './attributes.ts';
+import { BINDING, NAMEID_EMAIL, NS } from './constants.ts';
 import { escapeXml } from './xml.ts';
 
 export interface IdpEndpoints {
@@ -35,7 +36,7 @@ export function idpMetadata(endpoints: IdpEndpoints, certificatePem: string, org
     ...bindings.map((b) => `    <md:SingleLogoutService Binding="${b}" Location="${a(endpoints.sloUrl)}"/>`),
     `    <md:NameIDFormat>${NAMEID_EMAIL}</md:NameIDFormat>`,
     ...bindings.map((b) => `    <md:SingleSignOnService Binding="${b}" Location="${a(endpoints.ssoUrl)}"/>`),
-    ...SAML_ATTRIBUTES.map((name) => `    <saml:Attribute Name="${name}" NameFormat="${ATTRNAME_BASIC}"/>`),
+    ...metadataAttributes(SAML_ATTRIBUTES).map((a) => `    ${a}`),
     '  </md:IDPSSODescriptor>',
     '  <md:Organization>',
     `    <md:OrganizationName xml:lang="en">${a(organisation.name)}</md:OrganizationName>`,
