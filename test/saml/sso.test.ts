@@ -3,6 +3,7 @@
 // IdP's metadata by xmllint against the OASIS schemas shipped in the repository.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -94,6 +95,31 @@ describe('SAML single sign-on', () => {
     const body = idpCert.replace(/-----[^-]+-----|\s/g, '');
     assert.ok(xml.includes(body));
     assert.match(idpCert, /^-----BEGIN CERTIFICATE-----/);
+  });
+
+  it('says how long its metadata may be cached and until when it is valid', async () => {
+    const before = Date.now();
+    const xml = (await new Browser(t.url).get('/saml/metadata')).text;
+    const root = parse(xml).documentElement!;
+    assert.equal(root.localName, 'EntityDescriptor');
+    assert.equal(root.getAttribute('cacheDuration'), 'PT4H');
+    const validUntil = Date.parse(root.getAttribute('validUntil') ?? '');
+    assert.ok(validUntil >= before + 7 * 24 * 3600_000 - 1000 && validUntil <= Date.now() + 7 * 24 * 3600_000, `validUntil ${root.getAttribute('validUntil')} is 7 days from now`);
+    assert.match(root.getAttribute('validUntil')!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    const lint = xmllint(xml, 'saml-schema-metadata-2.0.xsd');
+    assert.ok(lint.ok, lint.out);
+  });
+
+  it('serves its certificate as PEM with LF line endings that openssl and node parse', async () => {
+    const res = await new Browser(t.url).get('/saml/certificate.pem');
+    assert.equal(res.status, 200);
+    assert.match(res.headers['content-type']!, /^application\/x-pem-file/);
+    assert.ok(!res.text.includes('\r'), 'no CR');
+    assert.match(res.text, /^-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+\n-----END CERTIFICATE-----\n$/);
+    assert.match(new X509Certificate(res.text).subject, /CN=/);
+    const openssl = spawnSync('openssl', ['x509', '-noout', '-subject'], { input: res.text, encoding: 'utf8' });
+    if (openssl.error) throw new Error('openssl is not installed');
+    assert.equal(openssl.status, 0, openssl.stderr);
   });
 
   it('signs a user in for node-saml over HTTP-Redirect with a signed request; xmlsec1 verifies both signatures', async () => {

@@ -24,7 +24,7 @@ import { keys, type Store } from '../../store/index.ts';
 import { NAMEID_EMAIL, NAMEID_UNSPECIFIED, NS, STATUS } from './constants.ts';
 import { checkInbound, fromPost, fromRedirect, SamlRefusal, type InboundMessage, type MessageKind } from './inbound/index.ts';
 import { LogoutChains, type LogoutChain, type LogoutFinal } from './logout-chain.ts';
-import type { IdpEndpoints } from './metadata.ts';
+import { servedMetadata, type IdpEndpoints } from './metadata.ts';
 import { browserBinding, PendingSignIns, type PendingSignIn } from './pending.ts';
 import { newMessageId, type SamlMessages } from './responses.ts';
 import type { SchemaValidator } from './schema-validator.ts';
@@ -205,14 +205,17 @@ export function samlRouter(deps: SamlDeps): Router {
     ctx.type = 'application/samlmetadata+xml';
     ctx.set('Cache-Control', 'public, max-age=3600');
     ctx.set('Content-Disposition', 'inline; filename="idp-metadata.xml"');
-    ctx.body = deps.metadataXml;
+    ctx.body = servedMetadata(deps.metadataXml, deps.clock());
   });
+
+  // LF line endings whatever the key file holds (node-forge writes CRLF).
+  const certificatePem = deps.certificatePem.replace(/\r\n?/g, '\n');
 
   router.get('/saml/certificate.pem', (ctx) => {
     ctx.type = 'application/x-pem-file';
     ctx.set('Cache-Control', 'public, max-age=3600');
     ctx.set('Content-Disposition', 'attachment; filename="idp-signing-certificate.pem"');
-    ctx.body = deps.certificatePem;
+    ctx.body = certificatePem;
   });
 
   const sso = async (ctx: Context) => {
