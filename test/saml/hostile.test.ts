@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { deflateRawSync } from 'node:zlib';
 import type { Response } from 'supertest';
 import { newSamlKeyPair } from '../../src/config/key-material.ts';
+import { checkRelayState } from '../../src/protocols/saml/inbound/check-relay-state.ts';
+import type { CheckContext, InboundMessage } from '../../src/protocols/saml/inbound/index.ts';
 import { Browser } from '../support/browser.ts';
 import { DEMO, startTestIdp, type TestIdp } from '../support/idp.ts';
 import { autoForm, testSp } from '../support/saml.ts';
@@ -281,6 +283,19 @@ describe('SAML: hostile inbound messages', () => {
     }
     const relayed = await b.agent.post('/saml/sso').type('form').send(`SAMLRequest=${request}&RelayState=%E0%A4%A`).redirects(0);
     assert.equal(relayed.status, 303, 'RelayState is taken as the form decoder left it');
+    await assertStillSignedIn(b);
+  });
+
+  it('takes HTTP-POST messages only as forms (a JSON RelayState with a lone surrogate was a 503), and refuses RelayState that is not well-formed Unicode', async () => {
+    const { b, sessionIndex } = await victim();
+    const request = () => base64(signXml(logoutRequestXml({ issuer: open.entityId, destination: slo, nameId: DEMO.student.loginId, sessionIndex })));
+    // A lone surrogate cannot come out of a form (UTF-8), but can out of JSON; either way it is refused.
+    const json = await b.agent.post('/saml/slo').type('json').send(JSON.stringify({ SAMLRequest: request(), RelayState: 'a\ud800' })).redirects(0);
+    assertRefused(json, 'SSPR 5130', /HTTP-POST message that is not a form/);
+    const noType = await b.agent.post('/saml/slo').set('Content-Type', 'text/plain').send(`SAMLRequest=${encodeURIComponent(request())}`).redirects(0);
+    assertRefused(noType, 'SSPR 5130', /HTTP-POST message that is not a form/);
+    // A form cannot carry one; the RelayState check refuses it all the same.
+    assert.throws(() => checkRelayState({ relayState: 'a\ud800', sp: { relayStateMaxBytes: 80 } } as unknown as InboundMessage, {} as CheckContext), /RelayState is not well-formed Unicode/);
     await assertStillSignedIn(b);
   });
 

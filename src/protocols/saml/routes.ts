@@ -100,7 +100,7 @@ export function samlRouter(deps: SamlDeps): Router {
     const max = settings.saml.maxMessageBytes;
     let msg: InboundMessage | undefined;
     try {
-      msg = ctx.method === 'GET' ? fromRedirect(ctx.querystring, endpointUrl, expected, max) : fromPost(ctx.request.body, endpointUrl, expected, max);
+      msg = ctx.method === 'GET' ? fromRedirect(ctx.querystring, endpointUrl, expected, max) : fromPost(ctx.request.body, Boolean(ctx.is('application/x-www-form-urlencoded')), endpointUrl, expected, max);
       return {
         msg: await checkInbound(msg, {
           sps,

@@ -79,8 +79,9 @@ export function fromRedirect(querystring: string, endpointUrl: string, expected:
   };
 }
 
-/** HTTP-POST: `body` is the parsed form. */
-export function fromPost(body: unknown, endpointUrl: string, expected: MessageKind[], maxBytes: number): InboundMessage {
+/** HTTP-POST: `body` is the parsed body, `isForm` whether it came as a form (the binding's only encoding). */
+export function fromPost(body: unknown, isForm: boolean, endpointUrl: string, expected: MessageKind[], maxBytes: number): InboundMessage {
+  if (!isForm) refuse('an HTTP-POST message that is not a form (application/x-www-form-urlencoded)');
   const form = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
   for (const name of SAML_PARAMS) {
     if (form[name] !== undefined && typeof form[name] !== 'string') refuse(`parameter ${name} given twice or malformed`);
