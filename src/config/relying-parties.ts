@@ -59,6 +59,8 @@ export const samlSpSchema = z.strictObject({
   encrypt_assertion: z.boolean().optional(),
   data_encryption: z.enum(['aes256-gcm', 'aes128-gcm', 'aes256-cbc']).default('aes256-gcm'),
   attributes: z.array(z.enum(SAML_ATTRIBUTES)).default([...SAML_ATTRIBUTES]),
+  /** How attributes are named: short names, basic NameFormat (basic), or standard URIs as Shibboleth SPs expect (uri). */
+  attribute_profile: z.enum(['basic', 'uri']).default('basic'),
   /** Refuse unsigned AuthnRequests even when the metadata does not say AuthnRequestsSigned. */
   requests_must_be_signed: z.boolean().default(false),
   /** RelayState sent with IdP-initiated sign-in (/saml/launch/<id>). */

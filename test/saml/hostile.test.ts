@@ -6,10 +6,12 @@ import assert from 'node:assert/strict';
 import { deflateRawSync } from 'node:zlib';
 import type { Response } from 'supertest';
 import { newSamlKeyPair } from '../../src/config/key-material.ts';
+import { checkRelayState } from '../../src/protocols/saml/inbound/check-relay-state.ts';
+import type { CheckContext, InboundMessage } from '../../src/protocols/saml/inbound/index.ts';
 import { Browser } from '../support/browser.ts';
 import { DEMO, startTestIdp, type TestIdp } from '../support/idp.ts';
 import { autoForm, testSp } from '../support/saml.ts';
-import { authnRequestXml, base64, logoutRequestXml, messageId, redirectQuery, signXml } from '../support/saml-messages.ts';
+import { authnRequestXml, base64, logoutRequestXml, logoutResponseXml, messageId, redirectQuery, signXml } from '../support/saml-messages.ts';
 
 describe('SAML: hostile inbound messages', () => {
   let t: TestIdp;
@@ -175,6 +177,14 @@ describe('SAML: hostile inbound messages', () => {
     const bomb = deflateRawSync(Buffer.alloc(8 * 1024 * 1024, 0x20), { level: 9 }).toString('base64');
     assert.ok(bomb.length < 14_000);
     assertRefused(await b.get(`/saml/sso?SAMLRequest=${encodeURIComponent(bomb)}`), 'SSPR 5130', /inflated message larger than 65536 bytes/);
+    // HTTP-POST may be DEFLATE'd too (node-saml's default): the same cap.
+    const postBomb = deflateRawSync(Buffer.alloc(8 * 1024 * 1024, 0x20), { level: 9 }).toString('base64');
+    assertRefused(await b.post('/saml/sso', { SAMLRequest: postBomb }), 'SSPR 5130', /inflated message larger than 65536 bytes/);
+    const xmlBomb = deflateRawSync(Buffer.concat([Buffer.from('<samlp:AuthnRequest '), Buffer.alloc(8 * 1024 * 1024, 0x20)]), { level: 9 }).toString('base64');
+    assertRefused(await b.post('/saml/slo', { SAMLResponse: xmlBomb }), 'SSPR 5130', /inflated message larger than 65536 bytes/);
+    // Neither XML nor DEFLATE'd XML.
+    assertRefused(await b.post('/saml/sso', { SAMLRequest: Buffer.from([0xff, 0x00, 0x13, 0x37]).toString('base64') }), 'SSPR 5130', /not DEFLATE-encoded|neither XML/);
+    assertRefused(await b.post('/saml/sso', { SAMLRequest: deflateRawSync(Buffer.from('not XML at all')).toString('base64') }), 'SSPR 5130', /neither XML nor DEFLATE-encoded XML/);
     // HTTP-POST: the form body is capped before anything is decoded.
     const res = await b.post('/saml/sso', { SAMLRequest: 'A'.repeat(200 * 1024) });
     assertRefused(res, 'SSPR 5103', /too large/i);
@@ -225,6 +235,77 @@ describe('SAML: hostile inbound messages', () => {
     const answer = await b.follow(await b.get(`/saml/slo?${redirectQuery('SAMLRequest', other)}`));
     assert.match(answer.external ?? '', /^http:\/\/127\.0\.0\.1:9\/open\/slo\?SAMLResponse=/);
     await assertStillSignedIn(b);
+  });
+
+  /** Refusals counted under `code` in /metrics so far. */
+  async function refusedCount(code = 'SSPR 5130'): Promise<number> {
+    const metrics = (await new Browser(t.url).get('/metrics')).text;
+    return Number(new RegExp(`idp_saml_refused_total\\{code="${code}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
+  }
+
+  it('refuses malformed percent-encoding in every HTTP-Redirect parameter: 400, counted, a warning at most', async () => {
+    const { b, sessionIndex } = await victim();
+    const messages: Array<[string, string]> = [
+      ['/saml/sso', redirectQuery('SAMLRequest', authnRequestXml({ issuer: strict.entityId, destination: sso }), { relayState: 'r' })],
+      ['/saml/slo', redirectQuery('SAMLRequest', logoutRequestXml({ issuer: open.entityId, destination: slo, nameId: DEMO.student.loginId, sessionIndex }), { relayState: 'r' })],
+      ['/saml/slo', redirectQuery('SAMLResponse', logoutResponseXml({ issuer: open.entityId, destination: slo, inResponseTo: '_x' }), { relayState: 'r' })],
+    ];
+    for (const [endpoint, query] of messages) {
+      const param = query.startsWith('SAMLRequest') ? 'SAMLRequest' : 'SAMLResponse';
+      for (const name of [param, 'RelayState', 'SigAlg', 'Signature']) {
+        for (const bad of ['%ZZ', '%E0%A4%A', '%']) {
+          // The bad escape replaces the value, or is appended to it (a valid prefix).
+          for (const tampered of [query.replace(new RegExp(`(^|&)${name}=[^&]*`), `$1${name}=${bad}`), query.replace(new RegExp(`(^|&)(${name}=[^&]*)`), `$1$2${bad}`)]) {
+            assert.notEqual(tampered, query);
+            const before = await refusedCount();
+            const res = await b.get(`${endpoint}?${tampered}`);
+            assert.equal(res.status, 400, `${endpoint} ${name}=${bad}: status ${res.status}`);
+            assertRefused(res, 'SSPR 5130', new RegExp(`${name} is not valid URL encoding`));
+            assert.equal(await refusedCount(), before + 1, `${endpoint} ${name}=${bad} is counted`);
+            const reference = /Reference: <code>([A-Za-z0-9_-]+)<\/code>/.exec(res.text)![1]!;
+            for (const line of t.logs.filter((l) => l.includes(`"requestId":"${reference}"`))) {
+              assert.ok(JSON.parse(line).level <= 40, `nothing above warn: ${line}`);
+              assert.doesNotMatch(line, /URIError|"stack"/);
+            }
+          }
+        }
+      }
+    }
+    // HTTP-POST: the form decoder keeps a bad escape as it was sent; never a 5xx.
+    const request = encodeURIComponent(base64(authnRequestXml({ issuer: open.entityId })));
+    for (const [endpoint, body] of [
+      ['/saml/sso', 'SAMLRequest=%ZZ'], ['/saml/sso', 'SAMLRequest=%E0%A4%A'], ['/saml/slo', 'SAMLResponse=%ZZ'], ['/saml/slo', 'SAMLResponse=%E0%A4%A'],
+      ['/saml/sso', `SAMLRequest=${request}&SigAlg=%ZZ&Signature=%E0%A4%A`],
+    ]) {
+      const res = await b.agent.post(endpoint!).type('form').send(body!).redirects(0);
+      assert.equal(res.status, 400, `${endpoint} ${body!.slice(-30)}: status ${res.status}`);
+      assert.match(res.text, /SSPR 5130/);
+    }
+    const relayed = await b.agent.post('/saml/sso').type('form').send(`SAMLRequest=${request}&RelayState=%E0%A4%A`).redirects(0);
+    assert.equal(relayed.status, 303, 'RelayState is taken as the form decoder left it');
+    await assertStillSignedIn(b);
+  });
+
+  it('takes HTTP-POST messages only as forms (a JSON RelayState with a lone surrogate was a 503), and refuses RelayState that is not well-formed Unicode', async () => {
+    const { b, sessionIndex } = await victim();
+    const request = () => base64(signXml(logoutRequestXml({ issuer: open.entityId, destination: slo, nameId: DEMO.student.loginId, sessionIndex })));
+    // A lone surrogate cannot come out of a form (UTF-8), but can out of JSON; either way it is refused.
+    const json = await b.agent.post('/saml/slo').type('json').send(JSON.stringify({ SAMLRequest: request(), RelayState: 'a\ud800' })).redirects(0);
+    assertRefused(json, 'SSPR 5130', /HTTP-POST message that is not a form/);
+    const noType = await b.agent.post('/saml/slo').set('Content-Type', 'text/plain').send(`SAMLRequest=${encodeURIComponent(request())}`).redirects(0);
+    assertRefused(noType, 'SSPR 5130', /HTTP-POST message that is not a form/);
+    // A form cannot carry one; the RelayState check refuses it all the same.
+    assert.throws(() => checkRelayState({ relayState: 'a\ud800', sp: { relayStateMaxBytes: 80 } } as unknown as InboundMessage, {} as CheckContext), /RelayState is not well-formed Unicode/);
+    await assertStillSignedIn(b);
+  });
+
+  it('answers malformed percent-encoding in SAML URL paths with a 4xx page, never a 5xx', async () => {
+    const b = new Browser(t.url);
+    for (const path of ['/saml/resume/%E0%A4%A', '/saml/resume/%ZZ/abort', '/saml/launch/%ZZ', '/saml/slo/request/%E0%A4%A', '/saml/slo/next/%ZZ']) {
+      const res = await b.get(path);
+      assert.ok(res.status < 500, `${path}: status ${res.status}`);
+      assert.doesNotMatch(res.text, /URIError|SSPR 5019/, path);
+    }
   });
 
   it('counts refusals in /metrics', async () => {

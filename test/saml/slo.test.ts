@@ -10,7 +10,8 @@ import path from 'node:path';
 import { inflateRawSync } from 'node:zlib';
 import { Browser } from '../support/browser.ts';
 import { DEMO, startTestIdp, type TestIdp } from '../support/idp.ts';
-import { autoForm, testSp } from '../support/saml.ts';
+import { newSamlKeyPair } from '../../src/config/key-material.ts';
+import { autoForm, spKeys, testSp } from '../support/saml.ts';
 import { authnRequestXml, base64, logoutRequestXml, logoutResponseXml, redirectQuery, signXml } from '../support/saml-messages.ts';
 
 function xmlsecVerify(xml: string, certPem: string, idAttr: string): boolean {
@@ -27,9 +28,11 @@ describe('SAML single logout', () => {
   let idpCert: string;
   const posting = testSp({ id: 'posting-sp', slo: 'http://127.0.0.1:9/posting/slo', sloBinding: 'post' });
   const redirecting = testSp({ id: 'redirect-sp', slo: 'http://127.0.0.1:9/redirect/slo' });
+  const keyless = testSp({ id: 'keyless-sp', slo: 'http://127.0.0.1:9/keyless/slo', withoutSigningKey: true });
+  const attackerKeys = newSamlKeyPair('another key');
 
   before(async () => {
-    t = await startTestIdp({ serviceProviders: [posting.file, redirecting.file] });
+    t = await startTestIdp({ serviceProviders: [posting.file, redirecting.file, keyless.file] });
     idpCert = (await new Browser(t.url).get('/saml/certificate.pem')).text;
   });
   after(async () => {
@@ -102,8 +105,7 @@ describe('SAML single logout', () => {
         const xml = Buffer.from(form.fields.SAMLRequest!, 'base64').toString('utf8');
         assert.ok(xmlsecVerify(xml, idpCert, 'urn:oasis:names:tc:SAML:2.0:protocol:LogoutRequest'), 'xmlsec1 verifies the LogoutRequest');
         assert.match(xml, new RegExp(`<samlp:SessionIndex>${index['posting-sp']}</samlp:SessionIndex>`));
-        // Unsigned LogoutResponses are taken: they only move the logout on.
-        const answer = base64(logoutResponseXml({ issuer: posting.entityId, destination: `${t.url}/saml/slo`, inResponseTo: /ID="([^"]+)"/.exec(xml)![1]! }));
+        const answer = base64(signXml(logoutResponseXml({ issuer: posting.entityId, destination: `${t.url}/saml/slo`, inResponseTo: /ID="([^"]+)"/.exec(xml)![1]! })));
         page = await b.follow(await b.post('/saml/slo', { SAMLResponse: answer, RelayState: form.fields.RelayState! }));
         seen.push('posting-sp');
       }
@@ -111,6 +113,80 @@ describe('SAML single logout', () => {
     assert.deepEqual(seen, ['posting-sp', 'redirect-sp'], 'in the order they joined the session');
     assert.match(page.res.text, /Also signed out of: Test SP posting-sp/);
     assert.match(page.res.text, /did not confirm the sign-out: Test SP redirect-sp/);
+  });
+
+  /** Refusals counted in /metrics so far. */
+  async function refusedCount(): Promise<number> {
+    const metrics = (await new Browser(t.url).get('/metrics')).text;
+    return Number(/idp_saml_refused_total\{code="SSPR 5130"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+  }
+
+  type Answer = 'signed' | 'unsigned' | 'other key';
+  /**
+   * Signs out at the portal and answers each SP's LogoutRequest (Success) by its binding,
+   * signed as `how` says; resolves to the final page.
+   */
+  async function portalSignOut(b: Browser, how: Answer): Promise<string> {
+    const key = how === 'other key' ? attackerKeys : spKeys().signing;
+    let page = await b.follow(await b.submit((await b.open('/portal')).res, '/portal/sign-out', {}));
+    for (let i = 0; i < 2; i++) {
+      if (page.external) {
+        const url = new URL(page.external);
+        const xml = inflateRawSync(Buffer.from(url.searchParams.get('SAMLRequest')!, 'base64')).toString('utf8');
+        const response = logoutResponseXml({ issuer: redirecting.entityId, destination: `${t.url}/saml/slo`, inResponseTo: /ID="([^"]+)"/.exec(xml)![1]! });
+        const answer = redirectQuery('SAMLResponse', response, { relayState: url.searchParams.get('RelayState')!, sign: how !== 'unsigned', key });
+        page = await b.follow(await b.get(`/saml/slo?${answer}`));
+      } else {
+        const form = autoForm(page.res.text);
+        const xml = Buffer.from(form.fields.SAMLRequest!, 'base64').toString('utf8');
+        const response = logoutResponseXml({ issuer: posting.entityId, destination: `${t.url}/saml/slo`, inResponseTo: /ID="([^"]+)"/.exec(xml)![1]! });
+        const answer = base64(how === 'unsigned' ? response : signXml(response, 'sha256', key));
+        page = await b.follow(await b.post('/saml/slo', { SAMLResponse: answer, RelayState: form.fields.RelayState! }));
+      }
+    }
+    assert.equal(page.res.status, 200);
+    assert.match(page.res.text, /Signed out/);
+    return page.res.text;
+  }
+
+  it('does not take an unsigned LogoutResponse as a confirmation from an SP with a signing key (HTTP-Redirect and HTTP-POST)', async () => {
+    const { b } = await signedInToBoth();
+    const before = await refusedCount();
+    const page = await portalSignOut(b, 'unsigned');
+    assert.doesNotMatch(page, /Also signed out of/);
+    assert.match(page, /did not confirm the sign-out: Test SP posting-sp, Test SP redirect-sp/);
+    assert.equal(await refusedCount(), before + 2, 'both refusals counted');
+    assert.match((await b.open('/portal')).res.text, /name="password"/, 'signed out here all the same');
+    const audited = await t.idp.audit.recent(20, (e) => e.type === 'logout' && /LogoutResponse refused, sign-out not confirmed: LogoutResponse without a signature/.test(e.reason ?? ''));
+    assert.deepEqual(audited.map((e) => e.client).sort(), ['posting-sp', 'redirect-sp']);
+  });
+
+  it('takes an unsigned LogoutResponse from an SP whose metadata has no signing key', async () => {
+    const b = new Browser(t.url);
+    const signIn = await b.follow(await b.post('/saml/sso', { SAMLRequest: base64(authnRequestXml({ issuer: keyless.entityId })) }));
+    autoForm((await b.signIn(signIn.res, DEMO.student.loginId, DEMO.student.password)).res.text);
+    const out = await b.follow(await b.submit((await b.open('/portal')).res, '/portal/sign-out', {}));
+    const url = new URL(out.external!);
+    const xml = inflateRawSync(Buffer.from(url.searchParams.get('SAMLRequest')!, 'base64')).toString('utf8');
+    const answer = redirectQuery('SAMLResponse', logoutResponseXml({ issuer: keyless.entityId, destination: `${t.url}/saml/slo`, inResponseTo: /ID="([^"]+)"/.exec(xml)![1]! }), { relayState: url.searchParams.get('RelayState')!, sign: false });
+    const page = await b.follow(await b.get(`/saml/slo?${answer}`));
+    assert.match(page.res.text, /Also signed out of: Test SP keyless-sp/);
+  });
+
+  it('does not take a LogoutResponse signed with a key that is not the SP\'s', async () => {
+    const { b } = await signedInToBoth();
+    const before = await refusedCount();
+    const page = await portalSignOut(b, 'other key');
+    assert.doesNotMatch(page, /Also signed out of/);
+    assert.match(page, /did not confirm the sign-out: Test SP posting-sp, Test SP redirect-sp/);
+    assert.equal(await refusedCount(), before + 2);
+  });
+
+  it('takes validly signed LogoutResponses over both bindings', async () => {
+    const { b } = await signedInToBoth();
+    const page = await portalSignOut(b, 'signed');
+    assert.match(page, /Also signed out of: Test SP posting-sp, Test SP redirect-sp/);
+    assert.doesNotMatch(page, /did not confirm/);
   });
 
   it('refuses a LogoutResponse that answers no logout in progress', async () => {

@@ -3,6 +3,7 @@
 // IdP's metadata by xmllint against the OASIS schemas shipped in the repository.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -48,9 +49,10 @@ describe('SAML single sign-on', () => {
   const assertionOnly = testSp({ id: 'assertion-sp', options: { sign_response: false, sign_assertion: true } });
   const responseOnly = testSp({ id: 'response-sp', options: { sign_response: true, sign_assertion: false } });
   const samlifySpMeta = testSp({ id: 'samlify-sp', authnRequestsSigned: true, acs: ['http://127.0.0.1:9/samlify/acs'] });
+  const uriSp = testSp({ id: 'uri-sp', acs: ['http://127.0.0.1:9/uri-sp/acs'], options: { attribute_profile: 'uri' } });
 
   before(async () => {
-    t = await startTestIdp({ serviceProviders: [plain, signedOnly, encrypted, assertionOnly, responseOnly, samlifySpMeta].map((s) => s.file) });
+    t = await startTestIdp({ serviceProviders: [plain, signedOnly, encrypted, assertionOnly, responseOnly, samlifySpMeta, uriSp].map((s) => s.file) });
     idpCert = (await new Browser(t.url).get('/saml/certificate.pem')).text;
   });
   after(async () => {
@@ -93,6 +95,31 @@ describe('SAML single sign-on', () => {
     const body = idpCert.replace(/-----[^-]+-----|\s/g, '');
     assert.ok(xml.includes(body));
     assert.match(idpCert, /^-----BEGIN CERTIFICATE-----/);
+  });
+
+  it('says how long its metadata may be cached and until when it is valid', async () => {
+    const before = Date.now();
+    const xml = (await new Browser(t.url).get('/saml/metadata')).text;
+    const root = parse(xml).documentElement!;
+    assert.equal(root.localName, 'EntityDescriptor');
+    assert.equal(root.getAttribute('cacheDuration'), 'PT4H');
+    const validUntil = Date.parse(root.getAttribute('validUntil') ?? '');
+    assert.ok(validUntil >= before + 7 * 24 * 3600_000 - 1000 && validUntil <= Date.now() + 7 * 24 * 3600_000, `validUntil ${root.getAttribute('validUntil')} is 7 days from now`);
+    assert.match(root.getAttribute('validUntil')!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    const lint = xmllint(xml, 'saml-schema-metadata-2.0.xsd');
+    assert.ok(lint.ok, lint.out);
+  });
+
+  it('serves its certificate as PEM with LF line endings that openssl and node parse', async () => {
+    const res = await new Browser(t.url).get('/saml/certificate.pem');
+    assert.equal(res.status, 200);
+    assert.match(res.headers['content-type']!, /^application\/x-pem-file/);
+    assert.ok(!res.text.includes('\r'), 'no CR');
+    assert.match(res.text, /^-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+\n-----END CERTIFICATE-----\n$/);
+    assert.match(new X509Certificate(res.text).subject, /CN=/);
+    const openssl = spawnSync('openssl', ['x509', '-noout', '-subject'], { input: res.text, encoding: 'utf8' });
+    if (openssl.error) throw new Error('openssl is not installed');
+    assert.equal(openssl.status, 0, openssl.stderr);
   });
 
   it('signs a user in for node-saml over HTTP-Redirect with a signed request; xmlsec1 verifies both signatures', async () => {
@@ -139,7 +166,7 @@ describe('SAML single sign-on', () => {
 
   it('takes a signed AuthnRequest over HTTP-POST from node-saml', async () => {
     const acs = signedOnly.file.metadataXml.match(/Location="([^"]+acs)"/)![1]!;
-    // HTTP-POST messages are base64 only; node-saml deflates them unless told not to.
+    // Plain base64 XML, as the HTTP-POST binding says (node-saml's default DEFLATE'd form is the next test).
     const sp = nodeSaml(signedOnly, acs, { privateKey: spKeys().signing.privateKeyPem, signatureAlgorithm: 'sha256', authnRequestBinding: 'HTTP-POST', skipRequestCompression: true, digestAlgorithm: 'sha256' });
     const html = await sp.getAuthorizeFormAsync('relay-2', undefined, {});
     const samlRequest = /name="SAMLRequest" value="([^"]+)"/.exec(html)![1]!;
@@ -147,6 +174,23 @@ describe('SAML single sign-on', () => {
     const form = await signInThrough(b, await b.post('/saml/sso', { SAMLRequest: samlRequest, RelayState: 'relay-2' }));
     const { profile } = await sp.validatePostResponseAsync({ SAMLResponse: form.fields.SAMLResponse! });
     assert.equal(profile!.nameID, DEMO.student.loginId);
+  });
+
+  it('takes node-saml\'s default HTTP-POST AuthnRequest (DEFLATE\'d), signed and unsigned, through to the Response', async () => {
+    // What node-saml sends for HTTP-POST unless skipRequestCompression is set: base64 of raw DEFLATE.
+    const signedAcs = signedOnly.file.metadataXml.match(/Location="([^"]+acs)"/)![1]!;
+    const signed = nodeSaml(signedOnly, signedAcs, { privateKey: spKeys().signing.privateKeyPem, signatureAlgorithm: 'sha256', digestAlgorithm: 'sha256', authnRequestBinding: 'HTTP-POST' });
+    const unsigned = nodeSaml(plain, 'http://127.0.0.1:9/plain/acs', { authnRequestBinding: 'HTTP-POST' });
+    const b = new Browser(t.url);
+    for (const [sp, relayState] of [[signed, 'relay-deflated-signed'], [unsigned, 'relay-deflated']] as const) {
+      const html = await sp.getAuthorizeFormAsync(relayState, undefined, {});
+      const samlRequest = /name="SAMLRequest" value="([^"]+)"/.exec(html)![1]!;
+      assert.notEqual(Buffer.from(samlRequest, 'base64')[0], '<'.charCodeAt(0), 'node-saml deflated it');
+      const form = await signInThrough(b, await b.post('/saml/sso', { SAMLRequest: samlRequest, RelayState: relayState }));
+      assert.equal(form.fields.RelayState, relayState);
+      const { profile } = await sp.validatePostResponseAsync({ SAMLResponse: form.fields.SAMLResponse! });
+      assert.equal(profile!.nameID, DEMO.student.loginId);
+    }
   });
 
   it('serves samlify as an SP over both bindings, and the SSO session signs the second request in without a password', async () => {
@@ -187,6 +231,68 @@ describe('SAML single sign-on', () => {
     } finally {
       await validator.close();
     }
+  });
+
+  it('names attributes by the uri profile (Shibboleth\'s stock attribute map) for an SP that asks for it: node-saml, samlify and xmlsec1 agree', async () => {
+    const URI = 'urn:oasis:names:tc:SAML:2.0:attrname-format:uri';
+    const expected: Record<string, [string, string]> = {
+      mail: ['urn:oid:0.9.2342.19200300.100.1.3', 'mail'],
+      givenName: ['urn:oid:2.5.4.42', 'givenName'],
+      sn: ['urn:oid:2.5.4.4', 'sn'],
+      displayName: ['urn:oid:2.16.840.1.113730.3.1.241', 'displayName'],
+      school: ['urn:school-idp:attribute:school', 'school'],
+      level: ['urn:school-idp:attribute:level', 'level'],
+      role: ['urn:oid:1.3.6.1.4.1.5923.1.1.1.1', 'eduPersonAffiliation'],
+    };
+    const acs = 'http://127.0.0.1:9/uri-sp/acs';
+    const validator = new SchemaValidator();
+    samlify.setSchemaValidator({
+      validate: async (xml: string) => {
+        const r = await validator.validate(xml);
+        if (!r.valid) throw new Error(r.errors.join('; '));
+        return 'valid';
+      },
+    });
+    try {
+      for (const [who, affiliation] of [[DEMO.student, ['student', 'member']], [DEMO.staff, ['staff', 'employee', 'member']]] as const) {
+        const b = new Browser(t.url);
+        const sp = nodeSaml(uriSp, acs);
+        const html = await sp.getAuthorizeFormAsync('', undefined, {});
+        const form = await signInThrough(b, await b.post('/saml/sso', { SAMLRequest: /name="SAMLRequest" value="([^"]+)"/.exec(html)![1]! }), who);
+        const xml = Buffer.from(form.fields.SAMLResponse!, 'base64').toString('utf8');
+
+        // Name, NameFormat and FriendlyName as the standard names are written.
+        const attributes = Array.from(parse(xml).getElementsByTagNameNS('urn:oasis:names:tc:SAML:2.0:assertion', 'Attribute'));
+        const names = attributes.map((a) => [a.getAttribute('Name'), a.getAttribute('NameFormat'), a.getAttribute('FriendlyName')]);
+        const released = who === DEMO.student ? Object.keys(expected) : Object.keys(expected).filter((n) => n !== 'level');
+        assert.deepEqual(names, released.map((n) => [expected[n]![0], URI, expected[n]![1]]));
+
+        // node-saml (keyed by Name, as Shibboleth's attribute map is).
+        const { profile } = await sp.validatePostResponseAsync({ SAMLResponse: form.fields.SAMLResponse! });
+        assert.equal(profile!['urn:oid:0.9.2342.19200300.100.1.3'], who.loginId);
+        assert.deepEqual(profile!['urn:oid:1.3.6.1.4.1.5923.1.1.1.1'], affiliation);
+        assert.equal(profile!['urn:school-idp:attribute:level'], who === DEMO.student ? 'P2' : undefined);
+
+        // samlify as the SP.
+        const idp = samlify.IdentityProvider({ metadata: (await b.get('/saml/metadata')).text });
+        const samlifySp = samlify.ServiceProvider({ metadata: uriSp.metadata });
+        const parsed = await samlifySp.parseLoginResponse(idp, 'post', { body: { SAMLResponse: form.fields.SAMLResponse } });
+        assert.equal(parsed.extract.attributes?.['urn:oid:2.16.840.1.113730.3.1.241'], who === DEMO.student ? 'Allen Tan' : 'Daniel Wong');
+        assert.deepEqual(parsed.extract.attributes?.['urn:oid:1.3.6.1.4.1.5923.1.1.1.1'], affiliation);
+
+        // xmlsec1: both signatures hold.
+        const response = xmlsecVerify(xml, idpCert, ['urn:oasis:names:tc:SAML:2.0:protocol:Response']);
+        assert.ok(response.ok, `xmlsec1 refused the Response signature: ${response.out}`);
+        const assertion = xmlsecVerify(/<saml:Assertion[\s\S]*<\/saml:Assertion>/.exec(xml)![0], idpCert, ['urn:oasis:names:tc:SAML:2.0:assertion:Assertion']);
+        assert.ok(assertion.ok, `xmlsec1 refused the Assertion signature: ${assertion.out}`);
+        assert.ok(xmllint(xml, 'saml-schema-protocol-2.0.xsd').ok, 'the Response is schema-valid');
+      }
+    } finally {
+      await validator.close();
+    }
+    // The profile is validated like every field of the SP file; basic stays the default.
+    assert.throws(() => testSp({ id: 'bad-profile', options: { attribute_profile: 'oid' } }), /attribute_profile/);
+    assert.equal(plain.file.attribute_profile, 'basic');
   });
 
   it('encrypts the assertion for an SP with an encryption key, releasing only its attributes', async () => {

@@ -34,6 +34,8 @@ export interface TestSpOptions {
   sloBinding?: 'redirect' | 'post';
   authnRequestsSigned?: boolean;
   withEncryptionKey?: boolean;
+  /** Metadata without a signing key (an SP that signs nothing). */
+  withoutSigningKey?: boolean;
   options?: Record<string, unknown>;
 }
 
@@ -48,7 +50,7 @@ export function testSp(o: TestSpOptions = {}): { file: SamlSpFile; metadata: str
   const metadata =
     `<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="${entityId}">` +
     `<md:SPSSODescriptor AuthnRequestsSigned="${o.authnRequestsSigned ? 'true' : 'false'}" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">` +
-    keyDescriptor('signing', keys.signing.certificatePem) +
+    (o.withoutSigningKey ? '' : keyDescriptor('signing', keys.signing.certificatePem)) +
     (o.withEncryptionKey ? keyDescriptor('encryption', keys.encryption.certificatePem) : '') +
     (o.slo ? `<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:${o.sloBinding === 'post' ? 'HTTP-POST' : 'HTTP-Redirect'}" Location="${o.slo}"/>` : '') +
     acs.map((url, i) => `<md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="${url}" index="${i}"${i === 0 ? ' isDefault="true"' : ''}/>`).join('') +

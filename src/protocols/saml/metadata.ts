@@ -1,9 +1,12 @@
 // The IdP's SAML metadata (/saml/metadata). Written here rather than by samlify so that
 // the element order is the schema's (KeyDescriptor, SingleLogoutService, NameIDFormat,
 // SingleSignOnService, Attribute): strict SPs such as Shibboleth refuse other orders.
-// test/saml/metadata.test.ts validates it with `xmllint --schema`.
+// As served, its root says how long it may be cached (cacheDuration) and until when it
+// is valid (validUntil, counted from each request, so it never lapses while the IdP
+// serves it). test/saml/sso.test.ts validates it with `xmllint --schema`.
 import { SAML_ATTRIBUTES } from '../../config/relying-parties.ts';
-import { ATTRNAME_BASIC, BINDING, NAMEID_EMAIL, NS } from './constants.ts';
+import { metadataAttributes } from './attributes.ts';
+import { BINDING, NAMEID_EMAIL, NS } from './constants.ts';
 import { escapeXml } from './xml.ts';
 
 export interface IdpEndpoints {
@@ -21,6 +24,17 @@ export function certificateBody(certificatePem: string): string {
   return certificatePem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
 }
 
+/** How long an SP may cache the metadata: Shibboleth's default refresh ceiling (README). */
+export const METADATA_CACHE_DURATION = 'PT4H';
+/** validUntil is this long after the metadata is served: inside Shibboleth's usual P14D cap (README). */
+export const METADATA_VALIDITY_MS = 7 * 24 * 3600_000;
+
+/** The metadata as served at `now`: its root with validUntil and cacheDuration. */
+export function servedMetadata(metadataXml: string, now: number): string {
+  const validUntil = new Date(Math.floor((now + METADATA_VALIDITY_MS) / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+  return metadataXml.replace('<md:EntityDescriptor ', `<md:EntityDescriptor validUntil="${validUntil}" cacheDuration="${METADATA_CACHE_DURATION}" `);
+}
+
 export function idpMetadata(endpoints: IdpEndpoints, certificatePem: string, organisation: { name: string; url: string }): string {
   const a = escapeXml;
   const cert = certificateBody(certificatePem);
@@ -35,7 +49,7 @@ export function idpMetadata(endpoints: IdpEndpoints, certificatePem: string, org
     ...bindings.map((b) => `    <md:SingleLogoutService Binding="${b}" Location="${a(endpoints.sloUrl)}"/>`),
     `    <md:NameIDFormat>${NAMEID_EMAIL}</md:NameIDFormat>`,
     ...bindings.map((b) => `    <md:SingleSignOnService Binding="${b}" Location="${a(endpoints.ssoUrl)}"/>`),
-    ...SAML_ATTRIBUTES.map((name) => `    <saml:Attribute Name="${name}" NameFormat="${ATTRNAME_BASIC}"/>`),
+    ...metadataAttributes(SAML_ATTRIBUTES).map((a) => `    ${a}`),
     '  </md:IDPSSODescriptor>',
     '  <md:Organization>',
     `    <md:OrganizationName xml:lang="en">${a(organisation.name)}</md:OrganizationName>`,

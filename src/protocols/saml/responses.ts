@@ -9,11 +9,11 @@ import { createPrivateKey, randomBytes, sign } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
 import * as samlify from 'samlify';
 import type { SamlKeyPair } from '../../config/key-material.ts';
-import type { SamlAttributeName } from '../../config/relying-parties.ts';
 import type { Account } from '../../domain/accounts/account.ts';
 import {
-  ATTRNAME_BASIC, AUTHN_PASSWORD_PROTECTED, BINDING, CM_BEARER, KEY_TRANSPORT_RSA_OAEP, NAMEID_EMAIL, NS, OUTBOUND_SIGNATURE, STATUS,
+  AUTHN_PASSWORD_PROTECTED, BINDING, CM_BEARER, KEY_TRANSPORT_RSA_OAEP, NAMEID_EMAIL, NS, OUTBOUND_SIGNATURE, STATUS,
 } from './constants.ts';
+import { attributeElements } from './attributes.ts';
 import { certificateBody, type IdpEndpoints } from './metadata.ts';
 import type { Endpoint, ServiceProvider } from './service-providers.ts';
 import { escapeXml } from './xml.ts';
@@ -25,19 +25,6 @@ export function newMessageId(): string {
 /** xs:dateTime in UTC without milliseconds (what every SP parses). */
 export function samlTime(ms: number): string {
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
-}
-
-/** Attribute values of an account, by the names SPs select in their file. */
-export function accountAttributes(account: Account): Record<SamlAttributeName, string[]> {
-  return {
-    mail: [account.loginId],
-    givenName: [account.givenName],
-    sn: [account.familyName],
-    displayName: [account.displayName],
-    school: [account.school.name],
-    level: account.level ? [account.level] : [],
-    role: [...account.roles],
-  };
 }
 
 export interface LoginResponseInput {
@@ -140,11 +127,7 @@ export class SamlMessages {
     const id = newMessageId();
     const notOnOrAfter = samlTime(input.now + this.#timing.assertionLifetimeSeconds * 1000);
     const inResponseTo = input.inResponseTo ? ` InResponseTo="${e(input.inResponseTo)}"` : '';
-    const values = accountAttributes(account);
-    const attributes = sp.attributes
-      .filter((name) => values[name].length > 0)
-      .map((name) => `<saml:Attribute Name="${name}" NameFormat="${ATTRNAME_BASIC}">${values[name].map((v) => `<saml:AttributeValue>${e(v)}</saml:AttributeValue>`).join('')}</saml:Attribute>`)
-      .join('');
+    const attributes = attributeElements(account, sp.attributes, sp.attributeProfile);
     const assertion =
       `<saml:Assertion xmlns:saml="${NS.assertion}" ID="${newMessageId()}" Version="2.0" IssueInstant="${samlTime(input.now)}">` +
       `<saml:Issuer>${e(this.#endpoints.entityId)}</saml:Issuer>` +

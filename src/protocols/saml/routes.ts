@@ -24,7 +24,7 @@ import { keys, type Store } from '../../store/index.ts';
 import { NAMEID_EMAIL, NAMEID_UNSPECIFIED, NS, STATUS } from './constants.ts';
 import { checkInbound, fromPost, fromRedirect, SamlRefusal, type InboundMessage, type MessageKind } from './inbound/index.ts';
 import { LogoutChains, type LogoutChain, type LogoutFinal } from './logout-chain.ts';
-import type { IdpEndpoints } from './metadata.ts';
+import { servedMetadata, type IdpEndpoints } from './metadata.ts';
 import { browserBinding, PendingSignIns, type PendingSignIn } from './pending.ts';
 import { newMessageId, type SamlMessages } from './responses.ts';
 import type { SchemaValidator } from './schema-validator.ts';
@@ -92,26 +92,42 @@ export function samlRouter(deps: SamlDeps): Router {
   const pendingSignIns = new PendingSignIns(deps.store, settings.flow.idleSeconds * 1000 + 3_600_000);
   const secure = settings.server.publicUrl.startsWith('https:');
 
-  async function receive(ctx: Context, endpointUrl: string, expected: MessageKind[]): Promise<InboundMessage> {
+  /**
+   * Decodes an inbound message and runs every check on it. A refusal is counted and comes
+   * back with the message as far as the checks had read it.
+   */
+  async function check(ctx: Context, endpointUrl: string, expected: MessageKind[]): Promise<{ msg: InboundMessage; refusal?: undefined } | { msg: InboundMessage | undefined; refusal: SamlRefusal }> {
     const max = settings.saml.maxMessageBytes;
+    let msg: InboundMessage | undefined;
     try {
-      const msg = ctx.method === 'GET' ? fromRedirect(ctx.querystring, endpointUrl, expected, max) : fromPost(ctx.request.body, endpointUrl, expected, max);
-      return await checkInbound(msg, {
-        sps,
-        schema: deps.schema,
-        store: deps.store,
-        now: deps.clock(),
-        clockSkewMs: settings.saml.clockSkewSeconds * 1000,
-        requestMaxAgeMs: settings.saml.requestMaxAgeSeconds * 1000,
-        maxMessageBytes: max,
-      });
+      msg = ctx.method === 'GET' ? fromRedirect(ctx.querystring, endpointUrl, expected, max) : fromPost(ctx.request.body, Boolean(ctx.is('application/x-www-form-urlencoded')), endpointUrl, expected, max);
+      return {
+        msg: await checkInbound(msg, {
+          sps,
+          schema: deps.schema,
+          store: deps.store,
+          now: deps.clock(),
+          clockSkewMs: settings.saml.clockSkewSeconds * 1000,
+          requestMaxAgeMs: settings.saml.requestMaxAgeSeconds * 1000,
+          maxMessageBytes: max,
+        }),
+      };
     } catch (err) {
-      if (err instanceof SamlRefusal) {
-        deps.onRefusal?.(err.code);
-        throw new AppError(err.code, `SAML message refused: ${err.detail}`, { continueTo: '/portal' });
-      }
-      throw err;
+      if (!(err instanceof SamlRefusal)) throw err;
+      deps.onRefusal?.(err.code);
+      return { msg, refusal: err };
     }
+  }
+
+  /** The error page of a refused message (its detail goes to the log line). */
+  function refused(refusal: SamlRefusal): AppError {
+    return new AppError(refusal.code, `SAML message refused: ${refusal.detail}`, { continueTo: '/portal' });
+  }
+
+  async function receive(ctx: Context, endpointUrl: string, expected: MessageKind[]): Promise<InboundMessage> {
+    const received = await check(ctx, endpointUrl, expected);
+    if (received.refusal) throw refused(received.refusal);
+    return received.msg;
   }
 
   /** Sends a logout message to an SP by its binding. */
@@ -189,14 +205,17 @@ export function samlRouter(deps: SamlDeps): Router {
     ctx.type = 'application/samlmetadata+xml';
     ctx.set('Cache-Control', 'public, max-age=3600');
     ctx.set('Content-Disposition', 'inline; filename="idp-metadata.xml"');
-    ctx.body = deps.metadataXml;
+    ctx.body = servedMetadata(deps.metadataXml, deps.clock());
   });
+
+  // LF line endings whatever the key file holds (node-forge writes CRLF).
+  const certificatePem = deps.certificatePem.replace(/\r\n?/g, '\n');
 
   router.get('/saml/certificate.pem', (ctx) => {
     ctx.type = 'application/x-pem-file';
     ctx.set('Cache-Control', 'public, max-age=3600');
     ctx.set('Content-Disposition', 'attachment; filename="idp-signing-certificate.pem"');
-    ctx.body = deps.certificatePem;
+    ctx.body = certificatePem;
   });
 
   const sso = async (ctx: Context) => {
@@ -290,8 +309,31 @@ export function samlRouter(deps: SamlDeps): Router {
     await continueChain(ctx, chain);
   });
 
+  /**
+   * A refused LogoutResponse (unsigned, signed with another key, ...) that answers the
+   * logout in progress — its chain (RelayState), its SP (Issuer) and its request
+   * (InResponseTo) — ends that SP's turn as not confirmed, as a non-Success status does,
+   * and the chain goes on. Nothing in it is trusted: it can only count against the SP.
+   */
+  async function notConfirmed(ctx: Context, msg: InboundMessage | undefined, refusal: SamlRefusal): Promise<boolean> {
+    if (msg?.kind !== 'LogoutResponse' || !msg.sp || !msg.root) return false;
+    const chain = await deps.chains.get(msg.relayState);
+    if (!chain?.current || chain.current.spId !== msg.sp.id || chain.current.requestId !== msg.root.getAttribute('InResponseTo')) return false;
+    chain.failed.push(msg.sp.id);
+    delete chain.current;
+    await deps.chains.save(chain);
+    await deps.audit.record({ type: 'logout', client: msg.sp.id, ip: ctx.ip, requestId: ctx.state.requestId as string, reason: `LogoutResponse refused, sign-out not confirmed: ${refusal.detail}` });
+    seeOther(ctx, `/saml/slo/next/${chain.id}`);
+    return true;
+  }
+
   const slo = async (ctx: Context) => {
-    const msg = await receive(ctx, deps.endpoints.sloUrl, ['LogoutRequest', 'LogoutResponse']);
+    const received = await check(ctx, deps.endpoints.sloUrl, ['LogoutRequest', 'LogoutResponse']);
+    if (received.refusal) {
+      if (await notConfirmed(ctx, received.msg, received.refusal)) return;
+      throw refused(received.refusal);
+    }
+    const msg = received.msg;
     const trusted = msg.trusted!;
     const sp = msg.sp!;
     if (msg.kind === 'LogoutResponse') {

@@ -5,6 +5,7 @@
 import { X509Certificate } from 'node:crypto';
 import { ConfigError } from '../../config/settings.ts';
 import type { SamlAttributeName, SamlSpFile } from '../../config/relying-parties.ts';
+import type { AttributeProfile } from './attributes.ts';
 import { BINDING, DATA_ENCRYPTION, NS } from './constants.ts';
 import { attribute, childElements, parseConfigXml, textOf, XmlRefusal } from './xml.ts';
 
@@ -35,6 +36,8 @@ export interface ServiceProvider {
   encryptAssertion: boolean;
   dataEncryption: string;
   attributes: SamlAttributeName[];
+  /** How attributes are named: short names (basic) or standard URIs (uri); see attributes.ts. */
+  attributeProfile: AttributeProfile;
   defaultRelayState: string | undefined;
   relayStateMaxBytes: number;
 }
@@ -132,6 +135,7 @@ export function serviceProviderFrom(file: SamlSpFile, defaultRelayStateMax: numb
       encryptAssertion,
       dataEncryption: DATA_ENCRYPTION[file.data_encryption],
       attributes: file.attributes,
+      attributeProfile: file.attribute_profile,
       defaultRelayState: file.default_relay_state,
       relayStateMaxBytes: file.relay_state_max_bytes ?? defaultRelayStateMax,
     };

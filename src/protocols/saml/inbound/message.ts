@@ -17,6 +17,10 @@ export interface InboundMessage {
   endpointUrl: string;
   /** HTTP-Redirect: the query parameters exactly as received (still URL-encoded). */
   rawQuery?: Map<string, string>;
+  /** HTTP-Redirect: SigAlg, URL-decoded. */
+  sigAlg?: string | undefined;
+  /** HTTP-Redirect: the Signature's bytes (URL- and base64-decoded). */
+  signature?: Buffer | undefined;
   /** The decoded XML. */
   xml?: string;
   relayState?: string | undefined;

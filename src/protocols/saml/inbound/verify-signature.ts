@@ -7,8 +7,10 @@
 //     exclusive-c14n transforms. The signed content (xml-crypto's getSignedReferences)
 //     is parsed again and becomes msg.trusted, so a signed element wrapped in forged
 //     content (samlify issue #634) proves nothing about the forged content.
-// SHA-256 or stronger only. Unsigned LogoutRequests, and unsigned AuthnRequests from an
-// SP whose requests must be signed, are refused.
+// SHA-256 or stronger only. Refused unsigned: LogoutRequests; AuthnRequests from an SP
+// whose requests must be signed; LogoutResponses from an SP with a signing key in its
+// metadata (the responder authenticates its response: saml-profiles 4.4.3.4 and 4.4.4.2,
+// saml-bindings 3.4.5.2 and 3.5.5.2; routes.ts then counts that SP as not confirmed).
 import { verify, X509Certificate } from 'node:crypto';
 import { SignedXml } from 'xml-crypto';
 import { ACCEPTED_C14N, ACCEPTED_DIGESTS, ACCEPTED_SIGNATURE_ALGORITHMS, ACCEPTED_TRANSFORMS, NS } from '../constants.ts';
@@ -25,20 +27,18 @@ function algorithmOf(el: Element | null, what: string): string {
 function verifyRedirect(msg: InboundMessage, certs: string[]): boolean {
   const raw = established(msg, 'rawQuery');
   if (descendants(established(msg, 'root'), NS.dsig, 'Signature').length > 0) refuse('XML signature inside an HTTP-Redirect message');
-  const signature = raw.get('Signature');
-  const sigAlgRaw = raw.get('SigAlg');
-  if (signature === undefined && sigAlgRaw === undefined) return false;
-  if (signature === undefined || sigAlgRaw === undefined) refuse('Signature and SigAlg must come together');
-  const sigAlg = decodeURIComponent(sigAlgRaw.replace(/\+/g, ' '));
-  const algorithm = ACCEPTED_SIGNATURE_ALGORITHMS[sigAlg];
-  if (!algorithm) refuse(`signature algorithm not allowed: ${sigAlg}`);
+  const { sigAlg, signature } = msg;
+  if (signature === undefined && sigAlg === undefined) return false;
+  if (signature === undefined || sigAlg === undefined) refuse('Signature and SigAlg must come together');
+  if (!Object.hasOwn(ACCEPTED_SIGNATURE_ALGORITHMS, sigAlg)) refuse(`signature algorithm not allowed: ${sigAlg}`);
+  const algorithm = ACCEPTED_SIGNATURE_ALGORITHMS[sigAlg]!;
+  // The signed octets are the parameters exactly as received (decode-binding.ts decoded them).
   let octets = `${msg.param}=${raw.get(msg.param)}`;
   if (raw.has('RelayState')) octets += `&RelayState=${raw.get('RelayState')}`;
-  octets += `&SigAlg=${sigAlgRaw}`;
-  const value = Buffer.from(decodeURIComponent(signature.replace(/\+/g, ' ')), 'base64');
+  octets += `&SigAlg=${raw.get('SigAlg')}`;
   const ok = certs.some((cert) => {
     try {
-      return verify(algorithm, Buffer.from(octets, 'utf8'), { key: new X509Certificate(cert).publicKey, dsaEncoding: 'ieee-p1363' }, value);
+      return verify(algorithm, Buffer.from(octets, 'utf8'), { key: new X509Certificate(cert).publicKey, dsaEncoding: 'ieee-p1363' }, signature);
     } catch {
       return false;
     }
@@ -60,7 +60,7 @@ function verifyPost(msg: InboundMessage, certs: string[]): boolean {
   if (!signedInfo) refuse('signature without SignedInfo');
   if (!ACCEPTED_C14N.has(algorithmOf(childElement(signedInfo, NS.dsig, 'CanonicalizationMethod'), 'CanonicalizationMethod'))) refuse('canonicalization method not allowed');
   const method = algorithmOf(childElement(signedInfo, NS.dsig, 'SignatureMethod'), 'SignatureMethod');
-  if (!ACCEPTED_SIGNATURE_ALGORITHMS[method]) refuse(`signature algorithm not allowed: ${method}`);
+  if (!Object.hasOwn(ACCEPTED_SIGNATURE_ALGORITHMS, method)) refuse(`signature algorithm not allowed: ${method}`);
   const references = childElements(signedInfo, NS.dsig, 'Reference');
   if (references.length !== 1) refuse('the signature must have exactly one Reference');
   const reference = references[0]!;
@@ -114,6 +114,7 @@ export const verifySignature: Check = (msg) => {
     if (issuerOf(msg.trusted!) !== sp.entityId) refuse('the signed Issuer is not the one that chose the key');
   } else {
     if (msg.kind === 'LogoutRequest') refuse('LogoutRequest without a signature');
+    if (msg.kind === 'LogoutResponse' && sp.signingCerts.length > 0) refuse(`LogoutResponse without a signature from ${sp.id}, whose metadata has a signing key`);
     if (msg.kind === 'AuthnRequest' && sp.requestsMustBeSigned) refuse(`${sp.id} must sign its requests`);
     msg.trusted = established(msg, 'root');
   }

@@ -1,0 +1,73 @@
+// What an assertion says about the account: the attributes an SP's file selects
+// ("attributes"), named by the SP's attribute profile ("attribute_profile").
+//   basic (the default): the short names (mail, givenName, ...), NameFormat basic.
+//   uri: the standard names that Shibboleth's stock attribute-map.xml (and most
+//     university SPs) expect, NameFormat uri, FriendlyName the short name. role goes out
+//     as eduPersonAffiliation (values below); school and level have no standard name and
+//     go out under this product's own URNs.
+import type { SamlAttributeName } from '../../config/relying-parties.ts';
+import type { Account, Role } from '../../domain/accounts/account.ts';
+import { ATTRNAME_BASIC, ATTRNAME_URI } from './constants.ts';
+import { escapeXml } from './xml.ts';
+
+export type AttributeProfile = 'basic' | 'uri';
+
+/** The uri profile: Name (urn:oid: of inetOrgPerson / eduPerson, or ours) and FriendlyName. */
+export const URI_ATTRIBUTES: Record<SamlAttributeName, { name: string; friendlyName: string }> = {
+  mail: { name: 'urn:oid:0.9.2342.19200300.100.1.3', friendlyName: 'mail' },
+  givenName: { name: 'urn:oid:2.5.4.42', friendlyName: 'givenName' },
+  sn: { name: 'urn:oid:2.5.4.4', friendlyName: 'sn' },
+  displayName: { name: 'urn:oid:2.16.840.1.113730.3.1.241', friendlyName: 'displayName' },
+  school: { name: 'urn:school-idp:attribute:school', friendlyName: 'school' },
+  level: { name: 'urn:school-idp:attribute:level', friendlyName: 'level' },
+  role: { name: 'urn:oid:1.3.6.1.4.1.5923.1.1.1.1', friendlyName: 'eduPersonAffiliation' },
+};
+
+/** eduPersonAffiliation values of each role; every account is also a `member`. */
+export const AFFILIATIONS: Record<Role, string[]> = {
+  student: ['student'],
+  staff: ['staff', 'employee'],
+  'school-admin': ['staff', 'employee'],
+  'ministry-admin': ['staff', 'employee'],
+};
+
+/** Attribute values of an account, by the names SPs select in their file. */
+export function accountAttributes(account: Account): Record<SamlAttributeName, string[]> {
+  return {
+    mail: [account.loginId],
+    givenName: [account.givenName],
+    sn: [account.familyName],
+    displayName: [account.displayName],
+    school: [account.school.name],
+    level: account.level ? [account.level] : [],
+    role: [...account.roles],
+  };
+}
+
+function affiliations(roles: Role[]): string[] {
+  return [...new Set([...roles.flatMap((r) => AFFILIATIONS[r]), 'member'])];
+}
+
+/** The opening of a saml:Attribute element (without its values), by profile. */
+function attributeOpening(name: SamlAttributeName, profile: AttributeProfile): string {
+  if (profile === 'basic') return `<saml:Attribute Name="${name}" NameFormat="${ATTRNAME_BASIC}"`;
+  const uri = URI_ATTRIBUTES[name];
+  return `<saml:Attribute Name="${uri.name}" NameFormat="${ATTRNAME_URI}" FriendlyName="${uri.friendlyName}"`;
+}
+
+/** The saml:Attribute elements of an assertion: the selected attributes that have values. */
+export function attributeElements(account: Account, selected: SamlAttributeName[], profile: AttributeProfile): string {
+  const values = accountAttributes(account);
+  return selected
+    .filter((name) => values[name].length > 0)
+    .map((name) => {
+      const out = profile === 'uri' && name === 'role' ? affiliations(account.roles) : values[name];
+      return `${attributeOpening(name, profile)}>${out.map((v) => `<saml:AttributeValue>${escapeXml(v)}</saml:AttributeValue>`).join('')}</saml:Attribute>`;
+    })
+    .join('');
+}
+
+/** The attributes the IdP's metadata lists: each one by both profiles. */
+export function metadataAttributes(names: readonly SamlAttributeName[]): string[] {
+  return (['basic', 'uri'] as const).flatMap((profile) => names.map((name) => `${attributeOpening(name, profile)}/>`));
+}
