@@ -20,8 +20,9 @@ import { createWorkspaceSim } from './sims/workspace/app.ts';
 
 async function main(): Promise<void> {
   const settings = loadSettings();
-  const logger = createLogger(settings.log.level);
   const { store, description } = createStore(settings.redis);
+  process.stderr.write(banner(settings, store.kind));
+  const logger = createLogger(settings.log.level);
   logger.info({ store: store.kind }, `store: ${description}`);
 
   const keyMaterial = loadKeyMaterial(settings.keysDir);
@@ -123,6 +124,19 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** The first lines of `npm start`, for a person: what to open, and with which accounts. */
+function banner(settings: ReturnType<typeof loadSettings>, storeKind: 'redis' | 'memory'): string {
+  const lines = [`School IdP: ${settings.server.publicUrl}  (listening on ${settings.server.host}:${settings.server.port})`];
+  if (settings.sims.enabled) {
+    lines.push(`  Student iCON (workspace-sim, SAML): ${settings.sims.workspace.publicUrl}`);
+    lines.push(`  Student Learning Space (sls-sim, OIDC): ${settings.sims.sls.publicUrl}`);
+  }
+  if (settings.seed.demo) lines.push('  Demo accounts and their passwords: README.md, "Demo accounts" (public: keep this on loopback)');
+  lines.push(storeKind === 'memory' ? '  Store: embedded, in this process (everything is lost when it stops)' : '  Store: Redis');
+  lines.push('Logs follow as JSON lines on standard output.', '');
+  return lines.join('\n');
 }
 
 main().catch((err: unknown) => {

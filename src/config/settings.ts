@@ -61,6 +61,8 @@ export const settingsSchema = z.strictObject({
   seed: z.strictObject({
     demo: z.boolean(),
     file: z.string().optional(),
+    /** The demo accounts' passwords are public: serving them beyond loopback needs this set on purpose. */
+    demoOnNetwork: z.boolean().default(false),
   }),
   argon2: z.strictObject({
     memoryCost: z.coerce.number().int().min(8192),
@@ -160,6 +162,11 @@ export type PasswordRulesConfig = z.infer<typeof passwordRules>;
 export type Level = z.infer<typeof level>;
 export const LEVELS = level.options;
 
+/** Whether a listening address is only reachable from this machine. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 type EnvParse = (raw: string) => unknown;
 const asList: EnvParse = (raw) => raw.split(',').map((s) => s.trim()).filter(Boolean);
 const asBool: EnvParse = (raw) => {
@@ -186,6 +193,7 @@ export const ENVIRONMENT: ReadonlyArray<{ env: string; key: string; parse?: EnvP
   { env: 'IDP_KEEP_ALIVE_TIMEOUT_MS', key: 'server.keepAliveTimeoutMs' },
   { env: 'IDP_KEYS_DIR', key: 'keysDir' },
   { env: 'IDP_DEMO_SEED', key: 'seed.demo', parse: asBool },
+  { env: 'IDP_DEMO_ON_NETWORK', key: 'seed.demoOnNetwork', parse: asBool },
   { env: 'IDP_SEED_FILE', key: 'seed.file' },
   { env: 'IDP_SSO_IDLE_MINUTES', key: 'sso.idleMinutes' },
   { env: 'IDP_SSO_ABSOLUTE_HOURS', key: 'sso.absoluteHours' },
@@ -282,6 +290,13 @@ export function loadSettings({ env = process.env, overrides = {} }: LoadOptions 
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const settings = result.data;
+  // Listening address: "auto" is loopback while the demo accounts (public passwords) are
+  // loaded, every interface otherwise; the demo seed on a non-loopback address is refused
+  // unless seed.demoOnNetwork says it is meant.
+  if (settings.server.host === 'auto') settings.server.host = settings.seed.demo ? '127.0.0.1' : '0.0.0.0';
+  if (settings.seed.demo && !isLoopback(settings.server.host) && !settings.seed.demoOnNetwork) {
+    throw new ConfigError(`invalid configuration:\n  server.host (env IDP_HOST): ${settings.server.host} would serve the demo accounts, whose passwords are public, to the network; listen on 127.0.0.1, turn the demo seed off (IDP_DEMO_SEED=false), or set IDP_DEMO_ON_NETWORK=true if that is really meant`);
+  }
   // Tile URLs may name the simulated apps' addresses, which are configurable.
   for (const app of settings.apps) {
     app.url = app.url.replaceAll('{sims.sls.publicUrl}', settings.sims.sls.publicUrl).replaceAll('{sims.workspace.publicUrl}', settings.sims.workspace.publicUrl);

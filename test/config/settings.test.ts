@@ -17,6 +17,16 @@ describe('configuration', () => {
     assert.deepEqual(s.argon2, { memoryCost: 19456, timeCost: 2, parallelism: 1 });
   });
 
+  it('listens on loopback with the demo accounts, on every interface without them, and refuses demo accounts on the network unless meant', () => {
+    assert.equal(loadSettings({ env: {} }).server.host, '127.0.0.1');
+    assert.equal(loadSettings({ env: { REDIS_URL: 'redis://x:1' } }).server.host, '0.0.0.0');
+    assert.equal(loadSettings({ env: { IDP_HOST: '::1' } }).server.host, '::1');
+    assert.throws(() => loadSettings({ env: { IDP_HOST: '0.0.0.0' } }), (e: Error) => e instanceof ConfigError && /server\.host \(env IDP_HOST\): 0\.0\.0\.0 would serve the demo accounts[\s\S]*IDP_DEMO_ON_NETWORK=true/.test(e.message));
+    assert.throws(() => loadSettings({ env: { REDIS_URL: 'redis://x:1', IDP_DEMO_SEED: 'true', IDP_HOST: '10.1.2.3' } }), ConfigError);
+    assert.equal(loadSettings({ env: { IDP_HOST: '0.0.0.0', IDP_DEMO_ON_NETWORK: 'true' } }).server.host, '0.0.0.0');
+    assert.equal(loadSettings({ env: { IDP_HOST: '0.0.0.0', IDP_DEMO_SEED: 'false' } }).server.host, '0.0.0.0');
+  });
+
   it('takes environment variables; a Redis URL turns the demo seed off unless asked', () => {
     const s = loadSettings({ env: { PORT: '4000', REDIS_URL: 'redis://127.0.0.1:6390', IDP_PUBLIC_URL: 'https://idp.example.edu/', IDP_FLOW_IDLE_SECONDS: '60' } });
     assert.equal(s.server.port, 4000);

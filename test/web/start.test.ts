@@ -1,5 +1,7 @@
 // `npm start` as a newcomer runs it: embedded store, demo accounts, graceful SIGTERM.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { projectRoot } from '../../src/config/settings.ts';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -27,8 +29,12 @@ describe('npm start (src/main.ts)', () => {
     const idp = await startIdpProcess(env, port);
     const out = idp.output;
     try {
-      const first = JSON.parse(out().split('\n')[0]!) as { msg: string };
-      assert.match(first.msg, /embedded in-process store/);
+      // First, plain text for a person: where to go, which accounts; loopback only with the demo seed.
+      const [first, ...rest] = out().split('\n');
+      assert.equal(first, `School IdP: ${idpUrl}  (listening on 127.0.0.1:${port})`);
+      assert.match(rest.slice(0, 5).join('\n'), new RegExp(`Student iCON \\(workspace-sim, SAML\\): ${wsUrl}[\\s\\S]*Demo accounts and their passwords: README\\.md`));
+      const store = rest.map((l) => (l.startsWith('{') ? (JSON.parse(l) as { msg: string }) : null)).find((l) => l?.msg.startsWith('store:'));
+      assert.match(store!.msg, /embedded in-process store/);
       const browser = new Browser(idpUrl);
       assert.equal((await browser.get('/readyz')).body.store, 'memory');
       const page = await browser.open('/');
@@ -58,6 +64,15 @@ describe('npm start (src/main.ts)', () => {
       assert.equal(await idp.kill('SIGTERM'), 0, out());
     }
     assert.match(out(), /shutting down/);
+  });
+});
+
+describe('npm start refuses to serve the demo accounts to the network', () => {
+  it('exits with one line naming the setting when IDP_HOST is not loopback', async () => {
+    const r = spawnSync(process.execPath, ['src/main.ts'], { cwd: projectRoot, encoding: 'utf8', env: { ...process.env, REDIS_URL: '', IDP_HOST: '0.0.0.0', PORT: String(await freePort()), IDP_SIMS: 'false' } });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /server\.host \(env IDP_HOST\): 0\.0\.0\.0 would serve the demo accounts/);
+    assert.doesNotMatch(r.stderr, /^\s+at /m);
   });
 });
 
