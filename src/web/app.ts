@@ -81,7 +81,7 @@ export function createIdp(deps: IdpDeps): Idp {
 
   const metrics = new Metrics();
   const services = createServices(settings, store, clock);
-  const { directory, hasher, audit, answerLimiter, authenticator, sso, policies, credentials } = services;
+  const { directory, hasher, audit, answerLimiter, authenticator, sso, gate, policies, credentials } = services;
   const flows = new Flows(store, clock, settings.flow.idleSeconds * 1000);
   const serviceProviders = new ServiceProviders(deps.relyingParties.saml, settings.saml.relayStateMaxBytes);
   const samlEndpoints = idpEndpoints(settings.server.publicUrl, settings.saml.entityId);
@@ -91,12 +91,6 @@ export function createIdp(deps: IdpDeps): Idp {
   const logoutChains = new LogoutChains(store, 10 * 60_000);
   const cookie = ssoCookie(secure);
   const secretOf = browserSecret(secure);
-  /** Required actions of an account, or null when it cannot sign in at all. */
-  const pendingActions = async (accountId: string) => {
-    const account = await directory.get(accountId);
-    return account && account.status === 'active' ? credentials.requiredActions(account) : null;
-  };
-
   const render = renderer(
     (ctx) => ({
       requestId: ctx.state.requestId,
@@ -127,21 +121,23 @@ export function createIdp(deps: IdpDeps): Idp {
     jwks: deps.keyMaterial.jwks,
     cookieKeys: deps.keyMaterial.cookieKeys,
     ssoOf: (ctx) => ssoOf(ctx as unknown as Context),
-    pendingActions,
+    gate,
     renderPage: (ctx, view, data, status) => render(ctx as unknown as Context, view, data, status),
     logoutSource: logout.logoutSource,
     afterLogout: logout.afterOidcLogout,
     onError: (err, message) => logger.error({ err }, message),
     onLogout: async (ctx) => {
-      // Runs from oidc-provider's end_session.success event: clear the cookie while the
-      // response is still open, then end the session in the store.
+      // Runs from oidc-provider's end_session.success event, after its own session ended.
+      // Our confirmation (/logout/confirm) has normally ended the SSO session already; this
+      // ends it when oidc-provider's confirmation was reached directly. oidc-provider also
+      // ends its session when a sign-in changes account (the earlier account's SSO session
+      // had ended): the new account's SSO session is not this logout's to end. (The cookie
+      // is left: the response may be on its way, and an ended session's id is worth nothing.)
       const c = ctx as unknown as Context;
-      const id = cookie.read(c);
-      cookie.clear(c);
-      if (!id) return;
-      const session = await sso.get(id);
-      await sso.end(id);
-      if (session) await audit.record({ type: 'logout', accountId: session.accountId, client: ctx.oidc.client?.clientId, ip: c.ip, requestId: c.state.requestId as string });
+      const session = await sso.get(cookie.read(c));
+      if (!session || session.accountId !== ctx.oidc.session?.accountId) return;
+      await sso.end(session.id);
+      await audit.record({ type: 'logout', accountId: session.accountId, client: ctx.oidc.client?.clientId, ip: c.ip, requestId: c.state.requestId as string });
     },
   });
   const handleOidc = provider.callback();
@@ -231,7 +227,7 @@ export function createIdp(deps: IdpDeps): Idp {
   });
 
   const flowDeps: FlowDeps = {
-    flows, authenticator, credentials, directory, policies, challenge: settings.challenge, sso, ssoCookie: cookie,
+    flows, authenticator, credentials, directory, policies, challenge: settings.challenge, sso, ssoCookie: cookie, clock,
     answerLimiter, audit, forgotPassword: settings.forgotPassword, hasher, decoyKey: csrfKey,
     browserSecret: secretOf, render, onSignIn: (outcome) => metrics.signIns.inc({ outcome }),
   };
@@ -241,7 +237,8 @@ export function createIdp(deps: IdpDeps): Idp {
     interactionRouter({
       provider,
       ssoOf,
-      pendingActions,
+      gate,
+      clock,
       beginSignIn: (ctx, resume) => start.signIn(ctx, resume),
       recordClient: (session, clientId) => sso.oidcParticipant(session, clientId),
       beginRequiredActions: (ctx, accountId, pending, resume) => start.requiredActions(ctx, accountId, pending, resume),
@@ -260,9 +257,8 @@ export function createIdp(deps: IdpDeps): Idp {
     }),
     logout.router,
     portalRouter({
-      directory, sso, ssoCookie: cookie, ssoOf, apps: settings.apps, render,
+      gate, sso, ssoCookie: cookie, ssoOf, apps: settings.apps, render,
       signOut: (ctx) => logout.signOut(ctx, { kind: 'page' }),
-      requiredActions: (account) => credentials.requiredActions(account),
       beginRequiredActions: (ctx, accountId, pending, resume) => start.requiredActions(ctx, accountId, pending, resume),
       beginSspr: (ctx, accountId, what) => start.sspr(ctx, accountId, what),
     }),
@@ -271,8 +267,7 @@ export function createIdp(deps: IdpDeps): Idp {
     adminRouter({
       importer: services.importer, store,
       csrfValid: (ctx, token) => csrfValid(csrfKey, ctx.cookies.get(BROWSER_COOKIE, { signed: true }), token),
-      administration: services.administration, authenticator, directory, audit, sso, ssoOf, clock, render,
-      requiredActions: (account) => credentials.requiredActions(account),
+      administration: services.administration, authenticator, directory, audit, sso, ssoCookie: cookie, ssoOf, gate, clock, render,
       beginRequiredActions: (ctx, accountId, pending, resume) => start.requiredActions(ctx, accountId, pending, resume),
       recentAuthMs: settings.admin.recentAuthMinutes * 60_000, pageSize: settings.admin.pageSize,
     }),

@@ -5,8 +5,8 @@ import { Provider, interactionPolicy, type Configuration, type KoaContextWithOID
 import type { OidcClientFile } from '../../config/relying-parties.ts';
 import type { Settings } from '../../config/settings.ts';
 import type { Account } from '../../domain/accounts/account.ts';
-import type { RequiredAction } from '../../domain/accounts/credentials.ts';
 import type { Directory } from '../../domain/accounts/directory.ts';
+import type { Gate } from '../../domain/sessions/gate.ts';
 import type { SsoSession } from '../../domain/sessions/sso-sessions.ts';
 import type { Store } from '../../store/index.ts';
 import { adapterFactory } from './adapter.ts';
@@ -21,8 +21,8 @@ export interface OidcDeps {
   cookieKeys: string[];
   /** The live SSO session of the browser making this request, if any. */
   ssoOf: (ctx: KoaContextWithOIDC) => Promise<SsoSession | null>;
-  /** Required actions pending for an account; null when it cannot sign in at all. */
-  pendingActions: (accountId: string) => Promise<RequiredAction[] | null>;
+  /** May the SSO session proceed (protocol-neutral; see domain/sessions/gate.ts). */
+  gate: Gate;
   /** Renders a page of ours (errors). */
   renderPage: (ctx: KoaContextWithOIDC, view: string, data: Record<string, unknown>, status?: number) => Promise<void>;
   /** RP-initiated logout: the page before oidc-provider ends its session (form has its xsrf). */
@@ -40,24 +40,32 @@ function toClientMetadata(c: OidcClientFile): Record<string, unknown> {
   return { ...metadata, client_name: display_name };
 }
 
-/** The login prompt also runs when the IdP's SSO session has ended or changed account. */
+/**
+ * oidc-provider's login prompt (prompt=login, max_age, id_token_hint, no session) plus the
+ * gate: the IdP's SSO session must be live and of the same account, and nothing may be
+ * issued while a required action is pending (prompt=none gets interaction_required).
+ * How the interaction then satisfies the prompt is in interactions.ts.
+ */
 function interactions(deps: OidcDeps) {
   const { Check, base } = interactionPolicy;
   const policy = base();
-  policy.get('login')!.checks.add(
+  const verdicts = new WeakMap<object, ReturnType<Gate>>();
+  const verdict = (ctx: KoaContextWithOIDC) => {
+    if (!verdicts.has(ctx)) verdicts.set(ctx, deps.ssoOf(ctx).then((sso) => deps.gate(sso)));
+    return verdicts.get(ctx)!;
+  };
+  const login = policy.get('login')!;
+  login.checks.add(
     new Check('sso_session', 'the IdP single sign-on session has ended', async (ctx) => {
-      const sso = await deps.ssoOf(ctx);
-      return !sso || sso.accountId !== ctx.oidc.session?.accountId ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+      const v = await verdict(ctx);
+      const live = v.reason !== 'no_session' && v.reason !== 'account_inactive';
+      return live && v.session?.accountId === ctx.oidc.session?.accountId ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
     }),
   );
-  // Required actions (questions, password change) pending: nothing may be issued.
-  policy.get('login')!.checks.add(
-    new Check('required_actions', 'the account has required actions pending', async (ctx) => {
-      const accountId = ctx.oidc.session?.accountId;
-      if (!accountId) return Check.REQUEST_PROMPT;
-      const pending = await deps.pendingActions(accountId);
-      return !pending || pending.length > 0 ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
-    }),
+  login.checks.add(
+    new Check('required_actions', 'the account has required actions pending', 'interaction_required', async (ctx) =>
+      (await verdict(ctx)).reason === 'required_actions' ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT,
+    ),
   );
   return policy;
 }
@@ -94,7 +102,9 @@ export function createProvider(deps: OidcDeps): Provider {
       credential: '/oidc/credential',
     },
     scopes: ['openid', 'offline_access', ...Object.keys(CLAIMS_BY_SCOPE)],
-    claims: { openid: ['sub'], ...CLAIMS_BY_SCOPE },
+    // Every ID token says how the user signed in (amr: ["pwd"]); auth_time whenever max_age
+    // or prompt=login was asked; sid for clients with back-channel logout.
+    claims: { openid: ['sub', 'amr'], ...CLAIMS_BY_SCOPE, auth_time: null, sid: null },
     interactions: {
       policy: interactions(deps),
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
