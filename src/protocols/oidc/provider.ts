@@ -1,8 +1,12 @@
 // The OpenID Provider: oidc-provider configured for this IdP.
 // Endpoints live under /oidc (discovery at /.well-known/openid-configuration).
 // `sub` is the account's opaque id; login happens in the protocol-neutral flows.
+// Discovery advertises exactly what works: response type `code` (query, fragment or
+// form_post), client authentication by secret (basic or post) or none with PKCE, RS256
+// and ES256 ID tokens, PAR; no implicit or hybrid flows, no JWT client authentication,
+// no DPoP, no request objects.
 import { Provider, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
-import type { OidcClientFile } from '../../config/relying-parties.ts';
+import { ID_TOKEN_SIGNING_ALGS, OIDC_SCOPES, TOKEN_ENDPOINT_AUTH_METHODS, type OidcClientFile } from '../../config/relying-parties.ts';
 import type { Settings } from '../../config/settings.ts';
 import type { Account } from '../../domain/accounts/account.ts';
 import type { Directory } from '../../domain/accounts/directory.ts';
@@ -101,7 +105,7 @@ export function createProvider(deps: OidcDeps): Provider {
       challenge: '/oidc/challenge',
       credential: '/oidc/credential',
     },
-    scopes: ['openid', 'offline_access', ...Object.keys(CLAIMS_BY_SCOPE)],
+    scopes: [...OIDC_SCOPES],
     // Every ID token says how the user signed in (amr: ["pwd"]); auth_time whenever max_age
     // or prompt=login was asked; sid for clients with back-channel logout.
     claims: { openid: ['sub', 'amr'], ...CLAIMS_BY_SCOPE, auth_time: null, sid: null },
@@ -116,6 +120,8 @@ export function createProvider(deps: OidcDeps): Provider {
     },
     features: {
       devInteractions: { enabled: false },
+      dPoP: { enabled: false },
+      pushedAuthorizationRequests: { enabled: true },
       introspection: { enabled: true, allowedPolicy: ownClient },
       revocation: { enabled: true, allowedPolicy: ownClient },
       clientCredentials: { enabled: true },
@@ -126,6 +132,8 @@ export function createProvider(deps: OidcDeps): Provider {
         postLogoutSuccessSource: deps.afterLogout,
       },
     },
+    responseTypes: ['code'],
+    clientAuthMethods: [...TOKEN_ENDPOINT_AUTH_METHODS],
     pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
     rotateRefreshToken: true,
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
@@ -147,7 +155,8 @@ export function createProvider(deps: OidcDeps): Provider {
     },
     clientBasedCORS: (_ctx, origin, client) =>
       client.redirectUris?.some((u) => new URL(u).origin === origin) ?? false,
-    enabledJWA: { idTokenSigningAlgValues: ['RS256', 'ES256', 'PS256'] },
+    // What the signing keys (config/key-material.ts) can do, and all that client files may choose.
+    enabledJWA: { idTokenSigningAlgValues: [...ID_TOKEN_SIGNING_ALGS] },
     // oidc-provider refuses outgoing requests (back-channel logout) to special-use
     // addresses (SSRF protection). An IdP that itself runs on loopback — `npm start`,
     // integration tests — may call relying parties on loopback; nothing else is exempt.
