@@ -5,8 +5,8 @@
 // form_post), client authentication by secret (basic or post) or none with PKCE, RS256
 // and ES256 ID tokens, PAR; no implicit or hybrid flows, no JWT client authentication,
 // no DPoP, no request objects.
-import { Provider, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
-import { ID_TOKEN_SIGNING_ALGS, OIDC_SCOPES, TOKEN_ENDPOINT_AUTH_METHODS, type OidcClientFile } from '../../config/relying-parties.ts';
+import { Provider, errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { ID_TOKEN_SIGNING_ALGS, OIDC_SCOPES, TOKEN_ENDPOINT_AUTH_METHODS, USER_ONLY_SCOPES, type OidcClientFile } from '../../config/relying-parties.ts';
 import type { Settings } from '../../config/settings.ts';
 import type { Account } from '../../domain/accounts/account.ts';
 import type { Directory } from '../../domain/accounts/directory.ts';
@@ -72,6 +72,25 @@ function interactions(deps: OidcDeps) {
     ),
   );
   return policy;
+}
+
+/**
+ * client_credentials: a service gets only the scopes its file registers (`scope`), never
+ * openid or offline_access (they need a user); anything else is invalid_scope. oidc-provider's
+ * own handler lets a client without registered scopes ask for any of the provider's; this is
+ * that handler without what is not enabled here (DPoP, mTLS, resource indicators, RAR).
+ */
+async function clientCredentialsGrant(ctx: KoaContextWithOIDC): Promise<void> {
+  const { client, params } = ctx.oidc;
+  if (!client) throw new errors.InvalidClient('client authentication failed');
+  const allowed = new Set((client.scope ?? '').split(' ').filter((scope) => !USER_ONLY_SCOPES.has(scope)));
+  const requested = [...new Set(typeof params?.scope === 'string' ? params.scope.split(' ').filter(Boolean) : [])];
+  const refused = requested.find((scope) => !allowed.has(scope));
+  if (refused !== undefined) throw new errors.InvalidScope('requested scope is not allowed', refused);
+  const token = new ctx.oidc.provider.ClientCredentials({ client, scope: requested.join(' ') || undefined });
+  ctx.oidc.entity('ClientCredentials', token);
+  const value = await token.save();
+  ctx.body = { access_token: value, expires_in: token.expiration, token_type: token.tokenType, scope: token.scope || undefined };
 }
 
 export function createProvider(deps: OidcDeps): Provider {
@@ -172,6 +191,18 @@ export function createProvider(deps: OidcDeps): Provider {
 
   const provider = new Provider(settings.server.publicUrl, configuration);
   provider.proxy = settings.server.trustProxy;
+  provider.registerGrantType('client_credentials', clientCredentialsGrant, 'scope');
+  // RFC 6749 5.2: a grant type the client is not registered for is unauthorized_client
+  // (oidc-provider answers invalid_request).
+  provider.use(async (ctx, next) => {
+    await next();
+    const { oidc } = ctx as KoaContextWithOIDC;
+    const body = ctx.body as { error?: string } | undefined;
+    const grantType = oidc?.params?.grant_type;
+    if (oidc?.route === 'token' && body?.error === 'invalid_request' && oidc.client && typeof grantType === 'string' && !oidc.client.grantTypeAllowed(grantType)) {
+      body.error = 'unauthorized_client';
+    }
+  });
   provider.on('backchannel.error', (_ctx: unknown, err: unknown, client: { clientId: string }) => {
     deps.onError(err, `back-channel logout to ${client?.clientId} failed`);
   });
