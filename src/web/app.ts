@@ -74,6 +74,9 @@ function formTargets(rps: RelyingParties, sps: ServiceProviders): string[] {
 /** SAML bindings POST here from other sites: authenticated by SAML, not by our CSRF token. */
 const CROSS_SITE_POSTS = new Set(['/saml/sso', '/saml/slo']);
 
+/** Answered over plain http even when the public URL is https (load balancers, scrapers). */
+const OPS_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
 /**
  * OIDC Core 3.1.2.1 and RP-Initiated Logout 1.0 section 2: the authorization and end-session
  * endpoints accept POST (form-encoded). oidc-provider serves POST there only with
@@ -212,6 +215,18 @@ export function createIdp(deps: IdpDeps): Idp {
   );
 
   app.use(errorHandler(logger, metrics, render));
+
+  // With an https public URL, a request that did not arrive over https (no X-Forwarded-Proto
+  // from the proxy, or server.trustProxy off) gets a clear 421 rather than secure cookies
+  // failing deep inside; health checks and metrics still answer over plain http.
+  if (secure) {
+    app.use(async (ctx, next) => {
+      if (ctx.protocol !== 'https' && !OPS_PATHS.has(ctx.path)) {
+        throw new AppError('SSPR 5105', `request over ${ctx.protocol} while server.publicUrl is https: the proxy must send X-Forwarded-Proto and server.trustProxy (IDP_TRUST_PROXY) be true`);
+      }
+      return next();
+    });
+  }
 
   const staticFiles = serve(path.join(VIEWS_DIR, 'static'), { maxage: 3_600_000, gzip: false, brotli: false });
   app.use(async (ctx, next) => {
