@@ -13,6 +13,7 @@ import { Importer } from './domain/admin/import.ts';
 import type { Clock } from './domain/clock.ts';
 import { parseCommonPasswords, PasswordPolicies } from './domain/passwords/policy.ts';
 import { AnswerLimiter, Lockout } from './domain/security/lockout.ts';
+import { sessionGate, type Gate } from './domain/sessions/gate.ts';
 import { SsoSessions } from './domain/sessions/sso-sessions.ts';
 import { revokeAccountGrants } from './protocols/oidc/adapter.ts';
 import type { Store } from './store/index.ts';
@@ -25,6 +26,8 @@ export interface Services {
   answerLimiter: AnswerLimiter;
   authenticator: Authenticator;
   sso: SsoSessions;
+  /** May an SSO session proceed, or what must happen first (one gate for every entry point). */
+  gate: Gate;
   policies: PasswordPolicies;
   credentials: Credentials;
   administration: Administration;
@@ -56,6 +59,7 @@ export function createServices(settings: Settings, store: Store, clock: Clock): 
   };
   const credentials = new Credentials({ directory, hasher, audit, policies, revoker, clock, lockout });
   const administration = new Administration({ directory, credentials, policies, audit, revoker, clock });
+  const gate = sessionGate({ account: (id) => directory.get(id), requiredActions: (account) => credentials.requiredActions(account) });
   const importer = new Importer({ directory, importHasher: new SecretHasher(settings.import.argon2), policies, audit, settings: settings.import, now: clock });
-  return { directory, hasher, audit, lockout, answerLimiter, authenticator, sso, policies, credentials, administration, importer };
+  return { directory, hasher, audit, lockout, answerLimiter, authenticator, sso, gate, policies, credentials, administration, importer };
 }

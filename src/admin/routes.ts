@@ -18,7 +18,8 @@ import { adminScope, inScope, type AdminScope, type Administration } from '../do
 import type { AuditLog, StoredAuditEvent } from '../domain/audit/audit-log.ts';
 import type { Clock } from '../domain/clock.ts';
 import { AppError } from '../domain/errors.ts';
-import type { SsoSession, SsoSessions } from '../domain/sessions/sso-sessions.ts';
+import type { Gate } from '../domain/sessions/gate.ts';
+import type { SessionCookie, SsoSession, SsoSessions } from '../domain/sessions/sso-sessions.ts';
 import multer from '@koa/multer';
 import { ImportFileError, ImportInterruptedError, MAX_BYTES, type Importer } from '../domain/admin/import.ts';
 import { newId } from '../domain/ids.ts';
@@ -34,9 +35,10 @@ export interface AdminDeps {
   directory: Directory;
   audit: AuditLog;
   sso: SsoSessions;
+  ssoCookie: SessionCookie<Context>;
   ssoOf: (ctx: Context) => Promise<SsoSession | null>;
-  /** Required actions pending for an account (questions, password change): those come first. */
-  requiredActions: (account: Account) => RequiredAction[];
+  /** May the SSO session proceed; required actions (questions, password change) come first. */
+  gate: Gate;
   beginRequiredActions: (ctx: Context, accountId: string, pending: RequiredAction[], resume: { kind: 'portal'; path: string }) => Promise<string>;
   clock: Clock;
   recentAuthMs: number;
@@ -75,22 +77,20 @@ export function adminRouter(deps: AdminDeps): Router {
 
   /** The signed-in administrator, or null after sending the browser to sign in. */
   async function admin(ctx: Context): Promise<Admin | null> {
-    const session = await deps.ssoOf(ctx);
-    const actor = session ? await deps.directory.get(session.accountId) : null;
+    const verdict = await deps.gate(await deps.ssoOf(ctx));
     // Back here after signing in (the page, not its query: a GET form is simply sent again).
     const back = ctx.method === 'GET' ? ctx.path : '/admin';
-    if (!session || !actor || actor.status !== 'active') {
+    if (verdict.reason === 'required_actions') {
+      seeOther(ctx, await deps.beginRequiredActions(ctx, verdict.account.id, verdict.pending, { kind: 'portal', path: back }));
+      return null;
+    }
+    if (!verdict.proceed) {
       seeOther(ctx, `/flow/start?return=${encodeURIComponent(back)}`);
       return null;
     }
-    const pending = deps.requiredActions(actor);
-    if (pending.length > 0) {
-      seeOther(ctx, await deps.beginRequiredActions(ctx, actor.id, pending, { kind: 'portal', path: back }));
-      return null;
-    }
-    const scope = adminScope(actor);
+    const scope = adminScope(verdict.account);
     if (!scope) throw new AppError('SSPR 5403', 'not an administrator');
-    return { actor, scope, session };
+    return { actor: verdict.account, scope, session: verdict.session };
   }
 
   function fresh(a: Admin): boolean {
@@ -147,7 +147,7 @@ export function adminRouter(deps: AdminDeps): Router {
         await deps.render(ctx, 'admin/confirm', { admin: who(a), account, action, ...ACTIONS[action], needsPassword: true, error: 'Please enter your current password to confirm.' }, 401);
         return;
       }
-      await deps.sso.reauthenticated(a.session);
+      deps.ssoCookie.write(ctx, (await deps.sso.renew(a.session, deps.clock(), ['pwd'])).id);
       await deps.audit.record({ type: 'admin.reauth', accountId: a.actor.id, ...ctxOf(ctx) });
     }
     const rc = ctxOf(ctx);

@@ -10,6 +10,16 @@ import { ConfigError } from './settings.ts';
 const uri = z.url();
 const redirectUri = z.url({ protocol: /^https?$|^[a-z][a-z0-9+.-]*$/ });
 
+// What the OpenID provider supports: all a client file may choose, and what discovery
+// advertises (src/protocols/oidc/provider.ts configures oidc-provider with these lists).
+/** The signing keys are one RSA key for RS256 and one P-256 key for ES256 (key-material.ts). */
+export const ID_TOKEN_SIGNING_ALGS = ['RS256', 'ES256'] as const;
+export const TOKEN_ENDPOINT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
+export const OIDC_SCOPES = ['openid', 'offline_access', 'email', 'profile', 'school', 'roles'] as const;
+export type OidcScope = (typeof OIDC_SCOPES)[number];
+/** Scopes that only mean something with a signed-in user (never for client_credentials). */
+export const USER_ONLY_SCOPES: ReadonlySet<string> = new Set(['openid', 'offline_access']);
+
 export const oidcClientSchema = z.strictObject({
   protocol: z.literal('oidc'),
   display_name: z.string().min(1).max(100),
@@ -19,12 +29,13 @@ export const oidcClientSchema = z.strictObject({
   post_logout_redirect_uris: z.array(uri).optional(),
   grant_types: z.array(z.enum(['authorization_code', 'refresh_token', 'client_credentials'])).default(['authorization_code']),
   response_types: z.array(z.enum(['code'])).optional(),
-  token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'none']).default('client_secret_basic'),
+  token_endpoint_auth_method: z.enum(TOKEN_ENDPOINT_AUTH_METHODS).default('client_secret_basic'),
   application_type: z.enum(['web', 'native']).optional(),
-  scope: z.string().optional(),
+  /** The scopes the client may ask for (space-separated); a service gets only these. */
+  scope: z.string().regex(new RegExp(`^(${OIDC_SCOPES.join('|')})( (${OIDC_SCOPES.join('|')}))*$`), `space-separated, each one of ${OIDC_SCOPES.join(', ')}`).optional(),
   backchannel_logout_uri: uri.optional(),
   backchannel_logout_session_required: z.boolean().optional(),
-  id_token_signed_response_alg: z.enum(['RS256', 'ES256', 'PS256']).optional(),
+  id_token_signed_response_alg: z.enum(ID_TOKEN_SIGNING_ALGS).optional(),
 }).superRefine((c, ctx) => {
   if (c.token_endpoint_auth_method === 'none') {
     if (c.client_secret) ctx.addIssue({ code: 'custom', path: ['client_secret'], message: 'a public client (token_endpoint_auth_method "none") has no secret' });
@@ -37,6 +48,10 @@ export const oidcClientSchema = z.strictObject({
   }
   if (!c.grant_types.includes('authorization_code') && c.redirect_uris.length > 0) {
     ctx.addIssue({ code: 'custom', path: ['redirect_uris'], message: 'only used with the authorization_code grant' });
+  }
+  const userOnly = (c.scope ?? '').split(' ').filter((s) => USER_ONLY_SCOPES.has(s));
+  if (!c.grant_types.includes('authorization_code') && userOnly.length > 0) {
+    ctx.addIssue({ code: 'custom', path: ['scope'], message: `${userOnly.join(' and ')} need a signed-in user: a client_credentials service cannot have them` });
   }
 });
 

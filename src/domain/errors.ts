@@ -10,6 +10,7 @@ export const CATALOGUE = {
   'SSPR 5102': { status: 409, message: 'This page is no longer valid: the step was already completed or reached out of order. Nothing was changed. Please start again.' },
   'SSPR 5103': { status: 400, message: 'The request could not be understood. Please check what you entered and try again.' },
   'SSPR 5104': { status: 403, message: 'This form has expired or was not sent from this site. Nothing was changed. Please go back, reload the page and try again.' },
+  'SSPR 5105': { status: 421, message: 'This service is only available over a secure (https) connection. Please check the address and try again; if it persists, please contact your administrator (LA/SA).' },
   'SSPR 5110': { status: 403, message: 'Your account is disabled. Please contact your administrator (LA/SA) for assistance.' },
   'SSPR 5111': { status: 423, message: 'Your account has been locked due to excessive incorrect login attempts. Use "Forgot Password?" to unlock it, or contact your administrator (LA/SA).' },
   'SSPR 5112': { status: 429, message: 'There have been too many incorrect answers for this account. Please try again later, or approach your teachers or MIMS Student Administrator (SA) to reset your password.' },

@@ -12,6 +12,7 @@ import type { PasswordPolicies } from '../domain/passwords/policy.ts';
 import type { SecretHasher } from '../domain/accounts/passwords.ts';
 import type { AnswerLimiter } from '../domain/security/lockout.ts';
 import type { AuditLog } from '../domain/audit/audit-log.ts';
+import type { Clock } from '../domain/clock.ts';
 import type { SessionCookie, SsoSessions } from '../domain/sessions/sso-sessions.ts';
 import { bindingOf, resumeUrl, type Flow, type Flows, type Resume, type Step } from './flow.ts';
 
@@ -26,6 +27,7 @@ export interface FlowDeps {
   challenge: ChallengeSettings;
   sso: SsoSessions;
   ssoCookie: SessionCookie<Context>;
+  clock: Clock;
   /** Secret of the browser-binding cookie (created when absent). */
   browserSecret: (ctx: Context) => string;
   render: Render;
@@ -111,15 +113,30 @@ export async function advance(deps: FlowDeps, ctx: Context, flow: Flow): Promise
   }
   if (flow.kind === 'sign-in') {
     if (!flow.accountId) throw new AppError('SSPR 5102', 'finishing a sign-in without an account');
-    // A new SSO session for every sign-in (no fixation of an earlier id).
-    const previous = deps.ssoCookie.read(ctx);
-    if (previous) await deps.sso.end(previous);
-    const session = await deps.sso.create(flow.accountId, ['pwd']);
-    deps.ssoCookie.write(ctx, session.id);
+    // Only a password entered here is a sign-in. Required actions run for a live SSO session
+    // leave that session as it is: same id, participants, authentication time and methods.
+    if (flow.authenticatedAt !== undefined) await signedIn(deps, ctx, flow.accountId, flow.authenticatedAt);
     seeOther(ctx, resumeUrl(flow.resume));
     return;
   }
   seeOther(ctx, resumeUrl(flow.resume));
+}
+
+/**
+ * A password was verified: the same account's live session continues under a new id with its
+ * participants (re-authentication); otherwise a new session replaces whatever the browser had.
+ * Either way the id is new (no fixation of an earlier one).
+ */
+async function signedIn(deps: FlowDeps, ctx: Context, accountId: string, authTime: number): Promise<void> {
+  const previous = await deps.sso.get(deps.ssoCookie.read(ctx));
+  let session;
+  if (previous?.accountId === accountId) {
+    session = await deps.sso.renew(previous, authTime, ['pwd']);
+  } else {
+    if (previous) await deps.sso.end(previous.id);
+    session = await deps.sso.create(accountId, ['pwd'], authTime);
+  }
+  deps.ssoCookie.write(ctx, session.id);
 }
 
 export async function startSignIn(deps: Pick<FlowDeps, 'flows' | 'browserSecret'>, ctx: Context, resume: Resume): Promise<string> {

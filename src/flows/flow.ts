@@ -38,8 +38,13 @@ export interface Flow {
   id: string;
   kind: FlowKind;
   step: Step;
-  /** Set once the password was verified in this flow or the SSO session vouches for it. */
+  /**
+   * Set once the password was verified in this flow or the SSO session vouches for it; set
+   * from the start when the flow re-authenticates the account of a live SSO session.
+   */
   accountId?: string;
+  /** When the password was verified in this flow (a real sign-in); absent when the SSO session vouched. */
+  authenticatedAt?: number;
   resume: Resume;
   /** Required actions still to do, in order. */
   pending: RequiredAction[];

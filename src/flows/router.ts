@@ -82,9 +82,16 @@ export function flowRouter(deps: FlowDeps): Router {
 /** Starts a flow (used by the protocols and the portal, which do not import flows). */
 export function flowStarter(deps: FlowDeps) {
   return {
-    /** The login prompt for a protocol request or the portal. */
-    signIn: async (ctx: Context, resume: Resume) =>
-      `/flow/${(await deps.flows.create({ kind: 'sign-in', step: 'credentials', resume }, deps.browserSecret(ctx))).id}`,
+    /**
+     * The login prompt for a protocol request or the portal; with a live SSO session of an
+     * active account (a fresh sign-in was asked for), the re-authentication of that account.
+     */
+    signIn: async (ctx: Context, resume: Resume) => {
+      const live = await deps.sso.get(deps.ssoCookie.read(ctx));
+      const account = live ? await deps.directory.get(live.accountId) : null;
+      const accountId = account?.status === 'active' ? account.id : undefined;
+      return `/flow/${(await deps.flows.create({ kind: 'sign-in', step: 'credentials', resume, accountId }, deps.browserSecret(ctx))).id}`;
+    },
     /** Required actions for an account the SSO session already vouches for. */
     requiredActions: async (ctx: Context, accountId: string, pending: RequiredAction[], resume: Resume) => {
       const first = pending[0];

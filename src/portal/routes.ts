@@ -8,21 +8,20 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Account } from '../domain/accounts/account.ts';
 import type { RequiredAction } from '../domain/accounts/credentials.ts';
-import type { Directory } from '../domain/accounts/directory.ts';
 import { entitledApps, type AppDefinition } from '../domain/entitlements.ts';
 import { AppError } from '../domain/errors.ts';
+import type { Gate } from '../domain/sessions/gate.ts';
 import type { SessionCookie, SsoSession, SsoSessions } from '../domain/sessions/sso-sessions.ts';
 
 type PortalResume = { kind: 'portal'; path: string };
 
 export interface PortalDeps {
-  directory: Directory;
+  gate: Gate;
   sso: SsoSessions;
   ssoCookie: SessionCookie<Context>;
   ssoOf: (ctx: Context) => Promise<SsoSession | null>;
   /** Ends the SSO session everywhere (single logout); resolves to where the browser goes. */
   signOut: (ctx: Context) => Promise<string>;
-  requiredActions: (account: Account) => RequiredAction[];
   beginRequiredActions: (ctx: Context, accountId: string, pending: RequiredAction[], resume: PortalResume) => Promise<string>;
   beginSspr: (ctx: Context, accountId: string, what: 'password' | 'questions') => Promise<string>;
   apps: AppDefinition[];
@@ -39,19 +38,17 @@ export function portalRouter(deps: PortalDeps): Router {
 
   /** The signed-in account, or null after sending the browser where it must go first. */
   async function signedIn(ctx: Context, path: string): Promise<{ account: Account; session: SsoSession } | null> {
-    const session = await deps.ssoOf(ctx);
-    const account = session ? await deps.directory.get(session.accountId) : null;
-    if (!session || !account || account.status !== 'active') {
-      if (session) await deps.sso.end(session.id);
+    const verdict = await deps.gate(await deps.ssoOf(ctx));
+    if (verdict.reason === 'required_actions') {
+      seeOther(ctx, await deps.beginRequiredActions(ctx, verdict.account.id, verdict.pending, { kind: 'portal', path }));
+      return null;
+    }
+    if (!verdict.proceed) {
+      if (verdict.session) await deps.sso.end(verdict.session.id);
       seeOther(ctx, `/flow/start?return=${encodeURIComponent(path)}`);
       return null;
     }
-    const pending = deps.requiredActions(account);
-    if (pending.length > 0) {
-      seeOther(ctx, await deps.beginRequiredActions(ctx, account.id, pending, { kind: 'portal', path }));
-      return null;
-    }
-    return { account, session };
+    return { account: verdict.account, session: verdict.session };
   }
 
   function who(account: Account) {

@@ -76,6 +76,33 @@ function formTargets(rps: RelyingParties, sps: ServiceProviders): string[] {
 /** SAML bindings POST here from other sites: authenticated by SAML, not by our CSRF token. */
 const CROSS_SITE_POSTS = new Set(['/saml/sso', '/saml/slo']);
 
+/** Answered over plain http even when the public URL is https (load balancers, scrapers). */
+const OPS_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * OIDC Core 3.1.2.1 and RP-Initiated Logout 1.0 section 2: the authorization and end-session
+ * endpoints accept POST (form-encoded). oidc-provider serves POST there only with
+ * SameSite=None session cookies; this IdP's cookies are SameSite=Lax, which a cross-site POST
+ * does not carry, so a POST is answered 303 to the same endpoint with the same parameters in
+ * the query: the browser's GET carries the cookies, and oidc-provider checks it as any GET.
+ */
+const POST_AS_GET = new Set(['/oidc/auth', '/oidc/session/end']);
+/** Within what a URL may carry (Node reads request heads up to 16 KiB). */
+const POST_AS_GET_MAX_BYTES = 8 * 1024;
+
+/** The form body as a query string (parameter order and repetitions kept). */
+async function formQuery(ctx: Context): Promise<string> {
+  if (!ctx.is('application/x-www-form-urlencoded')) throw new AppError('SSPR 5120', `POST ${ctx.path} without a form body`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > POST_AS_GET_MAX_BYTES) throw new AppError('SSPR 5120', `POST ${ctx.path} form over ${POST_AS_GET_MAX_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  return new URLSearchParams(Buffer.concat(chunks).toString('utf8')).toString();
+}
+
 export function createIdp(deps: IdpDeps): Idp {
   const { settings, store, logger, clock } = deps;
   const secure = settings.server.publicUrl.startsWith('https:');
@@ -83,7 +110,7 @@ export function createIdp(deps: IdpDeps): Idp {
 
   const metrics = new Metrics();
   const services = createServices(settings, store, clock);
-  const { directory, hasher, audit, answerLimiter, authenticator, sso, policies, credentials } = services;
+  const { directory, hasher, audit, answerLimiter, authenticator, sso, gate, policies, credentials } = services;
   const flows = new Flows(store, clock, settings.flow.idleSeconds * 1000);
   const serviceProviders = new ServiceProviders(deps.relyingParties.saml, settings.saml.relayStateMaxBytes);
   const samlEndpoints = idpEndpoints(settings.server.publicUrl, settings.saml.entityId);
@@ -93,12 +120,6 @@ export function createIdp(deps: IdpDeps): Idp {
   const logoutChains = new LogoutChains(store, 10 * 60_000);
   const cookie = ssoCookie(secure);
   const secretOf = browserSecret(secure);
-  /** Required actions of an account, or null when it cannot sign in at all. */
-  const pendingActions = async (accountId: string) => {
-    const account = await directory.get(accountId);
-    return account && account.status === 'active' ? credentials.requiredActions(account) : null;
-  };
-
   const render = renderer(
     (ctx) => ({
       requestId: ctx.state.requestId,
@@ -129,7 +150,7 @@ export function createIdp(deps: IdpDeps): Idp {
     jwks: deps.keyMaterial.jwks,
     cookieKeys: deps.keyMaterial.cookieKeys,
     ssoOf: (ctx) => ssoOf(ctx as unknown as Context),
-    pendingActions,
+    gate,
     // oidc-provider's context is its own: the request id comes from the request's scope.
     renderPage: (ctx, view, data, status) => {
       const c = ctx as unknown as Context;
@@ -140,15 +161,17 @@ export function createIdp(deps: IdpDeps): Idp {
     afterLogout: logout.afterOidcLogout,
     onError: (err, message) => logger.error({ err }, message),
     onLogout: async (ctx) => {
-      // Runs from oidc-provider's end_session.success event: clear the cookie while the
-      // response is still open, then end the session in the store.
+      // Runs from oidc-provider's end_session.success event, after its own session ended.
+      // Our confirmation (/logout/confirm) has normally ended the SSO session already; this
+      // ends it when oidc-provider's confirmation was reached directly. oidc-provider also
+      // ends its session when a sign-in changes account (the earlier account's SSO session
+      // had ended): the new account's SSO session is not this logout's to end. (The cookie
+      // is left: the response may be on its way, and an ended session's id is worth nothing.)
       const c = ctx as unknown as Context;
-      const id = cookie.read(c);
-      cookie.clear(c);
-      if (!id) return;
-      const session = await sso.get(id);
-      await sso.end(id);
-      if (session) await audit.record({ type: 'logout', accountId: session.accountId, client: ctx.oidc.client?.clientId, ip: c.ip, requestId: c.state.requestId as string });
+      const session = await sso.get(cookie.read(c));
+      if (!session || session.accountId !== ctx.oidc.session?.accountId) return;
+      await sso.end(session.id);
+      await audit.record({ type: 'logout', accountId: session.accountId, client: ctx.oidc.client?.clientId, ip: c.ip, requestId: c.state.requestId as string });
     },
   });
   const handleOidc = provider.callback();
@@ -200,6 +223,18 @@ export function createIdp(deps: IdpDeps): Idp {
 
   app.use(errorHandler(logger, metrics, render));
 
+  // With an https public URL, a request that did not arrive over https (no X-Forwarded-Proto
+  // from the proxy, or server.trustProxy off) gets a clear 421 rather than secure cookies
+  // failing deep inside; health checks and metrics still answer over plain http.
+  if (secure) {
+    app.use(async (ctx, next) => {
+      if (ctx.protocol !== 'https' && !OPS_PATHS.has(ctx.path)) {
+        throw new AppError('SSPR 5105', `request over ${ctx.protocol} while server.publicUrl is https: the proxy must send X-Forwarded-Proto and server.trustProxy (IDP_TRUST_PROXY) be true`);
+      }
+      return next();
+    });
+  }
+
   const staticFiles = serve(path.join(VIEWS_DIR, 'static'), { maxage: 3_600_000, gzip: false, brotli: false });
   app.use(async (ctx, next) => {
     if (!ctx.path.startsWith('/static/')) return next();
@@ -215,6 +250,11 @@ export function createIdp(deps: IdpDeps): Idp {
 
   // oidc-provider handles its own routes, bodies and errors.
   app.use(async (ctx, next) => {
+    if (ctx.method === 'POST' && POST_AS_GET.has(ctx.path)) {
+      ctx.status = 303;
+      ctx.redirect(`${ctx.path}?${await formQuery(ctx)}`);
+      return;
+    }
     if (ctx.path.startsWith('/oidc/') || ctx.path.startsWith('/.well-known/')) {
       ctx.respond = false;
       await handleOidc(ctx.req, ctx.res);
@@ -238,7 +278,7 @@ export function createIdp(deps: IdpDeps): Idp {
   });
 
   const flowDeps: FlowDeps = {
-    flows, authenticator, credentials, directory, policies, challenge: settings.challenge, sso, ssoCookie: cookie,
+    flows, authenticator, credentials, directory, policies, challenge: settings.challenge, sso, ssoCookie: cookie, clock,
     answerLimiter, audit, forgotPassword: settings.forgotPassword, hasher, decoyKey: csrfKey,
     browserSecret: secretOf, render, onSignIn: (outcome) => metrics.signIns.inc({ outcome }),
   };
@@ -248,7 +288,8 @@ export function createIdp(deps: IdpDeps): Idp {
     interactionRouter({
       provider,
       ssoOf,
-      pendingActions,
+      gate,
+      clock,
       beginSignIn: (ctx, resume) => start.signIn(ctx, resume),
       recordClient: (session, clientId) => sso.oidcParticipant(session, clientId),
       beginRequiredActions: (ctx, accountId, pending, resume) => start.requiredActions(ctx, accountId, pending, resume),
@@ -267,9 +308,8 @@ export function createIdp(deps: IdpDeps): Idp {
     }),
     logout.router,
     portalRouter({
-      directory, sso, ssoCookie: cookie, ssoOf, apps: settings.apps, render,
+      gate, sso, ssoCookie: cookie, ssoOf, apps: settings.apps, render,
       signOut: (ctx) => logout.signOut(ctx, { kind: 'page' }),
-      requiredActions: (account) => credentials.requiredActions(account),
       beginRequiredActions: (ctx, accountId, pending, resume) => start.requiredActions(ctx, accountId, pending, resume),
       beginSspr: (ctx, accountId, what) => start.sspr(ctx, accountId, what),
     }),
@@ -278,8 +318,7 @@ export function createIdp(deps: IdpDeps): Idp {
     adminRouter({
       importer: services.importer, store,
       csrfValid: (ctx, token) => csrfValid(csrfKey, ctx.cookies.get(BROWSER_COOKIE, { signed: true }), token),
-      administration: services.administration, authenticator, directory, audit, sso, ssoOf, clock, render,
-      requiredActions: (account) => credentials.requiredActions(account),
+      administration: services.administration, authenticator, directory, audit, sso, ssoCookie: cookie, ssoOf, gate, clock, render,
       beginRequiredActions: (ctx, accountId, pending, resume) => start.requiredActions(ctx, accountId, pending, resume),
       recentAuthMs: settings.admin.recentAuthMinutes * 60_000, pageSize: settings.admin.pageSize,
     }),

@@ -14,14 +14,15 @@ export type Render = (ctx: Context, view: string, data: Record<string, unknown>,
 
 type Lazy = Record<string, () => unknown>;
 
+/**
+ * Lazy values are computed when a template prints them (`<%= csrf %>` calls toString): ejs
+ * copies its locals before rendering, which would run a getter for every page.
+ */
 function withLazy(values: Record<string, unknown>, lazy: Lazy): Record<string, unknown> {
   const locals = { ...values };
   for (const [name, compute] of Object.entries(lazy)) {
-    let cached: { v: unknown } | undefined;
-    Object.defineProperty(locals, name, {
-      enumerable: true,
-      get: () => (cached ??= { v: compute() }).v,
-    });
+    let cached: string | undefined;
+    locals[name] = { toString: () => (cached ??= String(compute())) };
   }
   return locals;
 }

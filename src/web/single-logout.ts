@@ -70,17 +70,28 @@ export function singleLogout(deps: SingleLogoutDeps) {
       return;
     }
     const client = ctx.oidc.client;
-    // A verified id_token_hint says the client itself asked: no question needed.
-    const askedByClient = Boolean(ctx.oidc.entities.IdTokenHint && client);
+    // Logout CSRF: any page can send the browser here with any valid ID token. No question
+    // only when the (verified) hint names the account signed in here and was issued to a
+    // client of this very session: then that client asked.
+    const hint = ctx.oidc.entities.IdTokenHint as { payload?: { sub?: unknown } } | undefined;
+    const askedByClient = Boolean(client && hint?.payload?.sub === live.accountId && (await deps.sso.participants(live.id)).oidc.includes(client.clientId));
     await deps.render(c, 'logout-confirm', { xsrf, clientName: client?.clientName ?? null, autosubmit: askedByClient });
   }
 
-  /** oidc-provider's postLogoutSuccessSource: back to the SAML part of a logout, or done. */
+  /**
+   * oidc-provider's postLogoutSuccessSource: back to the SAML part of a logout, or done. When
+   * oidc-provider had no signed-in session here it asks nothing (logoutSource is not called),
+   * so an SSO session of the portal or SAML apps is still live: the user is asked now.
+   */
   async function afterOidcLogout(ctx: KoaContextWithOIDC): Promise<void> {
     const c = ctx as unknown as Context;
     if (c.cookies.get(LOGOUT_CHAIN_COOKIE, { signed: true })) {
       c.status = 303;
       c.redirect('/saml/slo/resume');
+      return;
+    }
+    if (await deps.sso.get(deps.ssoCookie.read(c))) {
+      await deps.render(c, 'logout-confirm', { xsrf: null, clientName: ctx.oidc.client?.clientName ?? null, autosubmit: false });
       return;
     }
     await signedOutPage(c, null);

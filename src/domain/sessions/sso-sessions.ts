@@ -43,12 +43,29 @@ export class SsoSessions {
     return this.#idleMs;
   }
 
-  async create(accountId: string, amr: string[]): Promise<SsoSession> {
+  /** A new session after a sign-in; `authTime` is when the password was verified (default now). */
+  async create(accountId: string, amr: string[], authTime?: number): Promise<SsoSession> {
     const now = this.#clock();
-    const session: SsoSession = { id: newId(32), accountId, authTime: now, amr, createdAt: now, expiresAt: now + this.#absoluteMs };
+    const session: SsoSession = { id: newId(32), accountId, authTime: authTime ?? now, amr, createdAt: now, expiresAt: now + this.#absoluteMs };
     await this.#store.set(keys.ssoSession(session.id), JSON.stringify(session), { ttlMs: Math.min(this.#idleMs, this.#absoluteMs) });
     await this.#store.setAdd(keys.accountSsoSessions(accountId), session.id, this.#absoluteMs);
     return session;
+  }
+
+  /**
+   * The password was entered again in this session (prompt=login, max_age, ForceAuthn, /admin):
+   * the session continues under a new id (as after any sign-in, so an id seen before is worth
+   * nothing now), with the same account and participants, and the new authentication time.
+   */
+  async renew(session: SsoSession, authTime: number, amr: string[]): Promise<SsoSession> {
+    const next = await this.create(session.accountId, amr, authTime);
+    const participants = await this.#store.hashGetAll(keys.ssoParticipants(session.id));
+    if (participants && Object.keys(participants).length > 0) {
+      await this.#store.hashSet(keys.ssoParticipants(next.id), participants, this.#absoluteMs);
+    }
+    await this.end(session.id);
+    await this.#store.setRemove(keys.accountSsoSessions(session.accountId), session.id);
+    return next;
   }
 
   /** The live session, or null when absent, idle-expired or past its maximum age. */
@@ -68,12 +85,6 @@ export class SsoSessions {
   async touch(session: SsoSession): Promise<void> {
     const remaining = session.expiresAt - this.#clock();
     if (remaining > 0) await this.#store.expire(keys.ssoSession(session.id), Math.min(this.#idleMs, remaining));
-  }
-
-  /** The password was verified again in this session (recent sign-in for admin actions). */
-  async reauthenticated(session: SsoSession): Promise<void> {
-    const next = { ...session, authTime: this.#clock() };
-    await this.#store.set(keys.ssoSession(session.id), JSON.stringify(next), { keepTtl: true });
   }
 
   /**

@@ -76,8 +76,9 @@ export const changePassword: FlowModule = {
         await deps.credentials.setPasswordHash(account.id, flow.newPasswordHash, flow.replacesHash, {
           actor: account.id,
           via: flow.kind,
-          // In the SSPR app the user stays signed in here; every other session ends.
-          exceptSsoSession: flow.kind === 'sign-in' ? undefined : deps.ssoCookie.read(ctx),
+          // The browser's own SSO session (if any: the SSPR app, required actions of a live
+          // session) continues; every other session of the account ends.
+          exceptSsoSession: deps.ssoCookie.read(ctx),
           ...requestContext(ctx),
         });
       } catch (err) {

@@ -3,9 +3,13 @@
 // A wrong login ID and a wrong password get the same message. A correct password moves
 // the flow to the account's required actions (questions, then password change), or
 // finishes it; the protocol then takes the account from the SSO session, never a form.
+// Re-authentication (an application asked for a fresh sign-in while the SSO session is
+// live: prompt=login, max_age, ForceAuthn) is for the session's account only, as Keycloak
+// does it: the page shows that account, a posted username is ignored, and "Not you?" signs
+// out (single logout) before anyone else can sign in.
 import { AppError } from '../../domain/errors.ts';
 import { resumeClient } from '../flow.ts';
-import { advance, currentFlow, expectStep, field, formBody, requestContext, showAgain } from '../engine.ts';
+import { advance, currentFlow, expectStep, field, flowAccount, formBody, requestContext, showAgain } from '../engine.ts';
 import { pageData, type FlowModule } from '../steps.ts';
 
 import type { SignInFailure } from '../../domain/accounts/authentication.ts';
@@ -29,8 +33,9 @@ export function signInMessage(reason: SignInFailure): string {
 export const signIn: FlowModule = {
   views: {
     credentials: async (deps, ctx, flow) => {
+      const reauthAs = flow.accountId ? (await flowAccount(deps, flow)).loginId : null;
       // "Cancel" when an application waits for this sign-in (it is told the user cancelled).
-      await deps.render(ctx, 'sign-in', { ...pageData(deps, flow), username: flow.form?.username ?? '', cancellable: flow.resume.kind !== 'portal' }, flow.error ? 401 : 200);
+      await deps.render(ctx, 'sign-in', { ...pageData(deps, flow), username: reauthAs ?? flow.form?.username ?? '', reauthAs, cancellable: flow.resume.kind !== 'portal' }, flow.error ? 401 : 200);
     },
   },
 
@@ -39,7 +44,7 @@ export const signIn: FlowModule = {
       const flow = await currentFlow(deps, ctx);
       expectStep(flow, 'credentials');
       const body = formBody(ctx);
-      const username = field(body, 'username', 254).trim();
+      const username = flow.accountId ? (await flowAccount(deps, flow)).loginId : field(body, 'username', 254).trim();
       const password = field(body, 'password');
       if (!username || !password) {
         flow.error = 'Please enter your username and password.';
@@ -58,6 +63,7 @@ export const signIn: FlowModule = {
       }
       if (flow.accountId && flow.accountId !== result.account.id) throw new AppError('SSPR 5102', 'flow began for another account');
       flow.accountId = result.account.id;
+      flow.authenticatedAt = deps.clock();
       flow.pending = deps.credentials.requiredActions(result.account);
       await advance(deps, ctx, flow);
     });

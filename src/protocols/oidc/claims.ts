@@ -3,6 +3,7 @@
 //   profile -> name, given_name, family_name
 //   school  -> school {code, name}, level (P1..JC2, or null for staff)
 //   roles   -> roles (student, staff, school-admin, ministry-admin)
+import type { OidcScope } from '../../config/relying-parties.ts';
 import type { Account } from '../../domain/accounts/account.ts';
 
 export const CLAIMS_BY_SCOPE = {
@@ -10,7 +11,7 @@ export const CLAIMS_BY_SCOPE = {
   profile: ['name', 'given_name', 'family_name'],
   school: ['school', 'level'],
   roles: ['roles'],
-} as const satisfies Record<string, readonly string[]>;
+} as const satisfies Record<Exclude<OidcScope, 'openid' | 'offline_access'>, readonly string[]>;
 
 export function accountClaims(account: Account): Record<string, unknown> & { sub: string } {
   return {

@@ -1,18 +1,24 @@
 // The OIDC interaction endpoint: /interaction/:uid, where oidc-provider sends the
 // browser when it needs a login or consent. Routes live under /interaction/<uid>
 // because oidc-provider scopes its interaction cookie to that path.
-//   login   -> with a live SSO session: finish at once with that session's account;
-//              otherwise hand over to the protocol-neutral sign-in flow, which
-//              returns here when done.
+//   login   -> the gate decides (domain/sessions/gate.ts): a live SSO session that is
+//              fresh enough finishes at once with that session's account and its real
+//              auth_time; otherwise the protocol-neutral sign-in flow (re-authentication of
+//              the same account for prompt=login and max_age) or the required actions run,
+//              and return here when done. An id_token_hint naming another account than the
+//              signed-in one is answered login_required.
 //   consent -> clients are registered by administrators, so the requested scopes and
 //              claims are granted without a consent screen (scopes already with the login,
 //              which saves a round trip; what remains comes back here as a consent prompt).
 import Router from '@koa/router';
+import { decodeJwt } from 'jose';
 import type { Context } from 'koa';
-import type { Provider } from 'oidc-provider';
+import type { Interaction, Provider } from 'oidc-provider';
+import type { Clock } from '../../domain/clock.ts';
 import { AppError } from '../../domain/errors.ts';
 import { StoreUnavailableError } from '../../store/index.ts';
 import type { RequiredAction } from '../../domain/accounts/credentials.ts';
+import type { Gate } from '../../domain/sessions/gate.ts';
 import type { SsoSession } from '../../domain/sessions/sso-sessions.ts';
 
 type Resume = { kind: 'oidc'; uid: string; clientId: string };
@@ -20,8 +26,8 @@ type Resume = { kind: 'oidc'; uid: string; clientId: string };
 export interface InteractionDeps {
   provider: Provider;
   ssoOf: (ctx: Context) => Promise<SsoSession | null>;
-  /** Required actions still pending for an account (none: it may be signed in). */
-  pendingActions: (accountId: string) => Promise<RequiredAction[] | null>;
+  gate: Gate;
+  clock: Clock;
   /** Starts the sign-in flow that resumes this interaction; resolves to its URL. */
   beginSignIn: (ctx: Context, resume: Resume) => Promise<string>;
   /** Records that this client signs in with the SSO session. */
@@ -46,33 +52,40 @@ export function interactionRouter(deps: InteractionDeps): Router {
     const clientId = String(details.params.client_id ?? '');
 
     if (details.prompt.name === 'login') {
-      const sso = await deps.ssoOf(ctx);
       const resume: Resume = { kind: 'oidc', uid: details.uid, clientId };
-      const pending = sso ? await deps.pendingActions(sso.accountId) : null;
-      if (!sso || !pending) {
+      const need = { authenticatedSince: await authenticatedSince(ctx, details), accountId: hintedAccount(details) };
+      const verdict = await deps.gate(await deps.ssoOf(ctx), need);
+      if (verdict.reason === 'other_account') {
+        await provider.interactionFinished(ctx.req, ctx.res, { error: 'login_required', error_description: 'another account is signed in' }, { mergeWithLastSubmission: false });
+        ctx.respond = false;
+        return;
+      }
+      if (verdict.reason === 'required_actions') {
+        // Nothing is issued while a required action is pending.
+        ctx.status = 303;
+        ctx.redirect(await deps.beginRequiredActions(ctx, verdict.account.id, verdict.pending, resume));
+        return;
+      }
+      if (!verdict.proceed) {
         ctx.status = 303;
         ctx.redirect(await deps.beginSignIn(ctx, resume));
         return;
       }
-      if (pending.length > 0) {
-        // Nothing is issued while a required action is pending.
-        ctx.status = 303;
-        ctx.redirect(await deps.beginRequiredActions(ctx, sso.accountId, pending, resume));
-        return;
-      }
+      const { session, account } = verdict;
       // The SSO session remembers its OIDC clients (single logout goes through oidc-provider then).
-      await deps.recordClient(sso, clientId);
+      await deps.recordClient(session, clientId);
       // Consent is not asked (clients are registered by administrators): grant the requested
       // scopes now, which saves the consent round trip. Whatever this does not cover (claims,
       // resource indicators, an explicit prompt=consent) still comes back as a consent prompt.
-      const grant = details.grantId ? await provider.Grant.find(details.grantId) : new provider.Grant({ accountId: sso.accountId, clientId });
-      if (!grant || grant.accountId !== sso.accountId) throw new AppError('SSPR 5102', 'grant of another account');
+      const existing = details.grantId ? await provider.Grant.find(details.grantId) : undefined;
+      // A grant of the account the browser had before (its SSO session ended) is not reused.
+      const grant = existing?.accountId === account.id ? existing : new provider.Grant({ accountId: account.id, clientId });
       if (typeof details.params.scope === 'string') grant.addOIDCScope(details.params.scope);
       const grantId = await grant.save();
       await provider.interactionFinished(
         ctx.req,
         ctx.res,
-        { login: { accountId: sso.accountId, amr: sso.amr, ts: Math.floor(sso.authTime / 1000), remember: false }, consent: { grantId } },
+        { login: { accountId: account.id, amr: session.amr, ts: Math.floor(session.authTime / 1000), remember: false }, consent: { grantId } },
         { mergeWithLastSubmission: false },
       );
       ctx.respond = false;
@@ -111,5 +124,32 @@ export function interactionRouter(deps: InteractionDeps): Router {
     ctx.respond = false;
   });
 
+  /**
+   * prompt=login and max_age: the password must have been entered at or after this time
+   * (ms). Fixed at the first visit and kept in the interaction (server side), so that the
+   * sign-in it leads to satisfies it when the browser comes back.
+   */
+  async function authenticatedSince(ctx: Context, details: Interaction): Promise<number | undefined> {
+    const { reasons } = details.prompt;
+    if (!reasons.includes('login_prompt') && !reasons.includes('max_age')) return undefined;
+    const kept = (details.result as { authenticatedSince?: unknown } | undefined)?.authenticatedSince;
+    if (typeof kept === 'number') return kept;
+    const maxAge = reasons.includes('login_prompt') ? 0 : Number(details.params.max_age);
+    const since = deps.clock() - maxAge * 1000;
+    await provider.interactionResult(ctx.req, ctx.res, { authenticatedSince: since }, { mergeWithLastSubmission: false });
+    return since;
+  }
+
   return router;
+}
+
+/** The account an id_token_hint names (oidc-provider verified it when the request arrived). */
+function hintedAccount(details: Interaction): string | undefined {
+  const hint = details.params.id_token_hint;
+  if (typeof hint !== 'string') return undefined;
+  try {
+    return decodeJwt(hint).sub;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,12 +1,16 @@
 // The OpenID Provider: oidc-provider configured for this IdP.
 // Endpoints live under /oidc (discovery at /.well-known/openid-configuration).
 // `sub` is the account's opaque id; login happens in the protocol-neutral flows.
-import { Provider, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
-import type { OidcClientFile } from '../../config/relying-parties.ts';
+// Discovery advertises exactly what works: response type `code` (query, fragment or
+// form_post), client authentication by secret (basic or post) or none with PKCE, RS256
+// and ES256 ID tokens, PAR; no implicit or hybrid flows, no JWT client authentication,
+// no DPoP, no request objects.
+import { Provider, errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { ID_TOKEN_SIGNING_ALGS, OIDC_SCOPES, TOKEN_ENDPOINT_AUTH_METHODS, USER_ONLY_SCOPES, type OidcClientFile } from '../../config/relying-parties.ts';
 import type { Settings } from '../../config/settings.ts';
 import type { Account } from '../../domain/accounts/account.ts';
-import type { RequiredAction } from '../../domain/accounts/credentials.ts';
 import type { Directory } from '../../domain/accounts/directory.ts';
+import type { Gate } from '../../domain/sessions/gate.ts';
 import type { SsoSession } from '../../domain/sessions/sso-sessions.ts';
 import { AppError } from '../../domain/errors.ts';
 import { StoreUnavailableError, type Store } from '../../store/index.ts';
@@ -22,8 +26,8 @@ export interface OidcDeps {
   cookieKeys: string[];
   /** The live SSO session of the browser making this request, if any. */
   ssoOf: (ctx: KoaContextWithOIDC) => Promise<SsoSession | null>;
-  /** Required actions pending for an account; null when it cannot sign in at all. */
-  pendingActions: (accountId: string) => Promise<RequiredAction[] | null>;
+  /** May the SSO session proceed (protocol-neutral; see domain/sessions/gate.ts). */
+  gate: Gate;
   /** Renders a page of ours (errors). */
   renderPage: (ctx: KoaContextWithOIDC, view: string, data: Record<string, unknown>, status?: number) => Promise<void>;
   /** RP-initiated logout: the page before oidc-provider ends its session (form has its xsrf). */
@@ -41,26 +45,53 @@ function toClientMetadata(c: OidcClientFile): Record<string, unknown> {
   return { ...metadata, client_name: display_name };
 }
 
-/** The login prompt also runs when the IdP's SSO session has ended or changed account. */
+/**
+ * oidc-provider's login prompt (prompt=login, max_age, id_token_hint, no session) plus the
+ * gate: the IdP's SSO session must be live and of the same account, and nothing may be
+ * issued while a required action is pending (prompt=none gets interaction_required).
+ * How the interaction then satisfies the prompt is in interactions.ts.
+ */
 function interactions(deps: OidcDeps) {
   const { Check, base } = interactionPolicy;
   const policy = base();
-  policy.get('login')!.checks.add(
+  const verdicts = new WeakMap<object, ReturnType<Gate>>();
+  const verdict = (ctx: KoaContextWithOIDC) => {
+    if (!verdicts.has(ctx)) verdicts.set(ctx, deps.ssoOf(ctx).then((sso) => deps.gate(sso)));
+    return verdicts.get(ctx)!;
+  };
+  const login = policy.get('login')!;
+  login.checks.add(
     new Check('sso_session', 'the IdP single sign-on session has ended', async (ctx) => {
-      const sso = await deps.ssoOf(ctx);
-      return !sso || sso.accountId !== ctx.oidc.session?.accountId ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+      const v = await verdict(ctx);
+      const live = v.reason !== 'no_session' && v.reason !== 'account_inactive';
+      return live && v.session?.accountId === ctx.oidc.session?.accountId ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
     }),
   );
-  // Required actions (questions, password change) pending: nothing may be issued.
-  policy.get('login')!.checks.add(
-    new Check('required_actions', 'the account has required actions pending', async (ctx) => {
-      const accountId = ctx.oidc.session?.accountId;
-      if (!accountId) return Check.REQUEST_PROMPT;
-      const pending = await deps.pendingActions(accountId);
-      return !pending || pending.length > 0 ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
-    }),
+  login.checks.add(
+    new Check('required_actions', 'the account has required actions pending', 'interaction_required', async (ctx) =>
+      (await verdict(ctx)).reason === 'required_actions' ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT,
+    ),
   );
   return policy;
+}
+
+/**
+ * client_credentials: a service gets only the scopes its file registers (`scope`), never
+ * openid or offline_access (they need a user); anything else is invalid_scope. oidc-provider's
+ * own handler lets a client without registered scopes ask for any of the provider's; this is
+ * that handler without what is not enabled here (DPoP, mTLS, resource indicators, RAR).
+ */
+async function clientCredentialsGrant(ctx: KoaContextWithOIDC): Promise<void> {
+  const { client, params } = ctx.oidc;
+  if (!client) throw new errors.InvalidClient('client authentication failed');
+  const allowed = new Set((client.scope ?? '').split(' ').filter((scope) => !USER_ONLY_SCOPES.has(scope)));
+  const requested = [...new Set(typeof params?.scope === 'string' ? params.scope.split(' ').filter(Boolean) : [])];
+  const refused = requested.find((scope) => !allowed.has(scope));
+  if (refused !== undefined) throw new errors.InvalidScope('requested scope is not allowed', refused);
+  const token = new ctx.oidc.provider.ClientCredentials({ client, scope: requested.join(' ') || undefined });
+  ctx.oidc.entity('ClientCredentials', token);
+  const value = await token.save();
+  ctx.body = { access_token: value, expires_in: token.expiration, token_type: token.tokenType, scope: token.scope || undefined };
 }
 
 export function createProvider(deps: OidcDeps): Provider {
@@ -94,8 +125,10 @@ export function createProvider(deps: OidcDeps): Provider {
       challenge: '/oidc/challenge',
       credential: '/oidc/credential',
     },
-    scopes: ['openid', 'offline_access', ...Object.keys(CLAIMS_BY_SCOPE)],
-    claims: { openid: ['sub'], ...CLAIMS_BY_SCOPE },
+    scopes: [...OIDC_SCOPES],
+    // Every ID token says how the user signed in (amr: ["pwd"]); auth_time whenever max_age
+    // or prompt=login was asked; sid for clients with back-channel logout.
+    claims: { openid: ['sub', 'amr'], ...CLAIMS_BY_SCOPE, auth_time: null, sid: null },
     interactions: {
       policy: interactions(deps),
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
@@ -107,6 +140,8 @@ export function createProvider(deps: OidcDeps): Provider {
     },
     features: {
       devInteractions: { enabled: false },
+      dPoP: { enabled: false },
+      pushedAuthorizationRequests: { enabled: true },
       introspection: { enabled: true, allowedPolicy: ownClient },
       revocation: { enabled: true, allowedPolicy: ownClient },
       clientCredentials: { enabled: true },
@@ -117,6 +152,8 @@ export function createProvider(deps: OidcDeps): Provider {
         postLogoutSuccessSource: deps.afterLogout,
       },
     },
+    responseTypes: ['code'],
+    clientAuthMethods: [...TOKEN_ENDPOINT_AUTH_METHODS],
     pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
     rotateRefreshToken: true,
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
@@ -142,7 +179,8 @@ export function createProvider(deps: OidcDeps): Provider {
     },
     clientBasedCORS: (_ctx, origin, client) =>
       client.redirectUris?.some((u) => new URL(u).origin === origin) ?? false,
-    enabledJWA: { idTokenSigningAlgValues: ['RS256', 'ES256', 'PS256'] },
+    // What the signing keys (config/key-material.ts) can do, and all that client files may choose.
+    enabledJWA: { idTokenSigningAlgValues: [...ID_TOKEN_SIGNING_ALGS] },
     // oidc-provider refuses outgoing requests (back-channel logout) to special-use
     // addresses (SSRF protection). An IdP that itself runs on loopback — `npm start`,
     // integration tests — may call relying parties on loopback; nothing else is exempt.
@@ -158,6 +196,18 @@ export function createProvider(deps: OidcDeps): Provider {
 
   const provider = new Provider(settings.server.publicUrl, configuration);
   provider.proxy = settings.server.trustProxy;
+  provider.registerGrantType('client_credentials', clientCredentialsGrant, 'scope');
+  // RFC 6749 5.2: a grant type the client is not registered for is unauthorized_client
+  // (oidc-provider answers invalid_request).
+  provider.use(async (ctx, next) => {
+    await next();
+    const { oidc } = ctx as KoaContextWithOIDC;
+    const body = ctx.body as { error?: string } | undefined;
+    const grantType = oidc?.params?.grant_type;
+    if (oidc?.route === 'token' && body?.error === 'invalid_request' && oidc.client && typeof grantType === 'string' && !oidc.client.grantTypeAllowed(grantType)) {
+      body.error = 'unauthorized_client';
+    }
+  });
   provider.on('backchannel.error', (_ctx: unknown, err: unknown, client: { clientId: string }) => {
     deps.onError(err, `back-channel logout to ${client?.clientId} failed`);
   });
