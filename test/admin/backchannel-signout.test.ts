@@ -3,7 +3,8 @@
 // logout token (sls-sim, and a recording client whose token is checked here with jose),
 // SAML SPs with a SOAP SingleLogoutService by a signed LogoutRequest (workspace-sim on
 // node-saml, and a recording SP whose request xmlsec1 checks). An SP with front-channel
-// logout only, and an app that does not answer, are named on the page as not told.
+// logout only, a client without back-channel logout, and an app that does not answer are
+// named on the page as not told.
 import assert from 'node:assert/strict';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
@@ -101,8 +102,8 @@ describe('administrators: back-channel sign-out of the apps', () => {
   }
 
   /** Code flow of an OIDC client in this browser (already signed in at the IdP). */
-  async function oidcSignIn(b: MultiBrowser, clientId: string, redirect: string): Promise<oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers> {
-    const config = await oidc.discovery(new URL(world.t.url), clientId, SECRET, oidc.ClientSecretBasic(SECRET), { execute: [oidc.allowInsecureRequests] });
+  async function oidcSignIn(b: MultiBrowser, clientId: string, redirect: string, secret = SECRET): Promise<oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers> {
+    const config = await oidc.discovery(new URL(world.t.url), clientId, secret, oidc.ClientSecretBasic(secret), { execute: [oidc.allowInsecureRequests] });
     const verifier = oidc.randomPKCECodeVerifier();
     const url = oidc.buildAuthorizationUrl(config, { redirect_uri: redirect, scope: 'openid', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
     const step = await b.open(url.toString());
@@ -140,6 +141,8 @@ describe('administrators: back-channel sign-out of the apps', () => {
     const tokens = await oidcSignIn(student, 'recording-app', 'http://127.0.0.1:9/recording/callback');
     const sid = tokens.claims()!.sid as string;
     assert.ok(sid, 'the ID token of a client with backchannel_logout_session_required carries sid');
+    // The fixture client "Test web app" has no backchannel_logout_uri.
+    await oidcSignIn(student, 'test-web', 'http://127.0.0.1:9/callback', 'test-web-secret-0123456789abcdef0123456789');
     const soapIndex = await samlSignIn(student, soap);
     await samlSignIn(student, frontOnly);
     oidcRp.requests.length = 0;
@@ -150,6 +153,7 @@ describe('administrators: back-channel sign-out of the apps', () => {
     const { told, notTold } = listed(done.res.text);
     for (const name of ['Student Learning Space – SLS (simulated)', 'Student iCON (simulated Google Workspace)', 'Recording app', 'Test SP soap-sp']) assert.ok(told.includes(name), `told: ${name} in "${told}"`);
     assert.match(notTold, /Test SP front-only-sp \(cannot be told without the user’s browser\)/);
+    assert.match(notTold, /Test web app \(has no back-channel sign-out\)/);
     assert.doesNotMatch(told, /front-only/);
 
     // OIDC: one logout token, as Back-Channel Logout 1.0 §2.4 says, signed with the IdP's keys.
@@ -190,6 +194,7 @@ describe('administrators: back-channel sign-out of the apps', () => {
     assert.equal(byClient['workspace-sim'], 'saml told');
     assert.equal(byClient['soap-sp'], 'saml told');
     assert.match(byClient['front-only-sp']!, /^saml not told: front-channel single logout only/);
+    assert.equal(byClient['test-web'], 'oidc not told: no backchannel_logout_uri registered');
   });
 
   it('an app that cannot be reached is named, the reset still succeeds, and the audit trail says why', async () => {

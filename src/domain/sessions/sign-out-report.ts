@@ -22,6 +22,8 @@ export interface RelyingPartyNotice {
   outcome: NoticeOutcome;
   /** Why not told, for the log and the audit trail (never a secret). */
   detail?: string | undefined;
+  /** cannot-tell because it signs out only through the user's browser (front-channel SLO). */
+  browserOnly?: boolean | undefined;
 }
 
 export interface SignOutReport {
@@ -63,6 +65,6 @@ export function describeReport(report: SignOutReport): { told: string[]; notTold
     told: report.notices.filter((n) => n.outcome === 'told').map((n) => n.name),
     notTold: report.notices
       .filter((n) => n.outcome !== 'told')
-      .map((n) => ({ name: n.name, why: n.outcome === 'failed' ? 'did not confirm' : 'cannot be told without the user’s browser' })),
+      .map((n) => ({ name: n.name, why: n.outcome === 'failed' ? 'did not confirm' : n.browserOnly ? 'cannot be told without the user’s browser' : 'has no back-channel sign-out' })),
   };
 }

@@ -88,7 +88,9 @@ export function samlBackchannelLogout(deps: SamlBackchannelDeps) {
     if (!sp) return { ...base, outcome: 'cannot-tell', detail: 'no longer registered' };
     const endpoint = sp.soapSlo;
     if (!endpoint) {
-      return { ...base, outcome: 'cannot-tell', detail: sp.slo.length > 0 ? 'front-channel single logout only (needs the user’s browser)' : 'no single logout service' };
+      return sp.slo.length > 0
+        ? { ...base, outcome: 'cannot-tell', browserOnly: true, detail: 'front-channel single logout only (needs the user’s browser)' }
+        : { ...base, outcome: 'cannot-tell', detail: 'no single logout service' };
     }
     const requestId = newMessageId();
     const xml = deps.messages.logoutRequestXml({ id: requestId, destination: endpoint.location, nameId: participant.nameId, sessionIndex: participant.sessionIndex, now: deps.clock() });
