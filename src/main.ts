@@ -14,7 +14,7 @@ import { createStore, RedisStore, StoreUnavailableError } from './store/index.ts
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createIdp } from './web/app.ts';
 import path from 'node:path';
-import { slsSimClient, workspaceSimSp } from './sims/clients.ts';
+import { withSimulatedApps } from './sims/clients.ts';
 import { createSlsSim } from './sims/sls/app.ts';
 import { createWorkspaceSim } from './sims/workspace/app.ts';
 
@@ -27,10 +27,7 @@ async function main(): Promise<void> {
 
   const keyMaterial = loadKeyMaterial(settings.keysDir);
   const relyingParties = loadRelyingParties(settings.relyingPartyDirs);
-  const sls = settings.sims.enabled ? slsSimClient(settings.keysDir, settings.sims.sls.publicUrl) : null;
-  if (sls) relyingParties.oidc.push(sls);
-  const workspace = settings.sims.enabled ? workspaceSimSp(settings.keysDir, settings.sims.workspace.publicUrl) : null;
-  if (workspace) relyingParties.saml.push(workspace.sp);
+  const { sls, workspace } = withSimulatedApps(settings, relyingParties);
   let started = false;
   const idp = createIdp({ settings, store, logger, clock: systemClock, keyMaterial, relyingParties, started: () => started });
   // Seed files are read now: a bad file stops start-up with its message, before listening.

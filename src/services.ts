@@ -14,6 +14,7 @@ import type { Clock } from './domain/clock.ts';
 import { parseCommonPasswords, PasswordPolicies } from './domain/passwords/policy.ts';
 import { AnswerLimiter, Lockout } from './domain/security/lockout.ts';
 import { sessionGate, type Gate } from './domain/sessions/gate.ts';
+import { mergeNotices, type TellRelyingParties } from './domain/sessions/sign-out-report.ts';
 import { SsoSessions } from './domain/sessions/sso-sessions.ts';
 import { revokeAccountGrants } from './protocols/oidc/adapter.ts';
 import type { Store } from './store/index.ts';
@@ -41,7 +42,23 @@ function commonPasswordList(): Set<string> {
   return commonPasswords;
 }
 
-export function createServices(settings: Settings, store: Store, clock: Clock): Services {
+export interface ServiceHooks {
+  /**
+   * Tells the relying parties of sessions ended without a browser (OIDC back-channel
+   * logout, SAML SOAP LogoutRequests); given by the protocols (web/app.ts). Without it,
+   * every relying party of those sessions is reported as not told.
+   */
+  tellRelyingParties?: TellRelyingParties;
+}
+
+/** Without the protocols: nobody can be told; each participant is named as not told. */
+const tellNobody: TellRelyingParties = async ({ ended }) =>
+  ended.flatMap((e) => [
+    ...e.participants.oidc.map((id) => ({ protocol: 'oidc' as const, id, name: id, outcome: 'cannot-tell' as const, detail: 'no back-channel logout in this process' })),
+    ...e.participants.saml.map((p) => ({ protocol: 'saml' as const, id: p.spId, name: p.spId, outcome: 'cannot-tell' as const, detail: 'no back-channel logout in this process' })),
+  ]);
+
+export function createServices(settings: Settings, store: Store, clock: Clock, hooks: ServiceHooks = {}): Services {
   const directory = new Directory(store, clock);
   const hasher = new SecretHasher(settings.argon2);
   const audit = new AuditLog(store, clock, settings.audit.maxEvents);
@@ -51,10 +68,17 @@ export function createServices(settings: Settings, store: Store, clock: Clock): 
   const sso = new SsoSessions(store, clock, settings.sso.idleMinutes * 60_000, settings.sso.absoluteHours * 3_600_000);
   const policies = new PasswordPolicies(settings.passwordPolicy.default, settings.passwordPolicy.populations, commonPasswordList());
   const revoker: SessionRevoker = {
-    async revokeAccount(accountId, { exceptSsoSession }) {
-      const sessions = await sso.endAllFor(accountId, exceptSsoSession);
+    async revokeAccount(accountId, { exceptSsoSession, actor, ip, requestId }) {
+      const ended = await sso.endAllFor(accountId, exceptSsoSession);
       const grants = await revokeAccountGrants(store, accountId);
-      await audit.record({ type: 'sessions.revoked', accountId, reason: `${sessions} sso sessions, ${grants} oidc grants` });
+      // Ended first, then told: an app that asks the IdP again finds nothing to resume.
+      const kept = exceptSsoSession ? await sso.participants(exceptSsoSession) : null;
+      const tell = hooks.tellRelyingParties ?? tellNobody;
+      const notices = mergeNotices(await tell({ accountId, ended, kept, actor, ip, requestId }));
+      const sessionsEnded = ended.filter((e) => e.live).length;
+      const told = notices.filter((n) => n.outcome === 'told').length;
+      await audit.record({ type: 'sessions.revoked', accountId, actor, ip, requestId, reason: `${sessionsEnded} sso sessions, ${grants} oidc grants; apps told ${told}, not told ${notices.length - told}` });
+      return { sessionsEnded, notices };
     },
   };
   const credentials = new Credentials({ directory, hasher, audit, policies, revoker, clock, lockout });

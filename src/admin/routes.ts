@@ -24,6 +24,7 @@ import multer from '@koa/multer';
 import { ImportFileError, ImportInterruptedError, MAX_BYTES, type Importer } from '../domain/admin/import.ts';
 import { newId } from '../domain/ids.ts';
 import { keys, type Store } from '../store/index.ts';
+import { describeReport, type SignOutReport } from '../domain/sessions/sign-out-report.ts';
 
 export interface AdminDeps {
   importer: Importer;
@@ -47,15 +48,22 @@ export interface AdminDeps {
 }
 
 const ACTIONS = {
-  'reset-password': { label: 'Reset Password', question: 'Reset the password of this account to a new temporary password? The student must change it at the next sign-in; their security questions are kept; they are signed out everywhere.' },
+  'reset-password': { label: 'Reset Password', question: 'Reset the password of this account to a new temporary password? The student must change it at the next sign-in; their security questions are kept; their sessions at the MIMS Portal end, and the apps they are signed in to are told to sign them out where that is possible (the next page names any app that could not be told).' },
   unlock: { label: 'Unlock Account', question: 'Unlock this account? The password is not changed.' },
   'clear-questions': { label: 'Clear Security Questions', question: 'Clear the security questions of this account? The student sets new ones at the next sign-in.' },
-  disable: { label: 'Disable Account', question: 'Disable this account? The user cannot sign in and is signed out everywhere.' },
+  disable: { label: 'Disable Account', question: 'Disable this account? The user cannot sign in; their sessions at the MIMS Portal end, and the apps they are signed in to are told to sign them out where that is possible (the next page names any app that could not be told).' },
   enable: { label: 'Enable Account', question: 'Enable this account again?' },
 } as const;
 type Action = keyof typeof ACTIONS;
 
 const EVENT_TYPE = /^[a-z.]{3,40}$/;
+/** How long the page after an action can show what the apps were told. */
+const REPORT_MS = 10 * 60_000;
+
+/** What a page shows of a SignOutReport. */
+function shown(report: SignOutReport) {
+  return { sessionsEnded: report.sessionsEnded, ...describeReport(report) };
+}
 
 interface Admin {
   actor: Account;
@@ -119,7 +127,12 @@ export function adminRouter(deps: AdminDeps): Router {
     const a = await admin(ctx);
     if (!a) return;
     const state = await deps.administration.state(a.scope, ctx.params.id!);
-    await deps.render(ctx, 'admin/account', { admin: who(a), state, actions: ACTIONS, notice: typeof ctx.query.done === 'string' && isAction(ctx.query.done) ? ctx.query.done : null });
+    // What the action just done told the apps: kept for this administrator and account only.
+    const reportId = typeof ctx.query.report === 'string' && /^[A-Za-z0-9_-]{16,64}$/.test(ctx.query.report) ? ctx.query.report : null;
+    const saved = reportId ? await deps.store.get(keys.adminSignOutReport(reportId)) : null;
+    const report = saved ? (JSON.parse(saved) as { adminId: string; accountId: string; signOut: ReturnType<typeof shown> }) : null;
+    const signOut = report && report.adminId === a.actor.id && report.accountId === state.account.id ? report.signOut : null;
+    await deps.render(ctx, 'admin/account', { admin: who(a), state, actions: ACTIONS, notice: typeof ctx.query.done === 'string' && isAction(ctx.query.done) ? ctx.query.done : null, signOut });
   });
 
   router.get('/admin/accounts/:id/:action', async (ctx) => {
@@ -153,9 +166,9 @@ export function adminRouter(deps: AdminDeps): Router {
     const rc = ctxOf(ctx);
     switch (action) {
       case 'reset-password': {
-        const { account, temporaryPassword } = await deps.administration.resetPassword(a.scope, a.actor, id, rc);
+        const { account, temporaryPassword, signOut } = await deps.administration.resetPassword(a.scope, a.actor, id, rc);
         // Shown once, on this response only; never stored in plain text nor logged.
-        await deps.render(ctx, 'admin/reset-done', { admin: who(a), account, temporaryPassword });
+        await deps.render(ctx, 'admin/reset-done', { admin: who(a), account, temporaryPassword, signOut: shown(signOut) });
         return;
       }
       case 'unlock':
@@ -164,9 +177,13 @@ export function adminRouter(deps: AdminDeps): Router {
       case 'clear-questions':
         await deps.administration.clearQuestions(a.scope, a.actor, id, rc);
         break;
-      case 'disable':
-        await deps.administration.setStatus(a.scope, a.actor, id, 'disabled', rc);
-        break;
+      case 'disable': {
+        const { signOut } = await deps.administration.setStatus(a.scope, a.actor, id, 'disabled', rc);
+        const reportId = newId();
+        await deps.store.set(keys.adminSignOutReport(reportId), JSON.stringify({ adminId: a.actor.id, accountId: id, signOut: shown(signOut!) }), { ttlMs: REPORT_MS });
+        seeOther(ctx, `/admin/accounts/${encodeURIComponent(id)}?done=${action}&report=${reportId}`);
+        return;
+      }
       case 'enable':
         await deps.administration.setStatus(a.scope, a.actor, id, 'active', rc);
         break;

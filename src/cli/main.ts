@@ -16,6 +16,10 @@ import { AppError } from '../domain/errors.ts';
 import { systemClock } from '../domain/clock.ts';
 import { openStore, StoreUnavailableError, type Store } from '../store/index.ts';
 import { createServices, type Services } from '../services.ts';
+import { loadKeyMaterial } from '../config/key-material.ts';
+import { describeReport, type SignOutReport } from '../domain/sessions/sign-out-report.ts';
+import { createLogger } from '../observability/logger.ts';
+import { withSimulatedApps } from '../sims/clients.ts';
 
 const USAGE = `usage: npm run cli -- <command> [arguments]
 
@@ -42,7 +46,20 @@ async function account(s: Services, raw: string | undefined): Promise<Account> {
   return found;
 }
 
-export async function run(argv: string[], out: (line: string) => void, open: () => Promise<{ store: Store; services: Services; rpDirs: string[] }>): Promise<number> {
+/** What ending the account's sessions told its apps, in a few lines. */
+function signOutLines(report: SignOutReport): string[] {
+  const { told, notTold } = describeReport(report);
+  const lines = [`sessions at the MIMS Portal ended: ${report.sessionsEnded}`];
+  if (told.length) lines.push(`apps told to sign the user out: ${told.join(', ')}`);
+  if (notTold.length) lines.push(`apps NOT told (the user may stay signed in there): ${notTold.map((n) => `${n.name} (${n.why})`).join(', ')}`);
+  if (!told.length && !notTold.length) lines.push('no app was signed in with those sessions');
+  return lines;
+}
+
+/** Commands that end an account's sessions, and so tell its apps (they need the protocols). */
+const REVOKING = new Set(['reset-password', 'disable']);
+
+export async function run(argv: string[], out: (line: string) => void, open: (command: string) => Promise<{ store: Store; services: Services; rpDirs: string[]; close?: () => Promise<void> }>): Promise<number> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -65,7 +82,7 @@ export async function run(argv: string[], out: (line: string) => void, open: () 
       out(`${file}: valid saml service provider "${id}" (${rp.display_name}), entityID ${sp.entityId}, ACS ${sp.acs.map((e) => e.location).join(' ')}`);
     }
     if (command === 'add-rp') {
-      const { rpDirs } = await open();
+      const { rpDirs } = await open(command);
       // Into IDP_RP_DIR when set (it is the last directory), else config/relying-parties.
       const targetDir = rpDirs[rpDirs.length - 1]!;
       const target = path.join(targetDir, `${id}.json`);
@@ -88,7 +105,7 @@ export async function run(argv: string[], out: (line: string) => void, open: () 
     return 0;
   }
 
-  const { store, services: s } = await open();
+  const { store, services: s, close } = await open(command);
   const actor = { id: `cli:${userInfo().username}` } as Account;
   try {
     switch (command) {
@@ -129,8 +146,9 @@ export async function run(argv: string[], out: (line: string) => void, open: () 
       }
       case 'reset-password': {
         const a = await account(s, arg);
-        const { temporaryPassword } = await s.administration.resetPassword(MINISTRY, actor, a.id, {});
+        const { temporaryPassword, signOut } = await s.administration.resetPassword(MINISTRY, actor, a.id, {});
         out(`temporary password for ${a.loginId} (shown once): ${temporaryPassword}`);
+        for (const line of signOutLines(signOut)) out(line);
         return 0;
       }
       case 'unlock': {
@@ -148,8 +166,9 @@ export async function run(argv: string[], out: (line: string) => void, open: () 
       case 'disable':
       case 'enable': {
         const a = await account(s, arg);
-        await s.administration.setStatus(MINISTRY, actor, a.id, command === 'disable' ? 'disabled' : 'active', {});
+        const { signOut } = await s.administration.setStatus(MINISTRY, actor, a.id, command === 'disable' ? 'disabled' : 'active', {});
         out(`${command}d ${a.loginId}`);
+        if (signOut) for (const line of signOutLines(signOut)) out(line);
         return 0;
       }
       case 'audit': {
@@ -164,18 +183,31 @@ export async function run(argv: string[], out: (line: string) => void, open: () 
         throw new UsageError(`unknown command: ${command}`);
     }
   } finally {
+    await close?.();
     await store.close();
   }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
-  const open = async () => {
+  const open = async (command: string) => {
     const settings = loadSettings();
     const { store } = await openStore(settings.redis, 5_000);
     if (store.kind === 'memory') {
       throw new UsageError('no REDIS_URL (or cluster/sentinels) configured: the CLI works on the same Redis as the server');
     }
-    return { store, services: createServices(settings, store, systemClock), rpDirs: settings.relyingPartyDirs };
+    if (!REVOKING.has(command)) return { store, services: createServices(settings, store, systemClock), rpDirs: settings.relyingPartyDirs };
+    // The server's IdP (never listening), with its keys and relying parties: sessions this
+    // tool ends are told to their apps as the server would (OIDC back-channel, SAML SOAP).
+    const { createIdp } = await import('../web/app.ts');
+    const keyMaterial = loadKeyMaterial(settings.keysDir);
+    const relyingParties = loadRelyingParties(settings.relyingPartyDirs);
+    withSimulatedApps(settings, relyingParties);
+    const idp = createIdp({
+      settings, store, clock: systemClock, relyingParties, keyMaterial,
+      // Its warnings on stderr (an app that did not answer); the outcome is printed anyway.
+      logger: createLogger(settings.log.level === 'debug' ? 'debug' : 'warn', process.stderr),
+    });
+    return { store, services: idp, rpDirs: settings.relyingPartyDirs, close: () => idp.close() };
   };
   run(process.argv.slice(2), (line) => process.stdout.write(`${line}\n`), open)
     .then((code) => process.exit(code))

@@ -61,6 +61,8 @@ export interface Flow {
   newPasswordHash?: string;
   /** The password hash the change replaces; the commit fails if it changed meanwhile. */
   replacesHash?: string;
+  /** After a password change: what the other sessions' apps were told (for the Success page). */
+  signOut?: { sessionsEnded: number; told: string[]; notTold: Array<{ name: string; why: string }> };
   /** Forgot password: who the user says they are, and which questions they are asked. */
   candidate?: { loginId: string; accountId?: string; questions: number[]; decoy: boolean };
   idleUntil: number;

@@ -5,7 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { newSamlKeyPair, type SamlKeyPair } from '../config/key-material.ts';
-import { parseOidcClient, parseSamlSp, type OidcClientFile, type SamlSpFile } from '../config/relying-parties.ts';
+import { parseOidcClient, parseSamlSp, type OidcClientFile, type RelyingParties, type SamlSpFile } from '../config/relying-parties.ts';
+import type { Settings } from '../config/settings.ts';
 import { workspaceSpMetadata } from './workspace/metadata.ts';
 
 type SimSecrets = { 'sls-sim'?: string; 'workspace-sim'?: SamlKeyPair };
@@ -38,6 +39,8 @@ export function slsSimClient(keysDir: string, publicUrl: string): OidcClientFile
       post_logout_redirect_uris: [`${publicUrl}/`],
       grant_types: ['authorization_code', 'refresh_token'],
       backchannel_logout_uri: `${publicUrl}/backchannel-logout`,
+      // ID tokens and logout tokens carry the session's sid: a logout ends that session only.
+      backchannel_logout_session_required: true,
     },
     '(built-in sls-sim)',
   );
@@ -62,4 +65,17 @@ export function workspaceSimSp(keysDir: string, publicUrl: string): { sp: SamlSp
     '(built-in workspace-sim)',
   );
   return { sp, keys };
+}
+
+/**
+ * Adds the simulated apps to the relying parties when `sims.enabled` (as `npm start` runs
+ * them; the CLI registers them the same way, so that it can tell them of sessions it ends).
+ */
+export function withSimulatedApps(settings: Settings, rps: RelyingParties): { sls: OidcClientFile | null; workspace: { sp: SamlSpFile; keys: SamlKeyPair } | null } {
+  if (!settings.sims.enabled) return { sls: null, workspace: null };
+  const sls = slsSimClient(settings.keysDir, settings.sims.sls.publicUrl);
+  const workspace = workspaceSimSp(settings.keysDir, settings.sims.workspace.publicUrl);
+  rps.oidc.push(sls);
+  rps.saml.push(workspace.sp);
+  return { sls, workspace };
 }

@@ -29,6 +29,10 @@ export const keys = {
   ssoSession: (id: string) => `{sso:${id}}`,
   /** ephemeral: the SAML service providers an SSO session signed in to (hash: sp id -> JSON) */
   ssoParticipants: (id: string) => `{sso:${id}}:sp`,
+  /** ephemeral: uids of the oidc-provider sessions that signed in with an SSO session (back-channel logout) */
+  ssoOidcSessions: (id: string) => `{sso:${id}}:oidc`,
+  /** ephemeral: what an administrator's action told the apps, shown on the page after its redirect */
+  adminSignOutReport: (id: string) => `{adminso:${id}}`,
   /** ephemeral: a SAML sign-in request waiting for its user (between /saml/sso and the response) */
   samlPending: (id: string) => `{samlreq:${id}}`,
   /** ephemeral: an inbound SAML request ID seen from one SP (replay protection) */

@@ -21,7 +21,9 @@ import { Metrics } from '../observability/metrics.ts';
 import { portalRouter } from '../portal/routes.ts';
 import { adminRouter } from '../admin/routes.ts';
 import { interactionRouter } from '../protocols/oidc/interactions.ts';
+import { oidcBackchannelLogout } from '../protocols/oidc/backchannel-logout.ts';
 import { createProvider } from '../protocols/oidc/provider.ts';
+import { samlBackchannelLogout } from '../protocols/saml/backchannel-logout.ts';
 import { LogoutChains } from '../protocols/saml/logout-chain.ts';
 import { idpEndpoints, idpMetadata } from '../protocols/saml/metadata.ts';
 import { SamlMessages } from '../protocols/saml/responses.ts';
@@ -35,6 +37,8 @@ import { errorHandler } from './errors.ts';
 import { opsRouter } from './ops.ts';
 import { renderer, VIEWS_DIR } from './render.ts';
 import { singleLogout } from './single-logout.ts';
+import { backchannelSignOut } from './backchannel-signout.ts';
+import type { TellRelyingParties } from '../domain/sessions/sign-out-report.ts';
 
 export interface IdpDeps {
   settings: Settings;
@@ -109,7 +113,9 @@ export function createIdp(deps: IdpDeps): Idp {
   const csrfKey = deps.keyMaterial.cookieKeys[0]!;
 
   const metrics = new Metrics();
-  const services = createServices(settings, store, clock);
+  // Sessions ended without a browser are told to their apps by the protocols (set below).
+  let tellRelyingParties: TellRelyingParties | undefined;
+  const services = createServices(settings, store, clock, { tellRelyingParties: (request) => tellRelyingParties!(request) });
   const { directory, hasher, audit, answerLimiter, authenticator, sso, gate, policies, credentials } = services;
   const flows = new Flows(store, clock, settings.flow.idleSeconds * 1000);
   const serviceProviders = new ServiceProviders(deps.relyingParties.saml, settings.saml.relayStateMaxBytes);
@@ -137,10 +143,8 @@ export function createIdp(deps: IdpDeps): Idp {
     return session;
   };
 
-  const logout = singleLogout({
-    sso, ssoCookie: cookie, audit, chains: logoutChains, render, secure,
-    nameOf: (id) => serviceProviders.byId(id)?.displayName ?? deps.relyingParties.oidc.find((c) => c.client_id === id)?.display_name ?? id,
-  });
+  const nameOf = (id: string) => serviceProviders.byId(id)?.displayName ?? deps.relyingParties.oidc.find((c) => c.client_id === id)?.display_name ?? id;
+  const logout = singleLogout({ sso, ssoCookie: cookie, audit, chains: logoutChains, render, secure, nameOf });
 
   const provider = createProvider({
     settings,
@@ -175,6 +179,11 @@ export function createIdp(deps: IdpDeps): Idp {
     },
   });
   const handleOidc = provider.callback();
+  tellRelyingParties = backchannelSignOut({
+    oidc: oidcBackchannelLogout({ provider, sso, ssoOf: (ctx) => sso.get(cookie.read(ctx as unknown as Context)), onError: (err, message) => logger.error({ err }, message) }),
+    saml: samlBackchannelLogout({ settings, store, clock, sps: serviceProviders, messages: samlMessages, schema: schemaValidator, endpoints: samlEndpoints, onRefusal: (code) => metrics.samlRefusals.inc({ code }) }),
+    audit, logger, nameOf,
+  });
 
   const app = new Koa({ proxy: settings.server.trustProxy, keys: deps.keyMaterial.cookieKeys });
 

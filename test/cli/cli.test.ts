@@ -9,6 +9,12 @@ import { RedisStore } from '../../src/store/index.ts';
 import { Browser } from '../support/browser.ts';
 import { DEMO, FIXTURE_RPS, startTestIdp, type TestIdp } from '../support/idp.ts';
 import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import * as oidc from 'openid-client';
+import { parseOidcClient } from '../../src/config/relying-parties.ts';
+import { captureServer } from '../support/backchannel.ts';
+
+const CHANDRA = { loginId: 'chandra_kumar@students.edu.sg', password: 'Meadow-Violet-93' };
 
 interface Run {
   code: number | null;
@@ -34,8 +40,12 @@ describe('operator CLI', () => {
   });
 
   function cli(...args: string[]): Promise<Run> {
+    return cliWith(env, ...args);
+  }
+
+  function cliWith(withEnv: NodeJS.ProcessEnv, ...args: string[]): Promise<Run> {
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, ['src/cli/main.ts', ...args], { cwd: projectRoot, env });
+      const child = spawn(process.execPath, ['src/cli/main.ts', ...args], { cwd: projectRoot, env: withEnv });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d) => (stdout += d));
@@ -52,6 +62,39 @@ describe('operator CLI', () => {
     assert.match((await b.signIn((await b.open('/portal')).res, DEMO.student.loginId, temporary)).res.text, /<h1>Change Password<\/h1>/);
     const events = await t.idp.audit.recent(10, (e) => e.type === 'admin.password.reset');
     assert.match(events[0]!.actor!, /^cli:/);
+  });
+
+  it('reset-password tells the apps of the ended sessions by back channel, and prints which were told', async () => {
+    // The server and the CLI share Redis, keys, public URL and relying-party files.
+    const rp = await captureServer();
+    const rpDir = mkdtempSync(path.join(tmpdir(), 'idp-cli-rps-'));
+    const secret = 'cli-recording-secret-0123456789abcdef0123';
+    const file = { protocol: 'oidc', display_name: 'Recording app (CLI)', client_id: 'cli-recording', client_secret: secret, redirect_uris: ['http://127.0.0.1:9/cli/callback'], backchannel_logout_uri: `${rp.url}/bc`, backchannel_logout_session_required: true };
+    writeFileSync(path.join(rpDir, 'cli-recording.json'), JSON.stringify(file));
+    const store = new RedisStore({ url: env.REDIS_URL!, keyPrefix: env.REDIS_KEY_PREFIX! });
+    await store.ready();
+    const server = await startTestIdp({ store, seed: false, clients: [parseOidcClient(file, 'cli-recording.json')] });
+    try {
+      const config = await oidc.discovery(new URL(server.url), 'cli-recording', secret, oidc.ClientSecretBasic(secret), { execute: [oidc.allowInsecureRequests] });
+      const verifier = oidc.randomPKCECodeVerifier();
+      const b = new Browser(server.url);
+      const step = await b.signIn((await b.open(oidc.buildAuthorizationUrl(config, { redirect_uri: 'http://127.0.0.1:9/cli/callback', scope: 'openid', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' }).toString())).res, CHANDRA.loginId, CHANDRA.password);
+      const tokens = await oidc.authorizationCodeGrant(config, new URL(step.external!), { pkceCodeVerifier: verifier });
+      const r = await cliWith({ ...env, IDP_RP_DIR: rpDir, IDP_KEYS_DIR: server.settings.keysDir, IDP_PUBLIC_URL: server.url, IDP_SIMS: 'false' }, 'reset-password', CHANDRA.loginId);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /\(shown once\): \S+/);
+      assert.match(r.stdout, /sessions at the MIMS Portal ended: 1/);
+      assert.match(r.stdout, /apps told to sign the user out: Recording app \(CLI\)/);
+      assert.equal(rp.requests.length, 1);
+      const token = new URLSearchParams(rp.requests[0]!.body).get('logout_token')!;
+      const { payload } = await jwtVerify(token, createRemoteJWKSet(new URL(`${server.url}/oidc/jwks`)), { issuer: server.url, audience: 'cli-recording', typ: 'logout+jwt' });
+      assert.equal(payload.sid, tokens.claims()!.sid);
+      const events = await t.idp.audit.recent(10, (e) => e.type === 'logout.backchannel' && e.client === 'cli-recording');
+      assert.match(events[0]!.actor!, /^cli:/);
+    } finally {
+      await server.close();
+      await rp.close();
+    }
   });
 
   it('unlocks, clears questions, disables and enables', async () => {

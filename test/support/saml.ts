@@ -32,6 +32,8 @@ export interface TestSpOptions {
   acs?: string[];
   slo?: string;
   sloBinding?: 'redirect' | 'post';
+  /** A SingleLogoutService with the SOAP binding (back-channel logout) at this URL. */
+  soapSlo?: string;
   authnRequestsSigned?: boolean;
   withEncryptionKey?: boolean;
   /** Metadata without a signing key (an SP that signs nothing). */
@@ -53,6 +55,7 @@ export function testSp(o: TestSpOptions = {}): { file: SamlSpFile; metadata: str
     (o.withoutSigningKey ? '' : keyDescriptor('signing', keys.signing.certificatePem)) +
     (o.withEncryptionKey ? keyDescriptor('encryption', keys.encryption.certificatePem) : '') +
     (o.slo ? `<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:${o.sloBinding === 'post' ? 'HTTP-POST' : 'HTTP-Redirect'}" Location="${o.slo}"/>` : '') +
+    (o.soapSlo ? `<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:SOAP" Location="${o.soapSlo}"/>` : '') +
     acs.map((url, i) => `<md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="${url}" index="${i}"${i === 0 ? ' isDefault="true"' : ''}/>`).join('') +
     '</md:SPSSODescriptor></md:EntityDescriptor>';
   const file = parseSamlSp({ protocol: 'saml', id, display_name: `Test SP ${id}`, metadata, ...o.options }, `(test ${id})`);

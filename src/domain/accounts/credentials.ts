@@ -1,7 +1,7 @@
 // Changing what an account signs in with: required actions, password change, challenge
 // questions. Each change is written by compare-and-set, confirmed by the store before it
 // returns, audited, and a password change revokes the account's other sessions and
-// refresh tokens.
+// refresh tokens, and says which apps of those sessions were told (SignOutReport).
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Clock } from '../clock.ts';
 import type { PasswordHistoryCheck, PasswordPolicies } from '../passwords/policy.ts';
@@ -9,12 +9,25 @@ import type { Account, ChallengeAnswer } from './account.ts';
 import type { Directory } from './directory.ts';
 import type { SecretHasher } from './passwords.ts';
 import type { Lockout } from '../security/lockout.ts';
+import type { SignOutReport } from '../sessions/sign-out-report.ts';
 
 export type RequiredAction = 'setup-questions' | 'change-password';
 
-/** Ends sessions and OIDC grants of an account (implemented where those live). */
+export interface RevokeOptions {
+  /** The SSO session that stays (the browser that changed its own password). */
+  exceptSsoSession?: string | undefined;
+  /** For the audit trail. */
+  actor?: string | undefined;
+  ip?: string | undefined;
+  requestId?: string | undefined;
+}
+
+/**
+ * Ends sessions and OIDC grants of an account and tells the apps of the ended sessions
+ * what it can without a browser (implemented where those live); resolves to what it told.
+ */
 export interface SessionRevoker {
-  revokeAccount(accountId: string, options: { exceptSsoSession?: string | undefined }): Promise<void>;
+  revokeAccount(accountId: string, options: RevokeOptions): Promise<SignOutReport>;
 }
 
 export interface ChangeContext {
@@ -86,8 +99,9 @@ export class Credentials {
   /**
    * Replaces the password by one already checked against the policy and hashed.
    * `expectedCurrentHash` makes the change fail if the password changed meanwhile.
+   * Resolves to the account and to what the other sessions' apps were told.
    */
-  async setPasswordHash(accountId: string, newHash: string, expectedCurrentHash: string, ctx: ChangeContext, options: { temporary?: boolean } = {}): Promise<Account> {
+  async setPasswordHash(accountId: string, newHash: string, expectedCurrentHash: string, ctx: ChangeContext, options: { temporary?: boolean } = {}): Promise<{ account: Account; signOut: SignOutReport }> {
     let conflict = false;
     const updated = await this.#directory.update(accountId, (a) => {
       if (a.passwordHash !== expectedCurrentHash) {
@@ -106,8 +120,8 @@ export class Credentials {
     if (await this.#lockout.unlock(updated.loginId)) {
       await this.#audit.record({ type: 'account.unlocked', accountId, actor: ctx.actor, reason: `${ctx.via}: password changed`, ip: ctx.ip, requestId: ctx.requestId });
     }
-    await this.#revoker.revokeAccount(accountId, { exceptSsoSession: ctx.exceptSsoSession });
-    return updated;
+    const signOut = await this.#revoker.revokeAccount(accountId, { exceptSsoSession: ctx.exceptSsoSession, actor: ctx.actor, ip: ctx.ip, requestId: ctx.requestId });
+    return { account: updated, signOut };
   }
 
   /** Clears the lock, keeping the password ("Unlock Password", administrator unlock). */

@@ -9,6 +9,7 @@ import type { Clock } from '../clock.ts';
 import { AppError } from '../errors.ts';
 import { temporaryPassword } from '../passwords/generate.ts';
 import type { PasswordPolicies } from '../passwords/policy.ts';
+import type { SignOutReport } from '../sessions/sign-out-report.ts';
 
 export type AdminScope = { kind: 'ministry' } | { kind: 'school'; schoolCode: string };
 
@@ -105,16 +106,17 @@ export class Administration {
   /**
    * Sets a generated temporary password (returned once, never stored or logged), which
    * must be changed at the next sign-in; clears the lock; revokes sessions and refresh
-   * tokens; keeps the challenge questions.
+   * tokens and tells the apps of those sessions what it can (`signOut`); keeps the
+   * challenge questions.
    */
-  async resetPassword(scope: AdminScope, actor: Account, accountId: string, ctx: AdminContext): Promise<{ account: Account; temporaryPassword: string }> {
+  async resetPassword(scope: AdminScope, actor: Account, accountId: string, ctx: AdminContext): Promise<{ account: Account; temporaryPassword: string; signOut: SignOutReport }> {
     const account = await this.target(scope, accountId);
     const password = temporaryPassword(this.#policies.for(account), account);
     const hash = await this.#credentials.hashPassword(password);
     // Also clears a lock and revokes sessions and refresh tokens (see Credentials).
-    const updated = await this.#credentials.setPasswordHash(account.id, hash, account.passwordHash, this.#change(actor, ctx), { temporary: true });
+    const { account: updated, signOut } = await this.#credentials.setPasswordHash(account.id, hash, account.passwordHash, this.#change(actor, ctx), { temporary: true });
     await this.#audit.record({ type: 'admin.password.reset', accountId: account.id, actor: actor.id, ...ctx });
-    return { account: updated, temporaryPassword: password };
+    return { account: updated, temporaryPassword: password, signOut };
   }
 
   async unlock(scope: AdminScope, actor: Account, accountId: string, ctx: AdminContext): Promise<Account> {
@@ -130,13 +132,14 @@ export class Administration {
     return updated ?? account;
   }
 
-  async setStatus(scope: AdminScope, actor: Account, accountId: string, status: 'active' | 'disabled', ctx: AdminContext): Promise<Account> {
+  /** Disabling also ends every session and tells their apps what it can (`signOut`). */
+  async setStatus(scope: AdminScope, actor: Account, accountId: string, status: 'active' | 'disabled', ctx: AdminContext): Promise<{ account: Account; signOut: SignOutReport | null }> {
     const account = await this.target(scope, accountId);
     if (account.id === actor.id && status === 'disabled') throw new AppError('SSPR 5403', 'an administrator cannot disable their own account');
     const updated = await this.#directory.update(account.id, (a) => ({ ...a, status }));
     await this.#audit.record({ type: status === 'disabled' ? 'account.disabled' : 'account.enabled', accountId: account.id, actor: actor.id, ...ctx });
-    if (status === 'disabled') await this.#revoker.revokeAccount(account.id, {});
-    return updated ?? account;
+    const signOut = status === 'disabled' ? await this.#revoker.revokeAccount(account.id, { actor: actor.id, ...ctx }) : null;
+    return { account: updated ?? account, signOut };
   }
 
   #change(actor: Account, ctx: AdminContext): ChangeContext {

@@ -14,6 +14,7 @@ export type AuditType =
   | 'questions.set'
   | 'reauth.failure'
   | 'sessions.revoked'
+  | 'logout.backchannel'
   | 'account.locked'
   | 'account.unlocked'
   | 'forgot.started'

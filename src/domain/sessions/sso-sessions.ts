@@ -16,6 +16,24 @@ export interface SamlParticipant {
 /** Field of the participants hash that lists the OIDC clients of the session. */
 const OIDC_FIELD = '@oidc';
 
+/** Who took part in an SSO session. */
+export interface SessionParticipants {
+  /** SAML SPs in the order they joined. */
+  saml: SamlParticipant[];
+  /** OIDC clients that signed in with it. */
+  oidc: string[];
+  /** uids of the oidc-provider sessions that signed in with it (their clients and sids). */
+  oidcSessions: string[];
+}
+
+/** A session ended by `endAllFor`, with who took part in it (read before it was deleted). */
+export interface EndedSession {
+  id: string;
+  /** Whether it was still live (not idle-expired) when it ended. */
+  live: boolean;
+  participants: SessionParticipants;
+}
+
 export interface SsoSession {
   id: string;
   accountId: string;
@@ -103,15 +121,25 @@ export class SsoSessions {
     return participant;
   }
 
-  /** Who took part in the session: SAML SPs in the order they joined, and OIDC clients. */
-  async participants(sessionId: string): Promise<{ saml: SamlParticipant[]; oidc: string[] }> {
+  /** Who took part in the session: SAML SPs in the order they joined, OIDC clients and sessions. */
+  async participants(sessionId: string): Promise<SessionParticipants> {
     const all = await this.#store.hashGetAll(keys.ssoParticipants(sessionId));
     const saml = Object.entries(all ?? {})
       .filter(([field]) => field !== OIDC_FIELD)
       .map(([, v]) => JSON.parse(v) as SamlParticipant)
       .sort((a, b) => a.since - b.since || a.spId.localeCompare(b.spId));
     const oidc = all?.[OIDC_FIELD] ? (JSON.parse(all[OIDC_FIELD]) as string[]) : [];
-    return { saml, oidc };
+    const oidcSessions = await this.#store.setMembers(keys.ssoOidcSessions(sessionId));
+    return { saml, oidc, oidcSessions };
+  }
+
+  /**
+   * Records that an oidc-provider session (by its uid) signed in with this SSO session:
+   * when this session is ended without a browser, that session's clients get their
+   * back-channel logout tokens, with the sid of their ID tokens.
+   */
+  async oidcSession(session: SsoSession, uid: string): Promise<void> {
+    await this.#store.setAdd(keys.ssoOidcSessions(session.id), uid, Math.max(1, session.expiresAt - this.#clock()));
   }
 
   /** Records that an OIDC client received this session's sign-in. */
@@ -124,15 +152,20 @@ export class SsoSessions {
   async end(id: string): Promise<void> {
     await this.#store.del(keys.ssoSession(id));
     await this.#store.del(keys.ssoParticipants(id));
+    await this.#store.del(keys.ssoOidcSessions(id));
   }
 
-  /** Ends every SSO session of an account but `except`; resolves to how many ended. */
-  async endAllFor(accountId: string, except?: string): Promise<number> {
+  /**
+   * Ends every SSO session of an account but `except`, idle-expired ones included (their
+   * apps may still hold sessions of their own); resolves to them, with their participants.
+   */
+  async endAllFor(accountId: string, except?: string): Promise<EndedSession[]> {
     const index = keys.accountSsoSessions(accountId);
-    let ended = 0;
+    const ended: EndedSession[] = [];
     for (const id of await this.#store.setMembers(index)) {
       if (id === except) continue;
-      if (await this.#store.get(keys.ssoSession(id))) ended++;
+      const live = (await this.#store.get(keys.ssoSession(id))) !== null;
+      ended.push({ id, live, participants: await this.participants(id) });
       await this.end(id);
       await this.#store.setRemove(index, id);
     }

@@ -7,6 +7,7 @@
 // it has not changed meanwhile, then revokes the account's other sessions and tokens.
 import { PasswordChangedMeanwhileError } from '../../domain/accounts/credentials.ts';
 import { AppError } from '../../domain/errors.ts';
+import { describeReport } from '../../domain/sessions/sign-out-report.ts';
 import { nameParts } from '../../domain/passwords/policy.ts';
 import { currentFlow, expectStep, field, flowAccount, formBody, requestContext, showAgain } from '../engine.ts';
 import { pageData, type FlowModule } from '../steps.ts';
@@ -33,7 +34,7 @@ export const changePassword: FlowModule = {
       await deps.render(ctx, 'please-wait', pageData(deps, flow));
     },
     'password-done': async (deps, ctx, flow) => {
-      await deps.render(ctx, 'password-changed', pageData(deps, flow));
+      await deps.render(ctx, 'password-changed', { ...pageData(deps, flow), signOut: flow.signOut ?? null });
     },
   },
 
@@ -73,7 +74,7 @@ export const changePassword: FlowModule = {
       const account = await flowAccount(deps, flow);
       if (!flow.newPasswordHash || !flow.replacesHash) throw new AppError('SSPR 5102', 'nothing to commit');
       try {
-        await deps.credentials.setPasswordHash(account.id, flow.newPasswordHash, flow.replacesHash, {
+        const { signOut } = await deps.credentials.setPasswordHash(account.id, flow.newPasswordHash, flow.replacesHash, {
           actor: account.id,
           via: flow.kind,
           // The browser's own SSO session (if any: the SSPR app, required actions of a live
@@ -81,6 +82,7 @@ export const changePassword: FlowModule = {
           exceptSsoSession: deps.ssoCookie.read(ctx),
           ...requestContext(ctx),
         });
+        flow.signOut = { sessionsEnded: signOut.sessionsEnded, ...describeReport(signOut) };
       } catch (err) {
         if (err instanceof PasswordChangedMeanwhileError) throw new AppError('SSPR 5102', 'password changed meanwhile', { continueTo: '/portal' });
         throw err;

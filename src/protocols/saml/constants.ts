@@ -16,6 +16,9 @@ export const BINDING = {
 } as const;
 export type BindingName = keyof typeof BINDING;
 
+/** The SOAP binding (saml-bindings 3.2): server to server, for back-channel single logout. */
+export const BINDING_SOAP = 'urn:oasis:names:tc:SAML:2.0:bindings:SOAP';
+
 export const NAMEID_EMAIL = 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress';
 export const NAMEID_UNSPECIFIED = 'urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified';
 export const ATTRNAME_BASIC = 'urn:oasis:names:tc:SAML:2.0:attrname-format:basic';

@@ -6,7 +6,7 @@ import { X509Certificate } from 'node:crypto';
 import { ConfigError } from '../../config/settings.ts';
 import type { SamlAttributeName, SamlSpFile } from '../../config/relying-parties.ts';
 import type { AttributeProfile } from './attributes.ts';
-import { BINDING, DATA_ENCRYPTION, NS } from './constants.ts';
+import { BINDING, BINDING_SOAP, DATA_ENCRYPTION, NS } from './constants.ts';
 import { attribute, childElements, parseConfigXml, textOf, XmlRefusal } from './xml.ts';
 
 export interface Endpoint {
@@ -25,7 +25,10 @@ export interface ServiceProvider {
   file: string;
   /** HTTP-POST assertion consumer services, the default first. */
   acs: Endpoint[];
+  /** Front-channel SingleLogoutServices (HTTP-Redirect, HTTP-POST), carried by the browser. */
   slo: Endpoint[];
+  /** A SingleLogoutService with the SOAP binding: back-channel logout, server to server. */
+  soapSlo: Endpoint | undefined;
   /** PEM certificates whose keys may sign this SP's requests. */
   signingCerts: string[];
   encryptionCert: string | undefined;
@@ -112,7 +115,9 @@ export function serviceProviderFrom(file: SamlSpFile, defaultRelayStateMax: numb
     const acs = allAcs.filter((e) => e.binding === BINDING.post);
     if (acs.length === 0) throw new Error('no AssertionConsumerService with the HTTP-POST binding');
     acs.sort((a, b) => Number(b.isDefault === true) - Number(a.isDefault === true));
-    const slo = endpoints(sp, 'SingleLogoutService').filter((e) => e.binding === BINDING.post || e.binding === BINDING.redirect);
+    const allSlo = endpoints(sp, 'SingleLogoutService');
+    const slo = allSlo.filter((e) => e.binding === BINDING.post || e.binding === BINDING.redirect);
+    const soapSlo = allSlo.find((e) => e.binding === BINDING_SOAP);
 
     const metadataWantsSigned = attribute(sp, 'AuthnRequestsSigned') === 'true';
     const requestsMustBeSigned = metadataWantsSigned || file.requests_must_be_signed;
@@ -127,6 +132,7 @@ export function serviceProviderFrom(file: SamlSpFile, defaultRelayStateMax: numb
       file: file.file,
       acs,
       slo,
+      soapSlo,
       signingCerts,
       encryptionCert: encryptionCerts[0],
       requestsMustBeSigned,

@@ -4,12 +4,15 @@
 // metadata it fetches like any SP would.
 // Like Google: SP-initiated sign-in with an unsigned AuthnRequest over HTTP-Redirect; a
 // signed Response required; a "Welcome to your new account" page on an account's first
-// visit; apps by level from the assertion's attributes; sign-out by SAML single logout;
-// and, for testers, a panel with the NameID and attributes it received.
+// visit; apps by level from the assertion's attributes; sign-out by SAML single logout
+// (and, unlike Google, back-channel logout over SOAP: an administrator's reset at the IdP
+// ends the session here too); and, for testers, a panel with the NameID and attributes
+// it received.
 import bodyParser from '@koa/bodyparser';
 import Router from '@koa/router';
 import { SAML, ValidateInResponseTo, type Profile } from '@node-saml/node-saml';
-import { DOMParser } from '@xmldom/xmldom';
+import { DOMParser, XMLSerializer } from '@xmldom/xmldom';
+import { SignedXml } from 'xml-crypto';
 import Koa, { type Context } from 'koa';
 import { cookieSessions, pageRenderer } from '../web.ts';
 import { appsFor, bandOf, MAIL_DOMAINS_P4_P6 } from './apps.ts';
@@ -42,6 +45,37 @@ const COOKIE = 'workspace_sim';
 const MD = 'urn:oasis:names:tc:SAML:2.0:metadata';
 const DS = 'http://www.w3.org/2000/09/xmldsig#';
 const REDIRECT = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect';
+const SOAP_ENV = 'http://schemas.xmlsoap.org/soap/envelope/';
+const SOAP_MAX_BYTES = 64 * 1024;
+
+function soapEnvelope(inner: string): string {
+  return `<soap11:Envelope xmlns:soap11="${SOAP_ENV}"><soap11:Body>${inner}</soap11:Body></soap11:Envelope>`;
+}
+
+/** The one element in a SOAP 1.1 Body, serialised on its own (with the namespaces it uses). */
+function soapBodyElement(xml: string): string {
+  const doc = new DOMParser().parseFromString(xml, 'text/xml');
+  const envelope = doc.documentElement;
+  if (!envelope || envelope.namespaceURI !== SOAP_ENV || envelope.localName !== 'Envelope') throw new Error('not a SOAP envelope');
+  const body = Array.from(envelope.childNodes).find((n): n is Element => n.nodeType === 1 && (n as Element).namespaceURI === SOAP_ENV && (n as Element).localName === 'Body');
+  const inner = body ? Array.from(body.childNodes).filter((n): n is Element => n.nodeType === 1) : [];
+  if (inner.length !== 1) throw new Error('the SOAP Body must hold one element');
+  return new XMLSerializer().serializeToString(inner[0]!);
+}
+
+/** An enveloped RSA-SHA256 signature over the root, after its Issuer (as node-saml signs). */
+function signRoot(xml: string, keys: { privateKeyPem: string; certificatePem: string }): string {
+  const sig = new SignedXml({ privateKey: keys.privateKeyPem, publicCert: keys.certificatePem });
+  sig.signatureAlgorithm = 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256';
+  sig.canonicalizationAlgorithm = 'http://www.w3.org/2001/10/xml-exc-c14n#';
+  sig.addReference({
+    xpath: '/*',
+    transforms: ['http://www.w3.org/2000/09/xmldsig#enveloped-signature', 'http://www.w3.org/2001/10/xml-exc-c14n#'],
+    digestAlgorithm: 'http://www.w3.org/2001/04/xmlenc#sha256',
+  });
+  sig.computeSignature(xml, { prefix: 'ds', location: { reference: "/*/*[local-name(.)='Issuer']", action: 'after' } });
+  return sig.getSignedXml();
+}
 
 /** Reads what an SP needs from the IdP's metadata. */
 export function readIdpMetadata(xml: string): IdpInfo {
@@ -107,6 +141,13 @@ export function createWorkspaceSim(options: WorkspaceSimOptions) {
   const simSessions = cookieSessions<SimSession>(COOKIE);
   const { sessions } = simSessions;
   const session = simSessions.of;
+
+  /** Ends the sessions a (verified) LogoutRequest names: its NameID, and its SessionIndex if any. */
+  const endSessionsOf = (profile: Profile) => {
+    for (const [id, s] of sessions) {
+      if (s.profile?.nameID === profile.nameID && (!profile.sessionIndex || s.profile.sessionIndex === profile.sessionIndex)) sessions.delete(id);
+    }
+  };
 
   const failed = (ctx: Context, what: string, err: unknown) =>
     render(ctx, 'error', { message: `${what} failed: ${(err as Error).message}` }, 400);
@@ -197,13 +238,39 @@ export function createWorkspaceSim(options: WorkspaceSimOptions) {
         return render(ctx, 'signed-out', {});
       }
       if (!profile) throw new Error('no logout request');
-      for (const [id, s] of sessions) {
-        if (s.profile?.nameID === profile.nameID && (!profile.sessionIndex || s.profile.sessionIndex === profile.sessionIndex)) sessions.delete(id);
-      }
+      endSessionsOf(profile);
       const relayState = typeof ctx.query.RelayState === 'string' ? ctx.query.RelayState : '';
       ctx.redirect(await logout.getLogoutResponseUrlAsync(profile, relayState, {}, true));
     } catch (err) {
       await failed(ctx, 'Single logout', err);
+    }
+  });
+
+  // Single logout, SOAP (saml-bindings 3.2): the IdP, server to server, when it ended the
+  // session without the browser. node-saml checks the LogoutRequest as it would one by
+  // HTTP-POST (the IdP's signature, Issuer, NotOnOrAfter); the answer is a signed
+  // LogoutResponse in a SOAP envelope (a SOAP Fault when the request is refused).
+  router.post('/saml/slo/soap', async (ctx) => {
+    ctx.type = 'text/xml; charset=utf-8';
+    try {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > SOAP_MAX_BYTES) throw new Error('message too large');
+        chunks.push(chunk);
+      }
+      const request = soapBodyElement(Buffer.concat(chunks).toString('utf8'));
+      const { logout } = await saml();
+      const { profile } = await logout.validatePostRequestAsync({ SAMLRequest: Buffer.from(request, 'utf8').toString('base64') });
+      endSessionsOf(profile);
+      // node-saml writes an XML declaration, which has no place inside the SOAP Body.
+      const response = logout._generateLogoutResponse(profile, true).replace(/^<\?xml[^>]*\?>\s*/, '');
+      ctx.body = soapEnvelope(signRoot(response, options.keys));
+    } catch (err) {
+      ctx.status = 500;
+      const message = (err as Error).message.replace(/[<&]/g, ' ');
+      ctx.body = soapEnvelope(`<soap11:Fault><faultcode>soap11:Client</faultcode><faultstring>${message}</faultstring></soap11:Fault>`);
     }
   });
 

@@ -1,7 +1,8 @@
 // Checks the envelope of the (trusted) message: Version 2.0, an ID, an IssueInstant
 // no older than saml.requestMaxAgeSeconds and not in the future beyond the clock skew,
 // and a Destination that is this endpoint (required when the message is signed, as the
-// SAML bindings say for both HTTP-Redirect and HTTP-POST).
+// SAML bindings say for both HTTP-Redirect and HTTP-POST; the SOAP binding, an answer on
+// the connection the IdP opened, does not require it).
 import { established, refuse, type Check } from './message.ts';
 
 export const checkMessageFields: Check = (msg, ctx) => {
@@ -20,7 +21,7 @@ export const checkMessageFields: Check = (msg, ctx) => {
   const destination = el.getAttribute('Destination');
   if (destination) {
     if (destination !== msg.endpointUrl) refuse(`Destination ${destination} is not ${msg.endpointUrl}`);
-  } else if (msg.signed) {
+  } else if (msg.signed && msg.binding !== 'soap') {
     refuse('a signed message must name its Destination');
   }
 };

@@ -12,6 +12,7 @@ import { resolveAcs } from './resolve-acs.ts';
 import { verifySignature } from './verify-signature.ts';
 
 export { fromPost, fromRedirect } from './decode-binding.ts';
+export { fromSoap } from './decode-soap.ts';
 export { SamlRefusal, type CheckContext, type InboundMessage, type MessageKind } from './message.ts';
 
 const CHECKS: Check[] = [parseXml, checkSchema, identifySp, verifySignature, checkMessageFields, checkRelayState, checkReplay, resolveAcs];

@@ -9,7 +9,8 @@ import type { Endpoint, ServiceProvider, ServiceProviders } from '../service-pro
 export type MessageKind = 'AuthnRequest' | 'LogoutRequest' | 'LogoutResponse';
 
 export interface InboundMessage {
-  binding: 'redirect' | 'post';
+  /** soap: the answer to a back-channel request of ours (decode-soap.ts). */
+  binding: 'redirect' | 'post' | 'soap';
   param: 'SAMLRequest' | 'SAMLResponse';
   /** Which messages this endpoint takes. */
   expected: MessageKind[];

@@ -2,7 +2,7 @@
 // from here on has every field read from what the signature covers (msg.trusted).
 //   HTTP-Redirect: the detached signature over the query string exactly as received
 //     (SAMLRequest|SAMLResponse, RelayState, SigAlg, in that order); no XML signature.
-//   HTTP-POST: exactly one ds:Signature in the whole document, a direct child of the root,
+//   HTTP-POST and SOAP: exactly one ds:Signature in the whole document, a direct child of the root,
 //     with one Reference to the root's own ID and only the enveloped-signature and
 //     exclusive-c14n transforms. The signed content (xml-crypto's getSignedReferences)
 //     is parsed again and becomes msg.trusted, so a signed element wrapped in forged
