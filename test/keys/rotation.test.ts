@@ -11,7 +11,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SAML, ValidateInResponseTo } from '@node-saml/node-saml';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import * as oidc from 'openid-client';
-import { KEY_FILES, KEY_KINDS } from '../../src/config/key-material.ts';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { KEY_FILES, KEY_KINDS, newSamlKeyPair } from '../../src/config/key-material.ts';
 import { projectRoot } from '../../src/config/settings.ts';
 import { Browser } from '../support/browser.ts';
 import { DEMO, FIXTURE_RPS, startTestIdp, type TestIdp } from '../support/idp.ts';
@@ -308,6 +309,39 @@ describe('key rotation', function () {
       }
       assert.equal(a.child.exitCode, null, 'no restart');
       assert.equal(b.child.exitCode, null, 'no restart');
+    });
+  });
+
+  describe('key files written before rotation existed', () => {
+    let p: IdpProcess;
+    let keysDir: string;
+    const kid = randomBytes(8).toString('hex');
+    const saml = newSamlKeyPair('School IdP SAML signing', 20);
+    before(async () => {
+      // The formats of the first releases: a bare private JWKS, an array of cookie keys, one SAML key pair.
+      keysDir = mkdtempSync(path.join(tmpdir(), 'idp-keys-'));
+      const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
+      writeFileSync(path.join(keysDir, 'oidc-jwks.json'), JSON.stringify({ keys: [{ ...rsa, kid, use: 'sig', alg: 'RS256' }] }), { mode: 0o600 });
+      writeFileSync(path.join(keysDir, 'cookie-keys.json'), JSON.stringify([randomBytes(32).toString('base64url'), randomBytes(32).toString('base64url')]), { mode: 0o600 });
+      writeFileSync(path.join(keysDir, 'saml-signing.json'), JSON.stringify(saml), { mode: 0o600 });
+      p = await startIdpProcess({ REDIS_URL: await testRedisUrl(), REDIS_KEY_PREFIX: uniquePrefix(), IDP_KEYS_DIR: keysDir, IDP_RP_DIR: FIXTURE_RPS, LOG_LEVEL: 'warn', IDP_DEMO_SEED: 'false' });
+    });
+    after(async () => {
+      await p?.kill('SIGTERM');
+    });
+
+    it('uses them as current keys, rotates them, and warns of a certificate expiring within 30 days', async () => {
+      const url = `http://127.0.0.1:${p.port}`;
+      assert.deepEqual((await jwks(url)).keys.map((k) => k.kid), [kid]);
+      assert.equal((await new Browser(url).get('/saml/certificate.pem')).text, saml.certificatePem.replace(/\r\n?/g, '\n'));
+      assert.match(p.output(), /SAML signing certificate expires within 30 days/);
+      const status = await ok(keysDir, 'status');
+      assert.match(status, new RegExp(`oidc\\s+${kid}\\s+RS256\\s+current`));
+      assert.match(status, /saml .* current .* expires \S+ \(in (19|20) d, rotate now\)/);
+      assert.match(status, /cookie .* retiring .* retire at any time/);
+      await ok(keysDir, 'rotate', 'saml');
+      await until('the next certificate is published', async () => metadataCerts((await new Browser(url).get('/saml/metadata')).text).length === 2);
+      for (const kind of KEY_KINDS) assert.equal(statSync(path.join(keysDir, KEY_FILES[kind])).mode & 0o777, 0o600, KEY_FILES[kind]);
     });
   });
 });
