@@ -12,7 +12,7 @@
 // Files written before rotation existed (a bare JWKS, a cookie key array, one SAML key
 // pair) are read as keys that are all `current`.
 import { createHash, createPrivateKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import forge from 'node-forge';
 import { ConfigError } from './settings.ts';
@@ -264,9 +264,30 @@ export function loadKeyMaterial(dir: string, options: { create?: boolean } = {})
 
 export class RotationError extends Error {}
 
+/** One change at a time (two operators, two shells): a lock file beside the keys, taken with O_EXCL. */
+function locked<T>(dir: string, work: () => T): T {
+  const lock = path.join(dir, '.keys.lock');
+  try {
+    closeSync(openSync(lock, 'wx', 0o600));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    // A lock older than a minute is left by a command that died.
+    if (Date.now() - statSync(lock).mtimeMs < 60_000) throw new RotationError(`${lock} exists: another keys command is running (remove the file if none is)`);
+    rmSync(lock, { force: true });
+    closeSync(openSync(lock, 'wx', 0o600));
+  }
+  try {
+    return work();
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
 function update(dir: string, kind: KeyKind, change: (entries: Entry<unknown>[]) => Entry<unknown>[]): void {
-  const entries = readEntries(dir, kind, false);
-  writeKeyFile(path.join(dir, KEY_FILES[kind]), serialise(kind, change(entries)));
+  locked(dir, () => {
+    const entries = readEntries(dir, kind, false);
+    writeKeyFile(path.join(dir, KEY_FILES[kind]), serialise(kind, change(entries)));
+  });
 }
 
 /** Adds a `next` key (generation) of a kind: published at once, signs nothing yet. */
@@ -316,9 +337,10 @@ export function activateKeys(dir: string, kind: KeyKind, now: number, holdMs: nu
 export function retireKeys(dir: string, kind: KeyKind, now: number, force = false): { removed: KeyInfo[]; kept: KeyInfo[] } {
   const result = { removed: [] as KeyInfo[], kept: [] as KeyInfo[] };
   const due = (l: Lifecycle) => l.state === 'retiring' && (force || !l.retireAfter || Date.parse(l.retireAfter) <= now);
-  const entries = readEntries(dir, kind, false);
-  for (const e of entries) if (e.life.state === 'retiring') (due(e.life) ? result.removed : result.kept).push(infoOf(kind, e));
-  if (result.removed.length > 0) update(dir, kind, (all) => all.filter((e) => !due(e.life)));
+  update(dir, kind, (entries) => {
+    for (const e of entries) if (e.life.state === 'retiring') (due(e.life) ? result.removed : result.kept).push(infoOf(kind, e));
+    return entries.filter((e) => !due(e.life));
+  });
   return result;
 }
 

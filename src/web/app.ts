@@ -176,10 +176,12 @@ export function createIdp(deps: IdpDeps): Idp {
     const version = JSON.stringify([next.jwks, next.cookieKeys, next.samlCertificates]);
     metrics.setKeys(next.keys);
     if (version === keysVersion) return;
+    // Everything that can fail first: on failure the keys in use stay, all of them.
     const built = buildProvider(next);
     const handle = built.callback();
-    samlMetadata = metadataOf(next.samlCertificates.map((c) => c.certificatePem));
+    const metadata = metadataOf(next.samlCertificates.map((c) => c.certificatePem));
     samlMessages.rekey(next.saml, metadataOf([next.saml.certificatePem]));
+    samlMetadata = metadata;
     keys = next;
     keysVersion = version;
     app.keys = next.cookieKeys;
