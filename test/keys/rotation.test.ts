@@ -4,7 +4,7 @@
 // directory switches without restart.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -265,6 +265,21 @@ describe('key rotation', function () {
       await ok(t.keysDir, 'retire', 'cookie', '--force');
       t.reloadKeys();
       assert.match((await b.open('/portal')).res.text, /Allen Tan/, 'cookies re-signed with the new key on the way');
+    });
+
+    it('keeps the keys in use when a changed file does not load', async () => {
+      const b = new Browser(t.url);
+      assert.match((await b.signIn((await b.open('/portal')).res, DEMO.student.loginId, DEMO.student.password)).res.text, /Allen Tan/);
+      const file = path.join(t.keysDir, 'cookie-keys.json');
+      const good = readFileSync(file, 'utf8');
+      writeFileSync(`${file}.new`, '{"keys": [', { mode: 0o600 });
+      renameSync(`${file}.new`, file);
+      t.reloadKeys();
+      assert.ok(t.logs.some((l) => /key reload failed/.test(l) && /not valid JSON/.test(l)), 'logged');
+      assert.match((await b.open('/portal')).res.text, /Allen Tan/, 'still signed in');
+      assert.equal((await cli(t.keysDir, 'rotate', 'cookie')).code, 1, 'the CLI refuses to work on it');
+      writeFileSync(`${file}.new`, good, { mode: 0o600 });
+      renameSync(`${file}.new`, file);
     });
   });
 
