@@ -67,6 +67,13 @@ export interface KeyMaterial {
   samlCertificates: Array<{ certificatePem: string; state: KeyState }>;
   /** Every key with its life cycle. */
   keys: KeyInfo[];
+  /**
+   * The key of the decoy questions shown for unknown login IDs (forgot password). Never
+   * rotated: if it changed, an unknown login ID's questions would change while a real
+   * account's stay, telling them apart. Created from the first cookie key (which served
+   * as this key before rotation existed), so upgrading changes no decoy.
+   */
+  decoyKey: string;
 }
 
 export const KEY_FILES: Record<KeyKind, string> = { oidc: 'oidc-jwks.json', saml: 'saml-signing.json', cookie: 'cookie-keys.json' };
@@ -245,6 +252,30 @@ function infoOf(kind: KeyKind, e: Entry<unknown>): KeyInfo {
   return { kind, id: e.id, use: 'RSA certificate', life: e.life, expires: Date.parse(cert.validTo) };
 }
 
+export const DECOY_KEY_FILE = 'decoy-key.json';
+
+function readDecoyKey(dir: string, initial: string, create: boolean): string {
+  const file = path.join(dir, DECOY_KEY_FILE);
+  const read = () => {
+    const v = JSON.parse(readFileSync(file, 'utf8')) as { key?: unknown };
+    if (typeof v?.key !== 'string' || v.key.length < 32) throw new ConfigError(`${file}: unexpected content`);
+    return v.key;
+  };
+  try {
+    return read();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err instanceof SyntaxError ? new ConfigError(`${file}: not valid JSON`) : err;
+  }
+  if (!create) return initial;
+  try {
+    writeFileSync(file, `${JSON.stringify({ key: initial })}\n`, { mode: 0o600, flag: 'wx' });
+    return initial;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return read();
+  }
+}
+
 export function loadKeyMaterial(dir: string, options: { create?: boolean } = {}): KeyMaterial {
   const create = options.create ?? true;
   if (create) mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -252,6 +283,7 @@ export function loadKeyMaterial(dir: string, options: { create?: boolean } = {})
   const cookie = ordered(readEntries(dir, 'cookie', create));
   const saml = ordered(readEntries(dir, 'saml', create));
   return {
+    decoyKey: readDecoyKey(dir, cookie[0]!.material as string, create),
     jwks: { keys: oidc.map((e) => e.material as Jwk) },
     cookieKeys: cookie.map((e) => e.material as string),
     saml: saml[0]!.material as SamlKeyPair,

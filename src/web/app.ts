@@ -83,8 +83,7 @@ export function createIdp(deps: IdpDeps): Idp {
   const secure = settings.server.publicUrl.startsWith('https:');
   // Key material in use; replaced by applyKeys when keys rotate (README "Key rotation").
   let keys = deps.keyMaterial;
-  // The decoy questions must not change with cookie key rotation: the key at start-up.
-  const decoyKey = deps.keyMaterial.cookieKeys[0]!;
+  const decoyKey = deps.keyMaterial.decoyKey;
 
   const metrics = new Metrics();
   const services = createServices(settings, store, clock);

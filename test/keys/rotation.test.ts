@@ -267,6 +267,28 @@ describe('key rotation', function () {
       assert.match((await b.open('/portal')).res.text, /Allen Tan/, 'cookies re-signed with the new key on the way');
     });
 
+    it('shows an unknown login ID the same decoy questions after a cookie key rotation and a restart', async () => {
+      const decoy = async (url: string) => {
+        const browser = new Browser(url);
+        const link = /href="(\/flow\/forgot-password\?from=[^"]+)"/.exec((await browser.open('/portal')).res.text)![1]!;
+        const search = await browser.open(link);
+        const page = (await browser.follow(await browser.submit(search.res, '/forgot/search', { username: 'no_such_student@students.edu.sg' }))).res;
+        return [...page.text.matchAll(/<label for="a\d+">([^<]+)<\/label>/g)].map((m) => m[1]!);
+      };
+      const before = await decoy(t.url);
+      assert.equal(before.length, 3);
+      await ok(t.keysDir, 'rotate', 'cookie');
+      await ok(t.keysDir, 'activate', 'cookie', '--now');
+      t.reloadKeys();
+      assert.deepEqual(await decoy(t.url), before);
+      const restarted = await startTestIdp({ keysDir: t.keysDir, seed: false });
+      try {
+        assert.deepEqual(await decoy(restarted.url), before, 'after a restart on the rotated keys');
+      } finally {
+        await restarted.close();
+      }
+    });
+
     it('keeps the keys in use when a changed file does not load', async () => {
       const b = new Browser(t.url);
       assert.match((await b.signIn((await b.open('/portal')).res, DEMO.student.loginId, DEMO.student.password)).res.text, /Allen Tan/);
