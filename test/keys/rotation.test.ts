@@ -12,7 +12,7 @@ import { SAML, ValidateInResponseTo } from '@node-saml/node-saml';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import * as oidc from 'openid-client';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { KEY_FILES, KEY_KINDS, newSamlKeyPair } from '../../src/config/key-material.ts';
+import { DECOY_KEY_FILE, KEY_FILES, KEY_KINDS, newSamlKeyPair } from '../../src/config/key-material.ts';
 import { projectRoot } from '../../src/config/settings.ts';
 import { Browser } from '../support/browser.ts';
 import { DEMO, FIXTURE_RPS, startTestIdp, type TestIdp } from '../support/idp.ts';
@@ -149,8 +149,8 @@ describe('key rotation', function () {
     });
 
     it('writes every key file with mode 600', async () => {
-      for (const kind of KEY_KINDS) {
-        assert.equal(statSync(path.join(t.keysDir, KEY_FILES[kind])).mode & 0o777, 0o600, KEY_FILES[kind]);
+      for (const file of [...KEY_KINDS.map((k) => KEY_FILES[k]), DECOY_KEY_FILE]) {
+        assert.equal(statSync(path.join(t.keysDir, file)).mode & 0o777, 0o600, file);
       }
     });
   });
