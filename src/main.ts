@@ -4,7 +4,7 @@
 // ready, showing SSPR 5019, and carries on by itself when Redis comes back.
 // The first log line says which store is in use.
 import { createServer } from 'node:http';
-import { loadKeyMaterial } from './config/key-material.ts';
+import { expiringCertificates, loadKeyMaterial, watchKeyMaterial, type KeyMaterial } from './config/key-material.ts';
 import { loadRelyingParties } from './config/relying-parties.ts';
 import { ConfigError, loadSettings, projectRoot } from './config/settings.ts';
 import { loadSeed, readSeedFile, SeedError } from './domain/accounts/seed.ts';
@@ -30,6 +30,21 @@ async function main(): Promise<void> {
   const { sls, workspace } = withSimulatedApps(settings, relyingParties);
   let started = false;
   const idp = createIdp({ settings, store, logger, clock: systemClock, keyMaterial, relyingParties, started: () => started });
+  // Key rotation (README "Key rotation"): rotated keys are used without restart; a SAML
+  // certificate expiring within 30 days is warned about at start, on change and daily.
+  let keysInUse = keyMaterial;
+  const warnExpiry = (k: KeyMaterial) => {
+    for (const cert of expiringCertificates(k, Date.now())) {
+      logger.warn({ certificate: cert.id, state: cert.life.state, expires: new Date(cert.expires!).toISOString() }, 'SAML signing certificate expires within 30 days: rotate it (README "Key rotation")');
+    }
+  };
+  warnExpiry(keyMaterial);
+  const keyWatcher = watchKeyMaterial(settings.keysDir, (k) => {
+    keysInUse = k;
+    idp.applyKeys(k);
+    warnExpiry(k);
+  }, (err) => logger.error({ err }, 'key files changed but could not be loaded: the keys in use stay'));
+  setInterval(() => warnExpiry(keysInUse), 86_400_000).unref();
   // Seed files are read now: a bad file stops start-up with its message, before listening.
   const seeds = [
     ...(settings.seed.demo ? [{ what: 'demo accounts loaded (see README "Demo accounts")', file: path.join(projectRoot, 'config/demo-accounts.json') }] : []),
@@ -108,6 +123,7 @@ async function main(): Promise<void> {
       extra.closeIdleConnections();
     }
     server.close(async () => {
+      keyWatcher.close();
       await idp.close();
       await store.close();
       logger.info('stopped');

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { stringify } from 'csv-stringify/sync';
 import { ConfigError, loadSettings } from '../config/settings.ts';
+import { activateKeys, KEY_KINDS, loadKeyMaterial, retireKeys, rotateKeys, RotationError, type KeyInfo, type KeyKind } from '../config/key-material.ts';
 import { loadRelyingParties, parseRelyingParty, relyingPartyId } from '../config/relying-parties.ts';
 import { serviceProviderFrom } from '../protocols/saml/service-providers.ts';
 import { normaliseLoginId, type Account } from '../domain/accounts/account.ts';
@@ -16,7 +17,6 @@ import { AppError } from '../domain/errors.ts';
 import { systemClock } from '../domain/clock.ts';
 import { openStore, StoreUnavailableError, type Store } from '../store/index.ts';
 import { createServices, type Services } from '../services.ts';
-import { loadKeyMaterial } from '../config/key-material.ts';
 import { describeReport, type SignOutReport } from '../domain/sessions/sign-out-report.ts';
 import { createLogger } from '../observability/logger.ts';
 import { withSimulatedApps } from '../sims/clients.ts';
@@ -31,6 +31,10 @@ const USAGE = `usage: npm run cli -- <command> [arguments]
   audit [--account <loginId>] [--type <event>] [--count N]
   validate-rp <file.json>                              check a relying-party file
   add-rp <file.json>                                   check it and copy it into IDP_RP_DIR (or config/relying-parties)
+  keys status                                          every key: use, state, age, expiry (IDP_KEYS_DIR)
+  keys rotate oidc|saml|cookie                         add a next key: published (verifies) at once, signs nothing yet
+  keys activate oidc|saml|cookie [--now]               next signs from now on; current becomes retiring
+  keys retire [oidc|saml|cookie] [--force]             drop retiring keys past their retire-after time
 
 The store is chosen as for the server (REDIS_URL, REDIS_CLUSTER_NODES, ...).`;
 
@@ -63,13 +67,14 @@ export async function run(argv: string[], out: (line: string) => void, open: (co
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { commit: { type: 'boolean' }, out: { type: 'string' }, account: { type: 'string' }, type: { type: 'string' }, count: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { now: { type: 'boolean' }, force: { type: 'boolean' }, commit: { type: 'boolean' }, out: { type: 'string' }, account: { type: 'string' }, type: { type: 'string' }, count: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   const [command, arg] = positionals;
   if (!command || values.help) {
     out(USAGE);
     return command ? 0 : 2;
   }
+  if (command === 'keys') return keysCommand(positionals.slice(1), { now: values.now === true, force: values.force === true }, out);
   if (command === 'validate-rp' || command === 'add-rp') {
     if (!arg) throw new UsageError(`${command} needs a file`);
     const file = path.resolve(arg);
@@ -185,6 +190,88 @@ export async function run(argv: string[], out: (line: string) => void, open: (co
   } finally {
     await close?.();
     await store.close();
+  }
+}
+
+/** How long a next OIDC or cookie key is published before it may be activated: every process has reloaded by then. */
+const PROPAGATION_MS = 60_000;
+
+function duration(ms: number): string {
+  const s = Math.round(Math.abs(ms) / 1000);
+  const text = s >= 2 * 86400 ? `${Math.round(s / 86400)} d` : s >= 2 * 3600 ? `${Math.round(s / 3600)} h` : s >= 120 ? `${Math.round(s / 60)} min` : `${s} s`;
+  return ms < 0 ? `${text} ago` : text;
+}
+
+function describe(k: KeyInfo, now: number): string {
+  const l = k.life;
+  const parts = [k.kind.padEnd(6), k.id.padEnd(16), k.use.padEnd(15), l.state.padEnd(8), `age ${duration(now - Date.parse(l.created))}`];
+  if (l.state === 'next') parts.push(k.kind === 'saml' ? 'in metadata, signs nothing yet' : k.kind === 'oidc' ? 'in JWKS, signs nothing yet' : 'verifies, signs nothing yet');
+  if (l.state === 'current') parts.push(`signs${l.activated ? ` since ${l.activated}` : ''}`);
+  if (l.state === 'retiring') parts.push(l.retireAfter ? `retire after ${l.retireAfter} (${Date.parse(l.retireAfter) <= now ? 'due now' : `in ${duration(Date.parse(l.retireAfter) - now)}`})` : 'retire at any time');
+  if (k.expires !== undefined) parts.push(`expires ${new Date(k.expires).toISOString()} (${k.expires <= now ? 'EXPIRED' : `in ${duration(k.expires - now)}`}${k.expires - now < 30 * 86_400_000 ? ', rotate now' : ''})`);
+  return parts.join('  ');
+}
+
+/** `keys ...`: works on the key files only (IDP_KEYS_DIR); every IdP process picks changes up within seconds. */
+function keysCommand(args: string[], flags: { now: boolean; force: boolean }, out: (line: string) => void): number {
+  const settings = loadSettings();
+  const dir = settings.keysDir;
+  const now = Date.now();
+  const [action, kindArg] = args;
+  const kindOf = (required: boolean): KeyKind | undefined => {
+    if (!kindArg && !required) return undefined;
+    if (!KEY_KINDS.includes(kindArg as KeyKind)) throw new UsageError(`keys ${action} needs one of: ${KEY_KINDS.join(', ')}`);
+    return kindArg as KeyKind;
+  };
+  try {
+    switch (action) {
+      case 'status': {
+        for (const k of loadKeyMaterial(dir, { create: false }).keys) out(describe(k, now));
+        return 0;
+      }
+      case 'rotate': {
+        const kind = kindOf(true)!;
+        const added = rotateKeys(dir, kind, now);
+        for (const k of added) out(`added ${describe(k, now)}`);
+        const wait = kind === 'saml' ? settings.saml.certificateOverlapHours * 3_600_000 : PROPAGATION_MS;
+        out(`next: keys activate ${kind}, at ${new Date(now + wait).toISOString()} or later`);
+        return 0;
+      }
+      case 'activate': {
+        const kind = kindOf(true)!;
+        const { oidc, sso, saml } = settings;
+        // How long the old key stays published or verifying after it stops signing:
+        //  oidc: the longest a token it signed may be presented (ID tokens also as id_token_hint at logout, for a session's life)
+        //  saml: the overlap, for SPs that cache metadata
+        //  cookie: the longest an SSO session (and its cookie) lives
+        const hold =
+          kind === 'oidc'
+            ? Math.max(oidc.idTokenSeconds, oidc.accessTokenSeconds, oidc.clientCredentialsSeconds, oidc.refreshTokenDays * 86400, sso.absoluteHours * 3600) * 1000
+            : kind === 'saml'
+              ? settings.saml.certificateOverlapHours * 3_600_000
+              : sso.absoluteHours * 3_600_000;
+        const minPublished = flags.now ? 0 : kind === 'saml' ? settings.saml.certificateOverlapHours * 3_600_000 : PROPAGATION_MS;
+        const { activated, retiring } = activateKeys(dir, kind, now, hold, minPublished);
+        for (const k of activated) out(`activated ${describe(k, now)}`);
+        for (const k of retiring) out(`retiring ${describe(k, now)}`);
+        out(`then: keys retire ${kind}, after ${new Date(now + hold).toISOString()}`);
+        return 0;
+      }
+      case 'retire': {
+        const kinds = kindArg ? [kindOf(true)!] : KEY_KINDS;
+        for (const kind of kinds) {
+          const { removed, kept } = retireKeys(dir, kind, now, flags.force);
+          for (const k of removed) out(`removed ${describe(k, now)}`);
+          for (const k of kept) out(`kept ${describe(k, now)}`);
+        }
+        return 0;
+      }
+      default:
+        throw new UsageError('keys needs one of: status, rotate, activate, retire');
+    }
+  } catch (err) {
+    if (err instanceof RotationError) throw new UsageError(err.message);
+    throw err;
   }
 }
 

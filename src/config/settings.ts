@@ -147,6 +147,8 @@ export const settingsSchema = z.strictObject({
     /** Default cap on RelayState (the SAML bindings say 80 bytes); SP files may raise it. */
     relayStateMaxBytes: z.coerce.number().int().min(80).max(4096),
     signatureAlgorithm: z.enum(['rsa-sha256', 'rsa-sha512']),
+    /** Key rotation: how long a next certificate is in metadata before it may sign, and the old one stays after. */
+    certificateOverlapHours: z.coerce.number().min(0).max(24 * 90),
   }),
   sims: z.strictObject({
     enabled: z.boolean(),
@@ -208,6 +210,7 @@ export const ENVIRONMENT: ReadonlyArray<{ env: string; key: string; parse?: EnvP
   { env: 'WORKSPACE_SIM_PORT', key: 'sims.workspace.port' },
   { env: 'WORKSPACE_SIM_URL', key: 'sims.workspace.publicUrl' },
   { env: 'IDP_SAML_ENTITY_ID', key: 'saml.entityId' },
+  { env: 'IDP_SAML_CERT_OVERLAP_HOURS', key: 'saml.certificateOverlapHours' },
   { env: 'IDP_LOCKOUT_MAX_FAILURES', key: 'lockout.maxFailures' },
   { env: 'IDP_LOCKOUT_MINUTES', key: 'lockout.lockMinutes' },
   { env: 'IDP_ADMIN_RECENT_AUTH_MINUTES', key: 'admin.recentAuthMinutes' },

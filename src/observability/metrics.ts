@@ -1,6 +1,7 @@
 // Prometheus metrics: request rate and latency by route, sign-in outcomes, store errors,
 // SAML messages refused.
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { KeyInfo } from '../config/key-material.ts';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -34,6 +35,35 @@ export class Metrics {
     help: 'Requests that failed because the store was unreachable',
     registers: [this.registry],
   });
+
+  #keys: readonly KeyInfo[] = [];
+  readonly samlCertificateExpiry = new Gauge({
+    name: 'idp_saml_certificate_expiry_seconds',
+    help: 'Seconds until each published SAML signing certificate expires (notAfter), by state (current, next, retiring) and id',
+    labelNames: ['state', 'id'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.samlCertificateExpiry.reset();
+      const now = Date.now();
+      for (const k of this.#keys) if (k.kind === 'saml' && k.expires !== undefined) this.samlCertificateExpiry.set({ state: k.life.state, id: k.id }, Math.round((k.expires - now) / 1000));
+    },
+  });
+  readonly signingKeyAge = new Gauge({
+    name: 'idp_key_age_seconds',
+    help: 'Age of each key (since created), by kind (oidc, saml, cookie), state and id',
+    labelNames: ['kind', 'state', 'id'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.signingKeyAge.reset();
+      const now = Date.now();
+      for (const k of this.#keys) this.signingKeyAge.set({ kind: k.kind, state: k.life.state, id: k.id }, Math.round((now - Date.parse(k.life.created)) / 1000));
+    },
+  });
+
+  /** The keys in use (after start and after each rotation). */
+  setKeys(keys: readonly KeyInfo[]): void {
+    this.#keys = keys;
+  }
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'idp_' });

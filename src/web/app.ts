@@ -61,6 +61,8 @@ export interface Idp extends Services {
   warm(): Promise<void>;
   /** Releases what the app holds besides the store (the schema-validation worker). */
   close(): Promise<void>;
+  /** Uses rotated key material from now on, without restart (see watchKeyMaterial). */
+  applyKeys(keyMaterial: KeyMaterial): void;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
@@ -110,7 +112,9 @@ async function formQuery(ctx: Context): Promise<string> {
 export function createIdp(deps: IdpDeps): Idp {
   const { settings, store, logger, clock } = deps;
   const secure = settings.server.publicUrl.startsWith('https:');
-  const csrfKey = deps.keyMaterial.cookieKeys[0]!;
+  // Key material in use; replaced by applyKeys when keys rotate (README "Key rotation").
+  let keys = deps.keyMaterial;
+  const decoyKey = deps.keyMaterial.decoyKey;
 
   const metrics = new Metrics();
   // Sessions ended without a browser are told to their apps by the protocols (set below).
@@ -120,8 +124,10 @@ export function createIdp(deps: IdpDeps): Idp {
   const flows = new Flows(store, clock, settings.flow.idleSeconds * 1000);
   const serviceProviders = new ServiceProviders(deps.relyingParties.saml, settings.saml.relayStateMaxBytes);
   const samlEndpoints = idpEndpoints(settings.server.publicUrl, settings.saml.entityId);
-  const samlMetadata = idpMetadata(samlEndpoints, deps.keyMaterial.saml.certificatePem, { name: 'MIMS Portal', url: settings.server.publicUrl });
-  const samlMessages = new SamlMessages(samlEndpoints, deps.keyMaterial.saml, samlMetadata, settings.saml);
+  // Served metadata lists every published certificate; samlify (which signs) is given the current one only.
+  const metadataOf = (certificates: string[]) => idpMetadata(samlEndpoints, certificates, { name: 'MIMS Portal', url: settings.server.publicUrl });
+  let samlMetadata = metadataOf(keys.samlCertificates.map((c) => c.certificatePem));
+  const samlMessages = new SamlMessages(samlEndpoints, keys.saml, metadataOf([keys.saml.certificatePem]), settings.saml);
   const schemaValidator = new SchemaValidator();
   const logoutChains = new LogoutChains(store, 10 * 60_000);
   const cookie = ssoCookie(secure);
@@ -132,7 +138,7 @@ export function createIdp(deps: IdpDeps): Idp {
       title: 'MIMS Portal',
       idleSeconds: null,
     }),
-    (ctx) => ({ csrf: () => csrfToken(csrfKey, secretOf(ctx)) }),
+    (ctx) => ({ csrf: () => csrfToken(keys.cookieKeys[0]!, secretOf(ctx)) }),
     process.env.NODE_ENV !== 'development',
   );
 
@@ -146,13 +152,13 @@ export function createIdp(deps: IdpDeps): Idp {
   const nameOf = (id: string) => serviceProviders.byId(id)?.displayName ?? deps.relyingParties.oidc.find((c) => c.client_id === id)?.display_name ?? id;
   const logout = singleLogout({ sso, ssoCookie: cookie, audit, chains: logoutChains, render, secure, nameOf });
 
-  const provider = createProvider({
+  const buildProvider = (k: KeyMaterial) => createProvider({
     settings,
     store,
     directory,
     clients: deps.relyingParties.oidc,
-    jwks: deps.keyMaterial.jwks,
-    cookieKeys: deps.keyMaterial.cookieKeys,
+    jwks: k.jwks,
+    cookieKeys: k.cookieKeys,
     ssoOf: (ctx) => ssoOf(ctx as unknown as Context),
     gate,
     // oidc-provider's context is its own: the request id comes from the request's scope.
@@ -178,14 +184,45 @@ export function createIdp(deps: IdpDeps): Idp {
       await audit.record({ type: 'logout', accountId: session.accountId, client: ctx.oidc.client?.clientId, ip: c.ip, requestId: c.state.requestId as string });
     },
   });
-  const handleOidc = provider.callback();
+  // --- key rotation: oidc-provider takes its keys at construction, so a rotation builds a
+  // new Provider; the koa mount and the interaction router reach the one in use through
+  // `provider` (a stable indirection). Everything lives in the store, none in the Provider.
+  let currentProvider = buildProvider(keys);
+  let handleOidc = currentProvider.callback();
+  const provider = new Proxy({} as typeof currentProvider, {
+    get(_target, property) {
+      const value: unknown = Reflect.get(currentProvider, property, currentProvider);
+      // Methods are bound to the Provider in use; classes (provider.Grant, ...) are returned as they are.
+      return typeof value === 'function' && !('prototype' in value) ? (value as (...a: unknown[]) => unknown).bind(currentProvider) : value;
+    },
+  });
+  let keysVersion = JSON.stringify([keys.jwks, keys.cookieKeys, keys.samlCertificates]);
+  metrics.setKeys(keys.keys);
+  const applyKeys = (next: KeyMaterial) => {
+    const version = JSON.stringify([next.jwks, next.cookieKeys, next.samlCertificates]);
+    metrics.setKeys(next.keys);
+    if (version === keysVersion) return;
+    // Everything that can fail first: on failure the keys in use stay, all of them.
+    const built = buildProvider(next);
+    const handle = built.callback();
+    const metadata = metadataOf(next.samlCertificates.map((c) => c.certificatePem));
+    samlMessages.rekey(next.saml, metadataOf([next.saml.certificatePem]));
+    samlMetadata = metadata;
+    keys = next;
+    keysVersion = version;
+    app.keys = next.cookieKeys;
+    currentProvider = built;
+    handleOidc = handle;
+    logger.info({ keys: next.keys.map((k) => `${k.kind}:${k.id}:${k.life.state}`) }, 'key material changed: now in use');
+  };
+  // --- end key rotation
   tellRelyingParties = backchannelSignOut({
     oidc: oidcBackchannelLogout({ provider, sso, ssoOf: (ctx) => sso.get(cookie.read(ctx as unknown as Context)), onError: (err, message) => logger.error({ err }, message) }),
     saml: samlBackchannelLogout({ settings, store, clock, sps: serviceProviders, messages: samlMessages, schema: schemaValidator, endpoints: samlEndpoints, onRefusal: (code) => metrics.samlRefusals.inc({ code }) }),
     audit, logger, nameOf,
   });
 
-  const app = new Koa({ proxy: settings.server.trustProxy, keys: deps.keyMaterial.cookieKeys });
+  const app = new Koa({ proxy: settings.server.trustProxy, keys: keys.cookieKeys });
 
   // Request id, log line and metrics for every request.
   app.use(async (ctx: Context, next: Next) => {
@@ -281,14 +318,14 @@ export function createIdp(deps: IdpDeps): Idp {
     if (ctx.method === 'POST' && !CROSS_SITE_POSTS.has(ctx.path) && !(ctx.path === '/admin/import/preview' && ctx.is('multipart/form-data'))) {
       const secret = ctx.cookies.get(BROWSER_COOKIE, { signed: true });
       const token = (ctx.request.body as Record<string, unknown> | undefined)?._csrf;
-      if (!csrfValid(csrfKey, secret, token)) throw new AppError('SSPR 5104', 'CSRF token missing or invalid');
+      if (!csrfValid(keys.cookieKeys, secret, token)) throw new AppError('SSPR 5104', 'CSRF token missing or invalid');
     }
     return next();
   });
 
   const flowDeps: FlowDeps = {
     flows, authenticator, credentials, directory, policies, challenge: settings.challenge, sso, ssoCookie: cookie, clock,
-    answerLimiter, audit, forgotPassword: settings.forgotPassword, hasher, decoyKey: csrfKey,
+    answerLimiter, audit, forgotPassword: settings.forgotPassword, hasher, decoyKey,
     browserSecret: secretOf, render, onSignIn: (outcome) => metrics.signIns.inc({ outcome }),
   };
   const start = flowStarter(flowDeps);
@@ -306,7 +343,10 @@ export function createIdp(deps: IdpDeps): Idp {
     flowRouter(flowDeps),
     samlRouter({
       settings, store, clock, directory, sso, audit, sps: serviceProviders, messages: samlMessages, schema: schemaValidator,
-      endpoints: samlEndpoints, metadataXml: samlMetadata, certificatePem: deps.keyMaterial.saml.certificatePem, chains: logoutChains,
+      endpoints: samlEndpoints, chains: logoutChains,
+      get metadataXml() { return samlMetadata; },
+      get certificatePem() { return keys.saml.certificatePem; },
+      nextCertificatePem: () => keys.samlCertificates.find((c) => c.state === 'next')?.certificatePem,
       ssoOf, requiredActions: (account) => credentials.requiredActions(account), browserSecret: secretOf,
       beginSignIn: (ctx, resume) => start.signIn(ctx, resume),
       beginRequiredActions: (ctx, accountId, pending, resume) => start.requiredActions(ctx, accountId, pending, resume),
@@ -326,7 +366,7 @@ export function createIdp(deps: IdpDeps): Idp {
   routers.push(
     adminRouter({
       importer: services.importer, store,
-      csrfValid: (ctx, token) => csrfValid(csrfKey, ctx.cookies.get(BROWSER_COOKIE, { signed: true }), token),
+      csrfValid: (ctx, token) => csrfValid(keys.cookieKeys, ctx.cookies.get(BROWSER_COOKIE, { signed: true }), token),
       administration: services.administration, authenticator, directory, audit, sso, ssoCookie: cookie, ssoOf, gate, clock, render,
       beginRequiredActions: (ctx, accountId, pending, resume) => start.requiredActions(ctx, accountId, pending, resume),
       recentAuthMs: settings.admin.recentAuthMinutes * 60_000, pageSize: settings.admin.pageSize,
@@ -334,7 +374,7 @@ export function createIdp(deps: IdpDeps): Idp {
   );
   for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
 
-  return { app, ...services, flows, metrics, serviceProviders, samlMessages, warm: () => schemaValidator.warm(), close: () => schemaValidator.close() };
+  return { app, ...services, flows, metrics, serviceProviders, samlMessages, warm: () => schemaValidator.warm(), close: () => schemaValidator.close(), applyKeys };
 }
 
 function routeLabel(p: string): string {

@@ -35,9 +35,14 @@ export function csrfToken(key: string, secret: string): string {
   return createHmac('sha256', key).update(`csrf:${secret}`).digest('base64url');
 }
 
-export function csrfValid(key: string, secret: string | undefined, token: unknown): boolean {
+/** Valid when made with any of the keys (cookie keys rotate: pages rendered before still post). */
+export function csrfValid(keys: string | readonly string[], secret: string | undefined, token: unknown): boolean {
   if (!secret || typeof token !== 'string') return false;
-  const expected = Buffer.from(csrfToken(key, secret));
   const given = Buffer.from(token);
-  return expected.length === given.length && timingSafeEqual(expected, given);
+  let valid = false;
+  for (const key of typeof keys === 'string' ? [keys] : keys) {
+    const expected = Buffer.from(csrfToken(key, secret));
+    if (expected.length === given.length && timingSafeEqual(expected, given)) valid = true;
+  }
+  return valid;
 }

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { loadKeyMaterial } from '../../src/config/key-material.ts';
+import { loadKeyMaterial, watchKeyMaterial } from '../../src/config/key-material.ts';
 import { loadRelyingParties, type OidcClientFile, type SamlSpFile } from '../../src/config/relying-parties.ts';
 import { loadSettings, projectRoot, type Settings } from '../../src/config/settings.ts';
 import { loadSeed, readSeedFile } from '../../src/domain/accounts/seed.ts';
@@ -27,6 +27,9 @@ export interface TestIdp {
   store: Store;
   logs: string[];
   server: Server;
+  keysDir: string;
+  /** Applies changed key files now (the watcher does within 200 ms anyway). */
+  reloadKeys(): void;
   close(): Promise<void>;
 }
 
@@ -51,13 +54,15 @@ export interface TestIdpOptions {
   serviceProviders?: SamlSpFile[];
   /** Host name in the IdP's public URL (default 127.0.0.1; "localhost" makes it another site than the sims). */
   host?: string;
+  /** A keys directory (shared with another IdP, or rotated by the test); kept at close. Default: a new temporary one. */
+  keysDir?: string;
 }
 
 export async function startTestIdp(options: TestIdpOptions = {}): Promise<TestIdp> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://${options.host ?? '127.0.0.1'}:${(server.address() as { port: number }).port}`;
-  const keysDir = mkdtempSync(path.join(tmpdir(), 'idp-keys-'));
+  const keysDir = options.keysDir ?? mkdtempSync(path.join(tmpdir(), 'idp-keys-'));
   const settings = loadSettings({
     env: {},
     overrides: {
@@ -96,6 +101,8 @@ export async function startTestIdp(options: TestIdpOptions = {}): Promise<TestId
     await loadSeed(readSeedFile(DEMO_SEED), { directory: idp.directory, hasher: idp.hasher, audit: idp.audit, now: clock() });
   }
   server.on('request', idp.app.callback());
+  // As npm start does: rotated keys are applied without restart.
+  const keyWatcher = watchKeyMaterial(keysDir, (k) => idp.applyKeys(k), (err) => logger.error({ err }, 'key reload failed'), 200);
   return {
     url,
     idp,
@@ -103,12 +110,15 @@ export async function startTestIdp(options: TestIdpOptions = {}): Promise<TestId
     store,
     logs,
     server,
+    keysDir,
+    reloadKeys: () => keyWatcher.check(),
     async close() {
+      keyWatcher.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await idp.close();
       await store.close();
-      rmSync(keysDir, { recursive: true, force: true });
+      if (!options.keysDir) rmSync(keysDir, { recursive: true, force: true });
     },
   };
 }

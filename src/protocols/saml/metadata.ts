@@ -35,17 +35,20 @@ export function servedMetadata(metadataXml: string, now: number): string {
   return metadataXml.replace('<md:EntityDescriptor ', `<md:EntityDescriptor validUntil="${validUntil}" cacheDuration="${METADATA_CACHE_DURATION}" `);
 }
 
-export function idpMetadata(endpoints: IdpEndpoints, certificatePem: string, organisation: { name: string; url: string }): string {
+/** certificatePem: the signing certificate, or every published one (current first: next and retiring during a rotation). */
+export function idpMetadata(endpoints: IdpEndpoints, certificatePem: string | readonly string[], organisation: { name: string; url: string }): string {
   const a = escapeXml;
-  const cert = certificateBody(certificatePem);
+  const certs = (typeof certificatePem === 'string' ? [certificatePem] : certificatePem).map(certificateBody);
   const bindings = [BINDING.redirect, BINDING.post];
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<md:EntityDescriptor xmlns:md="${NS.metadata}" xmlns:ds="${NS.dsig}" xmlns:saml="${NS.assertion}" entityID="${a(endpoints.entityId)}">`,
     `  <md:IDPSSODescriptor WantAuthnRequestsSigned="false" protocolSupportEnumeration="${NS.protocol}">`,
-    '    <md:KeyDescriptor use="signing">',
-    `      <ds:KeyInfo><ds:X509Data><ds:X509Certificate>${cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>`,
-    '    </md:KeyDescriptor>',
+    ...certs.flatMap((cert) => [
+      '    <md:KeyDescriptor use="signing">',
+      `      <ds:KeyInfo><ds:X509Data><ds:X509Certificate>${cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>`,
+      '    </md:KeyDescriptor>',
+    ]),
     ...bindings.map((b) => `    <md:SingleLogoutService Binding="${b}" Location="${a(endpoints.sloUrl)}"/>`),
     `    <md:NameIDFormat>${NAMEID_EMAIL}</md:NameIDFormat>`,
     ...bindings.map((b) => `    <md:SingleSignOnService Binding="${b}" Location="${a(endpoints.ssoUrl)}"/>`),

@@ -63,11 +63,11 @@ interface SamlifyPair {
 
 export class SamlMessages {
   readonly #endpoints: IdpEndpoints;
-  readonly #keys: SamlKeyPair;
-  readonly #metadataXml: string;
+  #keys: SamlKeyPair;
+  #metadataXml: string;
   readonly #timing: ResponseTiming;
   readonly #pairs = new Map<string, SamlifyPair>();
-  readonly #privateKey: ReturnType<typeof createPrivateKey>;
+  #privateKey: ReturnType<typeof createPrivateKey>;
 
   constructor(endpoints: IdpEndpoints, keys: SamlKeyPair, metadataXml: string, timing: ResponseTiming) {
     this.#endpoints = endpoints;
@@ -75,6 +75,14 @@ export class SamlMessages {
     this.#metadataXml = metadataXml;
     this.#timing = timing;
     this.#privateKey = createPrivateKey(keys.privateKeyPem);
+  }
+
+  /** Signs with another key from now on (key rotation): the metadata lists its certificate. */
+  rekey(keys: SamlKeyPair, metadataXml: string): void {
+    this.#privateKey = createPrivateKey(keys.privateKeyPem);
+    this.#keys = keys;
+    this.#metadataXml = metadataXml;
+    this.#pairs.clear();
   }
 
   get entityId(): string {

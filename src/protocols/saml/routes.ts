@@ -58,6 +58,8 @@ export interface SamlDeps {
   endpoints: IdpEndpoints;
   metadataXml: string;
   certificatePem: string;
+  /** The next signing certificate while a rotation is under way. */
+  nextCertificatePem?: () => string | undefined;
   chains: LogoutChains;
   ssoOf: (ctx: Context) => Promise<SsoSession | null>;
   /** Required actions pending for an account (questions, password change). */
@@ -208,14 +210,22 @@ export function samlRouter(deps: SamlDeps): Router {
     ctx.body = servedMetadata(deps.metadataXml, deps.clock());
   });
 
-  // LF line endings whatever the key file holds (node-forge writes CRLF).
-  const certificatePem = deps.certificatePem.replace(/\r\n?/g, '\n');
-
+  // LF line endings whatever the key file holds (node-forge writes CRLF). Read per request:
+  // the certificates change when keys rotate (README "Key rotation").
   router.get('/saml/certificate.pem', (ctx) => {
     ctx.type = 'application/x-pem-file';
     ctx.set('Cache-Control', 'public, max-age=3600');
     ctx.set('Content-Disposition', 'attachment; filename="idp-signing-certificate.pem"');
-    ctx.body = certificatePem;
+    ctx.body = deps.certificatePem.replace(/\r\n?/g, '\n');
+  });
+  // The next signing certificate during a rotation (for SPs configured by hand, e.g. Google Workspace).
+  router.get('/saml/certificate-next.pem', (ctx) => {
+    const next = deps.nextCertificatePem?.();
+    if (!next) throw new AppError('SSPR 5404');
+    ctx.type = 'application/x-pem-file';
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.set('Content-Disposition', 'attachment; filename="idp-next-signing-certificate.pem"');
+    ctx.body = next.replace(/\r\n?/g, '\n');
   });
 
   const sso = async (ctx: Context) => {

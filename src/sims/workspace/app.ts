@@ -106,8 +106,13 @@ export function createWorkspaceSim(options: WorkspaceSimOptions) {
   const metadataXml = workspaceSpMetadata(options.publicUrl, options.keys.certificatePem);
 
   let clients: Promise<{ idp: IdpInfo; login: SAML; logout: SAML }> | undefined;
+  // Fetched again after the metadata's cacheDuration (PT4H), as an SP should: a rotated
+  // signing certificate reaches it during the overlap (README "Key rotation").
+  let fetchedAt = 0;
   const saml = () => {
+    if (clients && Date.now() - fetchedAt > 4 * 3600_000) clients = undefined;
     clients ??= (async () => {
+      fetchedAt = Date.now();
       const res = await fetch(options.idpMetadataUrl);
       if (!res.ok) throw new Error(`IdP metadata: HTTP ${res.status}`);
       const idp = readIdpMetadata(await res.text());
