@@ -22,7 +22,14 @@ export const USER_ONLY_SCOPES: ReadonlySet<string> = new Set(['openid', 'offline
 
 export const oidcClientSchema = z.strictObject({
   protocol: z.literal('oidc'),
-  display_name: z.string().min(1).max(100),
+  /** The name users see; defaults to client_name (RFC 7591), one of the two is required. */
+  display_name: z.string().min(1).max(100).optional(),
+  // Standard client metadata (RFC 7591 §2), as relying-party developers copy it.
+  client_name: z.string().min(1).max(100).optional(),
+  logo_uri: uri.optional(),
+  policy_uri: uri.optional(),
+  tos_uri: uri.optional(),
+  contacts: z.array(z.string().min(3).max(200)).optional(),
   client_id: z.string().regex(/^[A-Za-z0-9._-]{3,100}$/, 'letters, digits, ".", "_" and "-" only (3-100)'),
   client_secret: z.string().min(32, 'must be at least 32 characters').optional(),
   redirect_uris: z.array(redirectUri).default([]),
@@ -37,6 +44,7 @@ export const oidcClientSchema = z.strictObject({
   backchannel_logout_session_required: z.boolean().optional(),
   id_token_signed_response_alg: z.enum(ID_TOKEN_SIGNING_ALGS).optional(),
 }).superRefine((c, ctx) => {
+  if (!c.display_name && !c.client_name) ctx.addIssue({ code: 'custom', path: ['client_name'], message: 'client_name (or display_name) is required: the name users see' });
   if (c.token_endpoint_auth_method === 'none') {
     if (c.client_secret) ctx.addIssue({ code: 'custom', path: ['client_secret'], message: 'a public client (token_endpoint_auth_method "none") has no secret' });
     if (c.grant_types.includes('client_credentials')) ctx.addIssue({ code: 'custom', path: ['grant_types'], message: 'a public client cannot use client_credentials' });
@@ -53,7 +61,7 @@ export const oidcClientSchema = z.strictObject({
   if (!c.grant_types.includes('authorization_code') && userOnly.length > 0) {
     ctx.addIssue({ code: 'custom', path: ['scope'], message: `${userOnly.join(' and ')} need a signed-in user: a client_credentials service cannot have them` });
   }
-});
+}).transform((c) => ({ ...c, display_name: c.display_name ?? c.client_name ?? '' }));
 
 export type OidcClientFile = z.output<typeof oidcClientSchema> & { file: string; response_types: Array<'code'> };
 

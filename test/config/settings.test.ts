@@ -77,6 +77,17 @@ describe('relying-party files', () => {
     assert.deepEqual(rps.oidc.map((c) => c.client_id).sort(), ['app', 'other-web', 'test-service', 'test-spa', 'test-web']);
   });
 
+  it('takes standard client metadata (RFC 7591): client_name names the app when display_name is absent', () => {
+    const { display_name: _d, ...standard } = good;
+    const rps = loadRelyingParties([dirWith({ 'std.json': { ...standard, client_name: 'Timetable', logo_uri: 'https://app.example/logo.png', policy_uri: 'https://app.example/privacy', tos_uri: 'https://app.example/terms', contacts: ['it@app.example'] } })]);
+    assert.equal(rps.oidc[0]!.display_name, 'Timetable');
+    assert.equal(rps.oidc[0]!.logo_uri, 'https://app.example/logo.png');
+    // display_name, when given, is what users see.
+    assert.equal(loadRelyingParties([dirWith({ 'both.json': { ...good, client_name: 'Standard' } })]).oidc[0]!.display_name, 'App');
+    assert.throws(() => loadRelyingParties([dirWith({ 'none.json': standard })]), /none\.json[\s\S]*client_name: client_name \(or display_name\) is required/);
+    assert.throws(() => loadRelyingParties([dirWith({ 'bad-logo.json': { ...good, logo_uri: 'not a uri' } })]), /bad-logo\.json[\s\S]*logo_uri/);
+  });
+
   for (const [name, body, expected] of [
     ['short secret', { ...good, client_secret: 'short' }, /bad\.json[\s\S]*client_secret: must be at least 32/],
     ['no redirect', { ...good, redirect_uris: [] }, /bad\.json[\s\S]*redirect_uris: at least one/],
