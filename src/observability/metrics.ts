@@ -20,7 +20,7 @@ export class Metrics {
   });
   readonly signIns = new Counter({
     name: 'idp_signin_total',
-    help: 'Password sign-in attempts by outcome',
+    help: 'Password sign-in attempts by outcome: success, bad_password, unknown_account, locked_by_this_attempt (a checked wrong password that locked the login ID), locked (refused, nothing checked), ip_throttled, disabled, invalid_login_id',
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });

@@ -136,7 +136,17 @@ describe('forgot password, lockout and unlock', () => {
 
   it('locks at exactly the limit under 20 parallel wrong passwords; the right password is then refused', async () => {
     const account = (await t.idp.directory.findByLoginId(DEMO.student.loginId))!;
+    const signIns = async () => {
+      const text = (await new Browser(t.url).get('/metrics')).text;
+      return (outcome: string) => Number(new RegExp(`^idp_signin_total\\{outcome="${outcome}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+    };
+    const before = await signIns();
     const pages = await wrongPasswords(t, DEMO.student.loginId, 20);
+    // The metric tells the check that locked from the refusals that checked nothing.
+    const after = await signIns();
+    assert.equal(after('bad_password') - before('bad_password'), 4);
+    assert.equal(after('locked_by_this_attempt') - before('locked_by_this_attempt'), 1);
+    assert.equal(after('locked') - before('locked'), 15);
     const events = await t.idp.audit.recent(100, (e) => e.accountId === account.id && e.type === 'signin.failure');
     assert.equal(events.filter((e) => e.reason === 'bad_password').length, 5, 'exactly five passwords checked');
     assert.equal(events.filter((e) => e.reason === 'locked').length, 15, 'the rest refused unchecked');

@@ -8,7 +8,8 @@ import type { SecretHasher } from './passwords.ts';
 import type { Lockout } from '../security/lockout.ts';
 
 export type SignInFailure = 'unknown_account' | 'bad_password' | 'disabled' | 'invalid_login_id' | 'locked' | 'ip_throttled';
-export type SignInResult = { ok: true; account: Account } | { ok: false; reason: SignInFailure };
+/** `lockedNow`: this attempt's password was checked, was wrong, and locked the login ID (as against a refusal of an already locked one, where nothing was checked). */
+export type SignInResult = { ok: true; account: Account } | { ok: false; reason: SignInFailure; lockedNow?: boolean };
 
 export interface RequestContext {
   ip?: string | undefined;
@@ -78,7 +79,7 @@ export class Authenticator {
       await this.#audit.record({ type: failure, accountId, loginId: accountId ? undefined : loginId, reason, ...ctx });
       if (await this.#lockout.failed(loginId, ip, account !== null)) {
         await this.#audit.record({ type: 'account.locked', accountId, loginId: accountId ? undefined : loginId, reason: 'too many wrong passwords', ...ctx });
-        return { ok: false, reason: 'locked' };
+        return { ok: false, reason: 'locked', lockedNow: true };
       }
       return { ok: false, reason };
     }

@@ -55,7 +55,8 @@ export const signIn: FlowModule = {
         ...requestContext(ctx),
         client: resumeClient(flow.resume),
       });
-      deps.onSignIn?.(result.ok ? 'success' : result.reason);
+      // The metric tells the password check that locked a login ID from refusals where nothing was checked.
+      deps.onSignIn?.(result.ok ? 'success' : result.lockedNow ? 'locked_by_this_attempt' : result.reason);
       if (!result.ok) {
         flow.error = signInMessage(result.reason);
         flow.form = { username };
