@@ -38,7 +38,7 @@ export class OwnedCluster {
   #spawn(port: number): ChildProcess {
     const nodeDir = path.join(this.#dir, String(port));
     spawnSync('mkdir', ['-p', nodeDir]);
-    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', '--save', '', '--appendonly', 'no', '--dir', nodeDir], { stdio: 'ignore' });
+    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', '--save', '', '--appendonly', 'no', '--dir', nodeDir, '--repl-diskless-sync-delay', '0'], { stdio: 'ignore' });
     this.#children.set(port, child);
     return child;
   }

@@ -75,7 +75,7 @@ export class OwnedSentinel {
       const port = await freePort();
       const nodeDir = path.join(dir, `data-${port}`);
       mkdirSync(nodeDir);
-      const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', nodeDir];
+      const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', nodeDir, '--repl-diskless-sync-delay', '0'];
       if (i > 0) args.push('--replicaof', '127.0.0.1', String(data[0]!.port));
       data.push(new Node(port, args));
     }
