@@ -20,6 +20,7 @@ import { requestScope } from '../observability/logger.ts';
 import { Metrics } from '../observability/metrics.ts';
 import { portalRouter } from '../portal/routes.ts';
 import { adminRouter } from '../admin/routes.ts';
+import { revokeAccountGrants } from '../protocols/oidc/adapter.ts';
 import { interactionRouter } from '../protocols/oidc/interactions.ts';
 import { oidcBackchannelLogout } from '../protocols/oidc/backchannel-logout.ts';
 import { createProvider } from '../protocols/oidc/provider.ts';
@@ -119,7 +120,10 @@ export function createIdp(deps: IdpDeps): Idp {
   const metrics = new Metrics();
   // Sessions ended without a browser are told to their apps by the protocols (set below).
   let tellRelyingParties: TellRelyingParties | undefined;
-  const services = createServices(settings, store, clock, { tellRelyingParties: (request) => tellRelyingParties!(request) });
+  const services = createServices(settings, store, clock, {
+    tellRelyingParties: (request) => tellRelyingParties!(request),
+    revokeGrants: (accountId) => revokeAccountGrants(store, accountId),
+  });
   const { directory, hasher, audit, answerLimiter, authenticator, sso, gate, policies, credentials } = services;
   const flows = new Flows(store, clock, settings.flow.idleSeconds * 1000);
   const serviceProviders = new ServiceProviders(deps.relyingParties.saml, settings.saml.relayStateMaxBytes);
