@@ -19,6 +19,8 @@ import type { AuditLog, StoredAuditEvent } from '../domain/audit/audit-log.ts';
 import type { Clock } from '../domain/clock.ts';
 import { AppError } from '../domain/errors.ts';
 import type { Gate } from '../domain/sessions/gate.ts';
+import { seeOther, type Render } from '../http/respond.ts';
+import type { PortalResume } from '../domain/sessions/resume.ts';
 import type { SessionCookie, SsoSession, SsoSessions } from '../domain/sessions/sso-sessions.ts';
 import multer from '@koa/multer';
 import { ImportFileError, ImportInterruptedError, MAX_BYTES, type Importer } from '../domain/admin/import.ts';
@@ -40,11 +42,11 @@ export interface AdminDeps {
   ssoOf: (ctx: Context) => Promise<SsoSession | null>;
   /** May the SSO session proceed; required actions (questions, password change) come first. */
   gate: Gate;
-  beginRequiredActions: (ctx: Context, accountId: string, pending: RequiredAction[], resume: { kind: 'portal'; path: string }) => Promise<string>;
+  beginRequiredActions: (ctx: Context, accountId: string, pending: RequiredAction[], resume: PortalResume) => Promise<string>;
   clock: Clock;
   recentAuthMs: number;
   pageSize: number;
-  render: (ctx: Context, view: string, data: Record<string, unknown>, status?: number) => Promise<void>;
+  render: Render;
 }
 
 const ACTIONS = {
@@ -69,11 +71,6 @@ interface Admin {
   actor: Account;
   scope: AdminScope;
   session: SsoSession;
-}
-
-function seeOther(ctx: Context, location: string): void {
-  ctx.status = 303;
-  ctx.redirect(location);
 }
 
 function isAction(v: string | undefined): v is Action {

@@ -8,13 +8,11 @@ import { createHash } from 'node:crypto';
 import type { RequiredAction } from '../domain/accounts/credentials.ts';
 import type { Clock } from '../domain/clock.ts';
 import { newId } from '../domain/ids.ts';
+import type { Resume } from '../domain/sessions/resume.ts';
 import { keys, type Store } from '../store/index.ts';
 
 /** The request a flow resumes when done: an OIDC interaction, a SAML request, or the portal. */
-export type Resume =
-  | { kind: 'oidc'; uid: string; clientId: string }
-  | { kind: 'saml'; pendingId: string; spId: string }
-  | { kind: 'portal'; path: string };
+export type { Resume } from '../domain/sessions/resume.ts';
 
 /** sign-in: the login prompt; sspr-*: the portal's SSPR app for a signed-in user. */
 export type FlowKind = 'sign-in' | 'sspr-password' | 'sspr-questions' | 'forgot-password';

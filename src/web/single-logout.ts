@@ -17,7 +17,7 @@ import { AppError } from '../domain/errors.ts';
 import type { SessionCookie, SsoSessions } from '../domain/sessions/sso-sessions.ts';
 import type { LogoutChain, LogoutChains, LogoutFinal } from '../protocols/saml/logout-chain.ts';
 import { LOGOUT_CHAIN_COOKIE } from '../protocols/saml/routes.ts';
-import type { Render } from './render.ts';
+import type { Render } from '../http/respond.ts';
 
 export interface SingleLogoutDeps {
   sso: SsoSessions;

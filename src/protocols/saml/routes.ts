@@ -19,6 +19,8 @@ import type { Directory } from '../../domain/accounts/directory.ts';
 import type { AuditLog } from '../../domain/audit/audit-log.ts';
 import type { Clock } from '../../domain/clock.ts';
 import { AppError } from '../../domain/errors.ts';
+import { seeOther, type Render } from '../../http/respond.ts';
+import type { SamlResume } from '../../domain/sessions/resume.ts';
 import type { SsoSession, SsoSessions } from '../../domain/sessions/sso-sessions.ts';
 import { keys, type Store } from '../../store/index.ts';
 import { NAMEID_EMAIL, NAMEID_UNSPECIFIED, NS, STATUS } from './constants.ts';
@@ -31,7 +33,6 @@ import type { SchemaValidator } from './schema-validator.ts';
 import { logoutEndpoint, type ServiceProvider, type ServiceProviders } from './service-providers.ts';
 import { childElement, childElements, textOf } from './xml.ts';
 
-export type SamlResume = { kind: 'saml'; pendingId: string; spId: string };
 
 /** Cookie carrying a logout chain from the OIDC logout to /saml/slo/resume (signed). */
 export const LOGOUT_CHAIN_COOKIE = 'idp_logout';
@@ -43,7 +44,6 @@ interface LogoutRequestSeen {
   nameId?: string | undefined;
   sessionIndexes: string[];
 }
-type Render = (ctx: Context, view: string, data: Record<string, unknown>, status?: number) => Promise<void>;
 
 export interface SamlDeps {
   settings: Settings;
@@ -77,11 +77,6 @@ export interface SamlDeps {
   render: Render;
   /** Counts a refused message (its detail is on the log line of the error page). */
   onRefusal?: (code: string) => void;
-}
-
-function seeOther(ctx: Context, location: string): void {
-  ctx.status = 303;
-  ctx.redirect(location);
 }
 
 function isTrue(value: string | null): boolean {
