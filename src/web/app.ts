@@ -28,7 +28,7 @@ import { samlBackchannelLogout } from '../protocols/saml/backchannel-logout.ts';
 import { LogoutChains } from '../protocols/saml/logout-chain.ts';
 import { idpEndpoints, idpMetadata } from '../protocols/saml/metadata.ts';
 import { SamlMessages } from '../protocols/saml/responses.ts';
-import { samlRouter } from '../protocols/saml/routes.ts';
+import { samlRouter } from '../protocols/saml/routes/index.ts';
 import { SchemaValidator } from '../protocols/saml/schema-validator.ts';
 import { ServiceProviders } from '../protocols/saml/service-providers.ts';
 import type { Store } from '../store/index.ts';

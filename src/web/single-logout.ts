@@ -16,7 +16,7 @@ import type { AuditLog } from '../domain/audit/audit-log.ts';
 import { AppError } from '../domain/errors.ts';
 import type { SessionCookie, SsoSessions } from '../domain/sessions/sso-sessions.ts';
 import type { LogoutChain, LogoutChains, LogoutFinal } from '../protocols/saml/logout-chain.ts';
-import { LOGOUT_CHAIN_COOKIE } from '../protocols/saml/routes.ts';
+import { LOGOUT_CHAIN_COOKIE } from '../protocols/saml/routes/index.ts';
 import type { Render } from '../http/respond.ts';
 
 export interface SingleLogoutDeps {
