@@ -11,6 +11,7 @@
 // school, or all for a ministry administrator) is enforced by domain/admin/administration.ts
 // for every account touched, whatever the URL says.
 import Router from '@koa/router';
+import { multipartUpload } from '../http/body.ts';
 import { accountHandlers } from './accounts.ts';
 import { auditHandler } from './audit.ts';
 import { importHandlers } from './import.ts';
@@ -31,7 +32,7 @@ export function adminRouter(deps: AdminDeps): Router {
 
   const imports = importHandlers(deps);
   router.get('/admin/import', imports.form);
-  router.post('/admin/import/preview', imports.preview);
+  router.post('/admin/import/preview', multipartUpload, imports.preview);
   router.post('/admin/import/:id/commit', imports.commit);
 
   router.get('/admin/audit', auditHandler(deps));

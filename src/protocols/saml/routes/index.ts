@@ -13,6 +13,7 @@
 // that come by cross-site POST (no SameSite=Lax cookies) are checked, kept, and continued by
 // a 303 to a GET, which has this browser's cookies.
 import Router from '@koa/router';
+import { crossSitePost } from '../../../http/body.ts';
 import { launchHandler } from './launch.ts';
 import { metadataHandlers } from './metadata.ts';
 import { resumeHandlers } from './resume.ts';
@@ -34,7 +35,8 @@ export function samlRouter(deps: SamlDeps): Router {
 
   const sso = ssoHandler(s);
   router.get('/saml/sso', sso);
-  router.post('/saml/sso', sso);
+  // The bindings POST here from other sites: authenticated by SAML, not by our CSRF token.
+  router.post('/saml/sso', crossSitePost, sso);
 
   const resume = resumeHandlers(s);
   router.get('/saml/resume/:id', resume.resume);
@@ -48,7 +50,7 @@ export function samlRouter(deps: SamlDeps): Router {
 
   const slo = sloHandlers(s);
   router.get('/saml/slo', slo.slo);
-  router.post('/saml/slo', slo.slo);
+  router.post('/saml/slo', crossSitePost, slo.slo);
   router.get('/saml/slo/request/:id', slo.request);
 
   return router;
