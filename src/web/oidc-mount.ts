@@ -3,6 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context, Middleware } from 'koa';
 import { AppError } from '../domain/errors.ts';
+import { seeOther } from '../http/respond.ts';
 
 /**
  * OIDC Core 3.1.2.1 and RP-Initiated Logout 1.0 section 2: the authorization and end-session
@@ -33,8 +34,7 @@ type NodeHandler = (req: IncomingMessage, res: ServerResponse) => unknown;
 export function oidcMount(handler: () => NodeHandler): Middleware {
   return async (ctx, next) => {
     if (ctx.method === 'POST' && POST_AS_GET.has(ctx.path)) {
-      ctx.status = 303;
-      ctx.redirect(`${ctx.path}?${await formQuery(ctx)}`);
+      seeOther(ctx, `${ctx.path}?${await formQuery(ctx)}`);
       return;
     }
     if (ctx.path.startsWith('/oidc/') || ctx.path.startsWith('/.well-known/')) {

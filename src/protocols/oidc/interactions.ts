@@ -20,6 +20,7 @@ import { StoreUnavailableError } from '../../store/index.ts';
 import type { RequiredAction } from '../../domain/accounts/credentials.ts';
 import type { Gate } from '../../domain/sessions/gate.ts';
 import type { OidcResume } from '../../domain/sessions/resume.ts';
+import { seeOther } from '../../http/respond.ts';
 import type { SsoSession } from '../../domain/sessions/sso-sessions.ts';
 
 
@@ -62,13 +63,11 @@ export function interactionRouter(deps: InteractionDeps): Router {
       }
       if (verdict.reason === 'required_actions') {
         // Nothing is issued while a required action is pending.
-        ctx.status = 303;
-        ctx.redirect(await deps.beginRequiredActions(ctx, verdict.account.id, verdict.pending, resume));
+        seeOther(ctx, await deps.beginRequiredActions(ctx, verdict.account.id, verdict.pending, resume));
         return;
       }
       if (!verdict.proceed) {
-        ctx.status = 303;
-        ctx.redirect(await deps.beginSignIn(ctx, resume));
+        seeOther(ctx, await deps.beginSignIn(ctx, resume));
         return;
       }
       const { session, account } = verdict;
