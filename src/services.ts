@@ -16,7 +16,6 @@ import { AnswerLimiter, Lockout } from './domain/security/lockout.ts';
 import { sessionGate, type Gate } from './domain/sessions/gate.ts';
 import { mergeNotices, type TellRelyingParties } from './domain/sessions/sign-out-report.ts';
 import { SsoSessions } from './domain/sessions/sso-sessions.ts';
-import { revokeAccountGrants } from './protocols/oidc/adapter.ts';
 import type { Store } from './store/index.ts';
 
 export interface Services {
@@ -49,6 +48,11 @@ export interface ServiceHooks {
    * every relying party of those sessions is reported as not told.
    */
   tellRelyingParties?: TellRelyingParties;
+  /**
+   * Revokes the account's OIDC grants (and their tokens), returning how many; given by the
+   * OIDC protocol through the composition root (web/app.ts, cli/main.ts). Without it, none.
+   */
+  revokeGrants?: (accountId: string) => Promise<number>;
 }
 
 /** Without the protocols: nobody can be told; each participant is named as not told. */
@@ -70,7 +74,7 @@ export function createServices(settings: Settings, store: Store, clock: Clock, h
   const revoker: SessionRevoker = {
     async revokeAccount(accountId, { exceptSsoSession, actor, ip, requestId }) {
       const ended = await sso.endAllFor(accountId, exceptSsoSession);
-      const grants = await revokeAccountGrants(store, accountId);
+      const grants = hooks.revokeGrants ? await hooks.revokeGrants(accountId) : 0;
       // Ended first, then told: an app that asks the IdP again finds nothing to resume.
       const kept = exceptSsoSession ? await sso.participants(exceptSsoSession) : null;
       const tell = hooks.tellRelyingParties ?? tellNobody;

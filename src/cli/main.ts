@@ -10,6 +10,7 @@ import { ConfigError, loadSettings } from '../config/settings.ts';
 import { activateKeys, KEY_KINDS, loadKeyMaterial, retireKeys, rotateKeys, RotationError, type KeyInfo, type KeyKind } from '../config/key-material.ts';
 import { loadRelyingParties, parseRelyingParty, relyingPartyId } from '../config/relying-parties.ts';
 import { serviceProviderFrom } from '../protocols/saml/service-providers.ts';
+import { revokeAccountGrants } from '../protocols/oidc/adapter.ts';
 import { normaliseLoginId, type Account } from '../domain/accounts/account.ts';
 import type { AdminScope } from '../domain/admin/administration.ts';
 import { ImportFileError, ImportInterruptedError } from '../domain/admin/import.ts';
@@ -282,7 +283,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
     if (store.kind === 'memory') {
       throw new UsageError('no REDIS_URL (or cluster/sentinels) configured: the CLI works on the same Redis as the server');
     }
-    if (!REVOKING.has(command)) return { store, services: createServices(settings, store, systemClock), rpDirs: settings.relyingPartyDirs };
+    if (!REVOKING.has(command)) return { store, services: createServices(settings, store, systemClock, { revokeGrants: (accountId) => revokeAccountGrants(store, accountId) }), rpDirs: settings.relyingPartyDirs };
     // The server's IdP (never listening), with its keys and relying parties: sessions this
     // tool ends are told to their apps as the server would (OIDC back-channel, SAML SOAP).
     const { createIdp } = await import('../web/app.ts');

@@ -14,9 +14,9 @@ import type { AnswerLimiter } from '../domain/security/lockout.ts';
 import type { AuditLog } from '../domain/audit/audit-log.ts';
 import type { Clock } from '../domain/clock.ts';
 import type { SessionCookie, SsoSessions } from '../domain/sessions/sso-sessions.ts';
+import { seeOther, type Render } from '../http/respond.ts';
 import { bindingOf, resumeUrl, type Flow, type Flows, type Resume, type Step } from './flow.ts';
 
-export type Render = (ctx: Context, view: string, data: Record<string, unknown>, status?: number) => Promise<void>;
 
 export interface FlowDeps {
   flows: Flows;
@@ -79,11 +79,6 @@ export async function flowAccount(deps: Pick<FlowDeps, 'directory'>, flow: Flow)
   const account = await deps.directory.get(flow.accountId);
   if (!account || account.status !== 'active') throw new AppError('SSPR 5110', 'account missing or disabled during a flow', { continueTo: '/portal' });
   return account;
-}
-
-export function seeOther(ctx: Context, location: string): void {
-  ctx.status = 303;
-  ctx.redirect(location);
 }
 
 export async function showAgain(deps: Pick<FlowDeps, 'flows'>, ctx: Context, flow: Flow): Promise<void> {

@@ -8,13 +8,12 @@ import { createHash } from 'node:crypto';
 import type { RequiredAction } from '../domain/accounts/credentials.ts';
 import type { Clock } from '../domain/clock.ts';
 import { newId } from '../domain/ids.ts';
+import type { Resume } from '../domain/sessions/resume.ts';
 import { keys, type Store } from '../store/index.ts';
+import { JsonRecords } from '../store/records.ts';
 
 /** The request a flow resumes when done: an OIDC interaction, a SAML request, or the portal. */
-export type Resume =
-  | { kind: 'oidc'; uid: string; clientId: string }
-  | { kind: 'saml'; pendingId: string; spId: string }
-  | { kind: 'portal'; path: string };
+export type { Resume } from '../domain/sessions/resume.ts';
 
 /** sign-in: the login prompt; sspr-*: the portal's SSPR app for a signed-in user. */
 export type FlowKind = 'sign-in' | 'sspr-password' | 'sspr-questions' | 'forgot-password';
@@ -86,12 +85,12 @@ export interface NewFlow {
 }
 
 export class Flows {
-  readonly #store: Store;
+  readonly #records: JsonRecords<Flow>;
   readonly #clock: Clock;
   readonly idleMs: number;
 
   constructor(store: Store, clock: Clock, idleMs: number) {
-    this.#store = store;
+    this.#records = new JsonRecords(store, keys.flow, /^[A-Za-z0-9_-]{16,64}$/);
     this.#clock = clock;
     this.idleMs = idleMs;
   }
@@ -104,21 +103,19 @@ export class Flows {
   }
 
   async lookup(id: string): Promise<FlowLookup> {
-    if (!/^[A-Za-z0-9_-]{16,64}$/.test(id)) return { state: 'missing' };
-    const raw = await this.#store.get(keys.flow(id));
-    if (!raw) return { state: 'missing' };
-    const flow = JSON.parse(raw) as Flow;
+    const flow = await this.#records.get(id);
+    if (!flow) return { state: 'missing' };
     return flow.idleUntil <= this.#clock() ? { state: 'expired', flow } : { state: 'live', flow };
   }
 
   /** Writes the flow and re-arms its idle timer. */
   async save(flow: Flow): Promise<void> {
     flow.idleUntil = this.#clock() + this.idleMs;
-    await this.#store.set(keys.flow(flow.id), JSON.stringify(flow), { ttlMs: this.idleMs + GRACE_MS });
+    await this.#records.put(flow, this.idleMs + GRACE_MS);
   }
 
   async end(id: string): Promise<void> {
-    await this.#store.del(keys.flow(id));
+    await this.#records.delete(id);
   }
 }
 

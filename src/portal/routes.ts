@@ -11,9 +11,10 @@ import type { RequiredAction } from '../domain/accounts/credentials.ts';
 import { entitledApps, type AppDefinition } from '../domain/entitlements.ts';
 import { AppError } from '../domain/errors.ts';
 import type { Gate } from '../domain/sessions/gate.ts';
+import { seeOther, type Render } from '../http/respond.ts';
+import type { PortalResume } from '../domain/sessions/resume.ts';
 import type { SessionCookie, SsoSession, SsoSessions } from '../domain/sessions/sso-sessions.ts';
 
-type PortalResume = { kind: 'portal'; path: string };
 
 export interface PortalDeps {
   gate: Gate;
@@ -25,12 +26,7 @@ export interface PortalDeps {
   beginRequiredActions: (ctx: Context, accountId: string, pending: RequiredAction[], resume: PortalResume) => Promise<string>;
   beginSspr: (ctx: Context, accountId: string, what: 'password' | 'questions') => Promise<string>;
   apps: AppDefinition[];
-  render: (ctx: Context, view: string, data: Record<string, unknown>, status?: number) => Promise<void>;
-}
-
-function seeOther(ctx: Context, location: string): void {
-  ctx.status = 303;
-  ctx.redirect(location);
+  render: Render;
 }
 
 export function portalRouter(deps: PortalDeps): Router {

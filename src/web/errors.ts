@@ -6,7 +6,7 @@ import { AppError } from '../domain/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { StoreUnavailableError } from '../store/index.ts';
-import type { Render } from './render.ts';
+import type { Render } from '../http/respond.ts';
 
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;

@@ -7,10 +7,10 @@ import path from 'node:path';
 import ejs from 'ejs';
 import type { Context } from 'koa';
 import { projectRoot } from '../config/settings.ts';
+import type { Render } from '../http/respond.ts';
 
 export const VIEWS_DIR = path.join(projectRoot, 'views');
 
-export type Render = (ctx: Context, view: string, data: Record<string, unknown>, status?: number) => Promise<void>;
 
 type Lazy = Record<string, () => unknown>;
 

@@ -16,8 +16,8 @@ import type { AuditLog } from '../domain/audit/audit-log.ts';
 import { AppError } from '../domain/errors.ts';
 import type { SessionCookie, SsoSessions } from '../domain/sessions/sso-sessions.ts';
 import type { LogoutChain, LogoutChains, LogoutFinal } from '../protocols/saml/logout-chain.ts';
-import { LOGOUT_CHAIN_COOKIE } from '../protocols/saml/routes.ts';
-import type { Render } from './render.ts';
+import { LOGOUT_CHAIN_COOKIE } from '../protocols/saml/routes/index.ts';
+import { seeOther, type Render } from '../http/respond.ts';
 
 export interface SingleLogoutDeps {
   sso: SsoSessions;
@@ -110,8 +110,7 @@ export function singleLogout(deps: SingleLogoutDeps) {
     const xsrf = (ctx.request.body as Record<string, unknown>).xsrf;
     if (typeof xsrf !== 'string' || !/^[A-Za-z0-9_-]{16,128}$/.test(xsrf)) throw new AppError('SSPR 5103', 'logout confirmation without xsrf');
     const next = await signOut(ctx, { kind: 'post', action: '/oidc/session/end/confirm', fields: { xsrf, logout: 'yes' } });
-    ctx.status = 303;
-    ctx.redirect(next);
+    seeOther(ctx, next);
   });
 
   return { signOut, logoutSource, afterOidcLogout, signedOutPage, router };

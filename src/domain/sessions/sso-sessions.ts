@@ -2,6 +2,7 @@
 // portal. It ends after `idleMs` without activity and at `absoluteMs` after sign-in,
 // whichever comes first; every touch re-arms the idle timer, never past the maximum.
 import { keys, type Store } from '../../store/index.ts';
+import { JsonRecords } from '../../store/records.ts';
 import type { Clock } from '../clock.ts';
 import { newId } from '../ids.ts';
 
@@ -46,12 +47,14 @@ export interface SsoSession {
 
 export class SsoSessions {
   readonly #store: Store;
+  readonly #records: JsonRecords<SsoSession>;
   readonly #clock: Clock;
   readonly #idleMs: number;
   readonly #absoluteMs: number;
 
   constructor(store: Store, clock: Clock, idleMs: number, absoluteMs: number) {
     this.#store = store;
+    this.#records = new JsonRecords(store, keys.ssoSession, /^[A-Za-z0-9_-]{20,64}$/);
     this.#clock = clock;
     this.#idleMs = idleMs;
     this.#absoluteMs = absoluteMs;
@@ -65,7 +68,7 @@ export class SsoSessions {
   async create(accountId: string, amr: string[], authTime?: number): Promise<SsoSession> {
     const now = this.#clock();
     const session: SsoSession = { id: newId(32), accountId, authTime: authTime ?? now, amr, createdAt: now, expiresAt: now + this.#absoluteMs };
-    await this.#store.set(keys.ssoSession(session.id), JSON.stringify(session), { ttlMs: Math.min(this.#idleMs, this.#absoluteMs) });
+    await this.#records.put(session, Math.min(this.#idleMs, this.#absoluteMs));
     await this.#store.setAdd(keys.accountSsoSessions(accountId), session.id, this.#absoluteMs);
     return session;
   }
@@ -88,12 +91,10 @@ export class SsoSessions {
 
   /** The live session, or null when absent, idle-expired or past its maximum age. */
   async get(id: string | undefined): Promise<SsoSession | null> {
-    if (!id || !/^[A-Za-z0-9_-]{20,64}$/.test(id)) return null;
-    const raw = await this.#store.get(keys.ssoSession(id));
-    if (!raw) return null;
-    const session = JSON.parse(raw) as SsoSession;
+    const session = await this.#records.get(id);
+    if (!session) return null;
     if (session.expiresAt <= this.#clock()) {
-      await this.#store.del(keys.ssoSession(id));
+      await this.#records.delete(id!);
       return null;
     }
     return session;
@@ -102,7 +103,7 @@ export class SsoSessions {
   /** Records activity: the session lives `idleMs` more, capped by its maximum age. */
   async touch(session: SsoSession): Promise<void> {
     const remaining = session.expiresAt - this.#clock();
-    if (remaining > 0) await this.#store.expire(keys.ssoSession(session.id), Math.min(this.#idleMs, remaining));
+    if (remaining > 0) await this.#records.expire(session.id, Math.min(this.#idleMs, remaining));
   }
 
   /**
@@ -150,7 +151,7 @@ export class SsoSessions {
   }
 
   async end(id: string): Promise<void> {
-    await this.#store.del(keys.ssoSession(id));
+    await this.#records.delete(id);
     await this.#store.del(keys.ssoParticipants(id));
     await this.#store.del(keys.ssoOidcSessions(id));
   }

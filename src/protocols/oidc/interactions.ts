@@ -19,9 +19,10 @@ import { AppError } from '../../domain/errors.ts';
 import { StoreUnavailableError } from '../../store/index.ts';
 import type { RequiredAction } from '../../domain/accounts/credentials.ts';
 import type { Gate } from '../../domain/sessions/gate.ts';
+import type { OidcResume } from '../../domain/sessions/resume.ts';
+import { seeOther } from '../../http/respond.ts';
 import type { SsoSession } from '../../domain/sessions/sso-sessions.ts';
 
-type Resume = { kind: 'oidc'; uid: string; clientId: string };
 
 export interface InteractionDeps {
   provider: Provider;
@@ -29,11 +30,11 @@ export interface InteractionDeps {
   gate: Gate;
   clock: Clock;
   /** Starts the sign-in flow that resumes this interaction; resolves to its URL. */
-  beginSignIn: (ctx: Context, resume: Resume) => Promise<string>;
+  beginSignIn: (ctx: Context, resume: OidcResume) => Promise<string>;
   /** Records that this client signs in with the SSO session. */
   recordClient: (sso: SsoSession, clientId: string) => Promise<void>;
   /** Starts the required actions of an account the SSO session vouches for. */
-  beginRequiredActions: (ctx: Context, accountId: string, pending: RequiredAction[], resume: Resume) => Promise<string>;
+  beginRequiredActions: (ctx: Context, accountId: string, pending: RequiredAction[], resume: OidcResume) => Promise<string>;
 }
 
 export function interactionRouter(deps: InteractionDeps): Router {
@@ -52,7 +53,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
     const clientId = String(details.params.client_id ?? '');
 
     if (details.prompt.name === 'login') {
-      const resume: Resume = { kind: 'oidc', uid: details.uid, clientId };
+      const resume: OidcResume = { kind: 'oidc', uid: details.uid, clientId };
       const need = { authenticatedSince: await authenticatedSince(ctx, details), accountId: hintedAccount(details) };
       const verdict = await deps.gate(await deps.ssoOf(ctx), need);
       if (verdict.reason === 'other_account') {
@@ -62,13 +63,11 @@ export function interactionRouter(deps: InteractionDeps): Router {
       }
       if (verdict.reason === 'required_actions') {
         // Nothing is issued while a required action is pending.
-        ctx.status = 303;
-        ctx.redirect(await deps.beginRequiredActions(ctx, verdict.account.id, verdict.pending, resume));
+        seeOther(ctx, await deps.beginRequiredActions(ctx, verdict.account.id, verdict.pending, resume));
         return;
       }
       if (!verdict.proceed) {
-        ctx.status = 303;
-        ctx.redirect(await deps.beginSignIn(ctx, resume));
+        seeOther(ctx, await deps.beginSignIn(ctx, resume));
         return;
       }
       const { session, account } = verdict;

@@ -14,6 +14,7 @@ import type { Gate } from '../../domain/sessions/gate.ts';
 import type { SsoSession } from '../../domain/sessions/sso-sessions.ts';
 import { AppError } from '../../domain/errors.ts';
 import { StoreUnavailableError, type Store } from '../../store/index.ts';
+import type { Render } from '../../http/respond.ts';
 import { adapterFactory } from './adapter.ts';
 import { accountClaims, CLAIMS_BY_SCOPE } from './claims.ts';
 
@@ -29,7 +30,7 @@ export interface OidcDeps {
   /** May the SSO session proceed (protocol-neutral; see domain/sessions/gate.ts). */
   gate: Gate;
   /** Renders a page of ours (errors). */
-  renderPage: (ctx: KoaContextWithOIDC, view: string, data: Record<string, unknown>, status?: number) => Promise<void>;
+  renderPage: Render<KoaContextWithOIDC>;
   /** RP-initiated logout: the page before oidc-provider ends its session (form has its xsrf). */
   logoutSource: (ctx: KoaContextWithOIDC, form: string) => Promise<void>;
   /** After oidc-provider ended its session without a post_logout_redirect_uri. */

@@ -7,6 +7,7 @@
 import { newId } from '../../domain/ids.ts';
 import type { SamlParticipant } from '../../domain/sessions/sso-sessions.ts';
 import { keys, type Store } from '../../store/index.ts';
+import { JsonRecords } from '../../store/records.ts';
 
 export type LogoutFinal =
   | { kind: 'page' }
@@ -25,11 +26,11 @@ export interface LogoutChain {
 }
 
 export class LogoutChains {
-  readonly #store: Store;
+  readonly #records: JsonRecords<LogoutChain>;
   readonly #ttlMs: number;
 
   constructor(store: Store, ttlMs: number) {
-    this.#store = store;
+    this.#records = new JsonRecords(store, keys.logoutChain, /^[A-Za-z0-9_-]{16,64}$/);
     this.#ttlMs = ttlMs;
   }
 
@@ -40,16 +41,14 @@ export class LogoutChains {
   }
 
   async get(id: string | undefined): Promise<LogoutChain | null> {
-    if (!id || !/^[A-Za-z0-9_-]{16,64}$/.test(id)) return null;
-    const raw = await this.#store.get(keys.logoutChain(id));
-    return raw ? (JSON.parse(raw) as LogoutChain) : null;
+    return this.#records.get(id);
   }
 
   async save(chain: LogoutChain): Promise<void> {
-    await this.#store.set(keys.logoutChain(chain.id), JSON.stringify(chain), { ttlMs: this.#ttlMs });
+    await this.#records.put(chain, this.#ttlMs);
   }
 
   async end(id: string): Promise<void> {
-    await this.#store.del(keys.logoutChain(id));
+    await this.#records.delete(id);
   }
 }

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { newId } from '../../domain/ids.ts';
 import { keys, type Store } from '../../store/index.ts';
+import { JsonRecords } from '../../store/records.ts';
 
 export interface PendingSignIn {
   id: string;
@@ -27,24 +28,23 @@ export function browserBinding(secret: string): string {
 }
 
 export class PendingSignIns {
-  readonly #store: Store;
+  readonly #records: JsonRecords<PendingSignIn>;
   readonly #ttlMs: number;
 
   constructor(store: Store, ttlMs: number) {
-    this.#store = store;
+    this.#records = new JsonRecords(store, keys.samlPending, /^[A-Za-z0-9_-]{16,64}$/);
     this.#ttlMs = ttlMs;
   }
 
   async create(init: Omit<PendingSignIn, 'id'>): Promise<PendingSignIn> {
     const pending: PendingSignIn = { id: newId(), ...init };
-    await this.#store.set(keys.samlPending(pending.id), JSON.stringify(pending), { ttlMs: this.#ttlMs });
+    await this.#records.put(pending, this.#ttlMs);
     return pending;
   }
 
   /** The pending sign-in; 'used' once its Response was sent; null when unknown or expired. */
   async get(id: string): Promise<PendingSignIn | 'used' | null> {
-    if (!/^[A-Za-z0-9_-]{16,64}$/.test(id)) return null;
-    const raw = await this.#store.get(keys.samlPending(id));
+    const raw = await this.#records.raw(id);
     if (raw === USED) return USED;
     return raw ? (JSON.parse(raw) as PendingSignIn) : null;
   }
@@ -52,11 +52,11 @@ export class PendingSignIns {
   /** Binds an unclaimed pending sign-in to the browser that opens it first. */
   async claim(pending: PendingSignIn, binding: string): Promise<PendingSignIn | null> {
     const claimed = { ...pending, binding };
-    return (await this.#store.compareAndSet(keys.samlPending(pending.id), JSON.stringify(pending), JSON.stringify(claimed))) ? claimed : null;
+    return (await this.#records.replace(pending, claimed)) ? claimed : null;
   }
 
   /** Removes it; resolves false when it was already used (a second tab, a replay). */
   async take(pending: PendingSignIn): Promise<boolean> {
-    return this.#store.compareAndSet(keys.samlPending(pending.id), JSON.stringify(pending), USED);
+    return this.#records.replace(pending, USED);
   }
 }

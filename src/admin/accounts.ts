@@ -1,0 +1,109 @@
+// One account: its state and recent events, and the actions on it.
+//   GET  /admin/accounts/:id           an account's state (and what the last action told the apps)
+//   GET  /admin/accounts/:id/:action   confirmation page
+//   POST /admin/accounts/:id/:action   reset-password | unlock | clear-questions | disable | enable
+// Sensitive actions need a recent sign-in: the confirmation page asks for the password.
+import type { RouterContext } from '@koa/router';
+import { newId } from '../domain/ids.ts';
+import { AppError } from '../domain/errors.ts';
+import { describeReport, type SignOutReport } from '../domain/sessions/sign-out-report.ts';
+import { seeOther } from '../http/respond.ts';
+import { keys } from '../store/index.ts';
+import { ctxOf, signedInAdmin, who, type Admin, type AdminDeps } from './signed-in.ts';
+
+const ACTIONS = {
+  'reset-password': { label: 'Reset Password', question: 'Reset the password of this account to a new temporary password? The student must change it at the next sign-in; their security questions are kept; their sessions at the MIMS Portal end, and the apps they are signed in to are told to sign them out where that is possible (the next page names any app that could not be told).' },
+  unlock: { label: 'Unlock Account', question: 'Unlock this account? The password is not changed.' },
+  'clear-questions': { label: 'Clear Security Questions', question: 'Clear the security questions of this account? The student sets new ones at the next sign-in.' },
+  disable: { label: 'Disable Account', question: 'Disable this account? The user cannot sign in; their sessions at the MIMS Portal end, and the apps they are signed in to are told to sign them out where that is possible (the next page names any app that could not be told).' },
+  enable: { label: 'Enable Account', question: 'Enable this account again?' },
+} as const;
+type Action = keyof typeof ACTIONS;
+
+/** How long the page after an action can show what the apps were told. */
+const REPORT_MS = 10 * 60_000;
+
+/** What a page shows of a SignOutReport. */
+function shown(report: SignOutReport) {
+  return { sessionsEnded: report.sessionsEnded, ...describeReport(report) };
+}
+
+function isAction(v: string | undefined): v is Action {
+  return v !== undefined && Object.hasOwn(ACTIONS, v);
+}
+
+export function accountHandlers(deps: AdminDeps) {
+  function fresh(a: Admin): boolean {
+    return deps.clock() - a.session.authTime <= deps.recentAuthMs;
+  }
+
+  const show = async (ctx: RouterContext) => {
+    const a = await signedInAdmin(deps, ctx);
+    if (!a) return;
+    const state = await deps.administration.state(a.scope, ctx.params.id!);
+    // What the action just done told the apps: kept for this administrator and account only.
+    const reportId = typeof ctx.query.report === 'string' && /^[A-Za-z0-9_-]{16,64}$/.test(ctx.query.report) ? ctx.query.report : null;
+    const saved = reportId ? await deps.store.get(keys.adminSignOutReport(reportId)) : null;
+    const report = saved ? (JSON.parse(saved) as { adminId: string; accountId: string; signOut: ReturnType<typeof shown> }) : null;
+    const signOut = report && report.adminId === a.actor.id && report.accountId === state.account.id ? report.signOut : null;
+    await deps.render(ctx, 'admin/account', { admin: who(a), state, actions: ACTIONS, notice: typeof ctx.query.done === 'string' && isAction(ctx.query.done) ? ctx.query.done : null, signOut });
+  };
+
+  const confirm = async (ctx: RouterContext) => {
+    const a = await signedInAdmin(deps, ctx);
+    if (!a) return;
+    const action = ctx.params.action;
+    if (!isAction(action)) throw new AppError('SSPR 5404');
+    const account = await deps.administration.target(a.scope, ctx.params.id!);
+    await deps.render(ctx, 'admin/confirm', { admin: who(a), account, action, ...ACTIONS[action], needsPassword: !fresh(a) });
+  };
+
+  const act = async (ctx: RouterContext) => {
+    const a = await signedInAdmin(deps, ctx);
+    if (!a) return;
+    const action = ctx.params.action;
+    if (!isAction(action)) throw new AppError('SSPR 5404');
+    const id = ctx.params.id!;
+    await deps.administration.target(a.scope, id); // 403 before anything else
+    if (!fresh(a)) {
+      // Sensitive actions need a recent sign-in: the confirmation page asks for the password.
+      const password = (ctx.request as { body?: Record<string, unknown> }).body?.password;
+      const result = typeof password === 'string' && password ? await deps.authenticator.reauthenticate(a.actor.id, password, ctxOf(ctx)) : null;
+      if (!result?.ok) {
+        const account = await deps.administration.target(a.scope, id);
+        await deps.render(ctx, 'admin/confirm', { admin: who(a), account, action, ...ACTIONS[action], needsPassword: true, error: 'Please enter your current password to confirm.' }, 401);
+        return;
+      }
+      deps.ssoCookie.write(ctx, (await deps.sso.renew(a.session, deps.clock(), ['pwd'])).id);
+      await deps.audit.record({ type: 'admin.reauth', accountId: a.actor.id, ...ctxOf(ctx) });
+    }
+    const rc = ctxOf(ctx);
+    switch (action) {
+      case 'reset-password': {
+        const { account, temporaryPassword, signOut } = await deps.administration.resetPassword(a.scope, a.actor, id, rc);
+        // Shown once, on this response only; never stored in plain text nor logged.
+        await deps.render(ctx, 'admin/reset-done', { admin: who(a), account, temporaryPassword, signOut: shown(signOut) });
+        return;
+      }
+      case 'unlock':
+        await deps.administration.unlock(a.scope, a.actor, id, rc);
+        break;
+      case 'clear-questions':
+        await deps.administration.clearQuestions(a.scope, a.actor, id, rc);
+        break;
+      case 'disable': {
+        const { signOut } = await deps.administration.setStatus(a.scope, a.actor, id, 'disabled', rc);
+        const reportId = newId();
+        await deps.store.set(keys.adminSignOutReport(reportId), JSON.stringify({ adminId: a.actor.id, accountId: id, signOut: shown(signOut!) }), { ttlMs: REPORT_MS });
+        seeOther(ctx, `/admin/accounts/${encodeURIComponent(id)}?done=${action}&report=${reportId}`);
+        return;
+      }
+      case 'enable':
+        await deps.administration.setStatus(a.scope, a.actor, id, 'active', rc);
+        break;
+    }
+    seeOther(ctx, `/admin/accounts/${encodeURIComponent(id)}?done=${action}`);
+  };
+
+  return { show, confirm, act };
+}

@@ -1,0 +1,45 @@
+// GET /admin/audit[?account=&type=&format=csv]: recent events the administrator may see
+// (an account in scope, or any for a ministry administrator), as a page or a CSV file.
+import { stringify } from 'csv-stringify/sync';
+import type { Context } from 'koa';
+import { inScope } from '../domain/admin/administration.ts';
+import type { StoredAuditEvent } from '../domain/audit/audit-log.ts';
+import { signedInAdmin, who, type AdminDeps } from './signed-in.ts';
+
+const EVENT_TYPE = /^[a-z.]{3,40}$/;
+
+export function auditHandler(deps: AdminDeps) {
+  return async (ctx: Context) => {
+    const a = await signedInAdmin(deps, ctx);
+    if (!a) return;
+    const accountId = typeof ctx.query.account === 'string' ? ctx.query.account : undefined;
+    const type = typeof ctx.query.type === 'string' && EVENT_TYPE.test(ctx.query.type) ? ctx.query.type : undefined;
+    if (accountId) await deps.administration.target(a.scope, accountId);
+    const schoolOf = new Map<string, boolean>();
+    const visible = async (e: StoredAuditEvent): Promise<boolean> => {
+      if (accountId) return e.accountId === accountId;
+      if (a.scope.kind === 'ministry') return true;
+      if (!e.accountId) return false;
+      if (!schoolOf.has(e.accountId)) {
+        const acc = await deps.directory.get(e.accountId);
+        schoolOf.set(e.accountId, acc !== null && inScope(a.scope, acc));
+      }
+      return schoolOf.get(e.accountId)!;
+    };
+    const candidates = await deps.audit.recent(5000, (e) => !type || e.type === type);
+    const events: StoredAuditEvent[] = [];
+    for (const e of candidates) {
+      if (events.length >= 500) break;
+      if (await visible(e)) events.push(e);
+    }
+    if (ctx.query.format === 'csv') {
+      ctx.set('Cache-Control', 'no-store');
+      ctx.set('Content-Disposition', 'attachment; filename="audit.csv"');
+      ctx.type = 'text/csv; charset=utf-8';
+      const columns = ['at', 'type', 'accountId', 'loginId', 'actor', 'client', 'ip', 'reason', 'requestId'] as const;
+      ctx.body = stringify(events.map((e) => columns.map((c) => e[c] ?? '')), { header: true, columns: [...columns] });
+      return;
+    }
+    await deps.render(ctx, 'admin/audit', { admin: who(a), events, type: type ?? '', accountId: accountId ?? '' });
+  };
+}

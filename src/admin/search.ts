@@ -1,0 +1,15 @@
+// GET /admin: find accounts (login ID or name prefix), a page at a time.
+import type { Context } from 'koa';
+import { signedInAdmin, who, type AdminDeps } from './signed-in.ts';
+
+export function searchHandler(deps: AdminDeps) {
+  return async (ctx: Context) => {
+    const a = await signedInAdmin(deps, ctx);
+    if (!a) return;
+    const q = typeof ctx.query.q === 'string' ? ctx.query.q.slice(0, 100) : '';
+    const after = typeof ctx.query.after === 'string' ? ctx.query.after.slice(0, 400) : undefined;
+    // An empty search (q present but blank) lists every account in scope.
+    const page = ctx.query.q !== undefined || after !== undefined ? await deps.administration.search(a.scope, q, deps.pageSize, after) : null;
+    await deps.render(ctx, 'admin/search', { admin: who(a), q, page });
+  };
+}

@@ -1,0 +1,82 @@
+// Where a sign-in continues (after the login prompt too), and where the user cancels it.
+//   GET  /saml/resume/:id         issues the Response when the SSO session allows it
+//   GET  /saml/resume/:id/abort   the user cancelled: the SP gets AuthnFailed
+import type { RouterContext } from '@koa/router';
+import type { Context } from 'koa';
+import { AppError } from '../../../domain/errors.ts';
+import type { SamlResume } from '../../../domain/sessions/resume.ts';
+import { seeOther } from '../../../http/respond.ts';
+import { STATUS } from '../constants.ts';
+import { browserBinding, type PendingSignIn } from '../pending.ts';
+import type { ServiceProvider } from '../service-providers.ts';
+import type { SamlScope } from './scope.ts';
+import { postResponse } from './send.ts';
+
+function spOf(s: SamlScope, pending: PendingSignIn): ServiceProvider {
+  const sp = s.deps.sps.byId(pending.spId);
+  if (!sp) throw new AppError('SSPR 5131', `SP ${pending.spId} no longer registered`);
+  return sp;
+}
+
+/** The pending sign-in for this browser (claimed by the first browser that opens it). */
+async function pendingFor(s: SamlScope, ctx: Context, id: string): Promise<PendingSignIn> {
+  const found = await s.pendingSignIns.get(id);
+  if (found === 'used') throw new AppError('SSPR 5133', `pending sign-in ${id} already answered`, { continueTo: '/portal' });
+  if (!found) throw new AppError('SSPR 5101', `pending sign-in ${id} unknown or expired`, { continueTo: '/portal' });
+  const binding = browserBinding(s.deps.browserSecret(ctx));
+  if (!found.binding) {
+    const claimed = await s.pendingSignIns.claim(found, binding);
+    if (!claimed) throw new AppError('SSPR 5102', 'pending sign-in claimed by another browser', { continueTo: '/portal' });
+    return claimed;
+  }
+  if (found.binding !== binding) throw new AppError('SSPR 5102', 'pending sign-in belongs to another browser', { continueTo: '/portal' });
+  return found;
+}
+
+export async function errorToSp(s: SamlScope, ctx: Context, pending: PendingSignIn, status: string, subStatus: string, message: string): Promise<void> {
+  const sp = spOf(s, pending);
+  if (!(await s.pendingSignIns.take(pending))) throw new AppError('SSPR 5133', 'pending sign-in answered twice');
+  const { samlResponse } = s.deps.messages.errorResponse({ sp, acsUrl: pending.acsUrl, inResponseTo: pending.requestId, status, subStatus, message, now: s.deps.clock() });
+  await postResponse(s.deps, ctx, pending.acsUrl, samlResponse, pending.relayState);
+}
+
+/** Issues the Response when the SSO session allows it; otherwise the login prompt first. */
+export async function resume(s: SamlScope, ctx: Context, pending: PendingSignIn): Promise<void> {
+  const { deps } = s;
+  const sp = spOf(s, pending);
+  const resumeTo: SamlResume = { kind: 'saml', pendingId: pending.id, spId: sp.id };
+  const session = await deps.ssoOf(ctx);
+  const found = session ? await deps.directory.get(session.accountId) : null;
+  const account = found?.status === 'active' ? found : null;
+  const fresh = session !== null && (!pending.forceAuthn || session.authTime >= pending.receivedAt);
+  if (!session || !account || !fresh) {
+    if (pending.isPassive) return errorToSp(s, ctx, pending, STATUS.responder, STATUS.noPassive, 'The user is not signed in.');
+    return seeOther(ctx, await deps.beginSignIn(ctx, resumeTo));
+  }
+  const pendingActions = deps.requiredActions(account);
+  if (pendingActions.length > 0) {
+    // Nothing is issued while a required action is pending.
+    if (pending.isPassive) return errorToSp(s, ctx, pending, STATUS.responder, STATUS.noPassive, 'The user must complete required steps first.');
+    return seeOther(ctx, await deps.beginRequiredActions(ctx, session.accountId, pendingActions, resumeTo));
+  }
+  if (!(await s.pendingSignIns.take(pending))) throw new AppError('SSPR 5133', 'pending sign-in answered twice');
+  const participant = await deps.sso.samlParticipant(session, sp.id, account.loginId);
+  const { id, samlResponse } = await deps.messages.loginResponse({
+    sp, acsUrl: pending.acsUrl, inResponseTo: pending.requestId, account, sessionIndex: participant.sessionIndex,
+    authInstant: session.authTime, sessionNotOnOrAfter: session.expiresAt, now: deps.clock(),
+  });
+  await postResponse(deps, ctx, pending.acsUrl, samlResponse, pending.relayState);
+  await deps.audit.record({ type: 'saml.assertion', accountId: account.id, client: sp.id, ip: ctx.ip, requestId: ctx.state.requestId as string, reason: `response ${id}${pending.requestId ? ` to ${pending.requestId}` : ' (IdP-initiated)'}` });
+}
+
+export function resumeHandlers(s: SamlScope) {
+  return {
+    resume: async (ctx: RouterContext) => {
+      await resume(s, ctx, await pendingFor(s, ctx, ctx.params.id!));
+    },
+    abort: async (ctx: RouterContext) => {
+      const pending = await pendingFor(s, ctx, ctx.params.id!);
+      await errorToSp(s, ctx, pending, STATUS.responder, STATUS.authnFailed, 'The user cancelled the sign-in.');
+    },
+  };
+}

@@ -1,0 +1,70 @@
+// What every SAML endpoint is given: the deps from the app, and what the endpoints share
+// (the pending sign-ins, whether cookies are secure).
+import type { Context } from 'koa';
+import type { Settings } from '../../../config/settings.ts';
+import type { Account } from '../../../domain/accounts/account.ts';
+import type { RequiredAction } from '../../../domain/accounts/credentials.ts';
+import type { Directory } from '../../../domain/accounts/directory.ts';
+import type { AuditLog } from '../../../domain/audit/audit-log.ts';
+import type { Clock } from '../../../domain/clock.ts';
+import type { SamlResume } from '../../../domain/sessions/resume.ts';
+import type { SsoSession, SsoSessions } from '../../../domain/sessions/sso-sessions.ts';
+import type { Render } from '../../../http/respond.ts';
+import type { Store } from '../../../store/index.ts';
+import type { LogoutChain, LogoutChains, LogoutFinal } from '../logout-chain.ts';
+import type { IdpEndpoints } from '../metadata.ts';
+import { PendingSignIns } from '../pending.ts';
+import type { SamlMessages } from '../responses.ts';
+import type { SchemaValidator } from '../schema-validator.ts';
+import type { ServiceProviders } from '../service-providers.ts';
+
+/** Cookie carrying a logout chain from the OIDC logout to /saml/slo/resume (signed). */
+export const LOGOUT_CHAIN_COOKIE = 'idp_logout';
+
+export interface SamlDeps {
+  settings: Settings;
+  store: Store;
+  clock: Clock;
+  directory: Directory;
+  sso: SsoSessions;
+  audit: AuditLog;
+  sps: ServiceProviders;
+  messages: SamlMessages;
+  schema: SchemaValidator;
+  endpoints: IdpEndpoints;
+  metadataXml: string;
+  certificatePem: string;
+  /** The next signing certificate while a rotation is under way. */
+  nextCertificatePem?: () => string | undefined;
+  chains: LogoutChains;
+  ssoOf: (ctx: Context) => Promise<SsoSession | null>;
+  /** Required actions pending for an account (questions, password change). */
+  requiredActions: (account: Account) => RequiredAction[];
+  browserSecret: (ctx: Context) => string;
+  beginSignIn: (ctx: Context, resume: SamlResume) => Promise<string>;
+  beginRequiredActions: (ctx: Context, accountId: string, pending: RequiredAction[], resume: SamlResume) => Promise<string>;
+  /**
+   * Ends this browser's SSO session everywhere (OIDC too) and continues with `final`;
+   * resolves to where the browser goes next. `exceptSp` started the logout itself.
+   */
+  signOut: (ctx: Context, final: LogoutFinal, exceptSp?: string) => Promise<string>;
+  /** The page that ends a single logout started at the IdP. */
+  signedOutPage: (ctx: Context, chain: LogoutChain | null) => Promise<void>;
+  render: Render;
+  /** Counts a refused message (its detail is on the log line of the error page). */
+  onRefusal?: (code: string) => void;
+}
+
+export interface SamlScope {
+  deps: SamlDeps;
+  pendingSignIns: PendingSignIns;
+  secure: boolean;
+}
+
+export function samlScope(deps: SamlDeps): SamlScope {
+  return {
+    deps,
+    pendingSignIns: new PendingSignIns(deps.store, deps.settings.flow.idleSeconds * 1000 + 3_600_000),
+    secure: deps.settings.server.publicUrl.startsWith('https:'),
+  };
+}
