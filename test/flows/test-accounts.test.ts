@@ -10,6 +10,7 @@ import { loadSeed, parseSeed, type SeedAccount } from '../../src/domain/accounts
 import { RedisStore } from '../../src/store/index.ts';
 import { Browser } from '../support/browser.ts';
 import { startTestIdp, type TestIdp } from '../support/idp.ts';
+import { startIdpProcess } from '../support/process.ts';
 import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
 
 const PASSWORD = 'Tester-Lagoon-58';
@@ -100,6 +101,20 @@ describe('accounts in any state for testers', () => {
       assert.throws(() => parseSeed([base('x@students.edu.sg', { passwordChangedAt: 'yesterday' })], 'f.json'), /\[0\]\.passwordChangedAt/);
       assert.throws(() => parseSeed([{ ...base('x@students.edu.sg'), lockd: true }], 'f.json'), /lockd/);
     });
+  });
+
+  it('npm start with IDP_SEED_FILE applies the states (locked, disabled, no questions)', async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'idp-seed-')), 'accounts.json');
+    writeFileSync(file, JSON.stringify([base('file-locked@students.edu.sg', { locked: true }), base('file-disabled@students.edu.sg', { status: 'disabled' }), base('file-new@students.edu.sg', { questions: [] })]));
+    const p = await startIdpProcess({ IDP_SEED_FILE: file, IDP_DEMO_SEED: 'false', IDP_HOST: '127.0.0.1', IDP_KEYS_DIR: mkdtempSync(path.join(tmpdir(), 'idp-keys-')) });
+    try {
+      const at = { url: `http://127.0.0.1:${p.port}` } as TestIdp;
+      assert.match(await signIn(at, 'file-locked@students.edu.sg'), SCREENS.locked);
+      assert.match(await signIn(at, 'file-disabled@students.edu.sg'), SCREENS.disabled);
+      assert.match(await signIn(at, 'file-new@students.edu.sg'), SCREENS.setupQuestions);
+    } finally {
+      await p.kill('SIGTERM');
+    }
   });
 
   describe('by CLI', () => {
