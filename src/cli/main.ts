@@ -12,6 +12,7 @@ import { loadRelyingParties, parseRelyingParty, relyingPartyId } from '../config
 import { serviceProviderFrom } from '../protocols/saml/service-providers.ts';
 import { revokeAccountGrants } from '../protocols/oidc/adapter.ts';
 import { normaliseLoginId, type Account } from '../domain/accounts/account.ts';
+import { SeedError } from '../domain/accounts/seed.ts';
 import type { AdminScope } from '../domain/admin/administration.ts';
 import { ImportFileError, ImportInterruptedError } from '../domain/admin/import.ts';
 import { AppError } from '../domain/errors.ts';
@@ -21,6 +22,8 @@ import { createServices, type Services } from '../services.ts';
 import { describeReport, type SignOutReport } from '../domain/sessions/sign-out-report.ts';
 import { createLogger } from '../observability/logger.ts';
 import { withSimulatedApps } from '../sims/clients.ts';
+import { ACCOUNT_USAGE, AccountUsageError, accountCommand } from './accounts.ts';
+import { CLIENTS_USAGE, ClientsUsageError, clientsCommand } from './clients.ts';
 
 const USAGE = `usage: npm run cli -- <command> [arguments]
 
@@ -32,6 +35,8 @@ const USAGE = `usage: npm run cli -- <command> [arguments]
   audit [--account <loginId>] [--type <event>] [--count N]
   validate-rp <file.json>                              check a relying-party file
   add-rp <file.json>                                   check it and copy it into IDP_RP_DIR (or config/relying-parties)
+${ACCOUNT_USAGE}
+${CLIENTS_USAGE}
   keys status                                          every key: use, state, age, expiry (IDP_KEYS_DIR)
   keys rotate oidc|saml|cookie                         add a next key: published (verifies) at once, signs nothing yet
   keys activate oidc|saml|cookie [--now]               next signs from now on; current becomes retiring
@@ -65,6 +70,8 @@ function signOutLines(report: SignOutReport): string[] {
 const REVOKING = new Set(['reset-password', 'disable']);
 
 export async function run(argv: string[], out: (line: string) => void, open: (command: string) => Promise<{ store: Store; services: Services; rpDirs: string[]; close?: () => Promise<void> }>): Promise<number> {
+  if (argv[0] === 'account') return accountCommand(argv.slice(1), out, open);
+  if (argv[0] === 'clients' || argv[0] === 'initial-access-token') return clientsCommand(argv[0], argv.slice(1), out, async () => ({ settings: loadSettings(), store: (await open(argv[0]!)).store }));
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -301,14 +308,14 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
     .then((code) => process.exit(code))
     .catch((err: unknown) => {
       process.stderr.write(`${oneLine(err)}\n`);
-      process.exit(err instanceof UsageError ? 2 : 1);
+      process.exit(err instanceof UsageError || err instanceof AccountUsageError || err instanceof ClientsUsageError ? 2 : 1);
     });
 }
 
 /** What went wrong and what to do, in one line; the stack only with LOG_LEVEL=debug. */
 function oneLine(err: unknown): string {
   const e = err instanceof Error ? err : new Error(String(err));
-  if (e instanceof UsageError || e instanceof ConfigError || e instanceof ImportFileError || e instanceof AppError) return e.message;
+  if (e instanceof UsageError || e instanceof AccountUsageError || e instanceof ClientsUsageError || e instanceof SeedError || e instanceof ConfigError || e instanceof ImportFileError || e instanceof AppError) return e.message;
   if (e instanceof ImportInterruptedError) return `import ${e.message}`;
   if (e instanceof StoreUnavailableError) {
     return `cannot reach the store (${e.message}): check REDIS_URL / REDIS_SENTINELS / REDIS_CLUSTER_NODES and that Redis is up, then run the command again`;

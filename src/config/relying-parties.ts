@@ -20,7 +20,8 @@ export type OidcScope = (typeof OIDC_SCOPES)[number];
 /** Scopes that only mean something with a signed-in user (never for client_credentials). */
 export const USER_ONLY_SCOPES: ReadonlySet<string> = new Set(['openid', 'offline_access']);
 
-export const oidcClientSchema = z.strictObject({
+/** The fields of an OIDC client file (also what a client may register over HTTP, RFC 7591). */
+export const oidcClientFields = z.strictObject({
   protocol: z.literal('oidc'),
   /** The name users see; defaults to client_name (RFC 7591), one of the two is required. */
   display_name: z.string().min(1).max(100).optional(),
@@ -43,7 +44,9 @@ export const oidcClientSchema = z.strictObject({
   backchannel_logout_uri: uri.optional(),
   backchannel_logout_session_required: z.boolean().optional(),
   id_token_signed_response_alg: z.enum(ID_TOKEN_SIGNING_ALGS).optional(),
-}).superRefine((c, ctx) => {
+});
+
+export const oidcClientSchema = oidcClientFields.superRefine((c, ctx) => {
   if (!c.display_name && !c.client_name) ctx.addIssue({ code: 'custom', path: ['client_name'], message: 'client_name (or display_name) is required: the name users see' });
   if (c.token_endpoint_auth_method === 'none') {
     if (c.client_secret) ctx.addIssue({ code: 'custom', path: ['client_secret'], message: 'a public client (token_endpoint_auth_method "none") has no secret' });

@@ -7,7 +7,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
-export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** The folder holding package.json, views/ and config/: the repository, or the installed package (which runs compiled JavaScript from dist/). */
+export const projectRoot = ((start: string): string => {
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) return path.resolve(start, '..');
+  }
+})(path.dirname(path.dirname(fileURLToPath(import.meta.url))));
 
 const level = z.enum(['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'S1', 'S2', 'S3', 'S4', 'S5', 'JC1', 'JC2']);
 const url = z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, ''));
@@ -215,6 +221,12 @@ export const ENVIRONMENT: ReadonlyArray<{ env: string; key: string; parse?: EnvP
   { env: 'IDP_LOCKOUT_MINUTES', key: 'lockout.lockMinutes' },
   { env: 'IDP_ADMIN_RECENT_AUTH_MINUTES', key: 'admin.recentAuthMinutes' },
   { env: 'IDP_REVEAL_NO_QUESTIONS', key: 'forgotPassword.revealNoQuestions', parse: asBool },
+];
+
+/** Environment variables read besides ENVIRONMENT (they name files rather than set one key). */
+export const ENVIRONMENT_FILES: ReadonlyArray<{ env: string; what: string }> = [
+  { env: 'IDP_CONFIG_FILE', what: 'a JSON file of settings, merged over config/default.json' },
+  { env: 'IDP_RP_DIR', what: 'a directory of relying-party files, added to config/relying-parties' },
 ];
 
 export class ConfigError extends Error {

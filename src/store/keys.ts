@@ -45,6 +45,8 @@ export const keys = {
   flow: (id: string) => `{flow:${id}}`,
   /** ephemeral: an oidc-provider artefact */
   oidc: (model: string, id: string) => `oidc:${model}:{${id}}`,
+  /** durable: ids of the OIDC clients registered over HTTP (RFC 7591); their metadata is under oidc('Client', ...) */
+  oidcRegisteredClients: () => 'oidc:registered-clients',
   /** ephemeral: ids of the artefacts issued under one grant */
   oidcGrant: (grantId: string) => `oidc:grant:{${grantId}}`,
   /** ephemeral: session uid or user code -> artefact id */

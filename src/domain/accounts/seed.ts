@@ -8,6 +8,12 @@ import { normaliseAnswer } from './answers.ts';
 import { Directory, DuplicateLoginIdError } from './directory.ts';
 import type { SecretHasher } from './passwords.ts';
 
+/** The part of the lockout the seed uses (absent: `locked` is refused). */
+export interface SeedLockout {
+  lock(loginId: string): Promise<void>;
+  unlock(loginId: string): Promise<boolean>;
+}
+
 const seedAccount = z.strictObject({
   loginId: z.string().transform((v, ctx) => normaliseLoginId(v) ?? (ctx.addIssue({ code: 'custom', message: 'must be an email address' }), z.NEVER)),
   password: z.string().min(1).max(128),
@@ -19,9 +25,26 @@ const seedAccount = z.strictObject({
   level: z.enum(LEVELS).nullable().optional(),
   roles: z.array(z.enum(ROLES)).min(1),
   questions: z.array(z.strictObject({ question: z.string().trim().min(1), answer: z.string().trim().min(1).max(100) })).optional(),
+  // States an integration tester sets up (README "For app developers"):
+  /** disabled: sign-in is refused. */
+  status: z.enum(['active', 'disabled']).default('active'),
+  /** true: locked as by too many wrong passwords; false: unlocked; absent: left as it is. */
+  locked: z.boolean().optional(),
+  /** When the password was last changed (ISO date); with a policy maxAgeDays an old date means expired. */
+  passwordChangedAt: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
+  /** Shorthand for a passwordChangedAt long ago: expired under any policy maxAgeDays. */
+  passwordExpired: z.boolean().optional(),
 });
 
 export type SeedAccount = z.input<typeof seedAccount>;
+export type ParsedSeedAccount = z.output<typeof seedAccount>;
+
+/** When a seeded password was last changed: the date given, long ago when expired, else now. */
+function passwordChangedAt(s: ParsedSeedAccount, now: number): number {
+  if (s.passwordExpired) return 0;
+  if (s.passwordChangedAt) return Date.parse(s.passwordChangedAt);
+  return now;
+}
 
 export class SeedError extends Error {
   override name = 'SeedError';
@@ -58,7 +81,7 @@ export function readSeedFile(file: string): z.output<typeof seedAccount>[] {
 
 export async function loadSeed(
   accounts: z.output<typeof seedAccount>[],
-  deps: { directory: Directory; hasher: SecretHasher; audit: AuditLog; now: number },
+  deps: { directory: Directory; hasher: SecretHasher; audit: AuditLog; now: number; lockout?: SeedLockout },
 ): Promise<{ created: number; updated: number }> {
   let created = 0;
   let updated = 0;
@@ -76,18 +99,20 @@ export async function loadSeed(
       roles: s.roles,
       passwordHash,
       mustChangePassword: s.temporary,
-      passwordChangedAt: deps.now,
+      passwordChangedAt: passwordChangedAt(s, deps.now),
       questions,
+      status: s.status,
     } satisfies Partial<Account>;
     const existing = await deps.directory.findByLoginId(s.loginId);
     if (existing) {
-      await deps.directory.update(existing.id, (a) => ({ ...a, ...fields, status: 'active' }));
+      await deps.directory.update(existing.id, (a) => ({ ...a, ...fields }));
       await deps.audit.record({ type: 'account.updated', accountId: existing.id, actor: 'seed' });
+      await applyLock(s, deps.lockout);
       updated++;
       continue;
     }
     try {
-      const account = await deps.directory.create({ loginId: s.loginId, status: 'active', passwordHistory: [], ...fields });
+      const account = await deps.directory.create({ loginId: s.loginId, passwordHistory: [], ...fields });
       await deps.audit.record({ type: 'account.created', accountId: account.id, actor: 'seed' });
       created++;
     } catch (err) {
@@ -97,6 +122,14 @@ export async function loadSeed(
       if (other) await deps.directory.update(other.id, (a) => ({ ...a, ...fields }));
       updated++;
     }
+    await applyLock(s, deps.lockout);
   }
   return { created, updated };
+}
+
+async function applyLock(s: ParsedSeedAccount, lockout: SeedLockout | undefined): Promise<void> {
+  if (s.locked === undefined) return;
+  if (!lockout) throw new SeedError(`${s.loginId}: "locked" cannot be applied here`);
+  if (s.locked) await lockout.lock(s.loginId);
+  else await lockout.unlock(s.loginId);
 }

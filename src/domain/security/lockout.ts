@@ -70,6 +70,12 @@ export class Lockout {
     await this.#store.del(keys.signInFailures(loginId));
   }
 
+  /** Locks a known login ID as too many wrong passwords would (seed files and the CLI set up test accounts so). */
+  async lock(loginId: string): Promise<void> {
+    const ttlMs = this.#s.lockMinutes === null ? undefined : this.#s.lockMinutes * 60_000;
+    await this.#store.set(keys.lock(loginId), JSON.stringify({ since: this.#clock() }), ttlMs === undefined ? {} : { ttlMs });
+  }
+
   /** Clears the lock and the failure counters (unlock, password change, reset). */
   async unlock(loginId: string): Promise<boolean> {
     const wasLocked = (await this.lockedSince(loginId)) !== null;

@@ -19,6 +19,12 @@ const CONSUMABLE = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', '
 const BEARER = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'ClientCredentials', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PushedAuthorizationRequest', 'RegistrationAccessToken', 'InitialAccessToken']);
 /** Upper bound for artefacts oidc-provider gives no lifetime (none should be durable). */
 const MAX_TTL_S = 30 * 24 * 3600;
+/**
+ * Durable (no TTL when oidc-provider gives no lifetime): clients registered over HTTP
+ * (RFC 7591) and the tokens that manage them (RFC 7592). Registered client ids are indexed
+ * so that operators can list and remove them (`cli clients`).
+ */
+const DURABLE = new Set(['Client', 'RegistrationAccessToken']);
 
 export function ttlMsFor(expiresIn: number | undefined): number {
   const seconds = typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : MAX_TTL_S;
@@ -44,8 +50,13 @@ export function adapterFactory(store: Store): new (name: string) => Adapter {
 
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
       const key = this.#key(id);
-      const ttlMs = ttlMsFor(expiresIn);
       const stored = BEARER.has(this.name) ? { ...payload, jti: undefined } : payload;
+      if (DURABLE.has(this.name) && !(typeof expiresIn === 'number' && expiresIn > 0)) {
+        await store.set(key, JSON.stringify(stored));
+        if (this.name === 'Client') await store.setAdd(keys.oidcRegisteredClients(), id);
+        return;
+      }
+      const ttlMs = ttlMsFor(expiresIn);
       if (CONSUMABLE.has(this.name)) {
         await store.hashSet(key, { payload: JSON.stringify(stored) }, ttlMs);
       } else {
@@ -91,6 +102,7 @@ export function adapterFactory(store: Store): new (name: string) => Adapter {
 
     async destroy(id: string): Promise<void> {
       await store.del(this.#key(id));
+      if (this.name === 'Client') await store.setRemove(keys.oidcRegisteredClients(), id);
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
@@ -114,4 +126,26 @@ export async function revokeAccountGrants(store: Store, accountId: string): Prom
     await store.setRemove(index, grantId);
   }
   return grantIds.length;
+}
+
+/** The clients registered over HTTP (RFC 7591), with their metadata (secrets left out). */
+export async function registeredClients(store: Store): Promise<Array<Record<string, unknown>>> {
+  const Adapter = adapterFactory(store);
+  const clients = new Adapter('Client');
+  const out: Array<Record<string, unknown>> = [];
+  for (const id of (await store.setMembers(keys.oidcRegisteredClients())).sort()) {
+    const metadata = await clients.find(id);
+    if (!metadata) continue;
+    const { client_secret, registration_access_token: _rat, ...rest } = metadata as Record<string, unknown>;
+    out.push({ ...rest, client_secret_set: typeof client_secret === 'string' });
+  }
+  return out;
+}
+
+/** Removes a registered client; resolves false when there is none of that id. Its tokens expire by themselves. */
+export async function removeRegisteredClient(store: Store, clientId: string): Promise<boolean> {
+  const clients = new (adapterFactory(store))('Client');
+  if (!(await clients.find(clientId))) return false;
+  await clients.destroy(clientId);
+  return true;
 }

@@ -6,7 +6,7 @@
 // and ES256 ID tokens, PAR; no implicit or hybrid flows, no JWT client authentication,
 // no DPoP, no request objects.
 import { Provider, errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
-import { ID_TOKEN_SIGNING_ALGS, OIDC_SCOPES, TOKEN_ENDPOINT_AUTH_METHODS, USER_ONLY_SCOPES, type OidcClientFile } from '../../config/relying-parties.ts';
+import { ID_TOKEN_SIGNING_ALGS, OIDC_SCOPES, TOKEN_ENDPOINT_AUTH_METHODS, USER_ONLY_SCOPES, oidcClientFields, oidcClientSchema, type OidcClientFile } from '../../config/relying-parties.ts';
 import type { Settings } from '../../config/settings.ts';
 import type { Account } from '../../domain/accounts/account.ts';
 import type { Directory } from '../../domain/accounts/directory.ts';
@@ -95,6 +95,30 @@ async function clientCredentialsGrant(ctx: KoaContextWithOIDC): Promise<void> {
   ctx.body = { access_token: value, expires_in: token.expiration, token_type: token.tokenType, scope: token.scope || undefined };
 }
 
+/**
+ * A client registered over HTTP (RFC 7591) or updated (RFC 7592) is held to the rules of a
+ * relying-party file (config/relying-parties.ts): the same schema, so the same redirect URIs,
+ * grants, authentication methods, scopes and algorithms. oidc-provider calls this for every
+ * client; files were checked at start-up, so only registration and update are checked here.
+ */
+function validateRegistered(ctx: KoaContextWithOIDC | undefined, key: string, _value: unknown, metadata: Record<string, unknown>): void {
+  const route = ctx?.oidc?.route;
+  if (key !== 'software_id' || (route !== 'registration' && route !== 'client_update')) return;
+  const file: Record<string, unknown> = { protocol: 'oidc' };
+  for (const field of Object.keys(oidcClientFields.shape)) {
+    const v = metadata[field];
+    if (v === undefined || (Array.isArray(v) && v.length === 0 && field !== 'redirect_uris')) continue;
+    file[field] = v;
+  }
+  const result = oidcClientSchema.safeParse(file);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const where = issue.path.join('.') || 'metadata';
+    if (where.startsWith('redirect_uris')) throw new errors.InvalidRedirectUri(`${where}: ${issue.message}`);
+    throw new errors.InvalidClientMetadata(`${where}: ${issue.message}`);
+  }
+}
+
 export function createProvider(deps: OidcDeps): Provider {
   const { settings, directory } = deps;
   const secure = settings.server.publicUrl.startsWith('https:');
@@ -147,12 +171,23 @@ export function createProvider(deps: OidcDeps): Provider {
       revocation: { enabled: true, allowedPolicy: ownClient },
       clientCredentials: { enabled: true },
       backchannelLogout: { enabled: true },
+      // Dynamic client registration (RFC 7591) and management (RFC 7592): open with the demo
+      // accounts (a developer's own machine), else only with an initial access token
+      // (`npm run cli -- initial-access-token`). Registered clients persist in the store.
+      registration: {
+        enabled: true,
+        initialAccessToken: !settings.seed.demo,
+        issueRegistrationAccessToken: true,
+      },
+      registrationManagement: { enabled: true, rotateRegistrationAccessToken: false },
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: deps.logoutSource,
         postLogoutSuccessSource: deps.afterLogout,
       },
     },
+    // RFC 7591 software_id/software_version are kept; checking software_id runs the file rules (above).
+    extraClientMetadata: { properties: ['software_id', 'software_version'], validator: validateRegistered as never },
     responseTypes: ['code'],
     clientAuthMethods: [...TOKEN_ENDPOINT_AUTH_METHODS],
     pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },

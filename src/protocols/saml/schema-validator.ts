@@ -30,7 +30,8 @@ export class SchemaValidator {
 
   #start(): Worker {
     if (this.#worker) return this.#worker;
-    const worker = new Worker(new URL('./schema-worker.ts', import.meta.url));
+    // .ts in the repository, .js in the installed package (compiled; see package.json prepack).
+    const worker = new Worker(new URL(import.meta.url.endsWith('.ts') ? './schema-worker.ts' : './schema-worker.js', import.meta.url));
     worker.unref();
     worker.on('message', (m: { id: number; exitCode: number; stderr: string }) => {
       const p = this.#pending.get(m.id);

@@ -1,0 +1,53 @@
+// OIDC clients registered over HTTP (RFC 7591): `initial-access-token` lets one app register
+// when registration is protected (no demo accounts), `clients` lists them, `clients remove`
+// deletes one. Works on the same store as the server.
+import { generateKeyPairSync } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { Provider } from 'oidc-provider';
+import type { Settings } from '../config/settings.ts';
+import { adapterFactory, registeredClients, removeRegisteredClient } from '../protocols/oidc/adapter.ts';
+import type { Store } from '../store/index.ts';
+
+export const CLIENTS_USAGE = `  initial-access-token [--days N]                      a token an app presents to register itself (default 7 days)
+  clients                                              the OIDC clients registered over HTTP (RFC 7591), as JSON
+  clients remove <client_id>                           delete a registered client`;
+
+export class ClientsUsageError extends Error {}
+
+/** Creates an initial access token with oidc-provider's own model, stored as the server's are. */
+export async function createInitialAccessToken(settings: Settings, store: Store, days: number): Promise<string> {
+  const provider = new Provider(settings.server.publicUrl, {
+    adapter: adapterFactory(store),
+    // Signs nothing: only here so that oidc-provider does not fall back to its development keys.
+    jwks: { keys: [{ ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }), kid: 'unused' }] } as never,
+    features: { registration: { enabled: true, initialAccessToken: true }, devInteractions: { enabled: false } },
+  });
+  return new provider.InitialAccessToken({ expiresIn: Math.round(days * 86400) }).save();
+}
+
+export async function clientsCommand(command: string, argv: string[], out: (line: string) => void, open: () => Promise<{ settings: Settings; store: Store }>): Promise<number> {
+  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { days: { type: 'string' } } });
+  const days = Number(values.days ?? 7);
+  if (!(days > 0 && days <= 365)) throw new ClientsUsageError('--days must be between 0 and 365');
+  const [action, id] = positionals;
+  if (command === 'clients' && action !== undefined && action !== 'remove') throw new ClientsUsageError(`clients takes no argument or "remove <client_id>"\n${CLIENTS_USAGE}`);
+  if (action === 'remove' && !id) throw new ClientsUsageError('clients remove needs a client_id');
+  const { settings, store } = await open();
+  try {
+    if (command === 'initial-access-token') {
+      const token = await createInitialAccessToken(settings, store, days);
+      out(`initial access token (shown once, valid ${days} days; send as "Authorization: Bearer <token>" to ${settings.server.publicUrl}/oidc/reg):`);
+      out(token);
+      return 0;
+    }
+    if (action === 'remove') {
+      if (!(await removeRegisteredClient(store, id!))) throw new ClientsUsageError(`no registered client ${id}`);
+      out(`removed ${id}`);
+      return 0;
+    }
+    out(JSON.stringify(await registeredClients(store), null, 2));
+    return 0;
+  } finally {
+    await store.close();
+  }
+}

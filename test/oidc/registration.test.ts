@@ -1,0 +1,138 @@
+// Dynamic client registration (RFC 7591) and management (RFC 7592), as a relying-party
+// developer uses them: openid-client registers, then runs a code flow with the new client.
+import assert from 'node:assert/strict';
+import * as oidc from 'openid-client';
+import { spawnSync } from 'node:child_process';
+import { createInitialAccessToken } from '../../src/cli/clients.ts';
+import { projectRoot } from '../../src/config/settings.ts';
+import { RedisStore } from '../../src/store/index.ts';
+import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
+import { registeredClients, removeRegisteredClient } from '../../src/protocols/oidc/adapter.ts';
+import { Browser } from '../support/browser.ts';
+import { DEMO, startTestIdp, type TestIdp } from '../support/idp.ts';
+
+const REDIRECT = 'http://127.0.0.1:9/registered/callback';
+const METADATA = { client_name: 'Registered Test App', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'client_secret_basic', grant_types: ['authorization_code', 'refresh_token'] };
+
+async function codeFlow(t: TestIdp, config: oidc.Configuration) {
+  const browser = new Browser(t.url);
+  const verifier = oidc.randomPKCECodeVerifier();
+  const state = oidc.randomState();
+  const url = oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid email profile', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state });
+  let step = await browser.open(url.toString());
+  step = await browser.signIn(step.res, DEMO.student.loginId, DEMO.student.password);
+  assert.ok(step.external?.startsWith(REDIRECT), `expected a redirect to the app, got ${step.res.status} ${step.res.text.slice(0, 300)}`);
+  return oidc.authorizationCodeGrant(config, new URL(step.external!), { pkceCodeVerifier: verifier, expectedState: state });
+}
+
+function register(t: TestIdp, metadata: Partial<oidc.ClientMetadata>, initialAccessToken?: string) {
+  return oidc.dynamicClientRegistration(new URL(t.url), metadata, undefined, { execute: [oidc.allowInsecureRequests], ...(initialAccessToken ? { initialAccessToken } : {}) });
+}
+
+describe('OIDC dynamic client registration (RFC 7591/7592)', () => {
+  describe('open, with the demo accounts', () => {
+    let t: TestIdp;
+    before(async () => {
+      t = await startTestIdp();
+    });
+    after(async () => t.close());
+
+    it('discovery advertises registration_endpoint', async () => {
+      const disc = await (await fetch(`${t.url}/.well-known/openid-configuration`)).json() as Record<string, unknown>;
+      assert.equal(disc.registration_endpoint, `${t.url}/oidc/reg`);
+    });
+
+    it('registers with openid-client, then a full code flow with the new client; it persists and is listed', async () => {
+      const config = await register(t, METADATA);
+      const meta = config.clientMetadata();
+      assert.ok(meta.client_id && typeof meta.client_secret === 'string');
+      const tokens = await codeFlow(t, config);
+      assert.equal(tokens.claims()!.aud, meta.client_id);
+      const listed = await registeredClients(t.store);
+      const mine = listed.find((c) => c.client_id === meta.client_id);
+      assert.equal(mine?.client_name, 'Registered Test App');
+      assert.equal(mine?.client_secret, undefined, 'secrets are not listed');
+    });
+
+    it('RFC 7592: reads, updates and deletes with the registration access token', async () => {
+      const meta = (await register(t, METADATA)).clientMetadata();
+      const uri = meta.registration_client_uri as string;
+      const auth = { authorization: `Bearer ${meta.registration_access_token as string}` };
+      const read = await fetch(uri, { headers: auth });
+      assert.equal(read.status, 200);
+      const current = await read.json() as Record<string, unknown>;
+      assert.equal(current.client_name, 'Registered Test App');
+      const { registration_access_token: _t, registration_client_uri: _u, client_id_issued_at: _i, client_secret_expires_at: _e, ...body } = current;
+      const updated = await fetch(uri, { method: 'PUT', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ ...body, client_name: 'Renamed App' }) });
+      assert.equal(updated.status, 200, await updated.clone().text());
+      assert.equal((await updated.json() as Record<string, unknown>).client_name, 'Renamed App');
+      const deleted = await fetch(uri, { method: 'DELETE', headers: auth });
+      assert.equal(deleted.status, 204);
+      assert.equal((await fetch(uri, { headers: auth })).status, 401);
+      assert.ok(!(await registeredClients(t.store)).some((c) => c.client_id === meta.client_id));
+    });
+
+    it('refuses what a relying-party file may not say, naming the field', async () => {
+      const post = (metadata: Record<string, unknown>) => fetch(`${t.url}/oidc/reg`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(metadata) });
+      const noName = await post({ redirect_uris: [REDIRECT] });
+      assert.equal(noName.status, 400);
+      assert.match(((await noName.json()) as { error_description: string }).error_description, /client_name/);
+      const badAlg = await post({ ...METADATA, id_token_signed_response_alg: 'HS256' });
+      assert.equal(badAlg.status, 400);
+      const badScope = await post({ ...METADATA, scope: 'openid admin' });
+      assert.equal(badScope.status, 400);
+      assert.match(((await badScope.json()) as { error_description: string }).error_description, /scope/);
+      const implicit = await post({ ...METADATA, response_types: ['id_token'] });
+      assert.equal(implicit.status, 400);
+    });
+
+    it('an operator removes a registered client', async () => {
+      const config = await register(t, METADATA);
+      const id = config.clientMetadata().client_id;
+      assert.equal(await removeRegisteredClient(t.store, id), true);
+      assert.equal(await removeRegisteredClient(t.store, id), false);
+      const b = new Browser(t.url);
+      const res = await b.get(`/oidc/auth?client_id=${id}&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(REDIRECT)}`);
+      assert.notEqual(res.status, 303);
+    });
+  });
+
+  describe('protected, without the demo accounts', () => {
+    let t: TestIdp;
+    let cli: (...args: string[]) => { status: number | null; stdout: string; stderr: string };
+    before(async () => {
+      const url = await testRedisUrl();
+      const prefix = uniquePrefix();
+      const store = new RedisStore({ url, keyPrefix: prefix });
+      await store.ready();
+      // Registration is protected without demo accounts; the harness still seeds them to sign in.
+      t = await startTestIdp({ store, overrides: { seed: { demo: false } } });
+      const env = { ...process.env, REDIS_URL: url, REDIS_KEY_PREFIX: prefix, IDP_PUBLIC_URL: t.url, IDP_DEMO_SEED: 'false' };
+      cli = (...args) => spawnSync(process.execPath, ['src/cli/main.ts', ...args], { cwd: projectRoot, env, encoding: 'utf8' });
+    });
+    after(async () => t.close());
+
+    it('refuses registration without an initial access token, accepts one made by the CLI', async () => {
+      const anonymous = await fetch(`${t.url}/oidc/reg`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(METADATA) });
+      assert.equal(anonymous.status, 401);
+      const token = await createInitialAccessToken(t.settings, t.store, 1);
+      const config = await register(t, METADATA, token);
+      await codeFlow(t, config);
+    });
+
+    it('cli initial-access-token, then clients lists the registered client and clients remove deletes it', async () => {
+      const made = cli('initial-access-token', '--days', '1');
+      assert.equal(made.status, 0, made.stderr);
+      const token = made.stdout.trim().split('\n').at(-1)!;
+      const id = (await register(t, { ...METADATA, client_name: 'CLI Registered' }, token)).clientMetadata().client_id;
+      const listed = cli('clients');
+      assert.equal(listed.status, 0, listed.stderr);
+      const clients = JSON.parse(listed.stdout) as Array<Record<string, unknown>>;
+      assert.equal(clients.find((c) => c.client_id === id)?.client_name, 'CLI Registered');
+      assert.doesNotMatch(listed.stdout, /"client_secret"/);
+      assert.equal(cli('clients', 'remove', id).status, 0);
+      assert.ok(!(JSON.parse(cli('clients').stdout) as Array<Record<string, unknown>>).some((c) => c.client_id === id));
+      assert.equal(cli('clients', 'remove', id).status, 2);
+    });
+  });
+});

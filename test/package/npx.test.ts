@@ -1,0 +1,83 @@
+// The IdP as a package: `npm pack` builds a tarball of compiled JavaScript that runs with
+// no clone. Installed into an empty folder (dependencies from the local npm cache), run
+// with flags, then a sign-in over HTTP.
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ENVIRONMENT, ENVIRONMENT_FILES, projectRoot } from '../../src/config/settings.ts';
+import { Browser } from '../support/browser.ts';
+import { freePort } from '../support/redis.ts';
+
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+const ACCOUNT = { loginId: 'pack_tester@students.edu.sg', password: 'Packaged-Heron-24' };
+
+describe('the npm package (npx school-idp)', function () {
+  this.timeout(300_000);
+
+  it('--help lists a flag for every environment variable', () => {
+    const help = execFileSync(process.execPath, ['src/bin.ts', '--help'], { cwd: projectRoot, encoding: 'utf8' });
+    const rows = help.split('\n').filter((l) => l.trimStart().startsWith('--'));
+    for (const { env } of [...ENVIRONMENT, ...ENVIRONMENT_FILES]) assert.ok(rows.some((l) => l.includes(` ${env} `)), env);
+    assert.match(help, /--seed-file <value>, --seed/);
+    assert.match(help, /--rp-dir/);
+  });
+
+  it('refuses an unknown flag, naming it', () => {
+    assert.throws(() => execFileSync(process.execPath, ['src/bin.ts', '--prot', '4000'], { cwd: projectRoot, stdio: 'pipe' }), /unknown flag --prot/);
+  });
+
+  describe('packed, installed and run', () => {
+    let dir: string;
+    let child: ChildProcess | undefined;
+    let output = '';
+    after(() => {
+      child?.kill('SIGTERM');
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('npm pack ships compiled JavaScript and no keys, tests or .ts; the installed bin serves a sign-in', async () => {
+      dir = mkdtempSync(path.join(tmpdir(), 'idp-pack-'));
+      const packed = execFileSync(npm, ['pack', '--json', '--pack-destination', dir], { cwd: projectRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      const [info] = JSON.parse(packed.slice(packed.indexOf('['))) as Array<{ filename: string; files: Array<{ path: string }> }>;
+      const files = info!.files.map((f) => f.path);
+      assert.ok(files.includes('dist/bin.js') && files.includes('dist/main.js') && files.includes('views/sign-in.ejs') && files.includes('config/default.json'), 'ships dist, views, config');
+      assert.ok(files.some((f) => f.startsWith('dist/protocols/saml/schemas/') && f.endsWith('.xsd')), 'ships the SAML schemas');
+      assert.deepEqual(files.filter((f) => /^(keys|test|node_modules|bench|\.ci|src)\//.test(f) || f.endsWith('.ts') || f === 'config/local.json'), []);
+
+      const app = path.join(dir, 'app');
+      mkdirSync(path.join(app, 'rps'), { recursive: true });
+      writeFileSync(path.join(app, 'package.json'), '{"private":true}');
+      writeFileSync(path.join(app, 'accounts.json'), JSON.stringify([{
+        ...ACCOUNT, temporary: false, givenName: 'Pack', familyName: 'Tester', school: { code: 'T01', name: 'Test School' }, level: 'S1', roles: ['student'],
+        questions: [{ question: 'What is your favourite colour?', answer: 'blue' }, { question: 'What was the name of your first pet?', answer: 'rex' }, { question: 'In which city were you born?', answer: 'ipoh' }],
+      }]));
+      const port = await freePort();
+      const started = Date.now();
+      execFileSync(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund', path.join(dir, info!.filename)], { cwd: app, stdio: 'pipe' });
+      const installed = Date.now();
+      child = spawn(process.execPath, [path.join(app, 'node_modules/.bin/school-idp'), '--port', String(port), '--seed', 'accounts.json', '--rp-dir', './rps', '--no-sims', '--no-demo-seed', '--host', '127.0.0.1', '--keys-dir', './keys'], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout!.on('data', (d) => (output += d));
+      child.stderr!.on('data', (d) => (output += d));
+      const url = `http://127.0.0.1:${port}`;
+      for (;;) {
+        if (child.exitCode !== null) assert.fail(`exited ${child.exitCode}:\n${output}`);
+        if (Date.now() - installed > 60_000) assert.fail(`not ready within 60 s:\n${output}`);
+        const ready = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+        if (ready) break;
+        await sleep(200);
+      }
+      const ready = Date.now();
+      process.stdout.write(`      first run: install ${((installed - started) / 1000).toFixed(1)} s + start ${((ready - installed) / 1000).toFixed(1)} s\n`);
+      assert.match(output, /seed file loaded/);
+
+      const b = new Browser(url);
+      const home = await b.signIn((await b.open('/portal')).res, ACCOUNT.loginId, ACCOUNT.password);
+      assert.match(home.res.text, /Pack Tester/);
+      const discovery = (await (await fetch(`${url}/.well-known/openid-configuration`)).json()) as { issuer: string };
+      assert.ok(discovery.issuer.startsWith(`http://localhost:${port}`), discovery.issuer);
+    });
+  });
+});
