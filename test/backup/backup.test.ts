@@ -2,12 +2,11 @@
 // key space, restores it into an empty one, and the students sign in there with their old
 // passwords and answers. Damaged, truncated and wrong-key backups restore nothing.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Response } from 'supertest';
-import { projectRoot } from '../../src/config/settings.ts';
+import { runCli } from './cli.ts';
 import { keys, RedisStore } from '../../src/store/index.ts';
 import { Browser } from '../support/browser.ts';
 import { DEMO, startTestIdp, type TestIdp } from '../support/idp.ts';
@@ -19,23 +18,6 @@ const ALLEN_ANSWERS: Record<string, string> = {
   'What is your favourite animal?': 'shark',
   'What is your favourite colour?': 'turquoise',
 };
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-export function runCli(env: NodeJS.ProcessEnv, ...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['src/cli/main.ts', ...args], { cwd: projectRoot, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 function questionsOn(page: Response): string[] {
   return [...page.text.matchAll(/<label for="a\d+">([^<]+)<\/label>/g)].map((m) => m[1]!.replace(/&#39;/g, "'"));

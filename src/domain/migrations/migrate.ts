@@ -4,7 +4,7 @@
 // meanwhile is read again and migrated again. Progress (a cursor and counts) is kept in
 // Redis after every page, so a run that stops (crash, SIGKILL, deploy) resumes where it
 // stopped, and a record migrated twice is unchanged the second time (idempotent).
-import { ACCOUNT_VERSION, upgradeAccount, type Account } from '../accounts/account.ts';
+import { ACCOUNT_VERSION, type Account } from '../accounts/account.ts';
 import { recordVersion, type Directory } from '../accounts/directory.ts';
 import { keys, type Store } from '../../store/index.ts';
 
@@ -16,20 +16,16 @@ export interface Migration {
   name: string;
   /** The version records have after it. */
   to: number;
-  /** The record as it should be, or null when it needs nothing (already migrated). */
-  apply(record: Account): Account | null;
 }
 
 /**
- * v1 -> v2. Version 2 records carry `v`, and every field later code reads without checking
- * is present: early v1 records (before history, questions and last sign-in were kept) get
- * the empty values the code assumes. Nothing else changes; unknown fields are kept.
+ * v1 -> v2 (upgradeAccount in account.ts): version 2 records carry `v`, and every field later
+ * code reads without checking is present (the earliest v1 records lack history, questions or
+ * last sign-in). Nothing else changes; unknown fields are kept. The upgrade itself lives in
+ * Directory.update (every write upgrades what it writes), so a migration is a pass that
+ * rewrites, by compare-and-set, each record below its version and nothing else.
  */
-export const accountV2: Migration = {
-  name: 'account-v2',
-  to: 2,
-  apply: (record) => (recordVersion(record) >= 2 ? null : upgradeAccount(record)),
-};
+export const accountV2: Migration = { name: 'account-v2', to: 2 };
 
 /** The migrations that bring a record to ACCOUNT_VERSION, in order. */
 export const MIGRATIONS: Migration[] = [accountV2];
@@ -93,15 +89,11 @@ export async function runMigration(store: Store, directory: Directory, m: Migrat
         if (!raw) return void p.missing++;
         const record = JSON.parse(raw) as Account;
         if (recordVersion(record) > ACCOUNT_VERSION) return void p.newer++;
-        if (options.dryRun) return void (m.apply(record) ? p.migrated++ : p.current++);
-        let changed = false;
-        await directory.update(id, (a) => {
-          const next = m.apply(a);
-          changed = next !== null;
-          return next;
-        }, { touch: false });
-        if (changed) p.migrated++;
-        else p.current++;
+        if (recordVersion(record) >= m.to) return void p.current++;
+        if (options.dryRun) return void p.migrated++;
+        // Directory.update hands over the record upgraded; written back unchanged otherwise.
+        await directory.update(id, (a) => a, { touch: false });
+        p.migrated++;
       }));
     }
     if (page.length) p.after = `${page[page.length - 1]!.loginId}\u0000${page[page.length - 1]!.id}`;
