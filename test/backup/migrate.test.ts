@@ -10,6 +10,10 @@ import { keys, RedisStore } from '../../src/store/index.ts';
 import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
 import { runCli } from './cli.ts';
 import { loadV1 } from './v1-fixture.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startIdpProcess } from '../support/process.ts';
 
 const COUNT = 4000;
 
@@ -94,5 +98,21 @@ describe('migrations (CLI)', function () {
     assert.match(resumed.stdout, /account-v2 \(resumed\)/);
     assert.deepEqual(await snapshot(a.store, ids), await snapshot(b.store, ids));
     for (const raw of await snapshot(a.store, ids)) assert.equal(JSON.parse(raw!).v, ACCOUNT_VERSION);
+  });
+
+  it('runs at start-up (npm start) in the background and logs its counts; the next start finds it done', async () => {
+    const { store, prefix } = await fresh();
+    const ids = (await loadV1(store, 30)).map((r) => r.id);
+    const startEnv = { REDIS_URL: url, REDIS_KEY_PREFIX: prefix, IDP_KEYS_DIR: mkdtempSync(path.join(tmpdir(), 'idp-keys-')), IDP_DEMO_SEED: 'false' };
+    for (const expected of [/"migration":"account-v2","scanned":30,"migrated":30.*data migration finished/, /"migration":"account-v2".*"skipped":true.*data migration already done/]) {
+      const idp = await startIdpProcess(startEnv);
+      try {
+        for (let i = 0; i < 200 && !expected.test(idp.output()); i++) await sleep(50);
+        assert.match(idp.output(), expected);
+      } finally {
+        await idp.kill('SIGTERM');
+      }
+    }
+    for (const raw of await snapshot(store, ids)) assert.equal(JSON.parse(raw!).v, ACCOUNT_VERSION);
   });
 });
