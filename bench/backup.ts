@@ -48,6 +48,8 @@ async function main() {
     await p.exec();
   }
   const loadMs = performance.now() - t0;
+  const phase = (what: string) => process.stderr.write(`${what}: heapUsed ${Math.round(process.memoryUsage().heapUsed / 1e6)} MB\n`);
+  phase('loaded');
   const rssBefore = process.memoryUsage().rss;
 
   const srcDir = new Directory(source, Date.now);
@@ -55,6 +57,7 @@ async function main() {
   const migrateT0 = performance.now();
   const [migration] = await runMigrations(source, srcDir, { again: true });
   const migrateMs = performance.now() - migrateT0;
+  phase('migrated');
 
   peakRss = 0;
   global.gc?.();
@@ -65,6 +68,7 @@ async function main() {
   const exportMs = performance.now() - t0;
   const exportPeakRss = peakRss;
   const exportPeakHeap = peakHeap;
+  phase('exported');
 
   peakRss = 0;
   peakHeap = 0;
