@@ -13,6 +13,7 @@ import { createLogger } from './observability/logger.ts';
 import { createStore, RedisStore, StoreUnavailableError } from './store/index.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createIdp } from './web/app.ts';
+import { runMigrations } from './domain/migrations/migrate.ts';
 import path from 'node:path';
 import { withSimulatedApps } from './sims/clients.ts';
 import { createSlsSim } from './sims/sls/app.ts';
@@ -88,6 +89,10 @@ async function main(): Promise<void> {
     // Ready means ready: the SAML schema validator is compiled before /readyz says so.
     await idp.warm();
     started = true;
+    // Data migrations (README "Upgrading"): in the background, since this release reads records of the previous version.
+    runMigrations(store, idp.directory).then((reports) => {
+      for (const r of reports) logger.info({ migration: r.name, ...r.counts, skipped: r.skipped, resumed: r.resumed }, r.skipped ? 'data migration already done' : 'data migration finished');
+    }, (err: unknown) => logger.error({ err }, 'data migration stopped: it resumes at the next start or with npm run cli -- migrate'));
     logger.info({ url: settings.server.publicUrl, clients: relyingParties.oidc.map((c) => c.client_id), serviceProviders: relyingParties.saml.map((sp) => sp.id) }, 'IdP ready');
   };
   startup().catch((err: unknown) => {

@@ -24,6 +24,8 @@ import { createLogger } from '../observability/logger.ts';
 import { withSimulatedApps } from '../sims/clients.ts';
 import { ACCOUNT_USAGE, AccountUsageError, accountCommand } from './accounts.ts';
 import { CLIENTS_USAGE, ClientsUsageError, clientsCommand } from './clients.ts';
+import { BACKUP_COMMANDS, BACKUP_USAGE, backupCommand } from './backup.ts';
+import { BackupError } from '../domain/backup/format.ts';
 
 const USAGE = `usage: npm run cli -- <command> [arguments]
 
@@ -41,6 +43,7 @@ ${CLIENTS_USAGE}
   keys rotate oidc|saml|cookie                         add a next key: published (verifies) at once, signs nothing yet
   keys activate oidc|saml|cookie [--now]               next signs from now on; current becomes retiring
   keys retire [oidc|saml|cookie] [--force]             drop retiring keys past their retire-after time
+${BACKUP_USAGE}
 
 The store is chosen as for the server (REDIS_URL, REDIS_CLUSTER_NODES, ...).`;
 
@@ -72,6 +75,7 @@ const REVOKING = new Set(['reset-password', 'disable']);
 export async function run(argv: string[], out: (line: string) => void, open: (command: string) => Promise<{ store: Store; services: Services; rpDirs: string[]; close?: () => Promise<void> }>): Promise<number> {
   if (argv[0] === 'account') return accountCommand(argv.slice(1), out, open);
   if (argv[0] === 'clients' || argv[0] === 'initial-access-token') return clientsCommand(argv[0], argv.slice(1), out, async () => ({ settings: loadSettings(), store: (await open(argv[0]!)).store }));
+  if (BACKUP_COMMANDS.has(argv[0] ?? '')) return backupCommand(argv, out, open);
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -315,7 +319,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
 /** What went wrong and what to do, in one line; the stack only with LOG_LEVEL=debug. */
 function oneLine(err: unknown): string {
   const e = err instanceof Error ? err : new Error(String(err));
-  if (e instanceof UsageError || e instanceof AccountUsageError || e instanceof ClientsUsageError || e instanceof SeedError || e instanceof ConfigError || e instanceof ImportFileError || e instanceof AppError) return e.message;
+  if (e instanceof UsageError || e instanceof AccountUsageError || e instanceof ClientsUsageError || e instanceof SeedError || e instanceof ConfigError || e instanceof ImportFileError || e instanceof AppError || e instanceof BackupError) return e.message;
   if (e instanceof ImportInterruptedError) return `import ${e.message}`;
   if (e instanceof StoreUnavailableError) {
     return `cannot reach the store (${e.message}): check REDIS_URL / REDIS_SENTINELS / REDIS_CLUSTER_NODES and that Redis is up, then run the command again`;

@@ -53,13 +53,15 @@ export const keys = {
   oidcLookup: (kind: 'uid' | 'userCode', value: string) => `oidc:${kind}:{${value}}`,
   /** ephemeral: an uploaded import file between preview and commit */
   pendingImport: (id: string) => `{import:${id}}`,
+  /** durable: progress of a data migration over the directory (README "Upgrading") */
+  migration: (name: string) => `{migration:${name}}`,
   /** durable: capped stream of audit events */
   audit: () => 'audit',
 } as const;
 
 // The durable keys above (the directory, locks and audit), as patterns: writes to them are
 // confirmed by replicas before they resolve (RedisStore), everything else is ephemeral.
-const DURABLE = /^(?:\{acct:[^}]*\}|\{login:[^}]*\}(?::locked)?|dir:logins|dir:names|audit)$/;
+const DURABLE = /^(?:\{acct:[^}]*\}|\{login:[^}]*\}(?::locked)?|\{migration:[^}]*\}|dir:logins|dir:names|audit)$/;
 
 /** Whether `key` (as built above, without the store's prefix) holds durable data. */
 export function isDurableKey(key: string): boolean {

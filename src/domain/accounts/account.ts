@@ -15,7 +15,16 @@ export interface ChallengeAnswer {
   answerHash: string;
 }
 
+/**
+ * The schema version this release writes (README "Upgrading"). Records without `v` are
+ * version 1 (written by releases before versioning). Readers accept this version and the
+ * previous one; a record with a newer `v` is read but never written (NewerRecordError).
+ */
+export const ACCOUNT_VERSION = 2;
+
 export interface Account {
+  /** Schema version of the stored record; absent means 1. */
+  v?: number;
   /** Stable opaque id; the OIDC `sub`. Never the email. */
   id: string;
   /** Email, stored lower-case; compared case-insensitively. */
@@ -45,4 +54,22 @@ const EMAIL = /^[a-z0-9._%+'-]+@[a-z0-9-]+(\.[a-z0-9-]+)+$/;
 export function normaliseLoginId(raw: string): string | null {
   const v = raw.trim().toLowerCase();
   return v.length <= 254 && EMAIL.test(v) ? v : null;
+}
+
+/**
+ * A record of an earlier version as this version has it (v1 -> v2: `v`, and the fields later
+ * code reads without checking, which the earliest v1 records lack). Unknown fields are kept.
+ */
+export function upgradeAccount(record: Account): Account {
+  const r = record as Partial<Account> & Account;
+  return {
+    ...r,
+    v: ACCOUNT_VERSION,
+    passwordHistory: Array.isArray(r.passwordHistory) ? r.passwordHistory : [],
+    questions: Array.isArray(r.questions) ? r.questions : [],
+    roles: Array.isArray(r.roles) ? r.roles : [],
+    mustChangePassword: r.mustChangePassword === true,
+    lastSignInAt: r.lastSignInAt ?? null,
+    status: r.status ?? 'active',
+  };
 }

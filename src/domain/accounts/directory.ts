@@ -2,16 +2,38 @@
 //   {login:<loginId>} -> account id, claimed with SET NX, which makes login IDs unique
 //   (also under concurrency and on a Cluster, since one key decides);
 //   {acct:<id>}       -> the account as JSON, updated by compare-and-set.
-import { keys, type Store } from '../../store/index.ts';
+// Records are versioned (Account.v, README "Upgrading"): this release reads its own
+// version and the previous one, writes its own, and never drops a field it does not know
+// (updates work on the parsed JSON as stored, so unknown fields survive every write).
+import { keys, StoreUnavailableError, type Store } from '../../store/index.ts';
 import type { Clock } from '../clock.ts';
 import { newId } from '../ids.ts';
-import type { Account } from './account.ts';
+import { ACCOUNT_VERSION, upgradeAccount, type Account } from './account.ts';
 
 export class DuplicateLoginIdError extends Error {
   override name = 'DuplicateLoginIdError';
 }
 
-export type NewAccount = Omit<Account, 'id' | 'createdAt' | 'updatedAt' | 'lastSignInAt'>;
+/**
+ * A record written by a newer release (a higher `v`) met by this one: it is read but not
+ * written, and the user sees SSPR 5019 (a StoreUnavailableError) until this process is
+ * upgraded. See README "Upgrading" for why this refuses rather than writes.
+ */
+export class NewerRecordError extends StoreUnavailableError {
+  override name = 'NewerRecordError';
+}
+
+/** The schema version of a stored record (absent = 1). */
+export function recordVersion(record: { v?: unknown }): number {
+  return typeof record.v === 'number' ? record.v : 1;
+}
+
+export type NewAccount = Omit<Account, 'id' | 'createdAt' | 'updatedAt' | 'lastSignInAt' | 'v'>;
+
+export interface UpdateOptions {
+  /** Set updatedAt (default). Migrations leave it alone: they change no one's data. */
+  touch?: boolean;
+}
 
 const INDEX_SEPARATOR = '\u0000';
 
@@ -30,7 +52,7 @@ export class Directory {
 
   async create(input: NewAccount): Promise<Account> {
     const now = this.#clock();
-    const account: Account = { ...input, id: newId(), createdAt: now, updatedAt: now, lastSignInAt: null };
+    const account: Account = { v: ACCOUNT_VERSION, ...input, id: newId(), createdAt: now, updatedAt: now, lastSignInAt: null };
     const claimed = await this.#store.set(keys.loginId(account.loginId), account.id, { onlyIfAbsent: true });
     if (!claimed) throw new DuplicateLoginIdError(`login ID already exists: ${account.loginId}`);
     try {
@@ -60,15 +82,22 @@ export class Directory {
    * Applies `change` to the current account and writes it only if nobody wrote in
    * between (compare-and-set), retrying on conflict. Resolves null when absent.
    */
-  async update(id: string, change: (account: Account) => Account | null): Promise<Account | null> {
+  async update(id: string, change: (account: Account) => Account | null, options: UpdateOptions = {}): Promise<Account | null> {
     for (let attempt = 0; attempt < 20; attempt++) {
       const raw = await this.#store.get(keys.account(id));
       if (!raw) return null;
+      // The parsed JSON as stored, fields this release does not know included: `change`
+      // edits it in place (or a spread of it), so nothing it does not name is dropped.
       const current = JSON.parse(raw) as Account;
-      const next = change(structuredClone(current));
+      if (recordVersion(current) > ACCOUNT_VERSION) {
+        throw new NewerRecordError(`account ${id} was written by a newer release (record version ${recordVersion(current)}, this release writes ${ACCOUNT_VERSION}): upgrade this process`);
+      }
+      const next = change(recordVersion(current) < ACCOUNT_VERSION ? upgradeAccount(structuredClone(current)) : structuredClone(current));
       if (!next) return current;
       if (next.loginId !== current.loginId || next.id !== current.id) throw new Error('login ID and id cannot change through update');
-      next.updatedAt = this.#clock();
+      // Writing upgrades the record (upgradeAccount above): it is written as this version.
+      next.v = ACCOUNT_VERSION;
+      if (options.touch !== false) next.updatedAt = this.#clock();
       if (await this.#store.compareAndSet(keys.account(id), raw, JSON.stringify(next))) {
         if (nameKey(next) !== nameKey(current)) {
           await this.#store.indexRemove(keys.nameIndex(), nameKey(current) + INDEX_SEPARATOR + id);
@@ -78,6 +107,24 @@ export class Directory {
       }
     }
     throw new Error(`account ${id} kept changing; update abandoned`);
+  }
+
+  /**
+   * Writes an account record as it was backed up (restore): the login ID claim, the record
+   * (unknown fields kept) and both index entries, through the store's durable writes.
+   * Without `overwrite` an existing login ID is refused (DuplicateLoginIdError).
+   */
+  async restore(record: Account, options: { overwrite?: boolean } = {}): Promise<void> {
+    const claimed = await this.#store.set(keys.loginId(record.loginId), record.id, options.overwrite ? {} : { onlyIfAbsent: true });
+    if (!claimed) throw new DuplicateLoginIdError(`login ID already exists: ${record.loginId}`);
+    await this.#store.set(keys.account(record.id), JSON.stringify(record));
+    await this.#store.indexAdd(keys.directoryIndex(), record.loginId + INDEX_SEPARATOR + record.id);
+    await this.#store.indexAdd(keys.nameIndex(), nameKey(record) + INDEX_SEPARATOR + record.id);
+  }
+
+  /** The stored JSON of an account, unparsed (backup, migrations). */
+  raw(id: string): Promise<string | null> {
+    return this.#store.get(keys.account(id));
   }
 
   /** Accounts whose display name starts with `prefix` (case-insensitive). */

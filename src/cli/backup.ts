@@ -1,0 +1,75 @@
+// CLI commands for backups and migrations (README "Backup and restore", "Upgrading"):
+//   export --out <file> [--key-file <file>]
+//   import-backup <file> [--force] [--key-file <file>]
+//   migrate [--dry-run]
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { backupSecret, exportBackup, restoreBackup } from '../domain/backup/backup.ts';
+import { BackupError } from '../domain/backup/format.ts';
+import { runMigrations } from '../domain/migrations/migrate.ts';
+import type { Services } from '../services.ts';
+import type { Store } from '../store/index.ts';
+
+export const BACKUP_COMMANDS = new Set(['export', 'import-backup', 'migrate']);
+
+export const BACKUP_USAGE = `  export --out <file> [--key-file <file>]             encrypted backup of every account and lock (IDP_BACKUP_KEY or a key file)
+  import-backup <file> [--force] [--key-file <file>]  restore a backup into an empty store (--force: write over accounts)
+  migrate [--dry-run]                                 bring every account record to this release's version`;
+
+type Open = (command: string) => Promise<{ store: Store; services: Services; close?: () => Promise<void> }>;
+
+function keyFrom(file: string | undefined): Buffer {
+  const path = file ?? process.env.IDP_BACKUP_KEY_FILE;
+  let bytes: Buffer | null = null;
+  if (path) {
+    try {
+      bytes = readFileSync(path);
+    } catch (err) {
+      throw new BackupError(`cannot read the backup key file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  return backupSecret(process.env, bytes);
+}
+
+export async function backupCommand(argv: string[], out: (line: string) => void, open: Open): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { out: { type: 'string' }, 'key-file': { type: 'string' }, force: { type: 'boolean' }, 'dry-run': { type: 'boolean' } },
+  });
+  const [command, arg] = positionals;
+  // Key and arguments are checked before the store is opened.
+  let secret: Buffer | undefined;
+  if (command === 'export') {
+    if (!values.out) throw new BackupError('export needs --out <file>');
+    secret = keyFrom(values['key-file']);
+  } else if (command === 'import-backup') {
+    if (!arg) throw new BackupError('import-backup needs a backup file');
+    secret = keyFrom(values['key-file']);
+  }
+  const { store, services, close } = await open(command!);
+  const started = performance.now();
+  const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
+  try {
+    if (command === 'export') {
+      const r = await exportBackup(store, services.directory, values.out!, secret!);
+      out(`exported ${r.accounts} account(s) and ${r.locks} lock(s) to ${values.out} in ${seconds()} s (sha256 of the content ${r.sha256}); sessions and tokens are not included`);
+      return 0;
+    }
+    if (command === 'import-backup') {
+      const r = await restoreBackup(store, services.directory, arg!, secret!, { force: values.force === true });
+      out(`restored ${r.accounts} account(s) and ${r.locks} lock(s) from ${arg} in ${seconds()} s; users sign in with their old passwords (sessions and tokens were not restored)`);
+      return 0;
+    }
+    const dryRun = values['dry-run'] === true;
+    const reports = await runMigrations(store, services.directory, { dryRun, again: true });
+    for (const r of reports) {
+      const c = r.counts;
+      out(`${r.name}${dryRun ? ' (dry run, nothing written)' : r.resumed ? ' (resumed)' : ''}: scanned ${c.scanned}, ${dryRun ? 'would migrate' : 'migrated'} ${c.migrated}, already current ${c.current}, missing ${c.missing}, newer ${c.newer} in ${seconds()} s`);
+    }
+    return 0;
+  } finally {
+    await close?.();
+    await store.close();
+  }
+}

@@ -1,0 +1,169 @@
+// Backup and restore as an operator runs them: the CLI exports the directory of one Redis
+// key space, restores it into an empty one, and the students sign in there with their old
+// passwords and answers. Damaged, truncated and wrong-key backups restore nothing.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Response } from 'supertest';
+import { runCli } from './cli.ts';
+import { keys, RedisStore } from '../../src/store/index.ts';
+import { Browser } from '../support/browser.ts';
+import { DEMO, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
+
+const KEY = 'correct horse battery staple 2026';
+const ALLEN_ANSWERS: Record<string, string> = {
+  'What is your favourite food?': 'ramen',
+  'What is your favourite animal?': 'shark',
+  'What is your favourite colour?': 'turquoise',
+};
+
+function questionsOn(page: Response): string[] {
+  return [...page.text.matchAll(/<label for="a\d+">([^<]+)<\/label>/g)].map((m) => m[1]!.replace(/&#39;/g, "'"));
+}
+
+describe('backup and restore (CLI)', function () {
+  this.timeout(120_000);
+  let source: TestIdp;
+  let url: string;
+  let dir: string;
+  let file: string;
+  const envFor = (prefix: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({ ...process.env, REDIS_URL: url, REDIS_KEY_PREFIX: prefix, IDP_BACKUP_KEY: KEY, ...extra });
+  let sourcePrefix: string;
+
+  before(async () => {
+    url = await testRedisUrl();
+    sourcePrefix = uniquePrefix();
+    const store = new RedisStore({ url, keyPrefix: sourcePrefix });
+    await store.ready();
+    source = await startTestIdp({ store });
+    dir = mkdtempSync(path.join(tmpdir(), 'idp-backup-'));
+    file = path.join(dir, 'directory.jsonl.enc');
+    // A lock, and a field this release does not know, must both come back.
+    const bella = (await source.idp.directory.findByLoginId(DEMO.student2.loginId))!;
+    await source.store.set(keys.lock(bella.loginId), JSON.stringify({ since: 1 }));
+    await source.idp.directory.update(bella.id, (a) => ({ ...a, futureField: { kept: true } }) as typeof a);
+    const r = await runCli(envFor(sourcePrefix), 'export', '--out', file);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /exported \d+ account\(s\) and 1 lock\(s\)/);
+  });
+  after(async () => {
+    await source.close();
+  });
+
+  it('holds no clear secrets', () => {
+    const bytes = readFileSync(file);
+    for (const needle of [DEMO.student.loginId, DEMO.student.password, 'argon2id', 'shark']) assert.equal(bytes.includes(needle), false, needle);
+  });
+
+  it('restores into an empty store: old passwords and answers work, the lock and unknown fields are kept, a second restore is refused', async () => {
+    const prefix = uniquePrefix();
+    const r = await runCli(envFor(prefix), 'import-backup', file);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /restored \d+ account\(s\) and 1 lock\(s\)/);
+    const store = new RedisStore({ url, keyPrefix: prefix });
+    await store.ready();
+    const t = await startTestIdp({ store, seed: false });
+    try {
+      // Every record is identical to its source, byte for byte.
+      for (const { id } of await source.idp.directory.searchLoginIds('', 1000)) {
+        assert.equal(await t.idp.directory.raw(id), await source.idp.directory.raw(id));
+      }
+      const bella = (await t.idp.directory.findByLoginId(DEMO.student2.loginId))! as unknown as { futureField: unknown };
+      assert.deepEqual(bella.futureField, { kept: true });
+      assert.notEqual(await t.store.get(keys.lock(DEMO.student2.loginId)), null);
+
+      // Sign in with the old password.
+      const b = new Browser(t.url);
+      const signedIn = await b.signIn((await b.open('/portal')).res, DEMO.student.loginId, DEMO.student.password);
+      assert.doesNotMatch(signedIn.res.text, /SSPR 5\d{3}|Invalid|incorrect/i);
+      const allen = (await t.idp.directory.findByLoginId(DEMO.student.loginId))!;
+      assert.equal((await t.idp.audit.recent(10, (e) => e.type === 'signin.success' && e.accountId === allen.id)).length, 1, 'signed in with the old password');
+      // Answer the challenge questions with the old answers (forgot password).
+      const f = new Browser(t.url);
+      const page = await f.open('/portal');
+      const link = /href="(\/flow\/forgot-password\?from=[^"]+)"/.exec(page.res.text)![1]!;
+      const search = await f.open(link);
+      const questions = (await f.follow(await f.submit(search.res, '/forgot/search', { username: DEMO.student.loginId }))).res;
+      const fields: Record<string, string> = {};
+      questionsOn(questions).forEach((q, i) => (fields[`a${i}`] = ALLEN_ANSWERS[q] ?? 'wrong'));
+      assert.equal(Object.keys(fields).length > 0, true);
+      const answered = await f.follow(await f.submit(questions, '/forgot/answers', fields));
+      assert.match(answered.res.text, /New Password/);
+
+      const again = await runCli(envFor(prefix), 'import-backup', file);
+      assert.equal(again.code, 1);
+      assert.equal(again.stderr.trim().split('\n').length, 1);
+      assert.match(again.stderr, /already has accounts: restore goes into an empty store \(run with --force/);
+      const forced = await runCli(envFor(prefix), 'import-backup', file, '--force');
+      assert.equal(forced.code, 0, forced.stderr);
+    } finally {
+      await t.close();
+    }
+  });
+
+  async function refused(bad: string, extra: NodeJS.ProcessEnv, message: RegExp): Promise<void> {
+    const prefix = uniquePrefix();
+    const r = await runCli(envFor(prefix, extra), 'import-backup', bad);
+    assert.equal(r.code, 1, r.stdout);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, message);
+    const store = new RedisStore({ url, keyPrefix: prefix });
+    await store.ready();
+    try {
+      assert.deepEqual(await store.indexRange(keys.directoryIndex(), '', 10), [], 'nothing restored');
+    } finally {
+      await store.close();
+    }
+  }
+
+  it('refuses a tampered backup and restores nothing', async () => {
+    const bytes = readFileSync(file);
+    const bad = path.join(dir, 'tampered.enc');
+    bytes[bytes.length - 200]! ^= 0x01;
+    writeFileSync(bad, bytes);
+    await refused(bad, {}, /damaged or was altered \(chunk \d+ failed authentication\): nothing restored/);
+  });
+
+  it('refuses a truncated backup and restores nothing', async () => {
+    const bytes = readFileSync(file);
+    const bad = path.join(dir, 'truncated.enc');
+    // Cut exactly at the end of the last data frame: every remaining frame is intact.
+    writeFileSync(bad, bytes.subarray(0, bytes.length - finalFrameLength(bytes)));
+    await refused(bad, {}, /truncated .*nothing restored/);
+    writeFileSync(bad, bytes.subarray(0, bytes.length - 7));
+    await refused(bad, {}, /truncated .*nothing restored/);
+  });
+
+  it('refuses a wrong key, a missing key and a file that is no backup', async () => {
+    await refused(file, { IDP_BACKUP_KEY: 'another passphrase entirely' }, /wrong backup key/);
+    await refused(file, { IDP_BACKUP_KEY: '' }, /no backup key: set IDP_BACKUP_KEY/);
+    const notBackup = path.join(dir, 'plain.jsonl');
+    writeFileSync(notBackup, '{"type":"account"}\n');
+    await refused(notBackup, {}, /is not an IdP backup/);
+  });
+
+  it('takes the key from a key file as well', async () => {
+    const keyFile = path.join(dir, 'backup.key');
+    writeFileSync(keyFile, 'a-random-key-file-content-0123456789\n', { mode: 0o600 });
+    const out = path.join(dir, 'with-key-file.enc');
+    const e = await runCli(envFor(sourcePrefix, { IDP_BACKUP_KEY: '' }), 'export', '--out', out, '--key-file', keyFile);
+    assert.equal(e.code, 0, e.stderr);
+    await refused(out, {}, /wrong backup key/);
+    const r = await runCli(envFor(uniquePrefix(), { IDP_BACKUP_KEY: '', IDP_BACKUP_KEY_FILE: keyFile }), 'import-backup', out);
+    assert.equal(r.code, 0, r.stderr);
+  });
+});
+
+/** The length of the last frame (the end marker) of a backup file, found by walking the frames. */
+function finalFrameLength(bytes: Buffer): number {
+  let pos = 11;
+  pos += 4 + bytes.readUInt32BE(11);
+  for (;;) {
+    const len = bytes.readUInt32BE(pos);
+    const size = 5 + len + 16;
+    if (bytes[pos + 4] === 1) return size;
+    pos += size;
+  }
+}
