@@ -9,6 +9,7 @@ import type { Response } from 'supertest';
 import { runCli } from './cli.ts';
 import { keys, RedisStore } from '../../src/store/index.ts';
 import { Browser } from '../support/browser.ts';
+import { Journey, launchChromium } from '../support/chromium.ts';
 import { DEMO, startTestIdp, type TestIdp } from '../support/idp.ts';
 import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
 
@@ -80,6 +81,22 @@ describe('backup and restore (CLI)', function () {
       assert.doesNotMatch(signedIn.res.text, /SSPR 5\d{3}|Invalid|incorrect/i);
       const allen = (await t.idp.directory.findByLoginId(DEMO.student.loginId))!;
       assert.equal((await t.idp.audit.recent(10, (e) => e.type === 'signin.success' && e.accountId === allen.id)).length, 1, 'signed in with the old password');
+
+      // And as the student does it: in Chromium, with the old password, to the apps page.
+      const chromium = await launchChromium();
+      try {
+        const j = await Journey.start(chromium, 'restored-backup-sign-in');
+        await j.page.goto(`${t.url}/portal`);
+        await j.screen('mims-portal-sign-in', 'MIMS Portal');
+        await j.page.getByLabel('Username').fill(DEMO.student.loginId);
+        await j.page.getByLabel('Password').fill(DEMO.student.password);
+        await j.page.getByRole('button', { name: 'Sign in', exact: true }).click();
+        await j.screen('applications', 'Applications');
+        assert.match(await j.page.content(), /Allen Tan/);
+        await j.context.close();
+      } finally {
+        await chromium.close();
+      }
       // Answer the challenge questions with the old answers (forgot password).
       const f = new Browser(t.url);
       const page = await f.open('/portal');
