@@ -59,9 +59,10 @@ export const keys = {
   audit: () => 'audit',
 } as const;
 
-// The durable keys above (the directory, locks and audit), as patterns: writes to them are
+// The durable keys above (the directory, locks, audit, migration progress, and OIDC clients
+// registered over HTTP with their registration tokens), as patterns: writes to them are
 // confirmed by replicas before they resolve (RedisStore), everything else is ephemeral.
-const DURABLE = /^(?:\{acct:[^}]*\}|\{login:[^}]*\}(?::locked)?|\{migration:[^}]*\}|dir:logins|dir:names|audit)$/;
+const DURABLE = /^(?:\{acct:[^}]*\}|\{login:[^}]*\}(?::locked)?|\{migration:[^}]*\}|dir:logins|dir:names|audit|oidc:registered-clients|oidc:(?:Client|RegistrationAccessToken):\{[^}]*\})$/;
 
 /** Whether `key` (as built above, without the store's prefix) holds durable data. */
 export function isDurableKey(key: string): boolean {

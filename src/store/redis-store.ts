@@ -112,10 +112,7 @@ export class RedisStore implements Store {
     }
   }
 
-  /**
-   * The connection for a key: durable keys are read and written on the durable connection,
-   * so the directory is always read from the node it was last written to.
-   */
+  /** The connection a write to `key` goes on: durable keys on the durable connection. */
   #on(key: string): Redis | Cluster {
     return this.#durableClient && isDurableKey(key) ? this.#durableClient : this.client;
   }
@@ -178,7 +175,9 @@ export class RedisStore implements Store {
   }
 
   get(key: string): Promise<string | null> {
-    return this.#run(() => this.#on(key).get(key));
+    // Reads go on the main connection, never queued behind a WAIT: both connections reach
+    // the same master (and both leave a demoted one at +switch-master).
+    return this.#run(() => this.client.get(key));
   }
 
   set(key: string, value: string, options: SetOptions = {}): Promise<boolean> {
@@ -200,7 +199,7 @@ export class RedisStore implements Store {
   }
 
   ttl(key: string): Promise<number> {
-    return this.#run(() => this.#on(key).pttl(key));
+    return this.#run(() => this.client.pttl(key));
   }
 
   expire(key: string, ttlMs: number): Promise<void> {
@@ -234,9 +233,7 @@ export class RedisStore implements Store {
   }
 
   setAdd(key: string, member: string, ttlMs?: number): Promise<void> {
-    return this.#run(async () => {
-      await this.client.eval(SET_ADD_TTL, 1, key, member, ttlMs === undefined ? 0 : Math.ceil(ttlMs));
-    });
+    return this.#write(key, (c) => c.eval(SET_ADD_TTL, 1, key, member, ttlMs === undefined ? 0 : Math.ceil(ttlMs)), () => undefined);
   }
 
   setMembers(key: string): Promise<string[]> {
@@ -244,9 +241,7 @@ export class RedisStore implements Store {
   }
 
   setRemove(key: string, member: string): Promise<void> {
-    return this.#run(async () => {
-      await this.client.srem(key, member);
-    });
+    return this.#write(key, (c) => c.srem(key, member), () => undefined);
   }
 
   indexAdd(key: string, member: string): Promise<void> {
@@ -261,7 +256,7 @@ export class RedisStore implements Store {
     return this.#run(async () => {
       const min = after !== undefined && after >= prefix ? `(${after}` : `[${prefix}`;
       const max = `[${prefix}\xff`;
-      const members = await this.#on(key).zrangebylex(key, min, max, 'LIMIT', 0, limit);
+      const members = await this.client.zrangebylex(key, min, max, 'LIMIT', 0, limit);
       return members.filter((m) => m.startsWith(prefix));
     });
   }
@@ -274,7 +269,7 @@ export class RedisStore implements Store {
   streamRange(key: string, count: number, before?: string): Promise<StreamEntry[]> {
     return this.#run(async () => {
       const end = before === undefined ? '+' : `(${before}`;
-      const rows = await this.#on(key).xrevrange(key, end, '-', 'COUNT', count);
+      const rows = await this.client.xrevrange(key, end, '-', 'COUNT', count);
       return rows.map(([id, flat]) => {
         const fields: Record<string, string> = {};
         for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;

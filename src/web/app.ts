@@ -147,8 +147,18 @@ export function createIdp(deps: IdpDeps): Idp {
   // `provider` (a stable indirection). Everything lives in the store, none in the Provider.
   let currentProvider = buildProvider(keys);
   let handleOidc = currentProvider.callback();
+  // Event listeners added through `provider` are kept and added again to every Provider a
+  // rotation builds (back-channel sign-out listens to authorization.success).
+  const listeners: Array<[string, (...args: any[]) => void]> = [];
   const provider = new Proxy({} as typeof currentProvider, {
     get(_target, property) {
+      if (property === 'on' || property === 'addListener') {
+        return (event: string, listener: (...args: any[]) => void) => {
+          listeners.push([event, listener]);
+          (currentProvider as unknown as NodeJS.EventEmitter).on(event, listener);
+          return provider;
+        };
+      }
       const value: unknown = Reflect.get(currentProvider, property, currentProvider);
       // Methods are bound to the Provider in use; classes (provider.Grant, ...) are returned as they are.
       return typeof value === 'function' && !('prototype' in value) ? (value as (...a: unknown[]) => unknown).bind(currentProvider) : value;
@@ -162,6 +172,7 @@ export function createIdp(deps: IdpDeps): Idp {
     if (version === keysVersion) return;
     // Everything that can fail first: on failure the keys in use stay, all of them.
     const built = buildProvider(next);
+    for (const [event, listener] of listeners) (built as unknown as NodeJS.EventEmitter).on(event, listener);
     const handle = built.callback();
     const metadata = metadataOf(next.samlCertificates.map((c) => c.certificatePem));
     samlMessages.rekey(next.saml, metadataOf([next.saml.certificatePem]));

@@ -60,7 +60,12 @@ export class Directory {
       await this.#store.indexAdd(keys.directoryIndex(), account.loginId + INDEX_SEPARATOR + account.id);
       await this.#store.indexAdd(keys.nameIndex(), nameKey(account) + INDEX_SEPARATOR + account.id);
     } catch (err) {
-      // Never leave a login ID pointing at an account that was not written.
+      // Never leave half an account: its record and index entries may have reached the
+      // store although a later write (or its replica confirmation) failed. Undo all of it,
+      // the login ID last, so that a retry cannot create a second account beside a ghost.
+      await this.#store.indexRemove(keys.nameIndex(), nameKey(account) + INDEX_SEPARATOR + account.id).catch(() => {});
+      await this.#store.indexRemove(keys.directoryIndex(), account.loginId + INDEX_SEPARATOR + account.id).catch(() => {});
+      await this.#store.del(keys.account(account.id)).catch(() => {});
       await this.#store.del(keys.loginId(account.loginId)).catch(() => {});
       throw err;
     }

@@ -51,7 +51,9 @@ export async function exportBackup(store: Store, directory: Directory, file: str
       for (const { raw, lock, ttl } of rows) {
         if (!raw) continue; // deleted meanwhile, or an index entry left by an interrupted create
         const line: AccountLine = { type: 'account', record: JSON.parse(raw) as Account };
-        if (lock !== null) {
+        // A lock that expired between its GET and its PTTL (-2) is no lock: never restore it as
+        // a lock without expiry (-1 is the only "until unlocked").
+        if (lock !== null && ttl !== -2) {
           line.lock = { value: lock, ttlMs: ttl };
           counts.locks++;
         }
