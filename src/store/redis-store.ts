@@ -159,10 +159,18 @@ export class RedisStore implements Store {
     return this.#run(async () => {
       const client = this.#on(key);
       if (client === this.client) return parse(await command(client as Redis));
-      const pipeline: ChainableCommander = client.pipeline();
-      void command(pipeline as unknown as Redis);
-      pipeline.wait(this.waitReplicas, this.#waitTimeoutMs);
-      const replies = (await pipeline.exec()) ?? [];
+      let replies: Array<[Error | null, unknown]> = [];
+      // A Cluster that moved the slot answers MOVED/ASK without executing the write: ioredis
+      // does not redirect pipelines that write, so follow the new slot map (twice at most).
+      for (let attempt = 0; ; attempt++) {
+        const pipeline: ChainableCommander = client.pipeline();
+        void command(pipeline as unknown as Redis);
+        pipeline.wait(this.waitReplicas, this.#waitTimeoutMs);
+        replies = (await pipeline.exec()) ?? [];
+        const moved = replies[0]?.[0] && /^(MOVED|ASK) /.test(replies[0][0].message);
+        if (!moved || attempt >= 2 || !(client instanceof Cluster)) break;
+        await new Promise<void>((resolve) => client.refreshSlotsCache(() => resolve()));
+      }
       const [writeErr, reply] = replies[0] ?? [new Error('pipeline aborted'), null];
       if (writeErr) throw writeErr;
       const [waitErr, acked] = replies[1] ?? [new Error('pipeline aborted'), 0];

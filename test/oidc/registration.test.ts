@@ -130,7 +130,8 @@ describe('OIDC dynamic client registration (RFC 7591/7592)', () => {
       const clients = JSON.parse(listed.stdout) as Array<Record<string, unknown>>;
       assert.equal(clients.find((c) => c.client_id === id)?.client_name, 'CLI Registered');
       assert.doesNotMatch(listed.stdout, /"client_secret"/);
-      assert.equal(cli('clients', 'remove', id).status, 0);
+      const removed = cli('clients', 'remove', id);
+      assert.equal(removed.status, 0, removed.stderr + removed.stdout);
       assert.ok(!(JSON.parse(cli('clients').stdout) as Array<Record<string, unknown>>).some((c) => c.client_id === id));
       assert.equal(cli('clients', 'remove', id).status, 2);
     });
