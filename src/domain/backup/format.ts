@@ -44,10 +44,13 @@ export interface FinalSummary {
   [extra: string]: unknown;
 }
 
-const KDF = { N: 1 << 15, r: 8, p: 1 };
+/** scrypt for a passphrase: N=2^17, r=8, p=1 (128 MiB, the current recommendation). */
+const KDF = { N: 1 << 17, r: 8, p: 1 };
+/** The only parameters a header may name (2^15 and 2^16: files of earlier builds): a crafted header cannot make us allocate gigabytes. */
+const KNOWN_N = new Set([1 << 15, 1 << 16, 1 << 17]);
 
 function derive(secret: BinaryLike, salt: Buffer, kdf: { N: number; r: number; p: number }): Promise<{ key: Buffer; check: Buffer }> {
-  if (kdf.N > 1 << 20 || kdf.r > 16 || kdf.p > 4) return Promise.reject(new BackupError('backup header asks for unreasonable scrypt parameters: not a backup this tool wrote'));
+  if (!KNOWN_N.has(kdf.N) || kdf.r !== 8 || kdf.p !== 1) return Promise.reject(new BackupError('backup header names scrypt parameters this tool never writes: not a backup this tool wrote'));
   return new Promise((resolve, reject) => {
     scrypt(secret, salt, 64, { ...kdf, maxmem: 256 * kdf.N * kdf.r + 1024 * 1024 }, (err, out) => {
       if (err) reject(err);
