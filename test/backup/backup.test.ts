@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Response } from 'supertest';
-import { runCli } from './cli.ts';
+import { runCli } from '../support/cli.ts';
 import { keys, RedisStore } from '../../src/store/index.ts';
 import { Browser } from '../support/browser.ts';
 import { Journey, launchChromium } from '../support/chromium.ts';

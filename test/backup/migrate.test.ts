@@ -8,7 +8,7 @@ import { projectRoot } from '../../src/config/settings.ts';
 import { ACCOUNT_VERSION } from '../../src/domain/accounts/account.ts';
 import { keys, RedisStore } from '../../src/store/index.ts';
 import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
-import { runCli } from './cli.ts';
+import { runCli } from '../support/cli.ts';
 import { loadV1 } from './v1-fixture.ts';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,10 +1,9 @@
 // The operators' CLI, as an operator runs it: a process on the same Redis as the IdP.
+import { runCli } from '../support/cli.ts';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { projectRoot } from '../../src/config/settings.ts';
 import { RedisStore } from '../../src/store/index.ts';
 import { Browser } from '../support/browser.ts';
 import { DEMO, FIXTURE_RPS, startTestIdp, type TestIdp } from '../support/idp.ts';
@@ -15,12 +14,6 @@ import { parseOidcClient } from '../../src/config/relying-parties.ts';
 import { captureServer } from '../support/backchannel.ts';
 
 const CHANDRA = { loginId: 'chandra_kumar@students.edu.sg', password: 'Meadow-Violet-93' };
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 describe('operator CLI', () => {
   let t: TestIdp;
@@ -39,20 +32,11 @@ describe('operator CLI', () => {
     await t.close();
   });
 
-  function cli(...args: string[]): Promise<Run> {
+  function cli(...args: string[]) {
     return cliWith(env, ...args);
   }
 
-  function cliWith(withEnv: NodeJS.ProcessEnv, ...args: string[]): Promise<Run> {
-    return new Promise((resolve) => {
-      const child = spawn(process.execPath, ['src/cli/main.ts', ...args], { cwd: projectRoot, env: withEnv });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const cliWith = runCli;
 
   it('resets a password and prints it once; the student then must change it', async () => {
     const r = await cli('reset-password', DEMO.student.loginId);

@@ -1,11 +1,10 @@
 // Accounts in any state for integration testers: set up by a seed file and by the CLI,
 // then met on the sign-in screens.
+import { runCli } from '../support/cli.ts';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { projectRoot } from '../../src/config/settings.ts';
 import { loadSeed, parseSeed, type SeedAccount } from '../../src/domain/accounts/seed.ts';
 import { RedisStore } from '../../src/store/index.ts';
 import { Browser } from '../support/browser.ts';
@@ -50,16 +49,7 @@ describe('accounts in any state for testers', () => {
     await t.close();
   });
 
-  function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      const child = spawn(process.execPath, ['src/cli/main.ts', ...args], { cwd: projectRoot, env });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const cli = (...args: string[]) => runCli(env, ...args);
 
   const seed = (accounts: SeedAccount[]) =>
     loadSeed(parseSeed(accounts, 'test'), { directory: t.idp.directory, hasher: t.idp.hasher, audit: t.idp.audit, lockout: t.idp.lockout, now: Date.now() });

@@ -9,12 +9,11 @@
 // After recovery every account must hold the last password it was told it has, or, only
 // when a later attempt failed with SSPR 5019 / a non-zero exit, the outcome of that
 // attempt. An older acknowledged password, or a missing imported account, is a lost write.
-import { spawn } from 'node:child_process';
+import { runCli } from './cli.ts';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { projectRoot } from '../../src/config/settings.ts';
 import { loadSeed, parseSeed } from '../../src/domain/accounts/seed.ts';
 import { Browser } from './browser.ts';
 import type { TestIdp } from './idp.ts';
@@ -43,15 +42,8 @@ export interface Verdict {
   checked: number;
 }
 
-function cli(env: NodeJS.ProcessEnv, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['src/cli/main.ts', ...args], { cwd: projectRoot, env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+function cli(env: NodeJS.ProcessEnv, ...args: string[]) {
+  return runCli({ ...process.env, ...env }, ...args);
 }
 
 export class DurabilityLoad {

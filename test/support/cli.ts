@@ -1,4 +1,4 @@
-// Runs the operators' CLI as a child process (as test/cli/cli.test.ts does).
+// Runs the operators' CLI (src/cli/main.ts) as a child process, as an operator does.
 import { spawn } from 'node:child_process';
 import { projectRoot } from '../../src/config/settings.ts';
 
