@@ -4,6 +4,7 @@
 import { normaliseAnswer } from './answers.ts';
 import type { ChallengeAnswer } from './account.ts';
 import type { SecretHasher } from './passwords.ts';
+import { message, type Message, type MessageParams } from '../../messages/catalogue.ts';
 
 export interface ChallengeSettings {
   catalogue: string[];
@@ -33,7 +34,12 @@ export interface AnswerViolation {
   index: number;
   field: 'question' | 'answer';
   code: AnswerRuleCode;
-  message: string;
+  /** What was broken (catalogue `answers.<code>`). */
+  message: Message;
+}
+
+function violation(index: number, field: 'question' | 'answer', code: AnswerRuleCode, params?: MessageParams): AnswerViolation {
+  return { index, field, code, message: message(`answers.${code}`, params) };
 }
 
 function words(text: string): string[] {
@@ -56,11 +62,11 @@ export async function checkAnswers(
     const row = proposed[i] ?? { question: '', answer: '' };
     let questionText: string | undefined;
     if (!row.question) {
-      out.push({ index: i, field: 'question', code: 'QST_REQUIRED', message: 'Please select a question.' });
+      out.push(violation(i, 'question', 'QST_REQUIRED'));
     } else if (!/^\d+$/.test(row.question) || (questionText = settings.catalogue[Number(row.question)]) === undefined) {
-      out.push({ index: i, field: 'question', code: 'QST_UNKNOWN', message: 'Please select a question from the list.' });
+      out.push(violation(i, 'question', 'QST_UNKNOWN'));
     } else if (seenQuestions.has(row.question)) {
-      out.push({ index: i, field: 'question', code: 'QST_DUPLICATE', message: `Please choose ${settings.setupCount} different questions.` });
+      out.push(violation(i, 'question', 'QST_DUPLICATE', { count: settings.setupCount }));
     } else {
       seenQuestions.set(row.question, i);
     }
@@ -68,27 +74,27 @@ export async function checkAnswers(
     const answer = normaliseAnswer(row.answer);
     const length = [...answer].length;
     if (length === 0) {
-      out.push({ index: i, field: 'answer', code: 'ANS_REQUIRED', message: 'Please type an answer.' });
+      out.push(violation(i, 'answer', 'ANS_REQUIRED'));
       continue;
     }
     if (length < settings.answerMinLength || length > settings.answerMaxLength) {
-      out.push({ index: i, field: 'answer', code: 'ANS_LENGTH', message: `The answer must be ${settings.answerMinLength} to ${settings.answerMaxLength} characters long.` });
+      out.push(violation(i, 'answer', 'ANS_LENGTH', { min: settings.answerMinLength, max: settings.answerMaxLength }));
       continue;
     }
     if (seenAnswers.has(answer)) {
-      out.push({ index: i, field: 'answer', code: 'ANS_DUPLICATE', message: 'Each answer must be different.' });
+      out.push(violation(i, 'answer', 'ANS_DUPLICATE'));
       continue;
     }
     seenAnswers.set(answer, i);
     if (questionText) {
       const own = new Set(words(questionText));
       if (words(answer).some((w) => own.has(w))) {
-        out.push({ index: i, field: 'answer', code: 'ANS_QUESTION_WORDS', message: 'The answer must not contain words of the question.' });
+        out.push(violation(i, 'answer', 'ANS_QUESTION_WORDS'));
         continue;
       }
     }
     if (await matchesPassword(row.answer.trim())) {
-      out.push({ index: i, field: 'answer', code: 'ANS_PASSWORD', message: 'The answer must not be your password.' });
+      out.push(violation(i, 'answer', 'ANS_PASSWORD'));
     }
   }
   return out;

@@ -1,8 +1,9 @@
-// The password policy engine. One rule per unit, each with a stable code and the words
-// of the guides. Rules are configured per population (students, school staff, HQ staff),
+// The password policy engine. One rule per unit, each with a stable code and a message id
+// (the guides' words are in src/messages/en.ts). Rules are configured per population (students, school staff, HQ staff),
 // chosen from the login ID's domain or the account's roles. The server is the authority:
 // the browser's live checklist only mirrors these rules.
 import type { Account } from '../accounts/account.ts';
+import { message, type Message, type MessageId, type MessageParams } from '../../messages/catalogue.ts';
 
 export interface PasswordRules {
   minLength: number;
@@ -36,14 +37,16 @@ export type RuleCode =
 
 export interface Requirement {
   code: RuleCode;
-  text: string;
+  /** The words of the requirement list (catalogue `password.requirement.<code>`). */
+  message: Message;
   /** Checked in the browser as the user types (history and current need the server). */
   live: boolean;
 }
 
 export interface Violation {
   code: RuleCode;
-  message: string;
+  /** What was broken (catalogue `password.violation.<code>`). */
+  message: Message;
 }
 
 /** What the rule checks that the server alone can answer: hashes of earlier passwords. */
@@ -84,21 +87,19 @@ export class PasswordPolicy {
     this.#common = common;
   }
 
-  /** The requirement list shown on the Change Password screen, in the guides' words. */
+  /** The requirement list shown on the Change Password screen (the guides' words are in the catalogue). */
   requirements(): Requirement[] {
     const r = this.rules;
     const list: Requirement[] = [
-      { code: 'PWD_CASE', text: 'Password is case sensitive.', live: false },
-      { code: 'PWD_MIN_LENGTH', text: `Must be at least ${r.minLength} characters long.`, live: true },
+      requirement('PWD_CASE', false),
+      requirement('PWD_MIN_LENGTH', true, { min: r.minLength }),
     ];
-    if (r.firstCharNotSymbol) list.push({ code: 'PWD_FIRST_CHAR', text: 'The first character can not be a symbol (non letter or number).', live: true });
-    if (r.noNameParts) list.push({ code: 'PWD_NAME_PART', text: 'Must not include part of your name or user name.', live: true });
-    if (r.minCharTypes > 0) {
-      list.push({ code: 'PWD_CHAR_TYPES', text: `Must have at least ${numberWord(r.minCharTypes)} types of the following characters: Uppercase (A-Z), Lowercase (a-z), Number (0-9), Symbol (!, #, $, etc.)`, live: true });
-    }
-    list.push({ code: 'PWD_MAX_LENGTH', text: `Must be at most ${r.maxLength} characters long.`, live: true });
-    if (r.historyLength > 0) list.push({ code: 'PWD_HISTORY', text: `New password must not have been used previously (last ${r.historyLength}).`, live: false });
-    if (r.refuseCommon) list.push({ code: 'PWD_COMMON', text: 'Must not be a commonly used password.', live: false });
+    if (r.firstCharNotSymbol) list.push(requirement('PWD_FIRST_CHAR', true));
+    if (r.noNameParts) list.push(requirement('PWD_NAME_PART', true));
+    if (r.minCharTypes > 0) list.push(requirement('PWD_CHAR_TYPES', true, { count: r.minCharTypes }));
+    list.push(requirement('PWD_MAX_LENGTH', true, { max: r.maxLength }));
+    if (r.historyLength > 0) list.push(requirement('PWD_HISTORY', false, { count: r.historyLength }));
+    if (r.refuseCommon) list.push(requirement('PWD_COMMON', false));
     return list;
   }
 
@@ -107,20 +108,20 @@ export class PasswordPolicy {
     const r = this.rules;
     const out: Violation[] = [];
     const length = [...candidate].length;
-    if (length < r.minLength) out.push({ code: 'PWD_MIN_LENGTH', message: `Must be at least ${r.minLength} characters long.` });
-    if (length > r.maxLength) out.push({ code: 'PWD_MAX_LENGTH', message: `Must be at most ${r.maxLength} characters long.` });
+    if (length < r.minLength) out.push(violation('PWD_MIN_LENGTH', { min: r.minLength }));
+    if (length > r.maxLength) out.push(violation('PWD_MAX_LENGTH', { max: r.maxLength }));
     if (r.firstCharNotSymbol && length > 0 && SYMBOL.test([...candidate][0]!)) {
-      out.push({ code: 'PWD_FIRST_CHAR', message: 'The first character can not be a symbol (non letter or number).' });
+      out.push(violation('PWD_FIRST_CHAR'));
     }
     if (charTypes(candidate) < r.minCharTypes) {
-      out.push({ code: 'PWD_CHAR_TYPES', message: `Must have at least ${numberWord(r.minCharTypes)} types of the following characters: uppercase, lowercase, number, symbol.` });
+      out.push(violation('PWD_CHAR_TYPES', { count: r.minCharTypes }));
     }
     if (r.noNameParts) {
       const lower = candidate.toLocaleLowerCase('en');
       const found = nameParts(account, r.namePartMinLength).find((p) => lower.includes(p));
-      if (found) out.push({ code: 'PWD_NAME_PART', message: 'Must not include part of your name or user name.' });
+      if (found) out.push(violation('PWD_NAME_PART'));
     }
-    if (r.refuseCommon && this.isCommon(candidate)) out.push({ code: 'PWD_COMMON', message: 'This password is too common and easy to guess. Please choose another.' });
+    if (r.refuseCommon && this.isCommon(candidate)) out.push(violation('PWD_COMMON'));
     return out;
   }
 
@@ -135,16 +136,20 @@ export class PasswordPolicy {
     const out = this.checkShape(candidate, account);
     if (out.length > 0) return out; // no need to spend argon2 time on a refused shape
     if (await history.isCurrent(candidate)) {
-      out.push({ code: 'PWD_SAME_AS_CURRENT', message: 'The new password must be different from your current password.' });
+      out.push(violation('PWD_SAME_AS_CURRENT'));
     } else if (this.rules.historyLength > 0 && (await history.inHistory(candidate, this.rules.historyLength))) {
-      out.push({ code: 'PWD_HISTORY', message: 'New password must not have been used previously.' });
+      out.push(violation('PWD_HISTORY'));
     }
     return out;
   }
 }
 
-function numberWord(n: number): string {
-  return ['zero', 'one', 'two', 'three', 'four'][n] ?? String(n);
+function requirement(code: RuleCode, live: boolean, params?: MessageParams): Requirement {
+  return { code, message: message(`password.requirement.${code}` as MessageId, params), live };
+}
+
+function violation(code: RuleCode, params?: MessageParams): Violation {
+  return { code, message: message(`password.violation.${code}` as MessageId, params) };
 }
 
 export function parseCommonPasswords(text: string): Set<string> {
