@@ -4,14 +4,13 @@
 import type { Context } from 'koa';
 import type { Account } from '../domain/accounts/account.ts';
 import type { Authenticator } from '../domain/accounts/authentication.ts';
-import type { RequiredAction } from '../domain/accounts/credentials.ts';
 import type { Directory } from '../domain/accounts/directory.ts';
 import { adminScope, type AdminScope, type Administration } from '../domain/admin/administration.ts';
 import type { Importer } from '../domain/admin/import.ts';
 import type { AuditLog } from '../domain/audit/audit-log.ts';
 import type { Clock } from '../domain/clock.ts';
 import { AppError } from '../domain/errors.ts';
-import type { Gate } from '../domain/sessions/gate.ts';
+import type { Gate, Refusal } from '../domain/sessions/gate.ts';
 import type { PortalResume } from '../domain/sessions/resume.ts';
 import type { SessionCookie, SsoSession, SsoSessions } from '../domain/sessions/sso-sessions.ts';
 import { seeOther, type Render } from '../http/respond.ts';
@@ -31,7 +30,8 @@ export interface AdminDeps {
   ssoOf: (ctx: Context) => Promise<SsoSession | null>;
   /** May the SSO session proceed; required actions (questions, password change) come first. */
   gate: Gate;
-  beginRequiredActions: (ctx: Context, accountId: string, pending: RequiredAction[], resume: PortalResume) => Promise<string>;
+  /** Starts the flow the gate asks for (sign-in, required actions); resolves to its URL. */
+  runFirst: (ctx: Context, refusal: Refusal, resume: PortalResume) => Promise<string>;
   clock: Clock;
   recentAuthMs: number;
   pageSize: number;
@@ -49,12 +49,8 @@ export async function signedInAdmin(deps: AdminDeps, ctx: Context): Promise<Admi
   const verdict = await deps.gate(await deps.ssoOf(ctx));
   // Back here after signing in (the page, not its query: a GET form is simply sent again).
   const back = ctx.method === 'GET' ? ctx.path : '/admin';
-  if (verdict.reason === 'required_actions') {
-    seeOther(ctx, await deps.beginRequiredActions(ctx, verdict.account.id, verdict.pending, { kind: 'portal', path: back }));
-    return null;
-  }
   if (!verdict.proceed) {
-    seeOther(ctx, `/flow/start?return=${encodeURIComponent(back)}`);
+    seeOther(ctx, await deps.runFirst(ctx, verdict, { kind: 'portal', path: back }));
     return null;
   }
   const scope = adminScope(verdict.account);

@@ -81,6 +81,8 @@ export const settingsSchema = z.strictObject({
   }),
   flow: z.strictObject({
     idleSeconds: z.coerce.number().int().min(5).max(3600),
+    /** A flow ends this long after it began, however active (a sign-in page left open all day). */
+    maxMinutes: z.coerce.number().int().min(1).max(24 * 60).default(30),
   }),
   oidc: z.strictObject({
     accessTokenSeconds: z.coerce.number().int().min(30),
@@ -206,6 +208,7 @@ export const ENVIRONMENT: ReadonlyArray<{ env: string; key: string; parse?: EnvP
   { env: 'IDP_SSO_IDLE_MINUTES', key: 'sso.idleMinutes' },
   { env: 'IDP_SSO_ABSOLUTE_HOURS', key: 'sso.absoluteHours' },
   { env: 'IDP_FLOW_IDLE_SECONDS', key: 'flow.idleSeconds' },
+  { env: 'IDP_FLOW_MAX_MINUTES', key: 'flow.maxMinutes' },
   { env: 'IDP_ARGON2_MEMORY_KIB', key: 'argon2.memoryCost' },
   { env: 'IDP_ARGON2_TIME_COST', key: 'argon2.timeCost' },
   { env: 'IDP_ARGON2_PARALLELISM', key: 'argon2.parallelism' },

@@ -1,22 +1,29 @@
-// A self-service flow: server-side state with only its id in the URL.
-// It has a kind, a current step, the account once known, the request it will resume,
-// the required actions still pending, and an idle expiry (default 4 minutes, as the
-// guides' "Idle Timeout: 4 minutes"). The record outlives its idle expiry by a grace
-// period so that an expired flow can be told apart from a forged one and still offer
-// the original destination.
+// A self-service flow: server-side state with only its id in the URL. It has a kind (what
+// it is for: kinds.ts), the step it is at, the account once known, the request it resumes,
+// the required actions still pending, and two expiries checked against the clock on every
+// read: idle (default 4 minutes, the guides' "Idle Timeout: 4 minutes") and absolute (a
+// page left open all day). The store's TTL only cleans up: the record outlives both by a
+// grace period so that an expired flow can be told apart from a forged one and still
+// offer the original destination.
 import { createHash } from 'node:crypto';
-import type { RequiredAction } from '../domain/accounts/credentials.ts';
+import type { RequiredAction } from '../domain/accounts/required-actions.ts';
 import type { Clock } from '../domain/clock.ts';
 import { newId } from '../domain/ids.ts';
 import type { Resume } from '../domain/sessions/resume.ts';
+import type { Message } from '../messages/catalogue.ts';
 import { keys, type Store } from '../store/index.ts';
 import { JsonRecords } from '../store/records.ts';
 
 /** The request a flow resumes when done: an OIDC interaction, a SAML request, or the portal. */
 export type { Resume } from '../domain/sessions/resume.ts';
 
-/** sign-in: the login prompt; sspr-*: the portal's SSPR app for a signed-in user. */
-export type FlowKind = 'sign-in' | 'sspr-password' | 'sspr-questions' | 'forgot-password';
+/**
+ *   sign-in           the login prompt: a password entered here, then the account's required actions
+ *   required-actions  required actions for an SSO session that is already signed in (the session is kept)
+ *   forgot-password   challenge answers instead of the password, then a new password or an unlock
+ *   sspr-password / sspr-questions   the portal's SSPR app, after the current password
+ */
+export type FlowKind = 'sign-in' | 'required-actions' | 'forgot-password' | 'sspr-password' | 'sspr-questions';
 
 /** Every step of every flow; a request may only act on the step the flow is at. */
 export type Step =
@@ -38,8 +45,8 @@ export interface Flow {
   kind: FlowKind;
   step: Step;
   /**
-   * Set once the password was verified in this flow or the SSO session vouches for it; set
-   * from the start when the flow re-authenticates the account of a live SSO session.
+   * Set once the password (or the answers) were verified in this flow, or from the start
+   * when the SSO session vouches for the account (required actions, SSPR, re-authentication).
    */
   accountId?: string;
   /** When the password was verified in this flow (a real sign-in); absent when the SSO session vouched. */
@@ -51,9 +58,10 @@ export interface Flow {
   binding: string;
   /** Non-secret values to show again on the next render. */
   form?: Record<string, string>;
-  /** Messages to show once: a page-level one, and per field. */
-  error?: string;
-  fieldErrors?: Record<string, string>;
+  /** Messages to show once: a page-level one, its details, and per field. */
+  error?: Message;
+  problems?: Message[];
+  fieldErrors?: Record<string, Message>;
   /** Secret values kept between steps, sealed to this browser (see sealed.ts). */
   sealed?: string;
   /** New password hash between "Change Password" and its commit on "Please Wait". */
@@ -80,7 +88,7 @@ export interface NewFlow {
   kind: FlowKind;
   step: Step;
   resume: Resume;
-  accountId?: string;
+  accountId?: string | undefined;
   pending?: RequiredAction[];
 }
 
@@ -88,35 +96,53 @@ export class Flows {
   readonly #records: JsonRecords<Flow>;
   readonly #clock: Clock;
   readonly idleMs: number;
+  readonly maxMs: number;
 
-  constructor(store: Store, clock: Clock, idleMs: number) {
+  constructor(store: Store, clock: Clock, idleMs: number, maxMs = 30 * 60_000) {
     this.#records = new JsonRecords(store, keys.flow, /^[A-Za-z0-9_-]{16,64}$/);
     this.#clock = clock;
     this.idleMs = idleMs;
+    this.maxMs = maxMs;
   }
 
   async create(init: NewFlow, browserSecret: string): Promise<Flow> {
     const now = this.#clock();
-    const flow: Flow = { id: newId(), pending: [], ...init, binding: bindingOf(browserSecret), idleUntil: now + this.idleMs, createdAt: now };
+    const { accountId, ...rest } = init;
+    const flow: Flow = { id: newId(), pending: [], ...rest, ...(accountId ? { accountId } : {}), binding: bindingOf(browserSecret), idleUntil: now + this.idleMs, createdAt: now };
     await this.save(flow);
     return flow;
   }
 
+  /** The flow, and whether it is still live by the clock (idle and absolute expiry). */
   async lookup(id: string): Promise<FlowLookup> {
     const flow = await this.#records.get(id);
     if (!flow) return { state: 'missing' };
-    return flow.idleUntil <= this.#clock() ? { state: 'expired', flow } : { state: 'live', flow };
+    const now = this.#clock();
+    return flow.idleUntil <= now || flow.createdAt + this.maxMs <= now ? { state: 'expired', flow: upgrade(flow) } : { state: 'live', flow: upgrade(flow) };
   }
 
   /** Writes the flow and re-arms its idle timer. */
   async save(flow: Flow): Promise<void> {
-    flow.idleUntil = this.#clock() + this.idleMs;
-    await this.#records.put(flow, this.idleMs + GRACE_MS);
+    const now = this.#clock();
+    flow.idleUntil = Math.min(now + this.idleMs, flow.createdAt + this.maxMs);
+    await this.#records.put(flow, Math.max(1, flow.idleUntil - now) + GRACE_MS);
   }
 
   async end(id: string): Promise<void> {
     await this.#records.delete(id);
   }
+}
+
+/**
+ * A flow written by the previous release (a rolling upgrade; flows live minutes): required
+ * actions of a live session were a 'sign-in' flow without a verified password, and messages
+ * were sentences (dropped: they are shown once anyway).
+ */
+function upgrade(flow: Flow): Flow {
+  if (flow.kind === 'sign-in' && flow.step !== 'credentials' && flow.authenticatedAt === undefined) flow.kind = 'required-actions';
+  if (typeof flow.error === 'string') delete flow.error;
+  if (flow.fieldErrors && Object.values(flow.fieldErrors).some((m) => typeof m === 'string')) delete flow.fieldErrors;
+  return flow;
 }
 
 /** Where to send the browser when the flow is done (never an absolute URL). */
@@ -131,7 +157,7 @@ export function resumeUrl(resume: Resume): string {
   }
 }
 
-/** Where "Cancel" on the sign-in page leads: the application is told the user cancelled. */
+/** Where "Cancel" leads when an application waits: it is told the user cancelled. */
 export function cancelUrl(resume: Resume): string {
   switch (resume.kind) {
     case 'oidc':
@@ -151,4 +177,8 @@ export function resumeClient(resume: Resume): string {
 /** The IdP's own pages a flow may return to (portal, admin); anything else falls back to /portal. */
 export function safePortalPath(raw: unknown): string {
   return typeof raw === 'string' && /^\/(portal|admin)(\/[A-Za-z0-9/_-]*)?$/.test(raw) && !raw.includes('//') ? raw : '/portal';
+}
+
+export function flowUrl(flow: Pick<Flow, 'id'>): string {
+  return `/flow/${flow.id}`;
 }

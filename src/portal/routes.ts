@@ -7,10 +7,9 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Account } from '../domain/accounts/account.ts';
-import type { RequiredAction } from '../domain/accounts/credentials.ts';
 import { entitledApps, type AppDefinition } from '../domain/entitlements.ts';
 import { AppError } from '../domain/errors.ts';
-import type { Gate } from '../domain/sessions/gate.ts';
+import type { Gate, Refusal } from '../domain/sessions/gate.ts';
 import { seeOther, type Render } from '../http/respond.ts';
 import type { PortalResume } from '../domain/sessions/resume.ts';
 import type { SessionCookie, SsoSession, SsoSessions } from '../domain/sessions/sso-sessions.ts';
@@ -23,7 +22,8 @@ export interface PortalDeps {
   ssoOf: (ctx: Context) => Promise<SsoSession | null>;
   /** Ends the SSO session everywhere (single logout); resolves to where the browser goes. */
   signOut: (ctx: Context) => Promise<string>;
-  beginRequiredActions: (ctx: Context, accountId: string, pending: RequiredAction[], resume: PortalResume) => Promise<string>;
+  /** Starts the flow the gate asks for (sign-in, required actions); resolves to its URL. */
+  runFirst: (ctx: Context, refusal: Refusal, resume: PortalResume) => Promise<string>;
   beginSspr: (ctx: Context, accountId: string, what: 'password' | 'questions') => Promise<string>;
   apps: AppDefinition[];
   render: Render;
@@ -35,13 +35,8 @@ export function portalRouter(deps: PortalDeps): Router {
   /** The signed-in account, or null after sending the browser where it must go first. */
   async function signedIn(ctx: Context, path: string): Promise<{ account: Account; session: SsoSession } | null> {
     const verdict = await deps.gate(await deps.ssoOf(ctx));
-    if (verdict.reason === 'required_actions') {
-      seeOther(ctx, await deps.beginRequiredActions(ctx, verdict.account.id, verdict.pending, { kind: 'portal', path }));
-      return null;
-    }
     if (!verdict.proceed) {
-      if (verdict.session) await deps.sso.end(verdict.session.id);
-      seeOther(ctx, `/flow/start?return=${encodeURIComponent(path)}`);
+      seeOther(ctx, await deps.runFirst(ctx, verdict, { kind: 'portal', path }));
       return null;
     }
     return { account: verdict.account, session: verdict.session };

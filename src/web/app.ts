@@ -7,8 +7,13 @@ import type { RelyingParties } from '../config/relying-parties.ts';
 import type { Settings } from '../config/settings.ts';
 import type { Clock } from '../domain/clock.ts';
 import { Flows } from '../flows/flow.ts';
-import { flowRouter, flowStarter } from '../flows/router.ts';
-import type { FlowDeps } from '../flows/engine.ts';
+import { flowRouter } from '../flows/http.ts';
+import { FLOW_KINDS } from '../flows/kinds.ts';
+import { FlowMachine } from '../flows/machine.ts';
+import { flowStarts } from '../flows/start.ts';
+import type { Refusal } from '../domain/sessions/gate.ts';
+import type { Resume } from '../domain/sessions/resume.ts';
+import { text } from '../messages/catalogue.ts';
 import { requestScope, type Logger } from '../observability/logger.ts';
 import { Metrics } from '../observability/metrics.ts';
 import { portalRouter } from '../portal/routes.ts';
@@ -79,7 +84,7 @@ export function createIdp(deps: IdpDeps): Idp {
     revokeGrants: (accountId) => revokeAccountGrants(store, accountId),
   });
   const { directory, hasher, audit, answerLimiter, authenticator, sso, gate, policies, credentials } = services;
-  const flows = new Flows(store, clock, settings.flow.idleSeconds * 1000);
+  const flows = new Flows(store, clock, settings.flow.idleSeconds * 1000, settings.flow.maxMinutes * 60_000);
   const serviceProviders = new ServiceProviders(deps.relyingParties.saml, settings.saml.relayStateMaxBytes);
   const samlEndpoints = idpEndpoints(settings.server.publicUrl, settings.saml.entityId);
   // Served metadata lists every published certificate; samlify (which signs) is given the current one only.
@@ -95,6 +100,8 @@ export function createIdp(deps: IdpDeps): Idp {
       requestId: ctx.state.requestId,
       title: 'MIMS Portal',
       idleSeconds: null,
+      // Messages come as ids (src/messages): templates show them with t().
+      t: text,
     }),
     (ctx) => ({ csrf: () => csrfToken(keys.cookieKeys[0]!, secretOf(ctx)) }),
     process.env.NODE_ENV !== 'development',
@@ -203,12 +210,14 @@ export function createIdp(deps: IdpDeps): Idp {
 
   /** Whether a token is this browser's CSRF token (under the cookie keys in use). */
   const csrfOf = (ctx: Context, token: unknown) => csrfValid(keys.cookieKeys, ctx.cookies.get(BROWSER_COOKIE, { signed: true }), token);
-  const flowDeps: FlowDeps = {
-    flows, authenticator, credentials, directory, policies, challenge: settings.challenge, sso, ssoCookie: cookie, clock,
+  const machine = new FlowMachine({
+    flows, authenticator, credentials, directory, policies, challenge: settings.challenge, sso, clock,
     answerLimiter, audit, forgotPassword: settings.forgotPassword, hasher, decoyKey,
-    browserSecret: secretOf, render, onSignIn: (outcome) => metrics.signIns.inc({ outcome }),
-  };
-  const start = flowStarter(flowDeps);
+    onSignIn: (outcome) => metrics.signIns.inc({ outcome }),
+  }, FLOW_KINDS);
+  const starts = flowStarts(machine);
+  /** What the gate refused, run first: every entry point hands its refusal here. */
+  const runFirst = (ctx: Context, refusal: Refusal, resume: Resume) => starts.runFirst(refusal, resume, secretOf(ctx));
   const routers = [
     opsRouter({ store, metrics, started: deps.started ?? (() => true) }),
     interactionRouter({
@@ -216,20 +225,17 @@ export function createIdp(deps: IdpDeps): Idp {
       ssoOf,
       gate,
       clock,
-      beginSignIn: (ctx, resume) => start.signIn(ctx, resume),
+      runFirst,
       recordClient: (session, clientId) => sso.oidcParticipant(session, clientId),
-      beginRequiredActions: (ctx, accountId, pending, resume) => start.requiredActions(ctx, accountId, pending, resume),
     }),
-    flowRouter(flowDeps),
+    flowRouter({ machine, starts, ssoCookie: cookie, browserSecret: secretOf, render }),
     samlRouter({
       settings, store, clock, directory, sso, audit, sps: serviceProviders, messages: samlMessages, schema: schemaValidator,
       endpoints: samlEndpoints, chains: logoutChains,
       get metadataXml() { return samlMetadata; },
       get certificatePem() { return keys.saml.certificatePem; },
       nextCertificatePem: () => keys.samlCertificates.find((c) => c.state === 'next')?.certificatePem,
-      ssoOf, requiredActions: (account) => credentials.requiredActions(account), browserSecret: secretOf,
-      beginSignIn: (ctx, resume) => start.signIn(ctx, resume),
-      beginRequiredActions: (ctx, accountId, pending, resume) => start.requiredActions(ctx, accountId, pending, resume),
+      ssoOf, gate, browserSecret: secretOf, runFirst,
       signOut: logout.signOut,
       signedOutPage: logout.signedOutPage,
       render,
@@ -239,8 +245,8 @@ export function createIdp(deps: IdpDeps): Idp {
     portalRouter({
       gate, sso, ssoCookie: cookie, ssoOf, apps: settings.apps, render,
       signOut: (ctx) => logout.signOut(ctx, { kind: 'page' }),
-      beginRequiredActions: (ctx, accountId, pending, resume) => start.requiredActions(ctx, accountId, pending, resume),
-      beginSspr: (ctx, accountId, what) => start.sspr(ctx, accountId, what),
+      runFirst,
+      beginSspr: (ctx, accountId, what) => starts.sspr(accountId, what, secretOf(ctx)),
     }),
   ];
   routers.push(
@@ -248,7 +254,7 @@ export function createIdp(deps: IdpDeps): Idp {
       importer: services.importer, store,
       csrfValid: csrfOf,
       administration: services.administration, authenticator, directory, audit, sso, ssoCookie: cookie, ssoOf, gate, clock, render,
-      beginRequiredActions: (ctx, accountId, pending, resume) => start.requiredActions(ctx, accountId, pending, resume),
+      runFirst,
       recentAuthMs: settings.admin.recentAuthMinutes * 60_000, pageSize: settings.admin.pageSize,
     }),
   );

@@ -5,13 +5,14 @@
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Clock } from '../clock.ts';
 import type { PasswordHistoryCheck, PasswordPolicies } from '../passwords/policy.ts';
+import { dueActions, type RequiredAction } from './required-actions.ts';
 import type { Account, ChallengeAnswer } from './account.ts';
 import type { Directory } from './directory.ts';
 import type { SecretHasher } from './passwords.ts';
 import type { Lockout } from '../security/lockout.ts';
 import type { SignOutReport } from '../sessions/sign-out-report.ts';
 
-export type RequiredAction = 'setup-questions' | 'change-password';
+export type { RequiredAction } from './required-actions.ts';
 
 export interface RevokeOptions {
   /** The SSO session that stays (the browser that changed its own password). */
@@ -66,14 +67,9 @@ export class Credentials {
     return this.#hasher;
   }
 
-  /** What must happen, in order, before anything is issued for this account. */
+  /** What must happen, in order, before anything is issued for this account (required-actions.ts). */
   requiredActions(account: Account): RequiredAction[] {
-    const out: RequiredAction[] = [];
-    if (account.questions.length === 0) out.push('setup-questions');
-    const maxAgeDays = this.#policies.for(account).rules.maxAgeDays;
-    const expired = maxAgeDays !== null && this.#clock() - account.passwordChangedAt > maxAgeDays * 86_400_000;
-    if (account.mustChangePassword || expired) out.push('change-password');
-    return out;
+    return dueActions(account, { now: this.#clock(), policies: this.#policies });
   }
 
   history(account: Account): PasswordHistoryCheck {

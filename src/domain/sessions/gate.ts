@@ -1,14 +1,17 @@
-// One gate for every entry point (OIDC interaction, portal, /admin, and whatever else
-// issues something on the strength of the SSO session): may this browser's SSO session
-// proceed for what is asked, or what must happen first? The checks run in order, each
-// named like oidc-provider's prompt checks; the first that fails decides.
-//   no_session        no live SSO session                        -> sign in
-//   account_inactive  the account is gone or disabled            -> sign in (the session is over)
-//   other_account     the request names another account          -> refused (sign out first)
-//   not_fresh         the password was entered before `since`    -> sign in again (same account)
-//   required_actions  questions or a password change are pending -> those flows first
+// One gate for every entry point (OIDC interaction, SAML resume, portal and its SSPR app,
+// /admin): may this browser's SSO session proceed for what is asked, or which flow must run
+// first? The checks run in order, each named like oidc-provider's prompt checks; the first
+// that fails decides, and says what to run:
+//   no_session        no live SSO session                        -> run sign-in
+//   account_inactive  the account is gone or disabled            -> run sign-in (the session is over)
+//   other_account     the request names another account          -> refuse (sign out first)
+//   not_fresh         the password was entered before `since`    -> run sign-in again, same account
+//   required_actions  a required action is due (required-actions.ts: one named check each)
+//                                                                -> run required-actions, session kept
+// Callers hand a refusal to the flows (`runFirst`, src/flows/start.ts); a protocol that may
+// not show pages (prompt=none, IsPassive) answers its relying party instead.
 import type { Account } from '../accounts/account.ts';
-import type { RequiredAction } from '../accounts/credentials.ts';
+import type { RequiredAction } from '../accounts/required-actions.ts';
 import type { SsoSession } from './sso-sessions.ts';
 
 export interface Need {
@@ -19,10 +22,14 @@ export interface Need {
 }
 
 export type Verdict =
-  | { proceed: true; reason?: undefined; session: SsoSession; account: Account }
-  | { proceed: false; reason: 'no_session' | 'account_inactive'; session: SsoSession | null }
-  | { proceed: false; reason: 'other_account' | 'not_fresh'; session: SsoSession; account: Account }
-  | { proceed: false; reason: 'required_actions'; session: SsoSession; account: Account; pending: RequiredAction[] };
+  | { proceed: true; reason?: undefined; run?: undefined; session: SsoSession; account: Account }
+  | { proceed: false; reason: 'no_session' | 'account_inactive'; run: 'sign-in'; session: SsoSession | null }
+  | { proceed: false; reason: 'other_account'; run: 'refuse'; session: SsoSession; account: Account }
+  | { proceed: false; reason: 'not_fresh'; run: 'sign-in'; session: SsoSession; account: Account }
+  | { proceed: false; reason: 'required_actions'; run: 'required-actions'; session: SsoSession; account: Account; pending: RequiredAction[] };
+
+/** A refusal: what the flows must run before the caller may proceed. */
+export type Refusal = Exclude<Verdict, { proceed: true }>;
 
 export interface GateDeps {
   account: (accountId: string) => Promise<Account | null>;
@@ -31,15 +38,27 @@ export interface GateDeps {
 
 export type Gate = (session: SsoSession | null, need?: Need) => Promise<Verdict>;
 
+type Check = (session: SsoSession, account: Account, need: Need, deps: GateDeps) => Refusal | null;
+
+/** The checks for a live session of an active account, in order. */
+const CHECKS: ReadonlyArray<[name: string, check: Check]> = [
+  ['other_account', (session, account, need) => (need.accountId !== undefined && need.accountId !== account.id ? { proceed: false, reason: 'other_account', run: 'refuse', session, account } : null)],
+  ['not_fresh', (session, account, need) => (need.authenticatedSince !== undefined && session.authTime < need.authenticatedSince ? { proceed: false, reason: 'not_fresh', run: 'sign-in', session, account } : null)],
+  ['required_actions', (session, account, _need, deps) => {
+    const pending = deps.requiredActions(account);
+    return pending.length > 0 ? { proceed: false, reason: 'required_actions', run: 'required-actions', session, account, pending } : null;
+  }],
+];
+
 export function sessionGate(deps: GateDeps): Gate {
   return async (session, need = {}) => {
-    if (!session) return { proceed: false, reason: 'no_session', session };
+    if (!session) return { proceed: false, reason: 'no_session', run: 'sign-in', session };
     const account = await deps.account(session.accountId);
-    if (!account || account.status !== 'active') return { proceed: false, reason: 'account_inactive', session };
-    if (need.accountId !== undefined && need.accountId !== account.id) return { proceed: false, reason: 'other_account', session, account };
-    if (need.authenticatedSince !== undefined && session.authTime < need.authenticatedSince) return { proceed: false, reason: 'not_fresh', session, account };
-    const pending = deps.requiredActions(account);
-    if (pending.length > 0) return { proceed: false, reason: 'required_actions', session, account, pending };
+    if (!account || account.status !== 'active') return { proceed: false, reason: 'account_inactive', run: 'sign-in', session };
+    for (const [, check] of CHECKS) {
+      const refusal = check(session, account, need, deps);
+      if (refusal) return refusal;
+    }
     return { proceed: true, session, account };
   };
 }

@@ -1,6 +1,8 @@
 // The single sign-on session shared by OIDC clients, SAML service providers and the
 // portal. It ends after `idleMs` without activity and at `absoluteMs` after sign-in,
-// whichever comes first; every touch re-arms the idle timer, never past the maximum.
+// whichever comes first; activity moves the idle end, never past the maximum. Both ends
+// are checked against the clock on every read (tests move time instead of sleeping); the
+// store's TTL only cleans up.
 import { keys, type Store } from '../../store/index.ts';
 import { JsonRecords } from '../../store/records.ts';
 import type { Clock } from '../clock.ts';
@@ -43,6 +45,8 @@ export interface SsoSession {
   amr: string[];
   createdAt: number;
   expiresAt: number;
+  /** Ends here without activity (absent in records of the previous release: the TTL decided). */
+  idleUntil?: number;
 }
 
 export class SsoSessions {
@@ -67,7 +71,8 @@ export class SsoSessions {
   /** A new session after a sign-in; `authTime` is when the password was verified (default now). */
   async create(accountId: string, amr: string[], authTime?: number): Promise<SsoSession> {
     const now = this.#clock();
-    const session: SsoSession = { id: newId(32), accountId, authTime: authTime ?? now, amr, createdAt: now, expiresAt: now + this.#absoluteMs };
+    const expiresAt = now + this.#absoluteMs;
+    const session: SsoSession = { id: newId(32), accountId, authTime: authTime ?? now, amr, createdAt: now, expiresAt, idleUntil: Math.min(now + this.#idleMs, expiresAt) };
     await this.#records.put(session, Math.min(this.#idleMs, this.#absoluteMs));
     await this.#store.setAdd(keys.accountSsoSessions(accountId), session.id, this.#absoluteMs);
     return session;
@@ -89,21 +94,34 @@ export class SsoSessions {
     return next;
   }
 
-  /** The live session, or null when absent, idle-expired or past its maximum age. */
+  /** The live session, or null when absent, idle-expired or past its maximum age (by the clock). */
   async get(id: string | undefined): Promise<SsoSession | null> {
     const session = await this.#records.get(id);
     if (!session) return null;
-    if (session.expiresAt <= this.#clock()) {
+    const now = this.#clock();
+    if (session.expiresAt <= now || (session.idleUntil !== undefined && session.idleUntil <= now)) {
       await this.#records.delete(id!);
       return null;
     }
     return session;
   }
 
-  /** Records activity: the session lives `idleMs` more, capped by its maximum age. */
+  /**
+   * Records activity: the session lives `idleMs` more, capped by its maximum age. Written
+   * only when that moves the idle end by more than a twentieth of the idle time (a busy
+   * session is not rewritten on every request), and only over the record as it was read
+   * (a session ended meanwhile stays ended).
+   */
   async touch(session: SsoSession): Promise<void> {
-    const remaining = session.expiresAt - this.#clock();
-    if (remaining > 0) await this.#records.expire(session.id, Math.min(this.#idleMs, remaining));
+    const now = this.#clock();
+    const idleUntil = Math.min(now + this.#idleMs, session.expiresAt);
+    if (idleUntil <= now) return;
+    if (session.idleUntil !== undefined && idleUntil - session.idleUntil < this.#idleMs / 20) return;
+    const next = { ...session, idleUntil };
+    if (await this.#records.replace(session, next)) {
+      await this.#records.expire(session.id, idleUntil - now);
+      session.idleUntil = idleUntil;
+    }
   }
 
   /**

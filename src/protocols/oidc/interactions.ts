@@ -17,8 +17,7 @@ import type { Interaction, Provider } from 'oidc-provider';
 import type { Clock } from '../../domain/clock.ts';
 import { AppError } from '../../domain/errors.ts';
 import { StoreUnavailableError } from '../../store/index.ts';
-import type { RequiredAction } from '../../domain/accounts/credentials.ts';
-import type { Gate } from '../../domain/sessions/gate.ts';
+import type { Gate, Refusal } from '../../domain/sessions/gate.ts';
 import type { OidcResume } from '../../domain/sessions/resume.ts';
 import { seeOther } from '../../http/respond.ts';
 import type { SsoSession } from '../../domain/sessions/sso-sessions.ts';
@@ -29,12 +28,10 @@ export interface InteractionDeps {
   ssoOf: (ctx: Context) => Promise<SsoSession | null>;
   gate: Gate;
   clock: Clock;
-  /** Starts the sign-in flow that resumes this interaction; resolves to its URL. */
-  beginSignIn: (ctx: Context, resume: OidcResume) => Promise<string>;
+  /** Starts the flow the gate asks for (sign-in, re-authentication, required actions), which resumes this interaction; resolves to its URL. */
+  runFirst: (ctx: Context, refusal: Refusal, resume: OidcResume) => Promise<string>;
   /** Records that this client signs in with the SSO session. */
   recordClient: (sso: SsoSession, clientId: string) => Promise<void>;
-  /** Starts the required actions of an account the SSO session vouches for. */
-  beginRequiredActions: (ctx: Context, accountId: string, pending: RequiredAction[], resume: OidcResume) => Promise<string>;
 }
 
 export function interactionRouter(deps: InteractionDeps): Router {
@@ -61,13 +58,9 @@ export function interactionRouter(deps: InteractionDeps): Router {
         ctx.respond = false;
         return;
       }
-      if (verdict.reason === 'required_actions') {
-        // Nothing is issued while a required action is pending.
-        seeOther(ctx, await deps.beginRequiredActions(ctx, verdict.account.id, verdict.pending, resume));
-        return;
-      }
       if (!verdict.proceed) {
-        seeOther(ctx, await deps.beginSignIn(ctx, resume));
+        // Nothing is issued while a sign-in, a fresher one or a required action is due.
+        seeOther(ctx, await deps.runFirst(ctx, verdict, resume));
         return;
       }
       const { session, account } = verdict;

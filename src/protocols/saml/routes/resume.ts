@@ -45,20 +45,17 @@ export async function resume(s: SamlScope, ctx: Context, pending: PendingSignIn)
   const { deps } = s;
   const sp = spOf(s, pending);
   const resumeTo: SamlResume = { kind: 'saml', pendingId: pending.id, spId: sp.id };
-  const session = await deps.ssoOf(ctx);
-  const found = session ? await deps.directory.get(session.accountId) : null;
-  const account = found?.status === 'active' ? found : null;
-  const fresh = session !== null && (!pending.forceAuthn || session.authTime >= pending.receivedAt);
-  if (!session || !account || !fresh) {
-    if (pending.isPassive) return errorToSp(s, ctx, pending, STATUS.responder, STATUS.noPassive, 'The user is not signed in.');
-    return seeOther(ctx, await deps.beginSignIn(ctx, resumeTo));
+  // ForceAuthn: a password entered since the request arrived.
+  const verdict = await deps.gate(await deps.ssoOf(ctx), { authenticatedSince: pending.forceAuthn ? pending.receivedAt : undefined });
+  if (!verdict.proceed) {
+    // IsPassive: no page may be shown; nothing is issued while a sign-in or a required action is due.
+    if (pending.isPassive) {
+      const why = verdict.reason === 'required_actions' ? 'The user must complete required steps first.' : 'The user is not signed in.';
+      return errorToSp(s, ctx, pending, STATUS.responder, STATUS.noPassive, why);
+    }
+    return seeOther(ctx, await deps.runFirst(ctx, verdict, resumeTo));
   }
-  const pendingActions = deps.requiredActions(account);
-  if (pendingActions.length > 0) {
-    // Nothing is issued while a required action is pending.
-    if (pending.isPassive) return errorToSp(s, ctx, pending, STATUS.responder, STATUS.noPassive, 'The user must complete required steps first.');
-    return seeOther(ctx, await deps.beginRequiredActions(ctx, session.accountId, pendingActions, resumeTo));
-  }
+  const { session, account } = verdict;
   if (!(await s.pendingSignIns.take(pending))) throw new AppError('SSPR 5133', 'pending sign-in answered twice');
   const participant = await deps.sso.samlParticipant(session, sp.id, account.loginId);
   const { id, samlResponse } = await deps.messages.loginResponse({

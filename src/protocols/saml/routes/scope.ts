@@ -2,8 +2,7 @@
 // (the pending sign-ins, whether cookies are secure).
 import type { Context } from 'koa';
 import type { Settings } from '../../../config/settings.ts';
-import type { Account } from '../../../domain/accounts/account.ts';
-import type { RequiredAction } from '../../../domain/accounts/credentials.ts';
+import type { Gate, Refusal } from '../../../domain/sessions/gate.ts';
 import type { Directory } from '../../../domain/accounts/directory.ts';
 import type { AuditLog } from '../../../domain/audit/audit-log.ts';
 import type { Clock } from '../../../domain/clock.ts';
@@ -38,11 +37,11 @@ export interface SamlDeps {
   nextCertificatePem?: () => string | undefined;
   chains: LogoutChains;
   ssoOf: (ctx: Context) => Promise<SsoSession | null>;
-  /** Required actions pending for an account (questions, password change). */
-  requiredActions: (account: Account) => RequiredAction[];
+  /** May the SSO session proceed (sign-in, ForceAuthn freshness, required actions): one gate for every entry point. */
+  gate: Gate;
   browserSecret: (ctx: Context) => string;
-  beginSignIn: (ctx: Context, resume: SamlResume) => Promise<string>;
-  beginRequiredActions: (ctx: Context, accountId: string, pending: RequiredAction[], resume: SamlResume) => Promise<string>;
+  /** Starts the flow the gate asks for, which resumes the pending sign-in; resolves to its URL. */
+  runFirst: (ctx: Context, refusal: Refusal, resume: SamlResume) => Promise<string>;
   /**
    * Ends this browser's SSO session everywhere (OIDC too) and continues with `final`;
    * resolves to where the browser goes next. `exceptSp` started the logout itself.

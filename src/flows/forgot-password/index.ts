@@ -1,0 +1,153 @@
+// Forgotten Password: Username -> the account's challenge questions -> Change Password (or,
+// for a locked account, "Unlock Password") -> sign in again.
+//
+//   step         action (POST /flow/:id/…)   leads to
+//   fp-username  forgot/search               fp-username   (no login ID typed)
+//                                            fp-answers    (a known account, or a decoy for an unknown one)
+//                                            end           (SSPR 5006: no questions, when configuration reveals it)
+//   fp-answers   forgot/answers              fp-answers    (a wrong answer: one message for all)
+//                                            fp-locked     (right, and the account is locked)
+//                                            next          (right: change-password)
+//                                            end           (SSPR 5112: too many wrong answers)
+//   fp-locked    forgot/unlock               fp-unlocked   (unlocked, same password)
+//                forgot/change               next          (change-password instead)
+//   fp-unlocked  continue                    next
+//   …then the steps of change-password (actions/).
+//   finish and cancel: a new sign-in flow for the same destination.
+//
+// No enumeration: an unknown login ID gets the same page with the same number of questions
+// (chosen deterministically from the ID), answers that are always wrong, the same hashing
+// work and the same throttling.
+import { createHmac, randomInt } from 'node:crypto';
+import { normaliseLoginId } from '../../domain/accounts/account.ts';
+import { normaliseAnswer } from '../../domain/accounts/answers.ts';
+import { AppError } from '../../domain/errors.ts';
+import { message } from '../../messages/catalogue.ts';
+import { changePassword } from '../actions/change-password/index.ts';
+import type { Flow } from '../flow.ts';
+import { EndFlow, field, flowAccount, requestOf, type FlowKindSpec, type FlowServices } from '../machine.ts';
+
+/** `count` distinct indexes below `size`, the same every time for the same login ID. */
+export function decoyQuestions(key: string, loginId: string, size: number, count: number): number[] {
+  const picked: number[] = [];
+  for (let i = 0; picked.length < Math.min(count, size); i++) {
+    const n = createHmac('sha256', key).update(`decoy:${loginId}:${i}`).digest().readUInt32BE(0) % size;
+    if (!picked.includes(n)) picked.push(n);
+  }
+  return picked;
+}
+
+/** All of the account's questions, or a random subset of `askCount` in their order. */
+function askedQuestions(total: number, askCount: number | null): number[] {
+  const all = Array.from({ length: total }, (_, i) => i);
+  if (askCount === null || askCount >= total) return all;
+  const chosen = new Set<number>();
+  while (chosen.size < askCount) chosen.add(randomInt(total));
+  return all.filter((i) => chosen.has(i));
+}
+
+async function questionTexts(s: FlowServices, flow: Flow): Promise<string[]> {
+  const c = flow.candidate!;
+  if (c.decoy) return c.questions.map((i) => s.challenge.catalogue[i]!);
+  const account = await s.directory.get(c.accountId!);
+  return c.questions.map((i) => account?.questions[i]?.question ?? '');
+}
+
+export const forgotPassword: FlowKindSpec = {
+  kind: 'forgot-password',
+  table: {
+    'fp-username': {
+      'forgot/search': {
+        to: ['fp-username', 'fp-answers', 'end'],
+        run: async (s, flow, input) => {
+          const raw = field(input.fields, 'username', 254).trim();
+          const loginId = normaliseLoginId(raw);
+          if (!loginId) {
+            flow.error = message('forgot.missing_login_id');
+            flow.form = { username: raw };
+            return 'fp-username';
+          }
+          const account = await s.directory.findByLoginId(loginId);
+          const usable = account && account.status === 'active' ? account : null;
+          if (usable && usable.questions.length === 0 && s.forgotPassword.revealNoQuestions) {
+            throw new EndFlow(new AppError('SSPR 5006', 'forgot password without questions', { continueTo: '/portal' }));
+          }
+          const count = s.forgotPassword.askCount ?? s.challenge.setupCount;
+          flow.candidate = usable && usable.questions.length > 0
+            ? { loginId, accountId: usable.id, questions: askedQuestions(usable.questions.length, s.forgotPassword.askCount), decoy: false }
+            : { loginId, questions: decoyQuestions(s.decoyKey, loginId, s.challenge.catalogue.length, count), decoy: true };
+          await s.audit.record({ type: 'forgot.started', ...requestOf(input), accountId: flow.candidate.accountId, loginId: flow.candidate.accountId ? undefined : loginId });
+          return 'fp-answers';
+        },
+      },
+    },
+    'fp-answers': {
+      'forgot/answers': {
+        to: ['fp-answers', 'fp-locked', 'next', 'end'],
+        run: async (s, flow, input) => {
+          const c = flow.candidate;
+          if (!c) throw new AppError('SSPR 5102', 'answers without a candidate');
+          const answers = c.questions.map((_, i) => normaliseAnswer(field(input.fields, `a${i}`, s.challenge.answerMaxLength * 4)));
+          const ip = input.ip ?? 'unknown';
+          const rc = { ...requestOf(input), accountId: c.accountId, loginId: c.accountId ? undefined : c.loginId };
+          const gate = await s.answerLimiter.begin(c.loginId, ip);
+          if (!gate.allowed) {
+            await s.audit.record({ type: 'forgot.throttled', ...rc, reason: gate.why });
+            throw new EndFlow(new AppError('SSPR 5112', `answer limit reached (${gate.why})`, { continueTo: '/portal' }));
+          }
+          // Every answer is checked (no early exit), so right and wrong take the same time.
+          let allRight = !c.decoy;
+          const account = c.decoy ? null : await s.directory.get(c.accountId!);
+          for (const [i, answer] of answers.entries()) {
+            const hash = account?.questions[c.questions[i]!]?.answerHash;
+            const ok = hash && answer ? (await s.hasher.verify(hash, answer)).ok : await s.hasher.verifyDecoy(answer);
+            allRight &&= ok;
+          }
+          if (!allRight || !account || account.status !== 'active') {
+            await s.answerLimiter.failed(ip);
+            await s.audit.record({ type: 'forgot.answers.failure', ...rc });
+            if (gate.lastTry) await s.audit.record({ type: 'forgot.throttled', ...rc, reason: 'limit reached' });
+            flow.error = message('forgot.wrong_answers');
+            return 'fp-answers';
+          }
+          await s.answerLimiter.succeeded(c.loginId, ip);
+          await s.audit.record({ type: 'forgot.answers.success', ...rc });
+          flow.accountId = account.id;
+          delete flow.candidate;
+          if ((await s.credentials.lockedSince(account)) !== null) return 'fp-locked';
+          flow.pending = ['change-password'];
+          return 'next';
+        },
+      },
+    },
+    'fp-locked': {
+      'forgot/unlock': {
+        to: ['fp-unlocked'],
+        run: async (s, flow, input) => {
+          const account = await flowAccount(s, flow);
+          await s.credentials.unlock(account, { actor: account.id, via: 'forgot-password', ...requestOf(input) });
+          return 'fp-unlocked';
+        },
+      },
+      'forgot/change': {
+        to: ['next'],
+        run: async (_s, flow) => {
+          flow.pending = ['change-password'];
+          return 'next';
+        },
+      },
+    },
+    'fp-unlocked': {
+      continue: { to: ['next'], run: async () => 'next' },
+    },
+  },
+  pages: {
+    'fp-username': async (_s, flow) => ({ view: 'forgot-username', data: { username: flow.form?.username ?? '' }, status: flow.error ? 400 : 200 }),
+    'fp-answers': async (s, flow) => ({ view: 'forgot-answers', data: { questions: await questionTexts(s, flow) }, status: flow.error ? 401 : 200 }),
+    'fp-locked': async () => ({ view: 'forgot-locked', data: {} }),
+    'fp-unlocked': async () => ({ view: 'forgot-unlocked', data: {} }),
+  },
+  actions: [changePassword],
+  finish: 'sign-in-again',
+  cancel: 'sign-in-again',
+};

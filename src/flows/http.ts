@@ -1,0 +1,66 @@
+// The flows over HTTP: a thin adapter. It reads the request, asks the machine, renders the
+// page or redirects (303), and writes the SSO session cookie a sign-in created.
+//   GET  /flow/start?return=/portal...   sign-in flow for the portal or /admin
+//   GET  /flow/forgot-password?from=ID   "Forgot Password?" for that sign-in's destination
+//   GET  /flow/cancelled                 the portal's "cancelled" page
+//   GET  /flow/:id                       the current step's page (no-store)
+//   POST /flow/:id/<action>              an action of the kind's table (sign-in, questions, ...)
+//   POST /flow/:id/cancel                abandons the flow
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { SessionCookie } from '../domain/sessions/sso-sessions.ts';
+import { seeOther, type Render } from '../http/respond.ts';
+import { bindingOf, safePortalPath, type Resume } from './flow.ts';
+import type { FlowMachine, StepInput } from './machine.ts';
+import type { FlowStarts } from './start.ts';
+
+export interface FlowHttpDeps {
+  machine: FlowMachine;
+  starts: FlowStarts;
+  ssoCookie: SessionCookie<Context>;
+  /** Secret of the browser-binding cookie (created when absent). */
+  browserSecret: (ctx: Context) => string;
+  render: Render;
+}
+
+export function flowRouter(deps: FlowHttpDeps): Router {
+  const { machine, starts } = deps;
+  const router = new Router();
+
+  router.get('/flow/start', async (ctx) => {
+    seeOther(ctx, await starts.signIn({ kind: 'portal', path: safePortalPath(ctx.query.return) }, deps.browserSecret(ctx)));
+  });
+
+  router.get('/flow/forgot-password', async (ctx) => {
+    let resume: Resume = { kind: 'portal', path: '/portal' };
+    const from = typeof ctx.query.from === 'string' ? await machine.services.flows.lookup(ctx.query.from) : { state: 'missing' as const };
+    if (from.state !== 'missing' && from.flow.binding === bindingOf(deps.browserSecret(ctx))) resume = from.flow.resume;
+    seeOther(ctx, await starts.forgotPassword(resume, deps.browserSecret(ctx)));
+  });
+
+  router.get('/flow/cancelled', async (ctx) => {
+    await deps.render(ctx, 'cancelled', {});
+  });
+
+  router.get('/flow/:id', async (ctx) => {
+    const page = await machine.page(ctx.params.id!, deps.browserSecret(ctx));
+    await deps.render(ctx, page.view, page.data, page.status);
+  });
+
+  const act = (action: string) => async (ctx: Context & { params: Record<string, string> }) => {
+    const body = (ctx.request as { body?: unknown }).body;
+    const input: StepInput = {
+      fields: typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : {},
+      browserSecret: deps.browserSecret(ctx),
+      ssoSessionId: deps.ssoCookie.read(ctx),
+      ip: ctx.ip,
+      requestId: ctx.state.requestId as string | undefined,
+    };
+    const outcome = await machine.act(ctx.params.id!, action, input);
+    if (outcome.session) deps.ssoCookie.write(ctx, outcome.session.id);
+    seeOther(ctx, outcome.redirect);
+  };
+  // One route per action any kind's table knows; the machine decides whether the flow's step allows it.
+  for (const action of machine.actions()) router.post(`/flow/:id/${action}`, act(action));
+  return router;
+}

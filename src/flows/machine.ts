@@ -1,0 +1,301 @@
+// The flow machine: how every flow kind runs its table. Nothing here knows HTTP.
+//   A kind (kinds.ts) is a table of states: for each step, the actions a request may take
+//   there, what each does (a plain function of the flow and the input) and the steps it may
+//   lead to. A kind also says how it finishes and where Cancel leads.
+//   A required action (actions/<name>/) is a table of its own that kinds take in.
+// `act` loads the flow for this browser, refuses an action its step does not allow,
+// runs the step, checks that the step went where its table says it may, saves, and
+// answers where the browser goes next (with the SSO session a real sign-in created).
+import type { Authenticator } from '../domain/accounts/authentication.ts';
+import type { ChallengeSettings } from '../domain/accounts/challenge.ts';
+import type { Credentials } from '../domain/accounts/credentials.ts';
+import type { Directory } from '../domain/accounts/directory.ts';
+import type { Account } from '../domain/accounts/account.ts';
+import type { SecretHasher } from '../domain/accounts/passwords.ts';
+import type { RequiredAction } from '../domain/accounts/required-actions.ts';
+import type { AuditLog } from '../domain/audit/audit-log.ts';
+import type { Clock } from '../domain/clock.ts';
+import { AppError } from '../domain/errors.ts';
+import type { PasswordPolicies } from '../domain/passwords/policy.ts';
+import type { AnswerLimiter } from '../domain/security/lockout.ts';
+import type { SsoSession, SsoSessions } from '../domain/sessions/sso-sessions.ts';
+import { bindingOf, cancelUrl, flowUrl, resumeUrl, type Flow, type FlowKind, type Flows, type Resume, type Step } from './flow.ts';
+
+/** The domain services steps use (no HTTP). */
+export interface FlowServices {
+  flows: Flows;
+  authenticator: Authenticator;
+  credentials: Credentials;
+  directory: Directory;
+  policies: PasswordPolicies;
+  challenge: ChallengeSettings;
+  sso: SsoSessions;
+  clock: Clock;
+  answerLimiter: AnswerLimiter;
+  audit: AuditLog;
+  forgotPassword: { askCount: number | null; revealNoQuestions: boolean };
+  hasher: SecretHasher;
+  /** Key for the deterministic decoy questions of unknown login IDs. */
+  decoyKey: string;
+  /** Counts sign-in outcomes (metrics). */
+  onSignIn?: ((outcome: string) => void) | undefined;
+}
+
+/** What a request brings to a step. */
+export interface StepInput {
+  /** The posted form, as parsed (steps read it with `field`). */
+  fields: Record<string, unknown>;
+  /** The browser's own secret: the flow is bound to it, sealed values open only with it. */
+  browserSecret: string;
+  /** The browser's SSO session id, if it has one. */
+  ssoSessionId?: string | undefined;
+  ip?: string | undefined;
+  requestId?: string | undefined;
+}
+
+/**
+ * Where a step leads: a step of the same flow, `next` (the next pending required action,
+ * or the kind's finish when none is left), or `end` (the flow is over, with an error page).
+ */
+export type Target = Step | 'next' | 'end';
+
+export type StepFn = (s: FlowServices, flow: Flow, input: StepInput) => Promise<Target>;
+
+export interface Transition {
+  to: readonly Target[];
+  run: StepFn;
+}
+
+/** For each step, the actions allowed there (an action is the last part of its URL, /flow/:id/<action>). */
+export type Table = Partial<Record<Step, Record<string, Transition>>>;
+
+/** A page: the view to render and its data (messages as ids; the page renders their words). */
+export interface Page {
+  view: string;
+  data: Record<string, unknown>;
+  status?: number;
+}
+export type PageFn = (s: FlowServices, flow: Flow, browserSecret: string) => Promise<Page>;
+
+export interface RequiredActionSpec {
+  action: RequiredAction;
+  /** The step it begins with. */
+  entry: Step;
+  table: Table;
+  pages: Partial<Record<Step, PageFn>>;
+}
+
+/**
+ * How a kind ends when nothing is pending:
+ *   sign-in        a password was verified here: the browser's SSO session is created (or renewed for the same account)
+ *   keep-session   the SSO session that vouched for the account goes on as it is (id, participants, auth time)
+ *   sign-in-again  a new sign-in flow for the same destination (after forgot password)
+ */
+export type Finish = 'sign-in' | 'keep-session' | 'sign-in-again';
+
+/** Where Cancel leads: the waiting application is told, a new sign-in, or back to the start page. */
+export type Cancel = 'tell-app' | 'sign-in-again' | 'restart';
+
+export interface FlowKindSpec {
+  kind: FlowKind;
+  /** Its own steps (the required actions bring theirs). */
+  table: Table;
+  pages: Partial<Record<Step, PageFn>>;
+  /** The required actions it may run after its own steps. */
+  actions: readonly RequiredActionSpec[];
+  finish: Finish;
+  cancel: Cancel;
+  /** Where "start again" leads after it expired (default: the destination it resumes). */
+  restart?: string;
+}
+
+/** The whole table of a kind: its own steps and those of the required actions it runs. */
+export function tableOf(spec: FlowKindSpec): Table {
+  const table: Table = { ...spec.table };
+  for (const a of spec.actions) Object.assign(table, a.table);
+  return table;
+}
+
+export function pageOf(spec: FlowKindSpec, step: Step): PageFn | undefined {
+  return spec.pages[step] ?? spec.actions.find((a) => a.pages[step])?.pages[step];
+}
+
+/** Ends a flow from inside a step with an error page (the table must allow `end`). */
+export class EndFlow extends Error {
+  readonly error: AppError;
+
+  constructor(error: AppError) {
+    super(error.message);
+    this.error = error;
+  }
+}
+
+/** Where the browser goes after an action, and the SSO session to carry, if one was created. */
+export interface Outcome {
+  redirect: string;
+  session?: SsoSession | undefined;
+}
+
+export class FlowMachine {
+  readonly #s: FlowServices;
+  readonly #kinds: Readonly<Record<FlowKind, FlowKindSpec>>;
+  readonly #entry: Readonly<Record<RequiredAction, Step>>;
+
+  constructor(services: FlowServices, kinds: Readonly<Record<FlowKind, FlowKindSpec>>) {
+    this.#s = services;
+    this.#kinds = kinds;
+    const entry: Partial<Record<RequiredAction, Step>> = {};
+    for (const spec of Object.values(kinds)) for (const a of spec.actions) entry[a.action] = a.entry;
+    this.#entry = entry as Record<RequiredAction, Step>;
+  }
+
+  get services(): FlowServices {
+    return this.#s;
+  }
+
+  spec(kind: FlowKind): FlowKindSpec {
+    return this.#kinds[kind];
+  }
+
+  /** Every action some kind's table knows, and cancel (each is a URL: POST /flow/:id/<action>). */
+  actions(): Set<string> {
+    const all = new Set<string>(['cancel']);
+    for (const spec of Object.values(this.#kinds)) for (const byAction of Object.values(tableOf(spec))) for (const action of Object.keys(byAction)) all.add(action);
+    return all;
+  }
+
+  /** Loads the flow for this browser, or throws the page that explains why not. */
+  async open(id: string, browserSecret: string): Promise<Flow> {
+    const found = await this.#s.flows.lookup(id);
+    if (found.state === 'missing') throw new AppError('SSPR 5101', 'flow unknown or long expired', { continueTo: '/portal' });
+    if (found.flow.binding !== bindingOf(browserSecret)) throw new AppError('SSPR 5102', 'flow belongs to another browser', { continueTo: '/portal' });
+    if (found.state === 'expired') {
+      await this.#s.flows.end(found.flow.id);
+      throw new AppError('SSPR 5101', 'flow expired', { continueTo: this.restartUrl(found.flow) });
+    }
+    return found.flow;
+  }
+
+  /** The page of the step the flow is at; messages are shown once. */
+  async page(id: string, browserSecret: string): Promise<Page> {
+    const flow = await this.open(id, browserSecret);
+    const page = pageOf(this.#kinds[flow.kind], flow.step);
+    if (!page) throw new AppError('SSPR 5102', `no page for step ${flow.step} of ${flow.kind}`);
+    const shown = await page(this.#s, flow, browserSecret);
+    const common = { flowId: flow.id, idleSeconds: this.#s.flows.idleMs / 1000, error: flow.error, fieldErrors: flow.fieldErrors ?? {} };
+    if (flow.error || flow.fieldErrors || flow.problems) {
+      delete flow.error;
+      delete flow.fieldErrors;
+      delete flow.problems;
+      await this.#s.flows.save(flow);
+    }
+    return { ...shown, data: { ...common, ...shown.data } };
+  }
+
+  /** Runs `action` on the flow for this browser. */
+  async act(id: string, action: string, input: StepInput): Promise<Outcome> {
+    const flow = await this.open(id, input.browserSecret);
+    const spec = this.#kinds[flow.kind];
+    if (action === 'cancel') return this.#cancel(spec, flow, input);
+    const transition = tableOf(spec)[flow.step]?.[action];
+    if (!transition) throw new AppError('SSPR 5102', `${action} while the ${flow.kind} flow is at ${flow.step}`, { continueTo: flowUrl(flow) });
+    let target: Target;
+    try {
+      target = await transition.run(this.#s, flow, input);
+    } catch (err) {
+      if (!(err instanceof EndFlow)) throw err;
+      if (!transition.to.includes('end')) throw new Error(`${flow.kind}: ${flow.step} --${action}--> end is not in its table`);
+      await this.#s.flows.end(flow.id);
+      throw err.error;
+    }
+    if (!transition.to.includes(target)) throw new Error(`${flow.kind}: ${flow.step} --${action}--> ${target} is not in its table`);
+    if (target === 'next') return this.#next(spec, flow, input);
+    flow.step = target as Step;
+    await this.#s.flows.save(flow);
+    return { redirect: flowUrl(flow) };
+  }
+
+  /** Begins a flow of `kind` at its first step (or its first pending required action). */
+  async start(kind: FlowKind, init: { step?: Step; resume: Resume; accountId?: string | undefined; pending?: RequiredAction[] }, browserSecret: string): Promise<string> {
+    const first = init.pending?.[0];
+    const step = init.step ?? (first ? this.#entry[first] : undefined);
+    if (!step) throw new Error(`${kind}: nothing to start with`);
+    const flow = await this.#s.flows.create({ kind, ...init, step }, browserSecret);
+    return flowUrl(flow);
+  }
+
+  /** Where "start again" leads: the original destination, or the kind's own start page. */
+  restartUrl(flow: Flow): string {
+    return this.#kinds[flow.kind]?.restart ?? resumeUrl(flow.resume);
+  }
+
+  /** The next pending required action, or the kind's finish. */
+  async #next(spec: FlowKindSpec, flow: Flow, input: StepInput): Promise<Outcome> {
+    for (const k of ['error', 'problems', 'fieldErrors', 'form', 'sealed', 'newPasswordHash', 'replacesHash'] as const) delete flow[k];
+    const next = flow.pending[0];
+    if (next) {
+      if (!spec.actions.some((a) => a.action === next)) throw new Error(`${flow.kind} cannot run ${next}`);
+      flow.step = this.#entry[next];
+      await this.#s.flows.save(flow);
+      return { redirect: flowUrl(flow) };
+    }
+    await this.#s.flows.end(flow.id);
+    switch (spec.finish) {
+      case 'sign-in-again':
+        return { redirect: await this.start('sign-in', { step: 'credentials', resume: flow.resume }, input.browserSecret) };
+      case 'sign-in': {
+        if (!flow.accountId || flow.authenticatedAt === undefined) throw new AppError('SSPR 5102', 'finishing a sign-in without a verified password');
+        return { redirect: resumeUrl(flow.resume), session: await this.#signedIn(flow.accountId, flow.authenticatedAt, input.ssoSessionId) };
+      }
+      default:
+        return { redirect: resumeUrl(flow.resume) };
+    }
+  }
+
+  async #cancel(spec: FlowKindSpec, flow: Flow, input: StepInput): Promise<Outcome> {
+    await this.#s.flows.end(flow.id);
+    switch (spec.cancel) {
+      case 'sign-in-again':
+        return { redirect: await this.start('sign-in', { step: 'credentials', resume: flow.resume }, input.browserSecret) };
+      case 'tell-app':
+        return { redirect: cancelUrl(flow.resume) };
+      default:
+        return { redirect: this.restartUrl(flow) };
+    }
+  }
+
+  /**
+   * A password was verified: the same account's live session continues under a new id with
+   * its participants (re-authentication); otherwise a new session replaces whatever the
+   * browser had. Either way the id is new (no fixation of an earlier one).
+   */
+  async #signedIn(accountId: string, authTime: number, previousId: string | undefined): Promise<SsoSession> {
+    const previous = await this.#s.sso.get(previousId);
+    if (previous?.accountId === accountId) return this.#s.sso.renew(previous, authTime, ['pwd']);
+    if (previous) await this.#s.sso.end(previous.id);
+    return this.#s.sso.create(accountId, ['pwd'], authTime);
+  }
+}
+
+// --- helpers for steps
+
+/** The account the flow concerns; only set once verified or vouched for. */
+export async function flowAccount(s: Pick<FlowServices, 'directory'>, flow: Flow): Promise<Account> {
+  if (!flow.accountId) throw new AppError('SSPR 5102', `step ${flow.step} without an authenticated account`);
+  const account = await s.directory.get(flow.accountId);
+  if (!account || account.status !== 'active') throw new AppError('SSPR 5110', 'account missing or disabled during a flow', { continueTo: '/portal' });
+  return account;
+}
+
+/** A posted field as a string ('' when absent); anything else is a malformed request. */
+export function field(fields: Record<string, unknown>, name: string, max = 1024): string {
+  const v = fields[name];
+  if (v === undefined) return '';
+  if (typeof v !== 'string' || v.length > max) throw new AppError('SSPR 5103', `field ${name} malformed`);
+  return v;
+}
+
+/** For audit events. */
+export function requestOf(input: StepInput) {
+  return { ip: input.ip, requestId: input.requestId };
+}

@@ -1,0 +1,56 @@
+// The portal's SSPR app for a signed-in user: Change Password, or Setup Security Questions.
+// It asks for the current password first ("Your current password is required to access
+// this application"), whatever the SSO session says.
+//
+//   step    action (POST /flow/:id/…)   leads to
+//   reauth  reauth                      reauth   (missing or wrong: said on the page; wrong ones count towards lockout)
+//                                       next     (change-password, or setup-questions)
+//   …then that action's steps (actions/).
+//   finish: back to the SSPR app (/portal/sspr); the SSO session goes on as it was.
+//   cancel: back to the SSPR app.
+import { message } from '../../messages/catalogue.ts';
+import { changePassword } from '../actions/change-password/index.ts';
+import { setupQuestions } from '../actions/setup-questions/index.ts';
+import type { FlowKind } from '../flow.ts';
+import { AppError } from '../../domain/errors.ts';
+import { field, requestOf, type FlowKindSpec } from '../machine.ts';
+import { signInMessage } from '../sign-in/index.ts';
+import type { RequiredActionSpec } from '../machine.ts';
+
+function ssprKind(kind: FlowKind & `sspr-${string}`, action: RequiredActionSpec, purpose: 'reauth.purpose.password' | 'reauth.purpose.questions'): FlowKindSpec {
+  return {
+    kind,
+    table: {
+      reauth: {
+        reauth: {
+          to: ['reauth', 'next'],
+          run: async (s, flow, input) => {
+            if (!flow.accountId) throw new AppError('SSPR 5102', 'reauth without an account');
+            const password = field(input.fields, 'password');
+            if (password === '') {
+              flow.error = message('reauth.missing_password');
+              return 'reauth';
+            }
+            const result = await s.authenticator.reauthenticate(flow.accountId, password, requestOf(input));
+            if (!result.ok) {
+              flow.error = signInMessage(result.reason);
+              return 'reauth';
+            }
+            flow.pending = [action.action];
+            return 'next';
+          },
+        },
+      },
+    },
+    pages: {
+      reauth: async (_s, flow) => ({ view: 'reauth', data: { purpose: message(purpose) }, status: flow.error ? 401 : 200 }),
+    },
+    actions: [action],
+    finish: 'keep-session',
+    cancel: 'restart',
+    restart: '/portal/sspr',
+  };
+}
+
+export const ssprPassword = ssprKind('sspr-password', changePassword, 'reauth.purpose.password');
+export const ssprQuestions = ssprKind('sspr-questions', setupQuestions, 'reauth.purpose.questions');

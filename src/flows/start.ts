@@ -1,0 +1,48 @@
+// Starting flows: the protocols, the portal and /admin ask the gate, and hand a refusal
+// here (they do not import the flows' insides). Each answer is the URL of the new flow.
+import type { RequiredAction } from '../domain/accounts/required-actions.ts';
+import type { Refusal } from '../domain/sessions/gate.ts';
+import type { Resume } from './flow.ts';
+import type { FlowMachine } from './machine.ts';
+
+export interface FlowStarts {
+  /**
+   * What the gate said must run first:
+   *   no_session, account_inactive   sign in (an inactive account's session is ended first)
+   *   not_fresh                      sign in again as the session's account (re-authentication)
+   *   required_actions               the required actions, keeping the session
+   * `other_account` is the caller's to answer (the relying party is told; no page).
+   */
+  runFirst(refusal: Refusal, resume: Resume, browserSecret: string): Promise<string>;
+  /** The login prompt for the portal or /admin. */
+  signIn(resume: Resume, browserSecret: string): Promise<string>;
+  /** "Forgot Password?" for the destination of the sign-in flow it was reached from. */
+  forgotPassword(resume: Resume, browserSecret: string): Promise<string>;
+  /** The portal's SSPR app: change password or set up questions, after re-authentication. */
+  sspr(accountId: string, what: 'password' | 'questions', browserSecret: string): Promise<string>;
+}
+
+export function flowStarts(machine: FlowMachine): FlowStarts {
+  const { sso } = machine.services;
+  return {
+    async runFirst(refusal, resume, browserSecret) {
+      switch (refusal.reason) {
+        case 'required_actions':
+          return machine.start('required-actions', { resume, accountId: refusal.account.id, pending: refusal.pending as RequiredAction[] }, browserSecret);
+        case 'not_fresh':
+          return machine.start('sign-in', { step: 'credentials', resume, accountId: refusal.account.id }, browserSecret);
+        case 'account_inactive':
+          if (refusal.session) await sso.end(refusal.session.id);
+          return machine.start('sign-in', { step: 'credentials', resume }, browserSecret);
+        case 'no_session':
+          return machine.start('sign-in', { step: 'credentials', resume }, browserSecret);
+        default:
+          throw new Error(`the gate's ${refusal.reason} is answered by the caller, not by a flow`);
+      }
+    },
+    signIn: (resume, browserSecret) => machine.start('sign-in', { step: 'credentials', resume }, browserSecret),
+    forgotPassword: (resume, browserSecret) => machine.start('forgot-password', { step: 'fp-username', resume }, browserSecret),
+    sspr: (accountId, what, browserSecret) =>
+      machine.start(what === 'password' ? 'sspr-password' : 'sspr-questions', { step: 'reauth', resume: { kind: 'portal', path: '/portal/sspr' }, accountId }, browserSecret),
+  };
+}
