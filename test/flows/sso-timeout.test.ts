@@ -1,7 +1,6 @@
 // The SSO session ends after inactivity and at its maximum age, for the portal and for
 // OIDC clients alike (oidc-provider's own session cannot keep a user signed in).
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import * as oidc from 'openid-client';
 import { Browser } from '../support/browser.ts';
 import { DEMO, startTestIdp, type TestIdp } from '../support/idp.ts';
@@ -16,16 +15,18 @@ async function authorize(t: TestIdp, browser: Browser) {
 
 describe('SSO session timeouts', () => {
   it('ends after the idle timeout; activity keeps it alive', async () => {
-    const t = await startTestIdp({ overrides: { sso: { idleMinutes: 0.02, absoluteHours: 1 } } }); // 1.2 s idle
+    // Time is moved, not slept: the idle end is checked against the IdP's clock on every read.
+    let offset = 0;
+    const t = await startTestIdp({ clock: () => Date.now() + offset, overrides: { sso: { idleMinutes: 30, absoluteHours: 8 } } });
     try {
       const browser = new Browser(t.url);
       const first = await authorize(t, browser);
       assert.ok((await browser.signIn(first.res, DEMO.student.loginId, DEMO.student.password)).external);
       for (let i = 0; i < 3; i++) {
-        await sleep(600);
+        offset += 20 * 60_000;
         assert.ok((await authorize(t, browser)).external, 'still signed in while active');
       }
-      await sleep(1500);
+      offset += 31 * 60_000;
       const idle = await authorize(t, browser);
       assert.equal(idle.external, undefined, 'no code after the idle timeout');
       assert.match(idle.res.text, /Sign in/);

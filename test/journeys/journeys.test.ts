@@ -196,14 +196,16 @@ describe('browser journeys (Chromium, 360 px, axe)', function () {
   });
 
   it('an idle sign-in page expires with a clear page, and starting again reaches the original app', async () => {
-    const short = await startWorld({ host: 'localhost', overrides: { flow: { idleSeconds: 5 } } });
+    // The IdP's clock is moved past the idle end (checked on every read), not waited for.
+    let offset = 0;
+    const short = await startWorld({ host: 'localhost', clock: () => Date.now() + offset, overrides: { flow: { idleSeconds: 5 } } });
     try {
       const j = await Journey.start(browser, '5-idle-timeout');
       const p = j.page;
       await p.goto(`${short.slsUrl}/login`);
       await j.screen('mims-portal-sign-in', 'MIMS Portal');
       assert.match(await p.locator('footer').innerText(), /Idle Timeout: 0 minutes|Idle Timeout/);
-      await p.waitForTimeout(6_000);
+      offset += 6_000;
       await p.getByLabel('Username').fill(DANIEL.loginId);
       await p.getByLabel('Password').fill(DANIEL.password);
       await click(p, 'Sign in');

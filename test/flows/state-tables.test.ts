@@ -1,0 +1,357 @@
+// The flows' state tables, run without HTTP: the machine (src/flows/machine.ts) with the
+// real domain services over the embedded store and a clock the test moves. Every action a
+// step does not allow is refused and changes nothing; every transition a table declares is
+// taken at least once (checked at the end against what was observed); expiry follows the
+// clock; a finished step cannot be replayed; each kind finishes the way its table says.
+import assert from 'node:assert/strict';
+import { loadSettings, type Settings } from '../../src/config/settings.ts';
+import { loadSeed, readSeedFile } from '../../src/domain/accounts/seed.ts';
+import { AppError, type ErrorCode } from '../../src/domain/errors.ts';
+import type { Refusal } from '../../src/domain/sessions/gate.ts';
+import { bindingOf, Flows, type Flow, type FlowKind, type Resume, type Step } from '../../src/flows/flow.ts';
+import { FLOW_KINDS } from '../../src/flows/kinds.ts';
+import { FlowMachine, tableOf, type Outcome, type StepInput, type Target } from '../../src/flows/machine.ts';
+import { flowStarts } from '../../src/flows/start.ts';
+import { text } from '../../src/messages/catalogue.ts';
+import { createServices, type Services } from '../../src/services.ts';
+import { keys, MemoryStore } from '../../src/store/index.ts';
+import { DEMO, DEMO_SEED, FAST_ARGON2 } from '../support/idp.ts';
+
+const BROWSER = 'browser-secret-of-the-test-0123456789';
+const OTHER_BROWSER = 'another-browser-secret-9876543210';
+const APP: Resume = { kind: 'oidc', uid: 'interaction-uid-1', clientId: 'test-web' };
+const ANSWERS = { q0: '3', a0: 'Laksa', q1: '0', a1: 'Tiger', q2: '1', a2: 'Violet' };
+const NEW_PASSWORD = 'Harbour-Comet-1990';
+
+/** One observed step of a flow: where it was, what was asked, where it went. */
+type Seen = { kind: FlowKind; from: Step; action: string; to: Target };
+
+describe('flow state tables (no HTTP)', () => {
+  let now: number;
+  let settings: Settings;
+  let store: MemoryStore;
+  let services: Services;
+  let machine: FlowMachine;
+  const seen: Seen[] = [];
+
+  beforeEach(async () => {
+    now = Date.UTC(2026, 10, 30, 8, 0, 0);
+    const clock = () => now;
+    settings = loadSettings({ env: {}, overrides: { argon2: FAST_ARGON2 } });
+    store = new MemoryStore(clock);
+    services = createServices(settings, store, clock);
+    await loadSeed(readSeedFile(DEMO_SEED), { directory: services.directory, hasher: services.hasher, audit: services.audit, now });
+    machine = new FlowMachine({
+      ...services,
+      flows: new Flows(store, clock, settings.flow.idleSeconds * 1000, settings.flow.maxMinutes * 60_000),
+      challenge: settings.challenge,
+      forgotPassword: { ...settings.forgotPassword },
+      decoyKey: 'decoy-key-of-the-test',
+      clock,
+    }, FLOW_KINDS);
+  });
+
+  async function flowOf(url: string): Promise<Flow> {
+    const id = url.replace('/flow/', '');
+    const found = await machine.services.flows.lookup(id);
+    assert.equal(found.state, 'live', `${url} is a live flow`);
+    return (found as { flow: Flow }).flow;
+  }
+
+  /** Acts on the flow at `url` and records what the table was asked and where it led. */
+  async function act(url: string, action: string, fields: Record<string, string> = {}, extra: Partial<StepInput> = {}): Promise<Outcome & { flow: Flow | null }> {
+    const before = await flowOf(url);
+    const outcome = await machine.act(before.id, action, { fields, browserSecret: BROWSER, ip: '192.0.2.7', ...extra });
+    const after = await machine.services.flows.lookup(before.id);
+    const flow = after.state === 'live' ? after.flow : null;
+    const declared = tableOf(FLOW_KINDS[before.kind])[before.step]![action]!.to;
+    // Ended (finished), or moved to a step its table does not name (the next required action): 'next'.
+    const to: Target = !flow ? 'next' : flow.step === before.step ? before.step : declared.includes(flow.step) ? flow.step : 'next';
+    seen.push({ kind: before.kind, from: before.step, action, to });
+    return { ...outcome, flow };
+  }
+
+  async function refused(promise: Promise<unknown>, code: ErrorCode): Promise<AppError> {
+    try {
+      await promise;
+    } catch (err) {
+      assert.ok(err instanceof AppError, `an AppError, not ${String(err)}`);
+      assert.equal(err.code, code);
+      return err;
+    }
+    assert.fail(`expected ${code}`);
+  }
+
+  async function signInUrl(resume: Resume = APP): Promise<string> {
+    return flowStarts(machine).signIn(resume, BROWSER);
+  }
+
+  it('every table is closed: each target is a step of the same kind, `next` or `end`, and each step has a page', () => {
+    for (const spec of Object.values(FLOW_KINDS)) {
+      const table = tableOf(spec);
+      for (const [step, actions] of Object.entries(table)) {
+        for (const [action, t] of Object.entries(actions!)) {
+          for (const target of t.to) {
+            assert.ok(target === 'next' || target === 'end' || Object.hasOwn(table, target), `${spec.kind}: ${step} --${action}--> ${target}`);
+          }
+        }
+        assert.ok(spec.pages[step as Step] ?? spec.actions.some((a) => a.pages[step as Step]), `${spec.kind}: a page for ${step}`);
+      }
+    }
+  });
+
+  it('refuses, at every step of every kind, each action its table does not allow, and changes nothing', async () => {
+    const allen = (await services.directory.findByLoginId(DEMO.student.loginId))!;
+    const all = [...machine.actions()].filter((a) => a !== 'cancel');
+    let checked = 0;
+    for (const spec of Object.values(FLOW_KINDS)) {
+      for (const [step, allowed] of Object.entries(tableOf(spec))) {
+        const flow = await machine.services.flows.create({ kind: spec.kind, step: step as Step, resume: APP, accountId: allen.id, pending: ['change-password'] }, BROWSER);
+        const stored = await store.get(keys.flow(flow.id));
+        for (const action of all.filter((a) => !Object.hasOwn(allowed!, a))) {
+          await refused(machine.act(flow.id, action, { fields: {}, browserSecret: BROWSER }), 'SSPR 5102');
+          assert.equal(await store.get(keys.flow(flow.id)), stored, `${spec.kind}/${step}: ${action} changed the flow`);
+          checked++;
+        }
+      }
+    }
+    assert.ok(checked > 100, `${checked} refused transitions`);
+  });
+
+  it('sign-in: a wrong password stays, a right one finishes with a new SSO session at the time the password was verified', async () => {
+    const url = await signInUrl();
+    const empty = await act(url, 'sign-in', { username: DEMO.student.loginId });
+    assert.deepEqual(empty.flow!.error, { id: 'signin.missing_fields' });
+    const wrong = await act(url, 'sign-in', { username: DEMO.student.loginId, password: 'not-it' });
+    assert.equal(wrong.redirect, url);
+    assert.equal(text(wrong.flow!.error!), 'Login failed. The username or password you entered is incorrect. Please try again.');
+    now += 5_000;
+    const done = await act(url, 'sign-in', { username: DEMO.student.loginId, password: DEMO.student.password });
+    assert.equal(done.flow, null, 'the flow is over');
+    assert.equal(done.redirect, `/interaction/${APP.kind === 'oidc' ? APP.uid : ''}`);
+    assert.ok(done.session);
+    assert.equal(done.session.authTime, now);
+    assert.deepEqual(done.session.amr, ['pwd']);
+    await refused(machine.act(url.replace('/flow/', ''), 'sign-in', { fields: {}, browserSecret: BROWSER }), 'SSPR 5101');
+  });
+
+  it('sign-in with every required action: questions (with Go Back) then password, then the session', async () => {
+    const farah = (await services.directory.findByLoginId('farah_aziz@students.edu.sg'))!;
+    await services.directory.update(farah.id, (a) => ({ ...a, mustChangePassword: true }));
+    const url = await signInUrl();
+    const signedIn = await act(url, 'sign-in', { username: farah.loginId, password: 'Rivervale#Start24' });
+    assert.equal(signedIn.flow!.step, 'questions');
+    assert.deepEqual(signedIn.flow!.pending, ['setup-questions', 'change-password']);
+    assert.equal(signedIn.session, undefined, 'no session while an action is pending');
+
+    const bad = await act(url, 'questions', { ...ANSWERS, a2: 'Tiger' });
+    assert.equal(bad.flow!.step, 'questions');
+    assert.equal(text(bad.flow!.fieldErrors!.a2!), 'Each answer must be different.');
+    assert.equal((await act(url, 'questions', ANSWERS)).flow!.step, 'questions-confirm');
+    assert.equal((await act(url, 'questions/back')).flow!.step, 'questions');
+    assert.equal((await act(url, 'questions', ANSWERS)).flow!.step, 'questions-confirm');
+    const other = await refused(machine.act(url.replace('/flow/', ''), 'questions/confirm', { fields: {}, browserSecret: OTHER_BROWSER }), 'SSPR 5102');
+    assert.match(other.detail!, /another browser/);
+    assert.equal((await act(url, 'questions/confirm')).flow!.step, 'questions-done');
+    assert.equal((await services.directory.get(farah.id))!.questions.length, 3);
+    // Replaying a finished step: the flow has moved on.
+    await refused(machine.act(url.replace('/flow/', ''), 'questions/confirm', { fields: {}, browserSecret: BROWSER }), 'SSPR 5102');
+
+    assert.equal((await act(url, 'continue')).flow!.step, 'password');
+    assert.deepEqual((await act(url, 'password', { newPassword: '' })).flow!.error, { id: 'password.missing' });
+    assert.deepEqual((await act(url, 'password', { newPassword: NEW_PASSWORD, confirmPassword: 'other' })).flow!.error, { id: 'password.mismatch' });
+    const weak = await act(url, 'password', { newPassword: 'short', confirmPassword: 'short' });
+    assert.deepEqual(weak.flow!.problems!.map((m) => m.id), ['password.violation.PWD_MIN_LENGTH', 'password.violation.PWD_CHAR_TYPES']);
+    assert.equal(text(weak.flow!.problems![0]!), 'Must be at least 12 characters long.');
+    assert.equal((await act(url, 'password', { newPassword: NEW_PASSWORD, confirmPassword: NEW_PASSWORD })).flow!.step, 'password-wait');
+    assert.equal((await act(url, 'password/commit')).flow!.step, 'password-done');
+    await refused(machine.act(url.replace('/flow/', ''), 'password/commit', { fields: {}, browserSecret: BROWSER }), 'SSPR 5102');
+    const done = await act(url, 'continue');
+    assert.equal(done.flow, null);
+    assert.ok(done.session, 'a password was verified in this flow: a session');
+    assert.equal((await services.authenticator.signIn(farah.loginId, NEW_PASSWORD, {})).ok, true);
+  });
+
+  it('required actions for a live session keep that session: same id, authentication time; no new session', async () => {
+    const allen = (await services.directory.findByLoginId(DEMO.student.loginId))!;
+    const session = await services.sso.create(allen.id, ['pwd'], now - 60_000);
+    await services.directory.update(allen.id, (a) => ({ ...a, questions: [] }));
+    const verdict = await services.gate(session);
+    assert.equal(verdict.reason, 'required_actions');
+    const url = await flowStarts(machine).runFirst(verdict as Refusal, APP, BROWSER);
+    const flow = await flowOf(url);
+    assert.equal(flow.kind, 'required-actions');
+    assert.equal(flow.step, 'questions');
+    await act(url, 'questions', ANSWERS);
+    await act(url, 'questions/confirm');
+    const done = await act(url, 'continue', {}, { ssoSessionId: session.id });
+    assert.equal(done.flow, null);
+    assert.equal(done.session, undefined, 'no new session');
+    assert.equal(done.redirect, '/interaction/interaction-uid-1');
+    const kept = await services.sso.get(session.id);
+    assert.equal(kept?.authTime, now - 60_000);
+    assert.equal((await services.gate(kept)).proceed, true);
+  });
+
+  it('the gate: no session or another account or a stale one, each runs what it must', async () => {
+    const allen = (await services.directory.findByLoginId(DEMO.student.loginId))!;
+    const starts = flowStarts(machine);
+    const none = await services.gate(null);
+    assert.equal((await flowOf(await starts.runFirst(none as Refusal, APP, BROWSER))).kind, 'sign-in');
+    const session = await services.sso.create(allen.id, ['pwd'], now - 60_000);
+    const stale = await services.gate(session, { authenticatedSince: now - 1_000 });
+    assert.equal(stale.reason, 'not_fresh');
+    const reauth = await flowOf(await starts.runFirst(stale as Refusal, APP, BROWSER));
+    assert.equal(reauth.accountId, allen.id, 're-authentication of the session\'s account');
+    const other = await services.gate(session, { accountId: 'someone-else' });
+    assert.equal(other.run, 'refuse');
+    await assert.rejects(starts.runFirst(other as Refusal, APP, BROWSER), /answered by the caller/);
+    await services.directory.update(allen.id, (a) => ({ ...a, status: 'disabled' }));
+    const inactive = await services.gate(session);
+    assert.equal(inactive.reason, 'account_inactive');
+    await starts.runFirst(inactive as Refusal, APP, BROWSER);
+    assert.equal(await services.sso.get(session.id), null, 'the inactive account\'s session is over');
+  });
+
+  it('forgot password: decoy for an unknown ID, wrong answers, a locked account unlocked, then a new sign-in', async () => {
+    const starts = flowStarts(machine);
+    const unknown = await starts.forgotPassword(APP, BROWSER);
+    assert.deepEqual((await act(unknown, 'forgot/search', { username: ' ' })).flow!.error, { id: 'forgot.missing_login_id' });
+    const decoy = await act(unknown, 'forgot/search', { username: 'nobody@students.edu.sg' });
+    assert.equal(decoy.flow!.step, 'fp-answers');
+    assert.equal(decoy.flow!.candidate!.decoy, true);
+    assert.equal((await act(unknown, 'forgot/answers', { a0: 'x', a1: 'y', a2: 'z' })).flow!.step, 'fp-answers');
+
+    const allen = (await services.directory.findByLoginId(DEMO.student.loginId))!;
+    await services.lockout.lock(allen.loginId);
+    const url = await starts.forgotPassword(APP, BROWSER);
+    await act(url, 'forgot/search', { username: allen.loginId });
+    const wrong = await act(url, 'forgot/answers', { a0: 'Ramen', a1: 'Shark', a2: 'wrong' });
+    assert.equal(text(wrong.flow!.error!), 'One or more responses are not correct. Please try again.');
+    assert.equal((await act(url, 'forgot/answers', { a0: 'ramen', a1: ' SHARK ', a2: 'Turquoise' })).flow!.step, 'fp-locked');
+    assert.equal((await act(url, 'forgot/unlock')).flow!.step, 'fp-unlocked');
+    assert.equal(await services.credentials.lockedSince(allen), null);
+    const done = await act(url, 'continue');
+    assert.equal(done.flow, null);
+    const next = await flowOf(done.redirect);
+    assert.equal(next.kind, 'sign-in', 'then sign in, for the same destination');
+    assert.deepEqual(next.resume, APP);
+
+    // Locked, and "Change Password" instead of unlocking; then answers of an unlocked account go to the password at once.
+    await services.lockout.lock(allen.loginId);
+    const change = await starts.forgotPassword(APP, BROWSER);
+    await act(change, 'forgot/search', { username: allen.loginId });
+    await act(change, 'forgot/answers', { a0: 'Ramen', a1: 'Shark', a2: 'Turquoise' });
+    assert.equal((await act(change, 'forgot/change')).flow!.step, 'password');
+    // Not locked: right answers lead straight to Change Password.
+    await services.lockout.unlock(allen.loginId);
+    const direct = await starts.forgotPassword(APP, BROWSER);
+    await act(direct, 'forgot/search', { username: allen.loginId });
+    assert.equal((await act(direct, 'forgot/answers', { a0: 'Ramen', a1: 'Shark', a2: 'Turquoise' })).flow!.step, 'password');
+  });
+
+  it('forgot password ends with its error page: no questions (when revealed), too many wrong answers', async () => {
+    const starts = flowStarts(machine);
+    machine.services.forgotPassword.revealNoQuestions = true;
+    const farah = await starts.forgotPassword(APP, BROWSER);
+    await refused(machine.act(farah.replace('/flow/', ''), 'forgot/search', { fields: { username: 'farah_aziz@students.edu.sg' }, browserSecret: BROWSER }), 'SSPR 5006');
+    seen.push({ kind: 'forgot-password', from: 'fp-username', action: 'forgot/search', to: 'end' });
+    assert.equal((await machine.services.flows.lookup(farah.replace('/flow/', ''))).state, 'missing', 'the flow is over');
+
+    let ended = false;
+    for (let i = 0; i < 20 && !ended; i++) {
+      const url = await starts.forgotPassword(APP, BROWSER);
+      await act(url, 'forgot/search', { username: DEMO.staff.loginId });
+      try {
+        await act(url, 'forgot/answers', { a0: 'a', a1: 'b', a2: 'c' });
+      } catch (err) {
+        assert.ok(err instanceof AppError && err.code === 'SSPR 5112', String(err));
+        assert.equal((await machine.services.flows.lookup(url.replace('/flow/', ''))).state, 'missing');
+        seen.push({ kind: 'forgot-password', from: 'fp-answers', action: 'forgot/answers', to: 'end' });
+        ended = true;
+      }
+    }
+    assert.ok(ended, 'the answer limit ends the flow');
+  });
+
+  it('SSPR: the current password first; cancel goes back to the SSPR app; finishing keeps the session', async () => {
+    const allen = (await services.directory.findByLoginId(DEMO.student.loginId))!;
+    const session = await services.sso.create(allen.id, ['pwd'], now - 60_000);
+    const starts = flowStarts(machine);
+    const cancelled = await starts.sspr(allen.id, 'password', BROWSER);
+    const out = await machine.act(cancelled.replace('/flow/', ''), 'cancel', { fields: {}, browserSecret: BROWSER });
+    assert.equal(out.redirect, '/portal/sspr');
+
+    const url = await starts.sspr(allen.id, 'password', BROWSER);
+    assert.deepEqual((await act(url, 'reauth', {})).flow!.error, { id: 'reauth.missing_password' });
+    assert.deepEqual((await act(url, 'reauth', { password: 'nope' })).flow!.error, { id: 'signin.failed' });
+    assert.equal((await act(url, 'reauth', { password: DEMO.student.password })).flow!.step, 'password');
+    await act(url, 'password', { newPassword: NEW_PASSWORD, confirmPassword: NEW_PASSWORD });
+    await act(url, 'password/commit', {}, { ssoSessionId: session.id });
+    const done = await act(url, 'continue', {}, { ssoSessionId: session.id });
+    assert.equal(done.redirect, '/portal/sspr');
+    assert.equal(done.session, undefined);
+    assert.ok(await services.sso.get(session.id), 'the browser\'s own session goes on');
+
+    const questions = await starts.sspr(allen.id, 'questions', BROWSER);
+    assert.equal((await act(questions, 'reauth', { password: DEMO.student.password })).flow!.step, 'reauth', 'the old password no longer');
+    assert.equal((await act(questions, 'reauth', { password: NEW_PASSWORD })).flow!.step, 'questions');
+  });
+
+  it('cancel: an application waiting is told; forgot password goes back to signing in', async () => {
+    const starts = flowStarts(machine);
+    const signIn = await signInUrl({ kind: 'saml', pendingId: 'pending-1', spId: 'fixture-sp' });
+    assert.equal((await machine.act(signIn.replace('/flow/', ''), 'cancel', { fields: {}, browserSecret: BROWSER })).redirect, '/saml/resume/pending-1/abort');
+    const portal = await signInUrl({ kind: 'portal', path: '/portal' });
+    assert.equal((await machine.act(portal.replace('/flow/', ''), 'cancel', { fields: {}, browserSecret: BROWSER })).redirect, '/flow/cancelled');
+    const forgot = await starts.forgotPassword(APP, BROWSER);
+    const back = await machine.act(forgot.replace('/flow/', ''), 'cancel', { fields: {}, browserSecret: BROWSER });
+    assert.equal((await flowOf(back.redirect)).kind, 'sign-in');
+  });
+
+  it('expiry follows the clock: idle, and absolute however active; the page offers the original destination', async () => {
+    const url = await signInUrl();
+    now += settings.flow.idleSeconds * 1000 - 1;
+    await act(url, 'sign-in', { username: 'x@students.edu.sg' }); // activity re-arms the idle timer
+    now += settings.flow.idleSeconds * 1000 + 1;
+    const idle = await refused(machine.act(url.replace('/flow/', ''), 'sign-in', { fields: {}, browserSecret: BROWSER }), 'SSPR 5101');
+    assert.equal(idle.continueTo, '/interaction/interaction-uid-1');
+    await refused(machine.page(url.replace('/flow/', ''), BROWSER), 'SSPR 5101');
+
+    const busy = await signInUrl();
+    const deadline = now + settings.flow.maxMinutes * 60_000;
+    while (now + settings.flow.idleSeconds * 500 < deadline) {
+      await act(busy, 'sign-in', { username: 'x@students.edu.sg' });
+      now += settings.flow.idleSeconds * 500;
+    }
+    now = deadline;
+    await refused(machine.act(busy.replace('/flow/', ''), 'sign-in', { fields: {}, browserSecret: BROWSER }), 'SSPR 5101');
+
+    const sspr = await flowStarts(machine).sspr('some-account', 'password', BROWSER);
+    now += settings.flow.idleSeconds * 1000;
+    assert.equal((await refused(machine.page(sspr.replace('/flow/', ''), BROWSER), 'SSPR 5101')).continueTo, '/portal/sspr');
+  });
+
+  it('a flow is bound to the browser that began it', async () => {
+    const url = await signInUrl();
+    const flow = await flowOf(url);
+    assert.equal(flow.binding, bindingOf(BROWSER));
+    await refused(machine.page(flow.id, OTHER_BROWSER), 'SSPR 5102');
+    await refused(machine.act(flow.id, 'sign-in', { fields: { username: DEMO.student.loginId, password: DEMO.student.password }, browserSecret: OTHER_BROWSER }), 'SSPR 5102');
+    await refused(machine.act('not-a-flow-id-at-all', 'sign-in', { fields: {}, browserSecret: BROWSER }), 'SSPR 5101');
+  });
+
+  it('took every transition every table declares (in the tests above)', () => {
+    const declared: string[] = [];
+    for (const spec of Object.values(FLOW_KINDS)) {
+      for (const [step, actions] of Object.entries(spec.table)) for (const [action, t] of Object.entries(actions!)) for (const to of t.to) declared.push(`${spec.kind}: ${step} --${action}--> ${to}`);
+      for (const a of spec.actions) for (const [step, actions] of Object.entries(a.table)) for (const [action, t] of Object.entries(actions!)) for (const to of t.to) declared.push(`${a.action}: ${step} --${action}--> ${to}`);
+    }
+    const observed = new Set(seen.flatMap((s) => {
+      const owner = FLOW_KINDS[s.kind].table[s.from]?.[s.action] ? s.kind : FLOW_KINDS[s.kind].actions.find((a) => a.table[s.from]?.[s.action])?.action;
+      return [`${owner}: ${s.from} --${s.action}--> ${s.to}`];
+    }));
+    const missing = [...new Set(declared)].filter((d) => !observed.has(d));
+    assert.deepEqual(missing, [], 'declared transitions no test took');
+  });
+});
