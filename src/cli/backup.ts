@@ -1,6 +1,6 @@
 // CLI commands for backups and migrations (README "Backup and restore", "Upgrading"):
 //   export --out <file> [--key-file <file>]
-//   import-backup <file> [--force] [--key-file <file>]
+//   import-backup <file> [--force] [--key-file <file>]   (--force replaces the directory: backup.ts)
 //   migrate [--dry-run]
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -13,7 +13,7 @@ import type { Store } from '../store/index.ts';
 export const BACKUP_COMMANDS = new Set(['export', 'import-backup', 'migrate']);
 
 export const BACKUP_USAGE = `  export --out <file> [--key-file <file>]             encrypted backup of every account and lock (IDP_BACKUP_KEY or a key file)
-  import-backup <file> [--force] [--key-file <file>]  restore a backup into an empty store (--force: write over accounts)
+  import-backup <file> [--force] [--key-file <file>]  restore a backup into an empty store (--force: replace the directory with the backup's)
   migrate [--dry-run]                                 bring every account record to this release's version`;
 
 type Open = (command: string) => Promise<{ store: Store; services: Services; close?: () => Promise<void> }>;
@@ -58,7 +58,8 @@ export async function backupCommand(argv: string[], out: (line: string) => void,
     }
     if (command === 'import-backup') {
       const r = await restoreBackup(store, services.directory, arg!, secret!, { force: values.force === true });
-      out(`restored ${r.accounts} account(s) and ${r.locks} lock(s) from ${arg} in ${seconds()} s; users sign in with their old passwords (sessions and tokens were not restored)`);
+      const replaced = values.force === true ? `, removed ${r.removed} account(s) the backup does not have` : '';
+      out(`restored ${r.accounts} account(s) and ${r.locks} lock(s) from ${arg}${replaced} in ${seconds()} s; users sign in with their old passwords (sessions and tokens were not restored)`);
       return 0;
     }
     const dryRun = values['dry-run'] === true;

@@ -11,6 +11,8 @@ export const keys = {
   directoryIndex: () => 'dir:logins',
   /** durable: lexicographic index of "display name\u0000accountId" (lower-cased) */
   nameIndex: () => 'dir:names',
+  /** durable: the schema version of login-ID claims and both indexes, as JSON (src/domain/versions.ts) */
+  directoryLayout: () => 'dir:layout',
   /** ephemeral: consecutive failed sign-ins for one login ID (known or not) */
   signInFailures: (loginId: string) => `{login:${loginId}}:fails`,
   /** the lock of a login ID: durable until unlocked, or with the configured expiry */
@@ -62,7 +64,7 @@ export const keys = {
 // The durable keys above (the directory, locks, audit, migration progress, and OIDC clients
 // registered over HTTP with their registration tokens), as patterns: writes to them are
 // confirmed by replicas before they resolve (RedisStore), everything else is ephemeral.
-const DURABLE = /^(?:\{acct:[^}]*\}|\{login:[^}]*\}(?::locked)?|\{migration:[^}]*\}|dir:logins|dir:names|audit|oidc:registered-clients|oidc:(?:Client|RegistrationAccessToken):\{[^}]*\})$/;
+const DURABLE = /^(?:\{acct:[^}]*\}|\{login:[^}]*\}(?::locked)?|\{migration:[^}]*\}|dir:logins|dir:names|dir:layout|audit|oidc:registered-clients|oidc:(?:Client|RegistrationAccessToken):\{[^}]*\})$/;
 
 /** Whether `key` (as built above, without the store's prefix) holds durable data. */
 export function isDurableKey(key: string): boolean {

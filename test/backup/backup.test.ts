@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Response } from 'supertest';
 import { runCli } from '../support/cli.ts';
+import { BackupWriter } from '../../src/domain/backup/format.ts';
 import { keys, RedisStore } from '../../src/store/index.ts';
+import { v1Record } from './v1-fixture.ts';
 import { Browser } from '../support/browser.ts';
 import { Journey, launchChromium } from '../support/chromium.ts';
 import { DEMO, startTestIdp, type TestIdp } from '../support/idp.ts';
@@ -159,6 +161,101 @@ describe('backup and restore (CLI)', function () {
     const notBackup = path.join(dir, 'plain.jsonl');
     writeFileSync(notBackup, '{"type":"account"}\n');
     await refused(notBackup, {}, /is not an IdP backup/);
+  });
+
+  /** A backup file of `records` (in the order given), written as export writes one. */
+  async function crafted(name: string, records: object[]): Promise<string> {
+    const out = path.join(dir, name);
+    const w = await BackupWriter.create(out, Buffer.from(KEY, 'utf8'));
+    await w.line(JSON.stringify({ type: 'backup', format: 1, accountVersion: 2, createdAt: new Date().toISOString() }));
+    for (const record of records) await w.line(JSON.stringify({ type: 'account', record }));
+    await w.finish({ accounts: records.length, locks: 0 });
+    return out;
+  }
+  const storeAt = async (prefix: string) => {
+    const store = new RedisStore({ url, keyPrefix: prefix });
+    await store.ready();
+    return store;
+  };
+
+  it('refuses a backup with a login ID twice before writing anything, however far into the file it is', async () => {
+    const records: object[] = Array.from({ length: 40 }, (_, i) => v1Record(i));
+    // Past the first write batch (32): the restore used to write those, then stop.
+    records.push({ ...v1Record(39), id: 'acc_v1_000039x' }, ...Array.from({ length: 5 }, (_, i) => v1Record(40 + i)));
+    const bad = await crafted('duplicate.enc', records);
+    await refused(bad, {}, /^login ID v1_student_000039@students\.edu\.sg appears twice in the backup \(lines 41 and 42\): nothing restored$/m);
+    const prefix = uniquePrefix();
+    const r = await runCli(envFor(prefix), 'import-backup', bad, '--force');
+    assert.equal(r.code, 1, 'refused with --force as well');
+    const store = await storeAt(prefix);
+    try {
+      for (const i of [0, 31, 39]) {
+        assert.equal(await store.get(keys.loginId(v1Record(i).loginId)), null, `no claim for record ${i}`);
+        assert.equal(await store.get(keys.account(v1Record(i).id)), null, `no record ${i}`);
+      }
+      assert.deepEqual(await store.indexRange(keys.nameIndex(), '', 10), []);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('refuses a malformed line, an account id twice and lines out of export order, and restores nothing', async () => {
+    const ten = (): object[] => Array.from({ length: 40 }, (_, i) => v1Record(i));
+    const { displayName: _d, ...nameless } = v1Record(40) as unknown as Record<string, unknown>;
+    await refused(await crafted('nameless.enc', [...ten(), nameless]), {}, /backup line 42 is not an account record .*: nothing restored/);
+    await refused(await crafted('same-id.enc', [...ten(), { ...v1Record(40), id: v1Record(3).id }]), {}, /account id acc_v1_000003 appears twice in the backup \(lines 5 and 42\): nothing restored/);
+    await refused(await crafted('unsorted.enc', [...ten(), v1Record(7)]), {}, /backup line 42 is out of order .*: nothing restored/);
+  });
+
+  it('--force replaces the directory: accounts, index entries and locks the backup does not have are removed; sessions and the audit stream are left alone', async () => {
+    const prefix = uniquePrefix();
+    const first = await runCli(envFor(prefix), 'import-backup', file);
+    assert.equal(first.code, 0, first.stderr);
+    const store = await storeAt(prefix);
+    const t = await startTestIdp({ store, seed: false });
+    try {
+      const d = t.idp.directory;
+      const allen = (await d.findByLoginId(DEMO.student.loginId))!;
+      const daniel = (await d.findByLoginId(DEMO.staff.loginId))!;
+      // The directory moves on after the backup:
+      const extra = await d.create({ ...allen, loginId: 'joined_later@students.edu.sg', displayName: 'Joined Later' });
+      await t.idp.lockout.lock(extra.loginId);
+      await d.update(allen.id, (a) => ({ ...a, displayName: 'Allen Renamed' }));
+      await t.idp.lockout.lock(allen.loginId);
+      await t.idp.lockout.unlock(DEMO.student2.loginId);
+      // Daniel's login ID removed and given to a new account (another id).
+      await d.removeEntry(`${daniel.loginId}\u0000${daniel.id}`);
+      const reused = await d.create({ ...daniel, displayName: 'Daniel Again' });
+      assert.notEqual(reused.id, daniel.id);
+      await t.store.set(keys.ssoSession('kept-session'), '{}', { ttlMs: 600_000 });
+      await t.idp.audit.record({ type: 'account.created', accountId: extra.id });
+      const auditBefore = (await t.store.streamRange(keys.audit(), 10_000)).length;
+
+      const r = await runCli(envFor(prefix), 'import-backup', file, '--force');
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /restored \d+ account\(s\) and 1 lock\(s\) from .*, removed 2 account\(s\) the backup does not have/);
+
+      // The directory is the backup's, exactly: both indexes, every record, the locks.
+      const all = async (s: typeof store | typeof source.store, key: string) => s.indexRange(key, '', 100_000);
+      assert.deepEqual(await all(t.store, keys.directoryIndex()), await all(source.store, keys.directoryIndex()));
+      assert.deepEqual(await all(t.store, keys.nameIndex()), await all(source.store, keys.nameIndex()));
+      for (const { id } of await source.idp.directory.searchLoginIds('', 1000)) assert.equal(await d.raw(id), await source.idp.directory.raw(id));
+      assert.equal(await t.store.get(keys.account(extra.id)), null);
+      assert.equal(await t.store.get(keys.loginId(extra.loginId)), null);
+      assert.equal(await t.store.get(keys.lock(extra.loginId)), null);
+      assert.equal(await t.store.get(keys.account(reused.id)), null);
+      assert.equal(await t.store.get(keys.loginId(daniel.loginId)), daniel.id);
+      assert.equal(await t.store.get(keys.lock(allen.loginId)), null, 'no lock in the backup: none after');
+      assert.notEqual(await t.store.get(keys.lock(DEMO.student2.loginId)), null, "the backup's lock is back");
+      // Not part of the directory: left as they were.
+      assert.equal(await t.store.get(keys.ssoSession('kept-session')), '{}');
+      assert.equal((await t.store.streamRange(keys.audit(), 10_000)).length, auditBefore);
+      const b = new Browser(t.url);
+      const signedIn = await b.signIn((await b.open('/portal')).res, DEMO.staff.loginId, DEMO.staff.password);
+      assert.doesNotMatch(signedIn.res.text, /SSPR 5\d{3}|Invalid|incorrect/i);
+    } finally {
+      await t.close();
+    }
   });
 
   it('takes the key from a key file as well', async () => {

@@ -49,9 +49,14 @@ describe('migrations (CLI)', function () {
     assert.match(dry.stdout, /account-v2 \(dry run, nothing written\): scanned 50, would migrate 40, already current 10/);
     assert.deepEqual(await snapshot(store, ids), before);
     assert.equal(await store.get(keys.migration('account-v2')), null);
+    // The layout record of claims and indexes (versions.ts) is a step of its own, counted too.
+    assert.match(dry.stdout, /directory-layout-v2 \(dry run, nothing written\): scanned 1, would migrate 1, already current 0/);
+    assert.equal(await store.get(keys.directoryLayout()), null);
     const run = await runCli(env(prefix), 'migrate');
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /account-v2: scanned 50, migrated 40, already current 10/);
+    assert.match(run.stdout, /directory-layout-v2: scanned 1, migrated 1/);
+    assert.deepEqual(JSON.parse((await store.get(keys.directoryLayout()))!), { v: 2 });
     const after = await snapshot(store, ids);
     for (const [i, raw] of after.entries()) {
       const rec = JSON.parse(raw!);
@@ -62,7 +67,8 @@ describe('migrations (CLI)', function () {
       assert.deepEqual(rest, old);
     }
     const again = await runCli(env(prefix), 'migrate');
-    assert.match(again.stdout, /scanned 50, migrated 0, already current 50/);
+    assert.match(again.stdout, /account-v2: scanned 50, migrated 0, already current 50/);
+    assert.match(again.stdout, /directory-layout-v2: scanned 1, migrated 0, already current 1/);
     assert.deepEqual(await snapshot(store, ids), after);
   });
 

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { projectRoot } from '../../src/config/settings.ts';
 import { ACCOUNT_VERSION, type Account } from '../../src/domain/accounts/account.ts';
+import { LOCK_VERSION } from '../../src/domain/versions.ts';
 import { keys, RedisStore } from '../../src/store/index.ts';
 import { Browser } from '../support/browser.ts';
 import { FAST_ARGON2, startTestIdp, type TestIdp } from '../support/idp.ts';
@@ -105,5 +106,31 @@ describe(`side by side with the previous release (${PREVIOUS})`, function () {
     const a = JSON.parse((await t.store.get(keys.account(r.id)))!) as Account;
     assert.equal(a.v, ACCOUNT_VERSION);
     assert.equal(a.passwordHistory[0], current.passwordHash);
+  });
+
+  it("the previous release reads this one's locks (with v) and accounts (bare claims beside dir:layout); this release reads the old one's locks", async () => {
+    // An account this release creates (and records dir:layout for) signs in on the old one.
+    const created = await t.idp.directory.create({ ...records[1]!, loginId: 'created_by_new@students.edu.sg', displayName: 'Created By New' });
+    assert.notEqual(await t.store.get(keys.directoryLayout()), null);
+    let since = Date.now();
+    await signIn(oldUrl, created.loginId, V1_PASSWORD);
+    assert.ok(await signedIn(created.id, since), 'an account created by this release signs in on the previous one');
+
+    // A lock this release writes (version 2) stops a sign-in on the old release.
+    await t.idp.lockout.lock(created.loginId);
+    assert.equal(JSON.parse((await t.store.get(keys.lock(created.loginId)))!).v, LOCK_VERSION);
+    since = Date.now();
+    await signIn(oldUrl, created.loginId, V1_PASSWORD);
+    assert.equal(await signedIn(created.id, since), false, 'the previous release honours a version-2 lock');
+
+    // A lock the old release writes (version 1, five wrong passwords) is read by this one.
+    const r = records[2]!;
+    for (let i = 0; i < 5; i++) await signIn(oldUrl, r.loginId, 'Wrong-Password-0');
+    const raw = await t.store.get(keys.lock(r.loginId));
+    assert.notEqual(raw, null, 'locked by the previous release');
+    assert.equal(JSON.parse(raw!).v, undefined, 'as version 1');
+    assert.equal(typeof (await t.idp.lockout.lockedSince(r.loginId)), 'number');
+    const refused = await t.idp.authenticator.signIn(r.loginId, V1_PASSWORD, { ip: '10.8.8.8' });
+    assert.equal(!refused.ok && refused.reason, 'locked');
   });
 });

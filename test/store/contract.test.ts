@@ -105,7 +105,7 @@ for (const kind of ['memory', 'redis'] as const) {
       for (const a of attempts) if (a.status === 'rejected') assert.ok(a.reason instanceof DuplicateLoginIdError);
       const found = await directory.findByLoginId('race@students.edu.sg');
       assert.ok(found);
-      assert.deepEqual(await directory.searchLoginIds('race', 10), [{ loginId: 'race@students.edu.sg', id: found.id }]);
+      assert.deepEqual(await directory.searchLoginIds('race', 10), [{ loginId: 'race@students.edu.sg', id: found.id, member: `race@students.edu.sg\u0000${found.id}` }]);
     });
 
     it('ping answers', async () => {

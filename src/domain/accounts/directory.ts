@@ -1,31 +1,44 @@
 // The directory of accounts. Durable data on the store:
 //   {login:<loginId>} -> account id, claimed with SET NX, which makes login IDs unique
 //   (also under concurrency and on a Cluster, since one key decides);
-//   {acct:<id>}       -> the account as JSON, updated by compare-and-set.
+//   {acct:<id>}       -> the account as JSON, updated by compare-and-set;
+//   dir:logins, dir:names -> sorted sets of "loginId\0id" and "name\0id" (prefix search);
+//   dir:layout        -> the schema version of the claims and both indexes (versions.ts).
 // Records are versioned (Account.v, README "Upgrading"): this release reads its own
 // version and the previous one, writes its own, and never drops a field it does not know
 // (updates work on the parsed JSON as stored, so unknown fields survive every write).
-import { keys, StoreUnavailableError, type Store } from '../../store/index.ts';
+import { keys, type Store } from '../../store/index.ts';
 import type { Clock } from '../clock.ts';
 import { newId } from '../ids.ts';
+import { INDEX_VERSION, NewerRecordError, recordVersion } from '../versions.ts';
 import { ACCOUNT_VERSION, upgradeAccount, type Account } from './account.ts';
+
+export { NewerRecordError, recordVersion } from '../versions.ts';
 
 export class DuplicateLoginIdError extends Error {
   override name = 'DuplicateLoginIdError';
 }
 
 /**
- * A record written by a newer release (a higher `v`) met by this one: it is read but not
- * written, and the user sees SSPR 5019 (a StoreUnavailableError) until this process is
- * upgraded. See README "Upgrading" for why this refuses rather than writes.
+ * The account id a login-ID claim names. Version 1 and 2 claims are the bare id; a claim
+ * holding JSON (a later layout, {"v":..,"id":..,...}) is read for its `id` (versions.ts).
  */
-export class NewerRecordError extends StoreUnavailableError {
-  override name = 'NewerRecordError';
+export function claimedId(raw: string | null): string | null {
+  if (raw === null || !raw.startsWith('{')) return raw;
+  try {
+    const o = JSON.parse(raw) as { id?: unknown };
+    return typeof o.id === 'string' ? o.id : null;
+  } catch {
+    return null;
+  }
 }
 
-/** The schema version of a stored record (absent = 1). */
-export function recordVersion(record: { v?: unknown }): number {
-  return typeof record.v === 'number' ? record.v : 1;
+const INDEX_SEPARATOR = '\u0000';
+
+/** One member of dir:logins or dir:names: its first two \0-separated parts (later layouts may add more). */
+export function indexEntry(member: string): { key: string; id: string } {
+  const [key = '', id = ''] = member.split(INDEX_SEPARATOR);
+  return { key, id };
 }
 
 export type NewAccount = Omit<Account, 'id' | 'createdAt' | 'updatedAt' | 'lastSignInAt' | 'v'>;
@@ -34,8 +47,6 @@ export interface UpdateOptions {
   /** Set updatedAt (default). Migrations leave it alone: they change no one's data. */
   touch?: boolean;
 }
-
-const INDEX_SEPARATOR = '\u0000';
 
 function nameKey(a: Pick<Account, 'displayName'>): string {
   return a.displayName.toLocaleLowerCase('en').replace(/\s+/g, ' ').trim();
@@ -50,7 +61,25 @@ export class Directory {
     this.#clock = clock;
   }
 
+  /**
+   * Before writing a claim or an index entry: refuses when the layout is newer than this
+   * release's (NewerRecordError), and records this release's layout when there is none yet
+   * (SET NX: never over another process's record).
+   */
+  async assertIndexWritable(): Promise<void> {
+    const raw = await this.#store.get(keys.directoryLayout());
+    if (raw === null) {
+      await this.#store.set(keys.directoryLayout(), JSON.stringify({ v: INDEX_VERSION }), { onlyIfAbsent: true });
+      return;
+    }
+    const layout = JSON.parse(raw) as { v?: unknown };
+    if (recordVersion(layout) > INDEX_VERSION) {
+      throw new NewerRecordError(`login-ID claims and indexes were written by a newer release (layout version ${recordVersion(layout)}, this release writes ${INDEX_VERSION}): upgrade this process`);
+    }
+  }
+
   async create(input: NewAccount): Promise<Account> {
+    await this.assertIndexWritable();
     const now = this.#clock();
     const account: Account = { v: ACCOUNT_VERSION, ...input, id: newId(), createdAt: now, updatedAt: now, lastSignInAt: null };
     const claimed = await this.#store.set(keys.loginId(account.loginId), account.id, { onlyIfAbsent: true });
@@ -79,7 +108,7 @@ export class Directory {
 
   /** `loginId` must already be normalised (see normaliseLoginId). */
   async findByLoginId(loginId: string): Promise<Account | null> {
-    const id = await this.#store.get(keys.loginId(loginId));
+    const id = claimedId(await this.#store.get(keys.loginId(loginId)));
     return id ? this.get(id) : null;
   }
 
@@ -103,8 +132,10 @@ export class Directory {
       // Writing upgrades the record (upgradeAccount above): it is written as this version.
       next.v = ACCOUNT_VERSION;
       if (options.touch !== false) next.updatedAt = this.#clock();
+      const renamed = nameKey(next) !== nameKey(current);
+      if (renamed) await this.assertIndexWritable();
       if (await this.#store.compareAndSet(keys.account(id), raw, JSON.stringify(next))) {
-        if (nameKey(next) !== nameKey(current)) {
+        if (renamed) {
           await this.#store.indexRemove(keys.nameIndex(), nameKey(current) + INDEX_SEPARATOR + id);
           await this.#store.indexAdd(keys.nameIndex(), nameKey(next) + INDEX_SEPARATOR + id);
         }
@@ -117,14 +148,48 @@ export class Directory {
   /**
    * Writes an account record as it was backed up (restore): the login ID claim, the record
    * (unknown fields kept) and both index entries, through the store's durable writes.
-   * Without `overwrite` an existing login ID is refused (DuplicateLoginIdError).
+   * Without `overwrite` an existing login ID is refused (DuplicateLoginIdError). With it,
+   * the claim and record are replaced, and the name-index entry of the record it replaces
+   * is removed when the name differs (no stale search hit). The caller has checked
+   * assertIndexWritable once.
    */
   async restore(record: Account, options: { overwrite?: boolean } = {}): Promise<void> {
+    if (options.overwrite) {
+      const before = await this.#store.get(keys.account(record.id));
+      const old = before ? (JSON.parse(before) as Account) : null;
+      if (old && typeof old.displayName === 'string' && nameKey(old) !== nameKey(record)) await this.#store.indexRemove(keys.nameIndex(), nameKey(old) + INDEX_SEPARATOR + record.id);
+    }
     const claimed = await this.#store.set(keys.loginId(record.loginId), record.id, options.overwrite ? {} : { onlyIfAbsent: true });
     if (!claimed) throw new DuplicateLoginIdError(`login ID already exists: ${record.loginId}`);
     await this.#store.set(keys.account(record.id), JSON.stringify(record));
     await this.#store.indexAdd(keys.directoryIndex(), record.loginId + INDEX_SEPARATOR + record.id);
     await this.#store.indexAdd(keys.nameIndex(), nameKey(record) + INDEX_SEPARATOR + record.id);
+  }
+
+  /**
+   * Removes the dir:logins entry `member` (loginId, id) and what belongs to it alone (restore
+   * --force, replacing the directory): the account record and its name-index entry when the
+   * record is that login ID's (not a record another entry now owns), and the login-ID claim
+   * and the lock when the claim still names this id. Resolves what it removed.
+   */
+  async removeEntry(member: string): Promise<{ account: boolean; claim: boolean }> {
+    const { key: loginId, id } = indexEntry(member);
+    let account = false;
+    const raw = id ? await this.#store.get(keys.account(id)) : null;
+    const record = raw ? (JSON.parse(raw) as Account) : null;
+    if (record && record.loginId === loginId) {
+      if (typeof record.displayName === 'string') await this.#store.indexRemove(keys.nameIndex(), nameKey(record) + INDEX_SEPARATOR + id);
+      await this.#store.del(keys.account(id));
+      account = true;
+    }
+    let claim = false;
+    if (loginId && claimedId(await this.#store.get(keys.loginId(loginId))) === id) {
+      await this.#store.del(keys.lock(loginId));
+      await this.#store.del(keys.loginId(loginId));
+      claim = true;
+    }
+    await this.#store.indexRemove(keys.directoryIndex(), member);
+    return { account, claim };
   }
 
   /** The stored JSON of an account, unparsed (backup, migrations). */
@@ -135,15 +200,18 @@ export class Directory {
   /** Accounts whose display name starts with `prefix` (case-insensitive). */
   async searchNames(prefix: string, limit: number): Promise<Array<{ id: string }>> {
     const members = await this.#store.indexRange(keys.nameIndex(), prefix.toLocaleLowerCase('en'), limit);
-    return members.map((m) => ({ id: m.split(INDEX_SEPARATOR)[1] ?? '' }));
+    return members.map((m) => ({ id: indexEntry(m).id }));
   }
 
-  /** Login IDs starting with `prefix`, in order; `after` continues a previous page. */
-  async searchLoginIds(prefix: string, limit: number, after?: string): Promise<Array<{ loginId: string; id: string }>> {
+  /**
+   * Login IDs starting with `prefix`, in order; `after` continues a previous page: pass the
+   * last entry's `member` (the index member as stored, which a later layout may extend).
+   */
+  async searchLoginIds(prefix: string, limit: number, after?: string): Promise<Array<{ loginId: string; id: string; member: string }>> {
     const members = await this.#store.indexRange(keys.directoryIndex(), prefix.toLowerCase(), limit, after);
-    return members.map((m) => {
-      const [loginId = '', id = ''] = m.split(INDEX_SEPARATOR);
-      return { loginId, id };
+    return members.map((member) => {
+      const { key: loginId, id } = indexEntry(member);
+      return { loginId, id, member };
     });
   }
 }

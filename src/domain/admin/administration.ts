@@ -71,8 +71,8 @@ export class Administration {
         cursor = undefined;
         break;
       }
-      for (const { id, loginId } of batch) {
-        cursor = `${loginId}\u0000${id}`;
+      for (const { id, member } of batch) {
+        cursor = member;
         const account = await this.#directory.get(id);
         if (account && inScope(scope, account)) found.push(account);
         if (found.length >= pageSize) break;

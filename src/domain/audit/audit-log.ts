@@ -1,7 +1,11 @@
 // Audit events: every state change that matters, appended to a capped stream.
 // Fields are plain strings; secrets (passwords, answers, tokens) are never passed in.
+// Each entry carries its schema version in a field `v` (versions.ts); entries without one are
+// version 1. Entries are appended and never rewritten; readers pass every field through,
+// those this release does not know included.
 import { keys, type Store } from '../../store/index.ts';
 import type { Clock } from '../clock.ts';
+import { AUDIT_VERSION, recordVersion } from '../versions.ts';
 
 export type AuditType =
   | 'signin.success'
@@ -43,6 +47,8 @@ export interface AuditEvent {
 export interface StoredAuditEvent extends AuditEvent {
   id: string;
   at: string;
+  /** Schema version of the entry (1 for entries written without one). */
+  v: number;
 }
 
 export class AuditLog {
@@ -57,8 +63,8 @@ export class AuditLog {
   }
 
   async record(event: AuditEvent): Promise<void> {
-    const fields: Record<string, string> = { at: new Date(this.#clock()).toISOString() };
-    for (const [k, v] of Object.entries(event)) if (v !== undefined && v !== '') fields[k] = String(v);
+    const fields: Record<string, string> = { v: String(AUDIT_VERSION), at: new Date(this.#clock()).toISOString() };
+    for (const [k, v] of Object.entries(event)) if (v !== undefined && v !== '' && k !== 'v') fields[k] = String(v);
     await this.#store.streamAdd(keys.audit(), fields, this.#maxEvents);
   }
 
@@ -70,7 +76,7 @@ export class AuditLog {
       const page = await this.#store.streamRange(keys.audit(), 500, before);
       if (page.length === 0) break;
       for (const { id, fields } of page) {
-        const event = { ...fields, id } as unknown as StoredAuditEvent;
+        const event = { ...fields, id, v: recordVersion(fields) } as unknown as StoredAuditEvent;
         if (!filter || filter(event)) out.push(event);
         if (out.length >= count) break;
       }

@@ -43,7 +43,7 @@ export async function exportBackup(store: Store, directory: Directory, file: str
     for (;;) {
       const page = await directory.searchLoginIds('', PAGE, after);
       if (!page.length) break;
-      after = `${page[page.length - 1]!.loginId}\u0000${page[page.length - 1]!.id}`;
+      after = page[page.length - 1]!.member;
       const rows = await Promise.all(page.map(async ({ loginId, id }) => {
         const [raw, lock, ttl] = await Promise.all([directory.raw(id), store.get(keys.lock(loginId)), store.ttl(keys.lock(loginId))]);
         return { raw, lock, ttl };
@@ -71,6 +71,16 @@ export async function exportBackup(store: Store, directory: Directory, file: str
   }
 }
 
+/** An account line's place in export order: the dir:logins member it was read from. */
+function orderKey(a: AccountLine): string {
+  return `${a.record.loginId}\u0000${a.record.id}`;
+}
+
+/** Byte order (Redis compares index members bytewise), for the export-order check. */
+function compareBytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
 function parseLine(line: string, n: number): AccountLine | null {
   let v: unknown;
   try {
@@ -78,21 +88,84 @@ function parseLine(line: string, n: number): AccountLine | null {
   } catch {
     throw new BackupError(`backup line ${n} is not JSON: nothing restored`);
   }
-  const o = v as { type?: unknown; record?: { id?: unknown; loginId?: unknown } };
+  const o = v as { type?: unknown; record?: { id?: unknown; loginId?: unknown; displayName?: unknown }; lock?: { value?: unknown; ttlMs?: unknown } };
   if (o.type === 'backup') return null;
-  if (o.type !== 'account' || typeof o.record?.id !== 'string' || typeof o.record.loginId !== 'string') throw new BackupError(`backup line ${n} is not an account record: nothing restored`);
+  if (o.type !== 'account' || typeof o.record !== 'object' || o.record === null || typeof o.record.id !== 'string' || o.record.id === '' || typeof o.record.loginId !== 'string' || o.record.loginId === '' || typeof o.record.displayName !== 'string') {
+    throw new BackupError(`backup line ${n} is not an account record (type, record.id, record.loginId, record.displayName): nothing restored`);
+  }
+  if (/\u0000/.test(o.record.id + o.record.loginId)) throw new BackupError(`backup line ${n} has a NUL character in its id or login ID: nothing restored`);
+  if (o.lock !== undefined && (typeof o.lock !== 'object' || o.lock === null || typeof o.lock.value !== 'string' || typeof o.lock.ttlMs !== 'number')) {
+    throw new BackupError(`backup line ${n} has a malformed lock: nothing restored`);
+  }
   return v as AccountLine;
 }
 
-/** Reads the whole file once: authenticated, complete, every line an account. Writes nothing. */
-export async function verifyBackup(file: string, secret: Buffer): Promise<FinalSummary> {
+/** A 52-bit hash of a string (two FNV-1a rounds), for the duplicate-id check without holding every id. */
+function hash52(s: string): number {
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ 0x5bd1e995;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 15);
+  }
+  return (a >>> 0) * 0x100000 + ((b >>> 0) & 0xfffff);
+}
+
+export interface VerifiedBackup extends FinalSummary {
+  /** Account lines (what a restore writes). */
+  accountLines: number;
+}
+
+/**
+ * Reads the whole file once and writes nothing: authenticated and complete (checksum), every
+ * line an account of the expected shape, in export order (ascending "loginId\0id", as export
+ * writes them), no login ID twice and no account id twice. Any of these refuses the whole
+ * file, so a restore of it writes nothing at all. Memory stays flat: login IDs are checked
+ * against their neighbour (export order puts equal ones side by side), account ids through
+ * a set of 52-bit hashes, with a second pass confirming the rare collisions exactly.
+ */
+export async function verifyBackup(file: string, secret: Buffer): Promise<VerifiedBackup> {
   const it = readBackup(file, secret);
   let n = 0;
+  let accountLines = 0;
+  let previous: { key: string; loginId: string; line: number } | null = null;
+  const seen = new Set<number>();
+  const suspects = new Set<number>();
+  let summary: FinalSummary;
   for (;;) {
     const r = await it.next();
-    if (r.done) return r.value;
-    parseLine(r.value, ++n);
+    if (r.done) {
+      summary = r.value;
+      break;
+    }
+    const a = parseLine(r.value, ++n);
+    if (!a) continue;
+    accountLines++;
+    const key = orderKey(a);
+    if (previous && a.record.loginId === previous.loginId) throw new BackupError(`login ID ${a.record.loginId} appears twice in the backup (lines ${previous.line} and ${n}): nothing restored`);
+    if (previous && compareBytes(previous.key, key) >= 0) throw new BackupError(`backup line ${n} is out of order (a backup written by export is sorted by login ID): nothing restored`);
+    previous = { key, loginId: a.record.loginId, line: n };
+    const h = hash52(a.record.id);
+    if (seen.has(h)) suspects.add(h);
+    else seen.add(h);
   }
+  seen.clear();
+  if (suspects.size) {
+    const lineOf = new Map<string, number>();
+    const again = readBackup(file, secret);
+    let m = 0;
+    for (;;) {
+      const r = await again.next();
+      if (r.done) break;
+      const a = parseLine(r.value, ++m);
+      if (!a || !suspects.has(hash52(a.record.id))) continue;
+      const first = lineOf.get(a.record.id);
+      if (first !== undefined) throw new BackupError(`account id ${a.record.id} appears twice in the backup (lines ${first} and ${m}): nothing restored`);
+      lineOf.set(a.record.id, m);
+    }
+  }
+  return { ...summary, accountLines };
 }
 
 /** Whether the store holds any account (restore refuses a non-empty store without --force). */
@@ -100,44 +173,113 @@ export async function directoryIsEmpty(directory: Directory): Promise<boolean> {
   return (await directory.searchLoginIds('', 1)).length === 0;
 }
 
+export interface RestoreCounts extends BackupCounts {
+  /** --force: dir:logins entries of the store that the backup does not have, removed. */
+  removed: number;
+}
+
 /**
- * Restores `file` into the store: first verified end to end (a damaged, truncated or
- * wrong-key file restores nothing), then written through the Directory and the store's
- * durable writes (WAIT applies). Refuses a store that has accounts unless `force`.
+ * Restores `file` into the store. First verified end to end (verifyBackup: a damaged,
+ * truncated or wrong-key file, a malformed line or a login ID twice restores nothing), then
+ * written through the Directory and the store's durable writes (WAIT applies).
+ *
+ * Without `force` the store must have no account. With `force` the directory is *replaced*
+ * by the backup's (README "Backup and restore"): every account of the backup is written over
+ * what is there (record, claim, index entries; its lock as in the backup, removed when the
+ * backup has none), and every dir:logins entry the backup does not have is removed with
+ * what belongs to it alone (Directory.removeEntry: account record, name-index entry, and,
+ * when no account of the backup took the login ID, its claim and lock). Nothing else is
+ * touched: SSO sessions, OIDC artefacts, flows, counters, audit, migration progress and
+ * registered clients stay (sessions and tokens are never restored; see the README).
+ * Why replace and not merge: a merge over a directory that changed since the backup leaves
+ * orphans (an account whose login ID the backup gave to another id keeps its record and
+ * index entry but loses its claim; a renamed account keeps both name-index entries), and
+ * restoring means "the directory as it was in the backup".
  */
-export async function restoreBackup(store: Store, directory: Directory, file: string, secret: Buffer, options: { force?: boolean; progress?: (counts: BackupCounts) => void } = {}): Promise<BackupCounts> {
-  await verifyBackup(file, secret);
-  if (!options.force && !(await directoryIsEmpty(directory))) {
-    throw new BackupError('the store already has accounts: restore goes into an empty store (run with --force to write over it)');
+export async function restoreBackup(store: Store, directory: Directory, file: string, secret: Buffer, options: { force?: boolean; progress?: (counts: RestoreCounts) => void } = {}): Promise<RestoreCounts> {
+  const verified = await verifyBackup(file, secret);
+  const force = options.force === true;
+  if (!force && !(await directoryIsEmpty(directory))) {
+    throw new BackupError('the store already has accounts: restore goes into an empty store (run with --force to replace the directory with the backup\'s)');
   }
-  const counts: BackupCounts = { accounts: 0, locks: 0 };
+  await directory.assertIndexWritable();
+  const counts: RestoreCounts = { accounts: 0, locks: 0, removed: 0 };
+  const stopped = (err: unknown): never => {
+    // Verified input cannot stop here; a store that fails, or another process creating the
+    // same login ID meanwhile, can: say exactly what was written.
+    const why = err instanceof DuplicateLoginIdError ? `${err.message} (created meanwhile by another process)` : (err as Error).message.replace(/: nothing restored$/, '');
+    throw new BackupError(`restore stopped after writing ${counts.accounts} of ${verified.accountLines} account(s)${counts.removed ? ` and removing ${counts.removed}` : ''}: ${why}; run it again with --force to finish`);
+  };
   const write = async (a: AccountLine) => {
-    try {
-      await directory.restore(a.record, { overwrite: options.force === true });
-    } catch (err) {
-      if (err instanceof DuplicateLoginIdError) throw new BackupError(`login ID ${a.record.loginId} appears twice in the backup or already exists: run with --force to write over it`);
-      throw err;
-    }
+    await directory.restore(a.record, { overwrite: force });
     if (a.lock) {
       await store.set(keys.lock(a.record.loginId), a.lock.value, a.lock.ttlMs > 0 ? { ttlMs: a.lock.ttlMs } : {});
       counts.locks++;
+    } else if (force) {
+      await store.del(keys.lock(a.record.loginId));
     }
     counts.accounts++;
   };
-  const it = readBackup(file, secret);
-  let batch: AccountLine[] = [];
+  try {
+    const it = readBackup(file, secret);
+    let batch: AccountLine[] = [];
+    let n = 0;
+    for (;;) {
+      const r = await it.next();
+      if (!r.done) {
+        const a = parseLine(r.value, ++n);
+        if (a) batch.push(a);
+      }
+      if (batch.length >= RESTORE_PARALLEL || (r.done && batch.length)) {
+        await Promise.all(batch.map(write));
+        batch = [];
+        options.progress?.(counts);
+      }
+      if (r.done) break;
+    }
+    if (force) await removeOthers(directory, file, secret, counts);
+  } catch (err) {
+    // Also a file changed on disk after the verify pass: refused at the changed chunk, but
+    // what came before it is written.
+    stopped(err);
+  }
+  return counts;
+}
+
+/**
+ * --force, after the backup's accounts are written: walks dir:logins and the backup side by
+ * side (both in the same order) and removes every entry the backup does not have.
+ */
+async function removeOthers(directory: Directory, file: string, secret: Buffer, counts: RestoreCounts): Promise<void> {
+  const lines = readBackup(file, secret);
   let n = 0;
-  for (;;) {
-    const r = await it.next();
-    if (!r.done) {
+  const nextKey = async (): Promise<string | null> => {
+    for (;;) {
+      const r = await lines.next();
+      if (r.done) return null;
       const a = parseLine(r.value, ++n);
-      if (a) batch.push(a);
+      if (a) return orderKey(a);
     }
-    if (batch.length >= RESTORE_PARALLEL || (r.done && batch.length)) {
-      await Promise.all(batch.map(write));
-      batch = [];
-      options.progress?.(counts);
+  };
+  let key = await nextKey();
+  let after: string | undefined;
+  for (;;) {
+    const page = await directory.searchLoginIds('', PAGE, after);
+    if (!page.length) return;
+    after = page[page.length - 1]!.member;
+    const remove: string[] = [];
+    for (const e of page) {
+      const entry = `${e.loginId}\u0000${e.id}`;
+      while (key !== null && compareBytes(key, entry) < 0) key = await nextKey();
+      if (key === entry) continue;
+      remove.push(e.member);
     }
-    if (r.done) return counts;
+    for (let i = 0; i < remove.length; i += RESTORE_PARALLEL) {
+      await Promise.all(remove.slice(i, i + RESTORE_PARALLEL).map(async (member) => {
+        await directory.removeEntry(member);
+        counts.removed++;
+      }));
+    }
+    if (page.length < PAGE) return;
   }
 }

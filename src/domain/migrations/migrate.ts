@@ -5,8 +5,9 @@
 // Redis after every page, so a run that stops (crash, SIGKILL, deploy) resumes where it
 // stopped, and a record migrated twice is unchanged the second time (idempotent).
 import { ACCOUNT_VERSION, type Account } from '../accounts/account.ts';
-import { recordVersion, type Directory } from '../accounts/directory.ts';
+import type { Directory } from '../accounts/directory.ts';
 import { keys, type Store } from '../../store/index.ts';
+import { INDEX_VERSION, recordVersion } from '../versions.ts';
 
 const PAGE = 200;
 const PARALLEL = 16;
@@ -66,8 +67,38 @@ export interface MigrationReport {
 
 const empty = (): MigrationCounts => ({ scanned: 0, migrated: 0, current: 0, missing: 0, newer: 0 });
 
+/**
+ * The layout record of login-ID claims and indexes (dir:layout, versions.ts): absent means
+ * version 1, whose shapes are those of version 2, so this step only writes the record (the
+ * claims and index entries are not rewritten: old processes read them unchanged). A record
+ * already there keeps its fields; a newer one is left alone. One key: idempotent, and a run
+ * stopped before it simply does it again.
+ */
+export const LAYOUT_MIGRATION = `directory-layout-v${INDEX_VERSION}`;
+
+export async function runLayoutMigration(store: Store, options: MigrateOptions = {}): Promise<MigrationReport> {
+  const counts = { ...empty(), scanned: 1 };
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const raw = await store.get(keys.directoryLayout());
+    const layout = raw === null ? null : (JSON.parse(raw) as Record<string, unknown>);
+    const version = layout ? recordVersion(layout) : 1;
+    const report = (field: 'migrated' | 'current' | 'newer', skipped = false): MigrationReport => {
+      counts[field] = 1;
+      options.progress?.(LAYOUT_MIGRATION, counts);
+      return { name: LAYOUT_MIGRATION, counts, skipped, resumed: false };
+    };
+    if (version > INDEX_VERSION) return report('newer');
+    if (version === INDEX_VERSION) return report('current', !options.again);
+    if (options.dryRun) return report('migrated');
+    const next = JSON.stringify({ ...layout, v: INDEX_VERSION });
+    const written = raw === null ? await store.set(keys.directoryLayout(), next, { onlyIfAbsent: true }) : await store.compareAndSet(keys.directoryLayout(), raw, next);
+    if (written) return report('migrated');
+  }
+  throw new Error('dir:layout kept changing; migration abandoned');
+}
+
 export async function runMigrations(store: Store, directory: Directory, options: MigrateOptions = {}): Promise<MigrationReport[]> {
-  const reports: MigrationReport[] = [];
+  const reports: MigrationReport[] = [await runLayoutMigration(store, options)];
   for (const m of MIGRATIONS) reports.push(await runMigration(store, directory, m, options));
   return reports;
 }
@@ -96,7 +127,7 @@ export async function runMigration(store: Store, directory: Directory, m: Migrat
         p.migrated++;
       }));
     }
-    if (page.length) p.after = `${page[page.length - 1]!.loginId}\u0000${page[page.length - 1]!.id}`;
+    if (page.length) p.after = page[page.length - 1]!.member;
     const finished = page.length < PAGE;
     if (finished) {
       p.done = true;

@@ -8,6 +8,7 @@
 //   IPs, and per IP across accounts; each refuses further tries for its window.
 import { keys, type Store } from '../../store/index.ts';
 import type { Clock } from '../clock.ts';
+import { LOCK_VERSION, recordVersion } from '../versions.ts';
 
 export interface LockoutSettings {
   maxFailures: number;
@@ -26,6 +27,34 @@ export interface AnswerLimitSettings {
 
 export type AttemptGate = { allowed: true } | { allowed: false; why: 'locked' | 'ip_throttled' };
 
+/**
+ * A lock record, {login:<id>}:locked: JSON with `since` (ms) and, from version 2, `v`
+ * (versions.ts). Version 1 ({since}) and later versions are read for `since`, fields this
+ * release does not know are kept: a lock is only ever created (SET NX, never over an
+ * existing one), deleted by an unlock, or written back verbatim by a restore.
+ */
+export interface LockRecord {
+  v?: number;
+  since: number;
+}
+
+/** When a stored lock began (any version), or null when there is none. */
+export function lockSince(raw: string | null): number | null {
+  if (raw === null) return null;
+  const lock = JSON.parse(raw) as Partial<LockRecord>;
+  return Number(lock.since);
+}
+
+/** The version of a stored lock (absent = 1). */
+export function lockVersion(raw: string): number {
+  return recordVersion(JSON.parse(raw) as { v?: unknown });
+}
+
+function newLock(since: number): string {
+  const lock: LockRecord = { v: LOCK_VERSION, since };
+  return JSON.stringify(lock);
+}
+
 /** Locks of login IDs that do not exist expire, so junk cannot pile up forever. */
 const UNKNOWN_LOCK_MS = 24 * 3_600_000;
 
@@ -41,8 +70,7 @@ export class Lockout {
   }
 
   async lockedSince(loginId: string): Promise<number | null> {
-    const raw = await this.#store.get(keys.lock(loginId));
-    return raw ? Number(JSON.parse(raw).since) : null;
+    return lockSince(await this.#store.get(keys.lock(loginId)));
   }
 
   /** Called before checking a password: refuses, or counts the attempt. */
@@ -61,8 +89,7 @@ export class Lockout {
     const raw = await this.#store.get(keys.signInFailures(loginId));
     if (Number(raw ?? 0) < this.#s.maxFailures) return false;
     const ttlMs = known ? (this.#s.lockMinutes === null ? undefined : this.#s.lockMinutes * 60_000) : UNKNOWN_LOCK_MS;
-    const value = JSON.stringify({ since: this.#clock() });
-    return this.#store.set(keys.lock(loginId), value, { onlyIfAbsent: true, ...(ttlMs === undefined ? {} : { ttlMs }) });
+    return this.#store.set(keys.lock(loginId), newLock(this.#clock()), { onlyIfAbsent: true, ...(ttlMs === undefined ? {} : { ttlMs }) });
   }
 
   /** The password was right: the count of consecutive failures starts again. */
@@ -70,10 +97,14 @@ export class Lockout {
     await this.#store.del(keys.signInFailures(loginId));
   }
 
-  /** Locks a known login ID as too many wrong passwords would (seed files and the CLI set up test accounts so). */
+  /**
+   * Locks a known login ID as too many wrong passwords would (seed files and the CLI set up
+   * test accounts so). A login ID already locked stays as it is: its lock (its `since`, its
+   * expiry, and fields a newer release wrote) is never written over.
+   */
   async lock(loginId: string): Promise<void> {
     const ttlMs = this.#s.lockMinutes === null ? undefined : this.#s.lockMinutes * 60_000;
-    await this.#store.set(keys.lock(loginId), JSON.stringify({ since: this.#clock() }), ttlMs === undefined ? {} : { ttlMs });
+    await this.#store.set(keys.lock(loginId), newLock(this.#clock()), { onlyIfAbsent: true, ...(ttlMs === undefined ? {} : { ttlMs }) });
   }
 
   /** Clears the lock and the failure counters (unlock, password change, reset). */
