@@ -37,6 +37,7 @@ import { httpsOnly, securityHeaders } from './security.ts';
 import { staticFiles } from './static-files.ts';
 import { singleLogout } from './single-logout.ts';
 import { backchannelSignOut } from './backchannel-signout.ts';
+import { devRouter } from './dev-page.ts';
 import type { TellRelyingParties } from '../domain/sessions/sign-out-report.ts';
 
 export interface IdpDeps {
@@ -252,6 +253,7 @@ export function createIdp(deps: IdpDeps): Idp {
       recentAuthMs: settings.admin.recentAuthMinutes * 60_000, pageSize: settings.admin.pageSize,
     }),
   );
+  routers.push(devRouter({ enabled: settings.seed.demo, settings, store, oidcClients: deps.relyingParties.oidc, sps: serviceProviders, samlEndpoints, keys: () => keys, render }));
   // Bodies and CSRF as each route declares (http/body.ts): our own forms by default.
   app.use(ownForms(routers, csrfOf));
   for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
