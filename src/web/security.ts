@@ -40,7 +40,8 @@ function contentSecurityPolicy(rps: RelyingParties, sps: ServiceProviders): stri
 /**
  * The CSP's form-action lists the SPs' endpoints, and SPs registered in the store come and
  * go while the IdP runs: the policy is rebuilt when their set changes, and set again after
- * the response was made when a lookup during the request found a new one (its ACS form).
+ * the response was made when the set changed during the request (a lookup found a new SP,
+ * whose ACS the response's form posts to).
  */
 export function securityHeaders(rps: RelyingParties, sps: ServiceProviders, secure: boolean): Middleware {
   const others = helmet({
@@ -55,8 +56,9 @@ export function securityHeaders(rps: RelyingParties, sps: ServiceProviders, secu
     return built.policy;
   };
   return async (ctx, next) => {
-    // A store that does not answer leaves the registered SPs as they were.
-    await sps.refresh().catch(() => {});
+    // Not awaited: a store that does not answer must not hold up every page (and its
+    // headers); a lookup during the request that finds a new SP updates the policy below.
+    sps.refresh().catch(() => {});
     const before = sps.version;
     ctx.set('Content-Security-Policy', policy());
     await others(ctx, async () => {

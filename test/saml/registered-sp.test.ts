@@ -7,7 +7,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SAML, ValidateInResponseTo } from '@node-saml/node-saml';
-import { RedisStore } from '../../src/store/index.ts';
+import { MemoryStore, RedisStore } from '../../src/store/index.ts';
+import { registerSp, unregisterSp } from '../../src/protocols/saml/registered-sps.ts';
+import { ServiceProviders } from '../../src/protocols/saml/service-providers.ts';
 import { Browser } from '../support/browser.ts';
 import { runCli } from '../support/cli.ts';
 import { DEMO, FIXTURE_RPS, startTestIdp, type TestIdp } from '../support/idp.ts';
@@ -136,5 +138,33 @@ describe('SAML SP registered by the CLI, without restart', () => {
     }
     assert.match(text, /SSPR 5131/);
     assert.equal((await runCli(env, 'remove-rp', 'https://late.example/sp')).code, 2, 'gone');
+  });
+});
+
+describe('registered SAML SPs in a process (embedded store)', () => {
+  it('are found on a miss at once, dropped after the copy ages, and never stand in for a file SP', async () => {
+    const store = new MemoryStore();
+    const fileSp = testSp({ id: 'file-sp', entityId: 'https://file.example/sp' });
+    const skipped: string[] = [];
+    const sps = new ServiceProviders([fileSp.file], 80, { store, cacheMs: 100, missMs: 0, onSkipped: (_m, reason) => skipped.push(reason) });
+    const mem = testSp({ id: 'mem-sp', entityId: 'https://mem.example/sp' });
+    assert.equal(await sps.findByEntityId(mem.entityId), undefined);
+    const record = (sp: ReturnType<typeof testSp>) => ({ entityId: sp.entityId, rp: { protocol: 'saml', id: sp.file.id, display_name: sp.file.display_name, metadata: sp.metadata }, source: '(test)', addedAt: new Date().toISOString(), addedBy: 'test' });
+    await registerSp(store, record(mem), 'mem-sp');
+    const found = await sps.findByEntityId(mem.entityId);
+    assert.equal(found?.id, 'mem-sp');
+    assert.equal(found?.origin, 'store');
+    assert.equal((await sps.findById('mem-sp'))?.entityId, mem.entityId);
+    // Written to the store directly (not through the CLI's checks): a file's entityID is never taken over.
+    const impostor = testSp({ id: 'impostor', entityId: fileSp.entityId });
+    await registerSp(store, record(impostor), 'impostor');
+    await new Promise((r) => setTimeout(r, 120));
+    assert.equal((await sps.findByEntityId(fileSp.entityId))?.id, 'file-sp');
+    assert.equal(await sps.findById('impostor'), undefined);
+    assert.match(skipped.join('\n'), /collides with \(test file-sp\)/);
+    await unregisterSp(store, mem.entityId);
+    await new Promise((r) => setTimeout(r, 120));
+    assert.equal(await sps.findByEntityId(mem.entityId), undefined);
+    await store.close();
   });
 });
