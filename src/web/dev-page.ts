@@ -48,24 +48,32 @@ function yamlString(s: string): string {
 
 /** The snippets for one OIDC client: openid-client, Spring Security, authlib. */
 function oidcSnippets(c: DevClient, issuer: string): Record<string, string> {
-  const redirect = c.redirectUris[0] ?? `${'https://your-app.example'}/callback`;
-  const scopes = c.scope ? c.scope.split(' ').filter((s) => s !== 'offline_access' || c.grantTypes.includes('refresh_token')) : ['openid', 'profile', 'email'];
-  const secret = c.publicClient ? undefined : 'process.env.CLIENT_SECRET';
+  const codeFlow = c.grantTypes.includes('authorization_code');
+  const redirect = c.redirectUris[0] ?? 'https://your-app.example/callback';
+  const scopes = c.scope ? c.scope.split(' ').filter((s) => s !== 'offline_access' || c.grantTypes.includes('refresh_token')) : codeFlow ? ['openid', 'profile', 'email'] : [];
+  const auth = c.authMethod === 'client_secret_post' ? 'undefined, client.ClientSecretPost(process.env.CLIENT_SECRET)' : c.publicClient ? 'undefined, client.None()' : 'process.env.CLIENT_SECRET';
+  // openid-client refuses plain http unless told (an IdP on localhost in development).
+  const insecure = issuer.startsWith('http:') ? `${c.authMethod === 'client_secret_basic' ? ', undefined' : ''}, { execute: [client.allowInsecureRequests] }` : '';
   const springAuth = c.authMethod === 'client_secret_post' ? 'client_secret_post' : c.authMethod === 'none' ? 'none' : 'client_secret_basic';
+  const discovery = `const config = await client.discovery(new URL(${JSON.stringify(issuer)}), ${JSON.stringify(c.clientId)}, ${auth}${insecure});`;
   return {
     'openid-client (Node.js, v6)': [
       "import * as client from 'openid-client';",
       '',
-      `const config = await client.discovery(new URL(${JSON.stringify(issuer)}), ${JSON.stringify(c.clientId)}${secret ? `, ${secret}` : ''}${c.authMethod === 'client_secret_post' ? ', undefined, client.ClientSecretPost(process.env.CLIENT_SECRET)' : c.publicClient ? ', undefined, client.None()' : ''});`,
-      'const verifier = client.randomPKCECodeVerifier();',
-      'const url = client.buildAuthorizationUrl(config, {',
-      `  redirect_uri: ${JSON.stringify(redirect)},`,
-      `  scope: ${JSON.stringify(scopes.join(' '))},`,
-      '  code_challenge: await client.calculatePKCECodeChallenge(verifier),',
-      "  code_challenge_method: 'S256',",
-      '});',
-      '// at the redirect URI:',
-      '// const tokens = await client.authorizationCodeGrant(config, currentUrl, { pkceCodeVerifier: verifier });',
+      discovery,
+      ...(codeFlow
+        ? [
+            'const verifier = client.randomPKCECodeVerifier();',
+            'const url = client.buildAuthorizationUrl(config, {',
+            `  redirect_uri: ${JSON.stringify(redirect)},`,
+            `  scope: ${JSON.stringify(scopes.join(' '))},`,
+            '  code_challenge: await client.calculatePKCECodeChallenge(verifier),',
+            "  code_challenge_method: 'S256',",
+            '});',
+            '// at the redirect URI:',
+            '// const tokens = await client.authorizationCodeGrant(config, currentUrl, { pkceCodeVerifier: verifier });',
+          ]
+        : [`const tokens = await client.clientCredentialsGrant(config${scopes.length ? `, { scope: ${JSON.stringify(scopes.join(' '))} }` : ''});`]),
     ].join('\n'),
     'Spring Security (application.yml)': [
       'spring:',
@@ -73,31 +81,38 @@ function oidcSnippets(c: DevClient, issuer: string): Record<string, string> {
       '    oauth2:',
       '      client:',
       '        registration:',
-      `          mims:`,
+      '          mims:',
       `            client-id: ${yamlString(c.clientId)}`,
       ...(c.publicClient ? [] : ['            client-secret: ${CLIENT_SECRET}']),
       `            client-authentication-method: ${springAuth}`,
-      '            authorization-grant-type: authorization_code',
-      `            redirect-uri: ${yamlString(redirect)}`,
-      `            scope: ${scopes.join(',')}`,
+      `            authorization-grant-type: ${codeFlow ? 'authorization_code' : 'client_credentials'}`,
+      ...(codeFlow ? [`            redirect-uri: ${yamlString(redirect)}`] : []),
+      ...(scopes.length ? [`            scope: ${scopes.join(',')}`] : []),
       '        provider:',
       '          mims:',
       `            issuer-uri: ${yamlString(issuer)}`,
-      '            user-name-attribute: sub',
+      ...(codeFlow ? ['            user-name-attribute: sub'] : []),
     ].join('\n'),
-    'authlib (Python)': [
-      'from authlib.integrations.flask_client import OAuth',
-      '',
-      'oauth = OAuth(app)',
-      'oauth.register(',
-      "    name='mims',",
-      `    client_id=${JSON.stringify(c.clientId)},`,
-      ...(c.publicClient ? [] : ["    client_secret=os.environ['CLIENT_SECRET'],"]),
-      `    server_metadata_url=${JSON.stringify(`${issuer}/.well-known/openid-configuration`)},`,
-      `    client_kwargs={'scope': ${JSON.stringify(scopes.join(' '))}, 'code_challenge_method': 'S256'${c.authMethod === 'client_secret_post' ? ", 'token_endpoint_auth_method': 'client_secret_post'" : ''}},`,
-      ')',
-      `# redirect_uri: ${redirect}`,
-    ].join('\n'),
+    'authlib (Python)': codeFlow
+      ? [
+          'from authlib.integrations.flask_client import OAuth',
+          '',
+          'oauth = OAuth(app)',
+          'oauth.register(',
+          "    name='mims',",
+          `    client_id=${JSON.stringify(c.clientId)},`,
+          ...(c.publicClient ? [] : ["    client_secret=os.environ['CLIENT_SECRET'],"]),
+          `    server_metadata_url=${JSON.stringify(`${issuer}/.well-known/openid-configuration`)},`,
+          `    client_kwargs={'scope': ${JSON.stringify(scopes.join(' '))}, 'code_challenge_method': 'S256'${c.authMethod === 'client_secret_post' ? ", 'token_endpoint_auth_method': 'client_secret_post'" : c.publicClient ? ", 'token_endpoint_auth_method': 'none'" : ''}},`,
+          ')',
+          `# redirect_uri: ${redirect}`,
+        ].join('\n')
+      : [
+          'from authlib.integrations.requests_client import OAuth2Session',
+          '',
+          `session = OAuth2Session(${JSON.stringify(c.clientId)}, os.environ['CLIENT_SECRET']${scopes.length ? `, scope=${JSON.stringify(scopes.join(' '))}` : ''}${c.authMethod === 'client_secret_post' ? ", token_endpoint_auth_method='client_secret_post'" : ''})`,
+          `token = session.fetch_token(${JSON.stringify(`${issuer}/oidc/token`)}, grant_type='client_credentials')`,
+        ].join('\n'),
   };
 }
 
@@ -153,7 +168,7 @@ export function devRouter(deps: DevPageDeps): Router {
     if (!deps.enabled) throw new AppError('SSPR 5404', '/dev is on in demo mode only');
     const { settings, samlEndpoints: e } = deps;
     const issuer = settings.server.publicUrl;
-    await deps.sps.refresh().catch(() => {});
+    await deps.sps.refresh(0).catch(() => {});
     const keys = deps.keys();
     const clients: DevClient[] = [
       ...deps.oidcClients.map((c) => ({

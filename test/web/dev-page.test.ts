@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { SAML, ValidateInResponseTo } from '@node-saml/node-saml';
 import type { Browser as Chromium } from 'playwright-core';
+import * as oidc from 'openid-client';
+import { registerSp } from '../../src/protocols/saml/registered-sps.ts';
 import { Browser } from '../support/browser.ts';
 import { Journey, launchChromium } from '../support/chromium.ts';
 import { DEMO, startTestIdp, type TestIdp } from '../support/idp.ts';
@@ -63,9 +65,15 @@ describe('developer page /dev', () => {
   }
 
   it('lists the clients and SPs with settings of this IdP, its certificates and JWKS', async () => {
+    // One client registered over HTTP (open in demo mode) and one SP registered in the store.
+    const registered = await oidc.dynamicClientRegistration(new URL(t.url), { client_name: 'Registered app', redirect_uris: ['http://127.0.0.1:9/registered/cb'] }, undefined, { execute: [oidc.allowInsecureRequests] });
+    const storeSp = testSp({ id: 'store-sp', entityId: 'https://store-sp.example/sp', acs: ['https://store-sp.example/acs'] });
+    await registerSp(t.store, { entityId: storeSp.entityId, rp: { protocol: 'saml', id: 'store-sp', display_name: 'Store SP', metadata: storeSp.metadata }, source: '(test)', addedAt: new Date().toISOString(), addedBy: 'test' }, 'store-sp');
     await journey.page.goto(`${t.url}/dev`);
     await journey.screen('dev', 'Developer page');
     const { page } = journey;
+    assert.equal(await page.locator(`article.client[data-client-id="${registered.clientMetadata().client_id}"]`).count(), 1, 'registered client listed');
+    assert.match((await page.locator(`article.sp[data-entity-id="${storeSp.entityId}"]`).textContent())!, /registered in the store/);
     assert.equal(await page.locator(`article.client[data-client-id="${WEB.id}"]`).count(), 1);
     const client = (await page.locator(`article.client[data-client-id="${WEB.id}"]`).textContent())!;
     assert.ok(client.includes(WEB.redirect));
@@ -73,6 +81,12 @@ describe('developer page /dev', () => {
     assert.ok(client.includes(`issuer-uri: "${t.url}"`), 'Spring Security');
     assert.ok(client.includes(`server_metadata_url="${t.url}/.well-known/openid-configuration"`), 'authlib');
     assert.ok(!client.includes(WEB.secret), 'never the secret');
+    // The openid-client lines run as pasted (with the secret in the environment).
+    const line = /const config = await client\.discovery\(.*\);/.exec(client)![0];
+    const AsyncFunction = (async () => {}).constructor as new (...args: string[]) => (...a: unknown[]) => Promise<oidc.Configuration>;
+    const config = await new AsyncFunction('client', 'process', `${line}\nreturn config;`)(oidc, { env: { CLIENT_SECRET: WEB.secret } });
+    assert.equal(config.serverMetadata().issuer, t.url);
+    assert.equal(config.clientMetadata().client_secret, WEB.secret);
     const spText = (await page.locator(`article.sp[data-entity-id="${sp.entityId}"]`).textContent())!;
     const cert = (await new Browser(t.url).get('/saml/certificate.pem')).text;
     assert.ok(spText.includes(`entryPoint: "${t.url}/saml/sso"`), 'node-saml');
@@ -92,6 +106,7 @@ describe('developer page /dev', () => {
     assert.match(good.result, /ID token/);
     assert.match(good.result, new RegExp(`${DEMO.student.loginId.replace('.', '\\.')}|"sub"`));
     assert.equal(good.requests, 0, 'nothing sent');
+    await journey.screen('id-token-decoded', 'Developer page');
     const [header, payload, signature] = token.split('.');
     const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Record<string, unknown>;
     const forged = `${header}.${Buffer.from(JSON.stringify({ ...claims, sub: 'someone-else' })).toString('base64url')}.${signature}`;
@@ -108,6 +123,7 @@ describe('developer page /dev', () => {
     assert.ok(good.result.includes(sp.entityId), 'audience');
     assert.match(good.result, /NotOnOrAfter/);
     assert.equal(good.requests, 0, 'nothing sent');
+    await journey.screen('saml-decoded', 'Developer page');
     const xml = Buffer.from(response, 'base64').toString('utf8');
     const changed = Buffer.from(xml.replace(DEMO.student.loginId, DEMO.student2.loginId)).toString('base64');
     const bad = await decode(changed);
