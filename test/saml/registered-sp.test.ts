@@ -18,6 +18,8 @@ import { autoForm, testSp } from '../support/saml.ts';
 
 describe('SAML SP registered by the CLI, without restart', () => {
   let t: TestIdp;
+  /** A second IdP process on the same store (what a deployment with several replicas has). */
+  let t2: TestIdp;
   let env: NodeJS.ProcessEnv;
   let idpCert: string;
   let work: string;
@@ -31,6 +33,9 @@ describe('SAML SP registered by the CLI, without restart', () => {
     const store = new RedisStore({ url, keyPrefix: prefix });
     await store.ready();
     t = await startTestIdp({ store });
+    const store2 = new RedisStore({ url, keyPrefix: prefix });
+    await store2.ready();
+    t2 = await startTestIdp({ store: store2, seed: false, keysDir: t.keysDir });
     idpCert = (await new Browser(t.url).get('/saml/certificate.pem')).text;
     work = mkdtempSync(path.join(tmpdir(), 'idp-add-sp-'));
     // The CLI sees the same relying-party files as the server (fixture-sp is one).
@@ -38,12 +43,13 @@ describe('SAML SP registered by the CLI, without restart', () => {
   });
   after(async () => {
     metadataServer?.close();
+    await t2.close();
     await t.close();
   });
 
-  function nodeSaml(sp: { entityId: string }, acs: string): SAML {
+  function nodeSaml(sp: { entityId: string }, acs: string, idp: TestIdp = t): SAML {
     return new SAML({
-      callbackUrl: acs, entryPoint: `${t.url}/saml/sso`, issuer: sp.entityId, audience: sp.entityId, idpCert, idpIssuer: `${t.url}/saml/metadata`,
+      callbackUrl: acs, entryPoint: `${idp.url}/saml/sso`, issuer: sp.entityId, audience: sp.entityId, idpCert, idpIssuer: `${idp.url}/saml/metadata`,
       identifierFormat: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress', validateInResponseTo: ValidateInResponseTo.always,
       wantAssertionsSigned: true, wantAuthnResponseSigned: true, disableRequestedAuthnContext: true,
     });
@@ -96,6 +102,15 @@ describe('SAML SP registered by the CLI, without restart', () => {
     const { profile } = await sp.validatePostResponseAsync({ SAMLResponse: form.fields.SAMLResponse! });
     assert.equal(profile!.nameID, DEMO.student.loginId);
 
+    // The other process too, without restart.
+    const sp2 = nodeSaml(late, 'https://late.example/saml/acs', t2);
+    const url2 = new URL(await sp2.getAuthorizeUrlAsync('', undefined, {}));
+    const b2 = new Browser(t2.url);
+    let page2 = await b2.follow(await b2.get(`${url2.pathname}${url2.search}`));
+    page2 = await b2.signIn(page2.res, DEMO.student.loginId, DEMO.student.password);
+    const { profile: profile2 } = await sp2.validatePostResponseAsync({ SAMLResponse: autoForm(page2.res.text).fields.SAMLResponse! });
+    assert.equal(profile2!.nameID, DEMO.student.loginId);
+
     const events = await t.idp.audit.recent(20, (e) => e.type === 'rp.registered');
     assert.equal(events[0]!.client, 'late-sp');
     assert.match(events[0]!.actor!, /^cli:/);
@@ -137,6 +152,8 @@ describe('SAML SP registered by the CLI, without restart', () => {
       await new Promise((r) => setTimeout(r, 200));
     }
     assert.match(text, /SSPR 5131/);
+    const url2 = new URL(await nodeSaml(late, 'https://late.example/saml/acs', t2).getAuthorizeUrlAsync('', undefined, {}));
+    assert.match((await new Browser(t2.url).get(`${url2.pathname}${url2.search}`)).text, /SSPR 5131/, 'the other process refuses it too');
     assert.equal((await runCli(env, 'remove-rp', 'https://late.example/sp')).code, 2, 'gone');
   });
 });

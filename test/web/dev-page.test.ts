@@ -10,17 +10,18 @@ import { registerSp } from '../../src/protocols/saml/registered-sps.ts';
 import { Browser } from '../support/browser.ts';
 import { Journey, launchChromium } from '../support/chromium.ts';
 import { DEMO, startTestIdp, type TestIdp } from '../support/idp.ts';
-import { authRequest, discover, redeem, signInThrough, WEB } from '../support/rp.ts';
+import { authRequest, client, discover, redeem, signInThrough, WEB } from '../support/rp.ts';
 import { autoForm, testSp } from '../support/saml.ts';
 
 describe('developer page /dev', () => {
   let t: TestIdp;
   let chromium: Chromium;
   let journey: Journey;
+  const ES_CLIENT = { client_id: 'es256-web', client_secret: 'es256-web-secret-0123456789abcdef01234567', redirect_uris: ['http://127.0.0.1:9/es/cb'], id_token_signed_response_alg: 'ES256' };
   const sp = testSp({ id: 'dev-sp', entityId: 'https://dev-sp.example/sp', acs: ['https://dev-sp.example/acs'] });
 
   before(async () => {
-    t = await startTestIdp({ serviceProviders: [sp.file] });
+    t = await startTestIdp({ serviceProviders: [sp.file], clients: [client(ES_CLIENT)] });
     assert.equal(t.settings.seed.demo, true, 'the test IdP runs in demo mode');
     chromium = await launchChromium();
     journey = await Journey.start(chromium, 'dev-page');
@@ -31,9 +32,9 @@ describe('developer page /dev', () => {
     await t?.close();
   });
 
-  async function idToken(): Promise<string> {
-    const config = await discover(t, WEB.id, WEB.secret);
-    const req = await authRequest(config, WEB.redirect);
+  async function idToken(c: { id: string; secret: string; redirect: string } = WEB): Promise<string> {
+    const config = await discover(t, c.id, c.secret);
+    const req = await authRequest(config, c.redirect);
     const tokens = await redeem(config, req, await signInThrough(new Browser(t.url), req, DEMO.student));
     return tokens.id_token!;
   }
@@ -113,6 +114,18 @@ describe('developer page /dev', () => {
     const bad = await decode(forged);
     assert.match(bad.verdicts[0]!, /^signature INVALID/);
     assert.equal(bad.requests, 0);
+  });
+
+  it('verifies an ES256 ID token too', async () => {
+    const token = await idToken({ id: ES_CLIENT.client_id, secret: ES_CLIENT.client_secret, redirect: ES_CLIENT.redirect_uris[0]! });
+    assert.equal(JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()).alg, 'ES256');
+    const good = await decode(token);
+    assert.match(good.verdicts[0]!, /^signature valid \(ES256/);
+    const [header, payload, signature] = token.split('.');
+    const flipped = Buffer.from(signature!, 'base64url');
+    flipped[10]! ^= 1;
+    const bad = await decode(`${header}.${payload}.${flipped.toString('base64url')}`);
+    assert.match(bad.verdicts[0]!, /^signature INVALID/);
   });
 
   it('decodes a real SAML Response and verifies its signatures; a changed one is invalid', async () => {
