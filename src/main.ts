@@ -151,7 +151,7 @@ function banner(settings: ReturnType<typeof loadSettings>, storeKind: 'redis' | 
     lines.push(`  Student iCON (workspace-sim, SAML): ${settings.sims.workspace.publicUrl}`);
     lines.push(`  Student Learning Space (sls-sim, OIDC): ${settings.sims.sls.publicUrl}`);
   }
-  if (settings.seed.demo) lines.push('  Demo accounts and their passwords: README.md, "Demo accounts" (public: keep this on loopback)');
+  if (settings.seed.demo) lines.push('  Demo accounts and their passwords: README.md, "Demo accounts" (public: keep this on loopback)', `  Developer page (clients, settings, token decoder): ${settings.server.publicUrl}/dev`);
   lines.push(storeKind === 'memory' ? '  Store: embedded, in this process (everything is lost when it stops)' : '  Store: Redis');
   lines.push('Logs follow as JSON lines on standard output.', '');
   return lines.join('\n');

@@ -24,6 +24,7 @@ import { createLogger } from '../observability/logger.ts';
 import { withSimulatedApps } from '../sims/clients.ts';
 import { ACCOUNT_USAGE, AccountUsageError, accountCommand } from './accounts.ts';
 import { CLIENTS_USAGE, ClientsUsageError, clientsCommand } from './clients.ts';
+import { addSamlSp, listRps, removeRp, RPS_USAGE, RpsUsageError, withFetchedMetadata } from './service-providers.ts';
 import { BACKUP_COMMANDS, BACKUP_USAGE, backupCommand } from './backup.ts';
 import { BackupError } from '../domain/backup/format.ts';
 
@@ -36,7 +37,7 @@ const USAGE = `usage: npm run cli -- <command> [arguments]
   disable <loginId> | enable <loginId>
   audit [--account <loginId>] [--type <event>] [--count N]
   validate-rp <file.json>                              check a relying-party file
-  add-rp <file.json>                                   check it and copy it into IDP_RP_DIR (or config/relying-parties)
+${RPS_USAGE}
 ${ACCOUNT_USAGE}
 ${CLIENTS_USAGE}
   keys status                                          every key: use, state, age, expiry (IDP_KEYS_DIR)
@@ -86,11 +87,16 @@ export async function run(argv: string[], out: (line: string) => void, open: (co
     out(USAGE);
     return command ? 0 : 2;
   }
+  if (command === 'list-rps') return listRps(out, open);
+  if (command === 'remove-rp') return removeRp(arg, out, open);
   if (command === 'keys') return keysCommand(positionals.slice(1), { now: values.now === true, force: values.force === true }, out);
   if (command === 'validate-rp' || command === 'add-rp') {
     if (!arg) throw new UsageError(`${command} needs a file`);
     const file = path.resolve(arg);
-    const rp = parseRelyingParty(JSON.parse(readFileSync(file, 'utf8')), file);
+    const { data: given, metadataUrl } = await withFetchedMetadata(JSON.parse(readFileSync(file, 'utf8')));
+    // A SAML SP is registered in the store: every running IdP process uses it, no restart.
+    if (command === 'add-rp' && (given as { protocol?: unknown }).protocol === 'saml') return addSamlSp(given, file, metadataUrl, out, open);
+    const rp = parseRelyingParty(given, file);
     const id = relyingPartyId(rp);
     if (rp.protocol === 'oidc') {
       out(`${file}: valid oidc client "${id}" (${rp.display_name})`);
@@ -98,7 +104,7 @@ export async function run(argv: string[], out: (line: string) => void, open: (co
       const sp = serviceProviderFrom(rp, 80);
       out(`${file}: valid saml service provider "${id}" (${rp.display_name}), entityID ${sp.entityId}, ACS ${sp.acs.map((e) => e.location).join(' ')}`);
     }
-    if (command === 'add-rp') {
+    if (command === 'add-rp' && rp.protocol === 'oidc') {
       const { rpDirs } = await open(command);
       // Into IDP_RP_DIR when set (it is the last directory), else config/relying-parties.
       const targetDir = rpDirs[rpDirs.length - 1]!;
@@ -108,14 +114,6 @@ export async function run(argv: string[], out: (line: string) => void, open: (co
       const existing = [...all.oidc.map((c) => ({ id: c.client_id, file: c.file })), ...all.saml.map((p) => ({ id: p.id, file: p.file }))].find((r) => r.id === id);
       if (existing) throw new UsageError(`${id} is already defined in ${existing.file}`);
       const data = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-      if (rp.protocol === 'saml' && !rp.metadata.trimStart().startsWith('<')) {
-        // The metadata goes beside the new file, which names it by its file name.
-        const metadataName = path.basename(rp.metadata);
-        const metadataTarget = path.join(targetDir, metadataName);
-        if (existsSync(metadataTarget)) throw new UsageError(`${metadataTarget} already exists`);
-        writeFileSync(metadataTarget, rp.metadataXml, { flag: 'wx' });
-        data.metadata = metadataName;
-      }
       writeFileSync(target, `${JSON.stringify(data, null, 2)}\n`, { flag: 'wx' });
       out(`added as ${target}; restart the IdP to load it`);
     }
@@ -312,14 +310,14 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
     .then((code) => process.exit(code))
     .catch((err: unknown) => {
       process.stderr.write(`${oneLine(err)}\n`);
-      process.exit(err instanceof UsageError || err instanceof AccountUsageError || err instanceof ClientsUsageError ? 2 : 1);
+      process.exit(err instanceof UsageError || err instanceof AccountUsageError || err instanceof ClientsUsageError || err instanceof RpsUsageError ? 2 : 1);
     });
 }
 
 /** What went wrong and what to do, in one line; the stack only with LOG_LEVEL=debug. */
 function oneLine(err: unknown): string {
   const e = err instanceof Error ? err : new Error(String(err));
-  if (e instanceof UsageError || e instanceof AccountUsageError || e instanceof ClientsUsageError || e instanceof SeedError || e instanceof ConfigError || e instanceof ImportFileError || e instanceof AppError || e instanceof BackupError) return e.message;
+  if (e instanceof UsageError || e instanceof AccountUsageError || e instanceof ClientsUsageError || e instanceof RpsUsageError || e instanceof SeedError || e instanceof ConfigError || e instanceof ImportFileError || e instanceof AppError || e instanceof BackupError) return e.message;
   if (e instanceof ImportInterruptedError) return `import ${e.message}`;
   if (e instanceof StoreUnavailableError) {
     return `cannot reach the store (${e.message}): check REDIS_URL / REDIS_SENTINELS / REDIS_CLUSTER_NODES and that Redis is up, then run the command again`;

@@ -77,7 +77,7 @@ export const samlSpSchema = z.strictObject({
   /** Short name in URLs (/saml/launch/<id>) and logs. */
   id: z.string().regex(/^[a-z0-9][a-z0-9-]{1,63}$/, 'lower-case letters, digits and "-" (2-64)'),
   display_name: z.string().min(1).max(100),
-  /** The SP's metadata: a path relative to this file, or the XML itself. */
+  /** The SP's metadata: a path relative to this file, or the XML itself (or, for cli add-rp only, an http(s) URL fetched once). */
   metadata: z.string().min(1),
   sign_response: z.boolean().default(true),
   sign_assertion: z.boolean().default(true),
@@ -127,6 +127,9 @@ export function parseSamlSp(data: unknown, file: string): SamlSpFile {
   if (!result.success) throw invalid(file, result.error.issues);
   const { metadata } = result.data;
   let metadataXml = metadata;
+  if (/^https?:\/\//i.test(metadata.trim())) {
+    throw new ConfigError(`${file}: metadata: a URL is fetched by "cli add-rp" only (which registers the SP in the store); a file names a metadata file beside it or holds the XML`);
+  }
   if (!metadata.trimStart().startsWith('<')) {
     const metadataFile = path.resolve(path.dirname(file), metadata);
     try {

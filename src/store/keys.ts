@@ -49,6 +49,12 @@ export const keys = {
   oidc: (model: string, id: string) => `oidc:${model}:{${id}}`,
   /** durable: ids of the OIDC clients registered over HTTP (RFC 7591); their metadata is under oidc('Client', ...) */
   oidcRegisteredClients: () => 'oidc:registered-clients',
+  /** durable: the SAML service providers registered in the store (cli add-rp): members "<entity digest>.<revision>" */
+  samlRegisteredSps: () => 'saml:registered-sps',
+  /** durable: one registered SAML SP (JSON with its metadata), by a digest of its entityID (SET NX: one per entityID) */
+  samlRegisteredSp: (entityDigest: string) => `saml:sp:{${entityDigest}}`,
+  /** durable: a registered SAML SP's short id (URLs, logs) -> its entity digest (SET NX: ids unique) */
+  samlRegisteredSpId: (id: string) => `saml:sp-id:{${id}}`,
   /** ephemeral: ids of the artefacts issued under one grant */
   oidcGrant: (grantId: string) => `oidc:grant:{${grantId}}`,
   /** ephemeral: session uid or user code -> artefact id */
@@ -62,9 +68,9 @@ export const keys = {
 } as const;
 
 // The durable keys above (the directory, locks, audit, migration progress, and OIDC clients
-// registered over HTTP with their registration tokens), as patterns: writes to them are
+// registered over HTTP with their registration tokens, SAML SPs registered by the CLI), as patterns: writes to them are
 // confirmed by replicas before they resolve (RedisStore), everything else is ephemeral.
-const DURABLE = /^(?:\{acct:[^}]*\}|\{login:[^}]*\}(?::locked)?|\{migration:[^}]*\}|dir:logins|dir:names|dir:layout|audit|oidc:registered-clients|oidc:(?:Client|RegistrationAccessToken):\{[^}]*\})$/;
+const DURABLE = /^(?:\{acct:[^}]*\}|\{login:[^}]*\}(?::locked)?|\{migration:[^}]*\}|dir:logins|dir:names|dir:layout|audit|oidc:registered-clients|saml:registered-sps|saml:sp(?:-id)?:\{[^}]*\}|oidc:(?:Client|RegistrationAccessToken):\{[^}]*\})$/;
 
 /** Whether `key` (as built above, without the store's prefix) holds durable data. */
 export function isDurableKey(key: string): boolean {

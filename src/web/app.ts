@@ -42,6 +42,7 @@ import { httpsOnly, securityHeaders } from './security.ts';
 import { staticFiles } from './static-files.ts';
 import { singleLogout } from './single-logout.ts';
 import { backchannelSignOut } from './backchannel-signout.ts';
+import { devRouter } from './dev-page.ts';
 import type { TellRelyingParties } from '../domain/sessions/sign-out-report.ts';
 
 export interface IdpDeps {
@@ -85,7 +86,7 @@ export function createIdp(deps: IdpDeps): Idp {
   });
   const { directory, hasher, audit, answerLimiter, authenticator, sso, gate, policies, credentials } = services;
   const flows = new Flows(store, clock, settings.flow.idleSeconds * 1000, settings.flow.maxMinutes * 60_000);
-  const serviceProviders = new ServiceProviders(deps.relyingParties.saml, settings.saml.relayStateMaxBytes);
+  const serviceProviders = new ServiceProviders(deps.relyingParties.saml, settings.saml.relayStateMaxBytes, { store, onSkipped: (member, reason) => logger.warn({ member, reason }, 'registered SAML SP left out') });
   const samlEndpoints = idpEndpoints(settings.server.publicUrl, settings.saml.entityId);
   // Served metadata lists every published certificate; samlify (which signs) is given the current one only.
   const metadataOf = (certificates: string[]) => idpMetadata(samlEndpoints, certificates, { name: 'MIMS Portal', url: settings.server.publicUrl });
@@ -258,6 +259,7 @@ export function createIdp(deps: IdpDeps): Idp {
       recentAuthMs: settings.admin.recentAuthMinutes * 60_000, pageSize: settings.admin.pageSize,
     }),
   );
+  routers.push(devRouter({ enabled: settings.seed.demo, settings, store, oidcClients: deps.relyingParties.oidc, sps: serviceProviders, samlEndpoints, keys: () => keys, render }));
   // Bodies and CSRF as each route declares (http/body.ts): our own forms by default.
   app.use(ownForms(routers, csrfOf));
   for (const router of routers) app.use(router.routes()).use(router.allowedMethods());

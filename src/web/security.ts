@@ -21,27 +21,51 @@ function formTargets(rps: RelyingParties, sps: ServiceProviders): string[] {
   return [...origins];
 }
 
+function contentSecurityPolicy(rps: RelyingParties, sps: ServiceProviders): string {
+  const directives: Record<string, string[]> = {
+    'default-src': ["'self'"],
+    'script-src': ["'self'"],
+    'style-src': ["'self'"],
+    'img-src': ["'self'", 'data:'],
+    'font-src': ["'self'"],
+    'connect-src': ["'self'"],
+    'object-src': ["'none'"],
+    'base-uri': ["'none'"],
+    'frame-ancestors': ["'none'"],
+    'form-action': ["'self'", ...formTargets(rps, sps)],
+  };
+  return Object.entries(directives).map(([name, values]) => `${name} ${values.join(' ')}`).join(';');
+}
+
+/**
+ * The CSP's form-action lists the SPs' endpoints, and SPs registered in the store come and
+ * go while the IdP runs: the policy is rebuilt when their set changes, and set again after
+ * the response was made when the set changed during the request (a lookup found a new SP,
+ * whose ACS the response's form posts to).
+ */
 export function securityHeaders(rps: RelyingParties, sps: ServiceProviders, secure: boolean): Middleware {
-  return helmet({
-    contentSecurityPolicy: {
-      useDefaults: false,
-      directives: {
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'"],
-        imgSrc: ["'self'", 'data:'],
-        fontSrc: ["'self'"],
-        connectSrc: ["'self'"],
-        objectSrc: ["'none'"],
-        baseUri: ["'none'"],
-        frameAncestors: ["'none'"],
-        formAction: ["'self'", ...formTargets(rps, sps)],
-      },
-    },
+  const others = helmet({
+    contentSecurityPolicy: false,
     strictTransportSecurity: secure,
     referrerPolicy: { policy: 'no-referrer' },
     crossOriginEmbedderPolicy: false,
   });
+  let built = { version: -1, policy: '' };
+  const policy = () => {
+    if (built.version !== sps.version) built = { version: sps.version, policy: contentSecurityPolicy(rps, sps) };
+    return built.policy;
+  };
+  return async (ctx, next) => {
+    // Not awaited: a store that does not answer must not hold up every page (and its
+    // headers); a lookup during the request that finds a new SP updates the policy below.
+    sps.refresh().catch(() => {});
+    const before = sps.version;
+    ctx.set('Content-Security-Policy', policy());
+    await others(ctx, async () => {
+      await next();
+      if (sps.version !== before && ctx.response.get('Content-Security-Policy')) ctx.set('Content-Security-Policy', policy());
+    });
+  };
 }
 
 /**

@@ -37,6 +37,9 @@ describe('npm start (src/main.ts)', () => {
       assert.match(store!.msg, /embedded in-process store/);
       const browser = new Browser(idpUrl);
       assert.equal((await browser.get('/readyz')).body.store, 'memory');
+      // Demo mode (the default on the embedded store): the developer page is on, and named.
+      assert.match(rest.slice(0, 6).join('\n'), new RegExp(`Developer page \\(clients, settings, token decoder\\): ${idpUrl}/dev`));
+      assert.equal((await browser.get('/dev')).status, 200);
       const page = await browser.open('/');
       const portal = await browser.signIn(page.res, DEMO.student.loginId, DEMO.student.password);
       assert.match(portal.res.text, /Allen Tan/);

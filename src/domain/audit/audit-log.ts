@@ -31,7 +31,9 @@ export type AuditType =
   | 'account.enabled'
   | 'admin.reauth'
   | 'admin.import'
-  | 'saml.assertion';
+  | 'saml.assertion'
+  | 'rp.registered'
+  | 'rp.removed';
 
 export interface AuditEvent {
   type: AuditType;

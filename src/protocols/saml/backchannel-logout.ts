@@ -83,7 +83,7 @@ export function samlBackchannelLogout(deps: SamlBackchannelDeps) {
 
   /** Tells one participant of an ended session; never throws. */
   async function tell(participant: SamlParticipant): Promise<RelyingPartyNotice> {
-    const sp = deps.sps.byId(participant.spId);
+    const sp = await deps.sps.findById(participant.spId);
     const base = { protocol: 'saml' as const, id: participant.spId, name: sp?.displayName ?? participant.spId };
     if (!sp) return { ...base, outcome: 'cannot-tell', detail: 'no longer registered' };
     const endpoint = sp.soapSlo;

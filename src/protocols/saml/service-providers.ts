@@ -4,6 +4,9 @@
 // encrypt and what to release. Errors name the file and what is wrong.
 import { X509Certificate } from 'node:crypto';
 import { ConfigError } from '../../config/settings.ts';
+import type { Store } from '../../store/index.ts';
+import { keys } from '../../store/keys.ts';
+import { readRegistered, recordFile } from './registered-sps.ts';
 import type { SamlAttributeName, SamlSpFile } from '../../config/relying-parties.ts';
 import type { AttributeProfile } from './attributes.ts';
 import { BINDING, BINDING_SOAP, DATA_ENCRYPTION, NS } from './constants.ts';
@@ -23,6 +26,8 @@ export interface ServiceProvider {
   displayName: string;
   entityId: string;
   file: string;
+  /** Defined in a relying-party file, or registered in the store (cli add-rp, registered-sps.ts). */
+  origin: 'file' | 'store';
   /** HTTP-POST assertion consumer services, the default first. */
   acs: Endpoint[];
   /** Front-channel SingleLogoutServices (HTTP-Redirect, HTTP-POST), carried by the browser. */
@@ -130,6 +135,7 @@ export function serviceProviderFrom(file: SamlSpFile, defaultRelayStateMax: numb
       displayName: file.display_name,
       entityId,
       file: file.file,
+      origin: file.file.startsWith('store:') ? 'store' : 'file',
       acs,
       slo,
       soapSlo,
@@ -151,12 +157,40 @@ export function serviceProviderFrom(file: SamlSpFile, defaultRelayStateMax: numb
   }
 }
 
-/** Every SP, found by entityID (inbound Issuer) or by id (URLs). */
+/** Where registered SPs are read from, and how long a process's copy of them is used. */
+export interface RegisteredSource {
+  store: Store;
+  /** A copy of the registered SPs older than this is read again before use (default 2 s): removal takes this long at most. */
+  cacheMs?: number;
+  /** An unknown SP is looked for in the store again when the copy is older than this (default 250 ms). */
+  missMs?: number;
+  /** A registered SP that no longer passes the checks, or collides with a file; it is left out. */
+  onSkipped?: (member: string, reason: string) => void;
+}
+
+/**
+ * Every SP, found by entityID (inbound Issuer) or by id (URLs): those of the relying-party
+ * files, fixed at start-up, and those registered in the store, re-read as described in
+ * registered-sps.ts. The synchronous lookups answer from the copy in hand; the find*
+ * ones bring it up to date first (every entry point of a SAML exchange uses those).
+ */
 export class ServiceProviders {
   readonly #byEntityId = new Map<string, ServiceProvider>();
   readonly #byId = new Map<string, ServiceProvider>();
+  readonly #defaultRelayStateMax: number;
+  readonly #source: RegisteredSource | undefined;
+  /** Registered SPs by index member ("<digest>.<revision>"). */
+  #registered = new Map<string, ServiceProvider>();
+  #regByEntityId = new Map<string, ServiceProvider>();
+  #regById = new Map<string, ServiceProvider>();
+  #loadedAt = -Infinity;
+  #loading: Promise<void> | undefined;
+  /** Changes whenever the set of registered SPs in use changes (security.ts rebuilds its CSP). */
+  version = 0;
 
-  constructor(files: SamlSpFile[], defaultRelayStateMax: number) {
+  constructor(files: SamlSpFile[], defaultRelayStateMax: number, source?: RegisteredSource) {
+    this.#defaultRelayStateMax = defaultRelayStateMax;
+    this.#source = source;
     for (const f of files) {
       const sp = serviceProviderFrom(f, defaultRelayStateMax);
       const previous = this.#byEntityId.get(sp.entityId);
@@ -166,16 +200,72 @@ export class ServiceProviders {
     }
   }
 
-  byEntityId(entityId: string): ServiceProvider | undefined {
-    return this.#byEntityId.get(entityId);
+  /** Reads the registered SPs again when the copy in hand is older than maxAgeMs. */
+  async refresh(maxAgeMs = this.#source?.cacheMs ?? 2_000): Promise<void> {
+    if (!this.#source || Date.now() - this.#loadedAt < maxAgeMs) return;
+    this.#loading ??= this.#load().finally(() => (this.#loading = undefined));
+    return this.#loading;
   }
 
+  async #load(): Promise<void> {
+    const { store, onSkipped } = this.#source!;
+    const started = Date.now();
+    const members = await store.setMembers(keys.samlRegisteredSps());
+    const next = new Map<string, ServiceProvider>();
+    for (const member of members.sort()) {
+      const known = this.#registered.get(member);
+      if (known) {
+        next.set(member, known);
+        continue;
+      }
+      try {
+        const record = await readRegistered(store, member);
+        if (!record) continue;
+        const sp = serviceProviderFrom(recordFile(record), this.#defaultRelayStateMax);
+        // A file always wins: a registered SP never stands in for one defined in a file.
+        if (this.#byEntityId.has(sp.entityId) || this.#byId.has(sp.id)) throw new Error(`collides with ${(this.#byEntityId.get(sp.entityId) ?? this.#byId.get(sp.id))!.file}`);
+        next.set(member, sp);
+      } catch (err) {
+        onSkipped?.(member, (err as Error).message);
+      }
+    }
+    const changed = next.size !== this.#registered.size || [...next.keys()].some((m) => !this.#registered.has(m));
+    if (changed) {
+      this.#registered = next;
+      this.#regByEntityId = new Map([...next.values()].map((sp) => [sp.entityId, sp]));
+      this.#regById = new Map([...next.values()].map((sp) => [sp.id, sp]));
+      this.version++;
+    }
+    this.#loadedAt = started;
+  }
+
+  /** From the copy in hand (no store access). */
+  byEntityId(entityId: string): ServiceProvider | undefined {
+    return this.#byEntityId.get(entityId) ?? this.#regByEntityId.get(entityId);
+  }
+
+  /** From the copy in hand (no store access). */
   byId(id: string): ServiceProvider | undefined {
-    return this.#byId.get(id);
+    return this.#byId.get(id) ?? this.#regById.get(id);
+  }
+
+  /** Up to date: a registered SP is found at once after add-rp, and not after remove-rp. */
+  async findByEntityId(entityId: string): Promise<ServiceProvider | undefined> {
+    return this.#byEntityId.get(entityId) ?? (await this.#find(() => this.#regByEntityId.get(entityId)));
+  }
+
+  async findById(id: string): Promise<ServiceProvider | undefined> {
+    return this.#byId.get(id) ?? (await this.#find(() => this.#regById.get(id)));
+  }
+
+  async #find(lookup: () => ServiceProvider | undefined): Promise<ServiceProvider | undefined> {
+    if (!this.#source) return undefined;
+    await this.refresh();
+    return lookup() ?? (await this.refresh(this.#source.missMs ?? 250), lookup());
   }
 
   all(): ServiceProvider[] {
-    return [...this.#byId.values()];
+    return [...this.#byId.values(), ...this.#regById.values()];
   }
 }
 

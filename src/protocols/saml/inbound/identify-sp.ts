@@ -15,10 +15,10 @@ export function issuerOf(el: Element): string | undefined {
   return textOf(issuer);
 }
 
-export const identifySp: Check = (msg, ctx) => {
+export const identifySp: Check = async (msg, ctx) => {
   const issuer = issuerOf(established(msg, 'root'));
   if (!issuer) refuse('message has no Issuer');
-  const sp = ctx.sps.byEntityId(issuer);
+  const sp = await ctx.sps.findByEntityId(issuer);
   if (!sp) refuse(`no service provider with entityID ${issuer}`, 'SSPR 5131');
   msg.sp = sp;
 };

@@ -9,7 +9,7 @@ import type { SamlScope } from './scope.ts';
 export function launchHandler(s: SamlScope) {
   const { deps } = s;
   return async (ctx: RouterContext) => {
-    const sp = deps.sps.byId(ctx.params.sp!);
+    const sp = await deps.sps.findById(ctx.params.sp!);
     if (!sp) throw new AppError('SSPR 5404', `no SAML SP ${ctx.params.sp}`);
     const pending = await s.pendingSignIns.create({
       spId: sp.id,

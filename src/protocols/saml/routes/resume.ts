@@ -12,8 +12,8 @@ import type { ServiceProvider } from '../service-providers.ts';
 import type { SamlScope } from './scope.ts';
 import { postResponse } from './send.ts';
 
-function spOf(s: SamlScope, pending: PendingSignIn): ServiceProvider {
-  const sp = s.deps.sps.byId(pending.spId);
+async function spOf(s: SamlScope, pending: PendingSignIn): Promise<ServiceProvider> {
+  const sp = await s.deps.sps.findById(pending.spId);
   if (!sp) throw new AppError('SSPR 5131', `SP ${pending.spId} no longer registered`);
   return sp;
 }
@@ -34,7 +34,7 @@ async function pendingFor(s: SamlScope, ctx: Context, id: string): Promise<Pendi
 }
 
 export async function errorToSp(s: SamlScope, ctx: Context, pending: PendingSignIn, status: string, subStatus: string, message: string): Promise<void> {
-  const sp = spOf(s, pending);
+  const sp = await spOf(s, pending);
   if (!(await s.pendingSignIns.take(pending))) throw new AppError('SSPR 5133', 'pending sign-in answered twice');
   const { samlResponse } = s.deps.messages.errorResponse({ sp, acsUrl: pending.acsUrl, inResponseTo: pending.requestId, status, subStatus, message, now: s.deps.clock() });
   await postResponse(s.deps, ctx, pending.acsUrl, samlResponse, pending.relayState);
@@ -43,7 +43,7 @@ export async function errorToSp(s: SamlScope, ctx: Context, pending: PendingSign
 /** Issues the Response when the SSO session allows it; otherwise the login prompt first. */
 export async function resume(s: SamlScope, ctx: Context, pending: PendingSignIn): Promise<void> {
   const { deps } = s;
-  const sp = spOf(s, pending);
+  const sp = await spOf(s, pending);
   const resumeTo: SamlResume = { kind: 'saml', pendingId: pending.id, spId: sp.id };
   // ForceAuthn: a password entered since the request arrived.
   const verdict = await deps.gate(await deps.ssoOf(ctx), { authenticatedSince: pending.forceAuthn ? pending.receivedAt : undefined });

@@ -15,7 +15,7 @@ export async function continueChain(s: SamlScope, ctx: Context, chain: LogoutCha
   const { sps, messages } = deps;
   while (chain.remaining.length > 0) {
     const participant = chain.remaining.shift()!;
-    const sp = sps.byId(participant.spId);
+    const sp = await sps.findById(participant.spId);
     const endpoint = sp && logoutEndpoint(sp);
     if (!sp || !endpoint) continue;
     const requestId = newMessageId();
@@ -29,7 +29,7 @@ export async function continueChain(s: SamlScope, ctx: Context, chain: LogoutCha
   const final = chain.final;
   if (final.kind === 'page') return deps.signedOutPage(ctx, chain);
   if (final.kind === 'post') return deps.render(ctx, 'saml-post', { action: final.action, fields: final.fields, purpose: 'sign-out' });
-  const sp = sps.byId(final.spId);
+  const sp = await sps.findById(final.spId);
   const endpoint = sp && logoutEndpoint(sp);
   if (!sp || !endpoint) return deps.signedOutPage(ctx, chain);
   const xml = messages.logoutResponseXml({ id: newMessageId(), destination: endpoint.responseLocation ?? endpoint.location, inResponseTo: final.inResponseTo, status: final.status, now: deps.clock() });
