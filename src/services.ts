@@ -16,6 +16,10 @@ import { AnswerLimiter, Lockout } from './domain/security/lockout.ts';
 import { sessionGate, type Gate } from './domain/sessions/gate.ts';
 import { mergeNotices, type TellRelyingParties } from './domain/sessions/sign-out-report.ts';
 import { SsoSessions } from './domain/sessions/sso-sessions.ts';
+import { hasSecondFactor } from './domain/mfa/factors.ts';
+import { Mfa } from './domain/mfa/mfa.ts';
+import { MfaPolicy } from './domain/mfa/policy.ts';
+import { SecretSeal } from './domain/mfa/seal.ts';
 import type { Store } from './store/index.ts';
 
 export interface Services {
@@ -32,6 +36,8 @@ export interface Services {
   credentials: Credentials;
   administration: Administration;
   importer: Importer;
+  /** Second factors: passkeys, authenticator app, recovery codes (staff MFA). */
+  mfa: Mfa;
 }
 
 let commonPasswords: Set<string> | undefined;
@@ -53,6 +59,12 @@ export interface ServiceHooks {
    * OIDC protocol through the composition root (web/app.ts, cli/main.ts). Without it, none.
    */
   revokeGrants?: (accountId: string) => Promise<number>;
+  /**
+   * Secret key material for sealing second-factor secrets (TOTP) and hashing recovery codes:
+   * the deployment's keys (web/app.ts). Without it (CLI commands that do not touch them),
+   * checking or enrolling such a factor fails; resets and removals work.
+   */
+  sealSecret?: string;
 }
 
 /** Without the protocols: nobody can be told; each participant is named as not told. */
@@ -85,9 +97,16 @@ export function createServices(settings: Settings, store: Store, clock: Clock, h
       return { sessionsEnded, notices };
     },
   };
-  const credentials = new Credentials({ directory, hasher, audit, policies, revoker, clock, lockout });
+  const mfaPolicy = new MfaPolicy(settings.mfa);
+  const credentials = new Credentials({ directory, hasher, audit, policies, revoker, clock, lockout, mfaRequired: (account) => mfaPolicy.required(account) });
   const administration = new Administration({ directory, credentials, policies, audit, revoker, clock });
-  const gate = sessionGate({ account: (id) => directory.get(id), requiredActions: (account) => credentials.requiredActions(account) });
+  const publicUrl = new URL(settings.server.publicUrl);
+  const mfa = new Mfa({
+    directory, store, audit, clock, policy: mfaPolicy,
+    seal: hooks.sealSecret ? new SecretSeal(hooks.sealSecret, 'mfa') : SecretSeal.unavailable(),
+    webauthn: { rpName: 'MIMS Portal', rpId: publicUrl.hostname, origin: publicUrl.origin },
+  });
+  const gate = sessionGate({ account: (id) => directory.get(id), requiredActions: (account) => credentials.requiredActions(account), hasSecondFactor });
   const importer = new Importer({ directory, importHasher: new SecretHasher(settings.import.argon2), policies, audit, settings: settings.import, now: clock });
-  return { directory, hasher, audit, lockout, answerLimiter, authenticator, sso, gate, policies, credentials, administration, importer };
+  return { directory, hasher, audit, lockout, answerLimiter, authenticator, sso, gate, policies, credentials, administration, importer, mfa };
 }

@@ -1,8 +1,11 @@
 // One account: its state and recent events, and the actions on it.
 //   GET  /admin/accounts/:id           an account's state (and what the last action told the apps)
 //   GET  /admin/accounts/:id/:action   confirmation page
-//   POST /admin/accounts/:id/:action   reset-password | unlock | clear-questions | disable | enable
-// Sensitive actions need a recent sign-in: the confirmation page asks for the password.
+//   POST /admin/accounts/:id/:action   reset-password | unlock | clear-questions | reset-mfa | disable | enable
+// Sensitive actions need a recent sign-in: an administrator with two-step sign-in confirms
+// with the second factor (step-up, within admin.recentAuthMinutes); one without (where the
+// policy does not require it) re-enters the password on the confirmation page.
+// Resetting two-step sign-in of an administrator is for ministry administrators only.
 import type { RouterContext } from '@koa/router';
 import { newId } from '../domain/ids.ts';
 import { AppError } from '../domain/errors.ts';
@@ -15,6 +18,7 @@ const ACTIONS = {
   'reset-password': { label: 'Reset Password', question: 'Reset the password of this account to a new temporary password? The student must change it at the next sign-in; their security questions are kept; their sessions at the MIMS Portal end, and the apps they are signed in to are told to sign them out where that is possible (the next page names any app that could not be told).' },
   unlock: { label: 'Unlock Account', question: 'Unlock this account? The password is not changed.' },
   'clear-questions': { label: 'Clear Security Questions', question: 'Clear the security questions of this account? The student sets new ones at the next sign-in.' },
+  'reset-mfa': { label: 'Reset Two-Step Sign-in', question: 'Remove every passkey, authenticator app and recovery code of this account? Use this when the person has lost their device and their recovery codes. If two-step sign-in is required for them, they set it up again at their next sign-in.' },
   disable: { label: 'Disable Account', question: 'Disable this account? The user cannot sign in; their sessions at the MIMS Portal end, and the apps they are signed in to are told to sign them out where that is possible (the next page names any app that could not be told).' },
   enable: { label: 'Enable Account', question: 'Enable this account again?' },
 } as const;
@@ -33,8 +37,25 @@ function isAction(v: string | undefined): v is Action {
 }
 
 export function accountHandlers(deps: AdminDeps) {
+  /** Whether the administrator confirms actions with a second factor (they have one). */
+  const usesMfa = (a: Admin) => deps.mfa.hasSecondFactor(a.actor);
+
   function fresh(a: Admin): boolean {
+    if (usesMfa(a)) return a.session.amr.includes('mfa') && deps.clock() - (a.session.mfaAt ?? 0) <= deps.recentAuthMs;
     return deps.clock() - a.session.authTime <= deps.recentAuthMs;
+  }
+
+  /** Sends an administrator with two-step sign-in to confirm it, back to `path` (a GET). */
+  async function stepUp(ctx: RouterContext, a: Admin, path: string): Promise<void> {
+    const verdict = await deps.gate(a.session, { mfa: { since: deps.clock() - deps.recentAuthMs } });
+    if (verdict.proceed || verdict.run === 'refuse') throw new AppError('SSPR 5403', 'step-up not possible');
+    seeOther(ctx, await deps.runFirst(ctx, verdict, { kind: 'portal', path }));
+  }
+
+  /** Resetting an administrator's two-step sign-in: ministry administrators only. */
+  function mayAct(a: Admin, action: Action, target: { roles: string[] }): void {
+    const isAdmin = target.roles.some((r) => r === 'school-admin' || r === 'ministry-admin');
+    if (action === 'reset-mfa' && isAdmin && a.scope.kind !== 'ministry') throw new AppError('SSPR 5403', 'only ministry administrators reset an administrator\'s two-step sign-in');
   }
 
   const show = async (ctx: RouterContext) => {
@@ -55,6 +76,8 @@ export function accountHandlers(deps: AdminDeps) {
     const action = ctx.params.action;
     if (!isAction(action)) throw new AppError('SSPR 5404');
     const account = await deps.administration.target(a.scope, ctx.params.id!);
+    mayAct(a, action, account);
+    if (!fresh(a) && usesMfa(a)) return stepUp(ctx, a, ctx.path);
     await deps.render(ctx, 'admin/confirm', { admin: who(a), account, action, ...ACTIONS[action], needsPassword: !fresh(a) });
   };
 
@@ -64,7 +87,8 @@ export function accountHandlers(deps: AdminDeps) {
     const action = ctx.params.action;
     if (!isAction(action)) throw new AppError('SSPR 5404');
     const id = ctx.params.id!;
-    await deps.administration.target(a.scope, id); // 403 before anything else
+    mayAct(a, action, await deps.administration.target(a.scope, id)); // 403 before anything else
+    if (!fresh(a) && usesMfa(a)) return stepUp(ctx, a, `/admin/accounts/${encodeURIComponent(id)}/${action}`);
     if (!fresh(a)) {
       // Sensitive actions need a recent sign-in: the confirmation page asks for the password.
       const password = (ctx.request as { body?: Record<string, unknown> }).body?.password;
@@ -74,7 +98,7 @@ export function accountHandlers(deps: AdminDeps) {
         await deps.render(ctx, 'admin/confirm', { admin: who(a), account, action, ...ACTIONS[action], needsPassword: true, error: 'Please enter your current password to confirm.' }, 401);
         return;
       }
-      deps.ssoCookie.write(ctx, (await deps.sso.renew(a.session, deps.clock(), ['pwd'])).id);
+      deps.ssoCookie.write(ctx, (await deps.sso.renew(a.session, deps.clock(), [...new Set([...a.session.amr, 'pwd'])], a.session.mfaAt)).id);
       await deps.audit.record({ type: 'admin.reauth', accountId: a.actor.id, ...ctxOf(ctx) });
     }
     const rc = ctxOf(ctx);
@@ -90,6 +114,9 @@ export function accountHandlers(deps: AdminDeps) {
         break;
       case 'clear-questions':
         await deps.administration.clearQuestions(a.scope, a.actor, id, rc);
+        break;
+      case 'reset-mfa':
+        await deps.mfa.reset(await deps.administration.target(a.scope, id), { ...rc, actor: a.actor.id });
         break;
       case 'disable': {
         const { signOut } = await deps.administration.setStatus(a.scope, a.actor, id, 'disabled', rc);

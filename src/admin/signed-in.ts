@@ -11,6 +11,7 @@ import type { AuditLog } from '../domain/audit/audit-log.ts';
 import type { Clock } from '../domain/clock.ts';
 import { AppError } from '../domain/errors.ts';
 import type { Gate, Refusal } from '../domain/sessions/gate.ts';
+import type { Mfa } from '../domain/mfa/mfa.ts';
 import type { PortalResume } from '../domain/sessions/resume.ts';
 import type { SessionCookie, SsoSession, SsoSessions } from '../domain/sessions/sso-sessions.ts';
 import { seeOther, type Render } from '../http/respond.ts';
@@ -33,6 +34,8 @@ export interface AdminDeps {
   /** Starts the flow the gate asks for (sign-in, required actions); resolves to its URL. */
   runFirst: (ctx: Context, refusal: Refusal, resume: PortalResume) => Promise<string>;
   clock: Clock;
+  /** Second factors: administrators with one confirm actions with it (step-up). */
+  mfa: Mfa;
   recentAuthMs: number;
   pageSize: number;
   render: Render;

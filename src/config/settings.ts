@@ -128,6 +128,13 @@ export const settingsSchema = z.strictObject({
       parallelism: z.coerce.number().int().min(1).max(16),
     }),
   }),
+  /** Two-step sign-in (staff MFA): who must, who may; guessing limits for codes. */
+  mfa: z.strictObject({
+    requiredForRoles: z.array(z.string()).default(['school-admin', 'ministry-admin']),
+    offeredToRoles: z.array(z.string()).default(['staff']),
+    maxFailures: z.coerce.number().int().min(1).max(100).default(5),
+    windowMinutes: z.coerce.number().int().min(1).max(24 * 60).default(15),
+  }).default({ requiredForRoles: ['school-admin', 'ministry-admin'], offeredToRoles: ['staff'], maxFailures: 5, windowMinutes: 15 }),
   admin: z.strictObject({
     recentAuthMinutes: z.coerce.number().positive(),
     pageSize: z.coerce.number().int().min(1).max(200),

@@ -21,9 +21,16 @@ export type { Resume } from '../domain/sessions/resume.ts';
  *   sign-in           the login prompt: a password entered here, then the account's required actions
  *   required-actions  required actions for an SSO session that is already signed in (the session is kept)
  *   forgot-password   challenge answers instead of the password, then a new password or an unlock
- *   sspr-password / sspr-questions   the portal's SSPR app, after the current password
+ *   sspr-password / sspr-questions / sspr-mfa   the portal's SSPR app, after the current password
+ *   step-up           a second factor for a session signed in with a password (acr mfa, /admin actions)
  */
-export type FlowKind = 'sign-in' | 'required-actions' | 'forgot-password' | 'sspr-password' | 'sspr-questions';
+export type FlowKind = 'sign-in' | 'required-actions' | 'forgot-password' | 'sspr-password' | 'sspr-questions' | 'sspr-mfa' | 'step-up';
+
+/**
+ * What a flow must still do, in order: the account's required actions, and the second
+ * factor of an account that has one (sign-in, step-up).
+ */
+export type Pending = RequiredAction | 'second-factor';
 
 /** Every step of every flow; a request may only act on the step the flow is at. */
 export type Step =
@@ -38,7 +45,12 @@ export type Step =
   | 'fp-username'
   | 'fp-answers'
   | 'fp-locked'
-  | 'fp-unlocked';
+  | 'fp-unlocked'
+  | 'second-factor'
+  | 'mfa-choose'
+  | 'mfa-totp'
+  | 'mfa-passkey'
+  | 'mfa-recovery';
 
 export interface Flow {
   id: string;
@@ -52,8 +64,14 @@ export interface Flow {
   /** When the password was verified in this flow (a real sign-in); absent when the SSO session vouched. */
   authenticatedAt?: number;
   resume: Resume;
-  /** Required actions still to do, in order. */
-  pending: RequiredAction[];
+  /** Required actions (and the second factor) still to do, in order. */
+  pending: Pending[];
+  /** How the account was authenticated in this flow (RFC 8176 amr), when it was. */
+  amr?: string[];
+  /** When a second factor was verified (or enrolled) in this flow. */
+  mfaAt?: number;
+  /** The WebAuthn challenge of the page shown last (used once). */
+  challenge?: string;
   /** Hash of the browser binding cookie: a flow continues only in the browser that began it. */
   binding: string;
   /** Non-secret values to show again on the next render. */
@@ -89,7 +107,7 @@ export interface NewFlow {
   step: Step;
   resume: Resume;
   accountId?: string | undefined;
-  pending?: RequiredAction[];
+  pending?: Pending[];
 }
 
 export class Flows {

@@ -4,7 +4,8 @@ import { forgotPassword } from './forgot-password/index.ts';
 import type { FlowKindSpec } from './machine.ts';
 import { requiredActions } from './required-actions/index.ts';
 import { signIn } from './sign-in/index.ts';
-import { ssprPassword, ssprQuestions } from './sspr/index.ts';
+import { ssprMfa, ssprPassword, ssprQuestions } from './sspr/index.ts';
+import { stepUp } from './step-up/index.ts';
 
 export const FLOW_KINDS: Readonly<Record<FlowKind, FlowKindSpec>> = {
   'sign-in': signIn,
@@ -12,4 +13,6 @@ export const FLOW_KINDS: Readonly<Record<FlowKind, FlowKindSpec>> = {
   'forgot-password': forgotPassword,
   'sspr-password': ssprPassword,
   'sspr-questions': ssprQuestions,
+  'sspr-mfa': ssprMfa,
+  'step-up': stepUp,
 };

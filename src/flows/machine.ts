@@ -12,14 +12,14 @@ import type { Credentials } from '../domain/accounts/credentials.ts';
 import type { Directory } from '../domain/accounts/directory.ts';
 import type { Account } from '../domain/accounts/account.ts';
 import type { SecretHasher } from '../domain/accounts/passwords.ts';
-import type { RequiredAction } from '../domain/accounts/required-actions.ts';
 import type { AuditLog } from '../domain/audit/audit-log.ts';
 import type { Clock } from '../domain/clock.ts';
 import { AppError } from '../domain/errors.ts';
 import type { PasswordPolicies } from '../domain/passwords/policy.ts';
 import type { AnswerLimiter } from '../domain/security/lockout.ts';
 import type { SsoSession, SsoSessions } from '../domain/sessions/sso-sessions.ts';
-import { bindingOf, cancelUrl, flowUrl, resumeUrl, type Flow, type FlowKind, type Flows, type Resume, type Step } from './flow.ts';
+import type { Mfa } from '../domain/mfa/mfa.ts';
+import { bindingOf, cancelUrl, flowUrl, resumeUrl, type Flow, type FlowKind, type Flows, type Pending, type Resume, type Step } from './flow.ts';
 
 /** The domain services steps use (no HTTP). */
 export interface FlowServices {
@@ -37,6 +37,7 @@ export interface FlowServices {
   hasher: SecretHasher;
   /** Key for the deterministic decoy questions of unknown login IDs. */
   decoyKey: string;
+  mfa: Mfa;
   /** Counts sign-in outcomes (metrics). */
   onSignIn?: ((outcome: string) => void) | undefined;
 }
@@ -77,8 +78,9 @@ export interface Page {
 }
 export type PageFn = (s: FlowServices, flow: Flow, browserSecret: string) => Promise<Page>;
 
+/** A group of steps a flow runs when it is next in `pending`: a required action, or the second factor. */
 export interface RequiredActionSpec {
-  action: RequiredAction;
+  action: Pending;
   /** The step it begins with. */
   entry: Step;
   table: Table;
@@ -90,8 +92,9 @@ export interface RequiredActionSpec {
  *   sign-in        a password was verified here: the browser's SSO session is created (or renewed for the same account)
  *   keep-session   the SSO session that vouched for the account goes on as it is (id, participants, auth time)
  *   sign-in-again  a new sign-in flow for the same destination (after forgot password)
+ *   step-up        the browser's session (same account) is renewed with the second factor it now has
  */
-export type Finish = 'sign-in' | 'keep-session' | 'sign-in-again';
+export type Finish = 'sign-in' | 'keep-session' | 'sign-in-again' | 'step-up';
 
 /** Where Cancel leads: the waiting application is told, a new sign-in, or back to the start page. */
 export type Cancel = 'tell-app' | 'sign-in-again' | 'restart';
@@ -139,14 +142,14 @@ export interface Outcome {
 export class FlowMachine {
   readonly #s: FlowServices;
   readonly #kinds: Readonly<Record<FlowKind, FlowKindSpec>>;
-  readonly #entry: Readonly<Record<RequiredAction, Step>>;
+  readonly #entry: Readonly<Record<Pending, Step>>;
 
   constructor(services: FlowServices, kinds: Readonly<Record<FlowKind, FlowKindSpec>>) {
     this.#s = services;
     this.#kinds = kinds;
-    const entry: Partial<Record<RequiredAction, Step>> = {};
+    const entry: Partial<Record<Pending, Step>> = {};
     for (const spec of Object.values(kinds)) for (const a of spec.actions) entry[a.action] = a.entry;
-    this.#entry = entry as Record<RequiredAction, Step>;
+    this.#entry = entry as Record<Pending, Step>;
   }
 
   get services(): FlowServices {
@@ -216,7 +219,7 @@ export class FlowMachine {
   }
 
   /** Begins a flow of `kind` at its first step (or its first pending required action). */
-  async start(kind: FlowKind, init: { step?: Step; resume: Resume; accountId?: string | undefined; pending?: RequiredAction[] }, browserSecret: string): Promise<string> {
+  async start(kind: FlowKind, init: { step?: Step; resume: Resume; accountId?: string | undefined; pending?: Pending[] }, browserSecret: string): Promise<string> {
     const first = init.pending?.[0];
     const step = init.step ?? (first ? this.#entry[first] : undefined);
     if (!step) throw new Error(`${kind}: nothing to start with`);
@@ -231,7 +234,7 @@ export class FlowMachine {
 
   /** The next pending required action, or the kind's finish. */
   async #next(spec: FlowKindSpec, flow: Flow, input: StepInput): Promise<Outcome> {
-    for (const k of ['error', 'problems', 'fieldErrors', 'form', 'sealed', 'newPasswordHash', 'replacesHash'] as const) delete flow[k];
+    for (const k of ['error', 'problems', 'fieldErrors', 'form', 'sealed', 'newPasswordHash', 'replacesHash', 'challenge'] as const) delete flow[k];
     const next = flow.pending[0];
     if (next) {
       if (!spec.actions.some((a) => a.action === next)) throw new Error(`${flow.kind} cannot run ${next}`);
@@ -245,7 +248,13 @@ export class FlowMachine {
         return { redirect: await this.start('sign-in', { step: 'credentials', resume: flow.resume }, input.browserSecret) };
       case 'sign-in': {
         if (!flow.accountId || flow.authenticatedAt === undefined) throw new AppError('SSPR 5102', 'finishing a sign-in without a verified password');
-        return { redirect: resumeUrl(flow.resume), session: await this.#signedIn(flow.accountId, flow.authenticatedAt, input.ssoSessionId) };
+        return { redirect: resumeUrl(flow.resume), session: await this.#signedIn(flow, flow.accountId, flow.authenticatedAt, input.ssoSessionId) };
+      }
+      case 'step-up': {
+        const session = await this.#s.sso.get(input.ssoSessionId);
+        if (!session || session.accountId !== flow.accountId || flow.mfaAt === undefined) throw new AppError('SSPR 5102', 'step-up without the session it was for', { continueTo: '/portal' });
+        const amr = [...new Set([...session.amr, ...(flow.amr ?? [])])];
+        return { redirect: resumeUrl(flow.resume), session: await this.#s.sso.renew(session, flow.mfaAt, amr, flow.mfaAt) };
       }
       default:
         return { redirect: resumeUrl(flow.resume) };
@@ -269,11 +278,12 @@ export class FlowMachine {
    * its participants (re-authentication); otherwise a new session replaces whatever the
    * browser had. Either way the id is new (no fixation of an earlier one).
    */
-  async #signedIn(accountId: string, authTime: number, previousId: string | undefined): Promise<SsoSession> {
+  async #signedIn(flow: Flow, accountId: string, authTime: number, previousId: string | undefined): Promise<SsoSession> {
+    const amr = flow.amr ?? ['pwd'];
     const previous = await this.#s.sso.get(previousId);
-    if (previous?.accountId === accountId) return this.#s.sso.renew(previous, authTime, ['pwd']);
+    if (previous?.accountId === accountId) return this.#s.sso.renew(previous, authTime, amr, flow.mfaAt);
     if (previous) await this.#s.sso.end(previous.id);
-    return this.#s.sso.create(accountId, ['pwd'], authTime);
+    return this.#s.sso.create(accountId, amr, authTime, flow.mfaAt);
   }
 }
 

@@ -1,6 +1,5 @@
 // Starting flows: the protocols, the portal and /admin ask the gate, and hand a refusal
 // here (they do not import the flows' insides). Each answer is the URL of the new flow.
-import type { RequiredAction } from '../domain/accounts/required-actions.ts';
 import type { Refusal } from '../domain/sessions/gate.ts';
 import type { Resume } from './flow.ts';
 import type { FlowMachine } from './machine.ts';
@@ -11,7 +10,8 @@ export interface FlowStarts {
    *   no_session, account_inactive   sign in (an inactive account's session is ended first)
    *   not_fresh                      sign in again as the session's account (re-authentication)
    *   required_actions               the required actions, keeping the session
-   * `other_account` is the caller's to answer (the relying party is told; no page).
+   *   mfa_required                   the second factor (step-up), renewing the session
+   * `other_account` and `mfa_unavailable` are the caller's to answer (no flow can help).
    */
   runFirst(refusal: Refusal, resume: Resume, browserSecret: string): Promise<string>;
   /** The login prompt for the portal or /admin. */
@@ -19,7 +19,7 @@ export interface FlowStarts {
   /** "Forgot Password?" for the destination of the sign-in flow it was reached from. */
   forgotPassword(resume: Resume, browserSecret: string): Promise<string>;
   /** The portal's SSPR app: change password or set up questions, after re-authentication. */
-  sspr(accountId: string, what: 'password' | 'questions', browserSecret: string): Promise<string>;
+  sspr(accountId: string, what: 'password' | 'questions' | 'mfa', browserSecret: string): Promise<string>;
 }
 
 export function flowStarts(machine: FlowMachine): FlowStarts {
@@ -28,12 +28,14 @@ export function flowStarts(machine: FlowMachine): FlowStarts {
     async runFirst(refusal, resume, browserSecret) {
       switch (refusal.reason) {
         case 'required_actions':
-          return machine.start('required-actions', { resume, accountId: refusal.account.id, pending: refusal.pending as RequiredAction[] }, browserSecret);
+          return machine.start('required-actions', { resume, accountId: refusal.account.id, pending: refusal.pending }, browserSecret);
         case 'not_fresh':
           return machine.start('sign-in', { step: 'credentials', resume, accountId: refusal.account.id }, browserSecret);
         case 'account_inactive':
           if (refusal.session) await sso.end(refusal.session.id);
           return machine.start('sign-in', { step: 'credentials', resume }, browserSecret);
+        case 'mfa_required':
+          return machine.start('step-up', { resume, accountId: refusal.account.id, pending: ['second-factor'] }, browserSecret);
         case 'no_session':
           return machine.start('sign-in', { step: 'credentials', resume }, browserSecret);
         default:
@@ -43,6 +45,6 @@ export function flowStarts(machine: FlowMachine): FlowStarts {
     signIn: (resume, browserSecret) => machine.start('sign-in', { step: 'credentials', resume }, browserSecret),
     forgotPassword: (resume, browserSecret) => machine.start('forgot-password', { step: 'fp-username', resume }, browserSecret),
     sspr: (accountId, what, browserSecret) =>
-      machine.start(what === 'password' ? 'sspr-password' : 'sspr-questions', { step: 'reauth', resume: { kind: 'portal', path: '/portal/sspr' }, accountId }, browserSecret),
+      machine.start(what === 'password' ? 'sspr-password' : what === 'questions' ? 'sspr-questions' : 'sspr-mfa', { step: 'reauth', resume: { kind: 'portal', path: '/portal/sspr' }, accountId }, browserSecret),
   };
 }

@@ -63,6 +63,10 @@ export const keys = {
   pendingImport: (id: string) => `{import:${id}}`,
   /** durable: progress of a data migration over the directory (README "Upgrading") */
   migration: (name: string) => `{migration:${name}}`,
+  /** durable: a passkey's credential id (hashed) -> account id, for signing in with a passkey alone */
+  passkey: (credentialIdHash: string) => `{passkey:${credentialIdHash}}`,
+  /** ephemeral: wrong second-factor codes of an account within the window */
+  mfaFailures: (accountId: string) => `{acct:${accountId}}:mfa-fails`,
   /** durable: capped stream of audit events */
   audit: () => 'audit',
 } as const;
@@ -70,7 +74,7 @@ export const keys = {
 // The durable keys above (the directory, locks, audit, migration progress, and OIDC clients
 // registered over HTTP with their registration tokens, SAML SPs registered by the CLI), as patterns: writes to them are
 // confirmed by replicas before they resolve (RedisStore), everything else is ephemeral.
-const DURABLE = /^(?:\{acct:[^}]*\}|\{login:[^}]*\}(?::locked)?|\{migration:[^}]*\}|dir:logins|dir:names|dir:layout|audit|oidc:registered-clients|saml:registered-sps|saml:sp(?:-id)?:\{[^}]*\}|oidc:(?:Client|RegistrationAccessToken):\{[^}]*\})$/;
+const DURABLE = /^(?:\{acct:[^}]*\}|\{passkey:[^}]*\}|\{login:[^}]*\}(?::locked)?|\{migration:[^}]*\}|dir:logins|dir:names|dir:layout|audit|oidc:registered-clients|saml:registered-sps|saml:sp(?:-id)?:\{[^}]*\}|oidc:(?:Client|RegistrationAccessToken):\{[^}]*\})$/;
 
 /** Whether `key` (as built above, without the store's prefix) holds durable data. */
 export function isDurableKey(key: string): boolean {

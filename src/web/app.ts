@@ -83,6 +83,9 @@ export function createIdp(deps: IdpDeps): Idp {
   const services = createServices(settings, store, clock, {
     tellRelyingParties: (request) => tellRelyingParties!(request),
     revokeGrants: (accountId) => revokeAccountGrants(store, accountId),
+    // The deployment's long-lived secret (keys/decoy-key.json, never rotated): second-factor
+    // secrets are sealed under a key derived from it for this purpose alone.
+    sealSecret: deps.keyMaterial.decoyKey,
   });
   const { directory, hasher, audit, answerLimiter, authenticator, sso, gate, policies, credentials } = services;
   const flows = new Flows(store, clock, settings.flow.idleSeconds * 1000, settings.flow.maxMinutes * 60_000);
@@ -213,7 +216,7 @@ export function createIdp(deps: IdpDeps): Idp {
   const csrfOf = (ctx: Context, token: unknown) => csrfValid(keys.cookieKeys, ctx.cookies.get(BROWSER_COOKIE, { signed: true }), token);
   const machine = new FlowMachine({
     flows, authenticator, credentials, directory, policies, challenge: settings.challenge, sso, clock,
-    answerLimiter, audit, forgotPassword: settings.forgotPassword, hasher, decoyKey,
+    answerLimiter, audit, forgotPassword: settings.forgotPassword, hasher, decoyKey, mfa: services.mfa,
     onSignIn: (outcome) => metrics.signIns.inc({ outcome }),
   }, FLOW_KINDS);
   const starts = flowStarts(machine);
@@ -248,6 +251,7 @@ export function createIdp(deps: IdpDeps): Idp {
       signOut: (ctx) => logout.signOut(ctx, { kind: 'page' }),
       runFirst,
       beginSspr: (ctx, accountId, what) => starts.sspr(accountId, what, secretOf(ctx)),
+      mfa: services.mfa, clock, recentMfaMs: settings.admin.recentAuthMinutes * 60_000,
     }),
   ];
   routers.push(
@@ -255,7 +259,7 @@ export function createIdp(deps: IdpDeps): Idp {
       importer: services.importer, store,
       csrfValid: csrfOf,
       administration: services.administration, authenticator, directory, audit, sso, ssoCookie: cookie, ssoOf, gate, clock, render,
-      runFirst,
+      runFirst, mfa: services.mfa,
       recentAuthMs: settings.admin.recentAuthMinutes * 60_000, pageSize: settings.admin.pageSize,
     }),
   );

@@ -71,6 +71,10 @@ export async function startTestIdp(options: TestIdpOptions = {}): Promise<TestId
       relyingPartyDirs: [FIXTURE_RPS],
       argon2: FAST_ARGON2,
       log: { level: 'info' },
+      // The product requires two-step sign-in for administrators (config/default.json); suites
+      // about other features sign the demo administrators in with a password alone. The MFA
+      // suites (test/mfa/) set the policy they test.
+      mfa: { requiredForRoles: [], offeredToRoles: ['staff', 'school-admin', 'ministry-admin'], maxFailures: 5, windowMinutes: 15 },
       ...options.overrides,
     },
   });

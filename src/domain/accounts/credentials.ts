@@ -6,6 +6,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { Clock } from '../clock.ts';
 import type { PasswordHistoryCheck, PasswordPolicies } from '../passwords/policy.ts';
 import { dueActions, type RequiredAction } from './required-actions.ts';
+import { hasSecondFactor } from '../mfa/factors.ts';
 import type { Account, ChallengeAnswer } from './account.ts';
 import type { Directory } from './directory.ts';
 import type { SecretHasher } from './passwords.ts';
@@ -53,7 +54,10 @@ export class Credentials {
   readonly #clock: Clock;
   readonly #lockout: Lockout;
 
-  constructor(deps: { directory: Directory; hasher: SecretHasher; audit: AuditLog; policies: PasswordPolicies; revoker: SessionRevoker; clock: Clock; lockout: Lockout }) {
+  readonly #mfaRequired: (account: Account) => boolean;
+
+  constructor(deps: { directory: Directory; hasher: SecretHasher; audit: AuditLog; policies: PasswordPolicies; revoker: SessionRevoker; clock: Clock; lockout: Lockout; mfaRequired?: (account: Account) => boolean }) {
+    this.#mfaRequired = deps.mfaRequired ?? (() => false);
     this.#lockout = deps.lockout;
     this.#directory = deps.directory;
     this.#hasher = deps.hasher;
@@ -69,7 +73,7 @@ export class Credentials {
 
   /** What must happen, in order, before anything is issued for this account (required-actions.ts). */
   requiredActions(account: Account): RequiredAction[] {
-    return dueActions(account, { now: this.#clock(), policies: this.#policies });
+    return dueActions(account, { now: this.#clock(), policies: this.#policies, mfaRequired: this.#mfaRequired, hasSecondFactor });
   }
 
   history(account: Account): PasswordHistoryCheck {

@@ -5,11 +5,14 @@
 import type { Account } from './account.ts';
 import type { PasswordPolicies } from '../passwords/policy.ts';
 
-export type RequiredAction = 'setup-questions' | 'change-password';
+export type RequiredAction = 'setup-questions' | 'change-password' | 'setup-mfa';
 
 export interface RequiredActionContext {
   now: number;
   policies: PasswordPolicies;
+  /** Whether two-step sign-in is required for the account (domain/mfa/policy.ts). */
+  mfaRequired: (account: Account) => boolean;
+  hasSecondFactor: (account: Account) => boolean;
 }
 
 export interface RequiredActionCheck {
@@ -33,6 +36,11 @@ export const REQUIRED_ACTION_CHECKS: readonly RequiredActionCheck[] = [
       const expired = maxAgeDays !== null && now - account.passwordChangedAt > maxAgeDays * 86_400_000;
       return account.mustChangePassword || expired;
     },
+  },
+  {
+    action: 'setup-mfa',
+    description: 'two-step sign-in is required for the account (administrators by default) and no second factor is set up',
+    due: (account, { mfaRequired, hasSecondFactor }) => mfaRequired(account) && !hasSecondFactor(account),
   },
 ];
 

@@ -33,7 +33,15 @@ export type AuditType =
   | 'admin.import'
   | 'saml.assertion'
   | 'rp.registered'
-  | 'rp.removed';
+  | 'rp.removed'
+  | 'mfa.added'
+  | 'mfa.removed'
+  | 'mfa.success'
+  | 'mfa.failure'
+  | 'mfa.throttled'
+  | 'mfa.recovery.generated'
+  | 'mfa.recovery.used'
+  | 'mfa.reset';
 
 export interface AuditEvent {
   type: AuditType;

@@ -8,6 +8,11 @@
 //   not_fresh         the password was entered before `since`    -> run sign-in again, same account
 //   required_actions  a required action is due (required-actions.ts: one named check each)
 //                                                                -> run required-actions, session kept
+//   mfa_required      two-step sign-in is asked (acr mfa: OIDC acr_values, SAML
+//                     RequestedAuthnContext, /admin actions) and the session has none
+//                     recent enough, but the account has a second factor -> run step-up
+//   mfa_unavailable   the same, and the account has no second factor -> the caller decides
+//                     (OIDC: a lower acr, or an error when essential; SAML: NoAuthnContext)
 // Callers hand a refusal to the flows (`runFirst`, src/flows/start.ts); a protocol that may
 // not show pages (prompt=none, IsPassive) answers its relying party instead.
 import type { Account } from '../accounts/account.ts';
@@ -19,6 +24,8 @@ export interface Need {
   authenticatedSince?: number | undefined;
   /** Only this account will do (id_token_hint). */
   accountId?: string | undefined;
+  /** Two-step sign-in is needed, verified at or after `mfaSince` (ms) when given. */
+  mfa?: { since?: number | undefined } | undefined;
 }
 
 export type Verdict =
@@ -26,7 +33,9 @@ export type Verdict =
   | { proceed: false; reason: 'no_session' | 'account_inactive'; run: 'sign-in'; session: SsoSession | null }
   | { proceed: false; reason: 'other_account'; run: 'refuse'; session: SsoSession; account: Account }
   | { proceed: false; reason: 'not_fresh'; run: 'sign-in'; session: SsoSession; account: Account }
-  | { proceed: false; reason: 'required_actions'; run: 'required-actions'; session: SsoSession; account: Account; pending: RequiredAction[] };
+  | { proceed: false; reason: 'required_actions'; run: 'required-actions'; session: SsoSession; account: Account; pending: RequiredAction[] }
+  | { proceed: false; reason: 'mfa_required'; run: 'step-up'; session: SsoSession; account: Account }
+  | { proceed: false; reason: 'mfa_unavailable'; run: 'refuse'; session: SsoSession; account: Account };
 
 /** A refusal: what the flows must run before the caller may proceed. */
 export type Refusal = Exclude<Verdict, { proceed: true }>;
@@ -34,6 +43,7 @@ export type Refusal = Exclude<Verdict, { proceed: true }>;
 export interface GateDeps {
   account: (accountId: string) => Promise<Account | null>;
   requiredActions: (account: Account) => RequiredAction[];
+  hasSecondFactor: (account: Account) => boolean;
 }
 
 export type Gate = (session: SsoSession | null, need?: Need) => Promise<Verdict>;
@@ -47,6 +57,13 @@ const CHECKS: ReadonlyArray<[name: string, check: Check]> = [
   ['required_actions', (session, account, _need, deps) => {
     const pending = deps.requiredActions(account);
     return pending.length > 0 ? { proceed: false, reason: 'required_actions', run: 'required-actions', session, account, pending } : null;
+  }],
+  ['mfa', (session, account, need, deps) => {
+    if (!need.mfa) return null;
+    if (session.amr.includes('mfa') && (need.mfa.since === undefined || (session.mfaAt ?? 0) >= need.mfa.since)) return null;
+    return deps.hasSecondFactor(account)
+      ? { proceed: false, reason: 'mfa_required', run: 'step-up', session, account }
+      : { proceed: false, reason: 'mfa_unavailable', run: 'refuse', session, account };
   }],
 ];
 

@@ -47,6 +47,8 @@ export interface SsoSession {
   expiresAt: number;
   /** Ends here without activity (absent in records of the previous release: the TTL decided). */
   idleUntil?: number;
+  /** When a second factor was last verified in this session (amr then includes "mfa"). */
+  mfaAt?: number;
 }
 
 export class SsoSessions {
@@ -69,10 +71,10 @@ export class SsoSessions {
   }
 
   /** A new session after a sign-in; `authTime` is when the password was verified (default now). */
-  async create(accountId: string, amr: string[], authTime?: number): Promise<SsoSession> {
+  async create(accountId: string, amr: string[], authTime?: number, mfaAt?: number): Promise<SsoSession> {
     const now = this.#clock();
     const expiresAt = now + this.#absoluteMs;
-    const session: SsoSession = { id: newId(32), accountId, authTime: authTime ?? now, amr, createdAt: now, expiresAt, idleUntil: Math.min(now + this.#idleMs, expiresAt) };
+    const session: SsoSession = { id: newId(32), accountId, authTime: authTime ?? now, amr, createdAt: now, expiresAt, idleUntil: Math.min(now + this.#idleMs, expiresAt), ...(mfaAt === undefined ? {} : { mfaAt }) };
     await this.#records.put(session, Math.min(this.#idleMs, this.#absoluteMs));
     await this.#store.setAdd(keys.accountSsoSessions(accountId), session.id, this.#absoluteMs);
     return session;
@@ -83,8 +85,8 @@ export class SsoSessions {
    * the session continues under a new id (as after any sign-in, so an id seen before is worth
    * nothing now), with the same account and participants, and the new authentication time.
    */
-  async renew(session: SsoSession, authTime: number, amr: string[]): Promise<SsoSession> {
-    const next = await this.create(session.accountId, amr, authTime);
+  async renew(session: SsoSession, authTime: number, amr: string[], mfaAt?: number): Promise<SsoSession> {
+    const next = await this.create(session.accountId, amr, authTime, mfaAt);
     const participants = await this.#store.hashGetAll(keys.ssoParticipants(session.id));
     if (participants && Object.keys(participants).length > 0) {
       await this.#store.hashSet(keys.ssoParticipants(next.id), participants, this.#absoluteMs);

@@ -2,10 +2,14 @@
 //
 //   step         action (POST /flow/:id/…)   leads to
 //   credentials  sign-in                     credentials   (wrong, locked, disabled, throttled: said on the page)
-//                                            next          (the account's required actions, then finish)
-//   …then the steps of setup-questions and change-password (actions/), as the account needs them.
+//                                            next          (the second factor if the account has one, then its required actions)
+//                passkey                     credentials   (a passkey alone: unknown, refused or cancelled)
+//                                            next          (verified with user verification: two factors in one)
+//   …then the steps of second-factor, setup-questions, change-password and setup-mfa
+//   (actions/), as the account needs them.
 //   finish: the SSO session is created (or renewed, for the same account) with the time the
-//           password was verified here; the browser goes back to the application (or portal).
+//           account was authenticated here and how (amr); the browser goes back to the
+//           application (or portal).
 //   cancel: the application is told the user cancelled (the portal shows "cancelled").
 //
 // A wrong login ID and a wrong password get the same message. Re-authentication (an
@@ -16,7 +20,11 @@
 import type { SignInFailure } from '../../domain/accounts/authentication.ts';
 import { AppError } from '../../domain/errors.ts';
 import { message, type Message } from '../../messages/catalogue.ts';
+import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
+import { passkeyMethod } from '../../domain/mfa/factors.ts';
 import { changePassword } from '../actions/change-password/index.ts';
+import { credentialOf, secondFactor } from '../actions/second-factor/index.ts';
+import { setupMfa } from '../actions/setup-mfa/index.ts';
 import { setupQuestions } from '../actions/setup-questions/index.ts';
 import { resumeClient } from '../flow.ts';
 import { field, flowAccount, requestOf, type FlowKindSpec } from '../machine.ts';
@@ -39,6 +47,34 @@ export const signIn: FlowKindSpec = {
   kind: 'sign-in',
   table: {
     credentials: {
+      passkey: {
+        to: ['credentials', 'next'],
+        run: async (s, flow, input) => {
+          const challenge = flow.challenge;
+          delete flow.challenge; // used once, whatever the outcome
+          const credential = credentialOf(input);
+          if (!challenge || !credential) {
+            flow.error = message(credential ? 'mfa.passkey_expired' : 'mfa.passkey_cancelled');
+            return 'credentials';
+          }
+          const expected = flow.accountId ? await flowAccount(s, flow) : null;
+          const checked = await s.mfa.checkPasskey(credential as AuthenticationResponseJSON, challenge, expected, { ...requestOf(input), client: resumeClient(flow.resume) });
+          s.onSignIn?.(checked?.userVerified ? 'success' : 'passkey_refused');
+          // A passkey alone must have verified the user (PIN, biometrics): possession and that, two factors.
+          if (!checked || !checked.userVerified) {
+            flow.error = message('mfa.passkey_unknown');
+            return 'credentials';
+          }
+          const now = s.clock();
+          flow.accountId = checked.account.id;
+          flow.authenticatedAt = now;
+          flow.amr = [passkeyMethod(checked.passkey), 'user', 'mfa'];
+          flow.mfaAt = now;
+          await s.audit.record({ type: 'signin.success', accountId: checked.account.id, reason: 'passkey', client: resumeClient(flow.resume), ...requestOf(input) });
+          flow.pending = s.credentials.requiredActions(checked.account);
+          return 'next';
+        },
+      },
       'sign-in': {
         to: ['credentials', 'next'],
         run: async (s, flow, input) => {
@@ -52,6 +88,7 @@ export const signIn: FlowKindSpec = {
           const result = await s.authenticator.signIn(username, password, { ...requestOf(input), client: resumeClient(flow.resume) });
           // The metric tells the password check that locked a login ID from refusals where nothing was checked.
           s.onSignIn?.(result.ok ? 'success' : result.lockedNow ? 'locked_by_this_attempt' : result.reason);
+          delete flow.challenge;
           if (!result.ok) {
             flow.error = signInMessage(result.reason);
             flow.form = { username };
@@ -60,7 +97,8 @@ export const signIn: FlowKindSpec = {
           if (flow.accountId && flow.accountId !== result.account.id) throw new AppError('SSPR 5102', 'flow began for another account');
           flow.accountId = result.account.id;
           flow.authenticatedAt = s.clock();
-          flow.pending = s.credentials.requiredActions(result.account);
+          flow.amr = ['pwd'];
+          flow.pending = [...(s.mfa.hasSecondFactor(result.account) ? (['second-factor'] as const) : []), ...s.credentials.requiredActions(result.account)];
           return 'next';
         },
       },
@@ -68,16 +106,23 @@ export const signIn: FlowKindSpec = {
   },
   pages: {
     credentials: async (s, flow) => {
-      const reauthAs = flow.accountId ? (await flowAccount(s, flow)).loginId : null;
+      const account = flow.accountId ? await flowAccount(s, flow) : null;
+      const reauthAs = account?.loginId ?? null;
+      // "Sign in with a passkey": any passkey (discoverable), or the re-authenticating account's.
+      const options = !account || s.mfa.hasSecondFactor(account) ? await s.mfa.authenticationOptions(account) : null;
+      if (options) {
+        flow.challenge = options.challenge;
+        await s.flows.save(flow);
+      }
       // "Cancel" when an application waits for this sign-in (it is told the user cancelled).
       return {
         view: 'sign-in',
-        data: { username: reauthAs ?? flow.form?.username ?? '', reauthAs, cancellable: flow.resume.kind !== 'portal' },
+        data: { username: reauthAs ?? flow.form?.username ?? '', reauthAs, cancellable: flow.resume.kind !== 'portal', passkeyOptions: options ? JSON.stringify(options) : null },
         status: flow.error ? 401 : 200,
       };
     },
   },
-  actions: [setupQuestions, changePassword],
+  actions: [secondFactor, setupQuestions, changePassword, setupMfa],
   finish: 'sign-in',
   cancel: 'tell-app',
 };

@@ -1,4 +1,5 @@
-// The portal's SSPR app for a signed-in user: Change Password, or Setup Security Questions.
+// The portal's SSPR app for a signed-in user: Change Password, Setup Security Questions, or
+// add a second factor (a passkey or an authenticator app).
 // It asks for the current password first ("Your current password is required to access
 // this application"), whatever the SSO session says.
 //
@@ -10,6 +11,7 @@
 //   cancel: back to the SSPR app.
 import { message } from '../../messages/catalogue.ts';
 import { changePassword } from '../actions/change-password/index.ts';
+import { setupMfa } from '../actions/setup-mfa/index.ts';
 import { setupQuestions } from '../actions/setup-questions/index.ts';
 import type { FlowKind } from '../flow.ts';
 import { AppError } from '../../domain/errors.ts';
@@ -17,7 +19,7 @@ import { field, requestOf, type FlowKindSpec } from '../machine.ts';
 import { signInMessage } from '../sign-in/index.ts';
 import type { RequiredActionSpec } from '../machine.ts';
 
-function ssprKind(kind: FlowKind & `sspr-${string}`, action: RequiredActionSpec, purpose: 'reauth.purpose.password' | 'reauth.purpose.questions'): FlowKindSpec {
+function ssprKind(kind: FlowKind & `sspr-${string}`, action: RequiredActionSpec, purpose: 'reauth.purpose.password' | 'reauth.purpose.questions' | 'reauth.purpose.mfa'): FlowKindSpec {
   return {
     kind,
     table: {
@@ -54,3 +56,5 @@ function ssprKind(kind: FlowKind & `sspr-${string}`, action: RequiredActionSpec,
 
 export const ssprPassword = ssprKind('sspr-password', changePassword, 'reauth.purpose.password');
 export const ssprQuestions = ssprKind('sspr-questions', setupQuestions, 'reauth.purpose.questions');
+/** Add a passkey or an authenticator app (staff to whom two-step sign-in is offered). */
+export const ssprMfa = ssprKind('sspr-mfa', setupMfa, 'reauth.purpose.mfa');

@@ -20,6 +20,7 @@ import { StoreUnavailableError } from '../../store/index.ts';
 import type { Gate, Refusal } from '../../domain/sessions/gate.ts';
 import type { OidcResume } from '../../domain/sessions/resume.ts';
 import { seeOther } from '../../http/respond.ts';
+import { acrOf, requestedAcr } from './acr.ts';
 import type { SsoSession } from '../../domain/sessions/sso-sessions.ts';
 
 
@@ -51,8 +52,18 @@ export function interactionRouter(deps: InteractionDeps): Router {
 
     if (details.prompt.name === 'login') {
       const resume: OidcResume = { kind: 'oidc', uid: details.uid, clientId };
-      const need = { authenticatedSince: await authenticatedSince(ctx, details), accountId: hintedAccount(details) };
-      const verdict = await deps.gate(await deps.ssoOf(ctx), need);
+      const acr = requestedAcr(details.params);
+      const need = { authenticatedSince: await authenticatedSince(ctx, details), accountId: hintedAccount(details), mfa: acr.mfa ? {} : undefined };
+      let verdict = await deps.gate(await deps.ssoOf(ctx), need);
+      if (verdict.reason === 'mfa_unavailable') {
+        // The account has no second factor: an essential request is refused; a voluntary one gets the lower class.
+        if (acr.essential) {
+          await provider.interactionFinished(ctx.req, ctx.res, { error: 'unmet_authentication_requirements', error_description: 'two-step sign-in is not set up for this account' }, { mergeWithLastSubmission: false });
+          ctx.respond = false;
+          return;
+        }
+        verdict = await deps.gate(verdict.session, { ...need, mfa: undefined });
+      }
       if (verdict.reason === 'other_account') {
         await provider.interactionFinished(ctx.req, ctx.res, { error: 'login_required', error_description: 'another account is signed in' }, { mergeWithLastSubmission: false });
         ctx.respond = false;
@@ -77,7 +88,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
       await provider.interactionFinished(
         ctx.req,
         ctx.res,
-        { login: { accountId: account.id, amr: session.amr, ts: Math.floor(session.authTime / 1000), remember: false }, consent: { grantId } },
+        { login: { accountId: account.id, acr: acrOf(session.amr), amr: session.amr, ts: Math.floor(session.authTime / 1000), remember: false }, consent: { grantId } },
         { mergeWithLastSubmission: false },
       );
       ctx.respond = false;

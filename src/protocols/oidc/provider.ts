@@ -16,6 +16,7 @@ import { AppError } from '../../domain/errors.ts';
 import { StoreUnavailableError, type Store } from '../../store/index.ts';
 import type { Render } from '../../http/respond.ts';
 import { adapterFactory } from './adapter.ts';
+import { ACR_MFA, ACR_VALUES, requestedAcr } from './acr.ts';
 import { accountClaims, CLAIMS_BY_SCOPE } from './claims.ts';
 
 export interface OidcDeps {
@@ -66,6 +67,16 @@ function interactions(deps: OidcDeps) {
       const v = await verdict(ctx);
       const live = v.reason !== 'no_session' && v.reason !== 'account_inactive';
       return live && v.session?.accountId === ctx.oidc.session?.accountId ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
+    }),
+  );
+  login.checks.add(
+    // acr_values / claims asking for two-step sign-in that this session has not done: the
+    // interaction asks the gate (step-up, or the lower class when the account cannot).
+    new Check('acr_mfa', 'two-step sign-in was requested', async (ctx) => {
+      if (!requestedAcr(ctx.oidc.params ?? {}).mfa || ctx.oidc.session?.acr === ACR_MFA) return Check.NO_NEED_TO_PROMPT;
+      // A step-up to run, or an SSO session that has two-step sign-in the OIDC session does not carry yet.
+      const v = await deps.gate(await deps.ssoOf(ctx), { mfa: {} });
+      return v.reason === 'mfa_required' || v.proceed ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
     }),
   );
   login.checks.add(
@@ -151,9 +162,11 @@ export function createProvider(deps: OidcDeps): Provider {
       credential: '/oidc/credential',
     },
     scopes: [...OIDC_SCOPES],
-    // Every ID token says how the user signed in (amr: ["pwd"]); auth_time whenever max_age
+    // Every ID token says how the user signed in (amr: ["pwd"], ["pwd","otp","mfa"], ...); auth_time whenever max_age
     // or prompt=login was asked; sid for clients with back-channel logout.
-    claims: { openid: ['sub', 'amr'], ...CLAIMS_BY_SCOPE, auth_time: null, sid: null },
+    // acr: what the sign-in met (acr.ts), asked for by acr_values or the claims parameter.
+    claims: { openid: ['sub', 'amr', 'acr'], ...CLAIMS_BY_SCOPE, auth_time: null, sid: null },
+    acrValues: [...ACR_VALUES],
     interactions: {
       policy: interactions(deps),
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,

@@ -32,6 +32,7 @@ export const STATUS = {
   responder: 'urn:oasis:names:tc:SAML:2.0:status:Responder',
   authnFailed: 'urn:oasis:names:tc:SAML:2.0:status:AuthnFailed',
   noPassive: 'urn:oasis:names:tc:SAML:2.0:status:NoPassive',
+  noAuthnContext: 'urn:oasis:names:tc:SAML:2.0:status:NoAuthnContext',
   unknownPrincipal: 'urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal',
   partialLogout: 'urn:oasis:names:tc:SAML:2.0:status:PartialLogout',
 } as const;

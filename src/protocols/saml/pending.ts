@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { newId } from '../../domain/ids.ts';
 import { keys, type Store } from '../../store/index.ts';
 import { JsonRecords } from '../../store/records.ts';
+import type { RequestedAuthnContext } from './authn-context.ts';
 
 export interface PendingSignIn {
   id: string;
@@ -16,6 +17,8 @@ export interface PendingSignIn {
   relayState?: string;
   forceAuthn: boolean;
   isPassive: boolean;
+  /** RequestedAuthnContext, when the SP sent one (authn-context.ts). */
+  authnContext?: RequestedAuthnContext;
   receivedAt: number;
   /** Hash of the browser secret of the browser that brought the request. */
   binding: string;

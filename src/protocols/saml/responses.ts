@@ -38,6 +38,8 @@ export interface LoginResponseInput {
   /** When the SSO session ends at the latest (SessionNotOnOrAfter). */
   sessionNotOnOrAfter: number;
   now: number;
+  /** What the sign-in met (authn-context.ts); PasswordProtectedTransport when absent. */
+  authnContextClassRef?: string | undefined;
 }
 
 export interface ErrorResponseInput {
@@ -144,7 +146,7 @@ export class SamlMessages {
       `<saml:Conditions NotBefore="${samlTime(input.now - this.#timing.clockSkewSeconds * 1000)}" NotOnOrAfter="${notOnOrAfter}">` +
       `<saml:AudienceRestriction><saml:Audience>${e(sp.entityId)}</saml:Audience></saml:AudienceRestriction></saml:Conditions>` +
       `<saml:AuthnStatement AuthnInstant="${samlTime(input.authInstant)}" SessionIndex="${e(input.sessionIndex)}" SessionNotOnOrAfter="${samlTime(input.sessionNotOnOrAfter)}">` +
-      `<saml:AuthnContext><saml:AuthnContextClassRef>${AUTHN_PASSWORD_PROTECTED}</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>` +
+      `<saml:AuthnContext><saml:AuthnContextClassRef>${e(input.authnContextClassRef ?? AUTHN_PASSWORD_PROTECTED)}</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>` +
       (attributes ? `<saml:AttributeStatement>${attributes}</saml:AttributeStatement>` : '') +
       '</saml:Assertion>';
     const xml = this.#responseXml({ id, acsUrl: input.acsUrl, inResponseTo: input.inResponseTo, now: input.now, status: STATUS.success, assertion });

@@ -6,6 +6,7 @@ import type { Context } from 'koa';
 import { AppError } from '../../../domain/errors.ts';
 import type { SamlResume } from '../../../domain/sessions/resume.ts';
 import { seeOther } from '../../../http/respond.ts';
+import { classRefFor, neededStrength } from '../authn-context.ts';
 import { STATUS } from '../constants.ts';
 import { browserBinding, type PendingSignIn } from '../pending.ts';
 import type { ServiceProvider } from '../service-providers.ts';
@@ -45,8 +46,12 @@ export async function resume(s: SamlScope, ctx: Context, pending: PendingSignIn)
   const { deps } = s;
   const sp = await spOf(s, pending);
   const resumeTo: SamlResume = { kind: 'saml', pendingId: pending.id, spId: sp.id };
-  // ForceAuthn: a password entered since the request arrived.
-  const verdict = await deps.gate(await deps.ssoOf(ctx), { authenticatedSince: pending.forceAuthn ? pending.receivedAt : undefined });
+  // RequestedAuthnContext: two-step sign-in when only that meets it; NoAuthnContext when nothing can.
+  const strength = neededStrength(pending.authnContext);
+  if (strength === 'impossible') return errorToSp(s, ctx, pending, STATUS.requester, STATUS.noAuthnContext, 'The requested authentication context is not supported.');
+  // ForceAuthn: a sign-in since the request arrived.
+  const verdict = await deps.gate(await deps.ssoOf(ctx), { authenticatedSince: pending.forceAuthn ? pending.receivedAt : undefined, mfa: strength === 'mfa' ? {} : undefined });
+  if (verdict.reason === 'mfa_unavailable') return errorToSp(s, ctx, pending, STATUS.requester, STATUS.noAuthnContext, 'Two-step sign-in is not set up for this account.');
   if (!verdict.proceed) {
     // IsPassive: no page may be shown; nothing is issued while a sign-in or a required action is due.
     if (pending.isPassive) {
@@ -61,6 +66,7 @@ export async function resume(s: SamlScope, ctx: Context, pending: PendingSignIn)
   const { id, samlResponse } = await deps.messages.loginResponse({
     sp, acsUrl: pending.acsUrl, inResponseTo: pending.requestId, account, sessionIndex: participant.sessionIndex,
     authInstant: session.authTime, sessionNotOnOrAfter: session.expiresAt, now: deps.clock(),
+    authnContextClassRef: classRefFor(pending.authnContext, session.amr.includes('mfa')),
   });
   await postResponse(deps, ctx, pending.acsUrl, samlResponse, pending.relayState);
   await deps.audit.record({ type: 'saml.assertion', accountId: account.id, client: sp.id, ip: ctx.ip, requestId: ctx.state.requestId as string, reason: `response ${id}${pending.requestId ? ` to ${pending.requestId}` : ' (IdP-initiated)'}` });

@@ -4,6 +4,7 @@
 import type { Context } from 'koa';
 import { seeOther } from '../../../http/respond.ts';
 import { NAMEID_EMAIL, NAMEID_UNSPECIFIED, NS, STATUS } from '../constants.ts';
+import { requestedAuthnContext } from '../authn-context.ts';
 import { browserBinding } from '../pending.ts';
 import { childElement } from '../xml.ts';
 import { receive } from './receive.ts';
@@ -29,6 +30,7 @@ export function ssoHandler(s: SamlScope) {
       ...(msg.relayState !== undefined ? { relayState: msg.relayState } : {}),
       forceAuthn: isTrue(trusted.getAttribute('ForceAuthn')),
       isPassive: isTrue(trusted.getAttribute('IsPassive')),
+      ...(requestedAuthnContext(trusted) ? { authnContext: requestedAuthnContext(trusted)! } : {}),
       receivedAt: deps.clock(),
       // HTTP-Redirect is a GET with this browser's cookies: bound now. HTTP-POST comes
       // cross-site without them: bound by the GET it is continued with.

@@ -1,0 +1,344 @@
+// Two-step sign-in: enrolling, checking and removing second factors, recovery codes, and an
+// administrator's reset. Every change goes through the directory's compare-and-set (the
+// account record is durable and versioned) and leaves an audit event; wrong codes are
+// limited per account like wrong passwords (counted before the check, so parallel guesses
+// cannot exceed the limit).
+//   TOTP (otplib): RFC 6238, 6 digits, 30 s; one step of clock drift either way; a code is
+//   accepted once (its time step must be later than the last accepted one).
+//   Passkeys (@simplewebauthn/server): discoverable credentials, so an account that has one
+//   can sign in with it alone; user verification required for administrators.
+//   Recovery codes: 10 single-use codes, shown once; a new set replaces the old one.
+import { createHash, randomBytes, randomInt } from 'node:crypto';
+import {
+  generateAuthenticationOptions,
+  generateRegistrationOptions,
+  verifyAuthenticationResponse,
+  verifyRegistrationResponse,
+  type AuthenticationResponseJSON,
+  type PublicKeyCredentialCreationOptionsJSON,
+  type PublicKeyCredentialRequestOptionsJSON,
+  type RegistrationResponseJSON,
+} from '@simplewebauthn/server';
+import { generateSecret, generateURI, verify as verifyTotp } from 'otplib';
+import QRCode from 'qrcode';
+import { keys, type Store } from '../../store/index.ts';
+import type { Account } from '../accounts/account.ts';
+import type { RequestContext } from '../accounts/authentication.ts';
+import type { Directory } from '../accounts/directory.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { Clock } from '../clock.ts';
+import { hasSecondFactor, mfaOf, type MfaAccount, type MfaState, type Passkey } from './factors.ts';
+import type { MfaPolicy } from './policy.ts';
+import type { SecretSeal } from './seal.ts';
+
+export interface WebAuthnSettings {
+  rpName: string;
+  /** The host name of the IdP's public URL. */
+  rpId: string;
+  /** The IdP's public origin (scheme, host, port). */
+  origin: string;
+}
+
+export type CodeCheck = 'ok' | 'wrong' | 'throttled';
+
+/** Recovery codes: 10 groups of 4+4 from an alphabet without look-alikes (≈ 64 bits each). */
+const RECOVERY_ALPHABET = '23456789abcdefghjkmnpqrstuvwxyz';
+const RECOVERY_COUNT = 10;
+
+function recoveryCode(): string {
+  const part = () => Array.from({ length: 4 }, () => RECOVERY_ALPHABET[randomInt(RECOVERY_ALPHABET.length)]).join('');
+  return `${part()}-${part()}-${part()}`;
+}
+
+/** A recovery code as typed: spaces and case do not matter, dashes are optional. */
+function normaliseRecoveryCode(raw: string): string {
+  const v = raw.toLowerCase().replace(/[\s-]/g, '');
+  return v.length === 12 ? `${v.slice(0, 4)}-${v.slice(4, 8)}-${v.slice(8)}` : v;
+}
+
+/** The index key of a credential id (public, but unbounded in length): its SHA-256. */
+function credentialKey(credentialId: string): string {
+  return createHash('sha256').update(credentialId).digest('base64url');
+}
+
+export class Mfa {
+  readonly #directory: Directory;
+  readonly #store: Store;
+  readonly #audit: AuditLog;
+  readonly #clock: Clock;
+  readonly #seal: SecretSeal;
+  readonly policy: MfaPolicy;
+  readonly #webauthn: WebAuthnSettings;
+
+  constructor(deps: { directory: Directory; store: Store; audit: AuditLog; clock: Clock; seal: SecretSeal; policy: MfaPolicy; webauthn: WebAuthnSettings }) {
+    this.#directory = deps.directory;
+    this.#store = deps.store;
+    this.#audit = deps.audit;
+    this.#clock = deps.clock;
+    this.#seal = deps.seal;
+    this.policy = deps.policy;
+    this.#webauthn = deps.webauthn;
+  }
+
+  hasSecondFactor(account: Account): boolean {
+    return hasSecondFactor(account);
+  }
+
+  /** Whether passkeys for this account must verify the user (PIN, biometrics): administrators. */
+  userVerificationRequired(account: Pick<Account, 'roles'>): boolean {
+    return this.policy.required(account);
+  }
+
+  // --- authenticator app (TOTP)
+
+  /** A new secret to enrol in an authenticator app. */
+  newTotpSecret(): string {
+    return generateSecret();
+  }
+
+  /** The otpauth URI of a secret for this account, and its QR code (SVG, made here: no outside service). */
+  async totpQr(account: Account, secret: string): Promise<{ uri: string; qrSvg: string }> {
+    const uri = generateURI({ issuer: this.#webauthn.rpName, label: account.loginId, secret });
+    return { uri, qrSvg: await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 }) };
+  }
+
+  /** Confirms the app with a code of the new secret, then keeps the (sealed) secret. */
+  async enrolTotp(account: Account, secret: string, code: string, rc: RequestContext): Promise<CodeCheck> {
+    const limited = await this.#begin(account, rc);
+    if (limited) return limited;
+    const step = await this.#totpStep(secret, code, 0);
+    if (step === null) return this.#failed(account, rc, 'authenticator app code (enrolment)');
+    await this.#succeeded(account);
+    await this.#change(account.id, (m) => {
+      m.totp = { sealedSecret: this.#seal.seal(secret), addedAt: this.#clock(), lastUsedAt: this.#clock(), lastStep: step };
+    });
+    await this.#audit.record({ type: 'mfa.added', accountId: account.id, reason: 'authenticator app', ...rc });
+    return 'ok';
+  }
+
+  /** A code from the account's authenticator app (each accepted once). */
+  async checkTotp(account: Account, code: string, rc: RequestContext): Promise<CodeCheck> {
+    const totp = mfaOf(account)?.totp;
+    if (!totp) return 'wrong';
+    const limited = await this.#begin(account, rc);
+    if (limited) return limited;
+    const step = await this.#totpStep(this.#seal.open(totp.sealedSecret), code, totp.lastStep);
+    if (step === null) return this.#failed(account, rc, 'authenticator app code');
+    // Accepted once: the step is recorded by compare-and-set, so two requests with one code cannot both pass.
+    let accepted = false;
+    await this.#change(account.id, (m) => {
+      accepted = false;
+      if (!m.totp || m.totp.lastStep >= step) return;
+      m.totp.lastStep = step;
+      m.totp.lastUsedAt = this.#clock();
+      accepted = true;
+    });
+    if (!accepted) return this.#failed(account, rc, 'authenticator app code used twice');
+    await this.#succeeded(account);
+    await this.#audit.record({ type: 'mfa.success', accountId: account.id, reason: 'authenticator app', ...rc });
+    return 'ok';
+  }
+
+  /** The time step a code belongs to (now, or one step either side), if later than `after`. */
+  async #totpStep(secret: string, code: string, after: number): Promise<number | null> {
+    const token = code.replace(/\s/g, '');
+    if (!/^\d{6}$/.test(token)) return null;
+    const result = await verifyTotp({ secret, token, epoch: Math.floor(this.#clock() / 1000), epochTolerance: 30, afterTimeStep: after });
+    return result.valid && 'timeStep' in result ? result.timeStep : null;
+  }
+
+  async removeTotp(account: Account, rc: RequestContext & { actor?: string }): Promise<void> {
+    await this.#change(account.id, (m) => {
+      m.totp = null;
+    });
+    await this.#audit.record({ type: 'mfa.removed', accountId: account.id, reason: 'authenticator app', ...rc });
+  }
+
+  // --- passkeys
+
+  async registrationOptions(account: Account): Promise<PublicKeyCredentialCreationOptionsJSON> {
+    // The WebAuthn user handle is made (and kept) before the first registration.
+    const m = mfaOf(account)?.userHandle ? mfaOf(account) : mfaOf((await this.#change(account.id, () => {}))!);
+    return generateRegistrationOptions({
+      rpName: this.#webauthn.rpName,
+      rpID: this.#webauthn.rpId,
+      userName: account.loginId,
+      userDisplayName: account.displayName,
+      userID: Buffer.from(m!.userHandle, 'base64url'),
+      attestationType: 'none',
+      excludeCredentials: (m?.passkeys ?? []).map((p) => ({ id: p.id, transports: p.transports })),
+      authenticatorSelection: { residentKey: 'required', userVerification: this.userVerificationRequired(account) ? 'required' : 'preferred' },
+    });
+  }
+
+  /** Verifies the browser's new credential against the challenge it was given, and keeps it. */
+  async addPasskey(account: Account, response: RegistrationResponseJSON, expectedChallenge: string, name: string, rc: RequestContext): Promise<Passkey | null> {
+    let verified;
+    try {
+      verified = await verifyRegistrationResponse({
+        response,
+        expectedChallenge,
+        expectedOrigin: this.#webauthn.origin,
+        expectedRPID: this.#webauthn.rpId,
+        requireUserVerification: this.userVerificationRequired(account),
+      });
+    } catch (err) {
+      await this.#audit.record({ type: 'mfa.failure', accountId: account.id, reason: `passkey registration refused: ${(err as Error).message.slice(0, 120)}`, ...rc });
+      return null;
+    }
+    if (!verified.verified) return null;
+    const info = verified.registrationInfo;
+    const passkey: Passkey = {
+      id: info.credential.id,
+      publicKey: Buffer.from(info.credential.publicKey).toString('base64url'),
+      counter: info.credential.counter,
+      transports: info.credential.transports ?? [],
+      name: name.trim().slice(0, 60) || 'Passkey',
+      deviceType: info.credentialDeviceType,
+      addedAt: this.#clock(),
+      lastUsedAt: this.#clock(),
+    };
+    // The credential id is claimed first (SET NX): one passkey belongs to one account.
+    const claimed = await this.#store.set(keys.passkey(credentialKey(passkey.id)), account.id, { onlyIfAbsent: true });
+    if (!claimed) return null;
+    await this.#change(account.id, (m) => {
+      m.passkeys.push(passkey);
+    });
+    await this.#audit.record({ type: 'mfa.added', accountId: account.id, reason: `passkey "${passkey.name}"`, ...rc });
+    return passkey;
+  }
+
+  /** Options for a sign-in with a passkey: the account's passkeys, or any (a passkey alone). */
+  async authenticationOptions(account: Account | null): Promise<PublicKeyCredentialRequestOptionsJSON> {
+    return generateAuthenticationOptions({
+      rpID: this.#webauthn.rpId,
+      allowCredentials: account ? (mfaOf(account)?.passkeys ?? []).map((p) => ({ id: p.id, transports: p.transports })) : [],
+      userVerification: account === null || this.userVerificationRequired(account) ? 'required' : 'preferred',
+    });
+  }
+
+  /**
+   * Verifies a passkey assertion for `account`, or, without one (a passkey alone), for the
+   * account that registered the credential; user verification is then required.
+   */
+  async checkPasskey(response: AuthenticationResponseJSON, expectedChallenge: string, account: Account | null, rc: RequestContext): Promise<{ account: Account; passkey: Passkey; userVerified: boolean } | null> {
+    const ownerId = typeof response?.id === 'string' ? await this.#store.get(keys.passkey(credentialKey(response.id))) : null;
+    const owner = ownerId ? await this.#directory.get(ownerId) : null;
+    const passkey = owner ? mfaOf(owner)?.passkeys.find((p) => p.id === response.id) : undefined;
+    if (!owner || !passkey || (account && owner.id !== account.id) || owner.status !== 'active') {
+      await this.#audit.record({ type: 'mfa.failure', accountId: account?.id, reason: 'unknown passkey', ...rc });
+      return null;
+    }
+    const requireUv = account === null || this.userVerificationRequired(owner);
+    let verified;
+    try {
+      verified = await verifyAuthenticationResponse({
+        response,
+        expectedChallenge,
+        expectedOrigin: this.#webauthn.origin,
+        expectedRPID: this.#webauthn.rpId,
+        credential: { id: passkey.id, publicKey: Buffer.from(passkey.publicKey, 'base64url'), counter: passkey.counter, transports: passkey.transports },
+        requireUserVerification: requireUv,
+      });
+    } catch (err) {
+      await this.#audit.record({ type: 'mfa.failure', accountId: owner.id, reason: `passkey refused: ${(err as Error).message.slice(0, 120)}`, ...rc });
+      return null;
+    }
+    if (!verified.verified) return null;
+    await this.#change(owner.id, (m) => {
+      const p = m.passkeys.find((x) => x.id === passkey.id);
+      if (p) {
+        p.counter = verified.authenticationInfo.newCounter;
+        p.lastUsedAt = this.#clock();
+      }
+    });
+    await this.#audit.record({ type: 'mfa.success', accountId: owner.id, reason: `passkey "${passkey.name}"`, ...rc });
+    return { account: owner, passkey, userVerified: verified.authenticationInfo.userVerified };
+  }
+
+  async removePasskey(account: Account, id: string, rc: RequestContext & { actor?: string }): Promise<boolean> {
+    const passkey = mfaOf(account)?.passkeys.find((p) => p.id === id);
+    if (!passkey) return false;
+    await this.#change(account.id, (m) => {
+      m.passkeys = m.passkeys.filter((p) => p.id !== id);
+    });
+    await this.#store.del(keys.passkey(credentialKey(id)));
+    await this.#audit.record({ type: 'mfa.removed', accountId: account.id, reason: `passkey "${passkey.name}"`, ...rc });
+    return true;
+  }
+
+  // --- recovery codes
+
+  /** A new set of recovery codes (the old ones stop working); the codes are returned once. */
+  async newRecoveryCodes(account: Account, rc: RequestContext): Promise<string[]> {
+    const codes = Array.from({ length: RECOVERY_COUNT }, recoveryCode);
+    await this.#change(account.id, (m) => {
+      m.recoveryCodes = codes.map((c) => this.#seal.hash(c));
+      m.recoveryCodesAt = this.#clock();
+    });
+    await this.#audit.record({ type: 'mfa.recovery.generated', accountId: account.id, ...rc });
+    return codes;
+  }
+
+  /** A recovery code instead of the second factor: used up by compare-and-set. */
+  async useRecoveryCode(account: Account, raw: string, rc: RequestContext): Promise<CodeCheck> {
+    const limited = await this.#begin(account, rc);
+    if (limited) return limited;
+    const hash = this.#seal.hash(normaliseRecoveryCode(raw));
+    let used = false;
+    await this.#change(account.id, (m) => {
+      used = m.recoveryCodes.includes(hash);
+      m.recoveryCodes = m.recoveryCodes.filter((h) => h !== hash);
+    });
+    if (!used) return this.#failed(account, rc, 'recovery code');
+    await this.#succeeded(account);
+    const left = mfaOf((await this.#directory.get(account.id))!)?.recoveryCodes.length ?? 0;
+    await this.#audit.record({ type: 'mfa.recovery.used', accountId: account.id, reason: `${left} left`, ...rc });
+    return 'ok';
+  }
+
+  // --- administrators
+
+  /** Removes every factor and recovery code: enrolment is required again at the next sign-in (if the policy requires it). */
+  async reset(account: Account, rc: RequestContext & { actor: string }): Promise<void> {
+    for (const p of mfaOf(account)?.passkeys ?? []) await this.#store.del(keys.passkey(credentialKey(p.id)));
+    await this.#change(account.id, (m) => {
+      m.passkeys = [];
+      m.totp = null;
+      m.recoveryCodes = [];
+      m.recoveryCodesAt = null;
+    });
+    await this.#store.del(keys.mfaFailures(account.id));
+    await this.#audit.record({ type: 'mfa.reset', accountId: account.id, ...rc });
+  }
+
+  // --- internals
+
+  async #change(accountId: string, change: (m: MfaState) => void): Promise<Account | null> {
+    return this.#directory.update(accountId, (a) => {
+      const acct = a as MfaAccount;
+      const m: MfaState = acct.mfa ? structuredClone(acct.mfa) : { userHandle: '', passkeys: [], totp: null, recoveryCodes: [], recoveryCodesAt: null };
+      change(m);
+      if (!m.userHandle) m.userHandle = randomBytes(32).toString('base64url');
+      return { ...acct, mfa: m };
+    });
+  }
+
+  /** Counts a code attempt before it is checked; refuses past the limit. */
+  async #begin(account: Account, rc: RequestContext): Promise<CodeCheck | null> {
+    const { maxFailures, windowMinutes } = this.policy.settings;
+    const n = await this.#store.increment(keys.mfaFailures(account.id), windowMinutes * 60_000);
+    if (n <= maxFailures) return null;
+    await this.#audit.record({ type: 'mfa.throttled', accountId: account.id, reason: `more than ${maxFailures} codes in ${windowMinutes} minutes`, ...rc });
+    return 'throttled';
+  }
+
+  async #failed(account: Account, rc: RequestContext, what: string): Promise<CodeCheck> {
+    await this.#audit.record({ type: 'mfa.failure', accountId: account.id, reason: `wrong ${what}`, ...rc });
+    return 'wrong';
+  }
+
+  async #succeeded(account: Account): Promise<void> {
+    await this.#store.del(keys.mfaFailures(account.id));
+  }
+}
