@@ -180,6 +180,8 @@ export function createProvider(deps: OidcDeps): Provider {
       devInteractions: { enabled: false },
       dPoP: { enabled: false },
       pushedAuthorizationRequests: { enabled: true },
+      // The claims parameter (OIDC Core 5.5): an essential id_token.acr is how a relying party insists on two-step sign-in.
+      claimsParameter: { enabled: true },
       introspection: { enabled: true, allowedPolicy: ownClient },
       revocation: { enabled: true, allowedPolicy: ownClient },
       clientCredentials: { enabled: true },
