@@ -75,7 +75,7 @@ async function main(): Promise<void> {
       try {
         if (store instanceof RedisStore) await store.ready(5_000);
         for (const seed of seeds) {
-          const r = await loadSeed(seed.accounts, { directory: idp.directory, hasher: idp.hasher, audit: idp.audit, lockout: idp.lockout, now: systemClock() });
+          const r = await loadSeed(seed.accounts, { directory: idp.directory, hasher: idp.hasher, audit: idp.audit, lockout: idp.lockout, mfa: idp.mfa, now: systemClock() });
           logger.info({ ...r, file: seed.file }, seed.what);
         }
         break;

@@ -12,6 +12,7 @@ export const ACCOUNT_USAGE = `  account show <loginId>                          
   account create <file.json>                           create or update accounts (seed-file format: an object or an array)
   account set <loginId> [--locked|--unlocked] [--disabled|--enabled] [--temporary|--not-temporary]
               [--no-questions] [--password-expired] [--password <new>]
+              [--totp-secret <base32>] [--no-mfa]
                                                        put an account into a state to test`;
 
 export class AccountUsageError extends Error {}
@@ -42,6 +43,7 @@ export async function accountState(s: Services, a: Account): Promise<Record<stri
     },
     questions: a.questions.map((q) => q.question),
     requiredActions: s.credentials.requiredActions(a),
+    mfa: s.mfa.describe(a),
     lastSignInAt: a.lastSignInAt === null ? null : new Date(a.lastSignInAt).toISOString(),
   };
 }
@@ -56,6 +58,7 @@ export async function accountCommand(argv: string[], out: (line: string) => void
       temporary: { type: 'boolean' }, 'not-temporary': { type: 'boolean' },
       'no-questions': { type: 'boolean' }, 'password-expired': { type: 'boolean' },
       password: { type: 'string' },
+      'totp-secret': { type: 'string' }, 'no-mfa': { type: 'boolean' },
     },
   });
   const [action, arg] = positionals;
@@ -69,7 +72,7 @@ export async function accountCommand(argv: string[], out: (line: string) => void
   const actor = `cli:${userInfo().username}`;
   try {
     if (seed) {
-      const r = await loadSeed(seed, { directory: s.directory, hasher: s.hasher, audit: s.audit, lockout: s.lockout, now: Date.now() });
+      const r = await loadSeed(seed, { directory: s.directory, hasher: s.hasher, audit: s.audit, lockout: s.lockout, mfa: s.mfa, now: Date.now() });
       out(`created ${r.created}, updated ${r.updated}: ${seed.map((a) => a.loginId).join(', ')}`);
       return 0;
     }
@@ -94,6 +97,9 @@ export async function accountCommand(argv: string[], out: (line: string) => void
       if (status && status !== a.status) a = (await s.administration.setStatus({ kind: 'ministry' }, { id: actor } as Account, a.id, status, {})).account;
       if (values.locked) await s.lockout.lock(a.loginId);
       if (values.unlocked) await s.lockout.unlock(a.loginId);
+      if (values['no-mfa']) await s.mfa.reset(a, { actor });
+      if (values['totp-secret'] !== undefined) await s.mfa.setTotpSecret(a, values['totp-secret'], { actor });
+      a = (await s.directory.get(a.id)) ?? a;
     }
     out(JSON.stringify(await accountState(s, a), null, 2));
     return 0;

@@ -292,7 +292,16 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
     if (store.kind === 'memory') {
       throw new UsageError('no REDIS_URL (or cluster/sentinels) configured: the CLI works on the same Redis as the server');
     }
-    if (!REVOKING.has(command)) return { store, services: createServices(settings, store, systemClock, { revokeGrants: (accountId) => revokeAccountGrants(store, accountId) }), rpDirs: settings.relyingPartyDirs };
+    if (!REVOKING.has(command)) {
+      // `account set --totp-secret` seals the secret as the server does: with the server's keys (when this machine has them).
+      let sealSecret: string | undefined;
+      try {
+        sealSecret = command === 'account' ? loadKeyMaterial(settings.keysDir, { create: false }).decoyKey : undefined;
+      } catch {
+        sealSecret = undefined;
+      }
+      return { store, services: createServices(settings, store, systemClock, { revokeGrants: (accountId) => revokeAccountGrants(store, accountId), sealSecret }), rpDirs: settings.relyingPartyDirs };
+    }
     // The server's IdP (never listening), with its keys and relying parties: sessions this
     // tool ends are told to their apps as the server would (OIDC back-channel, SAML SOAP).
     const { createIdp } = await import('../web/app.ts');

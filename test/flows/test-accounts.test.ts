@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadSeed, parseSeed, type SeedAccount } from '../../src/domain/accounts/seed.ts';
 import { RedisStore } from '../../src/store/index.ts';
+import { generate } from 'otplib';
 import { Browser } from '../support/browser.ts';
 import { startTestIdp, type TestIdp } from '../support/idp.ts';
 import { startIdpProcess } from '../support/process.ts';
@@ -42,7 +43,7 @@ describe('accounts in any state for testers', () => {
     const store = new RedisStore({ url, keyPrefix: prefix });
     await store.ready();
     t = await startTestIdp({ store, overrides: { passwordPolicy: { default: { maxAgeDays: 90 } } } });
-    env = { ...process.env, REDIS_URL: url, REDIS_KEY_PREFIX: prefix, IDP_ARGON2_MEMORY_KIB: '8192', IDP_ARGON2_TIME_COST: '1', IDP_CONFIG_FILE: path.join(mkdtempSync(path.join(tmpdir(), 'idp-cfg-')), 'c.json') };
+    env = { ...process.env, REDIS_URL: url, REDIS_KEY_PREFIX: prefix, IDP_KEYS_DIR: t.keysDir, IDP_ARGON2_MEMORY_KIB: '8192', IDP_ARGON2_TIME_COST: '1', IDP_CONFIG_FILE: path.join(mkdtempSync(path.join(tmpdir(), 'idp-cfg-')), 'c.json') };
     writeFileSync(env.IDP_CONFIG_FILE!, JSON.stringify({ passwordPolicy: { default: { maxAgeDays: 90 } } }));
   });
   after(async () => {
@@ -52,7 +53,16 @@ describe('accounts in any state for testers', () => {
   const cli = (...args: string[]) => runCli(env, ...args);
 
   const seed = (accounts: SeedAccount[]) =>
-    loadSeed(parseSeed(accounts, 'test'), { directory: t.idp.directory, hasher: t.idp.hasher, audit: t.idp.audit, lockout: t.idp.lockout, now: Date.now() });
+    loadSeed(parseSeed(accounts, 'test'), { directory: t.idp.directory, hasher: t.idp.hasher, audit: t.idp.audit, lockout: t.idp.lockout, mfa: t.idp.mfa, now: Date.now() });
+
+  /** Signs in with the password and a code of the authenticator `secret`; resolves to the page reached. */
+  async function signInWithCode(loginId: string, secret: string): Promise<{ second: string; after: string }> {
+    const b = new Browser(t.url);
+    const second = await b.signIn((await b.open('/portal')).res, loginId, PASSWORD);
+    const after = await b.follow(await b.submit(second.res, '/mfa/code', { code: await generate({ secret }) }));
+    return { second: second.res.text, after: after.res.text };
+  }
+  const SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
 
   describe('by seed file', () => {
     const accounts = [
@@ -63,6 +73,7 @@ describe('accounts in any state for testers', () => {
       base('seed-expired@students.edu.sg', { passwordExpired: true }),
       base('seed-old@students.edu.sg', { passwordChangedAt: '2020-01-01' }),
       base('seed-ready@students.edu.sg'),
+      base('seed-mfa@schools.gov.sg', { roles: ['staff'], totpSecret: SECRET }),
     ];
     before(async () => {
       assert.deepEqual(await seed(accounts), { created: accounts.length, updated: 0 });
@@ -86,6 +97,11 @@ describe('accounts in any state for testers', () => {
       const text = await signIn(t, 'seed-ready@students.edu.sg');
       assert.doesNotMatch(text, SCREENS.changePassword);
       assert.doesNotMatch(text, SCREENS.setupQuestions);
+    });
+    it('two-step sign-in with a known authenticator secret: the code is asked, then the portal', async () => {
+      const { second, after } = await signInWithCode('seed-mfa@schools.gov.sg', SECRET);
+      assert.match(second, /Two-Step Sign-in/);
+      assert.match(after, SCREENS.portal);
     });
     it('refuses unknown fields and bad dates, naming them', () => {
       assert.throws(() => parseSeed([base('x@students.edu.sg', { passwordChangedAt: 'yesterday' })], 'f.json'), /\[0\]\.passwordChangedAt/);
@@ -160,6 +176,18 @@ describe('accounts in any state for testers', () => {
       assert.equal(state.password.expired, true, r.stderr);
       assert.match(await signIn(t, 'cli-e@students.edu.sg', 'Another-Harbour-77'), SCREENS.changePassword);
     });
+    it('--totp-secret: the code is asked at sign-in; show says so; --no-mfa removes it', async () => {
+      const r = await cli('account', 'set', 'cli-a@students.edu.sg', '--totp-secret', SECRET);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(JSON.parse(r.stdout).mfa.authenticatorApp, true);
+      assert.doesNotMatch(r.stdout, new RegExp(SECRET), 'the secret is not printed');
+      const { second, after } = await signInWithCode('cli-a@students.edu.sg', SECRET);
+      assert.match(second, /Two-Step Sign-in/);
+      assert.match(after, SCREENS.portal);
+      const off = await cli('account', 'set', 'cli-a@students.edu.sg', '--no-mfa');
+      assert.equal(JSON.parse(off.stdout).mfa.authenticatorApp, false);
+    });
+
     it('refuses an unknown login ID and contradictory options', async () => {
       assert.equal((await cli('account', 'show', 'nobody@students.edu.sg')).code, 2);
       assert.equal((await cli('account', 'set', 'cli-a@students.edu.sg', '--locked', '--unlocked')).code, 2);

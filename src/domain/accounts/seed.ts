@@ -34,7 +34,15 @@ const seedAccount = z.strictObject({
   passwordChangedAt: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
   /** Shorthand for a passwordChangedAt long ago: expired under any policy maxAgeDays. */
   passwordExpired: z.boolean().optional(),
+  /** Two-step sign-in with an authenticator app of this base32 secret (the tester computes the codes); null removes every factor. */
+  totpSecret: z.string().regex(/^[A-Za-z2-7 =]{16,160}$/, 'a base32 secret (A-Z, 2-7), at least 16 characters').nullable().optional(),
 });
+
+/** The part of two-step sign-in the seed uses (absent: `totpSecret` is refused). */
+export interface SeedMfa {
+  setTotpSecret(account: Account, secret: string, rc: { actor?: string }): Promise<void>;
+  reset(account: Account, rc: { actor: string }): Promise<void>;
+}
 
 export type SeedAccount = z.input<typeof seedAccount>;
 export type ParsedSeedAccount = z.output<typeof seedAccount>;
@@ -81,7 +89,7 @@ export function readSeedFile(file: string): z.output<typeof seedAccount>[] {
 
 export async function loadSeed(
   accounts: z.output<typeof seedAccount>[],
-  deps: { directory: Directory; hasher: SecretHasher; audit: AuditLog; now: number; lockout?: SeedLockout },
+  deps: { directory: Directory; hasher: SecretHasher; audit: AuditLog; now: number; lockout?: SeedLockout; mfa?: SeedMfa },
 ): Promise<{ created: number; updated: number }> {
   let created = 0;
   let updated = 0;
@@ -108,6 +116,7 @@ export async function loadSeed(
       await deps.directory.update(existing.id, (a) => ({ ...a, ...fields }));
       await deps.audit.record({ type: 'account.updated', accountId: existing.id, actor: 'seed' });
       await applyLock(s, deps.lockout);
+      await applyMfa(s, deps);
       updated++;
       continue;
     }
@@ -123,8 +132,18 @@ export async function loadSeed(
       updated++;
     }
     await applyLock(s, deps.lockout);
+    await applyMfa(s, deps);
   }
   return { created, updated };
+}
+
+async function applyMfa(s: ParsedSeedAccount, deps: { directory: Directory; mfa?: SeedMfa }): Promise<void> {
+  if (s.totpSecret === undefined) return;
+  if (!deps.mfa) throw new SeedError(`${s.loginId}: "totpSecret" cannot be applied here`);
+  const account = await deps.directory.findByLoginId(s.loginId);
+  if (!account) return;
+  if (s.totpSecret === null) await deps.mfa.reset(account, { actor: 'seed' });
+  else await deps.mfa.setTotpSecret(account, s.totpSecret, { actor: 'seed' });
 }
 
 async function applyLock(s: ParsedSeedAccount, lockout: SeedLockout | undefined): Promise<void> {

@@ -116,6 +116,29 @@ export class Mfa {
     return 'ok';
   }
 
+  /**
+   * An authenticator app with a secret the caller knows (seed files and the CLI: an
+   * integration tester computes the codes with any TOTP library). No code is checked.
+   */
+  async setTotpSecret(account: Account, secret: string, rc: RequestContext & { actor?: string }): Promise<void> {
+    const normalised = secret.replace(/[\s=]/g, '').toUpperCase();
+    if (!/^[A-Z2-7]{16,128}$/.test(normalised)) throw new Error('an authenticator secret is base32 (A-Z, 2-7), at least 16 characters');
+    await this.#change(account.id, (m) => {
+      m.totp = { sealedSecret: this.#seal.seal(normalised), addedAt: this.#clock(), lastUsedAt: null, lastStep: 0 };
+    });
+    await this.#audit.record({ type: 'mfa.added', accountId: account.id, reason: 'authenticator app (set by seed or CLI)', ...rc });
+  }
+
+  /** What an account has, without secrets (CLI `account show`). */
+  describe(account: Account): { passkeys: Array<{ name: string; addedAt: string }>; authenticatorApp: boolean; recoveryCodesLeft: number } {
+    const m = mfaOf(account);
+    return {
+      passkeys: (m?.passkeys ?? []).map((p) => ({ name: p.name, addedAt: new Date(p.addedAt).toISOString() })),
+      authenticatorApp: !!m?.totp,
+      recoveryCodesLeft: m?.recoveryCodes.length ?? 0,
+    };
+  }
+
   /** A code from the account's authenticator app (each accepted once). */
   async checkTotp(account: Account, code: string, rc: RequestContext): Promise<CodeCheck> {
     const totp = mfaOf(account)?.totp;
