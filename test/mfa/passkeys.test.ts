@@ -7,6 +7,7 @@
 //   account's second factor; a lost device is replaced through a recovery code.
 import assert from 'node:assert/strict';
 import type { Browser, CDPSession, Page } from 'playwright-core';
+import { generate } from 'otplib';
 import { Journey, launchChromium } from '../support/chromium.ts';
 import { startTestIdp, type TestIdp } from '../support/idp.ts';
 
@@ -115,6 +116,38 @@ describe('two-step sign-in in Chromium (passkeys)', function () {
     await click(p, 'Use Recovery Code');
     await j.screen('sspr', 'MIMS Self Service Password Reset');
     assert.match(await p.locator('main').innerText(), /Recovery codes left: 9/);
+    await j.close();
+  });
+
+  it('a teacher adds an authenticator app from the SSPR app: QR code, key, code, recovery codes', async () => {
+    const j = await Journey.start(browser, 'mfa-authenticator-app');
+    const p = j.page;
+    await p.goto(`${t.url}/portal/sspr`);
+    await j.screen('sign-in', 'MIMS Portal');
+    await p.getByLabel('Username').fill('daniel_wong@schools.gov.sg');
+    await p.getByLabel('Password').fill('Granite%River31');
+    await click(p, 'Sign in');
+    await j.screen('sspr', 'MIMS Self Service Password Reset');
+    assert.match(await p.locator('main').innerText(), /You have not set up two-step sign-in/);
+    await click(p, 'Add a Passkey or Authenticator App');
+    await j.screen('reauth', 'Please Sign in');
+    await p.getByLabel('Password').fill('Granite%River31');
+    await click(p, 'Continue');
+    await j.screen('mfa-choose', 'Set up Two-Step Sign-in');
+    await click(p, 'Use an authenticator app');
+    await j.screen('mfa-totp', 'Set up Your Authenticator App');
+    assert.equal(await p.locator('.qr svg').count(), 1, 'the QR code');
+    const key = (await p.locator('#totp-secret').innerText()).replace(/ /g, '');
+    await p.getByLabel('Code from your authenticator app').fill('000000');
+    await click(p, 'Confirm Code');
+    await j.screen('mfa-totp-wrong', 'Set up Your Authenticator App');
+    assert.match(await p.locator('[role=alert]').innerText(), /That code is not right/);
+    await p.getByLabel('Code from your authenticator app').fill(await generate({ secret: key, epoch: Math.floor((Date.now() + offset) / 1000) }));
+    await click(p, 'Confirm Code');
+    await j.screen('mfa-recovery', 'Your Recovery Codes');
+    await click(p, 'I have saved my recovery codes');
+    await j.screen('sspr-with-app', 'MIMS Self Service Password Reset');
+    assert.match(await p.locator('main').innerText(), /Authenticator app[\s\S]*Recovery codes left: 10/);
     await j.close();
   });
 
