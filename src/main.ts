@@ -3,14 +3,21 @@
 // (and while the store can take writes). Without Redis the IdP stays up, alive but not
 // ready, showing SSPR 5019, and carries on by itself when Redis comes back.
 // The first log line says which store is in use.
-import { createServer } from 'node:http';
+// With server.workers > 1 (IDP_WORKERS), this process is the primary of Node's cluster: it
+// makes the keys, runs the simulated apps, and keeps that many IdP worker processes on one
+// port (a worker that dies is replaced); each worker serves the IdP over the shared Redis.
+// Start-up writes (seeding, migrations) are done by the first worker only.
+import cluster, { type Worker } from 'node:cluster';
+import { createServer, type Server } from 'node:http';
+import { availableParallelism } from 'node:os';
 import { expiringCertificates, loadKeyMaterial, watchKeyMaterial, type KeyMaterial } from './config/key-material.ts';
 import { loadRelyingParties } from './config/relying-parties.ts';
 import { ConfigError, loadSettings, projectRoot } from './config/settings.ts';
 import { loadSeed, readSeedFile, SeedError } from './domain/accounts/seed.ts';
 import { systemClock } from './domain/clock.ts';
 import { createLogger } from './observability/logger.ts';
-import { createStore, RedisStore, StoreUnavailableError } from './store/index.ts';
+import { createStore, RedisStore, StoreUnavailableError, type Store } from './store/index.ts';
+import { createServices, type Services } from './services.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createIdp } from './web/app.ts';
 import { runMigrations } from './domain/migrations/migrate.ts';
@@ -19,18 +26,145 @@ import { withSimulatedApps } from './sims/clients.ts';
 import { createSlsSim } from './sims/sls/app.ts';
 import { createWorkspaceSim } from './sims/workspace/app.ts';
 
+type Settings = ReturnType<typeof loadSettings>;
+type Logger = ReturnType<typeof createLogger>;
+
+/** Seed files, read (and checked) now: a bad file stops start-up with its message, before listening. */
+function readSeeds(settings: Settings) {
+  return [
+    ...(settings.seed.demo ? [{ what: 'demo accounts loaded (see README "Demo accounts")', file: path.join(projectRoot, 'config/demo-accounts.json') }] : []),
+    ...(settings.seed.file ? [{ what: 'seed file loaded', file: settings.seed.file }] : []),
+  ].map((s) => ({ ...s, accounts: readSeedFile(s.file) }));
+}
+
+/**
+ * Start-up writes once the store answers (retried until it does, never fatal): the seed
+ * files; then data migrations in the background (README "Upgrading": this release reads
+ * records of the previous version meanwhile).
+ */
+async function startupWrites(store: Store, services: Services, seeds: ReturnType<typeof readSeeds>, logger: Logger): Promise<void> {
+  let warned = false;
+  for (;;) {
+    try {
+      if (store instanceof RedisStore) await store.ready(5_000);
+      for (const seed of seeds) {
+        const r = await loadSeed(seed.accounts, { directory: services.directory, hasher: services.hasher, audit: services.audit, lockout: services.lockout, mfa: services.mfa, now: systemClock() });
+        logger.info({ ...r, file: seed.file }, seed.what);
+      }
+      break;
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError)) throw err;
+      if (!warned) logger.error({ errorCode: 'SSPR 5019', detail: err.message }, 'store unreachable at start-up: serving SSPR 5019 and retrying until it answers');
+      warned = true;
+      await sleep(1_000);
+    }
+  }
+  runMigrations(store, services.directory).then((reports) => {
+    for (const r of reports) logger.info({ migration: r.name, ...r.counts, skipped: r.skipped, resumed: r.resumed }, r.skipped ? 'data migration already done' : 'data migration finished');
+  }, (err: unknown) => logger.error({ err }, 'data migration stopped: it resumes at the next start or with npm run cli -- migrate'));
+}
+
+/** What the primary tells its workers: the start-up writes are done (they may say ready). */
+const STARTUP_DONE = 'idp:startup-done';
+
 async function main(): Promise<void> {
   const settings = loadSettings();
+  const workers = settings.server.workers === 'auto' ? availableParallelism() : settings.server.workers;
+  if (workers > 1 && cluster.isPrimary) return primary(settings, workers);
+  const redis = settings.redis;
+  if (cluster.isPrimary) process.stderr.write(banner(settings, redis.url || redis.clusterNodes.length || redis.sentinels.length ? 'redis' : 'memory', 1));
+  return serve(settings, cluster.isWorker ? cluster.worker!.id : 0);
+}
+
+/** The cluster's primary: keys and simulated apps here, the IdP in `count` workers. */
+async function primary(settings: Settings, count: number): Promise<void> {
+  process.stderr.write(banner(settings, 'redis', count));
+  const logger = createLogger(settings.log.level).child({ role: 'primary' });
+  // Made once here (key files, the simulated apps' registrations), so every worker reads the same.
+  const keyMaterial = loadKeyMaterial(settings.keysDir);
+  const relyingParties = loadRelyingParties(settings.relyingPartyDirs);
+  const seeds = readSeeds(settings);
+  const sims = simulatedApps(settings, withSimulatedApps(settings, relyingParties), logger);
+  // The start-up writes are the primary's, once for all workers; each worker is told when they are done.
   const { store, description } = createStore(settings.redis);
-  process.stderr.write(banner(settings, store.kind));
-  const logger = createLogger(settings.log.level);
+  logger.info({ store: store.kind }, `store: ${description}`);
+  let written = false;
+  const tell = (worker: Worker | undefined) => void worker?.send(STARTUP_DONE);
+  cluster.on('online', (worker) => written && tell(worker));
+  startupWrites(store, createServices(settings, store, systemClock, { sealSecret: keyMaterial.decoyKey }), seeds, logger).then(() => {
+    written = true;
+    for (const worker of Object.values(cluster.workers ?? {})) tell(worker);
+  }, (err: unknown) => {
+    logger.fatal({ err }, 'start-up failed');
+    process.exit(1);
+  });
+  let stopping = false;
+  const fork = () => cluster.fork();
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) {
+        for (const server of sims) server.close();
+        void store.close().finally(() => {
+          logger.info('stopped');
+          process.exit(0);
+        });
+      }
+      return;
+    }
+    logger.error({ worker: worker.id, code, signal }, 'IdP worker exited: starting another');
+    setTimeout(fork, 1_000).unref();
+  });
+  for (let i = 0; i < count; i++) fork();
+  logger.info({ workers: count }, 'IdP workers started');
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down the workers');
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
+    setTimeout(() => process.exit(1), 12_000).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** The simulated relying parties' servers (beside the IdP, or in the primary). */
+function simulatedApps(settings: Settings, { sls, workspace }: ReturnType<typeof withSimulatedApps>, logger: ReturnType<typeof createLogger>): Server[] {
+  const servers: Server[] = [];
+  if (sls) {
+    const sim = createSlsSim({ publicUrl: settings.sims.sls.publicUrl, issuer: settings.server.publicUrl, clientId: sls.client_id, clientSecret: sls.client_secret!, viewsDir: path.join(projectRoot, 'views/sims/sls') });
+    const simServer = createServer(sim.app.callback());
+    simServer.listen(settings.sims.sls.port, settings.server.host, () => {
+      logger.info({ url: settings.sims.sls.publicUrl }, 'sls-sim (simulated OIDC relying party) ready');
+    });
+    servers.push(simServer);
+  }
+  if (workspace) {
+    const sim = createWorkspaceSim({ publicUrl: settings.sims.workspace.publicUrl, idpMetadataUrl: `${settings.server.publicUrl}/saml/metadata`, keys: workspace.keys, viewsDir: path.join(projectRoot, 'views/sims/workspace') });
+    const simServer = createServer(sim.app.callback());
+    simServer.listen(settings.sims.workspace.port, settings.server.host, () => {
+      logger.info({ url: settings.sims.workspace.publicUrl }, 'workspace-sim (simulated Google Workspace, SAML service provider) ready');
+    });
+    servers.push(simServer);
+  }
+  return servers;
+}
+
+/** The IdP in this process: alone (`worker` 0), or as one worker of the cluster. */
+async function serve(settings: Settings, worker: number): Promise<void> {
+  const { store, description } = createStore(settings.redis);
+  const base = createLogger(settings.log.level);
+  const logger = worker ? base.child({ worker }) : base;
   logger.info({ store: store.kind }, `store: ${description}`);
 
   const keyMaterial = loadKeyMaterial(settings.keysDir);
   const relyingParties = loadRelyingParties(settings.relyingPartyDirs);
-  const { sls, workspace } = withSimulatedApps(settings, relyingParties);
+  const simulated = withSimulatedApps(settings, relyingParties);
+  // Start-up writes (seeding, migrations) are this process's when it runs alone, else the
+  // primary's: a worker is ready once the primary says they are done.
   let started = false;
-  const idp = createIdp({ settings, store, logger, clock: systemClock, keyMaterial, relyingParties, started: () => started });
+  let primaryDone = worker === 0;
+  if (worker) process.on('message', (m) => void (m === STARTUP_DONE && (primaryDone = true)));
+  const idp = createIdp({ settings, store, logger, clock: systemClock, keyMaterial, relyingParties, started: () => started, worker });
   // Key rotation (README "Key rotation"): rotated keys are used without restart; a SAML
   // certificate expiring within 30 days is warned about at start, on change and daily.
   let keysInUse = keyMaterial;
@@ -46,11 +180,7 @@ async function main(): Promise<void> {
     warnExpiry(k);
   }, (err) => logger.error({ err }, 'key files changed but could not be loaded: the keys in use stay'));
   setInterval(() => warnExpiry(keysInUse), 86_400_000).unref();
-  // Seed files are read now: a bad file stops start-up with its message, before listening.
-  const seeds = [
-    ...(settings.seed.demo ? [{ what: 'demo accounts loaded (see README "Demo accounts")', file: path.join(projectRoot, 'config/demo-accounts.json') }] : []),
-    ...(settings.seed.file ? [{ what: 'seed file loaded', file: settings.seed.file }] : []),
-  ].map((s) => ({ ...s, accounts: readSeedFile(s.file) }));
+  const seeds = worker ? [] : readSeeds(settings);
 
   const server = createServer({
     headersTimeout: settings.server.headersTimeoutMs,
@@ -70,29 +200,11 @@ async function main(): Promise<void> {
 
   // Start-up work that needs the store: retried until it succeeds, never fatal.
   const startup = async () => {
-    let warned = false;
-    for (;;) {
-      try {
-        if (store instanceof RedisStore) await store.ready(5_000);
-        for (const seed of seeds) {
-          const r = await loadSeed(seed.accounts, { directory: idp.directory, hasher: idp.hasher, audit: idp.audit, lockout: idp.lockout, mfa: idp.mfa, now: systemClock() });
-          logger.info({ ...r, file: seed.file }, seed.what);
-        }
-        break;
-      } catch (err) {
-        if (!(err instanceof StoreUnavailableError)) throw err;
-        if (!warned) logger.error({ errorCode: 'SSPR 5019', detail: err.message }, 'store unreachable at start-up: serving SSPR 5019 and retrying until it answers');
-        warned = true;
-        await sleep(1_000);
-      }
-    }
+    if (!worker) await startupWrites(store, idp, seeds, logger);
     // Ready means ready: the SAML schema validator is compiled before /readyz says so.
     await idp.warm();
+    while (!primaryDone) await sleep(50);
     started = true;
-    // Data migrations (README "Upgrading"): in the background, since this release reads records of the previous version.
-    runMigrations(store, idp.directory).then((reports) => {
-      for (const r of reports) logger.info({ migration: r.name, ...r.counts, skipped: r.skipped, resumed: r.resumed }, r.skipped ? 'data migration already done' : 'data migration finished');
-    }, (err: unknown) => logger.error({ err }, 'data migration stopped: it resumes at the next start or with npm run cli -- migrate'));
     logger.info({ url: settings.server.publicUrl, clients: relyingParties.oidc.map((c) => c.client_id), serviceProviders: relyingParties.saml.map((sp) => sp.id) }, 'IdP ready');
   };
   startup().catch((err: unknown) => {
@@ -100,23 +212,8 @@ async function main(): Promise<void> {
     process.exit(1);
   });
 
-  const servers = [server];
-  if (sls) {
-    const sim = createSlsSim({ publicUrl: settings.sims.sls.publicUrl, issuer: settings.server.publicUrl, clientId: sls.client_id, clientSecret: sls.client_secret!, viewsDir: path.join(projectRoot, 'views/sims/sls') });
-    const simServer = createServer(sim.app.callback());
-    simServer.listen(settings.sims.sls.port, settings.server.host, () => {
-      logger.info({ url: settings.sims.sls.publicUrl }, 'sls-sim (simulated OIDC relying party) ready');
-    });
-    servers.push(simServer);
-  }
-  if (workspace) {
-    const sim = createWorkspaceSim({ publicUrl: settings.sims.workspace.publicUrl, idpMetadataUrl: `${settings.server.publicUrl}/saml/metadata`, keys: workspace.keys, viewsDir: path.join(projectRoot, 'views/sims/workspace') });
-    const simServer = createServer(sim.app.callback());
-    simServer.listen(settings.sims.workspace.port, settings.server.host, () => {
-      logger.info({ url: settings.sims.workspace.publicUrl }, 'workspace-sim (simulated Google Workspace, SAML service provider) ready');
-    });
-    servers.push(simServer);
-  }
+  // The simulated apps run beside a lone IdP; with workers, in the primary.
+  const servers = [server, ...(worker ? [] : simulatedApps(settings, simulated, logger))];
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -145,8 +242,8 @@ async function main(): Promise<void> {
 }
 
 /** The first lines of `npm start`, for a person: what to open, and with which accounts. */
-function banner(settings: ReturnType<typeof loadSettings>, storeKind: 'redis' | 'memory'): string {
-  const lines = [`School IdP: ${settings.server.publicUrl}  (listening on ${settings.server.host}:${settings.server.port})`];
+function banner(settings: Settings, storeKind: 'redis' | 'memory', workers: number): string {
+  const lines = [`School IdP: ${settings.server.publicUrl}  (listening on ${settings.server.host}:${settings.server.port}${workers > 1 ? `, ${workers} worker processes` : ''})`];
   if (settings.sims.enabled) {
     lines.push(`  Student iCON (workspace-sim, SAML): ${settings.sims.workspace.publicUrl}`);
     lines.push(`  Student Learning Space (sls-sim, OIDC): ${settings.sims.sls.publicUrl}`);

@@ -51,6 +51,8 @@ export const settingsSchema = z.strictObject({
     requestTimeoutMs: z.coerce.number().int().min(1000).default(30_000),
     /** Idle keep-alive connections are closed after this; keep it above your load balancer's idle timeout. */
     keepAliveTimeoutMs: z.coerce.number().int().min(1000).default(65_000),
+    /** IdP processes sharing the port (Node's cluster module): a number, or "auto" for one per core. More than one needs Redis. */
+    workers: z.union([z.literal('auto'), z.coerce.number().int().min(1).max(256)]).default(1),
   }),
   redis: z.strictObject({
     url: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
@@ -196,6 +198,7 @@ const asBool: EnvParse = (raw) => {
 export const ENVIRONMENT: ReadonlyArray<{ env: string; key: string; parse?: EnvParse }> = [
   { env: 'PORT', key: 'server.port' },
   { env: 'IDP_HOST', key: 'server.host' },
+  { env: 'IDP_WORKERS', key: 'server.workers' },
   { env: 'IDP_PUBLIC_URL', key: 'server.publicUrl' },
   { env: 'IDP_TRUST_PROXY', key: 'server.trustProxy', parse: asBool },
   { env: 'REDIS_URL', key: 'redis.url' },
@@ -322,6 +325,10 @@ export function loadSettings({ env = process.env, overrides = {} }: LoadOptions 
   if (settings.seed.demo && !isLoopback(settings.server.host) && !settings.seed.demoOnNetwork) {
     throw new ConfigError(`invalid configuration:\n  server.host (env IDP_HOST): ${settings.server.host} would serve the demo accounts, whose passwords are public, to the network; listen on 127.0.0.1, turn the demo seed off (IDP_DEMO_SEED=false), or set IDP_DEMO_ON_NETWORK=true if that is really meant`);
   }
+  // Several processes share state through Redis only: the embedded store lives in one process.
+  if (settings.server.workers !== 1 && !usesRedisSettings(settings.redis)) {
+    throw new ConfigError('invalid configuration:\n  server.workers (env IDP_WORKERS): more than one IdP process needs Redis (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES): the embedded store lives inside one process');
+  }
   // Tile URLs may name the simulated apps' addresses, which are configurable.
   for (const app of settings.apps) {
     app.url = app.url.replaceAll('{sims.sls.publicUrl}', settings.sims.sls.publicUrl).replaceAll('{sims.workspace.publicUrl}', settings.sims.workspace.publicUrl);
@@ -330,4 +337,8 @@ export function loadSettings({ env = process.env, overrides = {} }: LoadOptions 
   settings.relyingPartyDirs = settings.relyingPartyDirs.map((d) => path.resolve(projectRoot, d));
   if (settings.seed.file) settings.seed.file = path.resolve(settings.seed.file);
   return settings;
+}
+
+function usesRedisSettings(r: { url?: string | undefined; clusterNodes: string[]; sentinels: string[] }): boolean {
+  return Boolean(r.url) || r.clusterNodes.length > 0 || r.sentinels.length > 0;
 }

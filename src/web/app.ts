@@ -54,6 +54,8 @@ export interface IdpDeps {
   relyingParties: RelyingParties;
   /** Whether start-up work (seeding, warming) is done; /readyz is 503 until then. Default: done. */
   started?: () => boolean;
+  /** Which worker process this is (server.workers > 1), 0 alone; /healthz says it. */
+  worker?: number;
 }
 
 export interface Idp extends Services {
@@ -223,7 +225,7 @@ export function createIdp(deps: IdpDeps): Idp {
   /** What the gate refused, run first: every entry point hands its refusal here. */
   const runFirst = (ctx: Context, refusal: Refusal, resume: Resume) => starts.runFirst(refusal, resume, secretOf(ctx));
   const routers = [
-    opsRouter({ store, metrics, started: deps.started ?? (() => true) }),
+    opsRouter({ store, metrics, started: deps.started ?? (() => true), worker: deps.worker ?? 0 }),
     interactionRouter({
       provider,
       ssoOf,

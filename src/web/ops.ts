@@ -5,11 +5,12 @@ import Router from '@koa/router';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Store } from '../store/index.ts';
 
-export function opsRouter({ store, metrics, started }: { store: Store; metrics: Metrics; started: () => boolean }): Router {
+export function opsRouter({ store, metrics, started, worker }: { store: Store; metrics: Metrics; started: () => boolean; worker: number }): Router {
   const router = new Router();
   router.get('/healthz', (ctx) => {
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = { status: 'ok' };
+    // With several IdP processes (server.workers > 1): which one answered.
+    ctx.body = worker ? { status: 'ok', worker } : { status: 'ok' };
   });
   router.get('/readyz', async (ctx) => {
     ctx.set('Cache-Control', 'no-store');

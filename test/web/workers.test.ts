@@ -1,0 +1,73 @@
+// IDP_WORKERS: several IdP processes on one port (Node's cluster module) over one Redis.
+// Requests are answered by both; a sign-in started on one finishes wherever the next
+// request lands; the demo accounts are seeded once, by the primary, before any worker says
+// ready; a worker that dies is replaced; SIGTERM stops them all; the embedded store refuses.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { projectRoot } from '../../src/config/settings.ts';
+import { Browser } from '../support/browser.ts';
+import { DEMO } from '../support/idp.ts';
+import { startIdpProcess, type IdpProcess } from '../support/process.ts';
+import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
+
+async function workersSeen(url: string, requests: number): Promise<Set<number>> {
+  const seen = new Set<number>();
+  for (let i = 0; i < requests; i++) {
+    // A new connection each time: the cluster hands connections out, not requests.
+    const body = (await fetch(`${url}/healthz`, { headers: { connection: 'close' } }).then((r) => r.json())) as { worker?: number };
+    seen.add(body.worker ?? 0);
+  }
+  return seen;
+}
+
+describe('IDP_WORKERS: several IdP processes on one port', function () {
+  this.timeout(60_000);
+  let idp: IdpProcess;
+  let url: string;
+
+  before(async () => {
+    idp = await startIdpProcess({ REDIS_URL: await testRedisUrl(), REDIS_KEY_PREFIX: uniquePrefix(), IDP_WORKERS: '2', IDP_DEMO_SEED: 'true', IDP_KEYS_DIR: mkdtempSync(path.join(tmpdir(), 'idp-keys-')) });
+    url = `http://127.0.0.1:${idp.port}`;
+  });
+  after(async () => {
+    await idp?.kill('SIGKILL');
+  });
+
+  it('answers from both workers, and a sign-in crosses them', async () => {
+    assert.deepEqual([...(await workersSeen(url, 30))].sort(), [1, 2]);
+    const browser = new Browser(url);
+    const page = await browser.open('/portal');
+    const portal = await browser.signIn(page.res, DEMO.student.loginId, DEMO.student.password);
+    assert.match(portal.res.text, /Allen Tan/);
+    assert.match(idp.output(), /demo accounts loaded/);
+    assert.equal(idp.output().match(/demo accounts loaded/g)!.length, 1, 'seeded once, by the primary');
+  });
+
+  it('replaces a worker that dies, and SIGTERM stops them all', async () => {
+    const pids = spawnSync('pgrep', ['-P', String(idp.child.pid)], { encoding: 'utf8' }).stdout.trim().split('\n').map(Number).filter(Boolean);
+    assert.equal(pids.length, 2, 'two worker processes');
+    process.kill(pids[0]!, 'SIGKILL');
+    let replaced: number[] = [];
+    for (let i = 0; i < 100 && replaced.length < 2; i++) {
+      await sleep(100);
+      replaced = spawnSync('pgrep', ['-P', String(idp.child.pid)], { encoding: 'utf8' }).stdout.trim().split('\n').map(Number).filter((p) => p && p !== pids[0]);
+    }
+    assert.equal(replaced.length, 2, 'a new worker took its place');
+    let ready = false;
+    for (let i = 0; i < 100 && !ready; i++, await sleep(100)) ready = (await workersSeen(url, 10)).size === 2 && (await fetch(`${url}/readyz`)).ok;
+    assert.ok(ready, 'both answer again');
+    assert.match(idp.output(), /IdP worker exited: starting another/);
+    assert.equal(await idp.kill('SIGTERM'), 0, 'a clean stop');
+    for (const pid of replaced) assert.throws(() => process.kill(pid, 0), 'the workers stopped too');
+  });
+
+  it('refuses more than one worker on the embedded store, in one line', () => {
+    const r = spawnSync(process.execPath, ['src/main.ts'], { cwd: projectRoot, env: { ...process.env, REDIS_URL: '', IDP_WORKERS: '2', PORT: '0' }, encoding: 'utf8', timeout: 20_000 });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /server\.workers \(env IDP_WORKERS\): more than one IdP process needs Redis/);
+  });
+});
