@@ -89,9 +89,15 @@ export function portalRouter(deps: PortalDeps): Router {
   router.post('/portal/sspr/:what', async (ctx) => {
     const what = ctx.params.what;
     if (what !== 'password' && what !== 'questions' && what !== 'mfa') throw new AppError('SSPR 5404');
-    const me = await signedIn(ctx, '/portal/sspr');
+    let me = await signedIn(ctx, '/portal/sspr');
     if (!me) return;
     if (what === 'mfa' && !deps.mfa.policy.offered(me.account)) throw new AppError('SSPR 5403', 'two-step sign-in is not offered to this account');
+    // Adding (or replacing) a factor of an account that has one asks for that one first, as
+    // removing does: a password alone must not be enough to bind a new way in (NIST 800-63B 6.1.2.1).
+    if (what === 'mfa' && deps.mfa.hasSecondFactor(me.account)) {
+      me = await recentlyConfirmed(ctx);
+      if (!me) return;
+    }
     seeOther(ctx, await deps.beginSspr(ctx, me.account.id, what));
   });
 

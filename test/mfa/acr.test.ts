@@ -94,12 +94,48 @@ describe('assurance levels: OIDC acr and SAML AuthnContext', () => {
     assert.equal(back.searchParams.get('state'), essential.state);
   });
 
+  it('OIDC: a later password-only sign-in is not reported with an earlier sign-in\'s acr/amr', async () => {
+    const config = await discover(t, WEB.id, WEB.secret);
+    const daniel = (await t.idp.directory.findByLoginId(DEMO.staff.loginId))!;
+    const secret = await enrolDaniel();
+    const browser = new Browser(t.url);
+    const first = await authRequest(config, WEB.redirect);
+    const page = await browser.open(first.url.toString());
+    const second = await browser.signIn(page.res, DEMO.staff.loginId, DEMO.staff.password);
+    const done = await browser.follow(await browser.submit(second.res, '/mfa/code', { code: await code(secret) }));
+    assert.equal((await redeem(config, first, done.external)).claims()!.acr, ACR_MFA);
+    // The factor goes; the same browser signs in again at the portal with its password alone.
+    await t.idp.mfa.removeTotp((await t.idp.directory.get(daniel.id))!, {});
+    offset += 60_000;
+    const portal = await browser.open('/flow/start?return=/portal');
+    await browser.signIn(portal.res, DEMO.staff.loginId, DEMO.staff.password);
+    for (const params of [{}, { prompt: 'none' }, { acr_values: ACR_MFA }] as Array<Record<string, string>>) {
+      const again = await authRequest(config, WEB.redirect, params);
+      const silent = await browser.open(again.url.toString());
+      const claims = (await redeem(config, again, silent.external)).claims()!;
+      assert.equal(claims.acr, ACR_PWD, JSON.stringify(params));
+      assert.deepEqual(claims.amr, ['pwd']);
+    }
+    const essential = await authRequest(config, WEB.redirect, { claims: JSON.stringify({ id_token: { acr: { essential: true, value: ACR_MFA } } }) });
+    const refused = await browser.open(essential.url.toString());
+    assert.equal(new URL(refused.external!).searchParams.get('error'), 'unmet_authentication_requirements');
+  });
+
+  it('OIDC: a malformed claims parameter is the client\'s error, not ours', async () => {
+    const config = await discover(t, WEB.id, WEB.secret);
+    const req = await authRequest(config, WEB.redirect, { claims: JSON.stringify({ id_token: { acr: { values: { length: 1 } } } }) });
+    const res = await new Browser(t.url).open(req.url.toString());
+    assert.ok(res.res.status < 500, `${res.res.status}`);
+  });
+
   /** node-saml as the test SP, asking for `classes`. */
   function nodeSaml(classes: string[], comparison = 'exact'): SAML {
     return new SAML({
       callbackUrl: 'http://127.0.0.1:9/mfa-sp/acs', entryPoint: `${t.url}/saml/sso`, issuer: sp.entityId, audience: sp.entityId, idpCert, idpIssuer: `${t.url}/saml/metadata`,
       identifierFormat: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress', validateInResponseTo: ValidateInResponseTo.never,
       wantAssertionsSigned: true, wantAuthnResponseSigned: true, authnContext: classes, racComparison: comparison as 'exact',
+      // The IdP's clock runs ahead in this suite (TOTP time steps): allow for it.
+      acceptedClockSkewMs: 30 * 60_000,
     });
   }
 

@@ -90,6 +90,16 @@ describe('two-step sign-in: policy, self-service and administrators', () => {
     assert.equal(t.idp.mfa.hasSecondFactor(daniel), false);
   });
 
+  it('adding a factor to an account that has one asks for that one first', async () => {
+    const secret = await withApp(DEMO.staff.loginId);
+    offset += (t.settings.admin.recentAuthMinutes + 1) * 60_000;
+    const b = await signIn(DEMO.staff, secret, '/portal/sspr');
+    offset += (t.settings.admin.recentAuthMinutes + 1) * 60_000;
+    const sspr = await b.open('/portal/sspr');
+    const asked = await b.follow(await b.submit(sspr.res, '/portal/sspr/mfa', {}));
+    assert.match(asked.res.text, /This needs two-step sign-in/, 'not the password alone');
+  });
+
   it('an administrator cannot remove their last factor', async () => {
     const secret = await withApp(SITI.loginId);
     const b = await signIn(SITI, secret, '/portal/sspr');

@@ -69,7 +69,7 @@ describe('passkeys over HTTP: what a browser would not send', () => {
     assert.ok(failures.length >= 3, 'refusals are audited');
   });
 
-  it('the passkey as the second factor after the password: amr hwk', async () => {
+  it('the passkey as the second factor after the password: amr swk', async () => {
     const b = new Browser(t.url);
     const second = await b.signIn(await signInPage(b), DEMO.staff.loginId, DEMO.staff.password);
     assert.match(second.res.text, /Two-Step Sign-in/);
@@ -77,6 +77,6 @@ describe('passkeys over HTTP: what a browser would not send', () => {
     assert.match(done.res.text, /Sign out/i);
     const daniel = (await t.idp.directory.findByLoginId(DEMO.staff.loginId))!;
     const sessions = (await Promise.all((await t.store.setMembers(`{acct:${daniel.id}}:sso`)).map((id) => t.idp.sso.get(id)))).filter((s) => s !== null);
-    assert.ok(sessions.some((s) => JSON.stringify(s.amr) === JSON.stringify(['pwd', 'hwk', 'mfa'])), JSON.stringify(sessions.map((s) => s.amr)));
+    assert.ok(sessions.some((s) => JSON.stringify(s.amr) === JSON.stringify(['pwd', 'swk', 'mfa'])), JSON.stringify(sessions.map((s) => s.amr)));
   });
 });

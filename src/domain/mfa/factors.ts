@@ -13,7 +13,7 @@ export interface Passkey {
   transports: string[];
   /** The name the user gave it ("School laptop"). */
   name: string;
-  /** singleDevice: bound to one authenticator (RFC 8176 `hwk`); multiDevice: synced (`swk`). */
+  /** singleDevice: bound to one authenticator; multiDevice: synced (backed up). */
   deviceType: 'singleDevice' | 'multiDevice';
   addedAt: number;
   lastUsedAt: number | null;
@@ -51,7 +51,11 @@ export function hasSecondFactor(account: Account): boolean {
   return !!m && (m.passkeys.length > 0 || m.totp !== null);
 }
 
-/** RFC 8176 method of a passkey: device-bound hardware key, or a synced (software) one. */
-export function passkeyMethod(p: Pick<Passkey, 'deviceType'>): 'hwk' | 'swk' {
-  return p.deviceType === 'singleDevice' ? 'hwk' : 'swk';
+/**
+ * RFC 8176 method of a passkey: `swk`. `hwk` (a hardware-secured key) would need attestation,
+ * which this IdP does not ask for (attestationType "none"): a device-bound credential may
+ * still live in software, so `hwk` could overstate it.
+ */
+export function passkeyMethod(_p: Pick<Passkey, 'deviceType'>): 'swk' {
+  return 'swk';
 }

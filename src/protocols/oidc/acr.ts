@@ -30,7 +30,9 @@ function claimsAcr(raw: unknown): { essential?: boolean; value?: string; values?
 /** What the authorization request's acr_values and claims ask for. */
 export function requestedAcr(params: Record<string, unknown>): AcrRequest {
   const fromClaims = claimsAcr(params.claims);
-  const claimed = fromClaims ? (fromClaims.values ?? (fromClaims.value ? [fromClaims.value] : [])) : [];
+  // Malformed members (oidc-provider refuses most of them itself) count as asking nothing.
+  const values = Array.isArray(fromClaims?.values) ? fromClaims.values.filter((v): v is string => typeof v === 'string') : [];
+  const claimed = values.length ? values : typeof fromClaims?.value === 'string' ? [fromClaims.value] : [];
   if (claimed.length > 0 && claimed.every((v) => v === ACR_MFA)) return { mfa: true, essential: fromClaims?.essential === true };
   const preferred = typeof params.acr_values === 'string' ? params.acr_values.split(' ').find((v) => (ACR_VALUES as readonly string[]).includes(v)) : undefined;
   return { mfa: preferred === ACR_MFA, essential: false };

@@ -16,7 +16,7 @@ import { AppError } from '../../domain/errors.ts';
 import { StoreUnavailableError, type Store } from '../../store/index.ts';
 import type { Render } from '../../http/respond.ts';
 import { adapterFactory } from './adapter.ts';
-import { ACR_MFA, ACR_VALUES, requestedAcr } from './acr.ts';
+import { ACR_MFA, ACR_VALUES, acrOf, requestedAcr } from './acr.ts';
 import { accountClaims, CLAIMS_BY_SCOPE } from './claims.ts';
 
 export interface OidcDeps {
@@ -63,10 +63,19 @@ function interactions(deps: OidcDeps) {
   };
   const login = policy.get('login')!;
   login.checks.add(
-    new Check('sso_session', 'the IdP single sign-on session has ended', async (ctx) => {
+    // oidc-provider keeps its own copy of how the user signed in (loginTs, acr, amr): when the
+    // SSO session signed in again meanwhile (portal, SAML ForceAuthn, a step-up, a password
+    // after a second factor was removed), the interaction brings that copy up to date, so
+    // an ID token never repeats an earlier sign-in's acr/amr/auth_time.
+    new Check('sso_session', 'the IdP single sign-on session has ended or signed in again', async (ctx) => {
       const v = await verdict(ctx);
       const live = v.reason !== 'no_session' && v.reason !== 'account_inactive';
-      return live && v.session?.accountId === ctx.oidc.session?.accountId ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
+      const oidcSession = ctx.oidc.session;
+      const same = live && v.session && v.session.accountId === oidcSession?.accountId
+        && oidcSession.loginTs === Math.floor(v.session.authTime / 1000)
+        && oidcSession.acr === acrOf(v.session.amr)
+        && JSON.stringify(oidcSession.amr ?? []) === JSON.stringify(v.session.amr);
+      return same ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
     }),
   );
   login.checks.add(

@@ -60,20 +60,25 @@ export function neededStrength(requested: RequestedAuthnContext | undefined): 'n
     case 'better': {
       if (known.length !== requested.classes.length) return 'impossible';
       const max = Math.max(...known);
-      return max >= 2 ? 'impossible' : 'mfa';
+      return max >= 2 ? 'impossible' : max === 1 ? 'mfa' : 'none';
     }
     case 'maximum':
       return known.length === 0 ? 'impossible' : 'none';
   }
 }
 
-/** The class the assertion names, for a session with or without two-step sign-in, within what was asked. */
-export function classRefFor(requested: RequestedAuthnContext | undefined, mfa: boolean): string {
+/**
+ * The class the assertion names, within what was asked, for a session that used two-step
+ * sign-in (`mfa`) and a password (`password`) or not: a password class is named only when a
+ * password was used (a passkey alone is not "PasswordProtectedTransport").
+ */
+export function classRefFor(requested: RequestedAuthnContext | undefined, session: { mfa: boolean; password: boolean }): string {
   const asked = requested?.classes ?? [];
-  const level = mfa ? 2 : 1;
+  const level = session.mfa ? 2 : 1;
   const fits = (c: string) => {
     const s = STRENGTH[c];
     if (s === undefined) return false;
+    if (s === 1 && !session.password) return false;
     switch (requested?.comparison ?? 'exact') {
       case 'exact':
       case 'maximum':
@@ -85,6 +90,6 @@ export function classRefFor(requested: RequestedAuthnContext | undefined, mfa: b
   // Exactly what the SP named when that is true of this session; else what happened.
   const named = asked.filter(fits).sort((a, b) => STRENGTH[b]! - STRENGTH[a]!)[0];
   if (named && requested?.comparison !== 'minimum' && requested?.comparison !== 'better') return named;
-  if (mfa) return asked.includes(AC_SCHOOL_MFA) ? AC_SCHOOL_MFA : AC_REFEDS_MFA;
+  if (session.mfa) return asked.includes(AC_SCHOOL_MFA) ? AC_SCHOOL_MFA : AC_REFEDS_MFA;
   return AUTHN_PASSWORD_PROTECTED;
 }

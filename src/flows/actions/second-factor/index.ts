@@ -10,7 +10,7 @@
 //                                              next
 //
 // A code is accepted once; wrong codes of any kind count towards one limit per account.
-// What was used goes into the flow's amr (RFC 8176): hwk/swk for a passkey, otp for a
+// What was used goes into the flow's amr (RFC 8176): swk for a passkey (factors.ts: why not hwk), otp for a
 // code, and mfa; the sign-in's (or step-up's) time is when the second factor was verified.
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import { mfaOf, passkeyMethod } from '../../../domain/mfa/factors.ts';

@@ -66,7 +66,7 @@ export async function resume(s: SamlScope, ctx: Context, pending: PendingSignIn)
   const { id, samlResponse } = await deps.messages.loginResponse({
     sp, acsUrl: pending.acsUrl, inResponseTo: pending.requestId, account, sessionIndex: participant.sessionIndex,
     authInstant: session.authTime, sessionNotOnOrAfter: session.expiresAt, now: deps.clock(),
-    authnContextClassRef: classRefFor(pending.authnContext, session.amr.includes('mfa')),
+    authnContextClassRef: classRefFor(pending.authnContext, { mfa: session.amr.includes('mfa'), password: session.amr.includes('pwd') }),
   });
   await postResponse(deps, ctx, pending.acsUrl, samlResponse, pending.relayState);
   await deps.audit.record({ type: 'saml.assertion', accountId: account.id, client: sp.id, ip: ctx.ip, requestId: ctx.state.requestId as string, reason: `response ${id}${pending.requestId ? ` to ${pending.requestId}` : ' (IdP-initiated)'}` });
