@@ -105,29 +105,22 @@ export function portalRouter(deps: PortalDeps): Router {
   const recentlyConfirmed = (ctx: Context) => signedIn(ctx, '/portal/sspr', { mfa: { since: deps.clock() - deps.recentMfaMs } });
   const rc = (ctx: Context) => ({ ip: ctx.ip, requestId: ctx.state.requestId as string | undefined });
 
-  /** A required account keeps at least one factor (else it would have to enrol again at once). */
-  function mayRemove(account: Account, removing: 'passkey' | 'totp'): boolean {
-    if (!deps.mfa.policy.required(account)) return true;
-    const m = mfaOf(account);
-    const left = (m?.passkeys.length ?? 0) - (removing === 'passkey' ? 1 : 0) + (m?.totp && removing !== 'totp' ? 1 : 0);
-    return left > 0;
-  }
-
+  // A required account keeps at least one factor (else it would have to enrol again at once):
+  // checked by the removal itself, in the account's compare-and-set.
   router.post('/portal/mfa/passkeys/:id/remove', async (ctx) => {
     const me = await recentlyConfirmed(ctx);
     if (!me) return;
-    if (!mayRemove(me.account, 'passkey')) return seeOther(ctx, '/portal/sspr?done=keep-one');
-    if (!(await deps.mfa.removePasskey(me.account, ctx.params.id!, rc(ctx)))) throw new AppError('SSPR 5404');
-    seeOther(ctx, '/portal/sspr?done=passkey-removed');
+    if (!mfaOf(me.account)?.passkeys.some((p) => p.id === ctx.params.id)) throw new AppError('SSPR 5404');
+    const removed = await deps.mfa.removePasskey(me.account, ctx.params.id!, rc(ctx), deps.mfa.policy.required(me.account));
+    seeOther(ctx, removed ? '/portal/sspr?done=passkey-removed' : '/portal/sspr?done=keep-one');
   });
 
   router.post('/portal/mfa/totp/remove', async (ctx) => {
     const me = await recentlyConfirmed(ctx);
     if (!me) return;
     if (!mfaOf(me.account)?.totp) throw new AppError('SSPR 5404');
-    if (!mayRemove(me.account, 'totp')) return seeOther(ctx, '/portal/sspr?done=keep-one');
-    await deps.mfa.removeTotp(me.account, rc(ctx));
-    seeOther(ctx, '/portal/sspr?done=totp-removed');
+    const removed = await deps.mfa.removeTotp(me.account, rc(ctx), deps.mfa.policy.required(me.account));
+    seeOther(ctx, removed ? '/portal/sspr?done=totp-removed' : '/portal/sspr?done=keep-one');
   });
 
   router.post('/portal/mfa/recovery-codes', async (ctx) => {

@@ -10,6 +10,7 @@ import { generate } from 'otplib';
 import { Browser } from '../support/browser.ts';
 import { DEMO, startTestIdp, type TestIdp } from '../support/idp.ts';
 import { authRequest, discover, WEB } from '../support/rp.ts';
+import { SoftAuthenticator } from '../support/soft-authenticator.ts';
 
 const SITI = { loginId: 'siti_rahman@schools.gov.sg', password: 'Orchid!Compass58' };
 const GRACE = { loginId: 'grace_lee@hq.moe.gov.sg', password: 'Summit=Harbour84' };
@@ -107,6 +108,18 @@ describe('two-step sign-in: policy, self-service and administrators', () => {
     const kept = await b.follow(await b.submit(sspr.res, '/portal/mfa/totp/remove', {}));
     assert.match(kept.res.text, /must keep at least one passkey or authenticator app/);
     assert.equal(t.idp.mfa.hasSecondFactor((await t.idp.directory.findByLoginId(SITI.loginId))!), true);
+  });
+
+  it('parallel removals of an administrator\'s two factors leave one (checked in the same compare-and-set)', async () => {
+    await withApp(GRACE.loginId);
+    let grace = (await t.idp.directory.findByLoginId(GRACE.loginId))!;
+    const options = await t.idp.mfa.registrationOptions(grace);
+    const key = await t.idp.mfa.addPasskey(grace, new SoftAuthenticator().register(options as never, new URL(t.url).origin) as never, options.challenge, 'Key', {});
+    assert.ok(key, 'a passkey besides the app');
+    grace = (await t.idp.directory.get(grace.id))!;
+    const [app, passkey] = await Promise.all([t.idp.mfa.removeTotp(grace, {}, true), t.idp.mfa.removePasskey(grace, key.id, {}, true)]);
+    assert.equal(Number(app) + Number(passkey), 1, 'exactly one removal');
+    assert.equal(t.idp.mfa.hasSecondFactor((await t.idp.directory.get(grace.id))!), true);
   });
 
   it('resets: a school administrator resets a teacher\'s but not an administrator\'s; a ministry administrator does', async () => {

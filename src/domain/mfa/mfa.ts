@@ -170,11 +170,18 @@ export class Mfa {
     return result.valid && 'timeStep' in result ? result.timeStep : null;
   }
 
-  async removeTotp(account: Account, rc: RequestContext & { actor?: string }): Promise<void> {
+  /**
+   * Removes the authenticator app. With `keepOne`, only if a passkey remains (checked in the
+   * same compare-and-set, so parallel removals cannot leave none); resolves whether it was removed.
+   */
+  async removeTotp(account: Account, rc: RequestContext & { actor?: string }, keepOne = false): Promise<boolean> {
+    let removed = false;
     await this.#change(account.id, (m) => {
-      m.totp = null;
+      removed = m.totp !== null && (!keepOne || m.passkeys.length > 0);
+      if (removed) m.totp = null;
     });
-    await this.#audit.record({ type: 'mfa.removed', accountId: account.id, reason: 'authenticator app', ...rc });
+    if (removed) await this.#audit.record({ type: 'mfa.removed', accountId: account.id, reason: 'authenticator app', ...rc });
+    return removed;
   }
 
   // --- passkeys
@@ -279,12 +286,17 @@ export class Mfa {
     return { account: owner, passkey, userVerified: verified.authenticationInfo.userVerified };
   }
 
-  async removePasskey(account: Account, id: string, rc: RequestContext & { actor?: string }): Promise<boolean> {
+  /** Removes a passkey; with `keepOne`, only if another factor remains (in the same compare-and-set). */
+  async removePasskey(account: Account, id: string, rc: RequestContext & { actor?: string }, keepOne = false): Promise<boolean> {
     const passkey = mfaOf(account)?.passkeys.find((p) => p.id === id);
     if (!passkey) return false;
+    let removed = false;
     await this.#change(account.id, (m) => {
-      m.passkeys = m.passkeys.filter((p) => p.id !== id);
+      const left = m.passkeys.filter((p) => p.id !== id);
+      removed = left.length < m.passkeys.length && (!keepOne || left.length > 0 || m.totp !== null);
+      if (removed) m.passkeys = left;
     });
+    if (!removed) return false;
     await this.#store.del(keys.passkey(credentialKey(id)));
     await this.#audit.record({ type: 'mfa.removed', accountId: account.id, reason: `passkey "${passkey.name}"`, ...rc });
     return true;
