@@ -14,6 +14,7 @@ import { Browser } from '../support/browser.ts';
 import { Journey, launchChromium } from '../support/chromium.ts';
 import { DEMO, startTestIdp, type TestIdp } from '../support/idp.ts';
 import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
+import { SoftAuthenticator } from '../support/soft-authenticator.ts';
 
 const KEY = 'correct horse battery staple 2026';
 const ALLEN_ANSWERS: Record<string, string> = {
@@ -34,6 +35,7 @@ describe('backup and restore (CLI)', function () {
   let file: string;
   const envFor = (prefix: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({ ...process.env, REDIS_URL: url, REDIS_KEY_PREFIX: prefix, IDP_BACKUP_KEY: KEY, ...extra });
   let sourcePrefix: string;
+  const device = new SoftAuthenticator();
 
   before(async () => {
     url = await testRedisUrl();
@@ -47,6 +49,10 @@ describe('backup and restore (CLI)', function () {
     const bella = (await source.idp.directory.findByLoginId(DEMO.student2.loginId))!;
     await source.store.set(keys.lock(bella.loginId), JSON.stringify({ since: 1 }));
     await source.idp.directory.update(bella.id, (a) => ({ ...a, futureField: { kept: true } }) as typeof a);
+    // A passkey, which signs in through an index the backup does not carry.
+    const daniel = (await source.idp.directory.findByLoginId(DEMO.staff.loginId))!;
+    const options = await source.idp.mfa.registrationOptions(daniel);
+    assert.ok(await source.idp.mfa.addPasskey(daniel, device.register(options as never, source.url) as never, options.challenge, 'Laptop', {}));
     const r = await runCli(envFor(sourcePrefix), 'export', '--out', file);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /exported \d+ account\(s\) and 1 lock\(s\)/);
@@ -76,6 +82,10 @@ describe('backup and restore (CLI)', function () {
       const bella = (await t.idp.directory.findByLoginId(DEMO.student2.loginId))! as unknown as { futureField: unknown };
       assert.deepEqual(bella.futureField, { kept: true });
       assert.notEqual(await t.store.get(keys.lock(DEMO.student2.loginId)), null);
+      // The passkey signs in alone after the restore (its index follows from the record).
+      const passkeyOptions = await t.idp.mfa.authenticationOptions(null);
+      const byPasskey = await t.idp.mfa.checkPasskey(device.assert(passkeyOptions as never, t.url) as never, passkeyOptions.challenge, null, {});
+      assert.equal(byPasskey?.account.loginId, DEMO.staff.loginId);
 
       // Sign in with the old password.
       const b = new Browser(t.url);

@@ -3,6 +3,7 @@
 // the challenge answers; roles; fields this release does not know) and each login ID's lock.
 // Not included: SSO sessions, flows, OIDC artefacts, counters (all ephemeral) and the audit
 // stream. Export pages through the dir:logins index, so memory stays flat at any size.
+import { mfaOf, passkeyIndexKey } from '../mfa/factors.ts';
 import { rm } from 'node:fs/promises';
 import type { Account } from '../accounts/account.ts';
 import { ACCOUNT_VERSION } from '../accounts/account.ts';
@@ -212,6 +213,8 @@ export async function restoreBackup(store: Store, directory: Directory, file: st
   };
   const write = async (a: AccountLine) => {
     await directory.restore(a.record, { overwrite: force });
+    // Passkeys sign in through their credential index (not in the file: it follows from the record).
+    for (const p of mfaOf(a.record as Account)?.passkeys ?? []) await store.set(passkeyIndexKey(p.id), a.record.id);
     if (a.lock) {
       await store.set(keys.lock(a.record.loginId), a.lock.value, a.lock.ttlMs > 0 ? { ttlMs: a.lock.ttlMs } : {});
       counts.locks++;

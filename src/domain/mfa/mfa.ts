@@ -8,7 +8,7 @@
 //   Passkeys (@simplewebauthn/server): discoverable credentials, so an account that has one
 //   can sign in with it alone; user verification required for administrators.
 //   Recovery codes: 10 single-use codes, shown once; a new set replaces the old one.
-import { createHash, randomBytes, randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import {
   generateAuthenticationOptions,
   generateRegistrationOptions,
@@ -27,7 +27,7 @@ import type { RequestContext } from '../accounts/authentication.ts';
 import type { Directory } from '../accounts/directory.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Clock } from '../clock.ts';
-import { hasSecondFactor, mfaOf, type MfaAccount, type MfaState, type Passkey } from './factors.ts';
+import { hasSecondFactor, mfaOf, passkeyIndexKey, type MfaAccount, type MfaState, type Passkey } from './factors.ts';
 import type { MfaPolicy } from './policy.ts';
 import type { SecretSeal } from './seal.ts';
 
@@ -54,11 +54,6 @@ function recoveryCode(): string {
 function normaliseRecoveryCode(raw: string): string {
   const v = raw.toLowerCase().replace(/[\s-]/g, '');
   return v.length === 12 ? `${v.slice(0, 4)}-${v.slice(4, 8)}-${v.slice(8)}` : v;
-}
-
-/** The index key of a credential id (public, but unbounded in length): its SHA-256. */
-function credentialKey(credentialId: string): string {
-  return createHash('sha256').update(credentialId).digest('base64url');
 }
 
 export class Mfa {
@@ -229,7 +224,7 @@ export class Mfa {
       lastUsedAt: this.#clock(),
     };
     // The credential id is claimed first (SET NX): one passkey belongs to one account.
-    const claimed = await this.#store.set(keys.passkey(credentialKey(passkey.id)), account.id, { onlyIfAbsent: true });
+    const claimed = await this.#store.set(passkeyIndexKey(passkey.id), account.id, { onlyIfAbsent: true });
     if (!claimed) return null;
     await this.#change(account.id, (m) => {
       m.passkeys.push(passkey);
@@ -252,7 +247,7 @@ export class Mfa {
    * account that registered the credential; user verification is then required.
    */
   async checkPasskey(response: AuthenticationResponseJSON, expectedChallenge: string, account: Account | null, rc: RequestContext): Promise<{ account: Account; passkey: Passkey; userVerified: boolean } | null> {
-    const ownerId = typeof response?.id === 'string' ? await this.#store.get(keys.passkey(credentialKey(response.id))) : null;
+    const ownerId = typeof response?.id === 'string' ? await this.#store.get(passkeyIndexKey(response.id)) : null;
     const owner = ownerId ? await this.#directory.get(ownerId) : null;
     const passkey = owner ? mfaOf(owner)?.passkeys.find((p) => p.id === response.id) : undefined;
     if (!owner || !passkey || (account && owner.id !== account.id) || owner.status !== 'active') {
@@ -297,7 +292,7 @@ export class Mfa {
       if (removed) m.passkeys = left;
     });
     if (!removed) return false;
-    await this.#store.del(keys.passkey(credentialKey(id)));
+    await this.#store.del(passkeyIndexKey(id));
     await this.#audit.record({ type: 'mfa.removed', accountId: account.id, reason: `passkey "${passkey.name}"`, ...rc });
     return true;
   }
@@ -336,7 +331,7 @@ export class Mfa {
 
   /** Removes every factor and recovery code: enrolment is required again at the next sign-in (if the policy requires it). */
   async reset(account: Account, rc: RequestContext & { actor: string }): Promise<void> {
-    for (const p of mfaOf(account)?.passkeys ?? []) await this.#store.del(keys.passkey(credentialKey(p.id)));
+    for (const p of mfaOf(account)?.passkeys ?? []) await this.#store.del(passkeyIndexKey(p.id));
     await this.#change(account.id, (m) => {
       m.passkeys = [];
       m.totp = null;
