@@ -1,14 +1,9 @@
-// The English catalogue: every sentence a flow, a domain rule or an error page shows, under
-// a stable message id, in the words of the guides. Code returns ids with parameters
-// (`Message`); pages render them through `text()` (catalogue.ts), so the words live here
-// only. An entry is a string, or a function of its parameters when the words depend on them.
-type Params = Record<string, string | number>;
-type Entry = string | ((p: Params) => string);
-
-function numberWord(n: string | number | undefined): string {
-  return ['zero', 'one', 'two', 'three', 'four'][Number(n)] ?? String(n);
-}
-
+// The English catalogue: every sentence a flow, a domain rule, an error page or a screen
+// shows, under a stable message id, in the words of the guides. Code returns ids with
+// parameters (`Message`); pages render them through `text()` (catalogue.ts), so the words
+// live here only. Every entry is an ICU MessageFormat string (intl-messageformat): a
+// parameter is `{name}`, a plural `{n, plural, one {...} other {...}}`. The other
+// languages (zh.ts, ms.ts, ta.ts) have exactly these ids; MessageId is `keyof typeof en`.
 export const en = {
   // --- sign-in (the login prompt and the SSPR app's current-password step)
   'signin.failed': 'Login failed. The username or password you entered is incorrect. Please try again.',
@@ -26,18 +21,18 @@ export const en = {
   'password.refused': 'The new password does not meet the password requirements.',
   // The requirement list of the Change Password screen
   'password.requirement.PWD_CASE': 'Password is case sensitive.',
-  'password.requirement.PWD_MIN_LENGTH': (p) => `Must be at least ${p.min} characters long.`,
+  'password.requirement.PWD_MIN_LENGTH': 'Must be at least {min} characters long.',
   'password.requirement.PWD_FIRST_CHAR': 'The first character can not be a symbol (non letter or number).',
   'password.requirement.PWD_NAME_PART': 'Must not include part of your name or user name.',
-  'password.requirement.PWD_CHAR_TYPES': (p) => `Must have at least ${numberWord(p.count)} types of the following characters: Uppercase (A-Z), Lowercase (a-z), Number (0-9), Symbol (!, #, $, etc.)`,
-  'password.requirement.PWD_MAX_LENGTH': (p) => `Must be at most ${p.max} characters long.`,
-  'password.requirement.PWD_HISTORY': (p) => `New password must not have been used previously (last ${p.count}).`,
+  'password.requirement.PWD_CHAR_TYPES': 'Must have at least {count, select, 1 {one} 2 {two} 3 {three} 4 {four} other {{count}}} types of the following characters: Uppercase (A-Z), Lowercase (a-z), Number (0-9), Symbol (!, #, $, etc.)',
+  'password.requirement.PWD_MAX_LENGTH': 'Must be at most {max} characters long.',
+  'password.requirement.PWD_HISTORY': 'New password must not have been used previously (last {count}).',
   'password.requirement.PWD_COMMON': 'Must not be a commonly used password.',
   // What a refused password broke
-  'password.violation.PWD_MIN_LENGTH': (p) => `Must be at least ${p.min} characters long.`,
-  'password.violation.PWD_MAX_LENGTH': (p) => `Must be at most ${p.max} characters long.`,
+  'password.violation.PWD_MIN_LENGTH': 'Must be at least {min} characters long.',
+  'password.violation.PWD_MAX_LENGTH': 'Must be at most {max} characters long.',
   'password.violation.PWD_FIRST_CHAR': 'The first character can not be a symbol (non letter or number).',
-  'password.violation.PWD_CHAR_TYPES': (p) => `Must have at least ${numberWord(p.count)} types of the following characters: uppercase, lowercase, number, symbol.`,
+  'password.violation.PWD_CHAR_TYPES': 'Must have at least {count, select, 1 {one} 2 {two} 3 {three} 4 {four} other {{count}}} types of the following characters: uppercase, lowercase, number, symbol.',
   'password.violation.PWD_NAME_PART': 'Must not include part of your name or user name.',
   'password.violation.PWD_COMMON': 'This password is too common and easy to guess. Please choose another.',
   'password.violation.PWD_SAME_AS_CURRENT': 'The new password must be different from your current password.',
@@ -46,9 +41,9 @@ export const en = {
   // --- challenge questions (setting them up)
   'answers.QST_REQUIRED': 'Please select a question.',
   'answers.QST_UNKNOWN': 'Please select a question from the list.',
-  'answers.QST_DUPLICATE': (p) => `Please choose ${p.count} different questions.`,
+  'answers.QST_DUPLICATE': 'Please choose {count} different questions.',
   'answers.ANS_REQUIRED': 'Please type an answer.',
-  'answers.ANS_LENGTH': (p) => `The answer must be ${p.min} to ${p.max} characters long.`,
+  'answers.ANS_LENGTH': 'The answer must be {min} to {max} characters long.',
   'answers.ANS_DUPLICATE': 'Each answer must be different.',
   'answers.ANS_QUESTION_WORDS': 'The answer must not contain words of the question.',
   'answers.ANS_PASSWORD': 'The answer must not be your password.',
@@ -56,6 +51,164 @@ export const en = {
   // --- forgot password
   'forgot.missing_login_id': 'Please enter your MIMS login ID (your email address).',
   'forgot.wrong_answers': 'One or more responses are not correct. Please try again.',
+
+  // --- screens: what every page around these messages says (views/*.ejs)
+  'layout.ministry': 'Ministry of Education',
+  'layout.product.sspr': 'MIMS Self Service Password Reset',
+  'layout.product.portal': 'MIMS Portal',
+  'layout.product.admin': 'MIMS Administration',
+  'layout.title': '{screen} – MIMS Portal',
+  'layout.language': 'Language',
+  'layout.idle': 'Idle Timeout: {minutes, plural, one {# minute} other {# minutes}}',
+  'layout.idle_seconds': 'Idle Timeout: {seconds, plural, one {# second} other {# seconds}}',
+  'idle.warning': 'This page will time out soon because there was no activity. Press “Stay on this page” to keep what you typed.',
+  'idle.stay': 'Stay on this page',
+  'idle.expired': 'This page has timed out. Please start again.',
+  'idle.left_minutes': '{minutes, plural, one {# minute} other {# minutes}} left',
+  'idle.left_seconds': '{seconds, plural, one {# second} other {# seconds}} left',
+  'button.continue': 'Continue',
+  'button.cancel': 'Cancel',
+  'button.sign_in': 'Sign in',
+  'button.sign_out': 'Sign out',
+  'field.username': 'Username',
+  'field.password': 'Password',
+
+  'screen.sign-in': 'Sign in',
+  'screen.reauth': 'Please Sign in',
+  'screen.setup-questions': 'Setup Security Questions',
+  'screen.confirm-questions': 'Confirm Security Questions',
+  'screen.questions-saved': 'Security questions saved',
+  'screen.change-password': 'Change Password',
+  'screen.please-wait': 'Please Wait',
+  'screen.password-changed': 'Password changed',
+  'screen.forgot-username': 'Forgotten Password',
+  'screen.forgot-answers': 'Forgotten Password',
+  'screen.forgot-locked': 'Forgotten Password',
+  'screen.forgot-unlocked': 'Account unlocked',
+  'screen.flow-finished': 'Already done',
+  'screen.cancelled': 'Cancelled',
+  'screen.portal': 'Applications',
+  'screen.sspr': 'Self Service Password Reset',
+  'screen.error': 'Error',
+  'screen.signed-out': 'Signed out',
+  'screen.logout-confirm': 'Sign out',
+  'screen.logout-continue': 'Signing out',
+  'screen.saml-post': 'Please wait',
+  'screen.admin': 'Administration',
+
+  'signin.heading': 'MIMS Portal',
+  'signin.help': 'Please login using your MIMS account. For Students, your MIMS login ID is <Full_Name>@students.edu.sg. For School Staff, your MIMS login ID ends with @schools.gov.sg. For HQ Staff, your MIMS login ID ends with @hq.moe.gov.sg. If you encounter difficulties logging in, please approach your teachers (for Students) or MIMS Administrators (for Staff).',
+  'signin.reauth_help': 'The application asks you to sign in again. Please enter the password of {name} to continue.',
+  'signin.app_asks': '{app} wants you to sign in.',
+  'signin.forgot_link': 'Forgot Password?',
+  'signin.not_you': 'Not {name}? Sign out',
+
+  'reauth.heading': 'Please Sign in',
+  'reauth.help': 'Please enter your password below. Your current password is required to access this application.',
+  'reauth.next': 'Next: {what}',
+
+  'questions.heading': 'Setup Security Questions',
+  'questions.intro1': 'If you forget your password, you can access your account by answering your security questions.',
+  'questions.intro2': 'Please choose your questions and answers that can be used to verify your identity in case you forget your password. Because the answers to these questions can be used to access your account, be sure to supply answers that are not easy for others to guess or discover.',
+  'questions.prompt': 'Please type your security answers',
+  'questions.question_n': 'Question {n}',
+  'questions.answer_n': 'Answer {n}',
+  'questions.choose': '— Please select a question item from the list —',
+  'questions.save': 'Save Answers',
+  'questions.confirm_heading': 'Confirm Security Questions',
+  'questions.confirm_intro': 'Be sure your answers and questions are correct. Check the spelling and punctuation. If you are unable to remember your password, you will be able to access your account by supplying the answers to these security questions.',
+  'questions.go_back': 'Go Back',
+  'questions.confirm': 'Confirm Security Answers',
+  'questions.saved_heading': 'Success',
+  'questions.saved': 'Thank you. Your secret questions and answers have been successfully saved. If you ever forget your password, you can use the answers to these questions to reset your password.',
+
+  'change.heading': 'Change Password',
+  'change.intro': 'Please change your password. Keep your new password secure. After you type your new password, click the Change Password button. If you must write it down, be sure to keep it in a safe place. Your new password must meet the following requirements:',
+  'change.prompt': 'Please type your new password',
+  'change.new': 'New Password',
+  'change.new_placeholder': 'Think of a new password',
+  'change.confirm': 'Confirm Password',
+  'change.confirm_placeholder': 'Retype your new password',
+  'change.button': 'Change Password',
+  'change.no_match_live': 'Passwords do not match.',
+  'change.met': 'met',
+  'change.unmet': 'not met yet',
+  'change.wait_heading': 'Please Wait',
+  'change.wait': 'Your password is being changed. This process may take several minutes, please be patient.',
+  'change.wait_progress': 'Changing password',
+  'change.done_heading': 'Success',
+  'change.done': 'The password has been changed successfully.',
+  'change.others_signed_out': 'Your other sessions at the MIMS Portal have been signed out.',
+
+  'forgot.heading': 'Forgotten Password',
+  'forgot.intro': 'If you have forgotten your password, follow the prompts to reset your password.',
+  'forgot.search': 'Search',
+  'forgot.answers_intro': 'Please answer the following questions. If you answer these questions correctly, you will then be able to reset your password.',
+  'forgot.check_answers': 'Check Answers',
+  'forgot.locked_intro': 'Your account has been locked due to excessive incorrect login attempts. You may continue by unlocking your account or by changing your password.',
+  'forgot.unlock': 'Unlock Password',
+  'forgot.unlock_help': 'Unlock your account. If you remember your password, you can unlock your account by selecting this option. Your password will not be changed.',
+  'forgot.change': 'Change Password',
+  'forgot.change_help': 'Set a new password. If you have forgotten your password and would like to set a new one, click here. Your account will also be unlocked when you set a new password.',
+  'forgot.unlocked_heading': 'Success',
+  'forgot.unlocked': 'Your account has been unlocked. You can now sign in with your existing password.',
+
+  'finished.heading': 'Already done',
+  'finished.password': 'Your password was already changed. Use your new password to sign in.',
+  'finished.questions': 'Your security questions were already saved.',
+  'finished.unlocked': 'Your account was already unlocked.',
+  'finished.signed_in': 'You have already signed in.',
+  'finished.cancelled': 'This was cancelled. Nothing was changed.',
+
+  'cancelled.heading': 'Cancelled',
+  'cancelled.text': 'You have not been signed in.',
+
+  'portal.heading': 'Applications',
+  'portal.signed_in_as': 'Signed in as',
+  'portal.no_apps': 'No applications are assigned to your account yet. Please approach your teachers or MIMS Administrators.',
+
+  'sspr.heading': 'MIMS Self Service Password Reset',
+  'sspr.change_desc': 'Set a new password. Your current password is required.',
+  'sspr.questions_replace': 'Replace your security questions and answers.',
+  'sspr.questions_none': 'You have not set up security questions yet.',
+  'sspr.back': 'Back to applications',
+
+  'error.heading': 'Error',
+  'error.reference': 'Reference:',
+
+  'signout.heading': 'Signed out',
+  'signout.text': 'You have been signed out of the MIMS Portal.',
+  'signout.also': 'Also signed out of: {apps}.',
+  'signout.failed': 'These applications did not confirm the sign-out: {apps}. Close your browser to be sure you are signed out of them.',
+  'signout.again': 'Sign in again',
+  'signout.confirm_heading': 'Sign out',
+  'signout.confirm': 'Do you want to sign out of every application you opened with the MIMS Portal?',
+  'signout.confirm_app': 'Do you want to sign out of {app} and of every application you opened with the MIMS Portal?',
+  'signout.continue_heading': 'Signing out',
+  'signout.continue': 'You are being signed out of all applications.',
+  'signout.told_you': 'These apps were told to sign you out: {apps}.',
+  'signout.told_user': 'These apps were told to sign {name} out: {apps}.',
+  'signout.not_told_you': 'These apps could not be told, and may keep you signed in until you sign out there or their own session ends: {apps}.',
+  'signout.not_told_user': 'These apps could not be told, and may keep {name} signed in until the user signs out there or their own session ends: {apps}.',
+  'signout.none_you': 'No app was signed in with your other sessions.',
+  'signout.none_user': 'No app was signed in with those sessions.',
+
+  'handoff.in_heading': 'Signing you in',
+  'handoff.in': 'Please wait while you are taken to the application.',
+  'handoff.out_heading': 'Signing you out',
+  'handoff.out': 'Please wait while your applications are signed out.',
+  'handoff.no_script': 'Your browser does not run scripts: press Continue.',
+
+  // The question catalogue (config challenge.catalogue), by a stable id of each English
+  // question (src/messages/questions.ts); accounts keep the English text.
+  'question.animal': 'What is your favourite animal?',
+  'question.colour': 'What is your favourite colour?',
+  'question.sport': 'What is your favourite sport or hobby?',
+  'question.food': 'What is your favourite food?',
+  'question.hero': 'What is your favourite cartoon hero/pop group?',
+  'question.toy': 'What is your favourite toy?',
+  'question.movie': 'What is your favourite movie?',
+  'question.book': 'What is your favourite book?',
 
   // --- error pages (the code stays language-neutral; the words are these)
   'error.SSPR 5006': 'Challenge questions have not been defined for this user account. Please contact your administrator (LA/SA) to reset your password.',
@@ -67,7 +220,7 @@ export const en = {
   'error.SSPR 5105': 'This service is only available over a secure (https) connection. Please check the address and try again; if it persists, please contact your administrator (LA/SA).',
   'error.SSPR 5110': 'Your account is disabled. Please contact your administrator (LA/SA) for assistance.',
   'error.SSPR 5111': 'Your account has been locked due to excessive incorrect login attempts. Use "Forgot Password?" to unlock it, or contact your administrator (LA/SA).',
-  'error.SSPR 5112': 'There have been too many incorrect answers for this account. Please try again later, or approach your teachers or MIMS Student Administrator (SA) to reset your password.',
+  'error.SSPR 5112': 'There have been too many incorrect answers for this account. Please try again {minutes, plural, =0 {later} one {in # minute} other {in # minutes}}, or approach your teachers or MIMS Student Administrator (SA) to reset your password.',
   'error.SSPR 5120': 'The application that sent you here made a request this service cannot accept. Please go back to the application and try again.',
   'error.SSPR 5130': 'The application sent a sign-in or sign-out message that this service cannot accept. Nothing was changed. Please go back to the application and try again.',
   'error.SSPR 5131': 'The application that sent you here is not registered with this service. Please contact your administrator (LA/SA).',
@@ -75,4 +228,4 @@ export const en = {
   'error.SSPR 5133': 'This sign-in request has already been used. Please go back to the application and start again.',
   'error.SSPR 5403': 'You do not have access to this page.',
   'error.SSPR 5404': 'The page you asked for does not exist.',
-} satisfies Record<string, Entry>;
+} satisfies Record<string, string>;

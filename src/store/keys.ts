@@ -43,6 +43,8 @@ export const keys = {
   samlLogoutRequest: (id: string) => `{samlslo:${id}}`,
   /** ephemeral: one self-service flow */
   flow: (id: string) => `{flow:${id}}`,
+  /** ephemeral: that a flow finished (what it did), so that Back to its page says so */
+  flowDone: (id: string) => `{flow:${id}}:done`,
   /** ephemeral: an oidc-provider artefact */
   oidc: (model: string, id: string) => `oidc:${model}:{${id}}`,
   /** durable: ids of the OIDC clients registered over HTTP (RFC 7591); their metadata is under oidc('Client', ...) */
