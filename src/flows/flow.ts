@@ -146,6 +146,15 @@ export class Flows {
     await this.#records.delete(flow.id);
   }
 
+  /** The SSPR app was given the current password in this browser (its next step within minutes does not ask again). */
+  async rememberReauth(accountId: string, binding: string): Promise<void> {
+    await this.#store.set(keys.ssprReauth(accountId, binding), '1', { ttlMs: SSPR_REAUTH_MS });
+  }
+
+  async recentReauth(accountId: string, binding: string): Promise<boolean> {
+    return (await this.#store.get(keys.ssprReauth(accountId, binding))) !== null;
+  }
+
   /** The marker of a finished flow, if it is still kept. */
   async finished(id: string): Promise<FinishedFlow | null> {
     if (!this.#records.validId(id)) return null;
@@ -153,6 +162,9 @@ export class Flows {
     return raw ? (JSON.parse(raw) as FinishedFlow) : null;
   }
 }
+
+/** How long the SSPR app does not ask again for the password it was just given (same browser, same account). */
+export const SSPR_REAUTH_MS = 5 * 60 * 1000;
 
 /** How long a finished flow's page still says it is finished. */
 const FINISHED_MS = 60 * 60 * 1000;

@@ -8,6 +8,7 @@ export const ms = {
   'signin.locked': 'Akaun anda telah dikunci kerana terlalu banyak percubaan log masuk yang salah. Sila gunakan "Lupa Kata Laluan?" untuk membuka kunci akaun atau menetapkan kata laluan baharu, atau berjumpa dengan guru anda atau pentadbir MIMS.',
   'signin.ip_throttled': 'Terlalu banyak percubaan log masuk yang gagal dari rangkaian anda. Sila tunggu beberapa minit dan cuba lagi.',
   'signin.missing_fields': 'Sila masukkan nama pengguna dan kata laluan anda.',
+  'reauth.failed': 'Kata laluan yang anda masukkan tidak betul. Sila cuba lagi.',
   'reauth.missing_password': 'Sila masukkan kata laluan anda.',
   'reauth.purpose.password': 'Tukar Kata Laluan',
   'reauth.purpose.questions': 'Tetapkan Soalan Keselamatan',

@@ -45,6 +45,8 @@ export const keys = {
   flow: (id: string) => `{flow:${id}}`,
   /** ephemeral: that a flow finished (what it did), so that Back to its page says so */
   flowDone: (id: string) => `{flow:${id}}:done`,
+  /** ephemeral: this browser gave this account's password to the SSPR app a moment ago */
+  ssprReauth: (accountId: string, binding: string) => `{sspr:${accountId}}:${binding}`,
   /** ephemeral: an oidc-provider artefact */
   oidc: (model: string, id: string) => `oidc:${model}:{${id}}`,
   /** durable: ids of the OIDC clients registered over HTTP (RFC 7591); their metadata is under oidc('Client', ...) */

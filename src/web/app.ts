@@ -36,7 +36,7 @@ import { errorHandler } from './errors.ts';
 import { opsRouter } from './ops.ts';
 import { renderer } from './render.ts';
 import { questionText } from '../messages/questions.ts';
-import { languageOf, languageRouter, returnPathOf } from './language.ts';
+import { languageOf, languageRouter, rememberUiLocales, returnPathOf } from './language.ts';
 import { ownForms } from './forms.ts';
 import { oidcMount } from './oidc-mount.ts';
 import { requestLog } from './request-log.ts';
@@ -239,6 +239,7 @@ export function createIdp(deps: IdpDeps): Idp {
       clock,
       runFirst,
       recordClient: (session, clientId) => sso.oidcParticipant(session, clientId),
+      rememberLanguage: (ctx, uiLocales) => rememberUiLocales(ctx, uiLocales, secure),
     }),
     flowRouter({ machine, starts, ssoCookie: cookie, browserSecret: secretOf, render, nameOf }),
     samlRouter({
