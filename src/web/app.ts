@@ -126,7 +126,8 @@ export function createIdp(deps: IdpDeps): Idp {
   };
 
   const nameOf = (id: string) => serviceProviders.byId(id)?.displayName ?? deps.relyingParties.oidc.find((c) => c.client_id === id)?.display_name ?? id;
-  const logout = singleLogout({ sso, ssoCookie: cookie, audit, chains: logoutChains, render, secure, nameOf });
+  const backChannel = (id: string) => Boolean(deps.relyingParties.oidc.find((c) => c.client_id === id)?.backchannel_logout_uri);
+  const logout = singleLogout({ sso, ssoCookie: cookie, audit, chains: logoutChains, render, secure, nameOf, backChannel });
 
   const buildProvider = (k: KeyMaterial) => createProvider({
     settings,

@@ -111,7 +111,26 @@
     if (now) now.submit();
   }
 
+  // After a refused submit: focus goes to the first field in error (not <body>), and a
+  // field's own error goes away once the field is changed (it no longer describes it).
+  function fieldErrors() {
+    var invalid = document.querySelectorAll('main [aria-invalid="true"]');
+    if (invalid.length && document.activeElement === document.body) invalid[0].focus();
+    invalid.forEach(function (field) {
+      var clear = function () {
+        field.removeAttribute('aria-invalid');
+        (field.getAttribute('aria-describedby') || '').split(' ').forEach(function (id) {
+          var error = id && document.getElementById(id);
+          if (error && error.classList.contains('field-error')) error.hidden = true;
+        });
+      };
+      field.addEventListener('input', clear, { once: true });
+      field.addEventListener('change', clear, { once: true });
+    });
+  }
+
   document.addEventListener('DOMContentLoaded', function () {
+    fieldErrors();
     countdown();
     passwordChecklist();
     autosubmit();
