@@ -80,3 +80,16 @@ export type Translate = (m: Message | MessageId, params?: MessageParams) => stri
 export function translator(lang: Language): Translate {
   return (m, params) => text(typeof m === 'string' && params ? { id: m, params } : m, lang);
 }
+
+/** The time zone times are shown in (the users are in Singapore; stored times are UTC). */
+export const DISPLAY_TIME_ZONE = 'Asia/Singapore';
+
+/** A time (epoch ms or ISO string) in the language's format, Singapore time, with the zone's name ("… SGT"). */
+export function formatWhen(at: number | string, lang: Language): string {
+  const date = new Date(at);
+  if (Number.isNaN(date.getTime())) return String(at);
+  const locale = LANGUAGE_INFO[lang].locale;
+  const time = new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone: DISPLAY_TIME_ZONE }).format(date);
+  const zone = new Intl.DateTimeFormat(locale, { timeZone: DISPLAY_TIME_ZONE, timeZoneName: 'short' }).formatToParts(date).find((p) => p.type === 'timeZoneName')?.value ?? DISPLAY_TIME_ZONE;
+  return text({ id: 'admin.when', params: { time, zone } }, lang);
+}

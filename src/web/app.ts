@@ -13,7 +13,7 @@ import { FlowMachine } from '../flows/machine.ts';
 import { flowStarts } from '../flows/start.ts';
 import type { Refusal } from '../domain/sessions/gate.ts';
 import type { Resume } from '../domain/sessions/resume.ts';
-import { LANGUAGES, LANGUAGE_INFO, translator } from '../messages/catalogue.ts';
+import { formatWhen, LANGUAGES, LANGUAGE_INFO, translator } from '../messages/catalogue.ts';
 import { requestScope, type Logger } from '../observability/logger.ts';
 import { Metrics } from '../observability/metrics.ts';
 import { portalRouter } from '../portal/routes.ts';
@@ -109,6 +109,8 @@ export function createIdp(deps: IdpDeps): Idp {
         t: translator(lang),
         // A stored (English) challenge question in this language.
         tq: (stored: string) => questionText(translator(lang), stored),
+        // A time (epoch ms or ISO) as people here read it: Singapore time, with the zone.
+        when: (at: number | string) => formatWhen(at, lang),
         // The footer's switcher: each language named in itself, back to this page.
         languages: LANGUAGES.map((id) => ({ id, name: LANGUAGE_INFO[id].name, tag: LANGUAGE_INFO[id].tag })),
         returnTo: returnPathOf(ctx),

@@ -187,6 +187,23 @@ describe('languages', () => {
     assert.match(page.text, new RegExp(`Please try again in ${t.settings.forgotPassword.windowMinutes} minutes`));
   });
 
+  it('item 6: administrator screens show Singapore time with its zone and events in words, in the language', async () => {
+    const SITI = { loginId: 'siti_rahman@schools.gov.sg', password: 'Orchid!Compass58' };
+    const b = new Browser(t.url);
+    await b.signIn((await b.open('/admin')).res, SITI.loginId, SITI.password);
+    const allen = (await t.idp.directory.findByLoginId(DEMO.student.loginId))!;
+    await t.idp.directory.update(allen.id, (a) => ({ ...a, passwordChangedAt: Date.parse('2026-03-01T16:30:00Z') }));
+    const state = await b.get(`/admin/accounts/${allen.id}`);
+    assert.match(state.text, /Password changed<\/dt><dd>2 Mar 2026, 12:30 am SGT<\/dd>/, 'UTC 16:30 is 00:30 the next day in Singapore');
+    assert.doesNotMatch(state.text, /\d{4}-\d\d-\d\dT\d\d:\d\d/, 'no raw ISO times');
+    const audit = await b.get('/admin/audit');
+    assert.match(audit.text, /<td data-type="signin.success">Signed in<\/td>/);
+    await b.get('/language/zh?return=/admin');
+    const zh = await b.get(`/admin/accounts/${allen.id}`);
+    assert.match(zh.text, /密码更改时间<\/dt><dd>2026年3月2日 上午12:30 SGT<\/dd>/);
+    assert.match((await b.get('/admin/audit')).text, /<td data-type="signin.success">登录成功<\/td>/);
+  });
+
   it('item 14: the README lists the demo accounts\' challenge answers', () => {
     const readme = readFileSync(path.join(projectRoot, 'README.md'), 'utf8');
     const accounts = JSON.parse(readFileSync(path.join(projectRoot, 'config/demo-accounts.json'), 'utf8')) as Array<{ loginId: string; questions?: Array<{ question: string; answer: string }> }>;
