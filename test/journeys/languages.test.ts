@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
 import { CATALOGUES, text, type Language, type MessageId, type MessageParams } from '../../src/messages/catalogue.ts';
 import { QUESTION_IDS } from '../../src/messages/questions.ts';
+import { SIM_MESSAGES, type SimMessageId } from '../../src/sims/messages.ts';
 import { Journey, launchChromium } from '../support/chromium.ts';
 import { startWorld, type World } from '../support/world.ts';
 
@@ -19,6 +20,8 @@ const LOCALES: Array<[Exclude<Language, 'en'>, string]> = [['zh', 'zh-SG'], ['ms
 
 for (const [lang, locale] of LOCALES) {
   const t = (id: MessageId, params?: MessageParams) => text(params ? { id, params } : id, lang);
+  /** The simulated apps' words (they follow the browser's language too). */
+  const ts = (id: SimMessageId) => SIM_MESSAGES[lang][id];
   /** The English question shown under this label (questions are stored in English). */
   const englishOf = (label: string) => Object.keys(QUESTION_IDS).find((q) => t(QUESTION_IDS[q]!) === label.trim());
 
@@ -76,9 +79,13 @@ for (const [lang, locale] of LOCALES) {
     it(`first sign-in: questions and a new password, entirely in ${lang}`, async () => {
       const j = await Journey.start(browser, `lang-${lang}-1-first-sign-in`, locale);
       const p = j.page;
-      await p.goto(`${world.t.url}/portal`);
+      await p.goto(`${world.ws.url}/`);
+      await j.screen('student-icon', ts('ws.sign_in'));
+      await p.getByLabel(ts('ws.email')).fill(FARAH.loginId);
+      await p.getByRole('button', { name: ts('ws.next'), exact: true }).click();
+      await j.screen('sign-in', t('signin.heading'));
       assert.equal(await p.locator('html').getAttribute('lang'), { zh: 'zh-Hans-SG', ms: 'ms-SG', ta: 'ta-SG' }[lang]);
-      await signIn(j, FARAH.loginId, FARAH.password);
+      await signIn(j, FARAH.loginId, FARAH.password, 'sign-in-filled');
       await j.screen('setup-security-questions', t('questions.heading'));
       assert.match(await p.locator('footer').innerText(), new RegExp(t('layout.idle', { minutes: 4 })));
       assert.equal(await p.title(), t('layout.title', { screen: t('screen.setup-questions') }));
@@ -95,15 +102,23 @@ for (const [lang, locale] of LOCALES) {
       await click(p, 'button.continue');
       await changePassword(j, 'Orchard-Lamp-2077');
       await click(p, 'button.continue');
-      await j.screen('applications', t('portal.heading'));
+      // The signed SAML response is posted to the app, which speaks the same language.
+      await j.screen('welcome-to-your-new-account', ts('ws.welcome'));
+      await p.getByRole('button', { name: ts('ws.understand'), exact: true }).click();
+      await j.screen('workspace-dashboard', 'Farah Aziz');
+      assert.match(await p.locator('main').innerText(), new RegExp(ts('ws.your_apps')));
       await j.close();
     });
 
     it(`forgot password: the questions in ${lang}, answers compared as typed in any case`, async () => {
       const j = await Journey.start(browser, `lang-${lang}-2-forgot-password`, locale);
       const p = j.page;
-      await p.goto(`${world.t.url}/portal`);
+      await p.goto(`${world.slsUrl}/`);
+      await j.screen('sls', ts('sls.welcome'));
+      // SLS asks the IdP for its own language (OIDC ui_locales).
+      await p.getByRole('link', { name: ts('sls.sign_in') }).click();
       await j.screen('sign-in', t('signin.heading'));
+      assert.equal((await p.locator('#app-asking').innerText()).trim(), t('signin.app_asks', { app: 'Student Learning Space – SLS (simulated)' }), 'which app is asking (item 12)');
       await p.getByRole('link', { name: t('signin.forgot_link') }).click();
       await j.screen('forgotten-password', t('forgot.heading'));
       await p.getByLabel(t('field.username'), { exact: true }).fill(BELLA.loginId);
@@ -118,7 +133,8 @@ for (const [lang, locale] of LOCALES) {
       await changePassword(j, 'Pinewood-Kettle-58');
       await click(p, 'button.continue');
       await signIn(j, BELLA.loginId, 'Pinewood-Kettle-58', 'sign-in-with-new-password');
-      await j.screen('applications', t('portal.heading'));
+      await j.screen('sls-assignments', 'Bella Lim');
+      assert.match(await p.locator('main').innerText(), new RegExp(ts('sls.assignments')));
       await j.close();
     });
 

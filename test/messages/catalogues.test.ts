@@ -6,6 +6,7 @@ import { CATALOGUES, LANGUAGES, text } from '../../src/messages/catalogue.ts';
 import { en } from '../../src/messages/en.ts';
 import { QUESTION_IDS } from '../../src/messages/questions.ts';
 import { loadSettings } from '../../src/config/settings.ts';
+import { SIM_MESSAGES } from '../../src/sims/messages.ts';
 
 /** The parameter names a message uses (plural/select selectors included). */
 function paramsOf(source: string): string[] {
@@ -39,6 +40,14 @@ describe('message catalogues', () => {
       }
     });
   }
+
+  it('the simulated apps\' words: one key set in every language, the same placeholders', () => {
+    const keys = Object.keys(SIM_MESSAGES.en).sort();
+    for (const [lang, words] of Object.entries(SIM_MESSAGES)) {
+      assert.deepEqual(Object.keys(words).sort(), keys, lang);
+      for (const [id, s] of Object.entries(words)) assert.deepEqual(s.match(/\{\w+\}/g) ?? [], (SIM_MESSAGES.en as Record<string, string>)[id]!.match(/\{\w+\}/g) ?? [], `${lang} ${id}`);
+    }
+  });
 
   it('English stays the guides\' words, with plurals and number words from ICU', () => {
     assert.equal(text({ id: 'password.requirement.PWD_MIN_LENGTH', params: { min: 12 } }), 'Must be at least 12 characters long.');
