@@ -68,14 +68,22 @@ function safeReturn(value: unknown): string {
   return typeof value === 'string' && /^\/(?![/\\])[\x21-\x7e]*$/.test(value) && value.length <= 2000 ? value : '/portal';
 }
 
-/** What the footer's switcher links back to from this page (the page itself when it can be fetched again). */
+/**
+ * What the footer's switcher links back to from this page: the page itself when it can be
+ * fetched again (flows, portal, admin with its query). A protocol endpoint's URL carries a
+ * one-time message (SAMLRequest, an OIDC request): never echoed into the page, and not
+ * worth repeating; those pages lead to the portal.
+ */
 export function returnPathOf(ctx: Context): string {
-  if (ctx.method === 'GET') return safeReturn(ctx.originalUrl);
-  const referer = ctx.get('Referer');
+  let target: URL;
   try {
-    const url = new URL(referer);
-    if (url.host === ctx.host) return safeReturn(url.pathname + url.search);
-  } catch { /* no usable referer */ }
+    target = ctx.method === 'GET' ? new URL(ctx.originalUrl, 'http://x') : new URL(ctx.get('Referer'));
+    if (ctx.method !== 'GET' && target.host !== ctx.host) return '/portal';
+  } catch {
+    return '/portal';
+  }
+  if (/^\/(portal|admin)(\/|$)/.test(target.pathname)) return safeReturn(target.pathname + target.search);
+  if (/^\/(flow|interaction)\/[A-Za-z0-9_-]+$/.test(target.pathname)) return safeReturn(target.pathname);
   return '/portal';
 }
 
