@@ -168,6 +168,12 @@ export const en = {
   'portal.signed_in_as': 'Signed in as',
   'portal.no_apps': 'No applications are assigned to your account yet. Please approach your teachers or MIMS Administrators.',
 
+  // The portal's tiles (config apps) by app id; an app without an id here shows its configured words.
+  'app.icon.description': 'For emails and access to Google Drive',
+  'app.sspr.description': 'To change your current password, set up security questions',
+  'app.sls.description': 'For assignments sent by teachers',
+  'app.admin.name': 'School Administration',
+  'app.admin.description': 'Reset passwords, unlock accounts, view the audit trail',
   'sspr.heading': 'MIMS Self Service Password Reset',
   'sspr.change_desc': 'Set a new password. Your current password is required.',
   'sspr.questions_replace': 'Replace your security questions and answers.',

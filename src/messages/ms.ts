@@ -159,6 +159,11 @@ export const ms = {
   'portal.signed_in_as': 'Log masuk sebagai',
   'portal.no_apps': 'Belum ada aplikasi untuk akaun anda. Sila berjumpa dengan guru anda atau Pentadbir MIMS.',
 
+  'app.icon.description': 'Untuk e-mel dan akses ke Google Drive',
+  'app.sspr.description': 'Untuk menukar kata laluan anda sekarang dan menetapkan soalan keselamatan',
+  'app.sls.description': 'Untuk tugasan yang dihantar oleh guru',
+  'app.admin.name': 'Pentadbiran Sekolah',
+  'app.admin.description': 'Set semula kata laluan, buka kunci akaun, lihat jejak audit',
   'sspr.heading': 'Set Semula Kata Laluan Layan Diri MIMS',
   'sspr.change_desc': 'Tetapkan kata laluan baharu. Kata laluan anda sekarang diperlukan.',
   'sspr.questions_replace': 'Tukar soalan dan jawapan keselamatan anda.',

@@ -159,6 +159,11 @@ export const zh = {
   'portal.signed_in_as': '已登录：',
   'portal.no_apps': '你的账户还没有分配任何应用。请找你的老师或 MIMS 管理员。',
 
+  'app.icon.description': '用于电子邮件和 Google Drive',
+  'app.sspr.description': '更改你现在的密码，设置安全问题',
+  'app.sls.description': '查看老师发的作业',
+  'app.admin.name': '学校管理',
+  'app.admin.description': '重置密码、解锁账户、查看审计记录',
   'sspr.heading': 'MIMS 自助密码重置',
   'sspr.change_desc': '设置新密码。需要输入你现在的密码。',
   'sspr.questions_replace': '更换你的安全问题和答案。',

@@ -16,6 +16,9 @@ const FARAH = { loginId: 'farah_aziz@students.edu.sg', password: 'Rivervale#Star
 const BELLA = { loginId: 'bella_lim@students.edu.sg', answers: { 'What is your favourite colour?': 'yellow', 'What is your favourite animal?': 'hamster', 'What is your favourite book?': 'The Good Earth' } as Record<string, string> };
 const CHANDRA = { loginId: 'chandra_kumar@students.edu.sg', password: 'Meadow-Violet-93', answers: { 'What is your favourite sport or hobby?': 'Badminton', 'What is your favourite movie?': 'Spirited Away', 'What is your favourite toy?': 'Spinning top' } as Record<string, string> };
 
+const ALLEN = { loginId: 'allen_tan@students.edu.sg', password: 'Sunflower-Kite-42' };
+const SITI = { loginId: 'siti_rahman@schools.gov.sg', password: 'Orchid!Compass58' };
+
 const LOCALES: Array<[Exclude<Language, 'en'>, string]> = [['zh', 'zh-SG'], ['ms', 'ms-SG'], ['ta', 'ta-SG']];
 
 for (const [lang, locale] of LOCALES) {
@@ -159,6 +162,61 @@ for (const [lang, locale] of LOCALES) {
       await click(p, 'button.continue');
       await signIn(j, CHANDRA.loginId, CHANDRA.password, 'sign-in-with-old-password');
       await j.screen('applications', t('portal.heading'));
+      await j.close();
+    });
+
+    it(`the SSPR app (password asked once) and signing out everywhere, in ${lang}`, async () => {
+      const j = await Journey.start(browser, `lang-${lang}-4-sspr-sign-out`, locale);
+      const p = j.page;
+      await p.goto(`${world.slsUrl}/login`);
+      await signIn(j, ALLEN.loginId, ALLEN.password);
+      await j.screen('sls', 'Allen Tan');
+      await p.goto(`${world.t.url}/portal`);
+      await j.screen('applications', t('portal.heading'));
+      assert.match(await p.locator('[data-app="sspr"]').innerText(), new RegExp(t('app.sspr.description')));
+      await p.locator('[data-app="sspr"]').click();
+      await j.screen('sspr', t('sspr.heading'));
+      await p.getByRole('button', { name: new RegExp(`^${t('change.heading')}`) }).click();
+      await j.screen('current-password', t('reauth.heading'));
+      await p.getByLabel(t('field.password'), { exact: true }).fill('not-my-password');
+      await click(p, 'button.continue');
+      await j.screen('wrong-password', t('reauth.heading'));
+      assert.equal((await p.getByRole('alert').innerText()).trim(), t('reauth.failed'));
+      await p.getByLabel(t('field.password'), { exact: true }).fill(ALLEN.password);
+      await click(p, 'button.continue');
+      await changePassword(j, 'Lantern-Harbour-66');
+      await click(p, 'button.continue');
+      await j.screen('sspr-again', t('sspr.heading'));
+      // Moments later, the other task: no second password prompt (item 9).
+      await p.getByRole('button', { name: new RegExp(`^${t('questions.heading')}`) }).click();
+      await j.screen('setup-security-questions', t('questions.heading'));
+      await p.goto(`${world.t.url}/portal`);
+      await p.getByRole('button', { name: t('button.sign_out'), exact: true }).click();
+      await j.screen('signed-out', t('signout.heading'));
+      assert.match(await p.locator('main').innerText(), new RegExp(t('signout.also', { apps: 'Student Learning Space' }).split('Student Learning Space')[0]! + 'Student Learning Space'));
+      await j.close();
+    });
+
+    it(`an administrator resets a password, in ${lang}`, async () => {
+      const j = await Journey.start(browser, `lang-${lang}-5-admin-reset`, locale);
+      const p = j.page;
+      await p.goto(`${world.t.url}/admin`);
+      await signIn(j, SITI.loginId, SITI.password);
+      await j.screen('school-administration', t('admin.search_heading'));
+      await p.getByLabel(t('admin.find_label'), { exact: true }).fill('bella');
+      await click(p, 'admin.search');
+      await j.screen('search-results', t('admin.search_heading'));
+      await p.getByRole('link', { name: BELLA.loginId }).click();
+      await j.screen('account', 'Bella Lim');
+      assert.match(await p.locator('dl.facts').innerText(), /SGT/);
+      await p.getByRole('link', { name: t('admin.action.reset-password') }).click();
+      await j.screen('confirm-reset', t('admin.action.reset-password'));
+      await click(p, 'admin.confirm');
+      await j.screen('temporary-password', t('admin.reset_heading'));
+      assert.ok((await p.locator('#temporary-password').innerText()).trim().length >= 12);
+      await p.getByRole('link', { name: t('admin.reset_finish') }).click();
+      await j.screen('account-after-reset', 'Bella Lim');
+      assert.match(await p.locator('table.events').innerText(), new RegExp(t('event.admin.password.reset')));
       await j.close();
     });
   });

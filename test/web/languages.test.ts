@@ -197,11 +197,11 @@ describe('languages', () => {
     assert.match(state.text, /Password changed<\/dt><dd>2 Mar 2026, 12:30 am SGT<\/dd>/, 'UTC 16:30 is 00:30 the next day in Singapore');
     assert.doesNotMatch(state.text, /\d{4}-\d\d-\d\dT\d\d:\d\d/, 'no raw ISO times');
     const audit = await b.get('/admin/audit');
-    assert.match(audit.text, /<td data-type="signin.success">Signed in<\/td>/);
+    assert.match(audit.text, /<td data-type="signin.success" data-label="Event">Signed in<\/td>/);
     await b.get('/language/zh?return=/admin');
     const zh = await b.get(`/admin/accounts/${allen.id}`);
     assert.match(zh.text, /密码更改时间<\/dt><dd>2026年3月2日 上午12:30 SGT<\/dd>/);
-    assert.match((await b.get('/admin/audit')).text, /<td data-type="signin.success">登录成功<\/td>/);
+    assert.match((await b.get('/admin/audit')).text, /<td data-type="signin.success" data-label="事件">登录成功<\/td>/);
   });
 
   it('item 14: the README lists the demo accounts\' challenge answers', () => {
