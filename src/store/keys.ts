@@ -11,6 +11,14 @@ export const keys = {
   directoryIndex: () => 'dir:logins',
   /** durable: lexicographic index of "display name\u0000accountId" (lower-cased) */
   nameIndex: () => 'dir:names',
+  /**
+   * durable: lexicographic index of "name from one of its parts on\u0000accountId" (lower-cased;
+   * "allen tan" and "tan" for Allen Tan), one per school code and one for all schools ("*"):
+   * a surname search is one range read in the administrator's own school.
+   */
+  namePartIndex: (schoolCode: string) => `dir:nameparts:${schoolCode}`,
+  /** durable: set when every account before the name-part index had its entries written */
+  namePartIndexBuilt: () => 'dir:nameparts:built',
   /** ephemeral: consecutive failed sign-ins for one login ID (known or not) */
   signInFailures: (loginId: string) => `{login:${loginId}}:fails`,
   /** the lock of a login ID: durable until unlocked, or with the configured expiry */
