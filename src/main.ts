@@ -62,6 +62,10 @@ async function startupWrites(store: Store, services: Services, seeds: ReturnType
   runMigrations(store, services.directory).then((reports) => {
     for (const r of reports) logger.info({ migration: r.name, ...r.counts, skipped: r.skipped, resumed: r.resumed }, r.skipped ? 'data migration already done' : 'data migration finished');
   }, (err: unknown) => logger.error({ err }, 'data migration stopped: it resumes at the next start or with npm run cli -- migrate'));
+  // The name-part index (administrators' search by surname) for accounts written before it existed: once, in the background.
+  services.directory.buildNamePartIndex().then((indexed) => {
+    if (indexed > 0) logger.info({ indexed }, 'name-part search index built');
+  }, (err: unknown) => logger.error({ err }, 'name-part search index not built: it is tried again at the next start'));
 }
 
 /** What the primary tells its workers: the start-up writes are done (they may say ready). */

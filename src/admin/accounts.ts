@@ -95,7 +95,7 @@ export function accountHandlers(deps: AdminDeps) {
       const result = typeof password === 'string' && password ? await deps.authenticator.reauthenticate(a.actor.id, password, ctxOf(ctx)) : null;
       if (!result?.ok) {
         const account = await deps.administration.target(a.scope, id);
-        await deps.render(ctx, 'admin/confirm', { admin: who(a), account, action, ...ACTIONS[action], needsPassword: true, error: 'Please enter your current password to confirm.' }, 401);
+        await deps.render(ctx, 'admin/confirm', { admin: who(a), account, action, ...ACTIONS[action], needsPassword: true, error: 'admin.confirm_password_missing' }, 401);
         return;
       }
       deps.ssoCookie.write(ctx, (await deps.sso.renew(a.session, deps.clock(), [...new Set([...a.session.amr, 'pwd'])], a.session.mfaAt)).id);

@@ -1,7 +1,7 @@
 // The error codes: every failure a user can see, with the codes of the guides (SSPR 5006,
 // SSPR 5019) and codes in the same style for the rest, and their HTTP status. The words
 // are in the message catalogue under `error.<code>` (src/messages/en.ts).
-import { text, type MessageId } from '../messages/catalogue.ts';
+import { text, type MessageId, type MessageParams } from '../messages/catalogue.ts';
 
 // One error type carries status, stable code and whether its message may be shown;
 // src/web/errors.ts renders it as an HTML page or JSON, with a reference id.
@@ -38,9 +38,15 @@ export class AppError extends Error {
   readonly detail: string | undefined;
   /** Where the page's "Continue" button leads (a path of this IdP). */
   readonly continueTo: string | undefined;
+  /** The words shown (a message id; by default `error.<code>`) and their parameters. */
+  readonly messageId: MessageId;
+  readonly params: MessageParams | undefined;
 
-  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown; continueTo?: string }) {
-    super(text(errorMessageId(code)), options?.cause === undefined ? undefined : { cause: options.cause });
+  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown; continueTo?: string; messageId?: MessageId; params?: MessageParams }) {
+    const messageId = options?.messageId ?? errorMessageId(code);
+    super(text({ id: messageId, params: options?.params }), options?.cause === undefined ? undefined : { cause: options.cause });
+    this.messageId = messageId;
+    this.params = options?.params;
     this.code = code;
     this.status = CATALOGUE[code].status;
     this.detail = detail;

@@ -116,7 +116,10 @@ export class Flows {
   readonly idleMs: number;
   readonly maxMs: number;
 
+  readonly #store: Store;
+
   constructor(store: Store, clock: Clock, idleMs: number, maxMs = 30 * 60_000) {
+    this.#store = store;
     this.#records = new JsonRecords(store, keys.flow, /^[A-Za-z0-9_-]{16,64}$/);
     this.#clock = clock;
     this.idleMs = idleMs;
@@ -149,6 +152,48 @@ export class Flows {
   async end(id: string): Promise<void> {
     await this.#records.delete(id);
   }
+
+  /**
+   * Ends a flow that finished (or was cancelled), leaving a small marker for a while: Back
+   * to one of its pages then says what was done and leads on, instead of "nothing was
+   * changed" (the marker holds no account, only the browser binding and what was done).
+   */
+  async endFinished(flow: Flow, what: FinishedWhat, next: string): Promise<void> {
+    const marker: FinishedFlow = { binding: flow.binding, what, next };
+    await this.#store.set(keys.flowDone(flow.id), JSON.stringify(marker), { ttlMs: FINISHED_MS });
+    await this.#records.delete(flow.id);
+  }
+
+  /** The SSPR app was given the current password in this browser (its next step within minutes does not ask again). */
+  async rememberReauth(accountId: string, binding: string): Promise<void> {
+    await this.#store.set(keys.ssprReauth(accountId, binding), '1', { ttlMs: SSPR_REAUTH_MS });
+  }
+
+  async recentReauth(accountId: string, binding: string): Promise<boolean> {
+    return (await this.#store.get(keys.ssprReauth(accountId, binding))) !== null;
+  }
+
+  /** The marker of a finished flow, if it is still kept. */
+  async finished(id: string): Promise<FinishedFlow | null> {
+    if (!this.#records.validId(id)) return null;
+    const raw = await this.#store.get(keys.flowDone(id));
+    return raw ? (JSON.parse(raw) as FinishedFlow) : null;
+  }
+}
+
+/** How long the SSPR app does not ask again for the password it was just given (same browser, same account). */
+export const SSPR_REAUTH_MS = 5 * 60 * 1000;
+
+/** How long a finished flow's page still says it is finished. */
+const FINISHED_MS = 60 * 60 * 1000;
+
+export type FinishedWhat = 'password' | 'questions' | 'unlocked' | 'signed_in' | 'cancelled';
+
+export interface FinishedFlow {
+  binding: string;
+  what: FinishedWhat;
+  /** Where the page leads on (a path of this IdP). */
+  next: string;
 }
 
 /**

@@ -6,6 +6,7 @@
 //   GET  /flow/:id                       the current step's page (no-store)
 //   POST /flow/:id/<action>              an action of the kind's table (sign-in, questions, ...)
 //   POST /flow/:id/cancel                abandons the flow
+//   POST /flow/:id/keep-alive            the idle warning's "Stay on this page" (204)
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { SessionCookie } from '../domain/sessions/sso-sessions.ts';
@@ -21,6 +22,8 @@ export interface FlowHttpDeps {
   /** Secret of the browser-binding cookie (created when absent). */
   browserSecret: (ctx: Context) => string;
   render: Render;
+  /** The name of the application a flow's sign-in is for (relying-party config), shown on its pages. */
+  nameOf?: (clientId: string) => string;
 }
 
 export function flowRouter(deps: FlowHttpDeps): Router {
@@ -44,7 +47,10 @@ export function flowRouter(deps: FlowHttpDeps): Router {
 
   router.get('/flow/:id', async (ctx) => {
     const page = await machine.page(ctx.params.id!, deps.browserSecret(ctx));
-    await deps.render(ctx, page.view, page.data, page.status);
+    const client = page.data.client;
+    const named = typeof client === 'string' && client !== 'portal' && deps.nameOf ? deps.nameOf(client) : null;
+    const appName = named && named !== client ? named : null;
+    await deps.render(ctx, page.view, { appName, ...page.data }, page.status);
   });
 
   const act = (action: string) => async (ctx: Context & { params: Record<string, string> }) => {
@@ -60,6 +66,11 @@ export function flowRouter(deps: FlowHttpDeps): Router {
     if (outcome.session) deps.ssoCookie.write(ctx, outcome.session.id);
     seeOther(ctx, outcome.redirect);
   };
+  // "Stay on this page" of the idle warning (idp.js): re-arms the flow's idle timer.
+  router.post('/flow/:id/keep-alive', async (ctx) => {
+    await machine.keepAlive(ctx.params.id!, deps.browserSecret(ctx));
+    ctx.status = 204;
+  });
   // One route per action any kind's table knows; the machine decides whether the flow's step allows it.
   for (const action of machine.actions()) router.post(`/flow/:id/${action}`, act(action));
   return router;

@@ -19,7 +19,7 @@ import type { PasswordPolicies } from '../domain/passwords/policy.ts';
 import type { AnswerLimiter } from '../domain/security/lockout.ts';
 import type { SsoSession, SsoSessions } from '../domain/sessions/sso-sessions.ts';
 import type { Mfa } from '../domain/mfa/mfa.ts';
-import { bindingOf, cancelUrl, flowUrl, resumeUrl, type Flow, type FlowKind, type Flows, type Pending, type Resume, type Step } from './flow.ts';
+import { bindingOf, cancelUrl, flowUrl, resumeClient, resumeUrl, type FinishedWhat, type Flow, type FlowKind, type Flows, type Pending, type Resume, type Step } from './flow.ts';
 
 /** The domain services steps use (no HTTP). */
 export interface FlowServices {
@@ -33,7 +33,7 @@ export interface FlowServices {
   clock: Clock;
   answerLimiter: AnswerLimiter;
   audit: AuditLog;
-  forgotPassword: { askCount: number | null; revealNoQuestions: boolean };
+  forgotPassword: { askCount: number | null; revealNoQuestions: boolean; windowMinutes?: number };
   hasher: SecretHasher;
   /** Key for the deterministic decoy questions of unknown login IDs. */
   decoyKey: string;
@@ -181,11 +181,13 @@ export class FlowMachine {
 
   /** The page of the step the flow is at; messages are shown once. */
   async page(id: string, browserSecret: string): Promise<Page> {
+    const finished = await this.#finished(id, browserSecret);
+    if (finished) return { view: 'flow-finished', data: { what: finished.what, next: finished.next } };
     const flow = await this.open(id, browserSecret);
     const page = pageOf(this.#kinds[flow.kind], flow.step);
     if (!page) throw new AppError('SSPR 5102', `no page for step ${flow.step} of ${flow.kind}`);
     const shown = await page(this.#s, flow, browserSecret);
-    const common = { flowId: flow.id, idleSeconds: this.#s.flows.idleMs / 1000, error: flow.error, fieldErrors: flow.fieldErrors ?? {} };
+    const common = { flowId: flow.id, idleSeconds: this.#s.flows.idleMs / 1000, error: flow.error, fieldErrors: flow.fieldErrors ?? {}, client: resumeClient(flow.resume) };
     if (flow.error || flow.fieldErrors || flow.problems) {
       delete flow.error;
       delete flow.fieldErrors;
@@ -197,6 +199,9 @@ export class FlowMachine {
 
   /** Runs `action` on the flow for this browser. */
   async act(id: string, action: string, input: StepInput): Promise<Outcome> {
+    // A form of a finished flow sent again (Back, then submit): refused, in words that say it is done.
+    const finished = await this.#finished(id, input.browserSecret);
+    if (finished) throw new AppError('SSPR 5101', 'flow already finished', { continueTo: finished.next, messageId: `finished.${finished.what}` });
     const flow = await this.open(id, input.browserSecret);
     const spec = this.#kinds[flow.kind];
     if (action === 'cancel') return this.#cancel(spec, flow, input);
@@ -242,7 +247,7 @@ export class FlowMachine {
       await this.#s.flows.save(flow);
       return { redirect: flowUrl(flow) };
     }
-    await this.#s.flows.end(flow.id);
+    await this.#s.flows.endFinished(flow, finishedWhat(flow), flow.resume.kind === 'portal' ? resumeUrl(flow.resume) : '/portal');
     switch (spec.finish) {
       case 'sign-in-again':
         return { redirect: await this.start('sign-in', { step: 'credentials', resume: flow.resume }, input.browserSecret) };
@@ -261,8 +266,20 @@ export class FlowMachine {
     }
   }
 
+  /** "Stay on this page": the idle timer starts again (the page's typed input is kept by the browser). */
+  async keepAlive(id: string, browserSecret: string): Promise<void> {
+    const flow = await this.open(id, browserSecret);
+    await this.#s.flows.save(flow);
+  }
+
+  /** A finished flow of this browser (only the live flow is missing then). */
+  async #finished(id: string, browserSecret: string) {
+    const marker = await this.#s.flows.finished(id);
+    return marker && marker.binding === bindingOf(browserSecret) ? marker : null;
+  }
+
   async #cancel(spec: FlowKindSpec, flow: Flow, input: StepInput): Promise<Outcome> {
-    await this.#s.flows.end(flow.id);
+    await this.#s.flows.endFinished(flow, 'cancelled', flow.resume.kind === 'portal' ? resumeUrl(flow.resume) : '/portal');
     switch (spec.cancel) {
       case 'sign-in-again':
         return { redirect: await this.start('sign-in', { step: 'credentials', resume: flow.resume }, input.browserSecret) };
@@ -288,6 +305,16 @@ export class FlowMachine {
 }
 
 // --- helpers for steps
+
+/** What a flow that finishes at its current step did (its last page said so). */
+function finishedWhat(flow: Flow): FinishedWhat {
+  switch (flow.step) {
+    case 'password-done': return 'password';
+    case 'questions-done': return 'questions';
+    case 'fp-unlocked': return 'unlocked';
+    default: return 'signed_in';
+  }
+}
 
 /** The account the flow concerns; only set once verified or vouched for. */
 export async function flowAccount(s: Pick<FlowServices, 'directory'>, flow: Flow): Promise<Account> {

@@ -1,7 +1,7 @@
 // Starting flows: the protocols, the portal and /admin ask the gate, and hand a refusal
 // here (they do not import the flows' insides). Each answer is the URL of the new flow.
 import type { Refusal } from '../domain/sessions/gate.ts';
-import type { Resume } from './flow.ts';
+import { bindingOf, type Resume } from './flow.ts';
 import type { FlowMachine } from './machine.ts';
 
 export interface FlowStarts {
@@ -44,7 +44,14 @@ export function flowStarts(machine: FlowMachine): FlowStarts {
     },
     signIn: (resume, browserSecret) => machine.start('sign-in', { step: 'credentials', resume }, browserSecret),
     forgotPassword: (resume, browserSecret) => machine.start('forgot-password', { step: 'fp-username', resume }, browserSecret),
-    sspr: (accountId, what, browserSecret) =>
-      machine.start(what === 'password' ? 'sspr-password' : what === 'questions' ? 'sspr-questions' : 'sspr-mfa', { step: 'reauth', resume: { kind: 'portal', path: '/portal/sspr' }, accountId }, browserSecret),
+    async sspr(accountId, what, browserSecret) {
+      const kind = what === 'password' ? 'sspr-password' : what === 'questions' ? 'sspr-questions' : 'sspr-mfa';
+      const resume = { kind: 'portal' as const, path: '/portal/sspr' };
+      // The password was given to the SSPR app moments ago in this browser: straight to the task.
+      if (await machine.services.flows.recentReauth(accountId, bindingOf(browserSecret))) {
+        return machine.start(kind, { resume, accountId, pending: [what === 'password' ? 'change-password' : what === 'questions' ? 'setup-questions' : 'setup-mfa'] }, browserSecret);
+      }
+      return machine.start(kind, { step: 'reauth', resume, accountId }, browserSecret);
+    },
   };
 }

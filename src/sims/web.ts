@@ -4,13 +4,15 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import ejs from 'ejs';
 import type { Context } from 'koa';
+import { simLocals } from './messages.ts';
 
 export function pageRenderer(viewsDir: string) {
   return async (ctx: Context, view: string, data: Record<string, unknown>, status = 200): Promise<void> => {
     ctx.status = status;
     ctx.type = 'html';
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = await ejs.renderFile(path.join(viewsDir, `${view}.ejs`), data, { async: true });
+    // The sim's own words in the browser's language (sims/messages.ts).
+    ctx.body = await ejs.renderFile(path.join(viewsDir, `${view}.ejs`), { ...simLocals(ctx.get('Accept-Language')), ...data }, { async: true });
   };
 }
 

@@ -13,6 +13,14 @@ export const keys = {
   nameIndex: () => 'dir:names',
   /** durable: the schema version of login-ID claims and both indexes, as JSON (src/domain/versions.ts) */
   directoryLayout: () => 'dir:layout',
+  /**
+   * durable: lexicographic index of "name from one of its parts on\u0000accountId" (lower-cased;
+   * "allen tan" and "tan" for Allen Tan), one per school code and one for all schools ("*"):
+   * a surname search is one range read in the administrator's own school.
+   */
+  namePartIndex: (schoolCode: string) => `dir:nameparts:${schoolCode}`,
+  /** durable: set when every account before the name-part index had its entries written */
+  namePartIndexBuilt: () => 'dir:nameparts:built',
   /** ephemeral: consecutive failed sign-ins for one login ID (known or not) */
   signInFailures: (loginId: string) => `{login:${loginId}}:fails`,
   /** the lock of a login ID: durable until unlocked, or with the configured expiry */
@@ -45,6 +53,10 @@ export const keys = {
   samlLogoutRequest: (id: string) => `{samlslo:${id}}`,
   /** ephemeral: one self-service flow */
   flow: (id: string) => `{flow:${id}}`,
+  /** ephemeral: that a flow finished (what it did), so that Back to its page says so */
+  flowDone: (id: string) => `{flow:${id}}:done`,
+  /** ephemeral: this browser gave this account's password to the SSPR app a moment ago */
+  ssprReauth: (accountId: string, binding: string) => `{sspr:${accountId}}:${binding}`,
   /** ephemeral: an oidc-provider artefact */
   oidc: (model: string, id: string) => `oidc:${model}:{${id}}`,
   /** durable: ids of the OIDC clients registered over HTTP (RFC 7591); their metadata is under oidc('Client', ...) */
@@ -74,7 +86,7 @@ export const keys = {
 // The durable keys above (the directory, locks, audit, migration progress, and OIDC clients
 // registered over HTTP with their registration tokens, SAML SPs registered by the CLI), as patterns: writes to them are
 // confirmed by replicas before they resolve (RedisStore), everything else is ephemeral.
-const DURABLE = /^(?:\{acct:[^}]*\}|\{passkey:[^}]*\}|\{login:[^}]*\}(?::locked)?|\{migration:[^}]*\}|dir:logins|dir:names|dir:layout|audit|oidc:registered-clients|saml:registered-sps|saml:sp(?:-id)?:\{[^}]*\}|oidc:(?:Client|RegistrationAccessToken):\{[^}]*\})$/;
+const DURABLE = /^(?:\{acct:[^}]*\}|\{passkey:[^}]*\}|\{login:[^}]*\}(?::locked)?|\{migration:[^}]*\}|dir:logins|dir:names|dir:layout|dir:nameparts:.+|audit|oidc:registered-clients|saml:registered-sps|saml:sp(?:-id)?:\{[^}]*\}|oidc:(?:Client|RegistrationAccessToken):\{[^}]*\})$/;
 
 /** Whether `key` (as built above, without the store's prefix) holds durable data. */
 export function isDurableKey(key: string): boolean {

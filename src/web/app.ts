@@ -13,7 +13,7 @@ import { FlowMachine } from '../flows/machine.ts';
 import { flowStarts } from '../flows/start.ts';
 import type { Refusal } from '../domain/sessions/gate.ts';
 import type { Resume } from '../domain/sessions/resume.ts';
-import { text } from '../messages/catalogue.ts';
+import { formatWhen, LANGUAGES, LANGUAGE_INFO, translator } from '../messages/catalogue.ts';
 import { requestScope, type Logger } from '../observability/logger.ts';
 import { Metrics } from '../observability/metrics.ts';
 import { portalRouter } from '../portal/routes.ts';
@@ -35,6 +35,8 @@ import { BROWSER_COOKIE, browserSecret, csrfToken, csrfValid, ssoCookie } from '
 import { errorHandler } from './errors.ts';
 import { opsRouter } from './ops.ts';
 import { renderer } from './render.ts';
+import { questionText } from '../messages/questions.ts';
+import { languageOf, languageRouter, rememberUiLocales, returnPathOf } from './language.ts';
 import { ownForms } from './forms.ts';
 import { oidcMount } from './oidc-mount.ts';
 import { requestLog } from './request-log.ts';
@@ -102,13 +104,24 @@ export function createIdp(deps: IdpDeps): Idp {
   const cookie = ssoCookie(secure);
   const secretOf = browserSecret(secure);
   const render = renderer(
-    (ctx) => ({
-      requestId: ctx.state.requestId,
-      title: 'MIMS Portal',
-      idleSeconds: null,
-      // Messages come as ids (src/messages): templates show them with t().
-      t: text,
-    }),
+    (ctx) => {
+      // Messages come as ids (src/messages): templates show them with t(), in the request's language.
+      const lang = languageOf(ctx);
+      return {
+        requestId: ctx.state.requestId,
+        idleSeconds: null,
+        lang,
+        htmlLang: LANGUAGE_INFO[lang].tag,
+        t: translator(lang),
+        // A stored (English) challenge question in this language.
+        tq: (stored: string) => questionText(translator(lang), stored),
+        // A time (epoch ms or ISO) as people here read it: Singapore time, with the zone.
+        when: (at: number | string) => formatWhen(at, lang),
+        // The footer's switcher: each language named in itself, back to this page.
+        languages: LANGUAGES.map((id) => ({ id, name: LANGUAGE_INFO[id].name, tag: LANGUAGE_INFO[id].tag })),
+        returnTo: returnPathOf(ctx),
+      };
+    },
     (ctx) => ({ csrf: () => csrfToken(keys.cookieKeys[0]!, secretOf(ctx)) }),
     process.env.NODE_ENV !== 'development',
   );
@@ -121,7 +134,8 @@ export function createIdp(deps: IdpDeps): Idp {
   };
 
   const nameOf = (id: string) => serviceProviders.byId(id)?.displayName ?? deps.relyingParties.oidc.find((c) => c.client_id === id)?.display_name ?? id;
-  const logout = singleLogout({ sso, ssoCookie: cookie, audit, chains: logoutChains, render, secure, nameOf });
+  const backChannel = (id: string) => Boolean(deps.relyingParties.oidc.find((c) => c.client_id === id)?.backchannel_logout_uri);
+  const logout = singleLogout({ sso, ssoCookie: cookie, audit, chains: logoutChains, render, secure, nameOf, backChannel });
 
   const buildProvider = (k: KeyMaterial) => createProvider({
     settings,
@@ -226,6 +240,7 @@ export function createIdp(deps: IdpDeps): Idp {
   const runFirst = (ctx: Context, refusal: Refusal, resume: Resume) => starts.runFirst(refusal, resume, secretOf(ctx));
   const routers = [
     opsRouter({ store, metrics, started: deps.started ?? (() => true), worker: deps.worker ?? 0 }),
+    languageRouter(secure),
     interactionRouter({
       provider,
       ssoOf,
@@ -233,8 +248,9 @@ export function createIdp(deps: IdpDeps): Idp {
       clock,
       runFirst,
       recordClient: (session, clientId) => sso.oidcParticipant(session, clientId),
+      rememberLanguage: (ctx, uiLocales) => rememberUiLocales(ctx, uiLocales, secure),
     }),
-    flowRouter({ machine, starts, ssoCookie: cookie, browserSecret: secretOf, render }),
+    flowRouter({ machine, starts, ssoCookie: cookie, browserSecret: secretOf, render, nameOf }),
     samlRouter({
       settings, store, clock, directory, sso, audit, sps: serviceProviders, messages: samlMessages, schema: schemaValidator,
       endpoints: samlEndpoints, chains: logoutChains,

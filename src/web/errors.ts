@@ -29,7 +29,8 @@ export async function renderAppError(ctx: Context, error: AppError, render: Rend
     ctx.body = { error: error.code, message: error.message, reference };
     return;
   }
-  await render(ctx, 'error', { code: error.code, message: error.message, reference, continueTo: error.continueTo ?? '/portal' }, error.status);
+  // The words in the request's language (the code stays as it is): the page's t() renders the message.
+  await render(ctx, 'error', { code: error.code, message: { id: error.messageId, params: error.params }, reference, continueTo: error.continueTo ?? '/portal' }, error.status);
 }
 
 export function errorHandler(log: Logger, metrics: Metrics, render: Render) {

@@ -29,7 +29,8 @@ function withLazy(values: Record<string, unknown>, lazy: Lazy): Record<string, u
 
 export function renderer(common: (ctx: Context) => Record<string, unknown>, lazy: (ctx: Context) => Lazy, cache: boolean): Render {
   return async (ctx, view, data, status = 200) => {
-    const values = { ...common(ctx), ...data };
+    // `view` names the screen (the layout's title and header follow it).
+    const values = { ...common(ctx), view, ...data };
     const computed = lazy(ctx);
     const opts = { cache, async: true, views: [VIEWS_DIR] };
     const body = await ejs.renderFile(path.join(VIEWS_DIR, `${view}.ejs`), withLazy(values, computed), opts);

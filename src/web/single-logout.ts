@@ -28,6 +28,8 @@ export interface SingleLogoutDeps {
   secure: boolean;
   /** Display names of relying parties by id (for the signed-out page). */
   nameOf: (id: string) => string;
+  /** Whether an OIDC client is told of the logout by back channel (it is then listed as signed out). */
+  backChannel?: (clientId: string) => boolean;
 }
 
 const CHAIN_COOKIE_MS = 10 * 60_000;
@@ -50,7 +52,8 @@ export function singleLogout(deps: SingleLogoutDeps) {
     if (session) {
       await deps.audit.record({ type: 'logout', accountId: session.accountId, client: exceptSp ?? 'portal', ip: ctx.ip, requestId: ctx.state.requestId as string, reason: participants.length ? `SAML single logout to ${participants.map((p) => p.spId).join(', ')}` : undefined });
     }
-    const chain = await deps.chains.create(participants, final);
+    // OIDC clients told by back channel are named on the signed-out page with the SAML apps.
+    const chain = await deps.chains.create(participants, final, oidcClients.filter((c) => deps.backChannel?.(c) ?? false));
     // Through oidc-provider only when OIDC clients took part (it sends their back-channel
     // logout tokens and ends its own session, then hands back via the chain cookie).
     if (final.kind === 'post' || oidcClients.length === 0) return `/saml/slo/next/${chain.id}`;
@@ -99,7 +102,7 @@ export function singleLogout(deps: SingleLogoutDeps) {
 
   async function signedOutPage(ctx: Context, chain: LogoutChain | null): Promise<void> {
     await deps.render(ctx, 'signed-out', {
-      loggedOut: (chain?.loggedOut ?? []).map(deps.nameOf),
+      loggedOut: [...(chain?.loggedOut ?? []), ...(chain?.told ?? [])].map(deps.nameOf),
       failed: (chain?.failed ?? []).map(deps.nameOf),
     });
   }

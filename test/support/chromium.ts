@@ -47,11 +47,12 @@ export class Journey {
     this.page = page;
   }
 
-  static async start(browser: Browser, name: string): Promise<Journey> {
+  /** `locale` is the browser's language (its Accept-Language); English by default. */
+  static async start(browser: Browser, name: string, locale = 'en-SG'): Promise<Journey> {
     const dir = path.join(OUTPUT, name);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    const context = await browser.newContext({ viewport: VIEWPORT, locale: 'en-SG' });
+    const context = await browser.newContext({ viewport: VIEWPORT, locale });
     context.setDefaultTimeout(15_000);
     return new Journey(name, context, await context.newPage());
   }

@@ -3,17 +3,52 @@
 (function () {
   'use strict';
 
+  // The idle countdown: shown as m:ss (not announced every second); screen readers hear
+  // the thresholds the page lists (data-at-N on #idle-status). Before the end a visible
+  // warning offers "Stay on this page", which re-arms the flow on the server and keeps
+  // what was typed.
   function countdown() {
     var counter = document.querySelector('[data-idle-seconds]');
     if (!counter) return;
-    var deadline = Date.now() + Number(counter.getAttribute('data-idle-seconds')) * 1000;
+    var idle = Number(counter.getAttribute('data-idle-seconds'));
+    var status = document.getElementById('idle-status');
+    var warning = document.getElementById('idle-warning');
+    var stay = document.getElementById('idle-stay');
+    var keepAlive = counter.getAttribute('data-keep-alive');
+    var warnAt = Math.min(60, Math.floor(idle / 2));
+    var deadline = Date.now() + idle * 1000;
+    var announced = {};
+    var timer;
     var tick = function () {
       var left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
-      var m = Math.floor(left / 60);
-      var s = String(left % 60).padStart(2, '0');
-      counter.textContent = left > 0 ? '(' + m + ':' + s + ' left)' : '(timed out: please start again)';
-      if (left > 0) setTimeout(tick, 1000);
+      counter.textContent = left > 0 ? '(' + Math.floor(left / 60) + ':' + String(left % 60).padStart(2, '0') + ')' : '(' + counter.getAttribute('data-expired') + ')';
+      if (status) {
+        [120, 60, 30].forEach(function (at) {
+          var words = status.getAttribute('data-at-' + at);
+          if (words && left <= at && left > 0 && !announced[at]) { announced[at] = true; status.textContent = words; }
+        });
+        if (left === 0 && !announced[0]) { announced[0] = true; status.textContent = counter.getAttribute('data-expired'); }
+      }
+      if (warning && keepAlive) warning.hidden = !(left > 0 && left <= warnAt);
+      if (left > 0) timer = setTimeout(tick, 1000);
     };
+    if (stay && keepAlive) {
+      stay.addEventListener('click', function () {
+        var token = document.querySelector('input[name="_csrf"]');
+        var body = new URLSearchParams();
+        if (token) body.set('_csrf', token.value);
+        fetch(keepAlive, { method: 'POST', body: body, credentials: 'same-origin' }).then(function (res) {
+          if (!res.ok) return;
+          deadline = Date.now() + idle * 1000;
+          announced = {};
+          if (status) status.textContent = '';
+          clearTimeout(timer);
+          tick();
+          var first = document.querySelector('main input:not([type=hidden]), main select');
+          if (first) first.focus();
+        });
+      });
+    }
     tick();
   }
 
@@ -51,13 +86,16 @@
       var value = input.value;
       list.querySelectorAll('li[data-live]').forEach(function (li) {
         var check = checks[li.getAttribute('data-rule')];
-        if (!check || value === '') { li.classList.remove('met', 'unmet'); return; }
+        var state = li.querySelector('.state');
+        if (!check || value === '') { li.classList.remove('met', 'unmet'); if (state) state.textContent = ''; return; }
         var ok = check(value);
         li.classList.toggle('met', ok);
         li.classList.toggle('unmet', !ok);
+        // The mark is CSS; its meaning is text too (read with the item, not announced on each key).
+        if (state) state.textContent = ' (' + list.getAttribute(ok ? 'data-met' : 'data-unmet') + ')';
       });
       if (status && confirm) {
-        status.textContent = confirm.value && confirm.value !== value ? 'Passwords do not match.' : '';
+        status.textContent = confirm.value && confirm.value !== value ? status.getAttribute('data-no-match') : '';
       }
     };
     input.addEventListener('input', update);
@@ -73,7 +111,26 @@
     if (now) now.submit();
   }
 
+  // After a refused submit: focus goes to the first field in error (not <body>), and a
+  // field's own error goes away once the field is changed (it no longer describes it).
+  function fieldErrors() {
+    var invalid = document.querySelectorAll('main [aria-invalid="true"]');
+    if (invalid.length && document.activeElement === document.body) invalid[0].focus();
+    invalid.forEach(function (field) {
+      var clear = function () {
+        field.removeAttribute('aria-invalid');
+        (field.getAttribute('aria-describedby') || '').split(' ').forEach(function (id) {
+          var error = id && document.getElementById(id);
+          if (error && error.classList.contains('field-error')) error.hidden = true;
+        });
+      };
+      field.addEventListener('input', clear, { once: true });
+      field.addEventListener('change', clear, { once: true });
+    });
+  }
+
   document.addEventListener('DOMContentLoaded', function () {
+    fieldErrors();
     countdown();
     passwordChecklist();
     autosubmit();

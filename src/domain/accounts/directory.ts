@@ -52,6 +52,22 @@ function nameKey(a: Pick<Account, 'displayName'>): string {
   return a.displayName.toLocaleLowerCase('en').replace(/\s+/g, ' ').trim();
 }
 
+/** The name from each of its parts on: "allen tan" -> ["allen tan", "tan"] (a search by any part is a prefix search). */
+export function nameParts(a: Pick<Account, 'displayName'>): string[] {
+  const words = nameKey(a).split(' ').filter(Boolean);
+  return [...new Set(words.map((_, i) => words.slice(i).join(' ')))];
+}
+
+/** The name-part index entries of an account: in its school's index and in the all-schools one. */
+function namePartEntries(a: Pick<Account, 'displayName' | 'school' | 'id'>): Array<[string, string]> {
+  const entries: Array<[string, string]> = [];
+  for (const part of nameParts(a)) {
+    const member = part + INDEX_SEPARATOR + a.id;
+    entries.push([keys.namePartIndex(a.school.code), member], [keys.namePartIndex('*'), member]);
+  }
+  return entries;
+}
+
 export class Directory {
   readonly #store: Store;
   readonly #clock: Clock;
@@ -88,10 +104,12 @@ export class Directory {
       await this.#store.set(keys.account(account.id), JSON.stringify(account));
       await this.#store.indexAdd(keys.directoryIndex(), account.loginId + INDEX_SEPARATOR + account.id);
       await this.#store.indexAdd(keys.nameIndex(), nameKey(account) + INDEX_SEPARATOR + account.id);
+      for (const [key, member] of namePartEntries(account)) await this.#store.indexAdd(key, member);
     } catch (err) {
       // Never leave half an account: its record and index entries may have reached the
       // store although a later write (or its replica confirmation) failed. Undo all of it,
       // the login ID last, so that a retry cannot create a second account beside a ghost.
+      for (const [key, member] of namePartEntries(account)) await this.#store.indexRemove(key, member).catch(() => {});
       await this.#store.indexRemove(keys.nameIndex(), nameKey(account) + INDEX_SEPARATOR + account.id).catch(() => {});
       await this.#store.indexRemove(keys.directoryIndex(), account.loginId + INDEX_SEPARATOR + account.id).catch(() => {});
       await this.#store.del(keys.account(account.id)).catch(() => {});
@@ -139,6 +157,10 @@ export class Directory {
           await this.#store.indexRemove(keys.nameIndex(), nameKey(current) + INDEX_SEPARATOR + id);
           await this.#store.indexAdd(keys.nameIndex(), nameKey(next) + INDEX_SEPARATOR + id);
         }
+        if (nameKey(next) !== nameKey(current) || next.school?.code !== current.school?.code) {
+          if (current.school) for (const [key, member] of namePartEntries(current)) await this.#store.indexRemove(key, member);
+          for (const [key, member] of namePartEntries(next)) await this.#store.indexAdd(key, member);
+        }
         return next;
       }
     }
@@ -164,6 +186,7 @@ export class Directory {
     await this.#store.set(keys.account(record.id), JSON.stringify(record));
     await this.#store.indexAdd(keys.directoryIndex(), record.loginId + INDEX_SEPARATOR + record.id);
     await this.#store.indexAdd(keys.nameIndex(), nameKey(record) + INDEX_SEPARATOR + record.id);
+    if (record.school) for (const [key, member] of namePartEntries(record)) await this.#store.indexAdd(key, member);
   }
 
   /**
@@ -201,6 +224,43 @@ export class Directory {
   async searchNames(prefix: string, limit: number): Promise<Array<{ id: string }>> {
     const members = await this.#store.indexRange(keys.nameIndex(), prefix.toLocaleLowerCase('en'), limit);
     return members.map((m) => ({ id: indexEntry(m).id }));
+  }
+
+  /**
+   * Accounts with a name part starting with `prefix` (case-insensitive: "tan" finds Allen Tan),
+   * in one school (its code) or in all ("*"): one range read of that school's index.
+   */
+  async searchNameParts(schoolCode: string, prefix: string, limit: number): Promise<Array<{ id: string }>> {
+    const normalised = prefix.toLocaleLowerCase('en').replace(/\s+/g, ' ').trim();
+    if (!normalised) return [];
+    const members = await this.#store.indexRange(keys.namePartIndex(schoolCode), normalised, limit * 4);
+    return [...new Set(members.map((m) => m.split(INDEX_SEPARATOR)[1] ?? ''))].filter(Boolean).slice(0, limit).map((id) => ({ id }));
+  }
+
+  /**
+   * Writes the name-part entries of every account (accounts created before the index
+   * existed), once: idempotent, page by page through dir:logins, then marks the index built.
+   * Resolves to the number of accounts indexed (0 when already built).
+   */
+  async buildNamePartIndex(pageSize = 500): Promise<number> {
+    if (await this.#store.get(keys.namePartIndexBuilt())) return 0;
+    let after: string | undefined;
+    let count = 0;
+    for (;;) {
+      const page = await this.#store.indexRange(keys.directoryIndex(), '', pageSize, after);
+      for (const member of page) {
+        const id = member.split(INDEX_SEPARATOR)[1] ?? '';
+        const account = id ? await this.get(id) : null;
+        if (account?.school) {
+          for (const [key, entry] of namePartEntries(account)) await this.#store.indexAdd(key, entry);
+          count++;
+        }
+      }
+      if (page.length < pageSize) break;
+      after = page[page.length - 1];
+    }
+    await this.#store.set(keys.namePartIndexBuilt(), new Date().toISOString());
+    return count;
   }
 
   /**

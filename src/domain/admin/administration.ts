@@ -82,12 +82,24 @@ export class Administration {
         break;
       }
     }
-    if (found.length === 0 && prefix.length > 0) {
-      for (const { id } of await this.#directory.searchNames(prefix, pageSize * 4)) {
+    // Names by any part ("tan", "lim"), in the administrator's own school's index, on the
+    // first page after the login IDs that matched (without duplicates).
+    if (after === undefined && prefix.length > 0 && found.length < pageSize) {
+      const seen = new Set(found.map((a) => a.id));
+      const school = scope.kind === 'school' ? scope.schoolCode : '*';
+      for (const { id } of await this.#directory.searchNameParts(school, prefix, pageSize)) {
+        if (seen.has(id) || found.length >= pageSize) continue;
         const account = await this.#directory.get(id);
-        if (account && inScope(scope, account) && found.length < pageSize) found.push(account);
+        if (account && inScope(scope, account)) found.push(account);
       }
-      return { accounts: found };
+      if (found.length === 0) {
+        // Until the name-part index is built (an upgraded store): whole names, as before.
+        for (const { id } of await this.#directory.searchNames(prefix, pageSize * 4)) {
+          const account = await this.#directory.get(id);
+          if (account && inScope(scope, account) && found.length < pageSize) found.push(account);
+        }
+      }
+      if (found.length === 0) return { accounts: found };
     }
     return cursor ? { accounts: found, next: cursor } : { accounts: found };
   }

@@ -93,7 +93,7 @@ export const forgotPassword: FlowKindSpec = {
           const gate = await s.answerLimiter.begin(c.loginId, ip);
           if (!gate.allowed) {
             await s.audit.record({ type: 'forgot.throttled', ...rc, reason: gate.why });
-            throw new EndFlow(new AppError('SSPR 5112', `answer limit reached (${gate.why})`, { continueTo: '/portal' }));
+            throw new EndFlow(new AppError('SSPR 5112', `answer limit reached (${gate.why})`, { continueTo: '/portal', params: { minutes: s.forgotPassword.windowMinutes ?? 0 } }));
           }
           // Every answer is checked (no early exit), so right and wrong take the same time.
           let allRight = !c.decoy;

@@ -1,7 +1,8 @@
 // The portal's SSPR app for a signed-in user: Change Password, Setup Security Questions, or
 // add a second factor (a passkey or an authenticator app).
 // It asks for the current password first ("Your current password is required to access
-// this application"), whatever the SSO session says.
+// this application"), whatever the SSO session says; once given, the app's other task in
+// the next few minutes (Setup Security Questions after Change Password) does not ask again.
 //
 //   step    action (POST /flow/:id/…)   leads to
 //   reauth  reauth                      reauth   (missing or wrong: said on the page; wrong ones count towards lockout)
@@ -35,9 +36,11 @@ function ssprKind(kind: FlowKind & `sspr-${string}`, action: RequiredActionSpec,
             }
             const result = await s.authenticator.reauthenticate(flow.accountId, password, requestOf(input));
             if (!result.ok) {
-              flow.error = signInMessage(result.reason);
+              // Only the password was asked: a wrong one is said so (not "username or password").
+              flow.error = result.reason === 'disabled' || result.reason === 'locked' || result.reason === 'ip_throttled' ? signInMessage(result.reason) : message('reauth.failed');
               return 'reauth';
             }
+            await s.flows.rememberReauth(flow.accountId, flow.binding);
             flow.pending = [action.action];
             return 'next';
           },

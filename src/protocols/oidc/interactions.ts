@@ -33,6 +33,8 @@ export interface InteractionDeps {
   runFirst: (ctx: Context, refusal: Refusal, resume: OidcResume) => Promise<string>;
   /** Records that this client signs in with the SSO session. */
   recordClient: (sso: SsoSession, clientId: string) => Promise<void>;
+  /** Remembers the request's ui_locales as the pages' language (below the user's own choice). */
+  rememberLanguage?: (ctx: Context, uiLocales: unknown) => void;
 }
 
 export function interactionRouter(deps: InteractionDeps): Router {
@@ -49,6 +51,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
     }
     if (details.uid !== ctx.params.uid) throw new AppError('SSPR 5102', 'interaction cookie does not match the URL', { continueTo: '/portal' });
     const clientId = String(details.params.client_id ?? '');
+    deps.rememberLanguage?.(ctx, details.params.ui_locales);
 
     if (details.prompt.name === 'login') {
       const resume: OidcResume = { kind: 'oidc', uid: details.uid, clientId };

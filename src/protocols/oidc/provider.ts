@@ -234,7 +234,7 @@ export function createProvider(deps: OidcDeps): Provider {
       const unavailable = error instanceof StoreUnavailableError;
       const status = unavailable ? 503 : ((error as { statusCode?: number }).statusCode ?? 500);
       if (status >= 500) deps.onError(error, 'OIDC request failed');
-      const page = status >= 500 ? { code: 'SSPR 5019', message: new AppError('SSPR 5019').message } : { code: 'SSPR 5120', message: out.error_description ?? out.error };
+      const page = status >= 500 ? { code: 'SSPR 5019', message: { id: 'error.SSPR 5019' } } : { code: 'SSPR 5120', message: out.error_description ?? out.error };
       await deps.renderPage(ctx, 'error', { ...page, oidcError: out.error }, status);
     },
     clientBasedCORS: (_ctx, origin, client) =>

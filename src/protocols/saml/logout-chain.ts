@@ -23,6 +23,8 @@ export interface LogoutChain {
   /** Who answered Success, and who did not (for the final page and the audit trail). */
   loggedOut: string[];
   failed: string[];
+  /** OIDC clients of the session that were sent a back-channel logout token (for the final page). */
+  told?: string[];
 }
 
 export class LogoutChains {
@@ -34,8 +36,8 @@ export class LogoutChains {
     this.#ttlMs = ttlMs;
   }
 
-  async create(remaining: SamlParticipant[], final: LogoutFinal): Promise<LogoutChain> {
-    const chain: LogoutChain = { id: newId(), remaining, final, loggedOut: [], failed: [] };
+  async create(remaining: SamlParticipant[], final: LogoutFinal, told: string[] = []): Promise<LogoutChain> {
+    const chain: LogoutChain = { id: newId(), remaining, final, loggedOut: [], failed: [], ...(told.length ? { told } : {}) };
     await this.save(chain);
     return chain;
   }

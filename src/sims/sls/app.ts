@@ -7,6 +7,7 @@ import Router from '@koa/router';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import Koa from 'koa';
 import { cookieSessions, pageRenderer } from '../web.ts';
+import { simLocals } from '../messages.ts';
 import * as oidc from 'openid-client';
 
 export interface SlsSimOptions {
@@ -84,6 +85,8 @@ export function createSlsSim(options: SlsSimOptions): { app: Koa; sessions: Map<
       nonce: s.pending.nonce,
       code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
       code_challenge_method: 'S256',
+      // The IdP's pages in the language this app shows (OIDC ui_locales).
+      ui_locales: simLocals(ctx.get('Accept-Language')).htmlLang,
     });
     ctx.redirect(url.toString());
   });

@@ -1,0 +1,113 @@
+// Issue 15's rough edges, fixed and checked in Chromium at 360 px (English): the idle
+// warning with "Stay on this page" (item 2), focus on the first error and errors that go
+// once corrected (item 5), the sign-out page naming the OIDC app too (item 8), and Cancel
+// beside the main button (item 13). Screens are checked with axe like every journey.
+import assert from 'node:assert/strict';
+import type { Browser } from 'playwright-core';
+import { Journey, launchChromium } from '../support/chromium.ts';
+import { startWorld, type World } from '../support/world.ts';
+
+const FARAH = { loginId: 'farah_aziz@students.edu.sg', password: 'Rivervale#Start24' };
+const DANIEL = { loginId: 'daniel_wong@schools.gov.sg', password: 'Granite%River31' };
+
+describe('issue 15 items in the browser (Chromium, 360 px, axe)', function () {
+  this.timeout(120_000);
+  let browser: Browser;
+  let world: World;
+  let offset = 0;
+
+  before(async () => {
+    browser = await launchChromium();
+    // A short idle time so that the warning comes within seconds; the IdP's clock can be moved.
+    world = await startWorld({ host: 'localhost', clock: () => Date.now() + offset, overrides: { flow: { idleSeconds: 8 } } });
+  });
+  after(async () => {
+    await world?.close();
+    await browser?.close();
+  });
+
+  it('item 2: a visible warning before the idle end; "Stay on this page" keeps the page and what was typed', async () => {
+    const j = await Journey.start(browser, 'items-2-idle-warning');
+    const p = j.page;
+    await p.goto(`${world.t.url}/portal`);
+    await j.screen('sign-in', 'MIMS Portal');
+    assert.match(await p.locator('footer').innerText(), /Idle Timeout: 8 seconds/, 'plural and rounding right below a minute');
+    // The per-second countdown is not a live region (screen readers are told at thresholds only).
+    assert.equal(await p.locator('.countdown').getAttribute('aria-live'), null);
+    assert.equal(await p.locator('.countdown').getAttribute('aria-hidden'), 'true');
+    await p.getByLabel('Username').fill(DANIEL.loginId);
+    assert.equal(await p.locator('#idle-warning').isVisible(), false);
+    await p.locator('#idle-warning').waitFor({ state: 'visible', timeout: 8_000 });
+    await j.screen('warning', 'MIMS Portal');
+    const kept = p.waitForResponse((r) => r.url().endsWith('/keep-alive'));
+    await p.getByRole('button', { name: 'Stay on this page' }).click();
+    assert.equal((await kept).status(), 204);
+    await p.locator('#idle-warning').waitFor({ state: 'hidden' });
+    // Past the first idle end by the IdP's clock, but not past the one "Stay" set.
+    offset += 5_000;
+    assert.equal(await p.getByLabel('Username').inputValue(), DANIEL.loginId, 'what was typed is still there');
+    await p.getByLabel('Password').fill(DANIEL.password);
+    await p.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await j.screen('signed-in', 'Applications');
+    offset = 0;
+    await j.close();
+  });
+
+  it('item 5: after a refused submit the first field in error has focus, and its error goes once it is changed', async () => {
+    const j = await Journey.start(browser, 'items-5-field-errors');
+    const p = j.page;
+    await p.goto(`${world.t.url}/portal`);
+    await p.getByLabel('Username').fill(FARAH.loginId);
+    await p.getByLabel('Password').fill(FARAH.password);
+    await p.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await j.screen('setup-security-questions', 'Setup Security Questions');
+    for (const [i, question] of ['What is your favourite food?', 'What is your favourite animal?', 'What is your favourite colour?'].entries()) {
+      await p.locator(`#q${i}`).selectOption({ label: question });
+      await p.locator(`#a${i}`).fill('Same answer');
+    }
+    await p.getByRole('button', { name: 'Save Answers' }).click();
+    await j.screen('refused', 'Setup Security Questions');
+    const invalid = await p.locator('[aria-invalid="true"]').evaluateAll((els) => els.map((e) => e.id));
+    assert.ok(invalid.length >= 1, 'fields are marked invalid');
+    assert.equal(await p.evaluate(() => document.activeElement?.id), invalid[0], 'focus on the first field in error');
+    const first = p.locator(`#${invalid[0]}`);
+    const errorId = (await first.getAttribute('aria-describedby'))!;
+    assert.equal(await p.locator(`#${errorId}`).isVisible(), true);
+    await first.fill('A different answer');
+    assert.equal(await p.locator(`#${errorId}`).isVisible(), false, 'the corrected field\'s error is gone');
+    assert.equal(await first.getAttribute('aria-invalid'), null);
+    await j.screen('corrected', 'Setup Security Questions');
+    await j.close();
+  });
+
+  it('item 13: Cancel sits beside the main button at 360 px', async () => {
+    const j = await Journey.start(browser, 'items-13-layout');
+    const p = j.page;
+    await p.goto(`${world.slsUrl}/login`);
+    await j.screen('sign-in-from-sls', 'MIMS Portal');
+    const main = await p.getByRole('button', { name: 'Sign in', exact: true }).boundingBox();
+    const cancel = await p.getByRole('button', { name: 'Cancel', exact: true }).boundingBox();
+    assert.ok(main && cancel);
+    assert.ok(Math.abs(main.y - cancel.y) < 2, `same row: ${main.y} and ${cancel.y}`);
+    assert.ok(cancel.x > main.x + main.width, 'Cancel to the right of the main button');
+    // Cancel still cancels (the app is told).
+    await p.getByRole('button', { name: 'Cancel', exact: true }).click();
+    await p.waitForURL((u) => u.origin === world.slsUrl);
+    await j.close();
+  });
+
+  it('item 8: the signed-out page names the OIDC app (SLS) as well as the SAML one', async () => {
+    const j = await Journey.start(browser, 'items-8-signed-out');
+    const p = j.page;
+    await p.goto(`${world.slsUrl}/login`);
+    await p.getByLabel('Username').fill(DANIEL.loginId);
+    await p.getByLabel('Password').fill(DANIEL.password);
+    await p.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await j.screen('sls', 'Daniel Wong');
+    await p.goto(`${world.t.url}/portal`);
+    await p.getByRole('button', { name: 'Sign out' }).click();
+    await j.screen('signed-out', 'Signed out');
+    assert.match(await p.locator('main').innerText(), /Also signed out of: Student Learning Space/);
+    await j.close();
+  });
+});
