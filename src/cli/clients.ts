@@ -26,7 +26,12 @@ export async function createInitialAccessToken(settings: Settings, store: Store,
 }
 
 export async function clientsCommand(command: string, argv: string[], out: (line: string) => void, open: () => Promise<{ settings: Settings; store: Store }>): Promise<number> {
-  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { days: { type: 'string' } } });
+  // `clients remove <client_id>` takes the id as it is: a generated client_id may begin with "-"
+  // (base64url), which an option parser would take for an option.
+  const removing = command === 'clients' && argv[0] === 'remove' && argv.length === 2;
+  const { positionals, values } = removing
+    ? { positionals: argv, values: {} as { days?: string } }
+    : parseArgs({ args: argv, allowPositionals: true, options: { days: { type: 'string' } } });
   const days = Number(values.days ?? 7);
   if (!(days > 0 && days <= 365)) throw new ClientsUsageError('--days must be between 0 and 365');
   const [action, id] = positionals;

@@ -134,6 +134,10 @@ describe('OIDC dynamic client registration (RFC 7591/7592)', () => {
       assert.equal(removed.status, 0, removed.stderr + removed.stdout);
       assert.ok(!(JSON.parse(cli('clients').stdout) as Array<Record<string, unknown>>).some((c) => c.client_id === id));
       assert.equal(cli('clients', 'remove', id).status, 2);
+      // A generated client_id may begin with "-" (1 in 32): it is an id, not an option.
+      const dashed = cli('clients', 'remove', '-Fnot-registered');
+      assert.equal(dashed.status, 2);
+      assert.match(dashed.stderr, /no registered client -Fnot-registered/);
     });
   });
 });
