@@ -17,8 +17,7 @@ import { projectRoot } from '../src/config/settings.ts';
 import { idpEndpoints, idpMetadata } from '../src/protocols/saml/metadata.ts';
 import { SchemaValidator } from '../src/protocols/saml/schema-validator.ts';
 import { authnRequestXml, base64, redirectQuery } from '../test/support/saml-messages.ts';
-import { Agent, form } from './lib/http.ts';
-import { startBenchIdp, USERS } from './lib/idp.ts';
+import { signedInBrowsers, startBenchIdp } from './lib/idp.ts';
 import { drive } from './lib/load.ts';
 import { percentile, report, round } from './lib/stats.ts';
 
@@ -73,18 +72,7 @@ async function main() {
   const idpUrl = bench.url;
   try {
     // One browser per worker, signed in once (the SSO session then serves every request).
-    // One browser per worker, signed in once, one after the other: parallel sign-ins of one
-    // login ID beyond lockout.maxFailures are refused by design (attempts are counted before
-    // the check), which left some browsers without a session and every request of theirs failing.
-    const agents: Agent[] = [];
-    for (let i = 0; i < CONCURRENCY; i++) {
-      const agent = new Agent();
-      const page = await agent.follow(await agent.request(`${idpUrl}/portal`), idpUrl);
-      const f = form(page.text, '/sign-in');
-      const done = await agent.follow(await agent.request(new URL(f.action, idpUrl).toString(), { form: { ...f.fields, username: USERS[0][0], password: USERS[0][1] } }), idpUrl);
-      if (!/Sign out/i.test(done.text)) throw new Error(`browser ${i} did not sign in: ${done.status} ${done.url}`);
-      agents.push(agent);
-    }
+    const agents = await signedInBrowsers(idpUrl, CONCURRENCY);
     const sso = (binding: 'redirect' | 'post') => drive({ concurrency: CONCURRENCY, seconds: SECONDS }, async (worker) => {
       const agent = agents[worker]!;
       const xml = authnRequestXml({ issuer: SP.entityId, destination: `${idpUrl}/saml/sso` });

@@ -5,8 +5,7 @@
 // The load generator is this process (it uses little CPU next to signing); on a 2-core
 // machine it shares the cores with the IdP, so the ratio is a floor.
 // Run: node bench/workers.ts   (WORKERS=2 SECONDS=8 CONCURRENCY=16)
-import { Agent, form } from './lib/http.ts';
-import { startBenchIdp, USERS } from './lib/idp.ts';
+import { signedInBrowsers, startBenchIdp } from './lib/idp.ts';
 import { drive } from './lib/load.ts';
 import { report, round } from './lib/stats.ts';
 import { authnRequestXml, redirectQuery } from '../test/support/saml-messages.ts';
@@ -21,18 +20,8 @@ async function measure(workers: number) {
   const bench = await startBenchIdp({ IDP_WORKERS: String(workers) });
   const idpUrl = bench.url;
   try {
-    // One browser per worker, signed in once, one after the other: parallel sign-ins of one
-    // login ID beyond lockout.maxFailures are refused by design (attempts are counted before
-    // the check), which left some browsers without a session and every request of theirs failing.
-    const agents: Agent[] = [];
-    for (let i = 0; i < CONCURRENCY; i++) {
-      const agent = new Agent();
-      const page = await agent.follow(await agent.request(`${idpUrl}/portal`), idpUrl);
-      const f = form(page.text, '/sign-in');
-      const done = await agent.follow(await agent.request(new URL(f.action, idpUrl).toString(), { form: { ...f.fields, username: USERS[0][0], password: USERS[0][1] } }), idpUrl);
-      if (!/Sign out/i.test(done.text)) throw new Error(`browser ${i} did not sign in: ${done.status} ${done.url}`);
-      agents.push(agent);
-    }
+    // One browser per worker, signed in once (the SSO session then serves every request).
+    const agents = await signedInBrowsers(idpUrl, CONCURRENCY);
     const saml = await drive({ concurrency: CONCURRENCY, seconds: SECONDS }, async (worker) => {
       const agent = agents[worker]!;
       const xml = authnRequestXml({ issuer: SP.entityId, destination: `${idpUrl}/saml/sso` });

@@ -5,6 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../../src/config/settings.ts';
+import { Agent, form } from './http.ts';
 import { startIdpProcess, type IdpProcess } from '../../test/support/process.ts';
 import { OwnedRedis } from '../../test/support/redis.ts';
 
@@ -39,4 +40,22 @@ export async function startBenchIdp(env: NodeJS.ProcessEnv = {}, nodeArgs: strin
       await redis.destroy();
     },
   };
+}
+
+/**
+ * `count` browsers signed in at the portal as `user`, one after the other: parallel sign-ins
+ * of one login ID beyond lockout.maxFailures are refused by design (attempts are counted
+ * before the check), which would leave some browsers without a session.
+ */
+export async function signedInBrowsers(idpUrl: string, count: number, user: readonly [string, string] = USERS[0]): Promise<Agent[]> {
+  const agents: Agent[] = [];
+  for (let i = 0; i < count; i++) {
+    const agent = new Agent();
+    const page = await agent.follow(await agent.request(`${idpUrl}/portal`), idpUrl);
+    const f = form(page.text, '/sign-in');
+    const done = await agent.follow(await agent.request(new URL(f.action, idpUrl).toString(), { form: { ...f.fields, username: user[0], password: user[1] } }), idpUrl);
+    if (!/Sign out/i.test(done.text)) throw new Error(`browser ${i} did not sign in: ${done.status} ${done.url}`);
+    agents.push(agent);
+  }
+  return agents;
 }

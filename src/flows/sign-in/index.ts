@@ -23,7 +23,7 @@ import { message, type Message } from '../../messages/catalogue.ts';
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import { passkeyMethod } from '../../domain/mfa/factors.ts';
 import { changePassword } from '../actions/change-password/index.ts';
-import { credentialOf, secondFactor } from '../actions/second-factor/index.ts';
+import { passkeyResponse, secondFactor } from '../actions/second-factor/index.ts';
 import { setupMfa } from '../actions/setup-mfa/index.ts';
 import { setupQuestions } from '../actions/setup-questions/index.ts';
 import { resumeClient } from '../flow.ts';
@@ -50,15 +50,10 @@ export const signIn: FlowKindSpec = {
       passkey: {
         to: ['credentials', 'next'],
         run: async (s, flow, input) => {
-          const challenge = flow.challenge;
-          delete flow.challenge; // used once, whatever the outcome
-          const credential = credentialOf(input);
-          if (!challenge || !credential) {
-            flow.error = message(credential ? 'mfa.passkey_expired' : 'mfa.passkey_cancelled');
-            return 'credentials';
-          }
+          const response = passkeyResponse<AuthenticationResponseJSON>(flow, input);
+          if (!response) return 'credentials';
           const expected = flow.accountId ? await flowAccount(s, flow) : null;
-          const checked = await s.mfa.checkPasskey(credential as AuthenticationResponseJSON, challenge, expected, { ...requestOf(input), client: resumeClient(flow.resume) });
+          const checked = await s.mfa.checkPasskey(response.credential, response.challenge, expected, { ...requestOf(input), client: resumeClient(flow.resume) });
           s.onSignIn?.(checked?.userVerified ? 'success' : 'passkey_refused');
           // A passkey alone must have verified the user (PIN, biometrics): possession and that, two factors.
           if (!checked || !checked.userVerified) {

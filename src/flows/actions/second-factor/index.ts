@@ -28,12 +28,26 @@ export function verified(s: FlowServices, flow: Flow, method: string): void {
 }
 
 /** The posted WebAuthn response (JSON made by the page's script). */
-export function credentialOf(input: StepInput): unknown {
+function credentialOf(input: StepInput): unknown {
   try {
     return JSON.parse(field(input.fields, 'credential', 32_768) || 'null');
   } catch {
     return null;
   }
+}
+
+/**
+ * The browser's passkey response and the challenge of the page it answers, which is used
+ * up whatever the outcome; null, with the message set on the flow, when either is missing
+ * (a cancelled prompt, or no page shown with a challenge).
+ */
+export function passkeyResponse<T>(flow: Flow, input: StepInput): { credential: T; challenge: string } | null {
+  const challenge = flow.challenge;
+  delete flow.challenge;
+  const credential = credentialOf(input);
+  if (challenge && credential) return { credential: credential as T, challenge };
+  flow.error = message(credential ? 'mfa.passkey_expired' : 'mfa.passkey_cancelled');
+  return null;
 }
 
 function codeResult(s: FlowServices, flow: Flow, result: CodeCheck, wrong: 'mfa.code_wrong' | 'mfa.recovery_wrong'): Target {
@@ -55,14 +69,9 @@ export const secondFactor: RequiredActionSpec = {
         to: ['second-factor', 'next'],
         run: async (s, flow, input) => {
           const account = await flowAccount(s, flow);
-          const challenge = flow.challenge;
-          delete flow.challenge; // used once, whatever the outcome
-          const credential = credentialOf(input);
-          if (!challenge || !credential) {
-            flow.error = message(credential ? 'mfa.passkey_expired' : 'mfa.passkey_cancelled');
-            return 'second-factor';
-          }
-          const checked = await s.mfa.checkPasskey(credential as AuthenticationResponseJSON, challenge, account, requestOf(input));
+          const response = passkeyResponse<AuthenticationResponseJSON>(flow, input);
+          if (!response) return 'second-factor';
+          const checked = await s.mfa.checkPasskey(response.credential, response.challenge, account, requestOf(input));
           if (!checked) {
             flow.error = message('mfa.passkey_failed');
             return 'second-factor';

@@ -22,7 +22,7 @@ import { message } from '../../../messages/catalogue.ts';
 import type { Flow } from '../../flow.ts';
 import { field, flowAccount, requestOf, type FlowServices, type RequiredActionSpec, type StepInput, type Target } from '../../machine.ts';
 import { seal, unseal } from '../../sealed.ts';
-import { credentialOf, verified } from '../second-factor/index.ts';
+import { passkeyResponse, verified } from '../second-factor/index.ts';
 
 /** A factor was set up: recovery codes next if the account has none, else done. */
 async function enrolled(s: FlowServices, flow: Flow, input: StepInput, method: string): Promise<Target> {
@@ -56,15 +56,10 @@ export const setupMfa: RequiredActionSpec = {
         to: ['mfa-passkey', 'mfa-recovery', 'next'],
         run: async (s, flow, input) => {
           const account = await flowAccount(s, flow);
-          const challenge = flow.challenge;
-          delete flow.challenge;
-          const credential = credentialOf(input);
-          if (!challenge || !credential) {
-            flow.error = message(credential ? 'mfa.passkey_expired' : 'mfa.passkey_cancelled');
-            return 'mfa-passkey';
-          }
+          const response = passkeyResponse<RegistrationResponseJSON>(flow, input);
+          if (!response) return 'mfa-passkey';
           const name = field(input.fields, 'name', 200);
-          const added = await s.mfa.addPasskey(account, credential as RegistrationResponseJSON, challenge, name, requestOf(input));
+          const added = await s.mfa.addPasskey(account, response.credential, response.challenge, name, requestOf(input));
           if (!added) {
             flow.error = message('mfa.passkey_not_added');
             return 'mfa-passkey';
