@@ -1,8 +1,10 @@
 // XML Schema validation of SAML messages against the OASIS schemas shipped in schemas/,
-// by libxml2 (xmllint-wasm) in one long-lived worker thread (schema-worker.ts). Installs
-// without downloads or native builds. A crashed or stuck worker is replaced; a message
-// that cannot be checked is refused, never let through.
+// by libxml2 compiled to WebAssembly (libxml2-wasm) in one long-lived worker thread
+// (schema-worker.ts), which compiles the schemas once. Installs without downloads or
+// native builds. A crashed or stuck worker is replaced; a message that cannot be checked
+// is refused, never let through.
 import { Worker } from 'node:worker_threads';
+import type { WorkerAnswer } from './schema-worker.ts';
 
 export type SchemaName = 'saml-schema-protocol-2.0.xsd' | 'saml-schema-metadata-2.0.xsd';
 
@@ -33,15 +35,13 @@ export class SchemaValidator {
     // .ts in the repository, .js in the installed package (compiled; see package.json prepack).
     const worker = new Worker(new URL(import.meta.url.endsWith('.ts') ? './schema-worker.ts' : './schema-worker.js', import.meta.url));
     worker.unref();
-    worker.on('message', (m: { id: number; exitCode: number; stderr: string }) => {
+    worker.on('message', (m: WorkerAnswer) => {
       const p = this.#pending.get(m.id);
       if (!p) return;
       this.#pending.delete(m.id);
       clearTimeout(p.timer);
-      // xmllint: 0 valid, 3 or 4 invalid; anything else means it could not decide.
-      if (m.exitCode === 0) p.resolve({ valid: true, errors: [] });
-      else if (m.exitCode === 3 || m.exitCode === 4) p.resolve({ valid: false, errors: parseErrors(m.stderr) });
-      else p.reject(new Error(`schema validation failed to run (exit ${m.exitCode}): ${m.stderr.slice(0, 200)}`));
+      if (m.valid === undefined) p.reject(new Error(`schema validation failed to run: ${m.errors.join('; ')}`));
+      else p.resolve({ valid: m.valid, errors: m.errors });
     });
     const fail = (err: Error) => {
       if (this.#worker === worker) this.#worker = undefined;
@@ -85,12 +85,4 @@ export class SchemaValidator {
     this.#worker = undefined;
     if (worker) await worker.terminate();
   }
-}
-
-function parseErrors(stderr: string): string[] {
-  return stderr
-    .split('\n')
-    .filter((l) => l && !/ (validates|fails to validate)$/.test(l))
-    .map((l) => l.replace(/^message\.xml:\d+: /, ''))
-    .slice(0, 5);
 }
