@@ -1,0 +1,262 @@
+// Where the time goes, per journey: a CPU profile of the IdP process alone (the load
+// generator is this process, so its CPU is not charged to the IdP), the Redis commands one
+// journey sends (MONITOR, counted by command), and the bytes each kind of key holds for
+// one active SSO session (MEMORY USAGE, by key type).
+//   journeys: sign-in (OIDC password sign-in to the code), saml-sso (HTTP-Redirect with a
+//             live SSO session), refresh (refresh_token rotation), client-credentials.
+// Run: node bench/profile.ts [journey ...]   (SECONDS=10 CONCURRENCY=4; IDP_ARGON2_* to try others)
+// Writes bench/results/profile.json and the raw profiles to bench/results/profiles/ (not committed).
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { projectRoot } from '../src/config/settings.ts';
+import { freePort } from '../test/support/redis.ts';
+import argon2 from 'argon2';
+import * as samlify from 'samlify';
+import { newSamlKeyPair } from '../src/config/key-material.ts';
+import { loadSettings } from '../src/config/settings.ts';
+import { idpEndpoints, idpMetadata } from '../src/protocols/saml/metadata.ts';
+import { authnRequestXml, redirectQuery } from '../test/support/saml-messages.ts';
+import { Agent, form } from './lib/http.ts';
+import { signedInBrowsers, startBenchIdp, USERS, type BenchIdp } from './lib/idp.ts';
+import { drive } from './lib/load.ts';
+import { report, round } from './lib/stats.ts';
+import { signInOnce } from './sign-in.ts';
+
+const SECONDS = Number(process.env.SECONDS ?? 10);
+const CONCURRENCY = Number(process.env.CONCURRENCY ?? 4);
+const WEB = { id: 'test-web', secret: 'test-web-secret-0123456789abcdef0123456789', redirect: 'http://127.0.0.1:9/callback' };
+const SERVICE = { id: 'test-service', secret: 'test-service-secret-0123456789abcdef012345' };
+const SP = { entityId: 'https://sp.test/fixture-sp' };
+const basic = (c: { id: string; secret: string }) => `Basic ${Buffer.from(`${c.id}:${c.secret}`).toString('base64')}`;
+
+type Journey = (worker: number, i: number) => Promise<void>;
+
+async function tokens(idpUrl: string, agent: Agent): Promise<string> {
+  const auth = `${idpUrl}/oidc/auth?${new URLSearchParams({ client_id: WEB.id, redirect_uri: WEB.redirect, response_type: 'code', scope: 'openid email offline_access', prompt: 'consent', state: 's' })}`;
+  let res = await agent.follow(await agent.request(auth), idpUrl);
+  if (res.status === 200) {
+    const f = form(res.text, '/sign-in');
+    res = await agent.follow(await agent.request(new URL(f.action, idpUrl).toString(), { form: { ...f.fields, username: USERS[0][0], password: USERS[0][1] } }), idpUrl);
+  }
+  const code = new URL(res.location!).searchParams.get('code')!;
+  const body = await fetch(`${idpUrl}/oidc/token`, {
+    method: 'POST', headers: { authorization: basic(WEB), 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: WEB.redirect }),
+  }).then((r) => r.json() as Promise<{ refresh_token?: string }>);
+  if (!body.refresh_token) throw new Error('no refresh token');
+  return body.refresh_token;
+}
+
+/** Sets up what a journey needs and returns one run of it for each worker. */
+async function journey(name: string, idpUrl: string): Promise<Journey> {
+  switch (name) {
+    case 'sign-in':
+      return async (worker, i) => void (await signInOnce(idpUrl, USERS[(worker + i) % USERS.length]!));
+    case 'saml-sso': {
+      const agents = await signedInBrowsers(idpUrl, CONCURRENCY);
+      return async (worker) => {
+        const xml = authnRequestXml({ issuer: SP.entityId, destination: `${idpUrl}/saml/sso` });
+        const page = await agents[worker]!.follow(await agents[worker]!.request(`${idpUrl}/saml/sso?${redirectQuery('SAMLRequest', xml, { sign: false })}`), idpUrl);
+        if (!page.text.includes('name="SAMLResponse"')) throw new Error(`no response: ${page.status}`);
+      };
+    }
+    case 'refresh': {
+      const agent = new Agent();
+      const current: string[] = [];
+      for (let w = 0; w < CONCURRENCY; w++) current.push(await tokens(idpUrl, agent));
+      return async (worker) => {
+        const res = await fetch(`${idpUrl}/oidc/token`, {
+          method: 'POST', headers: { authorization: basic(WEB), 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: current[worker]! }),
+        });
+        const body = (await res.json()) as { refresh_token?: string };
+        if (!body.refresh_token) throw new Error(`refresh failed: ${res.status}`);
+        current[worker] = body.refresh_token;
+      };
+    }
+    case 'client-credentials':
+      return async () => {
+        const res = await fetch(`${idpUrl}/oidc/token`, {
+          method: 'POST', headers: { authorization: basic(SERVICE), 'content-type': 'application/x-www-form-urlencoded' },
+          body: 'grant_type=client_credentials',
+        });
+        if (!res.ok) throw new Error(`client_credentials: ${res.status}`);
+        await res.arrayBuffer();
+      };
+    default:
+      throw new Error(`unknown journey ${name}`);
+  }
+}
+
+/**
+ * What the journey's benchmark compares against, in CPU per operation in this process:
+ * argon2id verifies (sign-in) and samlify's own signed responses (saml-sso). With all of a
+ * journey's CPU known, the best ratio these 2 cores allow is baseline / (idp + redis + load
+ * generator): the benchmarks run all three on the same cores.
+ */
+async function baselineCpuMsPerOp(name: string): Promise<number | undefined> {
+  let op: (() => Promise<unknown>) | undefined;
+  if (name === 'sign-in') {
+    const settings = loadSettings({ env: {} });
+    const hash = await argon2.hash(USERS[0][1], { type: argon2.argon2id, ...settings.argon2 });
+    op = () => argon2.verify(hash, USERS[0][1]);
+  } else if (name === 'saml-sso') {
+    const keys = newSamlKeyPair('bench idp');
+    const idp = samlify.IdentityProvider({ metadata: idpMetadata(idpEndpoints('http://127.0.0.1:1'), keys.certificatePem, { name: 'bench', url: 'http://127.0.0.1:1' }), privateKey: keys.privateKeyPem });
+    const sp = samlify.ServiceProvider({ entityID: SP.entityId, assertionConsumerService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST', Location: 'http://127.0.0.1:9/acs' }], wantAssertionsSigned: true, wantMessageSigned: true });
+    op = () => idp.createLoginResponse(sp, { extract: { request: { id: '_request' } } }, 'post', { email: USERS[0][0] });
+  }
+  if (!op) return undefined;
+  for (let i = 0; i < 5; i++) await op();
+  const t0 = process.cpuUsage();
+  const r = await drive({ concurrency: name === 'sign-in' ? CONCURRENCY : 1, seconds: 3 }, () => op!().then(() => undefined));
+  const used = process.cpuUsage(t0);
+  return round((used.user + used.system) / 1000 / r.ops, 2);
+}
+
+/** Redis commands one run of `op` sends, by command name (MONITOR on the IdP's redis-server). */
+async function commandsOf(port: number, op: () => Promise<void>): Promise<Record<string, number>> {
+  const monitor = spawn('redis-cli', ['-p', String(port), 'monitor'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let out = '';
+  monitor.stdout.on('data', (d) => (out += d));
+  await new Promise((r) => setTimeout(r, 300));
+  out = '';
+  await op();
+  await new Promise((r) => setTimeout(r, 300));
+  monitor.kill();
+  if (process.env.MONITOR_OUT) writeFileSync(process.env.MONITOR_OUT, out);
+  const counts: Record<string, number> = {};
+  for (const line of out.split('\n')) {
+    const m = /^\d+\.\d+ \[[^\]]+\] "([^"]+)"/.exec(line);
+    if (m) counts[m[1]!.toUpperCase()] = (counts[m[1]!.toUpperCase()] ?? 0) + 1;
+  }
+  return Object.fromEntries(Object.entries(counts).sort((a, b) => b[1] - a[1]));
+}
+
+/** CPU seconds (user + system, every thread) the process has used so far, from /proc. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+}
+
+/** The V8 profiler of the IdP process over its inspector port: only the measured load is profiled, not start-up. */
+async function inspector(port: number) {
+  const [target] = (await fetch(`http://127.0.0.1:${port}/json/list`).then((r) => r.json())) as Array<{ webSocketDebuggerUrl: string }>;
+  const ws = new WebSocket(target!.webSocketDebuggerUrl);
+  await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = reject; });
+  let next = 1;
+  const waiting = new Map<number, (result: unknown) => void>();
+  ws.onmessage = (e) => {
+    const m = JSON.parse(String(e.data)) as { id?: number; result?: unknown };
+    if (m.id !== undefined) waiting.get(m.id)?.(m.result);
+  };
+  const send = (method: string, params: Record<string, unknown> = {}) => new Promise<unknown>((resolve) => {
+    const id = next++;
+    waiting.set(id, resolve);
+    ws.send(JSON.stringify({ id, method, params }));
+  });
+  return { send, close: () => ws.close() };
+}
+
+interface ProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
+interface CpuProfile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] }
+
+/** Where a function lives: a package, a folder of src/, a Node internal, or V8's own. */
+function owner(url: string, fn: string): string {
+  if (!url) return fn.startsWith('(') ? fn : '(native)';
+  if (url.startsWith('node:')) return 'node:' + url.slice(5).split('/')[0];
+  const nm = url.lastIndexOf('/node_modules/');
+  if (nm >= 0) {
+    const parts = url.slice(nm + 14).split('/');
+    return parts[0]!.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!;
+  }
+  const src = url.indexOf('/src/');
+  if (src >= 0) return `src/${url.slice(src + 5).split('/').slice(0, -1).join('/') || '.'}`;
+  return url;
+}
+
+/** Self time by owner and by function, as shares of the busy (non-idle) time. */
+function summariseProfile(file: string) {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map<number, number>();
+  profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  const byOwner = new Map<string, number>();
+  const byFunction = new Map<string, number>();
+  let busy = 0;
+  let idle = 0;
+  for (const [id, us] of self) {
+    const n = byId.get(id)!;
+    if (n.callFrame.functionName === '(idle)') { idle += us; continue; }
+    busy += us;
+    const o = owner(n.callFrame.url, n.callFrame.functionName);
+    byOwner.set(o, (byOwner.get(o) ?? 0) + us);
+    const f = `${n.callFrame.functionName || '(anonymous)'} ${o}${n.callFrame.url ? `:${n.callFrame.lineNumber + 1}` : ''}`;
+    byFunction.set(f, (byFunction.get(f) ?? 0) + us);
+  }
+  const top = (m: Map<string, number>, k: number) => Object.fromEntries([...m].sort((a, b) => b[1] - a[1]).slice(0, k).map(([name, us]) => [name, `${round((100 * us) / busy, 1)} %`]));
+  return { busySeconds: round(busy / 1e6, 1), mainThreadBusyShare: round(busy / (busy + idle), 2), byOwner: top(byOwner, 18), byFunction: top(byFunction, 20) };
+}
+
+async function profileJourney(name: string): Promise<Record<string, unknown>> {
+  const dir = path.join(projectRoot, 'bench/results/profiles', name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const inspectPort = await freePort();
+  const bench: BenchIdp = await startBenchIdp({ IDP_ARGON2_MEMORY_KIB: '', IDP_ARGON2_TIME_COST: '' }, [`--inspect=127.0.0.1:${inspectPort}`]);
+  try {
+    const run = await journey(name, bench.url);
+    for (let i = 0; i < 20; i++) await run(0, i); // warm-up, and proof the journey works
+    const commands = await commandsOf(bench.redis.port, () => run(0, 1));
+    // First unprofiled: the rate, and CPU per journey by process.
+    const redisPid = Number(/process_id:(\d+)/.exec(spawnSync('redis-cli', ['-p', String(bench.redis.port), 'info', 'server'], { encoding: 'utf8' }).stdout)![1]);
+    const cpu0 = { idp: cpuSeconds(bench.idp.child.pid!), redis: cpuSeconds(redisPid), load: process.cpuUsage() };
+    const load = await drive({ concurrency: CONCURRENCY, seconds: SECONDS }, run);
+    const loadCpu = process.cpuUsage(cpu0.load);
+    const cpu = cpuSeconds(bench.idp.child.pid!) - cpu0.idp;
+    const redisCpu = cpuSeconds(redisPid) - cpu0.redis;
+    const perOp = (seconds: number) => round((seconds * 1000) / Math.max(1, load.ops), 2);
+    // Then the same load again under the V8 profiler (which slows it).
+    const v8 = await inspector(inspectPort);
+    await v8.send('Profiler.enable');
+    await v8.send('Profiler.setSamplingInterval', { interval: 500 });
+    await v8.send('Profiler.start');
+    const profiled = await drive({ concurrency: CONCURRENCY, seconds: SECONDS }, run);
+    const { profile } = (await v8.send('Profiler.stop')) as { profile: unknown };
+    v8.close();
+    const file = path.join(dir, `${name}.cpuprofile`);
+    writeFileSync(file, JSON.stringify(profile));
+    const perSecond = load.perSecond;
+    const baseline = await baselineCpuMsPerOp(name);
+    const total = perOp(cpu) + perOp(redisCpu) + perOp((loadCpu.user + loadCpu.system) / 1e6);
+    const prof = summariseProfile(file);
+    return {
+      load: { perSecond, p50ms: load.p50ms, errors: load.errors },
+      mainThreadMsPerOp: round((prof.busySeconds * 1000) / Math.max(1, profiled.ops), 2),
+      // CPU per journey by process (user + system, every thread): the IdP (argon2's and the
+      // schema validator's threads included), its redis-server, and this
+      // load generator, which shares the machine's cores with them in every benchmark
+      cpuMsPerOp: { idp: perOp(cpu), redis: perOp(redisCpu), loadGenerator: perOp((loadCpu.user + loadCpu.system) / 1e6), total: round(total, 2) },
+      ...(baseline === undefined ? {} : { baselineCpuMsPerOp: baseline, bestRatioOnTheseCores: round(baseline / total, 2) }),
+      redisCommandsPerOp: Object.values(commands).reduce((a, b) => a + b, 0),
+      redisCommands: commands,
+      profile: prof,
+      profileFile: path.relative(projectRoot, file),
+    };
+  } finally {
+    await bench.stop();
+  }
+}
+
+async function main() {
+  const names = process.argv.slice(2).length ? process.argv.slice(2) : ['sign-in', 'saml-sso', 'refresh', 'client-credentials'];
+  const results: Record<string, unknown> = {};
+  for (const name of names) {
+    results[name] = await profileJourney(name);
+    console.error(name, JSON.stringify(results[name], null, 1));
+  }
+  report('profile', names.map((n) => `${n}: ${(results[n] as { mainThreadMsPerOp: number }).mainThreadMsPerOp} ms of the IdP's main thread and ${(results[n] as { redisCommandsPerOp: number }).redisCommandsPerOp} Redis commands per journey`).join('; '), { seconds: SECONDS, concurrency: CONCURRENCY, journeys: results });
+}
+
+await main();
