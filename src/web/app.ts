@@ -46,6 +46,7 @@ import { singleLogout } from './single-logout.ts';
 import { backchannelSignOut } from './backchannel-signout.ts';
 import { devRouter } from './dev-page.ts';
 import type { TellRelyingParties } from '../domain/sessions/sign-out-report.ts';
+import { CookieSigner } from '../http/cookie-signer.ts';
 
 export interface IdpDeps {
   settings: Settings;
@@ -206,7 +207,7 @@ export function createIdp(deps: IdpDeps): Idp {
     samlMetadata = metadata;
     keys = next;
     keysVersion = version;
-    app.keys = next.cookieKeys;
+    app.keys = new CookieSigner(next.cookieKeys) as unknown as string[];
     currentProvider = built;
     handleOidc = handle;
     logger.info({ keys: next.keys.map((k) => `${k.kind}:${k.id}:${k.life.state}`) }, 'key material changed: now in use');
@@ -218,7 +219,7 @@ export function createIdp(deps: IdpDeps): Idp {
     audit, logger, nameOf,
   });
 
-  const app = new Koa({ proxy: settings.server.trustProxy, keys: keys.cookieKeys });
+  const app = new Koa({ proxy: settings.server.trustProxy, keys: new CookieSigner(keys.cookieKeys) as unknown as string[] });
 
   app.use(requestLog(logger, metrics));
   app.use(securityHeaders(deps.relyingParties, serviceProviders, secure));

@@ -18,6 +18,7 @@ import type { Render } from '../../http/respond.ts';
 import { adapterFactory } from './adapter.ts';
 import { ACR_MFA, ACR_VALUES, acrOf, requestedAcr } from './acr.ts';
 import { accountClaims, CLAIMS_BY_SCOPE } from './claims.ts';
+import { CookieSigner } from '../../http/cookie-signer.ts';
 
 export interface OidcDeps {
   settings: Settings;
@@ -150,7 +151,7 @@ export function createProvider(deps: OidcDeps): Provider {
     clients: deps.clients.map(toClientMetadata) as unknown as Configuration['clients'],
     jwks: deps.jwks as Configuration['jwks'],
     cookies: {
-      keys: deps.cookieKeys,
+      keys: new CookieSigner(deps.cookieKeys) as unknown as string[],
       long: { httpOnly: true, sameSite: 'lax', secure, signed: true },
       short: { httpOnly: true, sameSite: 'lax', secure, signed: true },
     },

@@ -1,0 +1,35 @@
+// Cookie signatures for koa's `cookies` (the IdP's app) and oidc-provider's app.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+/**
+ * Signs and checks cookie signatures exactly as Keygrip does (HMAC-SHA1, base64url, the
+ * first key signs, any key verifies), so every cookie ever issued stays valid; but checks
+ * with one HMAC per key and crypto.timingSafeEqual, where Keygrip's tsscmp computes two
+ * more HMACs per comparison (the IdP and oidc-provider read several signed cookies on
+ * every request). `cookies` and oidc-provider take any object with sign/verify/index.
+ */
+export class CookieSigner {
+  readonly #keys: readonly string[];
+  constructor(keys: readonly string[]) {
+    if (keys.length === 0) throw new Error('cookie keys must be provided');
+    this.#keys = keys;
+  }
+
+  sign(data: string): string {
+    return createHmac('sha1', this.#keys[0]!).update(data).digest('base64url');
+  }
+
+  verify(data: string, digest: string): boolean {
+    return this.index(data, digest) > -1;
+  }
+
+  index(data: string, digest: string): number {
+    if (typeof digest !== 'string') return -1;
+    const given = Buffer.from(digest);
+    for (let i = 0; i < this.#keys.length; i++) {
+      const expected = Buffer.from(createHmac('sha1', this.#keys[i]!).update(data).digest('base64url'));
+      if (expected.length === given.length && timingSafeEqual(expected, given)) return i;
+    }
+    return -1;
+  }
+}
