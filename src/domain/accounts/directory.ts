@@ -13,6 +13,9 @@ import { newId } from '../ids.ts';
 import { INDEX_VERSION, NewerRecordError, recordVersion } from '../versions.ts';
 import { ACCOUNT_VERSION, upgradeAccount, type Account } from './account.ts';
 
+/** An account id no account can have (ids are 22 characters): read for unknown login IDs. */
+const NO_ACCOUNT_ID = 'none';
+
 export { NewerRecordError, recordVersion } from '../versions.ts';
 
 export class DuplicateLoginIdError extends Error {
@@ -119,15 +122,24 @@ export class Directory {
     return account;
   }
 
+  /** Reads nothing that exists, as long as reading something would take (timing parity). */
+  getNothing(): Promise<null> {
+    return this.get(NO_ACCOUNT_ID) as Promise<null>;
+  }
+
   async get(id: string): Promise<Account | null> {
     const raw = await this.#store.get(keys.account(id));
     return raw ? (JSON.parse(raw) as Account) : null;
   }
 
-  /** `loginId` must already be normalised (see normaliseLoginId). */
+  /**
+   * `loginId` must already be normalised (see normaliseLoginId). An unknown login ID reads
+   * an account record as a known one does (one that cannot exist): the same two round
+   * trips, so the time of a sign-in does not say whether the login ID exists.
+   */
   async findByLoginId(loginId: string): Promise<Account | null> {
     const id = claimedId(await this.#store.get(keys.loginId(loginId)));
-    return id ? this.get(id) : null;
+    return this.get(id ?? NO_ACCOUNT_ID);
   }
 
   /**

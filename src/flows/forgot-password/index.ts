@@ -97,7 +97,8 @@ export const forgotPassword: FlowKindSpec = {
           }
           // Every answer is checked (no early exit), so right and wrong take the same time.
           let allRight = !c.decoy;
-          const account = c.decoy ? null : await s.directory.get(c.accountId!);
+          // A decoy reads an account too (none): the same round trips as a known login ID.
+          const account = c.decoy ? await s.directory.getNothing() : await s.directory.get(c.accountId!);
           for (const [i, answer] of answers.entries()) {
             const hash = account?.questions[c.questions[i]!]?.answerHash;
             const ok = hash && answer ? (await s.hasher.verify(hash, answer)).ok : await s.hasher.verifyDecoy(answer);
