@@ -138,7 +138,7 @@ describe('workspace-sim (SAML service provider)', () => {
     const done = await followHandOffs(b, out);
     assert.equal(done.url.startsWith(t.url), true, done.url);
     assert.match(done.res.text, /Signed out/);
-    assert.match(done.res.text, /Also signed out of: Student iCON/);
+    assert.match(done.res.text, /Also signed out of: Student iCON\./);
     const app = await b.open(`${ws.url}/`);
     assert.match(app.res.text, /Student iCON email address/, 'the app session has ended');
   });
