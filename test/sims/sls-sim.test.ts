@@ -85,4 +85,20 @@ describe('sls-sim (OIDC relying party)', () => {
     assert.match(done.res.text, /Sign in with MIMS/);
     assert.match((await b.open(`${t.url}/portal`)).res.text, /Sign in/);
   });
+
+  it('says its errors in the browser\'s language (en, zh, ms, ta)', async () => {
+    const expected: Record<string, RegExp> = {
+      en: /This sign-in was not started here\. Please try again\./,
+      'zh-SG': /这次登录不是从这里开始的。请再试一次。/,
+      ms: /Log masuk ini tidak dimulakan di sini\. Sila cuba lagi\./,
+      'ta-SG,en;q=0.5': /இந்த உள்நுழைவு இங்கே தொடங்கப்படவில்லை\. மீண்டும் முயலுங்கள்\./,
+    };
+    for (const [acceptLanguage, words] of Object.entries(expected)) {
+      const res = await fetch(`${simUrl}/callback?code=x&state=y`, { headers: { 'Accept-Language': acceptLanguage } });
+      assert.equal(res.status, 400, acceptLanguage);
+      const html = await res.text();
+      assert.match(html, words, acceptLanguage);
+      assert.match(html, new RegExp(`<html lang="${acceptLanguage.slice(0, 2)}`), acceptLanguage);
+    }
+  });
 });

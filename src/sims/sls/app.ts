@@ -93,7 +93,7 @@ export function createSlsSim(options: SlsSimOptions): { app: Koa; sessions: Map<
 
   router.get('/callback', async (ctx) => {
     const s = session(ctx);
-    if (!s.pending) return render(ctx, 'error', { message: 'This sign-in was not started here. Please try again.' }, 400);
+    if (!s.pending) return render(ctx, 'error', { messageId: 'error.not_started', params: {} }, 400);
     const { state, nonce, verifier } = s.pending;
     delete s.pending;
     try {
@@ -106,7 +106,7 @@ export function createSlsSim(options: SlsSimOptions): { app: Koa; sessions: Map<
       s.userinfo = { ...(await oidc.fetchUserInfo(cfg, tokens.access_token, claims.sub)) };
     } catch (err) {
       const e = err as { error?: string; error_description?: string; message: string };
-      return render(ctx, 'error', { message: `Sign-in failed: ${e.error_description ?? e.error ?? e.message}` }, 400);
+      return render(ctx, 'error', { messageId: 'error.failed.sign_in', params: { detail: e.error_description ?? e.error ?? e.message } }, 400);
     }
     ctx.redirect('/');
   });
