@@ -110,4 +110,37 @@ describe('issue 15 items in the browser (Chromium, 360 px, axe)', function () {
     assert.match(await p.locator('main').innerText(), /Also signed out of: Student Learning Space/);
     await j.close();
   });
+
+  for (const [lang, locale, heading] of [['en', 'en-SG', 'Setup Security Questions'], ['ta', 'ta-SG', /.+/]] as const) {
+    it(`item 7: the question selects fit 360 px and the chosen question is readable in full (${lang})`, async () => {
+      const j = await Journey.start(browser, `items-7-question-selects-${lang}`, locale);
+      const p = j.page;
+      await p.goto(`${world.t.url}/portal`);
+      await p.locator('#username').fill(FARAH.loginId);
+      await p.locator('#password').fill(FARAH.password);
+      await p.locator('form button.primary').first().click();
+      await p.waitForSelector('select#q0');
+      assert.equal(await p.locator('html').getAttribute('lang'), locale);
+      // The longest question of the list in each select (Tamil questions are long).
+      const longest = await p.locator('#q0 option').evaluateAll((os) => (os as HTMLOptionElement[]).slice(1).map((o) => o.textContent!.trim()).sort((a, b) => b.length - a.length).slice(0, 3));
+      for (const [i, question] of longest.entries()) await p.locator(`#q${i}`).selectOption({ label: question });
+      await j.screen('long-questions-chosen', heading);
+      for (const [i, question] of longest.entries()) {
+        const select = (await p.locator(`#q${i}`).boundingBox())!;
+        assert.ok(select.x >= 0 && select.x + select.width <= 360, `select ${i} within the screen: ${select.x} + ${select.width}`);
+        // The chosen question, in full, wrapped beneath its select.
+        const chosen = p.locator(`#q${i}-chosen`);
+        assert.equal(await chosen.isVisible(), true, `q${i}: the chosen question is shown`);
+        assert.equal((await chosen.innerText()).trim(), question);
+        const box = (await chosen.boundingBox())!;
+        assert.ok(box.y >= select.y + select.height - 1, 'beneath the select');
+        assert.ok(box.x + box.width <= 360, 'within the screen');
+        assert.ok(await chosen.evaluate((e) => e.scrollWidth <= e.clientWidth), 'not cut off');
+      }
+      // Choosing again updates the text (script); no choice: nothing shown.
+      await p.locator('#q0').selectOption({ index: 0 });
+      assert.equal(await p.locator('#q0-chosen').isVisible(), false);
+      await j.close();
+    });
+  }
 });

@@ -129,8 +129,24 @@
     });
   }
 
+  // The chosen security question in full beneath its select (a phone cuts the select's text).
+  function chosenQuestions() {
+    document.querySelectorAll('.question-row select').forEach(function (select) {
+      var shown = document.getElementById(select.id + '-chosen');
+      if (!shown) return;
+      var update = function () {
+        var option = select.selectedIndex > 0 ? select.options[select.selectedIndex] : null;
+        shown.textContent = option ? option.textContent : '';
+        shown.hidden = !option;
+      };
+      select.addEventListener('change', update);
+      update();
+    });
+  }
+
   document.addEventListener('DOMContentLoaded', function () {
     fieldErrors();
+    chosenQuestions();
     countdown();
     passwordChecklist();
     autosubmit();
