@@ -9,6 +9,7 @@ import { startWorld, type World } from '../support/world.ts';
 
 const FARAH = { loginId: 'farah_aziz@students.edu.sg', password: 'Rivervale#Start24' };
 const DANIEL = { loginId: 'daniel_wong@schools.gov.sg', password: 'Granite%River31' };
+const CHANDRA = { loginId: 'chandra_kumar@students.edu.sg', password: 'Meadow-Violet-93' };
 
 describe('issue 15 items in the browser (Chromium, 360 px, axe)', function () {
   this.timeout(120_000);
@@ -143,4 +144,71 @@ describe('issue 15 items in the browser (Chromium, 360 px, axe)', function () {
       await j.close();
     });
   }
+
+  it('item 13: a refused Change Password keeps what is not at fault, and the server never writes a password into the page', async () => {
+    const j = await Journey.start(browser, 'items-13-change-password-kept');
+    const p = j.page;
+    await p.goto(`${world.t.url}/portal`);
+    await p.getByLabel('Username').fill(CHANDRA.loginId);
+    await p.getByLabel('Password').fill(CHANDRA.password);
+    await p.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await p.goto(`${world.t.url}/portal/sspr`);
+    await p.getByRole('button', { name: /^Change Password/ }).click();
+    await p.getByLabel('Password').fill(CHANDRA.password);
+    await p.getByRole('button', { name: 'Continue' }).click();
+    await j.screen('change-password', 'Change Password');
+    const posts: string[] = [];
+    p.on('request', (r) => { if (r.method() === 'POST' && r.url().endsWith('/password')) posts.push(r.url()); });
+    await p.evaluate(() => { (window as unknown as { stayed: boolean }).stayed = true; });
+    const newField = p.locator('#newPassword');
+    const confirmField = p.locator('#confirmPassword');
+    const change = () => p.getByRole('button', { name: 'Change Password', exact: true }).click();
+
+    // A rule the page checks: said at once, nothing sent, nothing emptied.
+    await newField.fill('short1A');
+    await confirmField.fill('short1A');
+    await change();
+    await p.locator('#form-error').waitFor();
+    assert.match(await p.locator('#form-error').innerText(), /The new password does not meet the password requirements\.[\s\S]*12/);
+    assert.equal(await newField.inputValue(), 'short1A');
+    assert.equal(await confirmField.inputValue(), 'short1A');
+    assert.equal(await p.evaluate(() => document.activeElement?.id), 'newPassword');
+    assert.equal(await newField.getAttribute('aria-invalid'), 'true');
+    await j.screen('rule-refused-in-page', 'Change Password');
+
+    // Two different passwords: the new one is kept, the confirmation is the field at fault.
+    await newField.fill('Harbour-Comet-1990');
+    await confirmField.fill('Harbour-Comet-1991');
+    await change();
+    assert.match(await p.locator('#form-error').innerText(), /Passwords do not match/);
+    assert.equal(await newField.inputValue(), 'Harbour-Comet-1990');
+    assert.equal(await confirmField.inputValue(), 'Harbour-Comet-1991');
+    assert.equal(await p.evaluate(() => document.activeElement?.id), 'confirmPassword');
+    assert.deepEqual(posts, [], 'nothing was sent');
+
+    // What only the server knows (the current password again): its words come into this page,
+    // the refused password is emptied and focused; the page was not reloaded.
+    const before = await p.locator('input[name="_csrf"]').first().inputValue();
+    await newField.fill(CHANDRA.password);
+    await confirmField.fill(CHANDRA.password);
+    const answered = p.waitForResponse((r) => r.request().method() === 'GET' && /\/flow\/[^/]+$/.test(new URL(r.url()).pathname));
+    await change();
+    await answered;
+    await p.waitForFunction(() => document.getElementById('newPassword') === document.activeElement && (document.getElementById('form-error')?.textContent ?? '').includes('current'));
+    assert.equal(posts.length, 1);
+    assert.equal(await p.evaluate(() => (window as unknown as { stayed?: boolean }).stayed), true, 'the same page, not reloaded');
+    assert.match(await p.locator('#form-error').innerText(), /The new password does not meet the password requirements\.[\s\S]*current/i);
+    assert.equal(await newField.inputValue(), '');
+    assert.equal(await confirmField.inputValue(), '');
+    assert.ok((await p.locator('input[name="_csrf"]').first().inputValue()).length > 0 && before.length > 0);
+    assert.ok(!(await p.content()).includes(CHANDRA.password), 'no password in the page\'s HTML');
+    await j.screen('server-refused-in-page', 'Change Password');
+
+    // Then a good one goes through as usual.
+    await newField.fill('Harbour-Comet-1990');
+    await confirmField.fill('Harbour-Comet-1990');
+    await change();
+    await j.screen('changed', /Success|Please Wait/);
+    await j.close();
+  });
 });
