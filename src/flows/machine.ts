@@ -20,7 +20,7 @@ import type { PasswordPolicies } from '../domain/passwords/policy.ts';
 import type { AnswerLimiter } from '../domain/security/lockout.ts';
 import type { SsoSession, SsoSessions } from '../domain/sessions/sso-sessions.ts';
 import type { Mfa } from '../domain/mfa/mfa.ts';
-import { bindingOf, cancelUrl, flowUrl, resumeClient, resumeUrl, type FinishedWhat, type Flow, type FlowKind, type Flows, type Pending, type Resume, type Step } from './flow.ts';
+import { bindingOf, cancelUrl, flowUrl, resumeClient, resumeUrl, type FinishedWhat, type Flow, type FlowKind, type FlowLookup, type Flows, type Pending, type Resume, type Step } from './flow.ts';
 
 /** The domain services steps use (no HTTP). */
 export interface FlowServices {
@@ -174,8 +174,8 @@ export class FlowMachine {
   }
 
   /** Loads the flow for this browser, or throws the page that explains why not. */
-  async open(id: string, browserSecret: string): Promise<Flow> {
-    const found = await this.#s.flows.lookup(id);
+  async open(id: string, browserSecret: string, lookedUp?: FlowLookup): Promise<Flow> {
+    const found = lookedUp ?? (await this.#s.flows.lookup(id));
     if (found.state === 'missing') throw new AppError('SSPR 5101', 'flow unknown or long expired', { continueTo: '/portal' });
     if (found.flow.binding !== bindingOf(browserSecret)) throw new AppError('SSPR 5102', 'flow belongs to another browser', { continueTo: '/portal' });
     if (found.state === 'expired') {
@@ -209,11 +209,12 @@ export class FlowMachine {
     // A form of a finished flow sent again (Back, then submit): refused, in words that say it is done.
     const finished = await this.#finished(id, input.browserSecret);
     if (finished) throw new AppError('SSPR 5101', 'flow already finished', { continueTo: finished.next, messageId: `finished.${finished.what}` });
-    if (action === 'sign-in') {
-      const fresh = await this.#freshSignIn(id, input);
+    const found = await this.#s.flows.lookup(id);
+    if (action === 'sign-in' && found.state !== 'live') {
+      const fresh = await this.#freshSignIn(found, input);
       if (fresh) return fresh;
     }
-    const flow = await this.open(id, input.browserSecret);
+    const flow = await this.open(id, input.browserSecret, found);
     const spec = this.#kinds[flow.kind];
     if (action === 'cancel') return this.#cancel(spec, flow, input);
     const transition = tableOf(spec)[flow.step]?.[action];
@@ -253,8 +254,7 @@ export class FlowMachine {
    * the username again with a line saying why, and the password is not checked.
    * Null: not such a post (the flow is live, or of another kind, step or browser).
    */
-  async #freshSignIn(id: string, input: StepInput): Promise<Outcome | null> {
-    const found = await this.#s.flows.lookup(id);
+  async #freshSignIn(found: FlowLookup, input: StepInput): Promise<Outcome | null> {
     if (found.state === 'live') return null;
     const username = field(input.fields, 'username', 254).trim();
     let resume: Resume = { kind: 'portal', path: '/portal' };
