@@ -198,6 +198,14 @@ describe('first sign-in: required actions before anything is issued', () => {
     // The fresh page signs in to the portal; the line is shown once.
     const signed = await browser.signIn(fresh.res, DEMO.student.loginId, DEMO.student.password);
     assert.match(signed.res.text, /Allen Tan/);
+    // The line in each language.
+    for (const [lang, words] of [['zh-SG', '这个页面打开太久了。'], ['ms-SG', 'Halaman ini dibuka terlalu lama.'], ['ta-SG', 'இந்தப் பக்கம் நீண்ட நேரம் திறந்திருந்தது.']] as const) {
+      const b = new Browser(t.url);
+      b.agent.set('Accept-Language', lang);
+      const hidden = formOf((await b.open('/portal')).res.text, '/sign-in').hidden;
+      const again = await b.follow(await b.post('/flow/AAAAAAAAAAAAAAAAAAAAAA/sign-in', { ...hidden, username: DEMO.student.loginId, password: 'x' }));
+      assert.ok(again.res.text.includes(words), `${lang}: ${again.res.text.slice(0, 300)}`);
+    }
     // Without a CSRF token the same post is refused.
     const tokenless = await new Browser(t.url).post('/flow/AAAAAAAAAAAAAAAAAAAAAA/sign-in', { username: DEMO.student.loginId, password: 'x' });
     assert.equal(tokenless.status, 403);
