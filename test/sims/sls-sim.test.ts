@@ -100,5 +100,18 @@ describe('sls-sim (OIDC relying party)', () => {
       assert.match(html, words, acceptLanguage);
       assert.match(html, new RegExp(`<html lang="${acceptLanguage.slice(0, 2)}`), acceptLanguage);
     }
+    // The IdP out of reach: a clear page in the browser's language, not a bare 500.
+    const port = await freePort();
+    const lonely = createSlsSim({ publicUrl: `http://127.0.0.1:${port}`, issuer: 'http://127.0.0.1:9', clientId: 'sls-sim', clientSecret: 'x'.repeat(43), viewsDir: path.join(projectRoot, 'views/sims/sls') });
+    const server = createServer(lonely.app.callback());
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/login`, { headers: { 'Accept-Language': 'ms' }, redirect: 'manual' });
+      assert.equal(res.status, 502);
+      assert.match(await res.text(), /Log masuk tidak dapat dimulakan: /);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 });

@@ -78,7 +78,13 @@ export function createSlsSim(options: SlsSimOptions): { app: Koa; sessions: Map<
     const s = session(ctx);
     const verifier = oidc.randomPKCECodeVerifier();
     s.pending = { state: oidc.randomState(), nonce: oidc.randomNonce(), verifier };
-    const url = oidc.buildAuthorizationUrl(await configuration(), {
+    let cfg: oidc.Configuration;
+    try {
+      cfg = await configuration();
+    } catch (err) {
+      return render(ctx, 'error', { messageId: 'error.failed.start', params: { detail: (err as Error).message } }, 502);
+    }
+    const url = oidc.buildAuthorizationUrl(cfg, {
       redirect_uri: redirectUri,
       scope: 'openid email profile school roles',
       state: s.pending.state,
@@ -116,7 +122,13 @@ export function createSlsSim(options: SlsSimOptions): { app: Koa; sessions: Map<
     const idToken = s.idToken;
     simSessions.end(ctx);
     if (!idToken) return ctx.redirect('/');
-    const url = oidc.buildEndSessionUrl(await configuration(), { id_token_hint: idToken, post_logout_redirect_uri: `${options.publicUrl}/` });
+    let cfg: oidc.Configuration;
+    try {
+      cfg = await configuration();
+    } catch (err) {
+      return render(ctx, 'error', { messageId: 'error.failed.sign_out', params: { detail: (err as Error).message } }, 502);
+    }
+    const url = oidc.buildEndSessionUrl(cfg, { id_token_hint: idToken, post_logout_redirect_uri: `${options.publicUrl}/` });
     ctx.redirect(url.toString());
   });
 
