@@ -11,6 +11,7 @@ import { Administration } from './domain/admin/administration.ts';
 import { AuditLog } from './domain/audit/audit-log.ts';
 import { Importer } from './domain/admin/import.ts';
 import type { Clock } from './domain/clock.ts';
+import { parseWordList } from './domain/passwords/generate.ts';
 import { parseCommonPasswords, PasswordPolicies } from './domain/passwords/policy.ts';
 import { AnswerLimiter, Lockout } from './domain/security/lockout.ts';
 import { sessionGate, type Gate } from './domain/sessions/gate.ts';
@@ -45,6 +46,13 @@ let commonPasswords: Set<string> | undefined;
 function commonPasswordList(): Set<string> {
   commonPasswords ??= parseCommonPasswords(readFileSync(path.join(projectRoot, 'config/common-passwords.txt'), 'utf8'));
   return commonPasswords;
+}
+
+let temporaryWords: string[] | undefined;
+/** The curated words of readable temporary passwords (config/temporary-password-words.txt), read once. */
+export function temporaryPasswordWords(): string[] {
+  temporaryWords ??= parseWordList(readFileSync(path.join(projectRoot, 'config/temporary-password-words.txt'), 'utf8'));
+  return temporaryWords;
 }
 
 export interface ServiceHooks {
@@ -82,7 +90,10 @@ export function createServices(settings: Settings, store: Store, clock: Clock, h
   const answerLimiter = new AnswerLimiter(store, settings.forgotPassword);
   const authenticator = new Authenticator(directory, hasher, audit, clock, lockout);
   const sso = new SsoSessions(store, clock, settings.sso.idleMinutes * 60_000, settings.sso.absoluteHours * 3_600_000);
-  const policies = new PasswordPolicies(settings.passwordPolicy.default, settings.passwordPolicy.populations, commonPasswordList());
+  const policies = new PasswordPolicies(settings.passwordPolicy.default, settings.passwordPolicy.populations, commonPasswordList(), {
+    formats: settings.passwordPolicy.temporaryPasswords,
+    words: temporaryPasswordWords(),
+  });
   const revoker: SessionRevoker = {
     async revokeAccount(accountId, { exceptSsoSession, actor, ip, requestId }) {
       const ended = await sso.endAllFor(accountId, exceptSsoSession);

@@ -149,6 +149,15 @@ export const settingsSchema = z.strictObject({
       roles: z.array(z.string()).default([]),
       rules: passwordRules.partial().default({}),
     })).default([]),
+    /**
+     * The format of temporary passwords (administrator resets, imports) by population name;
+     * "default" for the rest: "random" (14+ mixed characters) or "words" (capitalised short
+     * words joined by digits, readable by young children; src/domain/passwords/generate.ts).
+     */
+    temporaryPasswords: z.record(z.string(), z.enum(['random', 'words'])).default({ default: 'random' }),
+  }).refine((p) => Object.keys(p.temporaryPasswords).every((name) => name === 'default' || p.populations.some((pop) => pop.name === name)), {
+    message: 'temporaryPasswords: each key must be "default" or the name of a population',
+    path: ['temporaryPasswords'],
   }),
   saml: z.strictObject({
     /** The IdP's entityID; defaults to <publicUrl>/saml/metadata. */

@@ -78,6 +78,8 @@ export interface Flow {
   form?: Record<string, string>;
   /** Messages to show once: a page-level one, its details, and per field. */
   error?: Message;
+  /** A line shown once that is not an error (a fresh sign-in page after an expired one). */
+  notice?: Message;
   problems?: Message[];
   fieldErrors?: Record<string, Message>;
   /** Secret values kept between steps, sealed to this browser (see sealed.ts). */

@@ -15,11 +15,12 @@ import type { SecretHasher } from '../domain/accounts/passwords.ts';
 import type { AuditLog } from '../domain/audit/audit-log.ts';
 import type { Clock } from '../domain/clock.ts';
 import { AppError } from '../domain/errors.ts';
+import { message } from '../messages/catalogue.ts';
 import type { PasswordPolicies } from '../domain/passwords/policy.ts';
 import type { AnswerLimiter } from '../domain/security/lockout.ts';
 import type { SsoSession, SsoSessions } from '../domain/sessions/sso-sessions.ts';
 import type { Mfa } from '../domain/mfa/mfa.ts';
-import { bindingOf, cancelUrl, flowUrl, resumeClient, resumeUrl, type FinishedWhat, type Flow, type FlowKind, type Flows, type Pending, type Resume, type Step } from './flow.ts';
+import { bindingOf, cancelUrl, flowUrl, resumeClient, resumeUrl, type FinishedWhat, type Flow, type FlowKind, type FlowLookup, type Flows, type Pending, type Resume, type Step } from './flow.ts';
 
 /** The domain services steps use (no HTTP). */
 export interface FlowServices {
@@ -40,6 +41,11 @@ export interface FlowServices {
   mfa: Mfa;
   /** Counts sign-in outcomes (metrics). */
   onSignIn?: ((outcome: string) => void) | undefined;
+  /**
+   * Whether the request a flow resumes can still be answered (the OIDC interaction, the
+   * pending SAML sign-in); the portal always can. Absent: only the portal is known to be.
+   */
+  resumeAlive?: ((resume: Resume) => Promise<boolean>) | undefined;
 }
 
 /** What a request brings to a step. */
@@ -168,8 +174,8 @@ export class FlowMachine {
   }
 
   /** Loads the flow for this browser, or throws the page that explains why not. */
-  async open(id: string, browserSecret: string): Promise<Flow> {
-    const found = await this.#s.flows.lookup(id);
+  async open(id: string, browserSecret: string, lookedUp?: FlowLookup): Promise<Flow> {
+    const found = lookedUp ?? (await this.#s.flows.lookup(id));
     if (found.state === 'missing') throw new AppError('SSPR 5101', 'flow unknown or long expired', { continueTo: '/portal' });
     if (found.flow.binding !== bindingOf(browserSecret)) throw new AppError('SSPR 5102', 'flow belongs to another browser', { continueTo: '/portal' });
     if (found.state === 'expired') {
@@ -187,9 +193,10 @@ export class FlowMachine {
     const page = pageOf(this.#kinds[flow.kind], flow.step);
     if (!page) throw new AppError('SSPR 5102', `no page for step ${flow.step} of ${flow.kind}`);
     const shown = await page(this.#s, flow, browserSecret);
-    const common = { flowId: flow.id, idleSeconds: this.#s.flows.idleMs / 1000, error: flow.error, fieldErrors: flow.fieldErrors ?? {}, client: resumeClient(flow.resume) };
-    if (flow.error || flow.fieldErrors || flow.problems) {
+    const common = { flowId: flow.id, idleSeconds: this.#s.flows.idleMs / 1000, error: flow.error, notice: flow.notice ?? null, fieldErrors: flow.fieldErrors ?? {}, client: resumeClient(flow.resume) };
+    if (flow.error || flow.fieldErrors || flow.problems || flow.notice) {
       delete flow.error;
+      delete flow.notice;
       delete flow.fieldErrors;
       delete flow.problems;
       await this.#s.flows.save(flow);
@@ -202,7 +209,12 @@ export class FlowMachine {
     // A form of a finished flow sent again (Back, then submit): refused, in words that say it is done.
     const finished = await this.#finished(id, input.browserSecret);
     if (finished) throw new AppError('SSPR 5101', 'flow already finished', { continueTo: finished.next, messageId: `finished.${finished.what}` });
-    const flow = await this.open(id, input.browserSecret);
+    const found = await this.#s.flows.lookup(id);
+    if (action === 'sign-in' && found.state !== 'live') {
+      const fresh = await this.#freshSignIn(found, input);
+      if (fresh) return fresh;
+    }
+    const flow = await this.open(id, input.browserSecret, found);
     const spec = this.#kinds[flow.kind];
     if (action === 'cancel') return this.#cancel(spec, flow, input);
     const transition = tableOf(spec)[flow.step]?.[action];
@@ -232,6 +244,41 @@ export class FlowMachine {
     return flowUrl(flow);
   }
 
+  /**
+   * The login form posted to a sign-in flow that expired (left open in class) or is no
+   * longer known: a fresh sign-in flow in this browser takes the post, so the first submit
+   * works. The expired flow must be this browser's and at its login prompt (anything else
+   * is refused as before). When the request it resumes is still alive, the posted username
+   * and password are checked in the fresh flow exactly as on a live page (lockout, audit);
+   * when nothing tells where it led any more, the fresh login prompt (for the portal) shows
+   * the username again with a line saying why, and the password is not checked.
+   * Null: not such a post (the flow is live, or of another kind, step or browser).
+   */
+  async #freshSignIn(found: FlowLookup, input: StepInput): Promise<Outcome | null> {
+    if (found.state === 'live') return null;
+    const username = field(input.fields, 'username', 254).trim();
+    let resume: Resume = { kind: 'portal', path: '/portal' };
+    let accountId: string | undefined;
+    let alive = false;
+    if (found.state === 'expired') {
+      const old = found.flow;
+      if (old.kind !== 'sign-in' || old.step !== 'credentials' || old.binding !== bindingOf(input.browserSecret)) return null;
+      await this.#s.flows.end(old.id);
+      resume = old.resume;
+      accountId = old.accountId;
+      alive = old.resume.kind === 'portal' || ((await this.#s.resumeAlive?.(old.resume)) ?? false);
+    }
+    if (alive) {
+      const flow = await this.#s.flows.create({ kind: 'sign-in', step: 'credentials', resume, accountId }, input.browserSecret);
+      return this.act(flow.id, 'sign-in', input);
+    }
+    const flow = await this.#s.flows.create({ kind: 'sign-in', step: 'credentials', resume: { kind: 'portal', path: resume.kind === 'portal' ? resume.path : '/portal' } }, input.browserSecret);
+    flow.notice = message('signin.page_expired');
+    if (username) flow.form = { username };
+    await this.#s.flows.save(flow);
+    return { redirect: flowUrl(flow) };
+  }
+
   /** Where "start again" leads: the original destination, or the kind's own start page. */
   restartUrl(flow: Flow): string {
     return this.#kinds[flow.kind]?.restart ?? resumeUrl(flow.resume);
@@ -239,7 +286,7 @@ export class FlowMachine {
 
   /** The next pending required action, or the kind's finish. */
   async #next(spec: FlowKindSpec, flow: Flow, input: StepInput): Promise<Outcome> {
-    for (const k of ['error', 'problems', 'fieldErrors', 'form', 'sealed', 'newPasswordHash', 'replacesHash', 'challenge'] as const) delete flow[k];
+    for (const k of ['error', 'notice', 'problems', 'fieldErrors', 'form', 'sealed', 'newPasswordHash', 'replacesHash', 'challenge'] as const) delete flow[k];
     const next = flow.pending[0];
     if (next) {
       if (!spec.actions.some((a) => a.action === next)) throw new Error(`${flow.kind} cannot run ${next}`);

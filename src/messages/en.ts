@@ -102,6 +102,7 @@ export const en = {
   'signin.help': 'Please login using your MIMS account. For Students, your MIMS login ID is <Full_Name>@students.edu.sg. For School Staff, your MIMS login ID ends with @schools.gov.sg. For HQ Staff, your MIMS login ID ends with @hq.moe.gov.sg. If you encounter difficulties logging in, please approach your teachers (for Students) or MIMS Administrators (for Staff).',
   'signin.reauth_help': 'The application asks you to sign in again. Please enter the password of {name} to continue.',
   'signin.app_asks': '{app} wants you to sign in.',
+  'signin.page_expired': 'This page was open for a long time. Please type your password again and sign in.',
   'signin.forgot_link': 'Forgot Password?',
   'signin.not_you': 'Not {name}? Sign out',
 

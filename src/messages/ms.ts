@@ -92,6 +92,7 @@ export const ms = {
   'signin.help': 'Sila log masuk menggunakan akaun MIMS anda. Bagi Pelajar, ID log masuk MIMS anda ialah <Full_Name>@students.edu.sg. Bagi Kakitangan Sekolah, ID log masuk MIMS anda berakhir dengan @schools.gov.sg. Bagi Kakitangan Ibu Pejabat, ID log masuk MIMS anda berakhir dengan @hq.moe.gov.sg. Jika anda menghadapi masalah log masuk, sila berjumpa dengan guru anda (bagi Pelajar) atau Pentadbir MIMS (bagi Kakitangan).',
   'signin.reauth_help': 'Aplikasi meminta anda log masuk sekali lagi. Sila masukkan kata laluan {name} untuk meneruskan.',
   'signin.app_asks': '{app} meminta anda log masuk.',
+  'signin.page_expired': 'Halaman ini dibuka terlalu lama. Sila taip kata laluan anda sekali lagi dan log masuk.',
   'signin.forgot_link': 'Lupa Kata Laluan?',
   'signin.not_you': 'Bukan {name}? Log keluar',
 

@@ -92,6 +92,7 @@ export const zh = {
   'signin.help': '请用你的 MIMS 账户登录。学生的 MIMS 登录账号是 <Full_Name>@students.edu.sg。学校职员的 MIMS 登录账号以 @schools.gov.sg 结尾。总部职员的 MIMS 登录账号以 @hq.moe.gov.sg 结尾。如果登录有困难，学生请找老师，职员请找 MIMS 管理员。',
   'signin.reauth_help': '应用要求你再登录一次。请输入 {name} 的密码以继续。',
   'signin.app_asks': '{app} 请你登录。',
+  'signin.page_expired': '这个页面打开太久了。请再输入一次密码，然后登录。',
   'signin.forgot_link': '忘记密码？',
   'signin.not_you': '不是 {name}？退出登录',
 

@@ -58,7 +58,8 @@ export function workspaceSimSp(keysDir: string, publicUrl: string): { sp: SamlSp
     {
       protocol: 'saml',
       id: 'workspace-sim',
-      display_name: 'Student iCON (simulated Google Workspace)',
+      // What users read (sign-in, sign-out pages): the app's own name, no internal label.
+      display_name: 'Student iCON',
       metadata: workspaceSpMetadata(publicUrl, keys.certificatePem),
       default_relay_state: '/',
     },

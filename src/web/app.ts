@@ -24,6 +24,7 @@ import { oidcBackchannelLogout } from '../protocols/oidc/backchannel-logout.ts';
 import { createProvider } from '../protocols/oidc/provider.ts';
 import { samlBackchannelLogout } from '../protocols/saml/backchannel-logout.ts';
 import { LogoutChains } from '../protocols/saml/logout-chain.ts';
+import { PendingSignIns } from '../protocols/saml/pending.ts';
 import { idpEndpoints, idpMetadata } from '../protocols/saml/metadata.ts';
 import { SamlMessages } from '../protocols/saml/responses.ts';
 import { samlRouter } from '../protocols/saml/routes/index.ts';
@@ -235,6 +236,14 @@ export function createIdp(deps: IdpDeps): Idp {
     flows, authenticator, credentials, directory, policies, challenge: settings.challenge, sso, clock,
     answerLimiter, audit, forgotPassword: settings.forgotPassword, hasher, decoyKey, mfa: services.mfa,
     onSignIn: (outcome) => metrics.signIns.inc({ outcome }),
+    resumeAlive: async (resume) => {
+      if (resume.kind === 'oidc') return (await provider.Interaction.find(resume.uid)) !== undefined;
+      if (resume.kind === 'saml') {
+        const pending = await new PendingSignIns(store, 0).get(resume.pendingId);
+        return pending !== null && pending !== 'used';
+      }
+      return true;
+    },
   }, FLOW_KINDS);
   const starts = flowStarts(machine);
   /** What the gate refused, run first: every entry point hands its refusal here. */

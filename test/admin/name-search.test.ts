@@ -1,6 +1,8 @@
 // Issue 15, item 3: teachers find a student by any part of the name ("tan", "lim") as well
 // as by login ID, case-insensitively, only in their own school; one range read of the
 // school's name-part index (no walk over other schools' accounts).
+// In `npm run test:cluster`'s glob (test/admin/): with IDP_TEST_STORE=cluster the
+// dir:nameparts:* indexes live on a Redis Cluster (each index one key, so one slot).
 import assert from 'node:assert/strict';
 import { keys } from '../../src/store/index.ts';
 import { Browser } from '../support/browser.ts';

@@ -129,23 +129,105 @@ describe('first sign-in: required actions before anything is issued', () => {
     assert.match(portal.res.text, /MIMS SSPR/);
   });
 
-  it('shows an expiry page after the idle timeout and starts again at the original destination', async () => {
+  it('a sign-in page left open past the idle timeout signs in on its first submit (same checks as a live page)', async () => {
     const browser = new Browser(t.url);
     const page = await browser.open('/portal');
+    const second = await browser.open('/portal');
     assert.match(page.res.text, /Idle Timeout: 4 minutes/);
-    const signInsBefore = (await t.idp.audit.recent(1000, (e) => e.type === 'signin.success')).length;
+    const successes = async () => (await t.idp.audit.recent(1000, (e) => e.type === 'signin.success')).length;
+    const failures = async () => (await t.idp.audit.recent(1000, (e) => e.type === 'signin.failure')).length;
+    const signInsBefore = await successes();
     offset += 4 * 60_000 + 1_000;
     try {
-      const late = await browser.signIn(page.res, DEMO.student.loginId, DEMO.student.password);
-      assert.equal(late.res.status, 410);
-      assert.match(late.res.text, /SSPR 5101/);
-      assert.match(late.res.text, /href="\/portal"/);
-      assert.equal((await t.idp.audit.recent(1000, (e) => e.type === 'signin.success')).length, signInsBefore, 'the password was not even checked');
+      const form = formOf(page.res.text, '/sign-in');
+      // Still refused: no CSRF token, another browser (the flow is bound to the one that began it).
+      const tokenless = await browser.post(form.action, { username: DEMO.student.loginId, password: DEMO.student.password });
+      assert.equal(tokenless.status, 403);
+      assert.match(tokenless.text, /SSPR 5104/);
+      const other = new Browser(t.url);
+      const otherForm = formOf((await other.open('/portal')).res.text, '/sign-in');
+      const stolen = await other.post(form.action, { _csrf: otherForm.hidden._csrf!, username: DEMO.student.loginId, password: DEMO.student.password });
+      assert.equal(stolen.status, 409);
+      assert.match(stolen.text, /SSPR 5102/);
+      assert.equal(await successes(), signInsBefore, 'nothing was checked for the refused posts');
+      // A wrong password on an expired page (another tab): the fresh flow says so like a live page, and counts it.
+      const failuresBefore = await failures();
+      const wrong = await browser.signIn(second.res, DEMO.student.loginId, 'not-the-password');
+      assert.equal(wrong.res.status, 401);
+      assert.match(wrong.res.text, /Login failed/);
+      assert.equal(await failures(), failuresBefore + 1, 'counted and audited as any failed sign-in');
+      assert.ok(!wrong.res.text.includes('not-the-password'));
+      // The expired page, submitted with the right password: signed in on this first submit.
+      const late = await browser.follow(await browser.post(form.action, { ...form.hidden, username: DEMO.student.loginId, password: DEMO.student.password }));
+      assert.equal(late.res.status, 200);
+      assert.match(late.res.text, /Allen Tan/);
+      assert.equal(await successes(), signInsBefore + 1, 'the password was checked and the sign-in audited');
     } finally {
       offset = 0;
     }
-    // Starting again works.
-    const again = await browser.open('/portal');
-    assert.match((await browser.signIn(again.res, DEMO.student.loginId, DEMO.student.password)).res.text, /Allen Tan/);
+  });
+
+  it('an expired sign-in page of an application returns to it on the first submit while its request lives', async () => {
+    const config = await oidc.discovery(new URL(t.url), WEB.id, WEB.secret, oidc.ClientSecretBasic(WEB.secret), { execute: [oidc.allowInsecureRequests] });
+    const authUrl = oidc.buildAuthorizationUrl(config, { redirect_uri: WEB.redirect, scope: 'openid', state: 'st2', code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256' });
+    const browser = new Browser(t.url);
+    const page = await browser.open(authUrl.toString());
+    offset += 4 * 60_000 + 1_000;
+    try {
+      const back = await browser.signIn(page.res, DEMO.student.loginId, DEMO.student.password);
+      assert.ok(back.external?.startsWith(WEB.redirect), `went to ${back.external ?? back.res.text.slice(0, 300)}`);
+      assert.match(back.external!, /[?&]code=/);
+    } finally {
+      offset = 0;
+    }
+  });
+
+  it('a sign-in form posted to a flow no longer known shows a fresh sign-in page with the username, never the password', async () => {
+    const browser = new Browser(t.url);
+    const page = await browser.open('/portal');
+    const form = formOf(page.res.text, '/sign-in');
+    const signInsBefore = (await t.idp.audit.recent(1000, (e) => e.type.startsWith('signin.'))).length;
+    const gone = await browser.post('/flow/AAAAAAAAAAAAAAAAAAAAAA/sign-in', { ...form.hidden, username: DEMO.student.loginId, password: 'Secret-Typed-Password-1' });
+    assert.equal(gone.status, 303);
+    const fresh = await browser.follow(gone);
+    assert.equal(fresh.res.status, 200);
+    assert.match(fresh.res.text, /This page was open for a long time\. Please type your password again and sign in\./);
+    assert.match(fresh.res.text, new RegExp(`id="username"[^>]*value="${DEMO.student.loginId.replace(/[.]/g, '\\.')}"`));
+    assert.ok(!fresh.res.text.includes('Secret-Typed-Password-1'), 'the password is never written back');
+    assert.equal((await t.idp.audit.recent(1000, (e) => e.type.startsWith('signin.'))).length, signInsBefore, 'the password was not checked');
+    // The fresh page signs in to the portal; the line is shown once.
+    const signed = await browser.signIn(fresh.res, DEMO.student.loginId, DEMO.student.password);
+    assert.match(signed.res.text, /Allen Tan/);
+    // The line in each language.
+    for (const [lang, words] of [['zh-SG', '这个页面打开太久了。'], ['ms-SG', 'Halaman ini dibuka terlalu lama.'], ['ta-SG', 'இந்தப் பக்கம் நீண்ட நேரம் திறந்திருந்தது.']] as const) {
+      const b = new Browser(t.url);
+      b.agent.set('Accept-Language', lang);
+      const hidden = formOf((await b.open('/portal')).res.text, '/sign-in').hidden;
+      const again = await b.follow(await b.post('/flow/AAAAAAAAAAAAAAAAAAAAAA/sign-in', { ...hidden, username: DEMO.student.loginId, password: 'x' }));
+      assert.ok(again.res.text.includes(words), `${lang}: ${again.res.text.slice(0, 300)}`);
+    }
+    // Without a CSRF token the same post is refused.
+    const tokenless = await new Browser(t.url).post('/flow/AAAAAAAAAAAAAAAAAAAAAA/sign-in', { username: DEMO.student.loginId, password: 'x' });
+    assert.equal(tokenless.status, 403);
+  });
+
+  it('other flows than sign-in still answer SSPR 5101 when they expired', async () => {
+    const browser = new Browser(t.url);
+    const page = await browser.open('/portal');
+    const forgot = await browser.follow(await browser.get(`/flow/forgot-password?from=${flowIdOf(page.res)}`));
+    assert.match(forgot.res.text, /Forgotten Password/);
+    offset += 4 * 60_000 + 1_000;
+    try {
+      const form = formOf(forgot.res.text, '/forgot/search');
+      // Even a sign-in post to it (the forgot-password flow is not a login prompt).
+      const crafted = await browser.post(form.action.replace('/forgot/search', '/sign-in'), { ...form.hidden, username: DEMO.student.loginId, password: DEMO.student.password });
+      assert.equal(crafted.status, 410);
+      assert.match(crafted.text, /SSPR 5101/);
+      const late = await browser.post(form.action, { ...form.hidden, username: DEMO.student.loginId });
+      assert.equal(late.status, 410);
+      assert.match(late.text, /SSPR 5101/);
+    } finally {
+      offset = 0;
+    }
   });
 });

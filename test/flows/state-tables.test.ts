@@ -50,6 +50,7 @@ describe('flow state tables (no HTTP)', () => {
       forgotPassword: { ...settings.forgotPassword },
       decoyKey: 'decoy-key-of-the-test',
       clock,
+      resumeAlive: async (resume) => !(resume.kind === 'oidc' && resume.uid === 'gone-uid'),
     }, FLOW_KINDS);
   });
 
@@ -321,9 +322,29 @@ describe('flow state tables (no HTTP)', () => {
     now += settings.flow.idleSeconds * 1000 - 1;
     await act(url, 'sign-in', { username: 'x@students.edu.sg' }); // activity re-arms the idle timer
     now += settings.flow.idleSeconds * 1000 + 1;
-    const idle = await refused(machine.act(url.replace('/flow/', ''), 'sign-in', { fields: {}, browserSecret: BROWSER }), 'SSPR 5101');
+    // A passkey answer to an expired page is refused (its challenge is gone); so is the page.
+    const idle = await refused(machine.act(url.replace('/flow/', ''), 'passkey', { fields: {}, browserSecret: BROWSER }), 'SSPR 5101');
     assert.equal(idle.continueTo, '/interaction/interaction-uid-1');
     await refused(machine.page(url.replace('/flow/', ''), BROWSER), 'SSPR 5101');
+    // The login form of an expired page: a fresh flow for the same request takes the post.
+    const late = await signInUrl();
+    now += settings.flow.idleSeconds * 1000 + 1;
+    const fresh = await machine.act(late.replace('/flow/', ''), 'sign-in', { fields: { username: DEMO.student.loginId }, browserSecret: BROWSER });
+    const freshFlow = await flowOf(fresh.redirect);
+    assert.notEqual(fresh.redirect, late);
+    assert.deepEqual(freshFlow.resume, APP);
+    assert.deepEqual(freshFlow.error, { id: 'signin.missing_fields' }, 'the post was processed in the fresh flow');
+    await refused(machine.page(late.replace('/flow/', ''), BROWSER), 'SSPR 5101');
+    // ...and when the application's request is gone: the portal's login prompt, the username kept, the password not checked.
+    const gone = await signInUrl({ kind: 'oidc', uid: 'gone-uid', clientId: 'test-web' });
+    now += settings.flow.idleSeconds * 1000 + 1;
+    const retype = await machine.act(gone.replace('/flow/', ''), 'sign-in', { fields: { username: DEMO.student.loginId, password: DEMO.student.password }, browserSecret: BROWSER });
+    const retypeFlow = await flowOf(retype.redirect);
+    assert.equal(retype.session, undefined);
+    assert.deepEqual(retypeFlow.resume, { kind: 'portal', path: '/portal' });
+    assert.deepEqual(retypeFlow.notice, { id: 'signin.page_expired' });
+    assert.deepEqual(retypeFlow.form, { username: DEMO.student.loginId });
+    assert.equal(retypeFlow.error, undefined);
 
     const busy = await signInUrl();
     const deadline = now + settings.flow.maxMinutes * 60_000;
@@ -332,7 +353,7 @@ describe('flow state tables (no HTTP)', () => {
       now += settings.flow.idleSeconds * 500;
     }
     now = deadline;
-    await refused(machine.act(busy.replace('/flow/', ''), 'sign-in', { fields: {}, browserSecret: BROWSER }), 'SSPR 5101');
+    await refused(machine.act(busy.replace('/flow/', ''), 'passkey', { fields: {}, browserSecret: BROWSER }), 'SSPR 5101');
 
     const sspr = await flowStarts(machine).sspr('some-account', 'password', BROWSER);
     now += settings.flow.idleSeconds * 1000;
@@ -345,7 +366,13 @@ describe('flow state tables (no HTTP)', () => {
     assert.equal(flow.binding, bindingOf(BROWSER));
     await refused(machine.page(flow.id, OTHER_BROWSER), 'SSPR 5102');
     await refused(machine.act(flow.id, 'sign-in', { fields: { username: DEMO.student.loginId, password: DEMO.student.password }, browserSecret: OTHER_BROWSER }), 'SSPR 5102');
-    await refused(machine.act('not-a-flow-id-at-all', 'sign-in', { fields: {}, browserSecret: BROWSER }), 'SSPR 5101');
+    await refused(machine.act('not-a-flow-id-at-all', 'passkey', { fields: {}, browserSecret: BROWSER }), 'SSPR 5101');
+    // An expired flow of another browser is still refused as another browser's, not restarted.
+    now += settings.flow.idleSeconds * 1000 + 1;
+    await refused(machine.act(flow.id, 'sign-in', { fields: { username: DEMO.student.loginId, password: DEMO.student.password }, browserSecret: OTHER_BROWSER }), 'SSPR 5102');
+    // The login form posted to a flow no longer known: a fresh login prompt for the portal.
+    const unknown = await machine.act('not-a-flow-id-at-all', 'sign-in', { fields: { username: DEMO.student.loginId }, browserSecret: BROWSER });
+    assert.deepEqual((await flowOf(unknown.redirect)).notice, { id: 'signin.page_expired' });
   });
 
   describe('two-step sign-in (an administrator: required by the default policy)', () => {

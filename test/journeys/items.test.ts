@@ -9,6 +9,7 @@ import { startWorld, type World } from '../support/world.ts';
 
 const FARAH = { loginId: 'farah_aziz@students.edu.sg', password: 'Rivervale#Start24' };
 const DANIEL = { loginId: 'daniel_wong@schools.gov.sg', password: 'Granite%River31' };
+const CHANDRA = { loginId: 'chandra_kumar@students.edu.sg', password: 'Meadow-Violet-93' };
 
 describe('issue 15 items in the browser (Chromium, 360 px, axe)', function () {
   this.timeout(120_000);
@@ -108,6 +109,106 @@ describe('issue 15 items in the browser (Chromium, 360 px, axe)', function () {
     await p.getByRole('button', { name: 'Sign out' }).click();
     await j.screen('signed-out', 'Signed out');
     assert.match(await p.locator('main').innerText(), /Also signed out of: Student Learning Space/);
+    await j.close();
+  });
+
+  for (const [lang, locale, heading] of [['en', 'en-SG', 'Setup Security Questions'], ['ta', 'ta-SG', /.+/]] as const) {
+    it(`item 7: the question selects fit 360 px and the chosen question is readable in full (${lang})`, async () => {
+      const j = await Journey.start(browser, `items-7-question-selects-${lang}`, locale);
+      const p = j.page;
+      await p.goto(`${world.t.url}/portal`);
+      await p.locator('#username').fill(FARAH.loginId);
+      await p.locator('#password').fill(FARAH.password);
+      await p.locator('form button.primary').first().click();
+      await p.waitForSelector('select#q0');
+      assert.equal(await p.locator('html').getAttribute('lang'), locale);
+      // The longest question of the list in each select (Tamil questions are long).
+      const longest = await p.locator('#q0 option').evaluateAll((os) => (os as HTMLOptionElement[]).slice(1).map((o) => o.textContent!.trim()).sort((a, b) => b.length - a.length).slice(0, 3));
+      for (const [i, question] of longest.entries()) await p.locator(`#q${i}`).selectOption({ label: question });
+      await j.screen('long-questions-chosen', heading);
+      for (const [i, question] of longest.entries()) {
+        const select = (await p.locator(`#q${i}`).boundingBox())!;
+        assert.ok(select.x >= 0 && select.x + select.width <= 360, `select ${i} within the screen: ${select.x} + ${select.width}`);
+        // The chosen question, in full, wrapped beneath its select.
+        const chosen = p.locator(`#q${i}-chosen`);
+        assert.equal(await chosen.isVisible(), true, `q${i}: the chosen question is shown`);
+        assert.equal((await chosen.innerText()).trim(), question);
+        const box = (await chosen.boundingBox())!;
+        assert.ok(box.y >= select.y + select.height - 1, 'beneath the select');
+        assert.ok(box.x + box.width <= 360, 'within the screen');
+        assert.ok(await chosen.evaluate((e) => e.scrollWidth <= e.clientWidth), 'not cut off');
+      }
+      // Choosing again updates the text (script); no choice: nothing shown.
+      await p.locator('#q0').selectOption({ index: 0 });
+      assert.equal(await p.locator('#q0-chosen').isVisible(), false);
+      await j.close();
+    });
+  }
+
+  it('item 13: a refused Change Password keeps what is not at fault, and the server never writes a password into the page', async () => {
+    const j = await Journey.start(browser, 'items-13-change-password-kept');
+    const p = j.page;
+    await p.goto(`${world.t.url}/portal`);
+    await p.getByLabel('Username').fill(CHANDRA.loginId);
+    await p.getByLabel('Password').fill(CHANDRA.password);
+    await p.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await p.goto(`${world.t.url}/portal/sspr`);
+    await p.getByRole('button', { name: /^Change Password/ }).click();
+    await p.getByLabel('Password').fill(CHANDRA.password);
+    await p.getByRole('button', { name: 'Continue' }).click();
+    await j.screen('change-password', 'Change Password');
+    const posts: string[] = [];
+    p.on('request', (r) => { if (r.method() === 'POST' && r.url().endsWith('/password')) posts.push(r.url()); });
+    await p.evaluate(() => { (window as unknown as { stayed: boolean }).stayed = true; });
+    const newField = p.locator('#newPassword');
+    const confirmField = p.locator('#confirmPassword');
+    const change = () => p.getByRole('button', { name: 'Change Password', exact: true }).click();
+
+    // A rule the page checks: said at once, nothing sent, nothing emptied.
+    await newField.fill('short1A');
+    await confirmField.fill('short1A');
+    await change();
+    await p.locator('#form-error').waitFor();
+    assert.match(await p.locator('#form-error').innerText(), /The new password does not meet the password requirements\.[\s\S]*12/);
+    assert.equal(await newField.inputValue(), 'short1A');
+    assert.equal(await confirmField.inputValue(), 'short1A');
+    assert.equal(await p.evaluate(() => document.activeElement?.id), 'newPassword');
+    assert.equal(await newField.getAttribute('aria-invalid'), 'true');
+    await j.screen('rule-refused-in-page', 'Change Password');
+
+    // Two different passwords: the new one is kept, the confirmation is the field at fault.
+    await newField.fill('Harbour-Comet-1990');
+    await confirmField.fill('Harbour-Comet-1991');
+    await change();
+    assert.match(await p.locator('#form-error').innerText(), /Passwords do not match/);
+    assert.equal(await newField.inputValue(), 'Harbour-Comet-1990');
+    assert.equal(await confirmField.inputValue(), 'Harbour-Comet-1991');
+    assert.equal(await p.evaluate(() => document.activeElement?.id), 'confirmPassword');
+    assert.deepEqual(posts, [], 'nothing was sent');
+
+    // What only the server knows (the current password again): its words come into this page,
+    // the refused password is emptied and focused; the page was not reloaded.
+    const before = await p.locator('input[name="_csrf"]').first().inputValue();
+    await newField.fill(CHANDRA.password);
+    await confirmField.fill(CHANDRA.password);
+    const answered = p.waitForResponse((r) => r.request().method() === 'GET' && /\/flow\/[^/]+$/.test(new URL(r.url()).pathname));
+    await change();
+    await answered;
+    await p.waitForFunction(() => document.getElementById('newPassword') === document.activeElement && (document.getElementById('form-error')?.textContent ?? '').includes('current'));
+    assert.equal(posts.length, 1);
+    assert.equal(await p.evaluate(() => (window as unknown as { stayed?: boolean }).stayed), true, 'the same page, not reloaded');
+    assert.match(await p.locator('#form-error').innerText(), /The new password does not meet the password requirements\.[\s\S]*current/i);
+    assert.equal(await newField.inputValue(), '');
+    assert.equal(await confirmField.inputValue(), '');
+    assert.ok((await p.locator('input[name="_csrf"]').first().inputValue()).length > 0 && before.length > 0);
+    assert.ok(!(await p.content()).includes(CHANDRA.password), 'no password in the page\'s HTML');
+    await j.screen('server-refused-in-page', 'Change Password');
+
+    // Then a good one goes through as usual.
+    await newField.fill('Harbour-Comet-1990');
+    await confirmField.fill('Harbour-Comet-1990');
+    await change();
+    await j.screen('changed', /Success|Please Wait/);
     await j.close();
   });
 });

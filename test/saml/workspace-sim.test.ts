@@ -138,8 +138,24 @@ describe('workspace-sim (SAML service provider)', () => {
     const done = await followHandOffs(b, out);
     assert.equal(done.url.startsWith(t.url), true, done.url);
     assert.match(done.res.text, /Signed out/);
-    assert.match(done.res.text, /Also signed out of: Student iCON/);
+    assert.match(done.res.text, /Also signed out of: Student iCON\./);
     const app = await b.open(`${ws.url}/`);
     assert.match(app.res.text, /Student iCON email address/, 'the app session has ended');
+  });
+
+  it('says its errors in the browser\'s language (en, zh, ms, ta); the library\'s detail stays as it is', async () => {
+    const expected: Record<string, RegExp> = {
+      en: /Sign-in failed: /,
+      zh: /登录失败：/,
+      ms: /Log masuk gagal: /,
+      ta: /உள்நுழைவு தோல்வியடைந்தது: /,
+    };
+    for (const [lang, words] of Object.entries(expected)) {
+      const res = await fetch(`${ws.url}/saml/acs`, { method: 'POST', headers: { 'Accept-Language': lang, 'Content-Type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ SAMLResponse: Buffer.from('<not-saml/>').toString('base64') }) });
+      assert.equal(res.status, 400, lang);
+      const html = await res.text();
+      assert.match(html, words, lang);
+      if (lang !== 'en') assert.doesNotMatch(html, /Sign-in failed/, lang);
+    }
   });
 });

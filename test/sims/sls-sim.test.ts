@@ -85,4 +85,33 @@ describe('sls-sim (OIDC relying party)', () => {
     assert.match(done.res.text, /Sign in with MIMS/);
     assert.match((await b.open(`${t.url}/portal`)).res.text, /Sign in/);
   });
+
+  it('says its errors in the browser\'s language (en, zh, ms, ta)', async () => {
+    const expected: Record<string, RegExp> = {
+      en: /This sign-in was not started here\. Please try again\./,
+      'zh-SG': /这次登录不是从这里开始的。请再试一次。/,
+      ms: /Log masuk ini tidak dimulakan di sini\. Sila cuba lagi\./,
+      'ta-SG,en;q=0.5': /இந்த உள்நுழைவு இங்கே தொடங்கப்படவில்லை\. மீண்டும் முயலுங்கள்\./,
+    };
+    for (const [acceptLanguage, words] of Object.entries(expected)) {
+      const res = await fetch(`${simUrl}/callback?code=x&state=y`, { headers: { 'Accept-Language': acceptLanguage } });
+      assert.equal(res.status, 400, acceptLanguage);
+      const html = await res.text();
+      assert.match(html, words, acceptLanguage);
+      assert.match(html, new RegExp(`<html lang="${acceptLanguage.slice(0, 2)}`), acceptLanguage);
+    }
+    // The IdP out of reach: a clear page in the browser's language, not a bare 500.
+    const port = await freePort();
+    const lonely = createSlsSim({ publicUrl: `http://127.0.0.1:${port}`, issuer: 'http://127.0.0.1:9', clientId: 'sls-sim', clientSecret: 'x'.repeat(43), viewsDir: path.join(projectRoot, 'views/sims/sls') });
+    const server = createServer(lonely.app.callback());
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/login`, { headers: { 'Accept-Language': 'ms' }, redirect: 'manual' });
+      assert.equal(res.status, 502);
+      assert.match(await res.text(), /Log masuk tidak dapat dimulakan: /);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
 });

@@ -32,6 +32,13 @@
       if (warning && keepAlive) warning.hidden = !(left > 0 && left <= warnAt);
       if (left > 0) timer = setTimeout(tick, 1000);
     };
+    // A form sent in the background (Change Password) was activity: the server's timer started again.
+    document.addEventListener('idp:activity', function () {
+      deadline = Date.now() + idle * 1000;
+      announced = {};
+      clearTimeout(timer);
+      tick();
+    });
     if (stay && keepAlive) {
       stay.addEventListener('click', function () {
         var token = document.querySelector('input[name="_csrf"]');
@@ -100,6 +107,105 @@
     };
     input.addEventListener('input', update);
     if (confirm) confirm.addEventListener('input', update);
+    return {
+      update: update,
+      /** The words of the live requirements the new password does not meet. */
+      unmet: function () {
+        var out = [];
+        list.querySelectorAll('li[data-live]').forEach(function (li) {
+          var check = checks[li.getAttribute('data-rule')];
+          if (check && !check(input.value)) out.push(li.firstChild ? li.firstChild.textContent : li.textContent);
+        });
+        return out;
+      }
+    };
+  }
+
+  // Change Password without losing what was typed (progressive enhancement; without
+  // script the form posts as before). A rule the page can check, or two different
+  // passwords, are said before anything is sent, with both fields kept. What only the
+  // server knows (an earlier or a common password) comes back as the same page: its
+  // error summary and token are taken into this page, only the field at fault is
+  // emptied and focused. The server never writes a password into a page.
+  function changePassword(checklist) {
+    var form = document.getElementById('change-password-form');
+    var input = document.getElementById('newPassword');
+    var confirm = document.getElementById('confirmPassword');
+    if (!form || !input || !confirm || !checklist || !window.fetch || !window.DOMParser) return;
+    var sending = false;
+    var invalid = function (field, on) {
+      if (on) field.setAttribute('aria-invalid', 'true'); else field.removeAttribute('aria-invalid');
+      var ids = (field.getAttribute('aria-describedby') || '').split(' ').filter(function (id) { return id && id !== 'form-error'; });
+      if (on) ids.push('form-error');
+      if (ids.length) field.setAttribute('aria-describedby', ids.join(' ')); else field.removeAttribute('aria-describedby');
+    };
+    var showError = function (summary, fault) {
+      var old = document.getElementById('form-error');
+      if (old) old.remove();
+      invalid(input, false);
+      invalid(confirm, false);
+      if (!summary) return;
+      summary.id = 'form-error';
+      form.parentNode.insertBefore(summary, form);
+      if (fault) {
+        invalid(fault, true);
+        fault.focus();
+      }
+    };
+    var summaryOf = function (words, problems) {
+      var box = document.createElement('div');
+      box.className = 'alert';
+      box.setAttribute('role', 'alert');
+      var p = document.createElement('p');
+      p.textContent = words;
+      box.appendChild(p);
+      if (problems.length) {
+        var ul = document.createElement('ul');
+        problems.forEach(function (text) { var li = document.createElement('li'); li.textContent = text; ul.appendChild(li); });
+        box.appendChild(ul);
+      }
+      return box;
+    };
+    form.addEventListener('submit', function (event) {
+      event.preventDefault();
+      if (sending) return;
+      var unmet = checklist.unmet();
+      if (!input.value || !confirm.value) return showError(summaryOf(form.getAttribute('data-missing'), []), input.value ? confirm : input);
+      if (unmet.length) return showError(summaryOf(form.getAttribute('data-refused'), unmet), input);
+      if (confirm.value !== input.value) return showError(summaryOf(form.getAttribute('data-mismatch'), []), confirm);
+      sending = true;
+      fetch(form.action, { method: 'POST', body: new URLSearchParams(new FormData(form)), credentials: 'same-origin' }).then(function (res) {
+        return res.text().then(function (html) {
+          var doc = new DOMParser().parseFromString(html, 'text/html');
+          var again = doc.getElementById('change-password-form');
+          if (res.redirected && again && again.getAttribute('action') === form.getAttribute('action')) {
+            // The same step, refused: its words and fresh token here; the refused password goes.
+            document.querySelectorAll('input[name="_csrf"]').forEach(function (token) {
+              var fresh = doc.querySelector('input[name="_csrf"]');
+              if (fresh) token.value = fresh.value;
+            });
+            var summary = doc.getElementById('form-error');
+            var mismatch = summary && summary.textContent.trim() === form.getAttribute('data-mismatch');
+            confirm.value = '';
+            if (!mismatch) input.value = '';
+            checklist.update();
+            document.dispatchEvent(new Event('idp:activity'));
+            showError(summary ? document.importNode(summary, true) : null, mismatch ? confirm : input);
+            sending = false;
+            return;
+          }
+          // Anything else (Please Wait, an error page): shown as a plain submit would have.
+          if (res.redirected) { window.location.replace(res.url); return; }
+          document.open();
+          document.write(html);
+          document.close();
+        });
+      }).catch(function () {
+        // No answer: submit the plain way (the server decides).
+        sending = false;
+        form.submit();
+      });
+    });
   }
 
   // "form": after a moment (Please Wait shows its progress); "now": hand-offs to an
@@ -129,10 +235,26 @@
     });
   }
 
+  // The chosen security question in full beneath its select (a phone cuts the select's text).
+  function chosenQuestions() {
+    document.querySelectorAll('.question-row select').forEach(function (select) {
+      var shown = document.getElementById(select.id + '-chosen');
+      if (!shown) return;
+      var update = function () {
+        var option = select.selectedIndex > 0 ? select.options[select.selectedIndex] : null;
+        shown.textContent = option ? option.textContent : '';
+        shown.hidden = !option;
+      };
+      select.addEventListener('change', update);
+      update();
+    });
+  }
+
   document.addEventListener('DOMContentLoaded', function () {
     fieldErrors();
+    chosenQuestions();
     countdown();
-    passwordChecklist();
+    changePassword(passwordChecklist());
     autosubmit();
   });
 })();

@@ -4,6 +4,15 @@
 // the browser's live checklist only mirrors these rules.
 import type { Account } from '../accounts/account.ts';
 import { message, type Message, type MessageId, type MessageParams } from '../../messages/catalogue.ts';
+import type { TemporaryPasswordFormat } from './generate.ts';
+
+/** How temporary passwords of a population look (generate.ts), and the words of the "words" format. */
+export interface TemporaryPasswords {
+  format: TemporaryPasswordFormat;
+  words: readonly string[];
+}
+
+const RANDOM: TemporaryPasswords = { format: 'random', words: [] };
 
 export interface PasswordRules {
   minLength: number;
@@ -79,12 +88,14 @@ export function nameParts(account: Pick<Account, 'loginId' | 'displayName' | 'gi
 export class PasswordPolicy {
   readonly rules: PasswordRules;
   readonly population: string;
+  readonly temporary: TemporaryPasswords;
   readonly #common: ReadonlySet<string>;
 
-  constructor(rules: PasswordRules, population: string, common: ReadonlySet<string>) {
+  constructor(rules: PasswordRules, population: string, common: ReadonlySet<string>, temporary: TemporaryPasswords = RANDOM) {
     this.rules = rules;
     this.population = population;
     this.#common = common;
+    this.temporary = temporary;
   }
 
   /** The requirement list shown on the Change Password screen (the guides' words are in the catalogue). */
@@ -156,16 +167,27 @@ export function parseCommonPasswords(text: string): Set<string> {
   return new Set(text.split('\n').map((l) => l.trim().toLowerCase()).filter((l) => l && !l.startsWith('#')));
 }
 
+export interface TemporaryPasswordSettings {
+  formats: Record<string, TemporaryPasswordFormat>;
+  words: readonly string[];
+}
+
 /** Picks the policy for an account: first population whose domain or role matches. */
 export class PasswordPolicies {
   readonly #defaults: PasswordRules;
   readonly #populations: Population[];
   readonly #common: ReadonlySet<string>;
+  readonly #temporary: TemporaryPasswordSettings;
 
-  constructor(defaults: PasswordRules, populations: Population[], common: ReadonlySet<string>) {
+  /**
+   * `temporary`: the format of temporary passwords by population name ("default" for
+   * accounts of no population, and for populations not named), and the word list.
+   */
+  constructor(defaults: PasswordRules, populations: Population[], common: ReadonlySet<string>, temporary: TemporaryPasswordSettings = { formats: {}, words: [] }) {
     this.#defaults = defaults;
     this.#populations = populations;
     this.#common = common;
+    this.#temporary = temporary;
   }
 
   for(account: Pick<Account, 'loginId' | 'roles'>): PasswordPolicy {
@@ -173,6 +195,8 @@ export class PasswordPolicies {
     const match =
       this.#populations.find((p) => p.loginIdDomains.includes(domain)) ??
       this.#populations.find((p) => p.roles.some((r) => (account.roles as string[]).includes(r)));
-    return new PasswordPolicy({ ...this.#defaults, ...(match?.rules ?? {}) }, match?.name ?? 'default', this.#common);
+    const population = match?.name ?? 'default';
+    const format = this.#temporary.formats[population] ?? this.#temporary.formats.default ?? 'random';
+    return new PasswordPolicy({ ...this.#defaults, ...(match?.rules ?? {}) }, population, this.#common, { format, words: this.#temporary.words });
   }
 }

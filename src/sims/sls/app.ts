@@ -78,7 +78,13 @@ export function createSlsSim(options: SlsSimOptions): { app: Koa; sessions: Map<
     const s = session(ctx);
     const verifier = oidc.randomPKCECodeVerifier();
     s.pending = { state: oidc.randomState(), nonce: oidc.randomNonce(), verifier };
-    const url = oidc.buildAuthorizationUrl(await configuration(), {
+    let cfg: oidc.Configuration;
+    try {
+      cfg = await configuration();
+    } catch (err) {
+      return render(ctx, 'error', { messageId: 'error.failed.start', params: { detail: (err as Error).message } }, 502);
+    }
+    const url = oidc.buildAuthorizationUrl(cfg, {
       redirect_uri: redirectUri,
       scope: 'openid email profile school roles',
       state: s.pending.state,
@@ -93,7 +99,7 @@ export function createSlsSim(options: SlsSimOptions): { app: Koa; sessions: Map<
 
   router.get('/callback', async (ctx) => {
     const s = session(ctx);
-    if (!s.pending) return render(ctx, 'error', { message: 'This sign-in was not started here. Please try again.' }, 400);
+    if (!s.pending) return render(ctx, 'error', { messageId: 'error.not_started', params: {} }, 400);
     const { state, nonce, verifier } = s.pending;
     delete s.pending;
     try {
@@ -106,7 +112,7 @@ export function createSlsSim(options: SlsSimOptions): { app: Koa; sessions: Map<
       s.userinfo = { ...(await oidc.fetchUserInfo(cfg, tokens.access_token, claims.sub)) };
     } catch (err) {
       const e = err as { error?: string; error_description?: string; message: string };
-      return render(ctx, 'error', { message: `Sign-in failed: ${e.error_description ?? e.error ?? e.message}` }, 400);
+      return render(ctx, 'error', { messageId: 'error.failed.sign_in', params: { detail: e.error_description ?? e.error ?? e.message } }, 400);
     }
     ctx.redirect('/');
   });
@@ -116,7 +122,13 @@ export function createSlsSim(options: SlsSimOptions): { app: Koa; sessions: Map<
     const idToken = s.idToken;
     simSessions.end(ctx);
     if (!idToken) return ctx.redirect('/');
-    const url = oidc.buildEndSessionUrl(await configuration(), { id_token_hint: idToken, post_logout_redirect_uri: `${options.publicUrl}/` });
+    let cfg: oidc.Configuration;
+    try {
+      cfg = await configuration();
+    } catch (err) {
+      return render(ctx, 'error', { messageId: 'error.failed.sign_out', params: { detail: (err as Error).message } }, 502);
+    }
+    const url = oidc.buildEndSessionUrl(cfg, { id_token_hint: idToken, post_logout_redirect_uri: `${options.publicUrl}/` });
     ctx.redirect(url.toString());
   });
 

@@ -14,6 +14,7 @@ import { SAML, ValidateInResponseTo, type Profile } from '@node-saml/node-saml';
 import { DOMParser, XMLSerializer } from '@xmldom/xmldom';
 import { SignedXml } from 'xml-crypto';
 import Koa, { type Context } from 'koa';
+import type { SimMessageId } from '../messages.ts';
 import { cookieSessions, pageRenderer } from '../web.ts';
 import { appsFor, bandOf, MAIL_DOMAINS_P4_P6 } from './apps.ts';
 import { workspaceEntityId, workspaceSpMetadata } from './metadata.ts';
@@ -154,8 +155,9 @@ export function createWorkspaceSim(options: WorkspaceSimOptions) {
     }
   };
 
-  const failed = (ctx: Context, what: string, err: unknown) =>
-    render(ctx, 'error', { message: `${what} failed: ${(err as Error).message}` }, 400);
+  /** The sim's error page: what failed in the browser's language, the library's detail as it is. */
+  const failed = (ctx: Context, what: 'start' | 'sign_in' | 'sign_out' | 'slo', err: unknown) =>
+    render(ctx, 'error', { messageId: `error.failed.${what}` satisfies SimMessageId, params: { detail: (err as Error).message } }, 400);
 
   const router = new Router();
 
@@ -188,7 +190,7 @@ export function createWorkspaceSim(options: WorkspaceSimOptions) {
       const { login } = await saml();
       ctx.redirect(await login.getAuthorizeUrlAsync('/', undefined, {}));
     } catch (err) {
-      await failed(ctx, 'Starting the sign-in', err);
+      await failed(ctx, 'start', err);
     }
   });
 
@@ -201,7 +203,7 @@ export function createWorkspaceSim(options: WorkspaceSimOptions) {
       s.profile = profile;
       s.attributes = attributesOf(profile);
     } catch (err) {
-      return failed(ctx, 'Sign-in', err);
+      return failed(ctx, 'sign_in', err);
     }
     ctx.status = 303;
     ctx.redirect('/');
@@ -227,7 +229,7 @@ export function createWorkspaceSim(options: WorkspaceSimOptions) {
       const { logout } = await saml();
       ctx.redirect(await logout.getLogoutUrlAsync(s.profile, '/', {}));
     } catch (err) {
-      await failed(ctx, 'Signing out', err);
+      await failed(ctx, 'sign_out', err);
     }
   });
 
@@ -247,7 +249,7 @@ export function createWorkspaceSim(options: WorkspaceSimOptions) {
       const relayState = typeof ctx.query.RelayState === 'string' ? ctx.query.RelayState : '';
       ctx.redirect(await logout.getLogoutResponseUrlAsync(profile, relayState, {}, true));
     } catch (err) {
-      await failed(ctx, 'Single logout', err);
+      await failed(ctx, 'slo', err);
     }
   });
 
