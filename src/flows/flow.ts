@@ -162,8 +162,8 @@ export class Flows {
    */
   async endFinished(flow: Flow, what: FinishedWhat, next: string): Promise<void> {
     const marker: FinishedFlow = { binding: flow.binding, what, next };
-    await this.#store.set(keys.flowDone(flow.id), JSON.stringify(marker), { ttlMs: FINISHED_MS });
-    await this.#records.delete(flow.id);
+    // Both writes at once (one round trip): the marker is only read once the flow is gone.
+    await Promise.all([this.#store.set(keys.flowDone(flow.id), JSON.stringify(marker), { ttlMs: FINISHED_MS }), this.#records.delete(flow.id)]);
   }
 
   /** The SSPR app was given the current password in this browser (its next step within minutes does not ask again). */

@@ -187,9 +187,11 @@ export class FlowMachine {
 
   /** The page of the step the flow is at; messages are shown once. */
   async page(id: string, browserSecret: string): Promise<Page> {
-    const finished = await this.#finished(id, browserSecret);
+    const found = await this.#s.flows.lookup(id);
+    // Only a flow that is no longer there may have finished (one read while it is live).
+    const finished = found.state === 'live' ? null : await this.#finished(id, browserSecret);
     if (finished) return { view: 'flow-finished', data: { what: finished.what, next: finished.next } };
-    const flow = await this.open(id, browserSecret);
+    const flow = await this.open(id, browserSecret, found);
     const page = pageOf(this.#kinds[flow.kind], flow.step);
     if (!page) throw new AppError('SSPR 5102', `no page for step ${flow.step} of ${flow.kind}`);
     const shown = await page(this.#s, flow, browserSecret);
@@ -206,10 +208,10 @@ export class FlowMachine {
 
   /** Runs `action` on the flow for this browser. */
   async act(id: string, action: string, input: StepInput): Promise<Outcome> {
-    // A form of a finished flow sent again (Back, then submit): refused, in words that say it is done.
-    const finished = await this.#finished(id, input.browserSecret);
-    if (finished) throw new AppError('SSPR 5101', 'flow already finished', { continueTo: finished.next, messageId: `finished.${finished.what}` });
     const found = await this.#s.flows.lookup(id);
+    // A form of a finished flow sent again (Back, then submit): refused, in words that say it is done.
+    const finished = found.state === 'live' ? null : await this.#finished(id, input.browserSecret);
+    if (finished) throw new AppError('SSPR 5101', 'flow already finished', { continueTo: finished.next, messageId: `finished.${finished.what}` });
     if (action === 'sign-in' && found.state !== 'live') {
       const fresh = await this.#freshSignIn(found, input);
       if (fresh) return fresh;

@@ -140,6 +140,16 @@ function validateRegistered(ctx: KoaContextWithOIDC | undefined, key: string, _v
   }
 }
 
+const accountReads = new WeakMap<object, Map<string, Promise<Account | null>>>();
+function accountOnce(ctx: object | undefined, id: string, read: () => Promise<Account | null>): Promise<Account | null> {
+  if (!ctx) return read();
+  let reads = accountReads.get(ctx);
+  if (!reads) accountReads.set(ctx, (reads = new Map()));
+  let found = reads.get(id);
+  if (!found) reads.set(id, (found = read()));
+  return found;
+}
+
 export function createProvider(deps: OidcDeps): Provider {
   const { settings, directory } = deps;
   const secure = settings.server.publicUrl.startsWith('https:');
@@ -181,8 +191,10 @@ export function createProvider(deps: OidcDeps): Provider {
       policy: interactions(deps),
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
-    async findAccount(_ctx, sub) {
-      const account: Account | null = await directory.get(sub);
+    async findAccount(ctx, sub) {
+      // oidc-provider asks several times in one request (the interaction's checks, then the
+      // code or token): the account is read once per request.
+      const account: Account | null = await accountOnce(ctx, sub, () => directory.get(sub));
       if (!account || account.status !== 'active') return undefined;
       return { accountId: account.id, claims: async () => accountClaims(account) };
     },
