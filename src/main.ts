@@ -70,6 +70,11 @@ async function startupWrites(store: Store, services: Services, seeds: ReturnType
 
 /** What the primary tells its workers: the start-up writes are done (they may say ready). */
 const STARTUP_DONE = 'idp:startup-done';
+/**
+ * What a worker asks once it listens for the answer (a message sent before a process has a
+ * listener is lost, so the primary's announcement alone could be missed by a slow worker).
+ */
+const STARTUP_QUERY = 'idp:startup-query';
 
 async function main(): Promise<void> {
   const settings = loadSettings();
@@ -94,7 +99,7 @@ async function primary(settings: Settings, count: number): Promise<void> {
   logger.info({ store: store.kind }, `store: ${description}`);
   let written = false;
   const tell = (worker: Worker | undefined) => void worker?.send(STARTUP_DONE);
-  cluster.on('online', (worker) => written && tell(worker));
+  cluster.on('message', (worker, m) => m === STARTUP_QUERY && written && tell(worker));
   startupWrites(store, createServices(settings, store, systemClock, { sealSecret: keyMaterial.decoyKey }), seeds, logger).then(() => {
     written = true;
     for (const worker of Object.values(cluster.workers ?? {})) tell(worker);
@@ -167,7 +172,10 @@ async function serve(settings: Settings, worker: number): Promise<void> {
   // primary's: a worker is ready once the primary says they are done.
   let started = false;
   let primaryDone = worker === 0;
-  if (worker) process.on('message', (m) => void (m === STARTUP_DONE && (primaryDone = true)));
+  if (worker) {
+    process.on('message', (m) => void (m === STARTUP_DONE && (primaryDone = true)));
+    process.send!(STARTUP_QUERY);
+  }
   const idp = createIdp({ settings, store, logger, clock: systemClock, keyMaterial, relyingParties, started: () => started, worker });
   // Key rotation (README "Key rotation"): rotated keys are used without restart; a SAML
   // certificate expiring within 30 days is warned about at start, on change and daily.
