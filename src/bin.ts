@@ -87,5 +87,5 @@ if (argv.includes('--help') || argv.includes('-h')) {
     process.stderr.write(`${(err as Error).message}\n`);
     process.exit(2);
   }
-  await import('./main.ts');
+  await import('./main.ts'); // the same entry as npm start (compile cache, then server.ts)
 }

@@ -1,4 +1,4 @@
-// `npm start`: loads configuration, serves the IdP at once, then connects to the store,
+// The IdP process (`npm start` runs it through main.ts): loads configuration, serves the IdP at once, then connects to the store,
 // seeds accounts and warms the SAML schema validator; /readyz answers 200 only after that
 // (and while the store can take writes). Without Redis the IdP stays up, alive but not
 // ready, showing SSPR 5019, and carries on by itself when Redis comes back.
@@ -23,8 +23,6 @@ import { createIdp } from './web/app.ts';
 import { runMigrations } from './domain/migrations/migrate.ts';
 import path from 'node:path';
 import { withSimulatedApps } from './sims/clients.ts';
-import { createSlsSim } from './sims/sls/app.ts';
-import { createWorkspaceSim } from './sims/workspace/app.ts';
 
 type Settings = ReturnType<typeof loadSettings>;
 type Logger = ReturnType<typeof createLogger>;
@@ -93,7 +91,8 @@ async function primary(settings: Settings, count: number): Promise<void> {
   const keyMaterial = loadKeyMaterial(settings.keysDir);
   const relyingParties = loadRelyingParties(settings.relyingPartyDirs);
   const seeds = readSeeds(settings);
-  const sims = simulatedApps(settings, withSimulatedApps(settings, relyingParties), logger);
+  const sims: Server[] = [];
+  simulatedApps(settings, withSimulatedApps(settings, relyingParties), logger, sims).catch((err: unknown) => logger.error({ err }, 'the simulated apps could not start'));
   // The start-up writes are the primary's, once for all workers; each worker is told when they are done.
   const { store, description } = createStore(settings.redis);
   logger.info({ store: store.kind }, `store: ${description}`);
@@ -136,10 +135,13 @@ async function primary(settings: Settings, count: number): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-/** The simulated relying parties' servers (beside the IdP, or in the primary). */
-function simulatedApps(settings: Settings, { sls, workspace }: ReturnType<typeof withSimulatedApps>, logger: ReturnType<typeof createLogger>): Server[] {
-  const servers: Server[] = [];
+/**
+ * Starts the simulated relying parties (beside the IdP, or in the primary), adding their
+ * servers to `servers`. Their code (and node-saml's) is loaded only when they run.
+ */
+async function simulatedApps(settings: Settings, { sls, workspace }: ReturnType<typeof withSimulatedApps>, logger: ReturnType<typeof createLogger>, servers: Server[]): Promise<void> {
   if (sls) {
+    const { createSlsSim } = await import('./sims/sls/app.ts');
     const sim = createSlsSim({ publicUrl: settings.sims.sls.publicUrl, issuer: settings.server.publicUrl, clientId: sls.client_id, clientSecret: sls.client_secret!, viewsDir: path.join(projectRoot, 'views/sims/sls') });
     const simServer = createServer(sim.app.callback());
     simServer.listen(settings.sims.sls.port, settings.server.host, () => {
@@ -148,6 +150,7 @@ function simulatedApps(settings: Settings, { sls, workspace }: ReturnType<typeof
     servers.push(simServer);
   }
   if (workspace) {
+    const { createWorkspaceSim } = await import('./sims/workspace/app.ts');
     const sim = createWorkspaceSim({ publicUrl: settings.sims.workspace.publicUrl, idpMetadataUrl: `${settings.server.publicUrl}/saml/metadata`, keys: workspace.keys, viewsDir: path.join(projectRoot, 'views/sims/workspace') });
     const simServer = createServer(sim.app.callback());
     simServer.listen(settings.sims.workspace.port, settings.server.host, () => {
@@ -155,7 +158,6 @@ function simulatedApps(settings: Settings, { sls, workspace }: ReturnType<typeof
     });
     servers.push(simServer);
   }
-  return servers;
 }
 
 /** The IdP in this process: alone (`worker` 0), or as one worker of the cluster. */
@@ -225,7 +227,8 @@ async function serve(settings: Settings, worker: number): Promise<void> {
   });
 
   // The simulated apps run beside a lone IdP; with workers, in the primary.
-  const servers = [server, ...(worker ? [] : simulatedApps(settings, simulated, logger))];
+  const servers = [server];
+  if (!worker) simulatedApps(settings, simulated, logger, servers).catch((err: unknown) => logger.error({ err }, 'the simulated apps could not start'));
 
   let stopping = false;
   const stop = (signal: string) => {

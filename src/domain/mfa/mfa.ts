@@ -9,15 +9,11 @@
 //   can sign in with it alone; user verification required for administrators.
 //   Recovery codes: 10 single-use codes, shown once; a new set replaces the old one.
 import { randomBytes, randomInt } from 'node:crypto';
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import { generateSecret, generateURI, verify as verifyTotp } from 'otplib';
 import QRCode from 'qrcode';
@@ -30,6 +26,14 @@ import type { Clock } from '../clock.ts';
 import { hasSecondFactor, mfaOf, passkeyIndexKey, type MfaAccount, type MfaState, type Passkey } from './factors.ts';
 import type { MfaPolicy } from './policy.ts';
 import type { SecretSeal } from './seal.ts';
+
+/**
+ * @simplewebauthn/server, loaded on first use: it (with its certificate and CBOR libraries)
+ * is the largest module the IdP loads, ~130 ms of start-up and ~15 MB of memory, and a
+ * process that shows no sign-in page has no use for it (bench:startup, bench/README.md).
+ */
+let webauthnModule: Promise<typeof import('@simplewebauthn/server')> | undefined;
+const webauthn = () => (webauthnModule ??= import('@simplewebauthn/server'));
 
 export interface WebAuthnSettings {
   rpName: string;
@@ -184,7 +188,7 @@ export class Mfa {
   async registrationOptions(account: Account): Promise<PublicKeyCredentialCreationOptionsJSON> {
     // The WebAuthn user handle is made (and kept) before the first registration.
     const m = mfaOf(account)?.userHandle ? mfaOf(account) : mfaOf((await this.#change(account.id, () => {}))!);
-    return generateRegistrationOptions({
+    return (await webauthn()).generateRegistrationOptions({
       rpName: this.#webauthn.rpName,
       rpID: this.#webauthn.rpId,
       userName: account.loginId,
@@ -200,7 +204,7 @@ export class Mfa {
   async addPasskey(account: Account, response: RegistrationResponseJSON, expectedChallenge: string, name: string, rc: RequestContext): Promise<Passkey | null> {
     let verified;
     try {
-      verified = await verifyRegistrationResponse({
+      verified = await (await webauthn()).verifyRegistrationResponse({
         response,
         expectedChallenge,
         expectedOrigin: this.#webauthn.origin,
@@ -235,7 +239,7 @@ export class Mfa {
 
   /** Options for a sign-in with a passkey: the account's passkeys, or any (a passkey alone). */
   async authenticationOptions(account: Account | null): Promise<PublicKeyCredentialRequestOptionsJSON> {
-    return generateAuthenticationOptions({
+    return (await webauthn()).generateAuthenticationOptions({
       rpID: this.#webauthn.rpId,
       allowCredentials: account ? (mfaOf(account)?.passkeys ?? []).map((p) => ({ id: p.id, transports: p.transports })) : [],
       userVerification: account === null || this.userVerificationRequired(account) ? 'required' : 'preferred',
@@ -257,7 +261,7 @@ export class Mfa {
     const requireUv = account === null || this.userVerificationRequired(owner);
     let verified;
     try {
-      verified = await verifyAuthenticationResponse({
+      verified = await (await webauthn()).verifyAuthenticationResponse({
         response,
         expectedChallenge,
         expectedOrigin: this.#webauthn.origin,
