@@ -128,7 +128,7 @@ async function commandsOf(port: number, op: () => Promise<void>): Promise<Record
   if (process.env.MONITOR_OUT) writeFileSync(process.env.MONITOR_OUT, out);
   const counts: Record<string, number> = {};
   for (const line of out.split('\n')) {
-    const m = /^\d+\.\d+ \[[^\]]+\] "([^"]+)"/.exec(line);
+    const m = /^\d+\.\d+ \[(?!0 lua)[^\]]+\] "([^"]+)"/.exec(line); // sent by the IdP (not from inside its scripts)
     if (m) counts[m[1]!.toUpperCase()] = (counts[m[1]!.toUpperCase()] ?? 0) + 1;
   }
   return Object.fromEntries(Object.entries(counts).sort((a, b) => b[1] - a[1]));
