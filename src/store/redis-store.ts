@@ -93,16 +93,11 @@ export class RedisStore implements Store {
       // A demoted master answers writes with READONLY: reconnect, which asks the
       // sentinels (or the cluster) where the master is now.
       reconnectOnError: (err) => /^READONLY\b/.test(err.message),
-      // Commands issued in the same event-loop turn (concurrent requests) leave in one
-      // socket write: a write is a system call, and they were a third of the main thread's
-      // time under load (bench/README.md, "Where the time goes").
-      enableAutoPipelining: true,
     };
     if (connection.clusterNodes?.length) {
       this.client = new Cluster(connection.clusterNodes.map(hostPort), {
         enableOfflineQueue: false,
         keyPrefix: connection.keyPrefix,
-        enableAutoPipelining: true,
         clusterRetryStrategy: (times) => Math.min(times * 100, 2_000),
         redisOptions: { ...common, keyPrefix: undefined },
       } as ConstructorParameters<typeof Cluster>[1]);
