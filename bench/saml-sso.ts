@@ -6,26 +6,29 @@
 //             the signed Response — HTTP-Redirect: one GET; HTTP-POST: the POST, then a
 //             303 to a GET (a cross-site POST carries no cookies).
 // Also: the schema validation per message (the IdP's validator, schemas compiled once).
-// Run: node bench/saml-sso.ts   (SECONDS=10 CONCURRENCY=4)
+// Baseline and product alternate in SLICES slices of SECONDS each; ratios are medians of
+// back-to-back pairs (bench/lib/load.ts alternate()).
+// Run: node bench/saml-sso.ts   (SLICES=6 SECONDS=4 CONCURRENCY=4)
 import * as samlify from 'samlify';
 import { newSamlKeyPair } from '../src/config/key-material.ts';
 import { idpEndpoints, idpMetadata } from '../src/protocols/saml/metadata.ts';
 import { SchemaValidator } from '../src/protocols/saml/schema-validator.ts';
 import { authnRequestXml, base64, redirectQuery } from '../test/support/saml-messages.ts';
 import { signedInBrowsers, startBenchIdp } from './lib/idp.ts';
-import { drive } from './lib/load.ts';
+import { alternate, drive, mergeDriven } from './lib/load.ts';
 import { percentile, report, round } from './lib/stats.ts';
 
-const SECONDS = Number(process.env.SECONDS ?? 10);
+const SECONDS = Number(process.env.SECONDS ?? 4);
+const SLICES = Number(process.env.SLICES ?? 6);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 4);
 const SP = { entityId: 'https://sp.test/fixture-sp', acs: 'http://127.0.0.1:9/fixture-sp/acs' };
 
-async function rawSamlify() {
+function rawSamlify() {
   const keys = newSamlKeyPair('bench idp');
   const metadata = idpMetadata(idpEndpoints('http://127.0.0.1:1'), keys.certificatePem, { name: 'bench', url: 'http://127.0.0.1:1' });
   const idp = samlify.IdentityProvider({ metadata, privateKey: keys.privateKeyPem });
   const sp = samlify.ServiceProvider({ entityID: SP.entityId, assertionConsumerService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST', Location: SP.acs }], wantAssertionsSigned: true, wantMessageSigned: true });
-  return drive({ concurrency: 1, seconds: SECONDS }, async () => {
+  return () => drive({ concurrency: 1, seconds: SECONDS }, async () => {
     await idp.createLoginResponse(sp, { extract: { request: { id: '_request' } } }, 'post', { email: 'allen_tan@students.edu.sg' });
   });
 }
@@ -47,7 +50,7 @@ async function schemaValidation() {
 }
 
 async function main() {
-  const baseline = await rawSamlify();
+  const samlifyLoad = rawSamlify();
   const schema = await schemaValidation();
 
   const bench = await startBenchIdp();
@@ -64,14 +67,19 @@ async function main() {
       const page = await agent.follow(first, idpUrl);
       if (!page.text.includes('name="SAMLResponse"')) throw new Error(`no response: ${page.status} ${page.text.slice(0, 200)}`);
     });
-    const redirect = await sso('redirect');
-    const post = await sso('post');
-    const ratio = round(redirect.perSecond / baseline.perSecond);
-    report('saml-sso', `HTTP-Redirect: ${redirect.perSecond} SP-initiated sign-ins/s (request in, signed response out) = ${ratio} × raw samlify response signing (${baseline.perSecond}/s on one core), p50 ${redirect.p50ms} ms, p99 ${redirect.p99ms} ms; HTTP-POST (one more request): ${post.perSecond}/s = ${round(post.perSecond / baseline.perSecond)} ×; schema validation ${schema.perMessage.p50ms} ms/message`, {
+    // Each binding against the baseline in alternating slices (bench/lib/load.ts alternate()).
+    const r = await alternate(SLICES, samlifyLoad, () => sso('redirect'), mergeDriven);
+    const p = await alternate(SLICES, samlifyLoad, () => sso('post'), mergeDriven);
+    const redirect = r.product;
+    const post = p.product;
+    const baseline = mergeDriven([r.baseline, p.baseline]);
+    const ratio = r.ratio;
+    report('saml-sso', `HTTP-Redirect: ${redirect.perSecond} SP-initiated sign-ins/s (request in, signed response out) = ${ratio} × raw samlify response signing (${baseline.perSecond}/s on one core; median of ${SLICES} alternating slices: ${r.ratios.join(', ')}), p50 ${redirect.p50ms} ms, p99 ${redirect.p99ms} ms; HTTP-POST (one more request): ${post.perSecond}/s = ${p.ratio} ×; schema validation ${schema.perMessage.p50ms} ms/message`, {
       concurrency: CONCURRENCY,
+      slices: SLICES,
       baselineSamlifyResponses: baseline,
       spInitiatedSso: { redirect, post },
-      ratios: { redirect: ratio, post: round(post.perSecond / baseline.perSecond) },
+      ratios: { redirect: ratio, post: p.ratio, redirectPerSlice: r.ratios, postPerSlice: p.ratios },
       schemaValidation: schema,
       signing: 'Response and Assertion, RSA-SHA256, RSA-2048',
     });

@@ -4,15 +4,18 @@
 //             sign-in page (CSRF token), POST Username/Password, the redirects through the
 //             interaction — until the authorization code reaches the redirect URI.
 // The IdP runs as its own process (`node src/main.ts`) on a fresh redis-server.
-// Run: node bench/sign-in.ts   (SECONDS=10 CONCURRENCY=4; IDP_ARGON2_* to try other parameters)
+// Baseline and product alternate in SLICES slices of SECONDS each (bench/lib/load.ts
+// alternate()): the ratio is the median of back-to-back pairs.
+// Run: node bench/sign-in.ts   (SLICES=6 SECONDS=5 CONCURRENCY=4; IDP_ARGON2_* to try other parameters)
 import argon2 from 'argon2';
 import { loadSettings } from '../src/config/settings.ts';
 import { Agent, form } from './lib/http.ts';
 import { startBenchIdp, USERS } from './lib/idp.ts';
-import { drive } from './lib/load.ts';
+import { alternate, drive, mergeDriven } from './lib/load.ts';
 import { report, round } from './lib/stats.ts';
 
-const SECONDS = Number(process.env.SECONDS ?? 10);
+const SECONDS = Number(process.env.SECONDS ?? 5);
+const SLICES = Number(process.env.SLICES ?? 6);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 4);
 const CLIENT = { id: 'test-web', redirect: 'http://127.0.0.1:9/callback' };
 
@@ -35,7 +38,7 @@ async function main() {
   const params = { type: argon2.argon2id as 2, memoryCost: settings.argon2.memoryCost, timeCost: settings.argon2.timeCost, parallelism: settings.argon2.parallelism };
   const hash = await argon2.hash(USERS[0][1], params);
 
-  const baseline = await drive({ concurrency: CONCURRENCY, seconds: SECONDS }, async () => {
+  const verifyLoad = () => drive({ concurrency: CONCURRENCY, seconds: SECONDS }, async () => {
     if (!(await argon2.verify(hash, USERS[0][1]))) throw new Error('verify failed');
   });
 
@@ -45,18 +48,23 @@ async function main() {
     await signInOnce(idpUrl, USERS[0]); // warm-up (and proof the path works)
     const post: number[] = [];
     const requestsBefore = Agent.requests;
-    const product = await drive({ concurrency: CONCURRENCY, seconds: SECONDS }, async (worker, i) => {
+    const signIns = () => drive({ concurrency: CONCURRENCY, seconds: SECONDS }, async (worker, i) => {
       await signInOnce(idpUrl, USERS[(worker + i) % USERS.length]!, { post });
     });
+    const compared = await alternate(SLICES, verifyLoad, signIns, mergeDriven);
+    const baseline = compared.baseline;
+    const product = compared.product;
     const sorted = [...post].sort((a, b) => a - b);
-    const ratio = round(product.perSecond / baseline.perSecond);
-    report('sign-in', `${product.perSecond} sign-ins/s = ${ratio} × the raw argon2id verify rate (${baseline.perSecond}/s); sign-in p50 ${product.p50ms} ms, p99 ${product.p99ms} ms`, {
+    const ratio = compared.ratio;
+    report('sign-in', `${product.perSecond} sign-ins/s = ${ratio} × the raw argon2id verify rate (${baseline.perSecond}/s; median of ${SLICES} alternating slices: ${compared.ratios.join(', ')}); sign-in p50 ${product.p50ms} ms, p99 ${product.p99ms} ms`, {
       argon2: params,
       concurrency: CONCURRENCY,
       baselineArgon2Verify: baseline,
       signInToCode: product,
       signInPostOnly: { p50ms: round(sorted[Math.floor(sorted.length / 2)] ?? NaN), p99ms: round(sorted[Math.floor(sorted.length * 0.99)] ?? NaN) },
       ratioSignInsOverVerifies: ratio,
+      ratiosPerSlice: compared.ratios,
+      slices: SLICES,
       // GET /oidc/auth, GET /interaction/:uid, GET /flow/:id, POST sign-in, GET /interaction/:uid, GET /oidc/auth/:uid -> code
       requestsPerSignIn: round((Agent.requests - requestsBefore) / (product.ops + product.errors), 1),
     });

@@ -4,17 +4,20 @@
 //   refresh_token:      `CONCURRENCY` chains, each refreshing its own token again and
 //                       again (rotation: every answer carries the next refresh token).
 // Both servers run as their own processes; the IdP on a fresh redis-server.
-// Run: node bench/token.ts   (SECONDS=10 CONCURRENCY=16)
+// The two servers alternate in SLICES slices of SECONDS each; ratios are medians of
+// back-to-back pairs (bench/lib/load.ts alternate()).
+// Run: node bench/token.ts   (SLICES=6 SECONDS=4 CONCURRENCY=16)
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import { projectRoot } from '../src/config/settings.ts';
 import { Agent, form } from './lib/http.ts';
 import { startBenchIdp, USERS } from './lib/idp.ts';
-import { drive } from './lib/load.ts';
+import { alternate, drive, mergeDriven } from './lib/load.ts';
 import { report, round } from './lib/stats.ts';
 
-const SECONDS = Number(process.env.SECONDS ?? 10);
+const SECONDS = Number(process.env.SECONDS ?? 4);
+const SLICES = Number(process.env.SLICES ?? 6);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 16);
 
 interface Target {
@@ -39,9 +42,22 @@ async function clientCredentials(t: Target) {
   });
   return { perSecond: round(result.requests.average, 1), p50ms: result.latency.p50, p99ms: result.latency.p99, requests: result.requests.total, non2xx: result.non2xx, errors: result.errors };
 }
+type Cannon = Awaited<ReturnType<typeof clientCredentials>>;
+/** Slices of autocannon as one: requests and errors summed, the rate over all of them, the worst p99. */
+function mergeCannon(parts: Cannon[]): Cannon {
+  const requests = parts.reduce((a, x) => a + x.requests, 0);
+  return {
+    perSecond: round(parts.reduce((a, x) => a + x.perSecond, 0) / parts.length, 1),
+    p50ms: [...parts.map((x) => x.p50ms)].sort((a, b) => a - b)[parts.length >> 1]!,
+    p99ms: Math.max(...parts.map((x) => x.p99ms)),
+    requests,
+    non2xx: parts.reduce((a, x) => a + x.non2xx, 0),
+    errors: parts.reduce((a, x) => a + x.errors, 0),
+  };
+}
 
 async function refreshChains(t: Target) {
-  const current = [...t.tokens];
+  const current = t.tokens; // each chain carries on from where the last slice left it
   return drive({ concurrency: CONCURRENCY, seconds: SECONDS }, async (worker) => {
     const res = await fetch(`${t.url}${t.tokenPath}`, {
       method: 'POST',
@@ -96,21 +112,18 @@ async function main() {
       service: { id: 'test-service', secret: 'test-service-secret-0123456789abcdef012345' },
       web: { id: 'test-web', secret: 'test-web-secret-0123456789abcdef0123456789' },
     };
-    const results: Record<string, unknown> = {};
-    for (const t of [baseline, product]) {
-      // Refresh first: oidc-provider's in-memory adapter is an LRU of 1,000 entries, which
-      // the client_credentials run would fill with access tokens, evicting grants.
-      const refreshToken = await refreshChains(t);
-      results[t.name] = { refreshToken, clientCredentials: await clientCredentials(t) };
-    }
-    const b = results[baseline.name] as { clientCredentials: { perSecond: number }; refreshToken: { perSecond: number } };
-    const p = results[product.name] as typeof b & { clientCredentials: { p50ms: number; p99ms: number }; refreshToken: { p50ms: number; p99ms: number } };
-    const ratios = {
-      clientCredentials: round(p.clientCredentials.perSecond / b.clientCredentials.perSecond),
-      refreshToken: round(p.refreshToken.perSecond / b.refreshToken.perSecond),
+    // Refresh first: oidc-provider's in-memory adapter is an LRU of 1,000 entries, which
+    // the client_credentials runs would fill with access tokens, evicting grants.
+    const refresh = await alternate(SLICES, () => refreshChains(baseline), () => refreshChains(product), mergeDriven);
+    const cc = await alternate(SLICES, () => clientCredentials(baseline), () => clientCredentials(product), mergeCannon);
+    const results = {
+      [baseline.name]: { refreshToken: refresh.baseline, clientCredentials: cc.baseline },
+      [product.name]: { refreshToken: refresh.product, clientCredentials: cc.product },
     };
+    const p = { clientCredentials: cc.product, refreshToken: refresh.product };
+    const ratios = { clientCredentials: cc.ratio, refreshToken: refresh.ratio, clientCredentialsPerSlice: cc.ratios, refreshTokenPerSlice: refresh.ratios };
     report('token', `client_credentials ${p.clientCredentials.perSecond}/s = ${ratios.clientCredentials} × bare oidc-provider (p50 ${p.clientCredentials.p50ms} ms, p99 ${p.clientCredentials.p99ms} ms); refresh_token ${p.refreshToken.perSecond}/s = ${ratios.refreshToken} × bare (p50 ${p.refreshToken.p50ms} ms, p99 ${p.refreshToken.p99ms} ms)`, {
-      concurrency: CONCURRENCY, seconds: SECONDS, results, ratios,
+      concurrency: CONCURRENCY, seconds: SECONDS, slices: SLICES, results, ratios,
     });
   } finally {
     bare.kill('SIGTERM');

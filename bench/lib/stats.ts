@@ -40,7 +40,9 @@ export function summarise(latenciesMs: number[], errors: number, seconds: number
 export function report(name: string, headline: string, result: Record<string, unknown>): void {
   const out = { benchmark: name, headline, ...result, machine: { cpus: cpus().length, model: cpus()[0]?.model }, node: process.version, at: new Date().toISOString() };
   mkdirSync(path.join(projectRoot, 'bench/results'), { recursive: true });
-  writeFileSync(path.join(projectRoot, 'bench/results', `${name}.json`), `${JSON.stringify(out, null, 2)}\n`);
-  console.log(JSON.stringify(out, null, 2));
+  // Raw latency lists (kept by drive() for merging slices) are not part of the result.
+  const json = JSON.stringify(out, (key, value) => (key === 'latencies' ? undefined : value), 2);
+  writeFileSync(path.join(projectRoot, 'bench/results', `${name}.json`), `${json}\n`);
+  console.log(json);
   console.log(`\n${name}: ${headline}`);
 }
