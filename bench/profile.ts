@@ -4,7 +4,7 @@
 // one active SSO session (MEMORY USAGE, by key type).
 //   journeys: sign-in (OIDC password sign-in to the code), saml-sso (HTTP-Redirect with a
 //             live SSO session), refresh (refresh_token rotation), client-credentials.
-// Run: node bench/profile.ts [journey ...]   (SECONDS=10 CONCURRENCY=4; IDP_ARGON2_* to try others)
+// Run: node bench/profile.ts [journey ... | keys]   (SECONDS=10 CONCURRENCY=4; IDP_ARGON2_* to try others)
 // Writes bench/results/profile.json and the raw profiles to bench/results/profiles/ (not committed).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -249,14 +249,42 @@ async function profileJourney(name: string): Promise<Record<string, unknown>> {
   }
 }
 
+/**
+ * The Redis keys one active SSO session leaves (an OIDC sign-in with its code exchanged
+ * for tokens, then SAML to the fixture SP), by key type: MEMORY USAGE, length, TTL.
+ */
+async function sessionKeys(): Promise<Record<string, unknown>> {
+  const bench = await startBenchIdp({ REDIS_KEY_PREFIX: 'idp:' });
+  const cli = (...args: string[]) => spawnSync('redis-cli', ['-p', String(bench.redis.port), ...args], { encoding: 'utf8' }).stdout.trim();
+  try {
+    const before = new Set(cli('--scan').split('\n'));
+    const agent = new Agent();
+    await tokens(bench.url, agent);
+    const xml = authnRequestXml({ issuer: SP.entityId, destination: `${bench.url}/saml/sso` });
+    const saml = await agent.follow(await agent.request(`${bench.url}/saml/sso?${redirectQuery('SAMLRequest', xml, { sign: false })}`), bench.url);
+    if (!saml.text.includes('name="SAMLResponse"')) throw new Error('no SAML response');
+    const rows = cli('--scan').split('\n').filter((k) => k && !before.has(k)).map((key) => {
+      const ttlMs = Number(cli('pttl', key));
+      return { type: key.replace(/[A-Za-z0-9_-]{21,}/g, '<id>').replace(/^idp:/, ''), bytes: Number(cli('memory', 'usage', key, 'samples', '0')), redisType: cli('type', key), ttl: ttlMs < 0 ? 'none' : ttlMs > 3_600_000 ? `${round(ttlMs / 3_600_000, 1)} h` : `${round(ttlMs / 60_000, 1)} min` };
+    }).sort((a, b) => b.bytes - a.bytes);
+    const total = rows.reduce((a, r) => a + r.bytes, 0);
+    // What stays for the session's life: not the consumed code (60 s), the replay guard of
+    // the SAML request, or the markers of a finished flow and SAML request (1 h).
+    const lasting = rows.filter((r) => !/AuthorizationCode|saml:seen|flow:<id>}:done|samlreq/.test(r.type)).reduce((a, r) => a + r.bytes, 0);
+    return { keys: rows.length, bytes: total, bytesThatLastTheSession: lasting, byKey: rows };
+  } finally {
+    await bench.stop();
+  }
+}
+
 async function main() {
-  const names = process.argv.slice(2).length ? process.argv.slice(2) : ['sign-in', 'saml-sso', 'refresh', 'client-credentials'];
+  const names = process.argv.slice(2).length ? process.argv.slice(2) : ['sign-in', 'saml-sso', 'refresh', 'client-credentials', 'keys'];
   const results: Record<string, unknown> = {};
   for (const name of names) {
-    results[name] = await profileJourney(name);
+    results[name] = name === 'keys' ? await sessionKeys() : await profileJourney(name);
     console.error(name, JSON.stringify(results[name], null, 1));
   }
-  report('profile', names.map((n) => `${n}: ${(results[n] as { mainThreadMsPerOp: number }).mainThreadMsPerOp} ms of the IdP's main thread and ${(results[n] as { redisCommandsPerOp: number }).redisCommandsPerOp} Redis commands per journey`).join('; '), { seconds: SECONDS, concurrency: CONCURRENCY, journeys: results });
+  report('profile', names.filter((n) => n !== 'keys').map((n) => `${n}: ${(results[n] as { mainThreadMsPerOp: number }).mainThreadMsPerOp} ms of the IdP's main thread and ${(results[n] as { redisCommandsPerOp: number }).redisCommandsPerOp} Redis commands per journey`).join('; '), { seconds: SECONDS, concurrency: CONCURRENCY, journeys: results });
 }
 
 await main();
