@@ -32,7 +32,7 @@ export function slsSimClient(keysDir: string, publicUrl: string): OidcClientFile
   return parseOidcClient(
     {
       protocol: 'oidc',
-      display_name: 'Student Learning Space – SLS (simulated)',
+      display_name: 'Student Learning Space – SLS',
       client_id: 'sls-sim',
       client_secret: secrets['sls-sim'],
       redirect_uris: [`${publicUrl}/callback`],

@@ -2,21 +2,17 @@
 // readable "words" format and staff the random one; the student signs in with it.
 import assert from 'node:assert/strict';
 import { LOOK_ALIKES } from '../../src/domain/passwords/generate.ts';
-import { Browser, formOf } from '../support/browser.ts';
+import { Browser, formOf, temporaryPasswordOf } from '../support/browser.ts';
 import { DEMO, startTestIdp, type TestIdp } from '../support/idp.ts';
 
 const SITI = { loginId: 'siti_rahman@schools.gov.sg', password: 'Orchid!Compass58' };
 const WORDS_FORMAT = /^[A-HJ-NP-Z][a-km-z]+(?:[2-9][A-HJ-NP-Z][a-km-z]+){3,}$/;
 
-function decode(s: string): string {
-  return s.replace(/&#34;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>');
-}
-
 async function resetBy(b: Browser, accountId: string): Promise<string> {
   const confirm = await b.get(`/admin/accounts/${accountId}/reset-password`);
   assert.equal(confirm.status, 200, confirm.text.slice(0, 300));
   const done = await b.follow(await b.submit(confirm, `/admin/accounts/${accountId}/reset-password`, {}));
-  return decode(/<code id="temporary-password">([^<]+)<\/code>/.exec(done.res.text)?.[1] ?? assert.fail(done.res.text.slice(0, 800)));
+  return temporaryPasswordOf(done.res.text);
 }
 
 describe('temporary passwords per population over HTTP (issue 15, item 10)', () => {

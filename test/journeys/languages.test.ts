@@ -121,7 +121,7 @@ for (const [lang, locale] of LOCALES) {
       // SLS asks the IdP for its own language (OIDC ui_locales).
       await p.getByRole('link', { name: ts('sls.sign_in') }).click();
       await j.screen('sign-in', t('signin.heading'));
-      assert.equal((await p.locator('#app-asking').innerText()).trim(), t('signin.app_asks', { app: 'Student Learning Space – SLS (simulated)' }), 'which app is asking (item 12)');
+      assert.equal((await p.locator('#app-asking').innerText()).trim(), t('signin.app_asks', { app: 'Student Learning Space – SLS' }), 'which app is asking (item 12)');
       await p.getByRole('link', { name: t('signin.forgot_link') }).click();
       await j.screen('forgotten-password', t('forgot.heading'));
       await p.getByLabel(t('field.username'), { exact: true }).fill(BELLA.loginId);

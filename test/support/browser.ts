@@ -68,6 +68,13 @@ export function formOf(html: string, actionPart: string): { action: string; hidd
   throw new Error(`no form posting to *${actionPart}* in page:\n${html.slice(0, 2000)}`);
 }
 
+/** The temporary password an administrator's reset page shows, as the administrator reads it (line-break hints removed). */
+export function temporaryPasswordOf(html: string): string {
+  const shown = /<code id="temporary-password">([\s\S]*?)<\/code>/.exec(html)?.[1];
+  if (shown === undefined) throw new Error(`no temporary password in page:\n${html.slice(0, 800)}`);
+  return decode(shown.replace(/<wbr>/g, ''));
+}
+
 function decode(s: string): string {
   return s.replace(/&amp;/g, '&').replace(/&#34;|&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>');
 }
