@@ -109,6 +109,13 @@ export class MemoryStore implements Store {
     if (ttlMs !== undefined) await this.expire(key, ttlMs);
   }
 
+  async hashUpdate(key: string, fields: Record<string, string>): Promise<boolean> {
+    const hash = this.#typed(key, 'hash');
+    if (!hash) return false;
+    for (const [k, v] of Object.entries(fields)) hash.value.set(k, v);
+    return true;
+  }
+
   async hashGetAll(key: string): Promise<Record<string, string> | null> {
     const hash = this.#typed(key, 'hash');
     return hash ? Object.fromEntries(hash.value) : null;

@@ -36,6 +36,10 @@ if want > 0 then
 end
 return 1`;
 
+const HASH_UPDATE = `if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1`;
+
 /** Replies that mean "this node cannot serve writes now" (failover, loading, cluster down), not a bug of ours. */
 const UNAVAILABLE_REPLY = /^(READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|MOVED|ASK)\b/;
 
@@ -61,10 +65,12 @@ export function waitReplicasFor(c: RedisConnection): number {
 interface Scripts {
   idpCompareAndSet(key: string, expected: string, next: string): Promise<number>;
   idpSetAddTtl(key: string, member: string, ttlMs: number): Promise<number>;
+  idpHashUpdate(key: string, ...fieldsAndValues: string[]): Promise<number>;
 }
 function defineScripts(client: Redis | Cluster): void {
   client.defineCommand('idpCompareAndSet', { numberOfKeys: 1, lua: CAS });
   client.defineCommand('idpSetAddTtl', { numberOfKeys: 1, lua: SET_ADD_TTL });
+  client.defineCommand('idpHashUpdate', { numberOfKeys: 1, lua: HASH_UPDATE });
 }
 
 type Command = (c: Redis & Scripts) => Promise<unknown>;
@@ -243,6 +249,10 @@ export class RedisStore implements Store {
       if (ttlMs !== undefined) multi.pexpire(key, Math.max(1, Math.ceil(ttlMs)));
       await multi.exec();
     });
+  }
+
+  hashUpdate(key: string, fields: Record<string, string>): Promise<boolean> {
+    return this.#write(key, (c) => c.idpHashUpdate(key, ...Object.entries(fields).flat()), (reply) => reply === 1);
   }
 
   hashGetAll(key: string): Promise<Record<string, string> | null> {

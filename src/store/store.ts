@@ -35,6 +35,8 @@ export interface Store {
   increment(key: string, ttlMs: number): Promise<number>;
 
   hashSet(key: string, fields: Record<string, string>, ttlMs?: number): Promise<void>;
+  /** Sets fields of an existing hash (its TTL unchanged) in one step; false, and nothing written, when there is no such hash. */
+  hashUpdate(key: string, fields: Record<string, string>): Promise<boolean>;
   hashGetAll(key: string): Promise<Record<string, string> | null>;
 
   /** Add to a set; the set's TTL is raised to ttlMs when longer than what it has. */

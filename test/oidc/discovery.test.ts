@@ -182,5 +182,10 @@ describe('OIDC discovery: exactly what works', () => {
     const { external } = await browser.open(url.toString());
     const tokens = await oidc.authorizationCodeGrant(config, new URL(external!), { pkceCodeVerifier: verifier, expectedState: 'par-state' });
     assert.equal(tokens.scope, 'openid email');
+    // RFC 9126: a request_uri is used once; the same URL again gets no code.
+    const again = await browser.open(url.toString());
+    assert.ok(!again.external || !new URL(again.external).searchParams.has('code'), `the request_uri was used again: ${again.external ?? again.res.status}`);
+    if (again.external) assert.equal(new URL(again.external).searchParams.get('error'), 'invalid_request_uri');
+    else assert.equal(again.res.status, 400);
   });
 });

@@ -64,6 +64,13 @@ for (const kind of ['memory', 'redis'] as const) {
       assert.deepEqual(await store.hashGetAll('h'), { a: '1', b: '2' });
       assert.ok((await store.ttl('h')) > 0, 'a later hashSet keeps the TTL');
       assert.equal(await store.hashGetAll('nope'), null);
+      // hashUpdate writes only into a hash that exists, and keeps its TTL.
+      assert.equal(await store.hashUpdate('h', { c: '3', a: '9' }), true);
+      assert.deepEqual(await store.hashGetAll('h'), { a: '9', b: '2', c: '3' });
+      assert.ok((await store.ttl('h')) > 0, 'hashUpdate keeps the TTL');
+      assert.equal(await store.hashUpdate('gone', { c: '3' }), false);
+      assert.equal(await store.hashGetAll('gone'), null, 'nothing was created');
+      assert.equal(await store.ttl('gone'), -2);
 
       await store.setAdd('s', 'x', 1_000);
       await store.setAdd('s', 'y', 60_000);

@@ -13,8 +13,13 @@ import { createHash } from 'node:crypto';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { keys, type Store } from '../../store/index.ts';
 
-const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
-const CONSUMABLE = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
+const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PushedAuthorizationRequest']);
+/**
+ * Stored as a hash, so that consume() marks them in one step. A pushed authorization
+ * request is one of them (RFC 9126: a request_uri is used once); before, it was stored as
+ * a string and its consume() did nothing, so a request_uri could be used again.
+ */
+const CONSUMABLE = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PushedAuthorizationRequest']);
 /** Artefacts whose id is itself the credential a client or browser presents. */
 const BEARER = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'ClientCredentials', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PushedAuthorizationRequest', 'RegistrationAccessToken', 'InitialAccessToken']);
 /** Upper bound for artefacts oidc-provider gives no lifetime (none should be durable). */
@@ -57,21 +62,28 @@ export function adapterFactory(store: Store): new (name: string) => Adapter {
         return;
       }
       const ttlMs = ttlMsFor(expiresIn);
-      if (CONSUMABLE.has(this.name)) {
-        await store.hashSet(key, { payload: JSON.stringify(stored) }, ttlMs);
-      } else {
-        await store.set(key, JSON.stringify(stored), { ttlMs });
-      }
-      if (GRANTABLE.has(this.name) && payload.grantId) await store.setAdd(keys.oidcGrant(digest(payload.grantId)), key, ttlMs);
-      if (this.name === 'Grant' && payload.accountId) await store.setAdd(keys.accountGrants(payload.accountId), id, ttlMs);
-      if (payload.uid) await store.set(keys.oidcLookup('uid', digest(payload.uid)), id, { ttlMs });
-      if (payload.userCode) await store.set(keys.oidcLookup('userCode', digest(payload.userCode)), id, { ttlMs });
+      // The record and its indexes at once (one round trip); the upsert fails, and the
+      // artefact is never handed out, unless all of them are written.
+      const writes: Array<Promise<unknown>> = [
+        CONSUMABLE.has(this.name) ? store.hashSet(key, { payload: JSON.stringify(stored) }, ttlMs) : store.set(key, JSON.stringify(stored), { ttlMs }),
+      ];
+      if (GRANTABLE.has(this.name) && payload.grantId) writes.push(store.setAdd(keys.oidcGrant(digest(payload.grantId)), key, ttlMs));
+      if (this.name === 'Grant' && payload.accountId) writes.push(store.setAdd(keys.accountGrants(payload.accountId), id, ttlMs));
+      if (payload.uid) writes.push(store.set(keys.oidcLookup('uid', digest(payload.uid)), id, { ttlMs }));
+      if (payload.userCode) writes.push(store.set(keys.oidcLookup('userCode', digest(payload.userCode)), id, { ttlMs }));
+      await Promise.all(writes);
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
       let payload: AdapterPayload | undefined;
       if (CONSUMABLE.has(this.name)) {
-        const hash = await store.hashGetAll(this.#key(id));
+        const hash = await store.hashGetAll(this.#key(id)).catch(async (err: Error) => {
+          // A pushed request stored as a string by the previous release (they live a minute):
+          // it is read as it is, and its first use removes it.
+          if (!/^WRONGTYPE/.test(err.message)) throw err;
+          const raw = await store.get(this.#key(id));
+          return raw === null ? null : ({ payload: raw } as Record<string, string>);
+        });
         if (!hash?.payload) return undefined;
         payload = JSON.parse(hash.payload) as AdapterPayload;
         if (hash.consumed) payload.consumed = Number(hash.consumed);
@@ -94,10 +106,11 @@ export function adapterFactory(store: Store): new (name: string) => Adapter {
     }
 
     async consume(id: string): Promise<void> {
-      const key = this.#key(id);
-      // Never create a consumed marker for an artefact that has expired or never was.
-      if ((await store.ttl(key)) <= 0) return;
-      await store.hashSet(key, { consumed: String(Math.floor(Date.now() / 1000)) });
+      // Never create a consumed marker for an artefact that has expired or never was
+      // (every artefact has a TTL, so one that exists has not expired): one step.
+      const marked = await store.hashUpdate(this.#key(id), { consumed: String(Math.floor(Date.now() / 1000)) });
+      // Not a hash: a pushed request the previous release stored as a string; used once.
+      if (!marked && this.name === 'PushedAuthorizationRequest') await store.del(this.#key(id));
     }
 
     async destroy(id: string): Promise<void> {
