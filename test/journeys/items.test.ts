@@ -159,7 +159,6 @@ describe('issue 15 items in the browser (Chromium, 360 px, axe)', function () {
     await j.screen('change-password', 'Change Password');
     const posts: string[] = [];
     p.on('request', (r) => { if (r.method() === 'POST' && r.url().endsWith('/password')) posts.push(r.url()); });
-    await p.evaluate(() => { (window as unknown as { stayed: boolean }).stayed = true; });
     const newField = p.locator('#newPassword');
     const confirmField = p.locator('#confirmPassword');
     const change = () => p.getByRole('button', { name: 'Change Password', exact: true }).click();
@@ -186,23 +185,19 @@ describe('issue 15 items in the browser (Chromium, 360 px, axe)', function () {
     assert.equal(await p.evaluate(() => document.activeElement?.id), 'confirmPassword');
     assert.deepEqual(posts, [], 'nothing was sent');
 
-    // What only the server knows (the current password again): its words come into this page,
-    // the refused password is emptied and focused; the page was not reloaded.
-    const before = await p.locator('input[name="_csrf"]').first().inputValue();
+    // What only the server knows (the current password again): a plain submit, refused by
+    // the server; both fields held the refused password, so both come back empty, and
+    // the page never holds a password.
     await newField.fill(CHANDRA.password);
     await confirmField.fill(CHANDRA.password);
-    const answered = p.waitForResponse((r) => r.request().method() === 'GET' && /\/flow\/[^/]+$/.test(new URL(r.url()).pathname));
     await change();
-    await answered;
-    await p.waitForFunction(() => document.getElementById('newPassword') === document.activeElement && (document.getElementById('form-error')?.textContent ?? '').includes('current'));
+    await p.locator('#form-error').waitFor();
     assert.equal(posts.length, 1);
-    assert.equal(await p.evaluate(() => (window as unknown as { stayed?: boolean }).stayed), true, 'the same page, not reloaded');
     assert.match(await p.locator('#form-error').innerText(), /The new password does not meet the password requirements\.[\s\S]*current/i);
     assert.equal(await newField.inputValue(), '');
     assert.equal(await confirmField.inputValue(), '');
-    assert.ok((await p.locator('input[name="_csrf"]').first().inputValue()).length > 0 && before.length > 0);
     assert.ok(!(await p.content()).includes(CHANDRA.password), 'no password in the page\'s HTML');
-    await j.screen('server-refused-in-page', 'Change Password');
+    await j.screen('server-refused', 'Change Password');
 
     // Then a good one goes through as usual.
     await newField.fill('Harbour-Comet-1990');

@@ -32,13 +32,6 @@
       if (warning && keepAlive) warning.hidden = !(left > 0 && left <= warnAt);
       if (left > 0) timer = setTimeout(tick, 1000);
     };
-    // A form sent in the background (Change Password) was activity: the server's timer started again.
-    document.addEventListener('idp:activity', function () {
-      deadline = Date.now() + idle * 1000;
-      announced = {};
-      clearTimeout(timer);
-      tick();
-    });
     if (stay && keepAlive) {
       stay.addEventListener('click', function () {
         var token = document.querySelector('input[name="_csrf"]');
@@ -123,16 +116,15 @@
 
   // Change Password without losing what was typed (progressive enhancement; without
   // script the form posts as before). A rule the page can check, or two different
-  // passwords, are said before anything is sent, with both fields kept. What only the
-  // server knows (an earlier or a common password) comes back as the same page: its
-  // error summary and token are taken into this page, only the field at fault is
-  // emptied and focused. The server never writes a password into a page.
+  // passwords, are said before anything is sent, with both fields kept and the field at
+  // fault focused. What only the server knows (an earlier, a common or the current
+  // password) is sent as a plain form: its answer refuses the password both fields hold,
+  // so both come back empty. The server never writes a password into a page.
   function changePassword(checklist) {
     var form = document.getElementById('change-password-form');
     var input = document.getElementById('newPassword');
     var confirm = document.getElementById('confirmPassword');
-    if (!form || !input || !confirm || !checklist || !window.fetch || !window.DOMParser) return;
-    var sending = false;
+    if (!form || !input || !confirm || !checklist) return;
     var invalid = function (field, on) {
       if (on) field.setAttribute('aria-invalid', 'true'); else field.removeAttribute('aria-invalid');
       var ids = (field.getAttribute('aria-describedby') || '').split(' ').filter(function (id) { return id && id !== 'form-error'; });
@@ -144,13 +136,10 @@
       if (old) old.remove();
       invalid(input, false);
       invalid(confirm, false);
-      if (!summary) return;
       summary.id = 'form-error';
       form.parentNode.insertBefore(summary, form);
-      if (fault) {
-        invalid(fault, true);
-        fault.focus();
-      }
+      invalid(fault, true);
+      fault.focus();
     };
     var summaryOf = function (words, problems) {
       var box = document.createElement('div');
@@ -167,44 +156,15 @@
       return box;
     };
     form.addEventListener('submit', function (event) {
-      event.preventDefault();
-      if (sending) return;
       var unmet = checklist.unmet();
-      if (!input.value || !confirm.value) return showError(summaryOf(form.getAttribute('data-missing'), []), input.value ? confirm : input);
-      if (unmet.length) return showError(summaryOf(form.getAttribute('data-refused'), unmet), input);
-      if (confirm.value !== input.value) return showError(summaryOf(form.getAttribute('data-mismatch'), []), confirm);
-      sending = true;
-      fetch(form.action, { method: 'POST', body: new URLSearchParams(new FormData(form)), credentials: 'same-origin' }).then(function (res) {
-        return res.text().then(function (html) {
-          var doc = new DOMParser().parseFromString(html, 'text/html');
-          var again = doc.getElementById('change-password-form');
-          if (res.redirected && again && again.getAttribute('action') === form.getAttribute('action')) {
-            // The same step, refused: its words and fresh token here; the refused password goes.
-            document.querySelectorAll('input[name="_csrf"]').forEach(function (token) {
-              var fresh = doc.querySelector('input[name="_csrf"]');
-              if (fresh) token.value = fresh.value;
-            });
-            var summary = doc.getElementById('form-error');
-            var mismatch = summary && summary.textContent.trim() === form.getAttribute('data-mismatch');
-            confirm.value = '';
-            if (!mismatch) input.value = '';
-            checklist.update();
-            document.dispatchEvent(new Event('idp:activity'));
-            showError(summary ? document.importNode(summary, true) : null, mismatch ? confirm : input);
-            sending = false;
-            return;
-          }
-          // Anything else (Please Wait, an error page): shown as a plain submit would have.
-          if (res.redirected) { window.location.replace(res.url); return; }
-          document.open();
-          document.write(html);
-          document.close();
-        });
-      }).catch(function () {
-        // No answer: submit the plain way (the server decides).
-        sending = false;
-        form.submit();
-      });
+      var refuse = function (summary, fault) {
+        event.preventDefault();
+        showError(summary, fault);
+      };
+      if (!input.value || !confirm.value) return refuse(summaryOf(form.getAttribute('data-missing'), []), input.value ? confirm : input);
+      if (unmet.length) return refuse(summaryOf(form.getAttribute('data-refused'), unmet), input);
+      if (confirm.value !== input.value) return refuse(summaryOf(form.getAttribute('data-mismatch'), []), confirm);
+      // Otherwise the form goes as it is.
     });
   }
 
