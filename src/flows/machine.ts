@@ -188,8 +188,7 @@ export class FlowMachine {
   /** The page of the step the flow is at; messages are shown once. */
   async page(id: string, browserSecret: string): Promise<Page> {
     const found = await this.#s.flows.lookup(id);
-    // Only a flow that is no longer there may have finished (one read while it is live).
-    const finished = found.state === 'live' ? null : await this.#finished(id, browserSecret);
+    const finished = await this.#finished(found, id, browserSecret);
     if (finished) return { view: 'flow-finished', data: { what: finished.what, next: finished.next } };
     const flow = await this.open(id, browserSecret, found);
     const page = pageOf(this.#kinds[flow.kind], flow.step);
@@ -210,7 +209,7 @@ export class FlowMachine {
   async act(id: string, action: string, input: StepInput): Promise<Outcome> {
     const found = await this.#s.flows.lookup(id);
     // A form of a finished flow sent again (Back, then submit): refused, in words that say it is done.
-    const finished = found.state === 'live' ? null : await this.#finished(id, input.browserSecret);
+    const finished = await this.#finished(found, id, input.browserSecret);
     if (finished) throw new AppError('SSPR 5101', 'flow already finished', { continueTo: finished.next, messageId: `finished.${finished.what}` });
     if (action === 'sign-in' && found.state !== 'live') {
       const fresh = await this.#freshSignIn(found, input);
@@ -254,10 +253,9 @@ export class FlowMachine {
    * and password are checked in the fresh flow exactly as on a live page (lockout, audit);
    * when nothing tells where it led any more, the fresh login prompt (for the portal) shows
    * the username again with a line saying why, and the password is not checked.
-   * Null: not such a post (the flow is live, or of another kind, step or browser).
+   * Only for a flow that is not live. Null: not such a post (a flow of another kind, step or browser).
    */
   async #freshSignIn(found: FlowLookup, input: StepInput): Promise<Outcome | null> {
-    if (found.state === 'live') return null;
     const username = field(input.fields, 'username', 254).trim();
     let resume: Resume = { kind: 'portal', path: '/portal' };
     let accountId: string | undefined;
@@ -321,8 +319,9 @@ export class FlowMachine {
     await this.#s.flows.save(flow);
   }
 
-  /** A finished flow of this browser (only the live flow is missing then). */
-  async #finished(id: string, browserSecret: string) {
+  /** A finished flow of this browser: only a flow that is no longer live may have finished (no read while it is). */
+  async #finished(found: FlowLookup, id: string, browserSecret: string) {
+    if (found.state === 'live') return null;
     const marker = await this.#s.flows.finished(id);
     return marker && marker.binding === bindingOf(browserSecret) ? marker : null;
   }

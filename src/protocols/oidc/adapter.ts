@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { keys, type Store } from '../../store/index.ts';
 
-const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PushedAuthorizationRequest']);
+const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
 /**
  * Stored as a hash, so that consume() marks them in one step. A pushed authorization
  * request is one of them (RFC 9126: a request_uri is used once); before, it was stored as
@@ -80,7 +80,7 @@ export function adapterFactory(store: Store): new (name: string) => Adapter {
         const hash = await store.hashGetAll(this.#key(id)).catch(async (err: Error) => {
           // A pushed request stored as a string by the previous release (they live a minute):
           // it is read as it is, and its first use removes it.
-          if (!/^WRONGTYPE/.test(err.message)) throw err;
+          if (this.name !== 'PushedAuthorizationRequest' || !/^WRONGTYPE/.test(err.message)) throw err;
           const raw = await store.get(this.#key(id));
           return raw === null ? null : ({ payload: raw } as Record<string, string>);
         });
