@@ -1,8 +1,10 @@
 // The IdP process (`npm start` runs it through main.ts): loads configuration, serves the IdP at once, then connects to the store,
 // seeds accounts and warms the SAML schema validator; /readyz answers 200 only after that
-// (and while the store can take writes). Without Redis the IdP stays up, alive but not
-// ready, showing SSPR 5019, and carries on by itself when Redis comes back.
-// The first log line says which store is in use.
+// (and while both stores answer). Without Redis or the database the IdP stays up, alive but
+// not ready, showing SSPR 5019, and carries on by itself when they come back.
+// Two stores: the directory in a database (DATABASE_URL, else embedded in the data folder;
+// its migrations run first), and what may be lost in Redis (REDIS_URL, else in process).
+// The first log lines say which are in use.
 // With server.workers > 1 (IDP_WORKERS), this process is the primary of Node's cluster: it
 // makes the keys, runs the simulated apps, and keeps that many IdP worker processes on one
 // port (a worker that dies is replaced); each worker serves the IdP over the shared Redis.
@@ -20,7 +22,7 @@ import { createStore, RedisStore, StoreUnavailableError, type Store } from './st
 import { createServices, type Services } from './services.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createIdp } from './web/app.ts';
-import { runMigrations } from './domain/migrations/migrate.ts';
+import { createDatabase, migrate, NewerDatabaseError, type Database } from './store/database/index.ts';
 import path from 'node:path';
 import { withSimulatedApps } from './sims/clients.ts';
 
@@ -40,10 +42,16 @@ function readSeeds(settings: Settings) {
  * files; then data migrations in the background (README "Upgrading": this release reads
  * records of the previous version meanwhile).
  */
-async function startupWrites(store: Store, services: Services, seeds: ReturnType<typeof readSeeds>, logger: Logger): Promise<void> {
+async function startupWrites(store: Store, services: Services, settings: Settings, seeds: ReturnType<typeof readSeeds>, logger: Logger): Promise<void> {
   let warned = false;
+  let migrated = false;
   for (;;) {
     try {
+      if (!migrated) {
+        const report = await migrate(services.database, settings.database.schema);
+        if (report.applied.length) logger.info({ applied: report.applied.map((m) => `${m.version} ${m.name}`), version: report.version }, 'database schema migrated');
+        migrated = true;
+      }
       if (store instanceof RedisStore) await store.ready(5_000);
       for (const seed of seeds) {
         const r = await loadSeed(seed.accounts, { directory: services.directory, hasher: services.hasher, audit: services.audit, lockout: services.lockout, mfa: services.mfa, now: systemClock() });
@@ -51,19 +59,12 @@ async function startupWrites(store: Store, services: Services, seeds: ReturnType
       }
       break;
     } catch (err) {
-      if (!(err instanceof StoreUnavailableError)) throw err;
-      if (!warned) logger.error({ errorCode: 'SSPR 5019', detail: err.message }, 'store unreachable at start-up: serving SSPR 5019 and retrying until it answers');
+      if (err instanceof NewerDatabaseError || !(err instanceof StoreUnavailableError)) throw err;
+      if (!warned) logger.error({ errorCode: 'SSPR 5019', detail: err.message }, 'store or database unreachable at start-up: serving SSPR 5019 and retrying until it answers');
       warned = true;
       await sleep(1_000);
     }
   }
-  runMigrations(store, services.directory).then((reports) => {
-    for (const r of reports) logger.info({ migration: r.name, ...r.counts, skipped: r.skipped, resumed: r.resumed }, r.skipped ? 'data migration already done' : 'data migration finished');
-  }, (err: unknown) => logger.error({ err }, 'data migration stopped: it resumes at the next start or with npm run cli -- migrate'));
-  // The name-part index (administrators' search by surname) for accounts written before it existed: once, in the background.
-  services.directory.buildNamePartIndex().then((indexed) => {
-    if (indexed > 0) logger.info({ indexed }, 'name-part search index built');
-  }, (err: unknown) => logger.error({ err }, 'name-part search index not built: it is tried again at the next start'));
 }
 
 /** What the primary tells its workers: the start-up writes are done (they may say ready). */
@@ -96,10 +97,12 @@ async function primary(settings: Settings, count: number): Promise<void> {
   // The start-up writes are the primary's, once for all workers; each worker is told when they are done.
   const { store, description } = createStore(settings.redis);
   logger.info({ store: store.kind }, `store: ${description}`);
+  const database = createDatabase(settings.database);
+  logger.info({ database: database.kind }, `directory: ${database.description}`);
   let written = false;
   const tell = (worker: Worker | undefined) => void worker?.send(STARTUP_DONE);
   cluster.on('message', (worker, m) => m === STARTUP_QUERY && written && tell(worker));
-  startupWrites(store, createServices(settings, store, systemClock, { sealSecret: keyMaterial.decoyKey }), seeds, logger).then(() => {
+  startupWrites(store, createServices(settings, store, database, systemClock, { sealSecret: keyMaterial.decoyKey }), settings, seeds, logger).then(() => {
     written = true;
     for (const worker of Object.values(cluster.workers ?? {})) tell(worker);
   }, (err: unknown) => {
@@ -112,7 +115,7 @@ async function primary(settings: Settings, count: number): Promise<void> {
     if (stopping) {
       if (Object.keys(cluster.workers ?? {}).length === 0) {
         for (const server of sims) server.close();
-        void store.close().finally(() => {
+        void Promise.allSettled([store.close(), database.close()]).finally(() => {
           logger.info('stopped');
           process.exit(0);
         });
@@ -166,6 +169,8 @@ async function serve(settings: Settings, worker: number): Promise<void> {
   const base = createLogger(settings.log.level);
   const logger = worker ? base.child({ worker }) : base;
   logger.info({ store: store.kind }, `store: ${description}`);
+  const database: Database = createDatabase(settings.database);
+  logger.info({ database: database.kind }, `directory: ${database.description}`);
 
   const keyMaterial = loadKeyMaterial(settings.keysDir);
   const relyingParties = loadRelyingParties(settings.relyingPartyDirs);
@@ -178,7 +183,7 @@ async function serve(settings: Settings, worker: number): Promise<void> {
     process.on('message', (m) => void (m === STARTUP_DONE && (primaryDone = true)));
     process.send!(STARTUP_QUERY);
   }
-  const idp = createIdp({ settings, store, logger, clock: systemClock, keyMaterial, relyingParties, started: () => started, worker });
+  const idp = createIdp({ settings, store, database, logger, clock: systemClock, keyMaterial, relyingParties, started: () => started, worker });
   // Key rotation (README "Key rotation"): rotated keys are used without restart; a SAML
   // certificate expiring within 30 days is warned about at start, on change and daily.
   let keysInUse = keyMaterial;
@@ -214,7 +219,7 @@ async function serve(settings: Settings, worker: number): Promise<void> {
 
   // Start-up work that needs the store: retried until it succeeds, never fatal.
   const startup = async () => {
-    if (!worker) await startupWrites(store, idp, seeds, logger);
+    if (!worker) await startupWrites(store, idp, settings, seeds, logger);
     // Ready means ready: the SAML schema validator is compiled before /readyz says so.
     await idp.warm();
     while (!primaryDone) await sleep(50);
@@ -242,7 +247,7 @@ async function serve(settings: Settings, worker: number): Promise<void> {
     server.close(async () => {
       keyWatcher.close();
       await idp.close();
-      await store.close();
+      await Promise.allSettled([store.close(), database.close()]);
       logger.info('stopped');
       process.exit(0);
     });
@@ -264,7 +269,8 @@ function banner(settings: Settings, storeKind: 'redis' | 'memory', workers: numb
     lines.push(`  Student Learning Space (sls-sim, OIDC): ${settings.sims.sls.publicUrl}`);
   }
   if (settings.seed.demo) lines.push('  Demo accounts and their passwords: README.md, "Demo accounts" (public: keep this on loopback)', `  Developer page (clients, settings, token decoder): ${settings.server.publicUrl}/dev`);
-  lines.push(storeKind === 'memory' ? '  Store: embedded, in this process (everything is lost when it stops)' : '  Store: Redis');
+  lines.push(settings.database.url ? '  Directory: PostgreSQL (DATABASE_URL)' : `  Directory: embedded, kept in ${settings.database.dataDir}`);
+  lines.push(storeKind === 'memory' ? '  Sessions: in this process (signed-in users sign in again after a restart)' : '  Sessions: Redis');
   lines.push('Logs follow as JSON lines on standard output.', '');
   return lines.join('\n');
 }

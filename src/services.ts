@@ -22,8 +22,11 @@ import { Mfa } from './domain/mfa/mfa.ts';
 import { MfaPolicy } from './domain/mfa/policy.ts';
 import { SecretSeal } from './domain/mfa/seal.ts';
 import type { Store } from './store/index.ts';
+import type { Database } from './store/database/index.ts';
 
 export interface Services {
+  /** The directory's database (accounts, factors, audit, registered apps). */
+  database: Database;
   directory: Directory;
   hasher: SecretHasher;
   audit: AuditLog;
@@ -82,10 +85,10 @@ const tellNobody: TellRelyingParties = async ({ ended }) =>
     ...e.participants.saml.map((p) => ({ protocol: 'saml' as const, id: p.spId, name: p.spId, outcome: 'cannot-tell' as const, detail: 'no back-channel logout in this process' })),
   ]);
 
-export function createServices(settings: Settings, store: Store, clock: Clock, hooks: ServiceHooks = {}): Services {
-  const directory = new Directory(store, clock);
+export function createServices(settings: Settings, store: Store, database: Database, clock: Clock, hooks: ServiceHooks = {}): Services {
+  const directory = new Directory(database, clock);
   const hasher = new SecretHasher(settings.argon2);
-  const audit = new AuditLog(store, clock, settings.audit.maxEvents);
+  const audit = new AuditLog(database, clock, settings.audit.maxEvents);
   const lockout = new Lockout(store, clock, settings.lockout);
   const answerLimiter = new AnswerLimiter(store, settings.forgotPassword);
   const authenticator = new Authenticator(directory, hasher, audit, clock, lockout);
@@ -119,5 +122,5 @@ export function createServices(settings: Settings, store: Store, clock: Clock, h
   });
   const gate = sessionGate({ account: (id) => directory.get(id), requiredActions: (account) => credentials.requiredActions(account), hasSecondFactor });
   const importer = new Importer({ directory, importHasher: new SecretHasher(settings.import.argon2), policies, audit, settings: settings.import, now: clock });
-  return { directory, hasher, audit, lockout, answerLimiter, authenticator, sso, gate, policies, credentials, administration, importer, mfa };
+  return { database, directory, hasher, audit, lockout, answerLimiter, authenticator, sso, gate, policies, credentials, administration, importer, mfa };
 }

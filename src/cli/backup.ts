@@ -1,22 +1,28 @@
 // CLI commands for backups and migrations (README "Backup and restore", "Upgrading"):
 //   export --out <file> [--key-file <file>]
 //   import-backup <file> [--force] [--key-file <file>]   (--force replaces the directory: backup.ts)
-//   migrate [--dry-run]
+//   migrate [--dry-run]                 the database schema (store/database/migrations.ts)
+//   migrate-directory [--dry-run]       copy a Redis-held directory (the previous release) into the database
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { backupSecret, exportBackup, restoreBackup } from '../domain/backup/backup.ts';
 import { BackupError } from '../domain/backup/format.ts';
-import { runMigrations } from '../domain/migrations/migrate.ts';
+import { copyDirectoryFromRedis } from '../domain/migrations/migrate-directory.ts';
+import { migrate } from '../store/database/index.ts';
+import { RedisStore } from '../store/index.ts';
 import type { Services } from '../services.ts';
 import type { Store } from '../store/index.ts';
 
-export const BACKUP_COMMANDS = new Set(['export', 'import-backup', 'migrate']);
+export const BACKUP_COMMANDS = new Set(['export', 'import-backup', 'migrate', 'migrate-directory']);
 
 export const BACKUP_USAGE = `  export --out <file> [--key-file <file>]             encrypted backup of every account and lock (IDP_BACKUP_KEY or a key file)
   import-backup <file> [--force] [--key-file <file>]  restore a backup into an empty store (--force: replace the directory with the backup's)
-  migrate [--dry-run]                                 bring every account record to this release's version`;
+  migrate [--dry-run]                                 bring the database schema to this release's version
+  migrate-directory [--dry-run]                       copy the directory from Redis (releases before PostgreSQL) into the database`;
 
 type Open = (command: string) => Promise<{ store: Store; services: Services; close?: () => Promise<void> }>;
+
+const schemaOf = () => process.env.DATABASE_SCHEMA || 'public';
 
 function keyFrom(file: string | undefined): Buffer {
   const path = file ?? process.env.IDP_BACKUP_KEY_FILE;
@@ -63,11 +69,17 @@ export async function backupCommand(argv: string[], out: (line: string) => void,
       return 0;
     }
     const dryRun = values['dry-run'] === true;
-    const reports = await runMigrations(store, services.directory, { dryRun, again: true });
-    for (const r of reports) {
-      const c = r.counts;
-      out(`${r.name}${dryRun ? ' (dry run, nothing written)' : r.resumed ? ' (resumed)' : ''}: scanned ${c.scanned}, ${dryRun ? 'would migrate' : 'migrated'} ${c.migrated}, already current ${c.current}, missing ${c.missing}, newer ${c.newer} in ${seconds()} s`);
+    if (command === 'migrate') {
+      const r = await migrate(services.database, schemaOf(), { dryRun });
+      const names = r.applied.map((m) => `${m.version} ${m.name}`).join(', ');
+      out(dryRun
+        ? `database schema at version ${r.version}; ${r.applied.length ? `would apply: ${names}` : 'nothing to apply'} (dry run, nothing written)`
+        : `database schema at version ${r.version}; ${r.applied.length ? `applied: ${names}` : 'already current'} in ${seconds()} s`);
+      return 0;
     }
+    if (!(store instanceof RedisStore)) throw new BackupError('migrate-directory reads the directory from Redis: set REDIS_URL (or REDIS_SENTINELS, REDIS_CLUSTER_NODES) to the Redis of the previous release');
+    const c = await copyDirectoryFromRedis(store, services, { dryRun });
+    out(`${dryRun ? 'would copy' : 'copied'} ${c.accounts} account(s) (${c.skipped} index entries without a record skipped), ${c.audit} audit event(s), ${c.clients} registered OIDC client(s) with ${c.registrationTokens} registration token(s), ${c.initialAccessTokens} initial access token(s), ${c.serviceProviders} SAML SP(s) in ${seconds()} s${dryRun ? ' (dry run, nothing written)' : '; locks stay in Redis'}`);
     return 0;
   } finally {
     await close?.();

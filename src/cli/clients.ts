@@ -7,6 +7,8 @@ import { Provider } from 'oidc-provider';
 import type { Settings } from '../config/settings.ts';
 import { adapterFactory, registeredClients, removeRegisteredClient } from '../protocols/oidc/adapter.ts';
 import type { Store } from '../store/index.ts';
+import type { Database } from '../store/database/index.ts';
+import type { Services } from '../services.ts';
 
 export const CLIENTS_USAGE = `  initial-access-token [--days N]                      a token an app presents to register itself (default 7 days)
   clients                                              the OIDC clients registered over HTTP (RFC 7591), as JSON
@@ -15,9 +17,9 @@ export const CLIENTS_USAGE = `  initial-access-token [--days N]                 
 export class ClientsUsageError extends Error {}
 
 /** Creates an initial access token with oidc-provider's own model, stored as the server's are. */
-export async function createInitialAccessToken(settings: Settings, store: Store, days: number): Promise<string> {
+export async function createInitialAccessToken(settings: Settings, store: Store, database: Database, days: number): Promise<string> {
   const provider = new Provider(settings.server.publicUrl, {
-    adapter: adapterFactory(store),
+    adapter: adapterFactory(store, database),
     // Signs nothing: only here so that oidc-provider does not fall back to its development keys.
     jwks: { keys: [{ ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }), kid: 'unused' }] } as never,
     features: { registration: { enabled: true, initialAccessToken: true }, devInteractions: { enabled: false } },
@@ -25,7 +27,7 @@ export async function createInitialAccessToken(settings: Settings, store: Store,
   return new provider.InitialAccessToken({ expiresIn: Math.round(days * 86400) }).save();
 }
 
-export async function clientsCommand(command: string, argv: string[], out: (line: string) => void, open: () => Promise<{ settings: Settings; store: Store }>): Promise<number> {
+export async function clientsCommand(command: string, argv: string[], out: (line: string) => void, open: () => Promise<{ settings: Settings; store: Store; services: Services; close?: () => Promise<void> }>): Promise<number> {
   // `clients remove <client_id>` takes the id as it is: a generated client_id may begin with "-"
   // (base64url), which an option parser would take for an option.
   const removing = command === 'clients' && argv[0] === 'remove' && argv.length === 2;
@@ -37,22 +39,24 @@ export async function clientsCommand(command: string, argv: string[], out: (line
   const [action, id] = positionals;
   if (command === 'clients' && action !== undefined && action !== 'remove') throw new ClientsUsageError(`clients takes no argument or "remove <client_id>"\n${CLIENTS_USAGE}`);
   if (action === 'remove' && !id) throw new ClientsUsageError('clients remove needs a client_id');
-  const { settings, store } = await open();
+  const { settings, store, services, close } = await open();
+  const { database } = services;
   try {
     if (command === 'initial-access-token') {
-      const token = await createInitialAccessToken(settings, store, days);
+      const token = await createInitialAccessToken(settings, store, database, days);
       out(`initial access token (shown once, valid ${days} days; send as "Authorization: Bearer <token>" to ${settings.server.publicUrl}/oidc/reg):`);
       out(token);
       return 0;
     }
     if (action === 'remove') {
-      if (!(await removeRegisteredClient(store, id!))) throw new ClientsUsageError(`no registered client ${id}`);
+      if (!(await removeRegisteredClient(store, database, id!))) throw new ClientsUsageError(`no registered client ${id}`);
       out(`removed ${id}`);
       return 0;
     }
-    out(JSON.stringify(await registeredClients(store), null, 2));
+    out(JSON.stringify(await registeredClients(store, database), null, 2));
     return 0;
   } finally {
+    await close?.();
     await store.close();
   }
 }

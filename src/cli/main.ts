@@ -18,6 +18,7 @@ import { ImportFileError, ImportInterruptedError } from '../domain/admin/import.
 import { AppError } from '../domain/errors.ts';
 import { systemClock } from '../domain/clock.ts';
 import { openStore, StoreUnavailableError, type Store } from '../store/index.ts';
+import { createDatabase, migrate, NewerDatabaseError, OutcomeUnknownError } from '../store/database/index.ts';
 import { createServices, type Services } from '../services.ts';
 import { describeReport, type SignOutReport } from '../domain/sessions/sign-out-report.ts';
 import { createLogger } from '../observability/logger.ts';
@@ -46,7 +47,7 @@ ${CLIENTS_USAGE}
   keys retire [oidc|saml|cookie] [--force]             drop retiring keys past their retire-after time
 ${BACKUP_USAGE}
 
-The store is chosen as for the server (REDIS_URL, REDIS_CLUSTER_NODES, ...).`;
+The stores are those of the server: DATABASE_URL (the directory) and REDIS_URL (or REDIS_SENTINELS, REDIS_CLUSTER_NODES).`;
 
 class UsageError extends Error {}
 
@@ -75,7 +76,7 @@ const REVOKING = new Set(['reset-password', 'disable']);
 
 export async function run(argv: string[], out: (line: string) => void, open: (command: string) => Promise<{ store: Store; services: Services; rpDirs: string[]; close?: () => Promise<void> }>): Promise<number> {
   if (argv[0] === 'account') return accountCommand(argv.slice(1), out, open);
-  if (argv[0] === 'clients' || argv[0] === 'initial-access-token') return clientsCommand(argv[0], argv.slice(1), out, async () => ({ settings: loadSettings(), store: (await open(argv[0]!)).store }));
+  if (argv[0] === 'clients' || argv[0] === 'initial-access-token') return clientsCommand(argv[0], argv.slice(1), out, async () => ({ settings: loadSettings(), ...(await open(argv[0]!)) }));
   if (BACKUP_COMMANDS.has(argv[0] ?? '')) return backupCommand(argv, out, open);
   const { positionals, values } = parseArgs({
     args: argv,
@@ -288,9 +289,23 @@ function keysCommand(args: string[], flags: { now: boolean; force: boolean }, ou
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   const open = async (command: string) => {
     const settings = loadSettings();
+    if (!settings.database.url) {
+      throw new UsageError('no DATABASE_URL configured: the CLI works on the same PostgreSQL and Redis as the server (the embedded database belongs to the one process that runs it)');
+    }
     const { store } = await openStore(settings.redis, 5_000);
     if (store.kind === 'memory') {
-      throw new UsageError('no REDIS_URL (or cluster/sentinels) configured: the CLI works on the same Redis as the server');
+      await store.close();
+      throw new UsageError('no REDIS_URL (or cluster/sentinels) configured: the CLI works on the same PostgreSQL and Redis as the server');
+    }
+    const database = createDatabase(settings.database);
+    // `migrate` says what it does itself; every other command brings the schema up to date first, as the server does.
+    if (command !== 'migrate') {
+      try {
+        await migrate(database, settings.database.schema);
+      } catch (err) {
+        await Promise.allSettled([store.close(), database.close()]);
+        throw err;
+      }
     }
     if (!REVOKING.has(command)) {
       // `account set --totp-secret` seals the secret as the server does: with the server's keys (when this machine has them).
@@ -300,7 +315,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
       } catch {
         sealSecret = undefined;
       }
-      return { store, services: createServices(settings, store, systemClock, { revokeGrants: (accountId) => revokeAccountGrants(store, accountId), sealSecret }), rpDirs: settings.relyingPartyDirs };
+      return { store, services: createServices(settings, store, database, systemClock, { revokeGrants: (accountId) => revokeAccountGrants(store, database, accountId), sealSecret }), rpDirs: settings.relyingPartyDirs, close: () => database.close() };
     }
     // The server's IdP (never listening), with its keys and relying parties: sessions this
     // tool ends are told to their apps as the server would (OIDC back-channel, SAML SOAP).
@@ -309,11 +324,11 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
     const relyingParties = loadRelyingParties(settings.relyingPartyDirs);
     withSimulatedApps(settings, relyingParties);
     const idp = createIdp({
-      settings, store, clock: systemClock, relyingParties, keyMaterial,
+      settings, store, database, clock: systemClock, relyingParties, keyMaterial,
       // Its warnings on stderr (an app that did not answer); the outcome is printed anyway.
       logger: createLogger(settings.log.level === 'debug' ? 'debug' : 'warn', process.stderr),
     });
-    return { store, services: idp, rpDirs: settings.relyingPartyDirs, close: () => idp.close() };
+    return { store, services: idp, rpDirs: settings.relyingPartyDirs, close: async () => { await idp.close(); await database.close(); } };
   };
   run(process.argv.slice(2), (line) => process.stdout.write(`${line}\n`), open)
     .then((code) => process.exit(code))
@@ -328,8 +343,10 @@ function oneLine(err: unknown): string {
   const e = err instanceof Error ? err : new Error(String(err));
   if (e instanceof UsageError || e instanceof AccountUsageError || e instanceof ClientsUsageError || e instanceof RpsUsageError || e instanceof SeedError || e instanceof ConfigError || e instanceof ImportFileError || e instanceof AppError || e instanceof BackupError) return e.message;
   if (e instanceof ImportInterruptedError) return `import ${e.message}`;
+  if (e instanceof NewerDatabaseError) return e.message;
+  if (e instanceof OutcomeUnknownError) return `not confirmed: ${e.message}; check with the same command (or audit) before running it again`;
   if (e instanceof StoreUnavailableError) {
-    return `cannot reach the store (${e.message}): check REDIS_URL / REDIS_SENTINELS / REDIS_CLUSTER_NODES and that Redis is up, then run the command again`;
+    return `cannot reach the store or the database (${e.message}): check DATABASE_URL and REDIS_URL / REDIS_SENTINELS / REDIS_CLUSTER_NODES and that both are up, then run the command again`;
   }
   if (e instanceof SyntaxError) return `not valid JSON: ${e.message}`;
   if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'EEXIST' || (e as NodeJS.ErrnoException).code === 'EACCES') return e.message;

@@ -46,7 +46,7 @@ export async function addSamlSp(data: unknown, file: string, metadataUrl: string
     const { file: _file, metadataXml, ...fields } = rp;
     const actor = `cli:${userInfo().username}`;
     try {
-      await registerSp(store, {
+      await registerSp(services.database, {
         entityId: sp.entityId,
         rp: { ...(data as Record<string, unknown>), ...fields, metadata: metadataXml },
         source: file,
@@ -69,11 +69,11 @@ export async function addSamlSp(data: unknown, file: string, metadataUrl: string
 }
 
 export async function listRps(out: (line: string) => void, open: Open): Promise<number> {
-  const { store, rpDirs, close } = await open('list-rps');
+  const { store, services, rpDirs, close } = await open('list-rps');
   try {
     const files = loadRelyingParties(rpDirs);
     const fileSps = new ServiceProviders(files.saml, 80).all();
-    const registered = await registeredRecords(store);
+    const registered = await registeredRecords(services.database);
     const describe = (sp: ReturnType<typeof serviceProviderFrom>) => ({ id: sp.id, display_name: sp.displayName, entityID: sp.entityId, acs: sp.acs.map((e) => e.location), slo: sp.slo.map((e) => e.location) });
     const saml = [
       ...fileSps.map((sp) => ({ origin: 'file', file: sp.file, ...describe(sp) })),
@@ -101,7 +101,7 @@ export async function removeRp(target: string | undefined, out: (line: string) =
   try {
     const files = loadRelyingParties(rpDirs);
     const inFile = files.saml.find((s) => s.id === target) ?? new ServiceProviders(files.saml, 80).byEntityId(target);
-    const removed = await unregisterSp(store, target);
+    const removed = await unregisterSp(services.database, target);
     if (!removed) {
       if (inFile) throw new RpsUsageError(`${target} is defined in ${inFile.file}, not registered in the store: remove the file and restart`);
       throw new RpsUsageError(`no registered SAML SP ${target} (cli list-rps)`);

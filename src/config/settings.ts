@@ -64,6 +64,13 @@ export const settingsSchema = z.strictObject({
     waitReplicas: z.union([z.literal('auto'), z.coerce.number().int().min(0).max(10)]).default('auto'),
     waitTimeoutMs: z.coerce.number().int().min(50).max(30_000).default(1_000),
   }),
+  /** The directory (accounts, factors, audit, registered apps): a PostgreSQL server, or the embedded one. */
+  database: z.strictObject({
+    url: z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://').optional(),
+    schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL name (letters, digits, _)').default('public'),
+    /** The embedded database's folder, used without url (relative to the project). */
+    dataDir: z.string().min(1).default('data'),
+  }).default({ schema: 'public', dataDir: 'data' }),
   keysDir: z.string().min(1),
   relyingPartyDirs: z.array(z.string()).min(1),
   seed: z.strictObject({
@@ -220,6 +227,9 @@ export const ENVIRONMENT: ReadonlyArray<{ env: string; key: string; parse?: EnvP
   { env: 'IDP_HEADERS_TIMEOUT_MS', key: 'server.headersTimeoutMs' },
   { env: 'IDP_REQUEST_TIMEOUT_MS', key: 'server.requestTimeoutMs' },
   { env: 'IDP_KEEP_ALIVE_TIMEOUT_MS', key: 'server.keepAliveTimeoutMs' },
+  { env: 'DATABASE_URL', key: 'database.url' },
+  { env: 'DATABASE_SCHEMA', key: 'database.schema' },
+  { env: 'IDP_DATA_DIR', key: 'database.dataDir' },
   { env: 'IDP_KEYS_DIR', key: 'keysDir' },
   { env: 'IDP_DEMO_SEED', key: 'seed.demo', parse: asBool },
   { env: 'IDP_DEMO_ON_NETWORK', key: 'seed.demoOnNetwork', parse: asBool },
@@ -314,7 +324,7 @@ export function loadSettings({ env = process.env, overrides = {} }: LoadOptions 
   if (env.IDP_RP_DIR) raw.relyingPartyDirs = [...((raw.relyingPartyDirs as string[]) ?? []), env.IDP_RP_DIR];
   // Without an explicit choice, demo accounts are seeded only on the embedded store.
   if (isObject(raw.seed) && raw.seed.demo === 'auto') {
-    raw.seed.demo = !(isObject(raw.redis) && (raw.redis.url || (raw.redis.clusterNodes as unknown[] | undefined)?.length || (raw.redis.sentinels as unknown[] | undefined)?.length));
+    raw.seed.demo = !(isObject(raw.redis) && (raw.redis.url || (raw.redis.clusterNodes as unknown[] | undefined)?.length || (raw.redis.sentinels as unknown[] | undefined)?.length)) && !(isObject(raw.database) && raw.database.url);
   }
 
   const result = settingsSchema.safeParse(raw);
@@ -338,11 +348,16 @@ export function loadSettings({ env = process.env, overrides = {} }: LoadOptions 
   if (settings.server.workers !== 1 && !usesRedisSettings(settings.redis)) {
     throw new ConfigError('invalid configuration:\n  server.workers (env IDP_WORKERS): more than one IdP process needs Redis (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES): the embedded store lives inside one process');
   }
+  // The embedded database is a folder one process opens: several need a PostgreSQL server.
+  if (settings.server.workers !== 1 && !settings.database.url) {
+    throw new ConfigError('invalid configuration:\n  server.workers (env IDP_WORKERS): more than one IdP process needs a PostgreSQL server (DATABASE_URL): the embedded database lives inside one process');
+  }
   // Tile URLs may name the simulated apps' addresses, which are configurable.
   for (const app of settings.apps) {
     app.url = app.url.replaceAll('{sims.sls.publicUrl}', settings.sims.sls.publicUrl).replaceAll('{sims.workspace.publicUrl}', settings.sims.workspace.publicUrl);
   }
   settings.keysDir = path.resolve(projectRoot, settings.keysDir);
+  settings.database.dataDir = path.resolve(projectRoot, settings.database.dataDir);
   settings.relyingPartyDirs = settings.relyingPartyDirs.map((d) => path.resolve(projectRoot, d));
   if (settings.seed.file) settings.seed.file = path.resolve(settings.seed.file);
   return settings;

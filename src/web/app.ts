@@ -46,12 +46,16 @@ import { staticFiles } from './static-files.ts';
 import { singleLogout } from './single-logout.ts';
 import { backchannelSignOut } from './backchannel-signout.ts';
 import { devRouter } from './dev-page.ts';
+import type { Database } from '../store/database/index.ts';
 import type { TellRelyingParties } from '../domain/sessions/sign-out-report.ts';
 import { CookieSigner } from '../http/cookie-signer.ts';
 
 export interface IdpDeps {
   settings: Settings;
+  /** What may be lost: sessions, flows, counters, artefacts (Redis, or in process). */
   store: Store;
+  /** What may not: the directory (PostgreSQL, or embedded). */
+  database: Database;
   logger: Logger;
   clock: Clock;
   keyMaterial: KeyMaterial;
@@ -86,16 +90,16 @@ export function createIdp(deps: IdpDeps): Idp {
   const metrics = new Metrics();
   // Sessions ended without a browser are told to their apps by the protocols (set below).
   let tellRelyingParties: TellRelyingParties | undefined;
-  const services = createServices(settings, store, clock, {
+  const services = createServices(settings, store, deps.database, clock, {
     tellRelyingParties: (request) => tellRelyingParties!(request),
-    revokeGrants: (accountId) => revokeAccountGrants(store, accountId),
+    revokeGrants: (accountId) => revokeAccountGrants(store, deps.database, accountId),
     // The deployment's long-lived secret (keys/decoy-key.json, never rotated): second-factor
     // secrets are sealed under a key derived from it for this purpose alone.
     sealSecret: deps.keyMaterial.decoyKey,
   });
   const { directory, hasher, audit, answerLimiter, authenticator, sso, gate, policies, credentials } = services;
   const flows = new Flows(store, clock, settings.flow.idleSeconds * 1000, settings.flow.maxMinutes * 60_000);
-  const serviceProviders = new ServiceProviders(deps.relyingParties.saml, settings.saml.relayStateMaxBytes, { store, onSkipped: (member, reason) => logger.warn({ member, reason }, 'registered SAML SP left out') });
+  const serviceProviders = new ServiceProviders(deps.relyingParties.saml, settings.saml.relayStateMaxBytes, { database: deps.database, onSkipped: (member, reason) => logger.warn({ member, reason }, 'registered SAML SP left out') });
   const samlEndpoints = idpEndpoints(settings.server.publicUrl, settings.saml.entityId);
   // Served metadata lists every published certificate; samlify (which signs) is given the current one only.
   const metadataOf = (certificates: string[]) => idpMetadata(samlEndpoints, certificates, { name: 'MIMS Portal', url: settings.server.publicUrl });
@@ -142,6 +146,7 @@ export function createIdp(deps: IdpDeps): Idp {
   const buildProvider = (k: KeyMaterial) => createProvider({
     settings,
     store,
+    database: deps.database,
     directory,
     clients: deps.relyingParties.oidc,
     jwks: k.jwks,
@@ -291,7 +296,7 @@ export function createIdp(deps: IdpDeps): Idp {
       recentAuthMs: settings.admin.recentAuthMinutes * 60_000, pageSize: settings.admin.pageSize,
     }),
   );
-  routers.push(devRouter({ enabled: settings.seed.demo, settings, store, oidcClients: deps.relyingParties.oidc, sps: serviceProviders, samlEndpoints, keys: () => keys, render }));
+  routers.push(devRouter({ enabled: settings.seed.demo, settings, store, database: deps.database, oidcClients: deps.relyingParties.oidc, sps: serviceProviders, samlEndpoints, keys: () => keys, render }));
   // Bodies and CSRF as each route declares (http/body.ts): our own forms by default.
   app.use(ownForms(routers, csrfOf));
   for (const router of routers) app.use(router.routes()).use(router.allowedMethods());

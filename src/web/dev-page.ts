@@ -15,11 +15,13 @@ import { registeredClients } from '../protocols/oidc/adapter.ts';
 import type { IdpEndpoints } from '../protocols/saml/metadata.ts';
 import type { ServiceProvider, ServiceProviders } from '../protocols/saml/service-providers.ts';
 import type { Store } from '../store/index.ts';
+import type { Database } from '../store/database/index.ts';
 
 export interface DevPageDeps {
   enabled: boolean;
   settings: Settings;
   store: Store;
+  database: Database;
   oidcClients: OidcClientFile[];
   sps: ServiceProviders;
   samlEndpoints: IdpEndpoints;
@@ -175,7 +177,7 @@ export function devRouter(deps: DevPageDeps): Router {
         clientId: c.client_id, name: c.display_name, origin: c.file, redirectUris: c.redirect_uris, postLogoutRedirectUris: c.post_logout_redirect_uris ?? [],
         grantTypes: c.grant_types, authMethod: c.token_endpoint_auth_method, scope: c.scope ?? '', publicClient: c.token_endpoint_auth_method === 'none',
       })),
-      ...(await registeredClients(deps.store).catch(() => [])).map((c) => ({
+      ...(await registeredClients(deps.store, deps.database).catch(() => [])).map((c) => ({
         clientId: String(c.client_id), name: String(c.client_name ?? c.client_id), origin: 'registered over HTTP (RFC 7591)',
         redirectUris: (c.redirect_uris as string[] | undefined) ?? [], postLogoutRedirectUris: (c.post_logout_redirect_uris as string[] | undefined) ?? [],
         grantTypes: (c.grant_types as string[] | undefined) ?? ['authorization_code'], authMethod: String(c.token_endpoint_auth_method ?? 'client_secret_basic'),

@@ -14,6 +14,8 @@ import { createLogger } from '../../src/observability/logger.ts';
 import { MemoryStore, RedisStore, type Store } from '../../src/store/index.ts';
 import { createIdp, type Idp } from '../../src/web/app.ts';
 import { testClusterNodes, testRedisUrl, uniquePrefix } from './redis.ts';
+import { makeDatabase, type TestDatabase } from './database.ts';
+import type { Database } from '../../src/store/database/index.ts';
 
 export const FIXTURE_RPS = path.join(projectRoot, 'test/fixtures/relying-parties');
 export const DEMO_SEED = path.join(projectRoot, 'config/demo-accounts.json');
@@ -25,6 +27,9 @@ export interface TestIdp {
   idp: Idp;
   settings: Settings;
   store: Store;
+  database: Database;
+  /** DATABASE_URL and DATABASE_SCHEMA of this IdP's directory, for a CLI or process beside it. */
+  databaseEnv: Record<string, string>;
   logs: string[];
   server: Server;
   keysDir: string;
@@ -45,6 +50,8 @@ export async function makeStore(kind: 'redis' | 'memory', clock?: Clock): Promis
 
 export interface TestIdpOptions {
   store?: Store;
+  /** The directory's database (default: a schema of its own on the test server); closed with the IdP. */
+  database?: TestDatabase;
   overrides?: Record<string, unknown>;
   clock?: Clock;
   seed?: boolean;
@@ -87,10 +94,12 @@ export async function startTestIdp(options: TestIdpOptions = {}): Promise<TestId
   });
   const logger = createLogger(settings.log.level, sink);
   const store = options.store ?? (await makeStore('redis'));
+  const db = options.database ?? (await makeDatabase());
   const clock = options.clock ?? Date.now;
   const idp = createIdp({
     settings,
     store,
+    database: db.database,
     logger,
     clock,
     keyMaterial: loadKeyMaterial(keysDir),
@@ -112,6 +121,8 @@ export async function startTestIdp(options: TestIdpOptions = {}): Promise<TestId
     idp,
     settings,
     store,
+    database: db.database,
+    databaseEnv: db.env,
     logs,
     server,
     keysDir,
@@ -122,6 +133,7 @@ export async function startTestIdp(options: TestIdpOptions = {}): Promise<TestId
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await idp.close();
       await store.close();
+      await db.close();
       if (!options.keysDir) rmSync(keysDir, { recursive: true, force: true });
     },
   };

@@ -2,6 +2,9 @@
 // round-robin HTTP proxy in front of several of them, as a load balancer without sticky
 // sessions would be.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { createServer, request, type Server } from 'node:http';
 import { projectRoot } from '../../src/config/settings.ts';
 import { FAST_ARGON2 } from './idp.ts';
@@ -27,6 +30,8 @@ export async function startIdpProcess(env: NodeJS.ProcessEnv, port?: number, nod
     IDP_PUBLIC_URL: `http://127.0.0.1:${p}`,
     IDP_ARGON2_MEMORY_KIB: String(FAST_ARGON2.memoryCost),
     IDP_ARGON2_TIME_COST: String(FAST_ARGON2.timeCost),
+    // The embedded database (no DATABASE_URL) in a folder of its own, never the project's data/.
+    IDP_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'idp-data-')),
     ...env,
     PORT: String(p),
   };

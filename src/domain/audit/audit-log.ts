@@ -1,9 +1,11 @@
-// Audit events: every state change that matters, appended to a capped stream.
+// Audit events: every state change that matters, appended to the directory's database
+// (store/directory/audit.ts), kept to the newest audit.maxEvents.
 // Fields are plain strings; secrets (passwords, answers, tokens) are never passed in.
 // Each entry carries its schema version in a field `v` (versions.ts); entries without one are
 // version 1. Entries are appended and never rewritten; readers pass every field through,
 // those this release does not know included.
-import { keys, type Store } from '../../store/index.ts';
+import type { Database } from '../../store/database/index.ts';
+import { AuditRows } from '../../store/directory/audit.ts';
 import type { Clock } from '../clock.ts';
 import { AUDIT_VERSION, recordVersion } from '../versions.ts';
 
@@ -62,12 +64,12 @@ export interface StoredAuditEvent extends AuditEvent {
 }
 
 export class AuditLog {
-  readonly #store: Store;
+  readonly #rows: AuditRows;
   readonly #clock: Clock;
   readonly #maxEvents: number;
 
-  constructor(store: Store, clock: Clock, maxEvents: number) {
-    this.#store = store;
+  constructor(database: Database, clock: Clock, maxEvents: number) {
+    this.#rows = new AuditRows(database);
     this.#clock = clock;
     this.#maxEvents = maxEvents;
   }
@@ -75,7 +77,7 @@ export class AuditLog {
   async record(event: AuditEvent): Promise<void> {
     const fields: Record<string, string> = { v: String(AUDIT_VERSION), at: new Date(this.#clock()).toISOString() };
     for (const [k, v] of Object.entries(event)) if (v !== undefined && v !== '' && k !== 'v') fields[k] = String(v);
-    await this.#store.streamAdd(keys.audit(), fields, this.#maxEvents);
+    await this.#rows.append(fields, this.#maxEvents);
   }
 
   /** Newest first. */
@@ -83,7 +85,7 @@ export class AuditLog {
     const out: StoredAuditEvent[] = [];
     let before: string | undefined;
     while (out.length < count) {
-      const page = await this.#store.streamRange(keys.audit(), 500, before);
+      const page = await this.#rows.recent(500, before);
       if (page.length === 0) break;
       for (const { id, fields } of page) {
         const event = { ...fields, id, v: recordVersion(fields) } as unknown as StoredAuditEvent;

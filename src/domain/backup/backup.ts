@@ -2,8 +2,7 @@
 // Included: every account record as stored (argon2id hashes of the password, its history and
 // the challenge answers; roles; fields this release does not know) and each login ID's lock.
 // Not included: SSO sessions, flows, OIDC artefacts, counters (all ephemeral) and the audit
-// stream. Export pages through the dir:logins index, so memory stays flat at any size.
-import { mfaOf, passkeyIndexKey } from '../mfa/factors.ts';
+// trail. Export pages through the directory by login ID, so memory stays flat at any size.
 import { rm } from 'node:fs/promises';
 import type { Account } from '../accounts/account.ts';
 import { ACCOUNT_VERSION } from '../accounts/account.ts';
@@ -72,12 +71,12 @@ export async function exportBackup(store: Store, directory: Directory, file: str
   }
 }
 
-/** An account line's place in export order: the dir:logins member it was read from. */
+/** An account line's place in export order (login IDs are unique: the id only breaks no tie). */
 function orderKey(a: AccountLine): string {
   return `${a.record.loginId}\u0000${a.record.id}`;
 }
 
-/** Byte order (Redis compares index members bytewise), for the export-order check. */
+/** Byte order (the directory orders login IDs bytewise: collate "C"), for the export-order check. */
 function compareBytes(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
@@ -180,22 +179,18 @@ export interface RestoreCounts extends BackupCounts {
 }
 
 /**
- * Restores `file` into the store. First verified end to end (verifyBackup: a damaged,
+ * Restores `file` into the directory. First verified end to end (verifyBackup: a damaged,
  * truncated or wrong-key file, a malformed line or a login ID twice restores nothing), then
- * written through the Directory and the store's durable writes (WAIT applies).
+ * written account by account, each in one transaction (record, name search, passkeys).
  *
- * Without `force` the store must have no account. With `force` the directory is *replaced*
- * by the backup's (README "Backup and restore"): every account of the backup is written over
- * what is there (record, claim, index entries; its lock as in the backup, removed when the
- * backup has none), and every dir:logins entry the backup does not have is removed with
- * what belongs to it alone (Directory.removeEntry: account record, name-index entry, and,
- * when no account of the backup took the login ID, its claim and lock). Nothing else is
- * touched: SSO sessions, OIDC artefacts, flows, counters, audit, migration progress and
- * registered clients stay (sessions and tokens are never restored; see the README).
- * Why replace and not merge: a merge over a directory that changed since the backup leaves
- * orphans (an account whose login ID the backup gave to another id keeps its record and
- * index entry but loses its claim; a renamed account keeps both name-index entries), and
- * restoring means "the directory as it was in the backup".
+ * Without `force` the directory must have no account. With `force` the directory is
+ * *replaced* by the backup's (README "Backup and restore"): every account of the backup is
+ * written over what is there (its lock as in the backup, removed when the backup has none),
+ * and every account the backup does not have is removed with its lock. Nothing else is
+ * touched: SSO sessions, OIDC artefacts, flows, counters, audit and registered apps stay
+ * (sessions and tokens are never restored; see the README).
+ * Why replace and not merge: restoring means "the directory as it was in the backup"; a
+ * merge over a directory that changed since would keep accounts the backup never had.
  */
 export async function restoreBackup(store: Store, directory: Directory, file: string, secret: Buffer, options: { force?: boolean; progress?: (counts: RestoreCounts) => void } = {}): Promise<RestoreCounts> {
   const verified = await verifyBackup(file, secret);
@@ -203,7 +198,6 @@ export async function restoreBackup(store: Store, directory: Directory, file: st
   if (!force && !(await directoryIsEmpty(directory))) {
     throw new BackupError('the store already has accounts: restore goes into an empty store (run with --force to replace the directory with the backup\'s)');
   }
-  await directory.assertIndexWritable();
   const counts: RestoreCounts = { accounts: 0, locks: 0, removed: 0 };
   const stopped = (err: unknown): never => {
     // Verified input cannot stop here; a store that fails, or another process creating the
@@ -212,9 +206,8 @@ export async function restoreBackup(store: Store, directory: Directory, file: st
     throw new BackupError(`restore stopped after writing ${counts.accounts} of ${verified.accountLines} account(s)${counts.removed ? ` and removing ${counts.removed}` : ''}: ${why}; run it again with --force to finish`);
   };
   const write = async (a: AccountLine) => {
+    // The record with all the directory derives from it (name search, passkeys), in one transaction.
     await directory.restore(a.record, { overwrite: force });
-    // Passkeys sign in through their credential index (not in the file: it follows from the record).
-    for (const p of mfaOf(a.record as Account)?.passkeys ?? []) await store.set(passkeyIndexKey(p.id), a.record.id);
     if (a.lock) {
       await store.set(keys.lock(a.record.loginId), a.lock.value, a.lock.ttlMs > 0 ? { ttlMs: a.lock.ttlMs } : {});
       counts.locks++;
@@ -240,7 +233,7 @@ export async function restoreBackup(store: Store, directory: Directory, file: st
       }
       if (r.done) break;
     }
-    if (force) await removeOthers(directory, file, secret, counts);
+    if (force) await removeOthers(store, directory, file, secret, counts);
   } catch (err) {
     // Also a file changed on disk after the verify pass: refused at the changed chunk, but
     // what came before it is written.
@@ -250,37 +243,37 @@ export async function restoreBackup(store: Store, directory: Directory, file: st
 }
 
 /**
- * --force, after the backup's accounts are written: walks dir:logins and the backup side by
- * side (both in the same order) and removes every entry the backup does not have.
+ * --force, after the backup's accounts are written: walks the directory and the backup side
+ * by side (both in login-ID order) and removes every account the backup does not have, with
+ * its lock. An account whose login ID the backup has is the backup's (restore replaced it).
  */
-async function removeOthers(directory: Directory, file: string, secret: Buffer, counts: RestoreCounts): Promise<void> {
+async function removeOthers(store: Store, directory: Directory, file: string, secret: Buffer, counts: RestoreCounts): Promise<void> {
   const lines = readBackup(file, secret);
   let n = 0;
-  const nextKey = async (): Promise<string | null> => {
+  const nextLoginId = async (): Promise<string | null> => {
     for (;;) {
       const r = await lines.next();
       if (r.done) return null;
       const a = parseLine(r.value, ++n);
-      if (a) return orderKey(a);
+      if (a) return a.record.loginId;
     }
   };
-  let key = await nextKey();
+  let loginId = await nextLoginId();
   let after: string | undefined;
   for (;;) {
     const page = await directory.searchLoginIds('', PAGE, after);
     if (!page.length) return;
     after = page[page.length - 1]!.member;
-    const remove: string[] = [];
+    const remove: Array<{ id: string; loginId: string }> = [];
     for (const e of page) {
-      const entry = `${e.loginId}\u0000${e.id}`;
-      while (key !== null && compareBytes(key, entry) < 0) key = await nextKey();
-      if (key === entry) continue;
-      remove.push(e.member);
+      while (loginId !== null && compareBytes(loginId, e.loginId) < 0) loginId = await nextLoginId();
+      if (loginId === e.loginId) continue;
+      remove.push(e);
     }
     for (let i = 0; i < remove.length; i += RESTORE_PARALLEL) {
-      await Promise.all(remove.slice(i, i + RESTORE_PARALLEL).map(async (member) => {
-        await directory.removeEntry(member);
-        counts.removed++;
+      await Promise.all(remove.slice(i, i + RESTORE_PARALLEL).map(async (e) => {
+        if (await directory.delete(e.id)) counts.removed++;
+        await store.del(keys.lock(e.loginId));
       }));
     }
     if (page.length < PAGE) return;

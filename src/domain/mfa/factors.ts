@@ -2,8 +2,6 @@
 // app (TOTP) and single-use recovery codes. Kept on the account record (durable, versioned
 // with it). Nothing here is usable if the store is read: passkeys are public keys, the TOTP
 // secret is sealed with a server key (seal.ts), recovery codes are keyed hashes.
-import { createHash } from 'node:crypto';
-import { keys } from '../../store/index.ts';
 import type { Account } from '../accounts/account.ts';
 
 export interface Passkey {
@@ -60,9 +58,4 @@ export function hasSecondFactor(account: Account): boolean {
  */
 export function passkeyMethod(_p: Pick<Passkey, 'deviceType'>): 'swk' {
   return 'swk';
-}
-
-/** The durable index key of a passkey's credential id (public, but unbounded in length: its SHA-256) -> account id. */
-export function passkeyIndexKey(credentialId: string): string {
-  return keys.passkey(createHash('sha256').update(credentialId).digest('base64url'));
 }

@@ -20,10 +20,10 @@ import QRCode from 'qrcode';
 import { keys, type Store } from '../../store/index.ts';
 import type { Account } from '../accounts/account.ts';
 import type { RequestContext } from '../accounts/authentication.ts';
-import type { Directory } from '../accounts/directory.ts';
+import { PasskeyTakenError, type Directory } from '../accounts/directory.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Clock } from '../clock.ts';
-import { hasSecondFactor, mfaOf, passkeyIndexKey, type MfaAccount, type MfaState, type Passkey } from './factors.ts';
+import { hasSecondFactor, mfaOf, type MfaAccount, type MfaState, type Passkey } from './factors.ts';
 import type { MfaPolicy } from './policy.ts';
 import type { SecretSeal } from './seal.ts';
 
@@ -227,12 +227,16 @@ export class Mfa {
       addedAt: this.#clock(),
       lastUsedAt: this.#clock(),
     };
-    // The credential id is claimed first (SET NX): one passkey belongs to one account.
-    const claimed = await this.#store.set(passkeyIndexKey(passkey.id), account.id, { onlyIfAbsent: true });
-    if (!claimed) return null;
-    await this.#change(account.id, (m) => {
-      m.passkeys.push(passkey);
-    });
+    // One passkey belongs to one account: the directory refuses a credential id another
+    // account has (PasskeyTakenError), in the same transaction as the record.
+    try {
+      await this.#change(account.id, (m) => {
+        m.passkeys.push(passkey);
+      });
+    } catch (err) {
+      if (err instanceof PasskeyTakenError) return null;
+      throw err;
+    }
     await this.#audit.record({ type: 'mfa.added', accountId: account.id, reason: `passkey "${passkey.name}"`, ...rc });
     return passkey;
   }
@@ -251,8 +255,7 @@ export class Mfa {
    * account that registered the credential; user verification is then required.
    */
   async checkPasskey(response: AuthenticationResponseJSON, expectedChallenge: string, account: Account | null, rc: RequestContext): Promise<{ account: Account; passkey: Passkey; userVerified: boolean } | null> {
-    const ownerId = typeof response?.id === 'string' ? await this.#store.get(passkeyIndexKey(response.id)) : null;
-    const owner = ownerId ? await this.#directory.get(ownerId) : null;
+    const owner = typeof response?.id === 'string' ? await this.#directory.findByPasskey(response.id) : null;
     const passkey = owner ? mfaOf(owner)?.passkeys.find((p) => p.id === response.id) : undefined;
     if (!owner || !passkey || (account && owner.id !== account.id) || owner.status !== 'active') {
       await this.#audit.record({ type: 'mfa.failure', accountId: account?.id, reason: 'unknown passkey', ...rc });
@@ -296,7 +299,6 @@ export class Mfa {
       if (removed) m.passkeys = left;
     });
     if (!removed) return false;
-    await this.#store.del(passkeyIndexKey(id));
     await this.#audit.record({ type: 'mfa.removed', accountId: account.id, reason: `passkey "${passkey.name}"`, ...rc });
     return true;
   }
@@ -335,7 +337,6 @@ export class Mfa {
 
   /** Removes every factor and recovery code: enrolment is required again at the next sign-in (if the policy requires it). */
   async reset(account: Account, rc: RequestContext & { actor: string }): Promise<void> {
-    for (const p of mfaOf(account)?.passkeys ?? []) await this.#store.del(passkeyIndexKey(p.id));
     await this.#change(account.id, (m) => {
       m.passkeys = [];
       m.totp = null;

@@ -1,4 +1,5 @@
-// oidc-provider's storage adapter on our Store (Redis or embedded).
+// oidc-provider's storage adapter: artefacts on our Store (Redis or embedded; they may be
+// lost: users sign in again), registrations in the directory's database (they may not).
 // Contract (oidc-provider's example/my_adapter.js): upsert(id, payload, expiresIn),
 // find, findByUid, findByUserCode, consume, destroy, revokeByGrantId.
 // Every key gets a TTL: expiresIn when oidc-provider gives one, else MAX_TTL_S.
@@ -12,6 +13,8 @@
 import { createHash } from 'node:crypto';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { keys, type Store } from '../../store/index.ts';
+import type { Database } from '../../store/database/index.ts';
+import { OidcRegistrations } from '../../store/directory/oidc-registrations.ts';
 
 const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
 /**
@@ -25,11 +28,12 @@ const BEARER = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'Cli
 /** Upper bound for artefacts oidc-provider gives no lifetime (none should be durable). */
 const MAX_TTL_S = 30 * 24 * 3600;
 /**
- * Durable (no TTL when oidc-provider gives no lifetime): clients registered over HTTP
- * (RFC 7591) and the tokens that manage them (RFC 7592). Registered client ids are indexed
- * so that operators can list and remove them (`cli clients`).
+ * In the directory's database, not in Redis: clients registered over HTTP (RFC 7591), the
+ * tokens that manage them (RFC 7592) and the initial access tokens that let them register.
+ * A Redis flush must not unregister an app. Their lifetime, when oidc-provider gives one,
+ * is kept as an expiry.
  */
-const DURABLE = new Set(['Client', 'RegistrationAccessToken']);
+const REGISTRATIONS = new Set(['Client', 'RegistrationAccessToken', 'InitialAccessToken']);
 
 export function ttlMsFor(expiresIn: number | undefined): number {
   const seconds = typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : MAX_TTL_S;
@@ -41,7 +45,8 @@ export function digest(value: string): string {
   return createHash('sha256').update(value).digest('base64url');
 }
 
-export function adapterFactory(store: Store): new (name: string) => Adapter {
+export function adapterFactory(store: Store, database: Database): new (name: string) => Adapter {
+  const registrations = new OidcRegistrations(database);
   return class StoreAdapter implements Adapter {
     readonly name: string;
 
@@ -56,9 +61,9 @@ export function adapterFactory(store: Store): new (name: string) => Adapter {
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
       const key = this.#key(id);
       const stored = BEARER.has(this.name) ? { ...payload, jti: undefined } : payload;
-      if (DURABLE.has(this.name) && !(typeof expiresIn === 'number' && expiresIn > 0)) {
-        await store.set(key, JSON.stringify(stored));
-        if (this.name === 'Client') await store.setAdd(keys.oidcRegisteredClients(), id);
+      if (REGISTRATIONS.has(this.name)) {
+        const expiresAt = typeof expiresIn === 'number' && expiresIn > 0 ? new Date(Date.now() + expiresIn * 1000) : null;
+        await registrations.put(this.name, digest(id), this.name === 'Client' ? id : null, stored, expiresAt);
         return;
       }
       const ttlMs = ttlMsFor(expiresIn);
@@ -76,7 +81,10 @@ export function adapterFactory(store: Store): new (name: string) => Adapter {
 
     async find(id: string): Promise<AdapterPayload | undefined> {
       let payload: AdapterPayload | undefined;
-      if (CONSUMABLE.has(this.name)) {
+      if (REGISTRATIONS.has(this.name)) {
+        payload = ((await registrations.get(this.name, digest(id))) as AdapterPayload | null) ?? undefined;
+        if (!payload) return undefined;
+      } else if (CONSUMABLE.has(this.name)) {
         const hash = await store.hashGetAll(this.#key(id)).catch(async (err: Error) => {
           // A pushed request stored as a string by the previous release (they live a minute):
           // it is read as it is, and its first use removes it.
@@ -106,6 +114,10 @@ export function adapterFactory(store: Store): new (name: string) => Adapter {
     }
 
     async consume(id: string): Promise<void> {
+      if (REGISTRATIONS.has(this.name)) {
+        await registrations.consume(this.name, digest(id), Math.floor(Date.now() / 1000));
+        return;
+      }
       // Never create a consumed marker for an artefact that has expired or never was
       // (every artefact has a TTL, so one that exists has not expired): one step.
       const marked = await store.hashUpdate(this.#key(id), { consumed: String(Math.floor(Date.now() / 1000)) });
@@ -114,8 +126,8 @@ export function adapterFactory(store: Store): new (name: string) => Adapter {
     }
 
     async destroy(id: string): Promise<void> {
-      await store.del(this.#key(id));
-      if (this.name === 'Client') await store.setRemove(keys.oidcRegisteredClients(), id);
+      if (REGISTRATIONS.has(this.name)) await registrations.delete(this.name, digest(id));
+      else await store.del(this.#key(id));
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
@@ -128,8 +140,8 @@ export function adapterFactory(store: Store): new (name: string) => Adapter {
 }
 
 /** Revokes every OIDC grant of an account: its tokens and the grant itself. */
-export async function revokeAccountGrants(store: Store, accountId: string): Promise<number> {
-  const Adapter = adapterFactory(store);
+export async function revokeAccountGrants(store: Store, database: Database, accountId: string): Promise<number> {
+  const Adapter = adapterFactory(store, database);
   const tokens = new Adapter('Grant');
   const index = keys.accountGrants(accountId);
   const grantIds = await store.setMembers(index);
@@ -142,11 +154,11 @@ export async function revokeAccountGrants(store: Store, accountId: string): Prom
 }
 
 /** The clients registered over HTTP (RFC 7591), with their metadata (secrets left out). */
-export async function registeredClients(store: Store): Promise<Array<Record<string, unknown>>> {
-  const Adapter = adapterFactory(store);
+export async function registeredClients(store: Store, database: Database): Promise<Array<Record<string, unknown>>> {
+  const Adapter = adapterFactory(store, database);
   const clients = new Adapter('Client');
   const out: Array<Record<string, unknown>> = [];
-  for (const id of (await store.setMembers(keys.oidcRegisteredClients())).sort()) {
+  for (const id of await new OidcRegistrations(database).clientIds()) {
     const metadata = await clients.find(id);
     if (!metadata) continue;
     const { client_secret, registration_access_token: _rat, ...rest } = metadata as Record<string, unknown>;
@@ -156,8 +168,8 @@ export async function registeredClients(store: Store): Promise<Array<Record<stri
 }
 
 /** Removes a registered client; resolves false when there is none of that id. Its tokens expire by themselves. */
-export async function removeRegisteredClient(store: Store, clientId: string): Promise<boolean> {
-  const clients = new (adapterFactory(store))('Client');
+export async function removeRegisteredClient(store: Store, database: Database, clientId: string): Promise<boolean> {
+  const clients = new (adapterFactory(store, database))('Client');
   if (!(await clients.find(clientId))) return false;
   await clients.destroy(clientId);
   return true;

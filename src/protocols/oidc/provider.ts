@@ -14,6 +14,7 @@ import type { Gate } from '../../domain/sessions/gate.ts';
 import type { SsoSession } from '../../domain/sessions/sso-sessions.ts';
 import { AppError } from '../../domain/errors.ts';
 import { StoreUnavailableError, type Store } from '../../store/index.ts';
+import type { Database } from '../../store/database/index.ts';
 import type { Render } from '../../http/respond.ts';
 import { adapterFactory } from './adapter.ts';
 import { ACR_MFA, ACR_VALUES, acrOf, requestedAcr } from './acr.ts';
@@ -23,6 +24,7 @@ import { CookieSigner } from '../../http/cookie-signer.ts';
 export interface OidcDeps {
   settings: Settings;
   store: Store;
+  database: Database;
   directory: Directory;
   clients: OidcClientFile[];
   jwks: { keys: Array<Record<string, unknown>> };
@@ -157,7 +159,7 @@ export function createProvider(deps: OidcDeps): Provider {
     token.clientId === client.clientId;
 
   const configuration: Configuration = {
-    adapter: adapterFactory(deps.store),
+    adapter: adapterFactory(deps.store, deps.database),
     clients: deps.clients.map(toClientMetadata) as unknown as Configuration['clients'],
     jwks: deps.jwks as Configuration['jwks'],
     cookies: {

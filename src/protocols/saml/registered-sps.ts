@@ -3,17 +3,16 @@
 // metadata inline, validated by the same schema and metadata checks (parseSamlSp,
 // serviceProviderFrom) when it is added and again whenever a process loads it.
 //
-// Layout (durable keys, store/keys.ts):
-//   saml:sp:{<digest of entityID>}   the record (SET NX: one per entityID)
-//   saml:sp-id:{<id>}                the short id's claim (SET NX: ids unique)
-//   saml:registered-sps              index: "<digest>.<revision>" per record
-// Every process keeps the records it has read, and re-reads the index (one SMEMBERS) when
+// Kept in the directory's database (store/directory/saml-registrations.ts): one row per
+// entityID, ids unique, each with a revision; processes know records as "<digest>.<revision>".
+// Every process keeps the records it has read, and re-reads the list (one query) when
 // its copy is older than a few seconds or an unknown SP is asked for (service-providers.ts).
 // A new revision in the index (removed then added again) is read afresh.
 import { createHash, randomBytes } from 'node:crypto';
 import { ConfigError } from '../../config/settings.ts';
 import { parseSamlSp, type SamlSpFile } from '../../config/relying-parties.ts';
-import { keys, type Store } from '../../store/index.ts';
+import type { Database } from '../../store/database/index.ts';
+import { SamlRegistrations, SpTakenError } from '../../store/directory/saml-registrations.ts';
 
 export interface RegisteredSpRecord {
   v: 1;
@@ -41,62 +40,47 @@ export class RegistrationRefused extends Error {
   override name = 'RegistrationRefused';
 }
 
-/**
- * Stores a validated SP. Refused when its entityID or id is registered already. A create
- * that fails midway undoes what it wrote.
- */
-export async function registerSp(store: Store, record: Omit<RegisteredSpRecord, 'v' | 'rev'>, id: string): Promise<RegisteredSpRecord> {
-  const digest = entityDigest(record.entityId);
+/** Stores a validated SP. Refused when its entityID or id is registered already. */
+export async function registerSp(database: Database, record: Omit<RegisteredSpRecord, 'v' | 'rev'>, id: string): Promise<RegisteredSpRecord> {
   const full: RegisteredSpRecord = { v: 1, rev: randomBytes(6).toString('hex'), ...record };
-  if (!(await store.set(keys.samlRegisteredSpId(id), digest, { onlyIfAbsent: true }))) {
-    throw new RegistrationRefused(`id: "${id}" is already registered in the store (cli list-rps)`);
-  }
-  let wroteRecord = false;
   try {
-    if (!(await store.set(keys.samlRegisteredSp(digest), JSON.stringify(full), { onlyIfAbsent: true }))) {
-      throw new RegistrationRefused(`metadata: entityID "${record.entityId}" is already registered in the store (cli list-rps)`);
-    }
-    wroteRecord = true;
-    await store.setAdd(keys.samlRegisteredSps(), `${digest}.${full.rev}`);
-    return full;
+    await new SamlRegistrations(database).insert(entityDigest(record.entityId), id, full.rev, full);
   } catch (err) {
-    await Promise.allSettled([
-      store.del(keys.samlRegisteredSpId(id)),
-      ...(wroteRecord ? [store.del(keys.samlRegisteredSp(digest))] : []),
-    ]);
-    throw err;
+    if (!(err instanceof SpTakenError)) throw err;
+    throw new RegistrationRefused(err.field === 'id' ? `id: "${id}" is already registered in the store (cli list-rps)` : `metadata: entityID "${record.entityId}" is already registered in the store (cli list-rps)`);
   }
+  return full;
 }
 
-/** Reads one record by index member; null when it is gone or of another revision. */
-export async function readRegistered(store: Store, member: string): Promise<RegisteredSpRecord | null> {
+/** Reads one record by its member ("<digest>.<rev>"); null when it is gone or of another revision. */
+export async function readRegistered(database: Database, member: string): Promise<RegisteredSpRecord | null> {
   const [digest, rev] = member.split('.');
-  const raw = await store.get(keys.samlRegisteredSp(digest ?? ''));
-  if (!raw) return null;
-  const record = JSON.parse(raw) as RegisteredSpRecord;
+  const record = (await new SamlRegistrations(database).get(digest ?? '')) as RegisteredSpRecord | null;
+  if (!record) return null;
   if (record.v !== 1) throw new ConfigError(`store:${record.entityId}: record version ${String(record.v)} is newer than this release reads`);
   return record.rev === rev ? record : null;
 }
 
+/** Every registered SP as "<digest>.<rev>" (what processes compare with the copies they hold). */
+export function registeredMembers(database: Database): Promise<string[]> {
+  return new SamlRegistrations(database).members();
+}
+
 /** Every registered record (for listing). */
-export async function registeredRecords(store: Store): Promise<RegisteredSpRecord[]> {
+export async function registeredRecords(database: Database): Promise<RegisteredSpRecord[]> {
   const records: RegisteredSpRecord[] = [];
-  for (const member of await store.setMembers(keys.samlRegisteredSps())) {
-    const r = await readRegistered(store, member);
+  for (const member of await registeredMembers(database)) {
+    const r = await readRegistered(database, member);
     if (r) records.push(r);
   }
   return records.sort((a, b) => a.entityId.localeCompare(b.entityId));
 }
 
 /** Removes a registered SP by entityID or id; the removed record, or null when there is none. */
-export async function unregisterSp(store: Store, entityIdOrId: string): Promise<RegisteredSpRecord | null> {
-  const record = (await registeredRecords(store)).find((r) => r.entityId === entityIdOrId || r.rp.id === entityIdOrId);
+export async function unregisterSp(database: Database, entityIdOrId: string): Promise<RegisteredSpRecord | null> {
+  const record = (await registeredRecords(database)).find((r) => r.entityId === entityIdOrId || r.rp.id === entityIdOrId);
   if (!record) return null;
-  const digest = entityDigest(record.entityId);
-  // The index first: processes stop using it at their next look at the index.
-  await store.setRemove(keys.samlRegisteredSps(), `${digest}.${record.rev}`);
-  await store.del(keys.samlRegisteredSp(digest));
-  await store.del(keys.samlRegisteredSpId(String(record.rp.id)));
+  await new SamlRegistrations(database).delete(entityDigest(record.entityId));
   return record;
 }
 

@@ -4,9 +4,8 @@
 // encrypt and what to release. Errors name the file and what is wrong.
 import { X509Certificate } from 'node:crypto';
 import { ConfigError } from '../../config/settings.ts';
-import type { Store } from '../../store/index.ts';
-import { keys } from '../../store/keys.ts';
-import { readRegistered, recordFile } from './registered-sps.ts';
+import type { Database } from '../../store/database/index.ts';
+import { readRegistered, recordFile, registeredMembers } from './registered-sps.ts';
 import type { SamlAttributeName, SamlSpFile } from '../../config/relying-parties.ts';
 import type { AttributeProfile } from './attributes.ts';
 import { BINDING, BINDING_SOAP, DATA_ENCRYPTION, NS } from './constants.ts';
@@ -159,7 +158,7 @@ export function serviceProviderFrom(file: SamlSpFile, defaultRelayStateMax: numb
 
 /** Where registered SPs are read from, and how long a process's copy of them is used. */
 export interface RegisteredSource {
-  store: Store;
+  database: Database;
   /** A copy of the registered SPs older than this is read again before use (default 2 s): removal takes this long at most. */
   cacheMs?: number;
   /** An unknown SP is looked for in the store again when the copy is older than this (default 250 ms). */
@@ -208,9 +207,9 @@ export class ServiceProviders {
   }
 
   async #load(): Promise<void> {
-    const { store, onSkipped } = this.#source!;
+    const { database, onSkipped } = this.#source!;
     const started = Date.now();
-    const members = await store.setMembers(keys.samlRegisteredSps());
+    const members = await registeredMembers(database);
     const next = new Map<string, ServiceProvider>();
     for (const member of members.sort()) {
       const known = this.#registered.get(member);
@@ -219,7 +218,7 @@ export class ServiceProviders {
         continue;
       }
       try {
-        const record = await readRegistered(store, member);
+        const record = await readRegistered(database, member);
         if (!record) continue;
         const sp = serviceProviderFrom(recordFile(record), this.#defaultRelayStateMax);
         // A file always wins: a registered SP never stands in for one defined in a file.

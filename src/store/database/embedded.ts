@@ -1,0 +1,58 @@
+// The directory inside the IdP's own process: PostgreSQL compiled to WebAssembly (PGlite),
+// kept in a data folder, so `npm start` needs no server and what it creates survives a
+// restart (also a SIGKILL). Same SQL, same migrations as a PostgreSQL server. One process
+// only: several IdP processes (IDP_WORKERS, replicas) need DATABASE_URL.
+// Without a folder (tests) the database lives in memory.
+import { mkdirSync } from 'node:fs';
+import type { PGlite } from '@electric-sql/pglite';
+import { StoreUnavailableError } from '../store.ts';
+import type { Database, Row, Sql } from './database.ts';
+
+export class EmbeddedDatabase implements Database {
+  readonly kind = 'embedded' as const;
+  readonly description: string;
+  /** The database once open (opening starts at construction; queries wait for it). */
+  readonly #db: Promise<PGlite>;
+  #closed = false;
+
+  /** Opens (creating when new) the database in `dataDir`; in memory when null. */
+  constructor(dataDir: string | null) {
+    this.description = dataDir ? `embedded PostgreSQL (PGlite) in ${dataDir}` : 'embedded PostgreSQL (PGlite) in memory';
+    this.#db = (async () => {
+      // Loaded only here: a process on a PostgreSQL server never loads the WebAssembly build.
+      const { PGlite } = await import('@electric-sql/pglite');
+      if (dataDir) mkdirSync(dataDir, { recursive: true });
+      return PGlite.create({
+        ...(dataDir ? { dataDir } : {}),
+        // A small instance: the directory of a school fits in a few MB of buffers.
+        postgresqlconf: ['shared_buffers = 16MB', 'work_mem = 2MB'],
+      });
+    })();
+    // A failure to open is reported by every query; not an unhandled rejection meanwhile.
+    this.#db.catch(() => {});
+  }
+
+  async #open(): Promise<PGlite> {
+    if (this.#closed) throw new StoreUnavailableError('the embedded database is closed');
+    return this.#db;
+  }
+
+  async query<R extends Row = Row>(text: string, params: readonly unknown[] = []): Promise<R[]> {
+    return ((await this.#open()).query<R>(text, params as unknown[])).then((r) => r.rows);
+  }
+
+  async transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
+    return (await this.#open()).transaction((t) => fn({ query: async <R extends Row = Row>(text: string, params: readonly unknown[] = []) => (await t.query<R>(text, params as unknown[])).rows }));
+  }
+
+  async writable(): Promise<void> {
+    await this.query('select 1');
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const db = await this.#db.catch(() => null);
+    await db?.close();
+  }
+}

@@ -1,0 +1,233 @@
+// The directory on a PostgreSQL server through node-postgres (a pool of connections).
+// Production runs it with synchronous replication under a failover manager (README
+// "Production"): a commit is acknowledged only once the synchronous standby has it.
+//
+// Finding the writable member: DATABASE_URL may name several hosts, as libpq does
+// (postgres://user@h1:5432,h2:5432,h3:5432/idp); node-postgres takes one host, so the pool
+// is opened on the first member that is not in recovery, and found again whenever that
+// member stops answering or turns read-only (a switchover or failover).
+//
+// Two traps of synchronous replication, handled here:
+// - a write whose connection breaks after it was sent may have been committed: it rejects
+//   with OutcomeUnknownError, never with a plain failure;
+// - cancelling a commit that waits for its standby (statement_timeout, pg_cancel_backend)
+//   makes PostgreSQL report *success* with only a WARNING, though the row is not replicated:
+//   no timeout is ever set on statements, and a query answered with that warning rejects
+//   with OutcomeUnknownError.
+import pg from 'pg';
+import { StoreUnavailableError } from '../store.ts';
+import { isUnavailable, OutcomeUnknownError, type Database, type Row, type Sql } from './database.ts';
+
+export interface PostgresConnection {
+  /** postgres://user:password@host:port[,host:port…]/database?sslmode=… */
+  url: string;
+  /** The schema the IdP's tables live in (created by the migrations). */
+  schema: string;
+  poolSize?: number;
+  connectTimeoutMs?: number;
+}
+
+interface Member {
+  host: string;
+  port: number;
+}
+
+/** Splits libpq's multi-host form into its members and a one-host URL for the rest. */
+export function parseDatabaseUrl(url: string): { members: Member[]; base: pg.ClientConfig } {
+  const m = /^(postgres(?:ql)?:\/\/)(?:([^@/]*)@)?([^/?]*)(.*)$/.exec(url);
+  if (!m) throw new Error('DATABASE_URL must look like postgres://user@host:5432/database');
+  const [, scheme, auth, hostList, rest] = m;
+  const members = (hostList ?? '').split(',').filter(Boolean).map((h) => {
+    const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(h);
+    if (bracket) return { host: bracket[1]!, port: Number(bracket[2] ?? 5432) };
+    const i = h.lastIndexOf(':');
+    return i > 0 ? { host: h.slice(0, i), port: Number(h.slice(i + 1)) } : { host: h, port: 5432 };
+  });
+  if (!members.length || members.some((x) => !x.host || !Number.isInteger(x.port))) throw new Error('DATABASE_URL names no usable host');
+  const single = `${scheme}${auth ? `${auth}@` : ''}placeholder${rest}`;
+  const parsed = new URL(single.replace(/^postgres(ql)?:/, 'http:'));
+  for (const p of ['target_session_attrs', 'options']) parsed.searchParams.delete(p);
+  const base: pg.ClientConfig = {
+    user: decodeURIComponent(parsed.username) || undefined,
+    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+    database: decodeURIComponent(parsed.pathname.slice(1)) || undefined,
+  };
+  const sslmode = parsed.searchParams.get('sslmode');
+  if (sslmode && sslmode !== 'disable') base.ssl = sslmode === 'no-verify' || sslmode === 'require' ? { rejectUnauthorized: false } : true;
+  return { members, base };
+}
+
+/** What the log may show of a URL: its members and database, no credentials. */
+export function describeDatabaseUrl(url: string, schema: string): string {
+  try {
+    const { members, base } = parseDatabaseUrl(url);
+    return `PostgreSQL ${members.map((x) => `${x.host}:${x.port}`).join(',')}/${base.database ?? ''} (schema ${schema})`;
+  } catch {
+    return 'PostgreSQL (DATABASE_URL unreadable)';
+  }
+}
+
+const WRITE = /^\s*(insert|update|delete|merge|with|create|alter|drop|select\s+pg_advisory)/i;
+const SYNC_CANCELLED = /canceling wait for synchronous replication/i;
+
+export class PostgresDatabase implements Database {
+  readonly kind = 'postgres' as const;
+  readonly description: string;
+  readonly #members: Member[];
+  readonly #config: pg.PoolConfig;
+  #pool: pg.Pool | null = null;
+  #finding: Promise<pg.Pool> | null = null;
+  #closed = false;
+  /** Connections that were told a synchronous-replication wait was cancelled, since their last query began. */
+  readonly #cancelledWaits = new WeakSet<pg.PoolClient>();
+
+  constructor(connection: PostgresConnection) {
+    const { members, base } = parseDatabaseUrl(connection.url);
+    this.#members = members;
+    this.description = describeDatabaseUrl(connection.url, connection.schema);
+    this.#config = {
+      ...base,
+      max: connection.poolSize ?? 10,
+      connectionTimeoutMillis: connection.connectTimeoutMs ?? 3_000,
+      idleTimeoutMillis: 30_000,
+      // Tables resolve in the IdP's schema; nothing else is set per session.
+      options: `-c search_path=${quoteIdent(connection.schema)}`,
+      application_name: 'school-idp',
+      keepAlive: true,
+    };
+  }
+
+  /** The pool on the writable member, found (again) when there is none. */
+  #writable(): Promise<pg.Pool> {
+    if (this.#closed) return Promise.reject(new StoreUnavailableError('the database connection is closed'));
+    if (this.#pool) return Promise.resolve(this.#pool);
+    this.#finding ??= this.#find().finally(() => (this.#finding = null));
+    return this.#finding;
+  }
+
+  async #find(): Promise<pg.Pool> {
+    const reasons: string[] = [];
+    for (const member of this.#members) {
+      if (this.#members.length > 1) {
+        const probe = new pg.Client({ ...this.#config, host: member.host, port: member.port });
+        try {
+          await probe.connect();
+          const [row] = (await probe.query<{ ro: boolean }>('select pg_is_in_recovery() as ro')).rows;
+          if (row?.ro) {
+            reasons.push(`${member.host}:${member.port} is a standby`);
+            continue;
+          }
+        } catch (err) {
+          reasons.push(`${member.host}:${member.port}: ${(err as Error).message}`);
+          continue;
+        } finally {
+          await probe.end().catch(() => {});
+        }
+      }
+      const pool = new pg.Pool({ ...this.#config, host: member.host, port: member.port });
+      // An idle connection that breaks (the server restarted) is reported here, not thrown.
+      pool.on('error', () => this.#drop(pool));
+      pool.on('connect', (client) => {
+        client.on('notice', (n) => {
+          if (SYNC_CANCELLED.test(n.message ?? '')) this.#cancelledWaits.add(client);
+        });
+      });
+      this.#pool = pool;
+      return pool;
+    }
+    throw new StoreUnavailableError(`no writable PostgreSQL member: ${reasons.join('; ')}`);
+  }
+
+  #drop(pool: pg.Pool): void {
+    if (this.#pool !== pool) return;
+    this.#pool = null;
+    pool.end().catch(() => {});
+  }
+
+  /** The error a caller sees for `err`, met while running `text` on `pool`. */
+  #failure(pool: pg.Pool, err: unknown, sent: boolean, text: string): unknown {
+    if (!isUnavailable(err)) return err;
+    this.#drop(pool);
+    const message = (err as Error).message;
+    if (err instanceof StoreUnavailableError) return err;
+    // A write that reached the server and lost its answer may have been committed.
+    if (sent && WRITE.test(text) && !/ECONNREFUSED|timeout exceeded when trying to connect|read-only transaction|the database system is/.test(message)) {
+      return new OutcomeUnknownError(`the database did not confirm the write (${message}): it may or may not have been saved`);
+    }
+    return new StoreUnavailableError(`database unavailable: ${message}`);
+  }
+
+  async #client(): Promise<{ pool: pg.Pool; client: pg.PoolClient }> {
+    const pool = await this.#writable();
+    try {
+      return { pool, client: await pool.connect() };
+    } catch (err) {
+      throw this.#failure(pool, err, false, '');
+    }
+  }
+
+  #checkSyncWait(client: pg.PoolClient): void {
+    if (!this.#cancelledWaits.has(client)) return;
+    this.#cancelledWaits.delete(client);
+    throw new OutcomeUnknownError('the wait for the synchronous standby was cancelled: the write is on the primary but may not be replicated');
+  }
+
+  async query<R extends Row = Row>(text: string, params: readonly unknown[] = []): Promise<R[]> {
+    const { pool, client } = await this.#client();
+    let broken: unknown;
+    try {
+      const result = await client.query<R>(text, params as unknown[]);
+      this.#checkSyncWait(client);
+      return result.rows;
+    } catch (err) {
+      broken = err;
+      throw this.#failure(pool, err, true, text);
+    } finally {
+      client.release(broken !== undefined && isUnavailable(broken) ? (broken as Error) : undefined);
+    }
+  }
+
+  async transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
+    const { pool, client } = await this.#client();
+    const tx: Sql = {
+      query: async <R extends Row = Row>(text: string, params: readonly unknown[] = []) => (await client.query<R>(text, params as unknown[])).rows,
+    };
+    let broken: unknown;
+    let committing = false;
+    try {
+      await client.query('begin');
+      const result = await fn(tx);
+      committing = true;
+      await client.query('commit');
+      this.#checkSyncWait(client);
+      return result;
+    } catch (err) {
+      broken = err;
+      if (!committing) await client.query('rollback').catch(() => {});
+      // Before COMMIT was sent nothing is saved: a plain failure. A COMMIT without its answer is unknown.
+      throw this.#failure(pool, err, committing, committing ? 'update' : 'select');
+    } finally {
+      client.release(broken !== undefined && isUnavailable(broken) ? (broken as Error) : undefined);
+    }
+  }
+
+  async writable(): Promise<void> {
+    const rows = await this.query<{ ro: string }>('show transaction_read_only');
+    if (rows[0]?.ro !== 'off') {
+      if (this.#pool) this.#drop(this.#pool);
+      throw new StoreUnavailableError('the database member in use is read-only');
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const pool = this.#pool;
+    this.#pool = null;
+    await pool?.end().catch(() => {});
+  }
+}
+
+/** A schema name as an SQL identifier (only names the settings accept reach here). */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
