@@ -13,6 +13,8 @@ import { v1Record } from './v1-fixture.ts';
 import { Browser } from '../support/browser.ts';
 import { Journey, launchChromium } from '../support/chromium.ts';
 import { DEMO, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { makeDatabase, type TestDatabase } from '../support/database.ts';
+import { Directory } from '../../src/domain/accounts/directory.ts';
 import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
 import { SoftAuthenticator } from '../support/soft-authenticator.ts';
 
@@ -33,7 +35,16 @@ describe('backup and restore (CLI)', function () {
   let url: string;
   let dir: string;
   let file: string;
-  const envFor = (prefix: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({ ...process.env, REDIS_URL: url, REDIS_KEY_PREFIX: prefix, IDP_BACKUP_KEY: KEY, ...extra });
+  // A place to restore into: a Redis key prefix and a database schema of its own.
+  interface Target { prefix: string; db: TestDatabase }
+  const targets: TestDatabase[] = [];
+  const newTarget = async (): Promise<Target> => {
+    const db = await makeDatabase();
+    targets.push(db);
+    return { prefix: uniquePrefix(), db };
+  };
+  const envFor = (target: Target, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({ ...process.env, REDIS_URL: url, REDIS_KEY_PREFIX: target.prefix, ...target.db.env, IDP_BACKUP_KEY: KEY, ...extra });
+  let sourceTarget: Target;
   let sourcePrefix: string;
   const device = new SoftAuthenticator();
 
@@ -43,6 +54,7 @@ describe('backup and restore (CLI)', function () {
     const store = new RedisStore({ url, keyPrefix: sourcePrefix });
     await store.ready();
     source = await startTestIdp({ store });
+    sourceTarget = { prefix: sourcePrefix, db: { database: source.database, env: source.databaseEnv, close: async () => {} } };
     dir = mkdtempSync(path.join(tmpdir(), 'idp-backup-'));
     file = path.join(dir, 'directory.jsonl.enc');
     // A lock, and a field this release does not know, must both come back.
@@ -53,12 +65,13 @@ describe('backup and restore (CLI)', function () {
     const daniel = (await source.idp.directory.findByLoginId(DEMO.staff.loginId))!;
     const options = await source.idp.mfa.registrationOptions(daniel);
     assert.ok(await source.idp.mfa.addPasskey(daniel, device.register(options as never, source.url) as never, options.challenge, 'Laptop', {}));
-    const r = await runCli(envFor(sourcePrefix), 'export', '--out', file);
+    const r = await runCli(envFor(sourceTarget), 'export', '--out', file);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /exported \d+ account\(s\) and 1 lock\(s\)/);
   });
   after(async () => {
     await source.close();
+    for (const db of targets) await db.close();
   });
 
   it('holds no clear secrets', () => {
@@ -67,13 +80,13 @@ describe('backup and restore (CLI)', function () {
   });
 
   it('restores into an empty store: old passwords and answers work, the lock and unknown fields are kept, a second restore is refused', async () => {
-    const prefix = uniquePrefix();
-    const r = await runCli(envFor(prefix), 'import-backup', file);
+    const target = await newTarget();
+    const r = await runCli(envFor(target), 'import-backup', file);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /restored \d+ account\(s\) and 1 lock\(s\)/);
-    const store = new RedisStore({ url, keyPrefix: prefix });
+    const store = new RedisStore({ url, keyPrefix: target.prefix });
     await store.ready();
-    const t = await startTestIdp({ store, seed: false });
+    const t = await startTestIdp({ store, database: target.db, seed: false });
     try {
       // Every record is identical to its source, byte for byte.
       for (const { id } of await source.idp.directory.searchLoginIds('', 1000)) {
@@ -121,11 +134,11 @@ describe('backup and restore (CLI)', function () {
       const answered = await f.follow(await f.submit(questions, '/forgot/answers', fields));
       assert.match(answered.res.text, /New Password/);
 
-      const again = await runCli(envFor(prefix), 'import-backup', file);
+      const again = await runCli(envFor(target), 'import-backup', file);
       assert.equal(again.code, 1);
       assert.equal(again.stderr.trim().split('\n').length, 1);
       assert.match(again.stderr, /already has accounts: restore goes into an empty store \(run with --force/);
-      const forced = await runCli(envFor(prefix), 'import-backup', file, '--force');
+      const forced = await runCli(envFor(target), 'import-backup', file, '--force');
       assert.equal(forced.code, 0, forced.stderr);
     } finally {
       await t.close();
@@ -133,18 +146,12 @@ describe('backup and restore (CLI)', function () {
   });
 
   async function refused(bad: string, extra: NodeJS.ProcessEnv, message: RegExp): Promise<void> {
-    const prefix = uniquePrefix();
-    const r = await runCli(envFor(prefix, extra), 'import-backup', bad);
+    const target = await newTarget();
+    const r = await runCli(envFor(target, extra), 'import-backup', bad);
     assert.equal(r.code, 1, r.stdout);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     assert.match(r.stderr, message);
-    const store = new RedisStore({ url, keyPrefix: prefix });
-    await store.ready();
-    try {
-      assert.deepEqual(await store.indexRange(keys.directoryIndex(), '', 10), [], 'nothing restored');
-    } finally {
-      await store.close();
-    }
+    assert.equal(await accountsIn(target), 0, 'nothing restored');
   }
 
   it('refuses a tampered backup and restores nothing', async () => {
@@ -182,6 +189,7 @@ describe('backup and restore (CLI)', function () {
     await w.finish({ accounts: records.length, locks: 0 });
     return out;
   }
+  const accountsIn = (target: Target) => new Directory(target.db.database, Date.now).count();
   const storeAt = async (prefix: string) => {
     const store = new RedisStore({ url, keyPrefix: prefix });
     await store.ready();
@@ -194,19 +202,11 @@ describe('backup and restore (CLI)', function () {
     records.push({ ...v1Record(39), id: 'acc_v1_000039x' }, ...Array.from({ length: 5 }, (_, i) => v1Record(40 + i)));
     const bad = await crafted('duplicate.enc', records);
     await refused(bad, {}, /^login ID v1_student_000039@students\.edu\.sg appears twice in the backup \(lines 41 and 42\): nothing restored$/m);
-    const prefix = uniquePrefix();
-    const r = await runCli(envFor(prefix), 'import-backup', bad, '--force');
+    const target = await newTarget();
+    const r = await runCli(envFor(target), 'import-backup', bad, '--force');
     assert.equal(r.code, 1, 'refused with --force as well');
-    const store = await storeAt(prefix);
-    try {
-      for (const i of [0, 31, 39]) {
-        assert.equal(await store.get(keys.loginId(v1Record(i).loginId)), null, `no claim for record ${i}`);
-        assert.equal(await store.get(keys.account(v1Record(i).id)), null, `no record ${i}`);
-      }
-      assert.deepEqual(await store.indexRange(keys.nameIndex(), '', 10), []);
-    } finally {
-      await store.close();
-    }
+    assert.equal(await accountsIn(target), 0, 'no account written');
+    assert.equal(v1Record(39).loginId.length > 0, true);
   });
 
   it('refuses a malformed line, an account id twice and lines out of export order, and restores nothing', async () => {
@@ -218,11 +218,11 @@ describe('backup and restore (CLI)', function () {
   });
 
   it('--force replaces the directory: accounts, index entries and locks the backup does not have are removed; sessions and the audit stream are left alone', async () => {
-    const prefix = uniquePrefix();
-    const first = await runCli(envFor(prefix), 'import-backup', file);
+    const target = await newTarget();
+    const first = await runCli(envFor(target), 'import-backup', file);
     assert.equal(first.code, 0, first.stderr);
-    const store = await storeAt(prefix);
-    const t = await startTestIdp({ store, seed: false });
+    const store = await storeAt(target.prefix);
+    const t = await startTestIdp({ store, database: target.db, seed: false });
     try {
       const d = t.idp.directory;
       const allen = (await d.findByLoginId(DEMO.student.loginId))!;
@@ -234,32 +234,32 @@ describe('backup and restore (CLI)', function () {
       await t.idp.lockout.lock(allen.loginId);
       await t.idp.lockout.unlock(DEMO.student2.loginId);
       // Daniel's login ID removed and given to a new account (another id).
-      await d.removeEntry(`${daniel.loginId}\u0000${daniel.id}`);
+      await d.delete(daniel.id);
       const reused = await d.create({ ...daniel, displayName: 'Daniel Again' });
       assert.notEqual(reused.id, daniel.id);
       await t.store.set(keys.ssoSession('kept-session'), '{}', { ttlMs: 600_000 });
       await t.idp.audit.record({ type: 'account.created', accountId: extra.id });
-      const auditBefore = (await t.store.streamRange(keys.audit(), 10_000)).length;
+      const auditBefore = (await t.idp.audit.recent(10_000)).length;
 
-      const r = await runCli(envFor(prefix), 'import-backup', file, '--force');
+      const r = await runCli(envFor(target), 'import-backup', file, '--force');
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /restored \d+ account\(s\) and 1 lock\(s\) from .*, removed 2 account\(s\) the backup does not have/);
 
-      // The directory is the backup's, exactly: both indexes, every record, the locks.
-      const all = async (s: typeof store | typeof source.store, key: string) => s.indexRange(key, '', 100_000);
-      assert.deepEqual(await all(t.store, keys.directoryIndex()), await all(source.store, keys.directoryIndex()));
-      assert.deepEqual(await all(t.store, keys.nameIndex()), await all(source.store, keys.nameIndex()));
+      // The directory is the backup's, exactly: login IDs, name search, every record, the locks.
+      assert.deepEqual(await d.searchLoginIds('', 100_000), await source.idp.directory.searchLoginIds('', 100_000));
+      assert.deepEqual(await d.searchNames('', 100_000), await source.idp.directory.searchNames('', 100_000));
+      assert.deepEqual(await d.searchNameParts('*', 'renamed', 10), [], 'no search hit for the name the backup does not have');
       for (const { id } of await source.idp.directory.searchLoginIds('', 1000)) assert.equal(await d.raw(id), await source.idp.directory.raw(id));
-      assert.equal(await t.store.get(keys.account(extra.id)), null);
-      assert.equal(await t.store.get(keys.loginId(extra.loginId)), null);
+      assert.equal(await d.get(extra.id), null);
+      assert.equal(await d.findByLoginId(extra.loginId), null);
       assert.equal(await t.store.get(keys.lock(extra.loginId)), null);
-      assert.equal(await t.store.get(keys.account(reused.id)), null);
-      assert.equal(await t.store.get(keys.loginId(daniel.loginId)), daniel.id);
+      assert.equal(await d.get(reused.id), null);
+      assert.equal((await d.findByLoginId(daniel.loginId))?.id, daniel.id);
       assert.equal(await t.store.get(keys.lock(allen.loginId)), null, 'no lock in the backup: none after');
       assert.notEqual(await t.store.get(keys.lock(DEMO.student2.loginId)), null, "the backup's lock is back");
       // Not part of the directory: left as they were.
       assert.equal(await t.store.get(keys.ssoSession('kept-session')), '{}');
-      assert.equal((await t.store.streamRange(keys.audit(), 10_000)).length, auditBefore);
+      assert.equal((await t.idp.audit.recent(10_000)).length, auditBefore);
       const b = new Browser(t.url);
       const signedIn = await b.signIn((await b.open('/portal')).res, DEMO.staff.loginId, DEMO.staff.password);
       assert.doesNotMatch(signedIn.res.text, /SSPR 5\d{3}|Invalid|incorrect/i);
@@ -272,10 +272,10 @@ describe('backup and restore (CLI)', function () {
     const keyFile = path.join(dir, 'backup.key');
     writeFileSync(keyFile, 'a-random-key-file-content-0123456789\n', { mode: 0o600 });
     const out = path.join(dir, 'with-key-file.enc');
-    const e = await runCli(envFor(sourcePrefix, { IDP_BACKUP_KEY: '' }), 'export', '--out', out, '--key-file', keyFile);
+    const e = await runCli(envFor(sourceTarget, { IDP_BACKUP_KEY: '' }), 'export', '--out', out, '--key-file', keyFile);
     assert.equal(e.code, 0, e.stderr);
     await refused(out, {}, /wrong backup key/);
-    const r = await runCli(envFor(uniquePrefix(), { IDP_BACKUP_KEY: '', IDP_BACKUP_KEY_FILE: keyFile }), 'import-backup', out);
+    const r = await runCli(envFor(await newTarget(), { IDP_BACKUP_KEY: '', IDP_BACKUP_KEY_FILE: keyFile }), 'import-backup', out);
     assert.equal(r.code, 0, r.stderr);
   });
 });

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { projectRoot } from '../../src/config/settings.ts';
 import type { Account } from '../../src/domain/accounts/account.ts';
 import { keys, type Store } from '../../src/store/index.ts';
+import type { Directory } from '../../src/domain/accounts/directory.ts';
 
 export const V1_PASSWORD = 'Old-Password-11';
 export const V1_ANSWERS = ['ramen', 'shark', 'turquoise'];
@@ -16,9 +17,15 @@ export function v1Record(i: number, extra: Record<string, unknown> = {}): Accoun
   return { ...structuredClone(template), id: `acc_v1_${n}`, loginId: `v1_student_${n}@students.edu.sg`, displayName: `V1 Student ${n}`, ...extra } as Account;
 }
 
-/** Writes `count` v1 accounts (raw, as the old release did), `parallel` at a time. */
-export async function loadV1(store: Store, count: number, extra: (i: number) => Record<string, unknown> = () => ({})): Promise<Account[]> {
+/** Writes `count` v1 accounts into the directory (their JSON as the old release wrote it). */
+export async function loadV1(directory: Directory, count: number, extra: (i: number) => Record<string, unknown> = () => ({})): Promise<Account[]> {
   const records = Array.from({ length: count }, (_, i) => v1Record(i, extra(i)));
+  for (let i = 0; i < records.length; i += 50) await Promise.all(records.slice(i, i + 50).map((r) => directory.restore(r)));
+  return records;
+}
+
+/** Writes accounts into a Redis as the releases before PostgreSQL kept the directory (for migrate-directory). */
+export async function loadIntoRedis(store: Store, records: Account[]): Promise<Account[]> {
   for (let i = 0; i < records.length; i += 200) {
     await Promise.all(records.slice(i, i + 200).map(async (r) => {
       await store.set(keys.loginId(r.loginId), r.id, { onlyIfAbsent: true });
@@ -28,21 +35,4 @@ export async function loadV1(store: Store, count: number, extra: (i: number) => 
     }));
   }
   return records;
-}
-
-/**
- * The previous release's Directory.update, verbatim in behaviour: parse, change, set
- * updatedAt, compare-and-set; it knows nothing of `v` (it keeps whatever it parsed).
- */
-export async function oldUpdate(store: Store, id: string, change: (a: Account) => Account | null): Promise<Account | null> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const raw = await store.get(keys.account(id));
-    if (!raw) return null;
-    const current = JSON.parse(raw) as Account;
-    const next = change(structuredClone(current));
-    if (!next) return current;
-    next.updatedAt = Date.now();
-    if (await store.compareAndSet(keys.account(id), raw, JSON.stringify(next))) return next;
-  }
-  throw new Error(`old writer: ${id} kept changing`);
 }

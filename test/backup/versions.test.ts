@@ -20,7 +20,7 @@ describe('versioned account records', () => {
     await t.close();
   });
 
-  const raw = async (id: string) => JSON.parse((await t.store.get(keys.account(id)))!) as Account & Record<string, unknown>;
+  const raw = async (id: string) => JSON.parse((await t.idp.directory.raw(id))!) as Account & Record<string, unknown>;
 
   it('new accounts are written with the current version', async () => {
     const a = await t.idp.directory.create({ loginId: 'new_one@students.edu.sg', displayName: 'New One', givenName: 'New', familyName: 'One', school: { code: 'X', name: 'X' }, level: null, roles: ['student'], status: 'active', passwordHash: 'x', mustChangePassword: false, passwordChangedAt: 0, passwordHistory: [], questions: [] });
@@ -28,7 +28,7 @@ describe('versioned account records', () => {
   });
 
   it('a field this release does not know survives sign-in, password change and admin updates (v1 record)', async () => {
-    const [r] = await loadV1(t.store, 1, () => ({ futureField: { house: 'Red', since: 2027 }, futureFlag: true }));
+    const [r] = await loadV1(t.idp.directory, 1, () => ({ futureField: { house: 'Red', since: 2027 }, futureFlag: true }));
     const id = r!.id;
     const keep = (step: string) => async () => {
       const now = await raw(id);
@@ -55,13 +55,13 @@ describe('versioned account records', () => {
   });
 
   it('a record of a newer version is read but not written: the user sees SSPR 5019 and the record is unchanged', async () => {
-    const [r] = await loadV1(t.store, 1, () => ({ v: ACCOUNT_VERSION + 1, newThing: 'x' }));
-    const before = await t.store.get(keys.account(r!.id));
+    const [r] = await loadV1(t.idp.directory, 1, () => ({ v: ACCOUNT_VERSION + 1, newThing: 'x' }));
+    const before = await t.idp.directory.raw(r!.id);
     assert.equal((await t.idp.directory.get(r!.id))?.loginId, r!.loginId);
     const b = new Browser(t.url);
     const res = await b.signIn((await b.open('/portal')).res, r!.loginId, V1_PASSWORD);
     assert.match(res.res.text, /SSPR 5019/);
     await assert.rejects(t.idp.administration.setStatus(MINISTRY, ADMIN, r!.id, 'disabled', {}), /written by a newer release/);
-    assert.equal(await t.store.get(keys.account(r!.id)), before);
+    assert.equal(await t.idp.directory.raw(r!.id), before);
   });
 });

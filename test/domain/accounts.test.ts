@@ -8,6 +8,7 @@ import { AuditLog } from '../../src/domain/audit/audit-log.ts';
 import { Lockout } from '../../src/domain/security/lockout.ts';
 import type { Store } from '../../src/store/index.ts';
 import { FAST_ARGON2, makeStore } from '../support/idp.ts';
+import { makeDatabase, type TestDatabase } from '../support/database.ts';
 
 const seed = [{
   loginId: 'Zoe_Ng@Students.edu.sg', password: 'Pebble-Lantern-88', temporary: false, givenName: 'Zoe', familyName: 'Ng',
@@ -15,19 +16,22 @@ const seed = [{
   questions: [{ question: 'What is your favourite food?', answer: '  Chicken   RICE ' }],
 }];
 
-describe('directory, hashing and seeding (Redis)', () => {
+describe('directory, hashing and seeding (PostgreSQL and Redis)', () => {
   let store: Store;
+  let db: TestDatabase;
   beforeEach(async () => {
     store = await makeStore('redis');
+    db = await makeDatabase();
   });
   afterEach(async () => {
     await store.close();
+    await db.close();
   });
 
   function deps(params = FAST_ARGON2) {
-    const directory = new Directory(store, Date.now);
+    const directory = new Directory(db.database, Date.now);
     const hasher = new SecretHasher(params);
-    const audit = new AuditLog(store, Date.now, 1000);
+    const audit = new AuditLog(db.database, Date.now, 1000);
     const lockout = new Lockout(store, Date.now, { maxFailures: 5, windowMinutes: 15, lockMinutes: null, maxFailuresPerIp: 1000, ipWindowMinutes: 15 });
     return { directory, hasher, audit, auth: new Authenticator(directory, hasher, audit, Date.now, lockout), now: Date.now() };
   }

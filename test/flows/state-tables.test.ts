@@ -18,6 +18,7 @@ import { text } from '../../src/messages/catalogue.ts';
 import { createServices, type Services } from '../../src/services.ts';
 import { keys, MemoryStore } from '../../src/store/index.ts';
 import { DEMO, DEMO_SEED, FAST_ARGON2 } from '../support/idp.ts';
+import { makeDatabase, type TestDatabase } from '../support/database.ts';
 
 const BROWSER = 'browser-secret-of-the-test-0123456789';
 const OTHER_BROWSER = 'another-browser-secret-9876543210';
@@ -32,6 +33,7 @@ describe('flow state tables (no HTTP)', () => {
   let now: number;
   let settings: Settings;
   let store: MemoryStore;
+  let db: TestDatabase;
   let services: Services;
   let machine: FlowMachine;
   const seen: Seen[] = [];
@@ -41,7 +43,8 @@ describe('flow state tables (no HTTP)', () => {
     const clock = () => now;
     settings = loadSettings({ env: {}, overrides: { argon2: FAST_ARGON2 } });
     store = new MemoryStore(clock);
-    services = createServices(settings, store, clock, { sealSecret: 'seal-secret-of-the-test-0123456789abcdef' });
+    db = await makeDatabase();
+    services = createServices(settings, store, db.database, clock, { sealSecret: 'seal-secret-of-the-test-0123456789abcdef' });
     await loadSeed(readSeedFile(DEMO_SEED), { directory: services.directory, hasher: services.hasher, audit: services.audit, now });
     machine = new FlowMachine({
       ...services,
@@ -52,6 +55,10 @@ describe('flow state tables (no HTTP)', () => {
       clock,
       resumeAlive: async (resume) => !(resume.kind === 'oidc' && resume.uid === 'gone-uid'),
     }, FLOW_KINDS);
+  });
+
+  afterEach(async () => {
+    await db.close();
   });
 
   async function flowOf(url: string): Promise<Flow> {

@@ -48,7 +48,7 @@ describe('OIDC dynamic client registration (RFC 7591/7592)', () => {
       assert.ok(meta.client_id && typeof meta.client_secret === 'string');
       const tokens = await codeFlow(t, config);
       assert.equal(tokens.claims()!.aud, meta.client_id);
-      const listed = await registeredClients(t.store);
+      const listed = await registeredClients(t.store, t.database);
       const mine = listed.find((c) => c.client_id === meta.client_id);
       assert.equal(mine?.client_name, 'Registered Test App');
       assert.equal(mine?.client_secret, undefined, 'secrets are not listed');
@@ -69,7 +69,7 @@ describe('OIDC dynamic client registration (RFC 7591/7592)', () => {
       const deleted = await fetch(uri, { method: 'DELETE', headers: auth });
       assert.equal(deleted.status, 204);
       assert.equal((await fetch(uri, { headers: auth })).status, 401);
-      assert.ok(!(await registeredClients(t.store)).some((c) => c.client_id === meta.client_id));
+      assert.ok(!(await registeredClients(t.store, t.database)).some((c) => c.client_id === meta.client_id));
     });
 
     it('refuses what a relying-party file may not say, naming the field', async () => {
@@ -89,8 +89,8 @@ describe('OIDC dynamic client registration (RFC 7591/7592)', () => {
     it('an operator removes a registered client', async () => {
       const config = await register(t, METADATA);
       const id = config.clientMetadata().client_id;
-      assert.equal(await removeRegisteredClient(t.store, id), true);
-      assert.equal(await removeRegisteredClient(t.store, id), false);
+      assert.equal(await removeRegisteredClient(t.store, t.database, id), true);
+      assert.equal(await removeRegisteredClient(t.store, t.database, id), false);
       const b = new Browser(t.url);
       const res = await b.get(`/oidc/auth?client_id=${id}&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(REDIRECT)}`);
       assert.notEqual(res.status, 303);
@@ -107,7 +107,7 @@ describe('OIDC dynamic client registration (RFC 7591/7592)', () => {
       await store.ready();
       // Registration is protected without demo accounts; the harness still seeds them to sign in.
       t = await startTestIdp({ store, overrides: { seed: { demo: false } } });
-      const env = { ...process.env, REDIS_URL: url, REDIS_KEY_PREFIX: prefix, IDP_PUBLIC_URL: t.url, IDP_DEMO_SEED: 'false' };
+      const env = { ...process.env, REDIS_URL: url, REDIS_KEY_PREFIX: prefix, ...t.databaseEnv, IDP_PUBLIC_URL: t.url, IDP_DEMO_SEED: 'false' };
       cli = (...args) => spawnSync(process.execPath, ['src/cli/main.ts', ...args], { cwd: projectRoot, env, encoding: 'utf8' });
     });
     after(async () => t.close());
@@ -115,7 +115,7 @@ describe('OIDC dynamic client registration (RFC 7591/7592)', () => {
     it('refuses registration without an initial access token, accepts one made by the CLI', async () => {
       const anonymous = await fetch(`${t.url}/oidc/reg`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(METADATA) });
       assert.equal(anonymous.status, 401);
-      const token = await createInitialAccessToken(t.settings, t.store, 1);
+      const token = await createInitialAccessToken(t.settings, t.store, t.database, 1);
       const config = await register(t, METADATA, token);
       await codeFlow(t, config);
     });

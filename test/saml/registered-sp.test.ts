@@ -7,7 +7,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SAML, ValidateInResponseTo } from '@node-saml/node-saml';
-import { MemoryStore, RedisStore } from '../../src/store/index.ts';
+import { RedisStore } from '../../src/store/index.ts';
+import { makeDatabase, sameDatabase } from '../support/database.ts';
 import { registerSp, unregisterSp } from '../../src/protocols/saml/registered-sps.ts';
 import { ServiceProviders } from '../../src/protocols/saml/service-providers.ts';
 import { Browser } from '../support/browser.ts';
@@ -35,11 +36,11 @@ describe('SAML SP registered by the CLI, without restart', () => {
     t = await startTestIdp({ store });
     const store2 = new RedisStore({ url, keyPrefix: prefix });
     await store2.ready();
-    t2 = await startTestIdp({ store: store2, seed: false, keysDir: t.keysDir });
+    t2 = await startTestIdp({ store: store2, database: sameDatabase(t.databaseEnv), seed: false, keysDir: t.keysDir });
     idpCert = (await new Browser(t.url).get('/saml/certificate.pem')).text;
     work = mkdtempSync(path.join(tmpdir(), 'idp-add-sp-'));
     // The CLI sees the same relying-party files as the server (fixture-sp is one).
-    env = { ...process.env, REDIS_URL: url, REDIS_KEY_PREFIX: prefix, IDP_RP_DIR: FIXTURE_RPS };
+    env = { ...process.env, REDIS_URL: url, REDIS_KEY_PREFIX: prefix, ...t.databaseEnv, IDP_RP_DIR: FIXTURE_RPS };
   });
   after(async () => {
     metadataServer?.close();
@@ -158,30 +159,31 @@ describe('SAML SP registered by the CLI, without restart', () => {
   });
 });
 
-describe('registered SAML SPs in a process (embedded store)', () => {
+describe('registered SAML SPs in a process (embedded database)', function () {
+  this.timeout(60_000);
   it('are found on a miss at once, dropped after the copy ages, and never stand in for a file SP', async () => {
-    const store = new MemoryStore();
+    const { database, close } = await makeDatabase('embedded');
     const fileSp = testSp({ id: 'file-sp', entityId: 'https://file.example/sp' });
     const skipped: string[] = [];
-    const sps = new ServiceProviders([fileSp.file], 80, { store, cacheMs: 100, missMs: 0, onSkipped: (_m, reason) => skipped.push(reason) });
+    const sps = new ServiceProviders([fileSp.file], 80, { database, cacheMs: 100, missMs: 0, onSkipped: (_m, reason) => skipped.push(reason) });
     const mem = testSp({ id: 'mem-sp', entityId: 'https://mem.example/sp' });
     assert.equal(await sps.findByEntityId(mem.entityId), undefined);
     const record = (sp: ReturnType<typeof testSp>) => ({ entityId: sp.entityId, rp: { protocol: 'saml', id: sp.file.id, display_name: sp.file.display_name, metadata: sp.metadata }, source: '(test)', addedAt: new Date().toISOString(), addedBy: 'test' });
-    await registerSp(store, record(mem), 'mem-sp');
+    await registerSp(database, record(mem), 'mem-sp');
     const found = await sps.findByEntityId(mem.entityId);
     assert.equal(found?.id, 'mem-sp');
     assert.equal(found?.origin, 'store');
     assert.equal((await sps.findById('mem-sp'))?.entityId, mem.entityId);
     // Written to the store directly (not through the CLI's checks): a file's entityID is never taken over.
     const impostor = testSp({ id: 'impostor', entityId: fileSp.entityId });
-    await registerSp(store, record(impostor), 'impostor');
+    await registerSp(database, record(impostor), 'impostor');
     await new Promise((r) => setTimeout(r, 120));
     assert.equal((await sps.findByEntityId(fileSp.entityId))?.id, 'file-sp');
     assert.equal(await sps.findById('impostor'), undefined);
     assert.match(skipped.join('\n'), /collides with \(test file-sp\)/);
-    await unregisterSp(store, mem.entityId);
+    await unregisterSp(database, mem.entityId);
     await new Promise((r) => setTimeout(r, 120));
     assert.equal(await sps.findByEntityId(mem.entityId), undefined);
-    await store.close();
+    await close();
   });
 });

@@ -74,3 +74,9 @@ export async function makeDatabase(kind: 'postgres' | 'embedded' = 'postgres'): 
 export async function dropLeftoverSchemas(): Promise<void> {
   for (const schema of [...created]) await dropSchema(schema);
 }
+
+/** Another connection to the database of `env` (a second IdP on the same directory); closing it drops nothing. */
+export function sameDatabase(env: Record<string, string>): TestDatabase {
+  const database = new PostgresDatabase({ url: env.DATABASE_URL!, schema: env.DATABASE_SCHEMA!, poolSize: 4 });
+  return { database, env, close: () => database.close() };
+}

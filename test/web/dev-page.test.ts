@@ -69,7 +69,7 @@ describe('developer page /dev', () => {
     // One client registered over HTTP (open in demo mode) and one SP registered in the store.
     const registered = await oidc.dynamicClientRegistration(new URL(t.url), { client_name: 'Registered app', redirect_uris: ['http://127.0.0.1:9/registered/cb'] }, undefined, { execute: [oidc.allowInsecureRequests] });
     const storeSp = testSp({ id: 'store-sp', entityId: 'https://store-sp.example/sp', acs: ['https://store-sp.example/acs'] });
-    await registerSp(t.store, { entityId: storeSp.entityId, rp: { protocol: 'saml', id: 'store-sp', display_name: 'Store SP', metadata: storeSp.metadata }, source: '(test)', addedAt: new Date().toISOString(), addedBy: 'test' }, 'store-sp');
+    await registerSp(t.database, { entityId: storeSp.entityId, rp: { protocol: 'saml', id: 'store-sp', display_name: 'Store SP', metadata: storeSp.metadata }, source: '(test)', addedAt: new Date().toISOString(), addedBy: 'test' }, 'store-sp');
     await journey.page.goto(`${t.url}/dev`);
     await journey.screen('dev', 'Developer page');
     const { page } = journey;
