@@ -1,6 +1,7 @@
-// Backup and restore rates on real Redis: `export` (encrypted, streaming) and
+// Backup and restore rates on the machine's PostgreSQL (the accounts first in a Redis as the
+// releases before PostgreSQL kept them): `export` (encrypted, streaming) and
 // `import-backup` (verify pass + restore through the Directory's durable writes) of N
-// accounts, and `migrate` (v1 -> v2) over the same N, against the baseline of loading those
+// accounts, and `migrate-directory` (Redis -> PostgreSQL) of the same N, against the baseline of loading those
 // records with raw pipelined Redis writes in the same run. Peak RSS shows that export and
 // restore stream (flat memory whatever N).
 // Run: node --expose-gc bench/backup.ts [--accounts 100000]   (REDIS_URL or the harness's own redis-server)
@@ -11,7 +12,8 @@ import { parseArgs } from 'node:util';
 import { projectRoot } from '../src/config/settings.ts';
 import { Directory } from '../src/domain/accounts/directory.ts';
 import { exportBackup, restoreBackup } from '../src/domain/backup/backup.ts';
-import { runMigrations } from '../src/domain/migrations/migrate.ts';
+import { copyDirectoryFromRedis } from '../src/domain/migrations/migrate-directory.ts';
+import { makeDatabase } from '../test/support/database.ts';
 import { keys, RedisStore } from '../src/store/index.ts';
 import { stopSharedRedis, testRedisUrl, uniquePrefix } from '../test/support/redis.ts';
 import { v1Record } from '../test/backup/v1-fixture.ts';
@@ -52,10 +54,13 @@ async function main() {
   phase('loaded');
   const rssBefore = process.memoryUsage().rss;
 
-  const srcDir = new Directory(source, Date.now);
-  const tgtDir = new Directory(target, Date.now);
+  // The upgrade from a Redis-held directory (cli migrate-directory) into PostgreSQL, then
+  // export from there and restore into another database.
+  const [sourceDb, targetDb] = await Promise.all([makeDatabase(), makeDatabase()]);
+  const srcDir = new Directory(sourceDb.database, Date.now);
+  const tgtDir = new Directory(targetDb.database, Date.now);
   const migrateT0 = performance.now();
-  const [migration] = await runMigrations(source, srcDir, { again: true });
+  const migration = await copyDirectoryFromRedis(source, { database: sourceDb.database, directory: srcDir });
   const migrateMs = performance.now() - migrateT0;
   phase('migrated');
 
@@ -82,7 +87,7 @@ async function main() {
 
   // Millions of keys: a synchronous FLUSHDB outlasts the client's command timeout.
   for (const s of [source, target]) await s.client.call('FLUSHDB', 'ASYNC');
-  await Promise.all([source.close(), target.close()]);
+  await Promise.all([source.close(), target.close(), sourceDb.close(), targetDb.close()]);
   rmSync(dir, { recursive: true, force: true });
   await stopSharedRedis();
   clearInterval(sampler);
@@ -92,7 +97,7 @@ async function main() {
     accounts: N,
     baselineRawLoadMs: Math.round(loadMs),
     baselineRawLoadPerSecond: rate(loadMs),
-    migrate: { ms: Math.round(migrateMs), perSecond: rate(migrateMs), migrated: migration!.counts.migrated },
+    migrateDirectory: { ms: Math.round(migrateMs), perSecond: rate(migrateMs), accounts: migration.accounts, note: 'cli migrate-directory: Redis-held directory into PostgreSQL' },
     export: { ms: Math.round(exportMs), perSecond: rate(exportMs), accounts: exported.accounts, locks: exported.locks, fileBytes: bytes, bytesPerAccount: Math.round(bytes / N), peakRssMB: Math.round(exportPeakRss / 1e6), peakHeapUsedMB: Math.round(exportPeakHeap / 1e6) },
     restore: { ms: Math.round(restoreMs), perSecond: rate(restoreMs), accounts: restored.accounts, locks: restored.locks, peakRssMB: Math.round(restorePeakRss / 1e6), peakHeapUsedMB: Math.round(restorePeakHeap / 1e6), note: 'includes the verify pass (the whole file decrypted and checked before the first write)' },
     ratioExportOverBaseline: Number((exportMs / loadMs).toFixed(2)),

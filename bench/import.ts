@@ -8,6 +8,7 @@ import { loadSettings, projectRoot } from '../src/config/settings.ts';
 import { SecretHasher } from '../src/domain/accounts/passwords.ts';
 import { createServices } from '../src/services.ts';
 import { RedisStore } from '../src/store/index.ts';
+import { makeDatabase } from '../test/support/database.ts';
 import { stopSharedRedis, testRedisUrl, uniquePrefix } from '../test/support/redis.ts';
 
 const ROWS = Number(process.env.ROWS ?? 10_000);
@@ -16,7 +17,8 @@ async function main() {
   const settings = loadSettings({ env: {} });
   const store = new RedisStore({ url: await testRedisUrl(), keyPrefix: uniquePrefix() });
   await store.ready();
-  const services = createServices(settings, store, Date.now);
+  const db = await makeDatabase();
+  const services = createServices(settings, store, db.database, Date.now);
   const lines = ['loginId,givenName,familyName,schoolCode,schoolName,level,roles'];
   for (let i = 0; i < ROWS; i++) lines.push(`student_${i.toString().padStart(5, '0')}_bench@students.edu.sg,Student${i},Bench,BENCH1,Bench School,S${(i % 5) + 1},student`);
   const csv = Buffer.from(lines.join('\n'));
@@ -42,6 +44,7 @@ async function main() {
   const rerun = await services.importer.preview(csv, { kind: 'ministry' });
   const rerunMs = performance.now() - t0;
   await store.close();
+  await db.close();
   await stopSharedRedis();
 
   const out = {

@@ -11,6 +11,7 @@ import argon2 from 'argon2';
 import { loadSettings } from '../src/config/settings.ts';
 import { Directory } from '../src/domain/accounts/directory.ts';
 import { RedisStore } from '../src/store/index.ts';
+import { sameDatabase } from '../test/support/database.ts';
 import { authnRequestXml, redirectQuery } from '../test/support/saml-messages.ts';
 import { Agent, form } from './lib/http.ts';
 import { startBenchIdp, USERS } from './lib/idp.ts';
@@ -83,7 +84,9 @@ async function main() {
   const { redis, url: idpUrl } = bench;
   const store = new RedisStore({ url: redis.url, keyPrefix: prefix });
   await store.ready();
-  const directory = new Directory(store, Date.now);
+  // The accounts go into the IdP's own directory (its PostgreSQL schema).
+  const db = sameDatabase(bench.databaseEnv);
+  const directory = new Directory(db.database, Date.now);
   try {
     const hash = await argon2.hash(FILLER_PASSWORD, { type: argon2.argon2id, ...settings.argon2 });
     // 1,000 accounts in all (the demo ones included), then the session memory.
@@ -117,6 +120,7 @@ async function main() {
     });
   } finally {
     await store.close();
+    await db.close();
     await bench.stop();
   }
 }

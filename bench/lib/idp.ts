@@ -1,4 +1,5 @@
-// The IdP under test, as its own process (`node src/main.ts`) on a fresh redis-server, with
+// The IdP under test, as its own process (`node src/main.ts`) on a fresh redis-server and a
+// schema of its own on the machine's PostgreSQL (as in production), with
 // the demo accounts and the test fixtures' relying parties (an OIDC web app, a service
 // client, a SAML SP), and the demo users benchmarks sign in as.
 import { mkdtempSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { projectRoot } from '../../src/config/settings.ts';
 import { Agent, form } from './http.ts';
 import { startIdpProcess, type IdpProcess } from '../../test/support/process.ts';
 import { OwnedRedis } from '../../test/support/redis.ts';
+import { newSchema } from '../../test/support/database.ts';
 
 export const USERS = [
   ['allen_tan@students.edu.sg', 'Sunflower-Kite-42'],
@@ -20,14 +22,17 @@ export interface BenchIdp {
   url: string;
   idp: IdpProcess;
   redis: OwnedRedis;
+  /** DATABASE_URL and DATABASE_SCHEMA of its directory. */
+  databaseEnv: Record<string, string>;
   stop(): Promise<void>;
 }
 
 /** `env` adds to (or, with '', unsets) the defaults; IDP_ARGON2_* '' = the configured parameters. */
 export async function startBenchIdp(env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<BenchIdp> {
   const redis = await OwnedRedis.start();
+  const schema = await newSchema();
   const idp = await startIdpProcess({
-    REDIS_URL: redis.url, IDP_DEMO_SEED: 'true', LOG_LEVEL: 'warn',
+    REDIS_URL: redis.url, ...schema.env, IDP_DEMO_SEED: 'true', LOG_LEVEL: 'warn',
     IDP_KEYS_DIR: mkdtempSync(path.join(tmpdir(), 'bench-keys-')), IDP_RP_DIR: path.join(projectRoot, 'test/fixtures/relying-parties'),
     ...env,
   }, undefined, nodeArgs);
@@ -35,9 +40,11 @@ export async function startBenchIdp(env: NodeJS.ProcessEnv = {}, nodeArgs: strin
     url: `http://127.0.0.1:${idp.port}`,
     idp,
     redis,
+    databaseEnv: schema.env,
     async stop() {
       await idp.kill('SIGTERM');
       await redis.destroy();
+      await schema.drop();
     },
   };
 }

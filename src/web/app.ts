@@ -254,7 +254,7 @@ export function createIdp(deps: IdpDeps): Idp {
   /** What the gate refused, run first: every entry point hands its refusal here. */
   const runFirst = (ctx: Context, refusal: Refusal, resume: Resume) => starts.runFirst(refusal, resume, secretOf(ctx));
   const routers = [
-    opsRouter({ store, metrics, started: deps.started ?? (() => true), worker: deps.worker ?? 0 }),
+    opsRouter({ store, database: deps.database, metrics, started: deps.started ?? (() => true), worker: deps.worker ?? 0 }),
     languageRouter(secure),
     interactionRouter({
       provider,

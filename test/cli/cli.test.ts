@@ -7,6 +7,7 @@ import path from 'node:path';
 import { RedisStore } from '../../src/store/index.ts';
 import { Browser } from '../support/browser.ts';
 import { DEMO, FIXTURE_RPS, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { sameDatabase } from '../support/database.ts';
 import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
@@ -26,7 +27,7 @@ describe('operator CLI', () => {
     await store.ready();
     t = await startTestIdp({ store });
     dir = mkdtempSync(path.join(tmpdir(), 'idp-cli-'));
-    env = { ...process.env, REDIS_URL: url, REDIS_KEY_PREFIX: prefix, IDP_RP_DIR: dir, IDP_ARGON2_MEMORY_KIB: '8192', IDP_ARGON2_TIME_COST: '1' };
+    env = { ...process.env, REDIS_URL: url, REDIS_KEY_PREFIX: prefix, ...t.databaseEnv, IDP_RP_DIR: dir, IDP_ARGON2_MEMORY_KIB: '8192', IDP_ARGON2_TIME_COST: '1' };
   });
   after(async () => {
     await t.close();
@@ -57,7 +58,7 @@ describe('operator CLI', () => {
     writeFileSync(path.join(rpDir, 'cli-recording.json'), JSON.stringify(file));
     const store = new RedisStore({ url: env.REDIS_URL!, keyPrefix: env.REDIS_KEY_PREFIX! });
     await store.ready();
-    const server = await startTestIdp({ store, seed: false, clients: [parseOidcClient(file, 'cli-recording.json')] });
+    const server = await startTestIdp({ store, database: sameDatabase(t.databaseEnv), seed: false, clients: [parseOidcClient(file, 'cli-recording.json')] });
     try {
       const config = await oidc.discovery(new URL(server.url), 'cli-recording', secret, oidc.ClientSecretBasic(secret), { execute: [oidc.allowInsecureRequests] });
       const verifier = oidc.randomPKCECodeVerifier();

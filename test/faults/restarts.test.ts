@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { RedisStore } from '../../src/store/index.ts';
 import { Browser } from '../support/browser.ts';
+import { newSchema } from '../support/database.ts';
 import { startTestIdp } from '../support/idp.ts';
 import { startIdpProcess, type IdpProcess } from '../support/process.ts';
 import { freePort, OwnedRedis, testRedisUrl, uniquePrefix } from '../support/redis.ts';
@@ -83,6 +84,7 @@ describe('restarts mid-journey', function () {
     const env = {
       REDIS_URL: await testRedisUrl(),
       REDIS_KEY_PREFIX: uniquePrefix(),
+      ...(await newSchema()).env,
       IDP_KEYS_DIR: mkdtempSync(path.join(tmpdir(), 'idp-keys-')),
       IDP_PUBLIC_URL: `http://127.0.0.1:${port}`,
       LOG_LEVEL: 'warn',

@@ -9,9 +9,10 @@ import path from 'node:path';
 import { projectRoot } from '../../src/config/settings.ts';
 import { RedisStore } from '../../src/store/index.ts';
 import { Browser } from '../support/browser.ts';
+import { newSchema } from '../support/database.ts';
 import { DEMO, FIXTURE_RPS, startTestIdp, type TestIdp } from '../support/idp.ts';
 import { startIdpProcess } from '../support/process.ts';
-import { freePort, OwnedRedis, uniquePrefix } from '../support/redis.ts';
+import { freePort, OwnedRedis, testRedisUrl, uniquePrefix } from '../support/redis.ts';
 
 describe('store outage', () => {
   let redis: OwnedRedis;
@@ -98,13 +99,25 @@ describe('start-up without Redis', function () {
     }
   });
 
-  it('the CLI against a stopped store: one line saying what is wrong, non-zero exit', async () => {
+  it('the CLI against a stopped store or database: one line saying what is wrong, non-zero exit', async () => {
     const port = await freePort();
-    const r = spawnSync(process.execPath, ['src/cli/main.ts', 'unlock', DEMO.student.loginId], { cwd: projectRoot, encoding: 'utf8', env: { ...process.env, REDIS_URL: `redis://127.0.0.1:${port}` } });
-    assert.equal(r.status, 1);
-    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-    assert.match(r.stderr, /^cannot reach the store \(.*\): check REDIS_URL/);
-    assert.doesNotMatch(r.stderr, /^\s+at /m);
+    const schema = await newSchema();
+    try {
+      const r = spawnSync(process.execPath, ['src/cli/main.ts', 'unlock', DEMO.student.loginId], { cwd: projectRoot, encoding: 'utf8', env: { ...process.env, ...schema.env, REDIS_URL: `redis://127.0.0.1:${port}` } });
+      assert.equal(r.status, 1);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.match(r.stderr, /^cannot reach the store or the database \(.*\): check DATABASE_URL and REDIS_URL/);
+      assert.doesNotMatch(r.stderr, /^\s+at /m);
+      const noDb = spawnSync(process.execPath, ['src/cli/main.ts', 'unlock', DEMO.student.loginId], { cwd: projectRoot, encoding: 'utf8', env: { ...process.env, REDIS_URL: await testRedisUrl(), DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/test` } });
+      assert.equal(noDb.status, 1);
+      assert.equal(noDb.stderr.trim().split('\n').length, 1, noDb.stderr);
+      assert.match(noDb.stderr, /^cannot reach the store or the database \(database unavailable: .*ECONNREFUSED.*\)/);
+      const none = spawnSync(process.execPath, ['src/cli/main.ts', 'unlock', DEMO.student.loginId], { cwd: projectRoot, encoding: 'utf8', env: { ...process.env, REDIS_URL: await testRedisUrl(), DATABASE_URL: '' } });
+      assert.equal(none.status, 2);
+      assert.match(none.stderr, /^no DATABASE_URL configured: the CLI works on the same PostgreSQL and Redis as the server/);
+    } finally {
+      await schema.drop();
+    }
   });
 });
 

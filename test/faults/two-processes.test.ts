@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as oidc from 'openid-client';
 import { Browser } from '../support/browser.ts';
+import { newSchema } from '../support/database.ts';
 import { DEMO, FIXTURE_RPS } from '../support/idp.ts';
 import { startIdpProcess, roundRobin, type IdpProcess, type RoundRobin } from '../support/process.ts';
 import { freePort, testRedisUrl, uniquePrefix } from '../support/redis.ts';
@@ -27,6 +28,7 @@ describe('two IdP processes on one Redis (no sticky sessions)', function () {
     const env = {
       REDIS_URL: await testRedisUrl(),
       REDIS_KEY_PREFIX: uniquePrefix(),
+      ...(await newSchema()).env,
       IDP_KEYS_DIR: mkdtempSync(path.join(tmpdir(), 'idp-keys-')),
       IDP_PUBLIC_URL: `http://127.0.0.1:${lbPort}`,
       IDP_RP_DIR: FIXTURE_RPS,

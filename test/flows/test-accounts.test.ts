@@ -43,7 +43,7 @@ describe('accounts in any state for testers', () => {
     const store = new RedisStore({ url, keyPrefix: prefix });
     await store.ready();
     t = await startTestIdp({ store, overrides: { passwordPolicy: { default: { maxAgeDays: 90 } } } });
-    env = { ...process.env, REDIS_URL: url, REDIS_KEY_PREFIX: prefix, IDP_KEYS_DIR: t.keysDir, IDP_ARGON2_MEMORY_KIB: '8192', IDP_ARGON2_TIME_COST: '1', IDP_CONFIG_FILE: path.join(mkdtempSync(path.join(tmpdir(), 'idp-cfg-')), 'c.json') };
+    env = { ...process.env, REDIS_URL: url, REDIS_KEY_PREFIX: prefix, ...t.databaseEnv, IDP_KEYS_DIR: t.keysDir, IDP_ARGON2_MEMORY_KIB: '8192', IDP_ARGON2_TIME_COST: '1', IDP_CONFIG_FILE: path.join(mkdtempSync(path.join(tmpdir(), 'idp-cfg-')), 'c.json') };
     writeFileSync(env.IDP_CONFIG_FILE!, JSON.stringify({ passwordPolicy: { default: { maxAgeDays: 90 } } }));
   });
   after(async () => {

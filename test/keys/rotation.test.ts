@@ -15,6 +15,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { DECOY_KEY_FILE, KEY_FILES, KEY_KINDS, newSamlKeyPair } from '../../src/config/key-material.ts';
 import { projectRoot } from '../../src/config/settings.ts';
 import { Browser } from '../support/browser.ts';
+import { newSchema } from '../support/database.ts';
 import { DEMO, FIXTURE_RPS, startTestIdp, type TestIdp } from '../support/idp.ts';
 import { startIdpProcess, type IdpProcess } from '../support/process.ts';
 import { freePort, testRedisUrl, uniquePrefix } from '../support/redis.ts';
@@ -311,7 +312,7 @@ describe('key rotation', function () {
     let keysDir: string;
     before(async () => {
       keysDir = mkdtempSync(path.join(tmpdir(), 'idp-keys-'));
-      const env = { REDIS_URL: await testRedisUrl(), REDIS_KEY_PREFIX: uniquePrefix(), IDP_KEYS_DIR: keysDir, IDP_PUBLIC_URL: `http://127.0.0.1:${await freePort()}`, IDP_RP_DIR: FIXTURE_RPS, LOG_LEVEL: 'warn', IDP_DEMO_SEED: 'false' };
+      const env = { REDIS_URL: await testRedisUrl(), REDIS_KEY_PREFIX: uniquePrefix(), ...(await newSchema()).env, IDP_KEYS_DIR: keysDir, IDP_PUBLIC_URL: `http://127.0.0.1:${await freePort()}`, IDP_RP_DIR: FIXTURE_RPS, LOG_LEVEL: 'warn', IDP_DEMO_SEED: 'false' };
       a = await startIdpProcess(env);
       b = await startIdpProcess(env);
     });

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { projectRoot } from '../../src/config/settings.ts';
 import { Browser } from '../support/browser.ts';
+import { newSchema } from '../support/database.ts';
 import { DEMO } from '../support/idp.ts';
 import { startIdpProcess, type IdpProcess } from '../support/process.ts';
 import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
@@ -30,7 +31,7 @@ describe('IDP_WORKERS: several IdP processes on one port', function () {
   let url: string;
 
   before(async () => {
-    idp = await startIdpProcess({ REDIS_URL: await testRedisUrl(), REDIS_KEY_PREFIX: uniquePrefix(), IDP_WORKERS: '2', IDP_DEMO_SEED: 'true', IDP_KEYS_DIR: mkdtempSync(path.join(tmpdir(), 'idp-keys-')) });
+    idp = await startIdpProcess({ REDIS_URL: await testRedisUrl(), REDIS_KEY_PREFIX: uniquePrefix(), ...(await newSchema()).env, IDP_WORKERS: '2', IDP_DEMO_SEED: 'true', IDP_KEYS_DIR: mkdtempSync(path.join(tmpdir(), 'idp-keys-')) });
     url = `http://127.0.0.1:${idp.port}`;
   });
   after(async () => {
@@ -75,5 +76,8 @@ describe('IDP_WORKERS: several IdP processes on one port', function () {
     const r = spawnSync(process.execPath, ['src/main.ts'], { cwd: projectRoot, env: { ...process.env, REDIS_URL: '', IDP_WORKERS: '2', PORT: '0' }, encoding: 'utf8', timeout: 20_000 });
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /server\.workers \(env IDP_WORKERS\): more than one IdP process needs Redis/);
+    const noDb = spawnSync(process.execPath, ['src/main.ts'], { cwd: projectRoot, env: { ...process.env, REDIS_URL: 'redis://127.0.0.1:6379', DATABASE_URL: '', IDP_WORKERS: '2', PORT: '0' }, encoding: 'utf8', timeout: 20_000 });
+    assert.notEqual(noDb.status, 0);
+    assert.match(noDb.stderr, /server\.workers \(env IDP_WORKERS\): more than one IdP process needs a PostgreSQL server \(DATABASE_URL\)/);
   });
 });

@@ -8,7 +8,10 @@
 // version and the previous one, writes its own, and never drops a field it does not know
 // (updates work on the parsed JSON as stored, so unknown fields survive every write).
 import { createHash } from 'node:crypto';
-import type { Database } from '../../store/database/index.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isDeepStrictEqual } from 'node:util';
+import { OutcomeUnknownError, type Database } from '../../store/database/index.ts';
+import { StoreUnavailableError } from '../../store/index.ts';
 import { AccountRows, LoginIdTakenError, type AccountProjection, type AccountRow } from '../../store/directory/accounts.ts';
 import type { Clock } from '../clock.ts';
 import { newId } from '../ids.ts';
@@ -20,6 +23,9 @@ const NO_ACCOUNT_ID = 'none';
 
 export { NewerRecordError, recordVersion } from '../versions.ts';
 export { PasskeyTakenError } from '../../store/directory/accounts.ts';
+
+/** How long a write whose outcome was not confirmed is checked by reading it back (a failover's length). */
+const CONFIRM_MS = 10_000;
 
 export class DuplicateLoginIdError extends Error {
   override name = 'DuplicateLoginIdError';
@@ -80,9 +86,35 @@ export class Directory {
       await this.#rows.insert(row(account));
     } catch (err) {
       if (err instanceof LoginIdTakenError) throw new DuplicateLoginIdError(err.message);
+      if (err instanceof OutcomeUnknownError && (await this.#confirm(account.id, (found) => found !== null, (found) => found === null, err))) return account;
       throw err;
     }
     return account;
+  }
+
+  /**
+   * After a write whose answer was lost (OutcomeUnknownError): reads the account back until
+   * the database answers, and says what is true. Resolves true when the write is there;
+   * throws a plain StoreUnavailableError ("not saved") when it is certainly not; rethrows the
+   * unknown outcome when neither can be told (someone else changed it meanwhile, or the
+   * database did not answer in time). Nobody is told "failed" for a write that was saved.
+   */
+  async #confirm(id: string, saved: (found: Account | null) => boolean, notSaved: (found: Account | null) => boolean, unknown: OutcomeUnknownError): Promise<true> {
+    const until = Date.now() + CONFIRM_MS;
+    while (Date.now() < until) {
+      let found: Account | null;
+      try {
+        found = await this.#rows.get(id);
+      } catch (err) {
+        if (!(err instanceof StoreUnavailableError)) throw err;
+        await sleep(250);
+        continue;
+      }
+      if (saved(found)) return true;
+      if (notSaved(found)) throw new StoreUnavailableError(`not saved: ${unknown.message.replace(/: it may or may not have been saved$/, '')}; the account is as it was`);
+      break;
+    }
+    throw unknown;
   }
 
   /** Reads nothing that exists, as long as reading something would take (timing parity). */
@@ -113,6 +145,19 @@ export class Directory {
    * null to write nothing. Resolves the account as written, or null when absent.
    */
   async update(id: string, change: (account: Account) => Account | null, options: UpdateOptions = {}): Promise<Account | null> {
+    // What was read and what was written, for reading back a write whose answer was lost.
+    let attempt: { before: Account; next: Account } | undefined;
+    try {
+      return await this.#update(id, change, options, (before, next) => (attempt = { before, next }));
+    } catch (err) {
+      if (!(err instanceof OutcomeUnknownError) || !attempt) throw err;
+      const { before, next } = attempt;
+      await this.#confirm(id, (found) => isDeepStrictEqual(found, next), (found) => isDeepStrictEqual(found, before), err);
+      return next;
+    }
+  }
+
+  async #update(id: string, change: (account: Account) => Account | null, options: UpdateOptions, writing: (before: Account, next: Account) => void): Promise<Account | null> {
     const result = await this.#rows.update(id, (current) => {
       // The parsed JSON as stored, fields this release does not know included: `change`
       // edits it in place (or a spread of it), so nothing it does not name is dropped.
@@ -125,6 +170,8 @@ export class Directory {
       // Writing upgrades the record (upgradeAccount above): it is written as this version.
       next.v = ACCOUNT_VERSION;
       if (options.touch !== false) next.updatedAt = this.#clock();
+      // As the database will return it (JSON): compared with what is read back after a lost answer.
+      writing(structuredClone(current), JSON.parse(JSON.stringify(next)) as Account);
       return row(next);
     }, projection);
     return result ? result[1] : null;

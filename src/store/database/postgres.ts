@@ -128,6 +128,9 @@ export class PostgresDatabase implements Database {
       // An idle connection that breaks (the server restarted) is reported here, not thrown.
       pool.on('error', () => this.#drop(pool));
       pool.on('connect', (client) => {
+        // A connection that breaks while checked out is reported by its failing query; without
+        // a listener node-postgres would also throw it as an uncaught 'error' event.
+        client.on('error', () => {});
         client.on('notice', (n) => {
           if (SYNC_CANCELLED.test(n.message ?? '')) this.#cancelledWaits.add(client);
         });
