@@ -1,7 +1,10 @@
 // Process start-up to ready, and resident memory at rest and under load.
 //   baseline: a bare Node.js HTTP server (`node -e`), spawned the same way;
-//   product:  `node src/main.ts` on Redis, ready when /readyz answers 200; its RSS at rest,
-//             then while sign-ins, SAML sign-ins and token requests run against it.
+//   product:  `node src/main.ts` on Redis and PostgreSQL (a schema of its own on the
+//             machine's server), ready when /readyz answers 200; its RSS at rest, then while
+//             sign-ins, SAML sign-ins and token requests run against it;
+//   embedded: `npm start`'s default (no DATABASE_URL, no REDIS_URL): a first start (the
+//             database created in its data folder) and a restart on it.
 // Run: node bench/startup.ts   (RUNS=5 SECONDS=15)
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -10,6 +13,7 @@ import path from 'node:path';
 import { projectRoot } from '../src/config/settings.ts';
 import { startIdpProcess } from '../test/support/process.ts';
 import { freePort, OwnedRedis } from '../test/support/redis.ts';
+import { newSchema } from '../test/support/database.ts';
 import { authnRequestXml, redirectQuery } from '../test/support/saml-messages.ts';
 import { Agent } from './lib/http.ts';
 import { drive } from './lib/load.ts';
@@ -40,9 +44,22 @@ async function main() {
   const bare: Array<{ ms: number; rss: number }> = [];
   for (let i = 0; i < RUNS; i++) bare.push(await bareStart());
 
+  // The embedded default: two starts on one data folder (the first creates the database).
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'bench-data-'));
+  const embedded: Array<{ ms: number; rss: number; peak: number }> = [];
+  for (let i = 0; i < 2; i++) {
+    const t0 = performance.now();
+    const p = await startIdpProcess({ REDIS_URL: '', DATABASE_URL: '', IDP_DATA_DIR: dataDir, LOG_LEVEL: 'warn', IDP_DEMO_SEED: 'true', IDP_KEYS_DIR: mkdtempSync(path.join(tmpdir(), 'bench-keys-')) });
+    const ms = performance.now() - t0;
+    await new Promise((r) => setTimeout(r, 1000));
+    embedded.push({ ms: round(ms, 0), rss: rssMB(p.child.pid!), peak: round(Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${p.child.pid}/status`, 'utf8'))![1]) / 1024, 0) });
+    await p.kill('SIGTERM');
+  }
+
   const redis = await OwnedRedis.start();
+  const schema = await newSchema();
   const env = {
-    REDIS_URL: redis.url, LOG_LEVEL: 'warn', IDP_DEMO_SEED: 'false',
+    REDIS_URL: redis.url, ...schema.env, LOG_LEVEL: 'warn', IDP_DEMO_SEED: 'false',
     IDP_KEYS_DIR: mkdtempSync(path.join(tmpdir(), 'bench-keys-')), IDP_RP_DIR: path.join(projectRoot, 'test/fixtures/relying-parties'),
   };
   // Keys are generated at the very first start only: make them once, outside the measure.
@@ -83,17 +100,19 @@ async function main() {
   const afterLoad = rssMB(idp.child.pid!);
   await idp.kill('SIGTERM');
   await redis.destroy();
+  await schema.drop();
 
   const bareMs = percentile(bare.map((b) => b.ms), 50);
   const bareRss = percentile(bare.map((b) => b.rss), 50);
   const startMs = percentile(starts, 50);
   const restRss = percentile(rest, 50);
-  report('startup', `start-up to ready ${round(startMs, 0)} ms = ${round(startMs / bareMs, 1)} × a bare Node HTTP server (${round(bareMs, 0)} ms); RSS at rest ${restRss} MB (${round(restRss / bareRss, 1)} × bare ${bareRss} MB), under load peak ${Math.max(...samples)} MB, ${afterLoad} MB after`, {
+  report('startup', `start-up to ready ${round(startMs, 0)} ms = ${round(startMs / bareMs, 1)} × a bare Node HTTP server (${round(bareMs, 0)} ms); RSS at rest ${restRss} MB (${round(restRss / bareRss, 1)} × bare ${bareRss} MB), under load peak ${Math.max(...samples)} MB, ${afterLoad} MB after; embedded default: first start ${embedded[0]!.ms} ms at ${embedded[0]!.rss} MB, restart ${embedded[1]!.ms} ms at ${embedded[1]!.rss} MB`, {
     runs: RUNS,
     bareNode: { startMsP50: round(bareMs), rssMB: bareRss },
     idp: { startMsP50: round(startMs), startMsAll: starts.map((s) => round(s, 0)), rssAtRestMB: restRss, rssUnderLoadMB: { p50: percentile(samples, 50), max: Math.max(...samples) }, rssAfterLoadMB: afterLoad },
     load,
-    note: 'the IdP loads TypeScript through Node type stripping, oidc-provider, samlify, the schema-validation worker (WebAssembly compiled once), and connects to Redis',
+    embeddedDefault: { firstStart: embedded[0], restart: embedded[1], note: 'no DATABASE_URL or REDIS_URL: the directory in PGlite in a data folder (created at the first start), sessions in process; ms to ready, RSS at rest and peak in MB' },
+    note: 'the IdP loads TypeScript through Node type stripping, oidc-provider, samlify, the schema-validation worker (WebAssembly compiled once), and connects to Redis and PostgreSQL',
   });
 }
 

@@ -1,29 +1,23 @@
 // Every Redis key name the IdP uses, in one place. Keys that one operation touches
 // together share a hash tag ({...}) so that they live in one Cluster slot.
-// Ephemeral keys are always written with a TTL by their owners; durable ones are marked.
+// Redis keeps only what may be lost (the directory is in the database, store/database/):
+// every key is written with a TTL by its owner, except a lock without expiry (until an
+// administrator unlocks it; a lost lock costs at most lockout.maxFailures more guesses).
+// The keys marked "legacy" are those of the releases that kept the directory in Redis: this
+// release only reads them, in `cli migrate-directory` (domain/migrations/migrate-directory.ts).
 
 export const keys = {
-  /** durable: one account as JSON */
+  /** legacy: one account as JSON */
   account: (id: string) => `{acct:${id}}`,
-  /** durable: login ID (lower-cased) -> account id; SET NX makes login IDs unique */
+  /** legacy: login ID (lower-cased) -> account id (the hash tag of the lock and counters below) */
   loginId: (loginId: string) => `{login:${loginId}}`,
-  /** durable: lexicographic index of "loginid\u0000accountId" for prefix search */
+  /** legacy: lexicographic index of "loginid\u0000accountId" */
   directoryIndex: () => 'dir:logins',
-  /** durable: lexicographic index of "display name\u0000accountId" (lower-cased) */
+  /** legacy: lexicographic index of "display name\u0000accountId" (lower-cased) */
   nameIndex: () => 'dir:names',
-  /** durable: the schema version of login-ID claims and both indexes, as JSON (src/domain/versions.ts) */
-  directoryLayout: () => 'dir:layout',
-  /**
-   * durable: lexicographic index of "name from one of its parts on\u0000accountId" (lower-cased;
-   * "allen tan" and "tan" for Allen Tan), one per school code and one for all schools ("*"):
-   * a surname search is one range read in the administrator's own school.
-   */
-  namePartIndex: (schoolCode: string) => `dir:nameparts:${schoolCode}`,
-  /** durable: set when every account before the name-part index had its entries written */
-  namePartIndexBuilt: () => 'dir:nameparts:built',
   /** ephemeral: consecutive failed sign-ins for one login ID (known or not) */
   signInFailures: (loginId: string) => `{login:${loginId}}:fails`,
-  /** the lock of a login ID: durable until unlocked, or with the configured expiry */
+  /** the lock of a login ID: until unlocked, or with the configured expiry (the only key without a TTL) */
   lock: (loginId: string) => `{login:${loginId}}:locked`,
   /** ephemeral: failed sign-ins from one client IP, across accounts (password spraying) */
   ipSignInFailures: (ip: string) => `ip:{${ip}}:fails`,
@@ -59,36 +53,29 @@ export const keys = {
   ssprReauth: (accountId: string, binding: string) => `{sspr:${accountId}}:${binding}`,
   /** ephemeral: an oidc-provider artefact */
   oidc: (model: string, id: string) => `oidc:${model}:{${id}}`,
-  /** durable: ids of the OIDC clients registered over HTTP (RFC 7591); their metadata is under oidc('Client', ...) */
+  /** legacy: ids of the OIDC clients registered over HTTP (RFC 7591); their metadata under oidc('Client', ...) */
   oidcRegisteredClients: () => 'oidc:registered-clients',
-  /** durable: the SAML service providers registered in the store (cli add-rp): members "<entity digest>.<revision>" */
+  /** legacy: the SAML service providers added with add-rp: members "<entity digest>.<revision>" */
   samlRegisteredSps: () => 'saml:registered-sps',
-  /** durable: one registered SAML SP (JSON with its metadata), by a digest of its entityID (SET NX: one per entityID) */
+  /** legacy: one registered SAML SP (JSON with its metadata), by a digest of its entityID */
   samlRegisteredSp: (entityDigest: string) => `saml:sp:{${entityDigest}}`,
-  /** durable: a registered SAML SP's short id (URLs, logs) -> its entity digest (SET NX: ids unique) */
-  samlRegisteredSpId: (id: string) => `saml:sp-id:{${id}}`,
   /** ephemeral: ids of the artefacts issued under one grant */
   oidcGrant: (grantId: string) => `oidc:grant:{${grantId}}`,
   /** ephemeral: session uid or user code -> artefact id */
   oidcLookup: (kind: 'uid' | 'userCode', value: string) => `oidc:${kind}:{${value}}`,
   /** ephemeral: an uploaded import file between preview and commit */
   pendingImport: (id: string) => `{import:${id}}`,
-  /** durable: progress of a data migration over the directory (README "Upgrading") */
-  migration: (name: string) => `{migration:${name}}`,
-  /** durable: a passkey's credential id (hashed) -> account id, for signing in with a passkey alone */
-  passkey: (credentialIdHash: string) => `{passkey:${credentialIdHash}}`,
   /** ephemeral: wrong second-factor codes of an account within the window */
   mfaFailures: (accountId: string) => `{acct:${accountId}}:mfa-fails`,
-  /** durable: capped stream of audit events */
+  /** legacy: capped stream of audit events */
   audit: () => 'audit',
 } as const;
 
-// The durable keys above (the directory, locks, audit, migration progress, and OIDC clients
-// registered over HTTP with their registration tokens, SAML SPs registered by the CLI), as patterns: writes to them are
-// confirmed by replicas before they resolve (RedisStore), everything else is ephemeral.
-const DURABLE = /^(?:\{acct:[^}]*\}|\{passkey:[^}]*\}|\{login:[^}]*\}(?::locked)?|\{migration:[^}]*\}|dir:logins|dir:names|dir:layout|dir:nameparts:.+|audit|oidc:registered-clients|saml:registered-sps|saml:sp(?:-id)?:\{[^}]*\}|oidc:(?:Client|RegistrationAccessToken):\{[^}]*\})$/;
+// Locks, as patterns: a write to one is confirmed by replicas before it resolves when
+// redis.waitReplicas asks for it (RedisStore); everything else is written without waiting.
+const DURABLE = /^\{login:[^}]*\}:locked$/;
 
-/** Whether `key` (as built above, without the store's prefix) holds durable data. */
+/** Whether `key` (as built above, without the store's prefix) is a lock (the writes RedisStore confirms with WAIT). */
 export function isDurableKey(key: string): boolean {
   return DURABLE.test(key);
 }

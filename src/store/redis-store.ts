@@ -6,8 +6,8 @@
 // Durability. Redis replicates asynchronously: a write the master acknowledged can still
 // be lost when a replica is promoted before it received it (a planned Sentinel failover
 // leaves the old master taking writes for seconds; a crash loses what was in flight).
-// So a write to a durable key (isDurableKey: accounts, login IDs, indexes, locks, audit)
-// is sent on a connection of its own, followed in the same pipeline by
+// Accounts are no longer here (the directory is in the database); a write to a lock
+// (isDurableKey) is sent on a connection of its own, followed in the same pipeline by
 // WAIT <replicas> <timeout>; it resolves only when that many replicas hold it, and fails
 // with StoreUnavailableError (the user sees SSPR 5019) otherwise. The failover candidate
 // then has every write anyone was told succeeded. Ephemeral keys are written without it.

@@ -1,11 +1,13 @@
-// The one interface every part of the IdP uses to keep state. Two implementations:
-// RedisStore (standalone, Sentinel or Cluster) and MemoryStore (embedded, one process).
+// The interface for state that may be lost (sessions, flows, counters, locks, OIDC
+// artefacts, replay guards; the directory is in the database, store/database/). Two
+// implementations: RedisStore (standalone, Sentinel or Cluster) and MemoryStore (embedded,
+// one process).
 // Contract (test/store/contract.test.ts runs it on both):
 // - a command touches one key, or keys that share a hash tag, so it is valid on a Cluster;
-// - ttlMs is in milliseconds; a key without a TTL is durable data (the directory);
+// - ttlMs is in milliseconds; only a lock is written without one;
 // - every method is atomic on its own key;
-// - a write to a durable key (isDurableKey) resolves only once it will survive a failover
-//   (RedisStore: replicas acknowledged it); otherwise it rejects with StoreUnavailableError.
+// - a write to a lock (isDurableKey) resolves once redis.waitReplicas replicas hold it
+//   (RedisStore; none by default on standalone Redis); otherwise it rejects with StoreUnavailableError.
 
 export interface SetOptions {
   /** Expire the key after this many milliseconds. */

@@ -4,7 +4,6 @@
 // In `npm run test:cluster`'s glob (test/admin/): with IDP_TEST_STORE=cluster the
 // dir:nameparts:* indexes live on a Redis Cluster (each index one key, so one slot).
 import assert from 'node:assert/strict';
-import { keys } from '../../src/store/index.ts';
 import { Browser } from '../support/browser.ts';
 import { startTestIdp, type TestIdp } from '../support/idp.ts';
 

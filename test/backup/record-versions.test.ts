@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Account } from '../../src/domain/accounts/account.ts';
 import { exportBackup, restoreBackup } from '../../src/domain/backup/backup.ts';
 import { AUDIT_VERSION, LOCK_VERSION } from '../../src/domain/versions.ts';
 import { keys, RedisStore } from '../../src/store/index.ts';
@@ -27,8 +26,6 @@ describe('versioned locks, audit entries, login-ID claims and indexes', function
   afterEach(async () => {
     await t.close();
   });
-
-  const newAccount = (loginId: string, displayName: string) => t.idp.directory.create({ loginId, displayName, givenName: 'G', familyName: 'F', school: { code: 'X', name: 'X' }, level: null, roles: ['student'], status: 'active', passwordHash: 'x', mustChangePassword: false, passwordChangedAt: 0, passwordHistory: [], questions: [] });
 
   describe('locks', () => {
     it('are written with their version; a version-1 lock ({since} only) is read and unlocks', async () => {

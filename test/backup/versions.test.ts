@@ -3,7 +3,6 @@
 import assert from 'node:assert/strict';
 import type { Account } from '../../src/domain/accounts/account.ts';
 import { ACCOUNT_VERSION } from '../../src/domain/accounts/account.ts';
-import { keys } from '../../src/store/index.ts';
 import { Browser } from '../support/browser.ts';
 import { startTestIdp, type TestIdp } from '../support/idp.ts';
 import { loadV1, V1_PASSWORD } from './v1-fixture.ts';

@@ -1,7 +1,6 @@
 // The store contract, run against both implementations.
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Directory, DuplicateLoginIdError } from '../../src/domain/accounts/directory.ts';
 import type { Store } from '../../src/store/index.ts';
 import { makeStore } from '../support/idp.ts';
 

@@ -3,8 +3,7 @@
 // sentinels, as REDIS_SENTINELS / REDIS_SENTINEL_NAME configure it. Durable writes resolve
 // only once the replica holds them; /readyz-style checks see a master with its replica.
 import assert from 'node:assert/strict';
-import { Directory } from '../../src/domain/accounts/directory.ts';
-import { keys, openStore, type Store } from '../../src/store/index.ts';
+import { keys, openStore } from '../../src/store/index.ts';
 import { RedisStore } from '../../src/store/redis-store.ts';
 import { uniquePrefix } from '../support/redis.ts';
 import { OwnedSentinel, redisCli, SENTINEL_NAME } from '../support/sentinel.ts';
