@@ -60,7 +60,7 @@ export const settingsSchema = z.strictObject({
     sentinels: z.array(z.string().regex(/^[^:]+:\d+$/, 'each sentinel must be host:port')).default([]),
     sentinelName: z.string().optional(),
     keyPrefix: z.string().regex(/^[a-z0-9:_-]*$/i).default('idp:'),
-    /** Replicas that must acknowledge a durable write (WAIT); auto = 1 with Sentinel or Cluster, 0 standalone. */
+    /** Replicas that must acknowledge a lock's write (WAIT); auto = 0: Redis holds only what may be lost. */
     waitReplicas: z.union([z.literal('auto'), z.coerce.number().int().min(0).max(10)]).default('auto'),
     waitTimeoutMs: z.coerce.number().int().min(50).max(30_000).default(1_000),
   }),

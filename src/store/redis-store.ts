@@ -21,7 +21,7 @@ export interface RedisConnection {
   sentinels?: string[];
   sentinelName?: string | undefined;
   keyPrefix: string;
-  /** Replicas that must acknowledge a durable write; 'auto' = 1 with Sentinel or Cluster, 0 standalone. */
+  /** Replicas that must acknowledge a lock's write; 'auto' = 0 (Redis holds only what may be lost). */
   waitReplicas?: number | 'auto' | undefined;
   /** How long a durable write waits for those acknowledgements. */
   waitTimeoutMs?: number | undefined;
@@ -54,10 +54,13 @@ export function describeConnection(c: RedisConnection): string {
   return `Redis ${new URL(c.url ?? 'redis://127.0.0.1:6379').host}`;
 }
 
-/** The replica count durable writes wait for. */
+/**
+ * The replica count a lock's write waits for. Since the directory moved to the database,
+ * nothing in Redis needs it: 'auto' is 0, and a Redis replica that is down neither slows
+ * a sign-in nor makes /readyz fail. REDIS_WAIT_REPLICAS=1 confirms locks on a replica.
+ */
 export function waitReplicasFor(c: RedisConnection): number {
-  if (typeof c.waitReplicas === 'number') return c.waitReplicas;
-  return c.clusterNodes?.length || c.sentinels?.length ? 1 : 0;
+  return typeof c.waitReplicas === 'number' ? c.waitReplicas : 0;
 }
 
 /** A client method used both directly and queued on a pipeline (the pipeline's return value is ignored). */

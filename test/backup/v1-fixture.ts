@@ -17,10 +17,10 @@ export function v1Record(i: number, extra: Record<string, unknown> = {}): Accoun
   return { ...structuredClone(template), id: `acc_v1_${n}`, loginId: `v1_student_${n}@students.edu.sg`, displayName: `V1 Student ${n}`, ...extra } as Account;
 }
 
-/** Writes `count` v1 accounts into the directory (their JSON as the old release wrote it). */
+/** Writes `count` v1 accounts into the directory (their JSON as the old release wrote it; again over any written before). */
 export async function loadV1(directory: Directory, count: number, extra: (i: number) => Record<string, unknown> = () => ({})): Promise<Account[]> {
   const records = Array.from({ length: count }, (_, i) => v1Record(i, extra(i)));
-  for (let i = 0; i < records.length; i += 50) await Promise.all(records.slice(i, i + 50).map((r) => directory.restore(r)));
+  for (let i = 0; i < records.length; i += 50) await Promise.all(records.slice(i, i + 50).map((r) => directory.restore(r, { overwrite: true })));
   return records;
 }
 

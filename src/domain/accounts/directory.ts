@@ -181,10 +181,11 @@ export class Directory {
    * Writes an account record as it was backed up (restore), unknown fields kept. Without
    * `overwrite` an existing login ID is refused (DuplicateLoginIdError); with it, the
    * account of that id is replaced, and another account holding the login ID is removed.
+   * Resolves how many other accounts it removed so (0 or 1).
    */
-  async restore(record: Account, options: { overwrite?: boolean } = {}): Promise<void> {
+  async restore(record: Account, options: { overwrite?: boolean } = {}): Promise<number> {
     try {
-      await this.#rows.put(row(record), options.overwrite === true);
+      return await this.#rows.put(row(record), options.overwrite === true);
     } catch (err) {
       if (err instanceof LoginIdTakenError) throw new DuplicateLoginIdError(err.message);
       throw err;

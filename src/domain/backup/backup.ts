@@ -207,7 +207,9 @@ export async function restoreBackup(store: Store, directory: Directory, file: st
   };
   const write = async (a: AccountLine) => {
     // The record with all the directory derives from it (name search, passkeys), in one transaction.
-    await directory.restore(a.record, { overwrite: force });
+    // An account of another id holding this login ID is removed (the backup's wins): counted.
+    const displaced = await directory.restore(a.record, { overwrite: force });
+    counts.removed += displaced;
     if (a.lock) {
       await store.set(keys.lock(a.record.loginId), a.lock.value, a.lock.ttlMs > 0 ? { ttlMs: a.lock.ttlMs } : {});
       counts.locks++;

@@ -215,7 +215,7 @@ export class PostgresDatabase implements Database {
   }
 
   async writable(): Promise<void> {
-    const rows = await this.query<{ ro: string }>('show transaction_read_only');
+    const rows = await this.query<{ ro: string }>(`select current_setting('transaction_read_only') as ro`);
     if (rows[0]?.ro !== 'off') {
       if (this.#pool) this.#drop(this.#pool);
       throw new StoreUnavailableError('the database member in use is read-only');

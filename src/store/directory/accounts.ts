@@ -120,14 +120,16 @@ export class AccountRows<R extends object> {
   /**
    * Writes a record as it was backed up. Without `overwrite` an existing login ID is refused
    * (LoginIdTakenError); with it, the account of that id is replaced, and another account
-   * holding the login ID is removed (the backup's directory wins).
+   * holding the login ID is removed (the backup's directory wins). Resolves how many other
+   * accounts it removed so (0 or 1).
    */
-  async put(row: AccountRow<R>, overwrite: boolean): Promise<void> {
+  async put(row: AccountRow<R>, overwrite: boolean): Promise<number> {
     const p = row.projection;
     try {
-      await this.#db.transaction(async (tx) => {
+      return await this.#db.transaction(async (tx) => {
+        let displaced = 0;
         if (overwrite) {
-          await tx.query('delete from accounts where login_id = $1 and id <> $2', [p.loginId, p.id]);
+          displaced = (await tx.query('delete from accounts where login_id = $1 and id <> $2 returning id', [p.loginId, p.id])).length;
           await tx.query(
             `insert into accounts (id, login_id, name_key, school_code, record) values ($1, $2, $3, $4, $5)
              on conflict (id) do update set login_id = excluded.login_id, name_key = excluded.name_key, school_code = excluded.school_code, record = excluded.record`,
@@ -137,6 +139,7 @@ export class AccountRows<R extends object> {
           await tx.query('insert into accounts (id, login_id, name_key, school_code, record) values ($1, $2, $3, $4, $5)', [p.id, p.loginId, p.nameKey, p.schoolCode, JSON.stringify(row.record)]);
         }
         await writeDerived(tx, p, overwrite);
+        return displaced;
       });
     } catch (err) {
       throw conflict(err, p.loginId);
