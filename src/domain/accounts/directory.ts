@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
-import { OutcomeUnknownError, type Database } from '../../store/database/index.ts';
+import { NotReplicatedError, OutcomeUnknownError, type Database } from '../../store/database/index.ts';
 import { StoreUnavailableError } from '../../store/index.ts';
 import { AccountRows, LoginIdTakenError, type AccountProjection, type AccountRow } from '../../store/directory/accounts.ts';
 import type { Clock } from '../clock.ts';
@@ -100,6 +100,8 @@ export class Directory {
    * database did not answer in time). Nobody is told "failed" for a write that was saved.
    */
   async #confirm(id: string, saved: (found: Account | null) => boolean, notSaved: (found: Account | null) => boolean, unknown: OutcomeUnknownError): Promise<true> {
+    // On the primary but perhaps not on its standby: what the primary shows proves nothing.
+    if (unknown instanceof NotReplicatedError) throw unknown;
     const until = Date.now() + CONFIRM_MS;
     while (Date.now() < until) {
       let found: Account | null;

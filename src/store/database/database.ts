@@ -34,6 +34,15 @@ export class OutcomeUnknownError extends StoreUnavailableError {
   override name = 'OutcomeUnknownError';
 }
 
+/**
+ * The primary committed the write but stopped waiting for its synchronous standby (the wait
+ * was cancelled): it is visible there, and would be lost if the primary failed now. Reading
+ * it back from the primary proves nothing, so it stays unknown.
+ */
+export class NotReplicatedError extends OutcomeUnknownError {
+  override name = 'NotReplicatedError';
+}
+
 /** SQLSTATE classes and codes that mean "the database cannot serve this now", not a bug of ours. */
 const UNAVAILABLE_STATE = /^(08|53|57P0[1-4]|25006|40001|40P01)/;
 const UNAVAILABLE_NODE = /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN)$/;

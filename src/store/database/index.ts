@@ -7,7 +7,7 @@ import { PostgresDatabase } from './postgres.ts';
 import type { Database } from './database.ts';
 
 export type { Database, Sql, Row } from './database.ts';
-export { OutcomeUnknownError, isUnavailable, likePrefix, uniqueViolation } from './database.ts';
+export { NotReplicatedError, OutcomeUnknownError, isUnavailable, likePrefix, uniqueViolation } from './database.ts';
 export { migrate, MIGRATIONS, NewerDatabaseError, type MigrationReport } from './migrations.ts';
 export { EmbeddedDatabase } from './embedded.ts';
 export { PostgresDatabase, describeDatabaseUrl } from './postgres.ts';

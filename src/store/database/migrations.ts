@@ -24,7 +24,9 @@ create table accounts (
   login_id text collate "C" not null unique,
   name_key text collate "C" not null,
   school_code text collate "C",
-  record jsonb not null
+  record jsonb not null,
+  -- Counts the writes of the row: a change applies only to the version it read.
+  rev integer not null default 0
 );
 create index accounts_name_key on accounts (name_key text_pattern_ops);
 create index accounts_login_prefix on accounts (login_id text_pattern_ops);

@@ -16,7 +16,7 @@
 //   with OutcomeUnknownError.
 import pg from 'pg';
 import { StoreUnavailableError } from '../store.ts';
-import { isUnavailable, OutcomeUnknownError, type Database, type Row, type Sql } from './database.ts';
+import { isUnavailable, NotReplicatedError, OutcomeUnknownError, type Database, type Row, type Sql } from './database.ts';
 
 export interface PostgresConnection {
   /** postgres://user:password@host:port[,host:port…]/database?sslmode=… */
@@ -68,6 +68,22 @@ export function describeDatabaseUrl(url: string, schema: string): string {
 }
 
 const WRITE = /^\s*(insert|update|delete|merge|with|create|alter|drop|select\s+pg_advisory)/i;
+
+/**
+ * Statements with parameters go as named prepared statements: the server parses and plans
+ * each once per connection instead of at every call (a sign-in sends a handful). Names
+ * follow the text, so one text always has one name.
+ */
+const statementNames = new Map<string, string>();
+function statement(text: string, values: readonly unknown[]): pg.QueryConfig {
+  if (!values.length) return { text };
+  let name = statementNames.get(text);
+  if (!name) {
+    name = `idp_${statementNames.size}`;
+    statementNames.set(text, name);
+  }
+  return { name, text, values: values as unknown[] };
+}
 const SYNC_CANCELLED = /canceling wait for synchronous replication/i;
 
 export class PostgresDatabase implements Database {
@@ -172,14 +188,14 @@ export class PostgresDatabase implements Database {
   #checkSyncWait(client: pg.PoolClient): void {
     if (!this.#cancelledWaits.has(client)) return;
     this.#cancelledWaits.delete(client);
-    throw new OutcomeUnknownError('the wait for the synchronous standby was cancelled: the write is on the primary but may not be replicated');
+    throw new NotReplicatedError('the wait for the synchronous standby was cancelled: the write is on the primary but may not be replicated');
   }
 
   async query<R extends Row = Row>(text: string, params: readonly unknown[] = []): Promise<R[]> {
     const { pool, client } = await this.#client();
     let broken: unknown;
     try {
-      const result = await client.query<R>(text, params as unknown[]);
+      const result = await client.query<R>(statement(text, params));
       this.#checkSyncWait(client);
       return result.rows;
     } catch (err) {
@@ -193,7 +209,7 @@ export class PostgresDatabase implements Database {
   async transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
     const { pool, client } = await this.#client();
     const tx: Sql = {
-      query: async <R extends Row = Row>(text: string, params: readonly unknown[] = []) => (await client.query<R>(text, params as unknown[])).rows,
+      query: async <R extends Row = Row>(text: string, params: readonly unknown[] = []) => (await client.query<R>(statement(text, params))).rows,
     };
     let broken: unknown;
     let committing = false;

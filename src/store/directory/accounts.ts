@@ -95,11 +95,36 @@ export class AccountRows<R extends object> {
   }
 
   /**
-   * Reads the account locked for this transaction (FOR UPDATE: concurrent changes to one
-   * account wait for each other), and writes what `change` makes of it. `change` returns
-   * null to write nothing. Resolves [before, after], or null when there is no such account.
+   * Writes what `change` makes of the account, serialised by the database against every
+   * other change of it. `change` returns null to write nothing. Resolves [before, after], or
+   * null when there is no such account. Two ways, by what changes:
+   * - only the record (a sign-in's time, a password, answers, factors' counters): one read,
+   *   then one UPDATE that applies only if the record is still the one read (compare-and-set
+   *   in a single statement: two round trips, not four);
+   * - also what is derived from it (name, school, passkeys), or another change came between
+   *   twice (many changes of one account at once): one transaction that reads the account
+   *   FOR UPDATE, so the changes queue in the database, then writes the record with its rows.
+   * Either way a rule over the whole record (the last second factor stays) is checked
+   * against exactly the version it replaces.
    */
   async update(id: string, change: (current: R) => AccountRow<R> | null, derive: (record: R) => AccountProjection): Promise<[R, R] | null> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const [row] = await this.#db.query<{ record: R; rev: number }>('select record, rev from accounts where id = $1', [id]);
+      if (!row) return null;
+      const next = change(row.record);
+      if (!next) return [row.record, row.record];
+      const p = next.projection;
+      if (!sameDerived(derive(row.record), p)) return this.#updateLocked(id, change, derive);
+      const written = await this.#db.query(
+        'update accounts set name_key = $2, record = $3, rev = rev + 1 where id = $1 and rev = $4 returning 1',
+        [id, p.nameKey, JSON.stringify(next.record), row.rev],
+      );
+      if (written.length) return [row.record, next.record];
+    }
+    return this.#updateLocked(id, change, derive);
+  }
+
+  async #updateLocked(id: string, change: (current: R) => AccountRow<R> | null, derive: (record: R) => AccountProjection): Promise<[R, R] | null> {
     return this.#db.transaction(async (tx) => {
       const [row] = await tx.query<{ record: R }>('select record from accounts where id = $1 for update', [id]);
       if (!row) return null;
@@ -108,7 +133,7 @@ export class AccountRows<R extends object> {
       const p = next.projection;
       const before = derive(row.record);
       try {
-        await tx.query('update accounts set name_key = $2, school_code = $3, record = $4 where id = $1', [id, p.nameKey, p.schoolCode, JSON.stringify(next.record)]);
+        await tx.query('update accounts set name_key = $2, school_code = $3, record = $4, rev = rev + 1 where id = $1', [id, p.nameKey, p.schoolCode, JSON.stringify(next.record)]);
         if (!sameDerived(before, p)) await writeDerived(tx, p, true);
       } catch (err) {
         throw conflict(err, p.loginId);
@@ -132,7 +157,7 @@ export class AccountRows<R extends object> {
           displaced = (await tx.query('delete from accounts where login_id = $1 and id <> $2 returning id', [p.loginId, p.id])).length;
           await tx.query(
             `insert into accounts (id, login_id, name_key, school_code, record) values ($1, $2, $3, $4, $5)
-             on conflict (id) do update set login_id = excluded.login_id, name_key = excluded.name_key, school_code = excluded.school_code, record = excluded.record`,
+             on conflict (id) do update set login_id = excluded.login_id, name_key = excluded.name_key, school_code = excluded.school_code, record = excluded.record, rev = accounts.rev + 1`,
             [p.id, p.loginId, p.nameKey, p.schoolCode, JSON.stringify(row.record)],
           );
         } else {
