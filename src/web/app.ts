@@ -246,6 +246,18 @@ export function createIdp(deps: IdpDeps): Idp {
     },
   }, FLOW_KINDS);
   const starts = flowStarts(machine);
+  /** Where the request a flow resumes is answered: its page's forms may lead there (CSP form-action). */
+  const destinationOf = async (resume: Resume): Promise<string | undefined> => {
+    if (resume.kind === 'oidc') {
+      const redirectUri = (await provider.Interaction.find(resume.uid))?.params.redirect_uri;
+      return typeof redirectUri === 'string' ? redirectUri : undefined;
+    }
+    if (resume.kind === 'saml') {
+      const pending = await new PendingSignIns(store, 0).get(resume.pendingId);
+      return pending && pending !== 'used' ? pending.acsUrl : undefined;
+    }
+    return undefined;
+  };
   /** What the gate refused, run first: every entry point hands its refusal here. */
   const runFirst = (ctx: Context, refusal: Refusal, resume: Resume) => starts.runFirst(refusal, resume, secretOf(ctx));
   const routers = [
@@ -260,7 +272,7 @@ export function createIdp(deps: IdpDeps): Idp {
       recordClient: (session, clientId) => sso.oidcParticipant(session, clientId),
       rememberLanguage: (ctx, uiLocales) => rememberUiLocales(ctx, uiLocales, secure),
     }),
-    flowRouter({ machine, starts, ssoCookie: cookie, browserSecret: secretOf, render, nameOf }),
+    flowRouter({ machine, starts, ssoCookie: cookie, browserSecret: secretOf, render, nameOf, destinationOf }),
     samlRouter({
       settings, store, clock, directory, sso, audit, sps: serviceProviders, messages: samlMessages, schema: schemaValidator,
       endpoints: samlEndpoints, chains: logoutChains,

@@ -78,7 +78,10 @@ export function singleLogout(deps: SingleLogoutDeps) {
     // client of this very session: then that client asked.
     const hint = ctx.oidc.entities.IdTokenHint as { payload?: { sub?: unknown } } | undefined;
     const askedByClient = Boolean(client && hint?.payload?.sub === live.accountId && (await deps.sso.participants(live.id)).oidc.includes(client.clientId));
-    await deps.render(c, 'logout-confirm', { xsrf, clientName: client?.clientName ?? null, autosubmit: askedByClient });
+    // Where oidc-provider will send the browser (checked against the client's registration):
+    // carried through the confirmation so that the last form may lead there (CSP form-action).
+    const returnTo = typeof ctx.oidc.params?.post_logout_redirect_uri === 'string' ? ctx.oidc.params.post_logout_redirect_uri : null;
+    await deps.render(c, 'logout-confirm', { xsrf, returnTo, clientName: client?.clientName ?? null, autosubmit: askedByClient });
   }
 
   /**
@@ -94,7 +97,7 @@ export function singleLogout(deps: SingleLogoutDeps) {
       return;
     }
     if (await deps.sso.get(deps.ssoCookie.read(c))) {
-      await deps.render(c, 'logout-confirm', { xsrf: null, clientName: ctx.oidc.client?.clientName ?? null, autosubmit: false });
+      await deps.render(c, 'logout-confirm', { xsrf: null, returnTo: null, clientName: ctx.oidc.client?.clientName ?? null, autosubmit: false });
       return;
     }
     await signedOutPage(c, null);
@@ -112,7 +115,11 @@ export function singleLogout(deps: SingleLogoutDeps) {
   router.post('/logout/confirm', async (ctx) => {
     const xsrf = (ctx.request.body as Record<string, unknown>).xsrf;
     if (typeof xsrf !== 'string' || !/^[A-Za-z0-9_-]{16,128}$/.test(xsrf)) throw new AppError('SSPR 5103', 'logout confirmation without xsrf');
-    const next = await signOut(ctx, { kind: 'post', action: '/oidc/session/end/confirm', fields: { xsrf, logout: 'yes' } });
+    // The client's post_logout_redirect_uri, from our own (CSRF-checked) form: only lets the
+    // last form page lead there; oidc-provider decides where the browser goes.
+    const returnTo = (ctx.request.body as Record<string, unknown>).return_to;
+    const leadsTo = typeof returnTo === 'string' && /^https?:\/\//.test(returnTo) && returnTo.length <= 2048 ? { leadsTo: returnTo } : {};
+    const next = await signOut(ctx, { kind: 'post', action: '/oidc/session/end/confirm', fields: { xsrf, logout: 'yes' }, ...leadsTo });
     seeOther(ctx, next);
   });
 

@@ -15,6 +15,7 @@ import type { SsoSession } from '../../domain/sessions/sso-sessions.ts';
 import { AppError } from '../../domain/errors.ts';
 import { StoreUnavailableError, type Store } from '../../store/index.ts';
 import type { Render } from '../../http/respond.ts';
+import { allowFormTargets } from '../../http/form-targets.ts';
 import { adapterFactory } from './adapter.ts';
 import { ACR_MFA, ACR_VALUES, acrOf, requestedAcr } from './acr.ts';
 import { accountClaims, CLAIMS_BY_SCOPE } from './claims.ts';
@@ -280,6 +281,13 @@ export function createProvider(deps: OidcDeps): Provider {
     if (oidc?.route === 'token' && body?.error === 'invalid_request' && oidc.client && typeof grantType === 'string' && !oidc.client.grantTypeAllowed(grantType)) {
       body.error = 'unauthorized_client';
     }
+  });
+  // A page of oidc-provider's (form_post, the logout question) for a client registered at
+  // run time leads to that client's registered URIs: CSP form-action (http/form-targets.ts).
+  provider.use(async (ctx, next) => {
+    await next();
+    const client = (ctx as KoaContextWithOIDC).oidc?.client;
+    if (client) allowFormTargets(ctx.res, [...(client.redirectUris ?? []), ...(client.postLogoutRedirectUris ?? [])]);
   });
   provider.on('backchannel.error', (_ctx: unknown, err: unknown, client: { clientId: string }) => {
     deps.onError(err, `back-channel logout to ${client?.clientId} failed`);
