@@ -157,6 +157,11 @@ export function createIdp(deps: IdpDeps): Idp {
     logoutSource: logout.logoutSource,
     afterLogout: logout.afterOidcLogout,
     onError: (err, message) => logger.error({ err }, message),
+    onRegistered: async (ctx, client) => {
+      const c = ctx as unknown as Context;
+      const how = ctx.oidc.entities.InitialAccessToken ? 'initial access token' : 'open registration (demo accounts loaded)';
+      await audit.record({ type: 'rp.registered', client: client.clientId, actor: 'rfc7591', ip: c.ip, requestId: requestScope.getStore()?.requestId, reason: `oidc "${client.clientName ?? ''}" by ${how}` });
+    },
     onLogout: async (ctx) => {
       // Runs from oidc-provider's end_session.success event, after its own session ended.
       // Our confirmation (/logout/confirm) has normally ended the SSO session already; this

@@ -8,6 +8,7 @@ import { projectRoot } from '../../src/config/settings.ts';
 import { RedisStore } from '../../src/store/index.ts';
 import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
 import { registeredClients, removeRegisteredClient } from '../../src/protocols/oidc/adapter.ts';
+import { usesLeft } from '../../src/protocols/oidc/initial-access-tokens.ts';
 import { Browser } from '../support/browser.ts';
 import { DEMO, startTestIdp, type TestIdp } from '../support/idp.ts';
 
@@ -118,6 +119,47 @@ describe('OIDC dynamic client registration (RFC 7591/7592)', () => {
       const token = await createInitialAccessToken(t.settings, t.store, 1);
       const config = await register(t, METADATA, token);
       await codeFlow(t, config);
+    });
+
+    it('an initial access token registers one app: a second registration with it is refused and stores nothing; a refused registration does not use it up', async () => {
+      const token = await createInitialAccessToken(t.settings, t.store, 1);
+      const post = (metadata: Record<string, unknown>) => fetch(`${t.url}/oidc/reg`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(metadata) });
+      const bad = await post({ ...METADATA, client_name: undefined });
+      assert.equal(bad.status, 400);
+      assert.equal(await usesLeft(t.store, token), 1, 'a refused registration gives its use back');
+      const first = await post({ ...METADATA, client_name: 'First with the token' });
+      assert.equal(first.status, 201, await first.clone().text());
+      const before = (await registeredClients(t.store)).length;
+      const second = await post({ ...METADATA, client_name: 'Second with the token' });
+      assert.equal(second.status, 401);
+      assert.deepEqual(await second.json(), { error: 'invalid_token', error_description: 'the initial access token has registered as many apps as it was made for (make another: cli initial-access-token)' });
+      assert.equal((await registeredClients(t.store)).length, before, 'nothing stored');
+      assert.ok(!(await registeredClients(t.store)).some((c) => c.client_name === 'Second with the token'));
+      const events = await t.idp.audit.recent(20, (e) => e.type === 'rp.registered');
+      const id = ((await first.json()) as { client_id: string }).client_id;
+      assert.match(events.find((e) => e.client === id)?.reason ?? '', /oidc "First with the token" by initial access token/);
+    });
+
+    it('the last use of a token goes to one of several registrations at once', async () => {
+      const token = await createInitialAccessToken(t.settings, t.store, 1);
+      const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => fetch(`${t.url}/oidc/reg`, {
+        method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ ...METADATA, client_name: `Racer ${i}` }),
+      })));
+      assert.deepEqual(answers.map((r) => r.status).sort(), [201, 401, 401, 401, 401, 401, 401, 401]);
+      assert.equal((await registeredClients(t.store)).filter((c) => String(c.client_name).startsWith('Racer ')).length, 1);
+    });
+
+    it('cli initial-access-token --uses 2 registers two apps, not three; --uses 0 is refused', async () => {
+      const made = cli('initial-access-token', '--uses', '2');
+      assert.equal(made.status, 0, made.stderr);
+      assert.match(made.stdout, /valid 7 days for 2 apps/);
+      const token = made.stdout.trim().split('\n').at(-1)!;
+      await register(t, { ...METADATA, client_name: 'Two-use 1' }, token);
+      await register(t, { ...METADATA, client_name: 'Two-use 2' }, token);
+      await assert.rejects(register(t, { ...METADATA, client_name: 'Two-use 3' }, token), (err: Error & { cause?: unknown }) => /invalid_token/.test(JSON.stringify(err.cause ?? '') + String((err as { response?: Response }).response?.headers.get('www-authenticate'))));
+      const zero = cli('initial-access-token', '--uses', '0');
+      assert.equal(zero.status, 2);
+      assert.match(zero.stderr, /--uses must be a whole number from 1 to 1000/);
     });
 
     it('cli initial-access-token, then clients lists the registered client and clients remove deletes it', async () => {

@@ -17,6 +17,7 @@ import { StoreUnavailableError, type Store } from '../../store/index.ts';
 import type { Render } from '../../http/respond.ts';
 import { allowFormTargets } from '../../http/form-targets.ts';
 import { adapterFactory } from './adapter.ts';
+import { initialAccessTokenUses, LIMITED_USES, limitedUsesPolicy } from './initial-access-tokens.ts';
 import { ACR_MFA, ACR_VALUES, acrOf, requestedAcr } from './acr.ts';
 import { accountClaims, CLAIMS_BY_SCOPE } from './claims.ts';
 import { CookieSigner } from '../../http/cookie-signer.ts';
@@ -39,6 +40,8 @@ export interface OidcDeps {
   /** After oidc-provider ended its session without a post_logout_redirect_uri. */
   afterLogout: (ctx: KoaContextWithOIDC) => Promise<void>;
   onLogout: (ctx: KoaContextWithOIDC) => Promise<void>;
+  /** A client registered itself over HTTP (RFC 7591). */
+  onRegistered?: (ctx: KoaContextWithOIDC, client: { clientId: string; clientName?: string }) => Promise<void>;
   onError: (err: unknown, message: string) => void;
 }
 
@@ -216,6 +219,8 @@ export function createProvider(deps: OidcDeps): Provider {
         enabled: true,
         initialAccessToken: !settings.seed.demo,
         issueRegistrationAccessToken: true,
+        // Each initial access token registers as many apps as it was made for (initial-access-tokens.ts).
+        ...(settings.seed.demo ? {} : { policies: { [LIMITED_USES]: limitedUsesPolicy(deps.store) as never } }),
       },
       registrationManagement: { enabled: true, rotateRegistrationAccessToken: false },
       rpInitiatedLogout: {
@@ -282,6 +287,7 @@ export function createProvider(deps: OidcDeps): Provider {
       body.error = 'unauthorized_client';
     }
   });
+  provider.use(initialAccessTokenUses(deps.store) as never);
   // A page of oidc-provider's (form_post, the logout question) for a client registered at
   // run time leads to that client's registered URIs: CSP form-action (http/form-targets.ts).
   provider.use(async (ctx, next) => {
@@ -291,6 +297,9 @@ export function createProvider(deps: OidcDeps): Provider {
   });
   provider.on('backchannel.error', (_ctx: unknown, err: unknown, client: { clientId: string }) => {
     deps.onError(err, `back-channel logout to ${client?.clientId} failed`);
+  });
+  provider.on('registration_create.success', (ctx: KoaContextWithOIDC, client: { clientId: string; clientName?: string }) => {
+    deps.onRegistered?.(ctx, client).catch((err: unknown) => deps.onError(err, 'auditing a client registration failed'));
   });
   provider.on('end_session.success', (ctx: KoaContextWithOIDC) => {
     deps.onLogout(ctx).catch((err: unknown) => deps.onError(err, 'ending the SSO session after OIDC logout failed'));
