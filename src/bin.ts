@@ -71,8 +71,11 @@ export function environmentFrom(argv: string[], env: NodeJS.ProcessEnv): NodeJS.
     }
     out[f.env] = value;
   }
-  // Paths are relative to where the command runs, not to the installed package.
+  // Paths are relative to where the command runs, not to the installed package; so are the
+  // keys (and the simulated apps' registrations) when no --keys-dir says where: ./keys of the
+  // folder it runs in, never inside npm's shared npx cache.
   for (const name of PATHS) if (out[name] && out[name] !== env[name]) out[name] = path.resolve(out[name]!);
+  if (!out.IDP_KEYS_DIR) out.IDP_KEYS_DIR = path.resolve('keys');
   if (argv.some((a) => /^--port(=|$)/.test(a)) && !argv.some((a) => /^--public-url(=|$)/.test(a))) out.IDP_PUBLIC_URL = `http://localhost:${out.PORT}`;
   return out;
 }

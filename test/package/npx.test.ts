@@ -3,8 +3,8 @@
 // with flags on the project's Node and on the machine's own (Node 20 on CI), then a
 // sign-in over HTTP on each.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,6 +13,7 @@ import { Browser } from '../support/browser.ts';
 import { freePort } from '../support/redis.ts';
 
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+const npx = process.platform === 'win32' ? 'npx.cmd' : 'npx';
 const ACCOUNT = { loginId: 'pack_tester@students.edu.sg', password: 'Packaged-Heron-24' };
 
 describe('the npm package (npx school-idp)', function () {
@@ -68,7 +69,7 @@ describe('the npm package (npx school-idp)', function () {
         const port = await freePort();
         let output = '';
         const begun = Date.now();
-        child = spawn(binary, [path.join(app, 'node_modules/school-idp/dist/bin.js'), '--port', String(port), '--seed', 'accounts.json', '--rp-dir', './rps', '--no-sims', '--no-demo-seed', '--host', '127.0.0.1', '--keys-dir', './keys'], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] });
+        child = spawn(binary, [path.join(app, 'node_modules/school-idp/dist/bin.js'), '--port', String(port), '--seed', 'accounts.json', '--rp-dir', './rps', '--no-sims', '--no-demo-seed', '--host', '127.0.0.1'], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, IDP_KEYS_DIR: '' } });
         child.stdout!.on('data', (d) => (output += d));
         child.stderr!.on('data', (d) => (output += d));
         const url = `http://127.0.0.1:${port}`;
@@ -87,6 +88,9 @@ describe('the npm package (npx school-idp)', function () {
           assert.match(home.res.text, /Pack Tester/);
           const discovery = (await (await fetch(`${url}/.well-known/openid-configuration`)).json()) as { issuer: string };
           assert.ok(discovery.issuer.startsWith(`http://localhost:${port}`), discovery.issuer);
+          // Keys live in the folder it runs from (no --keys-dir), not inside the installed package.
+          assert.ok(readdirSync(path.join(app, 'keys')).some((f) => f.endsWith('.json') || f.endsWith('.pem')), 'keys in ./keys');
+          assert.equal(existsSync(path.join(app, 'node_modules/school-idp/keys')), false);
         } finally {
           child.kill('SIGTERM');
           await new Promise((resolve) => (child!.exitCode !== null || child!.signalCode !== null ? resolve(null) : child!.once('exit', resolve)));
@@ -94,6 +98,15 @@ describe('the npm package (npx school-idp)', function () {
         }
       });
     }
+
+    it('npx --yes <tarball> (as the README writes it) runs without a question, with no terminal', function () {
+      assert.ok(app, 'packed by the test above');
+      const tarball = readdirSync(dir).find((f) => f.endsWith('.tgz'))!;
+      // `./` as in the README: npx takes an absolute path for a command to run, not a package.
+      const r = spawnSync(npx, ['--yes', '--prefer-offline', `./${tarball}`, '--help'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: 'true' }, timeout: 120_000 });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /^usage: school-idp \[flags\]/);
+    });
   });
 });
 
