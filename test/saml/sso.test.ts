@@ -11,6 +11,7 @@ import { SAML, ValidateInResponseTo } from '@node-saml/node-saml';
 import { DOMParser } from '@xmldom/xmldom';
 import * as samlify from 'samlify';
 import { projectRoot } from '../../src/config/settings.ts';
+import { ACCEPTED_DIGESTS, ACCEPTED_SIGNATURE_ALGORITHMS } from '../../src/protocols/saml/constants.ts';
 import { SchemaValidator } from '../../src/protocols/saml/schema-validator.ts';
 import { Browser } from '../support/browser.ts';
 import { DEMO, startTestIdp, type TestIdp } from '../support/idp.ts';
@@ -95,6 +96,21 @@ describe('SAML single sign-on', () => {
     const body = idpCert.replace(/-----[^-]+-----|\s/g, '');
     assert.ok(xml.includes(body));
     assert.match(idpCert, /^-----BEGIN CERTIFICATE-----/);
+  });
+
+  it('says in its metadata which signing and digest algorithms it accepts (algsupport), none of them SHA-1', async () => {
+    const xml = (await new Browser(t.url).get('/saml/metadata')).text;
+    const doc = new DOMParser().parseFromString(xml, 'text/xml');
+    const ALG = 'urn:oasis:names:tc:SAML:metadata:algsupport';
+    const extensions = doc.documentElement!.getElementsByTagNameNS('urn:oasis:names:tc:SAML:2.0:metadata', 'Extensions')[0]!;
+    assert.equal(extensions.parentNode, doc.documentElement, 'entity-level md:Extensions');
+    assert.equal(doc.documentElement!.firstChild?.nextSibling, extensions, 'first in EntityDescriptor, as the schema orders it');
+    const algorithms = (name: string) => Array.from(extensions.getElementsByTagNameNS(ALG, name)).map((e) => e.getAttribute('Algorithm')!);
+    assert.deepEqual(algorithms('SigningMethod'), Object.keys(ACCEPTED_SIGNATURE_ALGORITHMS));
+    assert.deepEqual(algorithms('DigestMethod'), [...ACCEPTED_DIGESTS]);
+    assert.ok(algorithms('SigningMethod').includes('http://www.w3.org/2001/04/xmldsig-more#rsa-sha256'));
+    assert.doesNotMatch(xml, /sha1/i);
+    assert.ok(xmllint(xml, 'saml-schema-metadata-2.0.xsd').ok);
   });
 
   it('says how long its metadata may be cached and until when it is valid', async () => {

@@ -6,8 +6,11 @@
 // serves it). test/saml/sso.test.ts validates it with `xmllint --schema`.
 import { SAML_ATTRIBUTES } from '../../config/relying-parties.ts';
 import { metadataAttributes } from './attributes.ts';
-import { BINDING, NAMEID_EMAIL, NS } from './constants.ts';
+import { ACCEPTED_DIGESTS, ACCEPTED_SIGNATURE_ALGORITHMS, BINDING, NAMEID_EMAIL, NS } from './constants.ts';
 import { escapeXml } from './xml.ts';
+
+/** urn:oasis:names:tc:SAML:metadata:algsupport (SAML V2.0 Metadata Profile for Algorithm Support v1.0). */
+export const ALGSUPPORT_NS = 'urn:oasis:names:tc:SAML:metadata:algsupport';
 
 export interface IdpEndpoints {
   entityId: string;
@@ -43,6 +46,13 @@ export function idpMetadata(endpoints: IdpEndpoints, certificatePem: string | re
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<md:EntityDescriptor xmlns:md="${NS.metadata}" xmlns:ds="${NS.dsig}" xmlns:saml="${NS.assertion}" entityID="${a(endpoints.entityId)}">`,
+    // SAML V2.0 Metadata Profile for Algorithm Support: what this IdP accepts on signed
+    // messages (the same lists it checks them against). An SP that honours it (Shibboleth SP)
+    // signs for this IdP with one of these, not with its SHA-1 default, which is refused.
+    '  <md:Extensions>',
+    ...[...ACCEPTED_DIGESTS].map((alg) => `    <alg:DigestMethod xmlns:alg="${ALGSUPPORT_NS}" Algorithm="${alg}"/>`),
+    ...Object.keys(ACCEPTED_SIGNATURE_ALGORITHMS).map((alg) => `    <alg:SigningMethod xmlns:alg="${ALGSUPPORT_NS}" Algorithm="${alg}"/>`),
+    '  </md:Extensions>',
     `  <md:IDPSSODescriptor WantAuthnRequestsSigned="false" protocolSupportEnumeration="${NS.protocol}">`,
     ...certs.flatMap((cert) => [
       '    <md:KeyDescriptor use="signing">',
