@@ -162,6 +162,8 @@ export const settingsSchema = z.strictObject({
   saml: z.strictObject({
     /** The IdP's entityID; defaults to <publicUrl>/saml/metadata. */
     entityId: z.string().min(1).max(1024).optional(),
+    /** The scope of eduPersonPrincipalName and subject-id (a domain the school owns); defaults to the public URL's host name. */
+    scope: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, 'a domain name in lower case (e.g. school.edu.sg)').max(253).optional(),
     /** How far back NotBefore is set and how much clock difference inbound IssueInstants may have. */
     clockSkewSeconds: z.coerce.number().int().min(0).max(600),
     /** How long an assertion may be presented (NotOnOrAfter). */
@@ -209,6 +211,7 @@ export const ENVIRONMENT: ReadonlyArray<{ env: string; key: string; parse?: EnvP
   { env: 'IDP_HOST', key: 'server.host' },
   { env: 'IDP_WORKERS', key: 'server.workers' },
   { env: 'IDP_PUBLIC_URL', key: 'server.publicUrl' },
+  { env: 'IDP_SAML_SCOPE', key: 'saml.scope' },
   { env: 'IDP_TRUST_PROXY', key: 'server.trustProxy', parse: asBool },
   { env: 'REDIS_URL', key: 'redis.url' },
   { env: 'REDIS_CLUSTER_NODES', key: 'redis.clusterNodes', parse: asList },

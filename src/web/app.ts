@@ -96,7 +96,7 @@ export function createIdp(deps: IdpDeps): Idp {
   const { directory, hasher, audit, answerLimiter, authenticator, sso, gate, policies, credentials } = services;
   const flows = new Flows(store, clock, settings.flow.idleSeconds * 1000, settings.flow.maxMinutes * 60_000);
   const serviceProviders = new ServiceProviders(deps.relyingParties.saml, settings.saml.relayStateMaxBytes, { store, onSkipped: (member, reason) => logger.warn({ member, reason }, 'registered SAML SP left out') });
-  const samlEndpoints = idpEndpoints(settings.server.publicUrl, settings.saml.entityId);
+  const samlEndpoints = idpEndpoints(settings.server.publicUrl, settings.saml.entityId, settings.saml.scope);
   // Served metadata lists every published certificate; samlify (which signs) is given the current one only.
   const metadataOf = (certificates: string[]) => idpMetadata(samlEndpoints, certificates, { name: 'MIMS Portal', url: settings.server.publicUrl });
   let samlMetadata = metadataOf(keys.samlCertificates.map((c) => c.certificatePem));

@@ -137,7 +137,7 @@ export class SamlMessages {
     const id = newMessageId();
     const notOnOrAfter = samlTime(input.now + this.#timing.assertionLifetimeSeconds * 1000);
     const inResponseTo = input.inResponseTo ? ` InResponseTo="${e(input.inResponseTo)}"` : '';
-    const attributes = attributeElements(account, sp.attributes, sp.attributeProfile);
+    const attributes = attributeElements(account, sp.attributes, sp.attributeProfile, this.#endpoints.scope);
     const assertion =
       `<saml:Assertion xmlns:saml="${NS.assertion}" ID="${newMessageId()}" Version="2.0" IssueInstant="${samlTime(input.now)}">` +
       `<saml:Issuer>${e(this.#endpoints.entityId)}</saml:Issuer>` +
