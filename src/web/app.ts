@@ -1,6 +1,7 @@
 // Assembles the IdP: one koa app with the flows, the portal, the OIDC provider and the
 // operational endpoints. Everything stateful is passed in (store, clock, logger), so
 // tests and `npm start` build the same thing.
+import { createHmac } from 'node:crypto';
 import Koa, { type Context } from 'koa';
 import type { KeyMaterial } from '../config/key-material.ts';
 import type { RelyingParties } from '../config/relying-parties.ts';
@@ -100,7 +101,9 @@ export function createIdp(deps: IdpDeps): Idp {
   // Served metadata lists every published certificate; samlify (which signs) is given the current one only.
   const metadataOf = (certificates: string[]) => idpMetadata(samlEndpoints, certificates, { name: 'MIMS Portal', url: settings.server.publicUrl });
   let samlMetadata = metadataOf(keys.samlCertificates.map((c) => c.certificatePem));
-  const samlMessages = new SamlMessages(samlEndpoints, keys.saml, metadataOf([keys.saml.certificatePem]), settings.saml);
+  // pairwise-id is an HMAC under a key derived from the deployment's long-lived secret (never rotated: an SP's ids stay).
+  const pairwiseSecret = createHmac('sha256', deps.keyMaterial.decoyKey).update('saml pairwise-id').digest('base64url');
+  const samlMessages = new SamlMessages(samlEndpoints, keys.saml, metadataOf([keys.saml.certificatePem]), settings.saml, pairwiseSecret);
   const schemaValidator = new SchemaValidator();
   const logoutChains = new LogoutChains(store, 10 * 60_000);
   const cookie = ssoCookie(secure);

@@ -6,7 +6,7 @@
 //     as eduPersonAffiliation (values below); school and level have no standard name and
 //     go out under this product's own URNs. The uri profile also releases
 //     eduPersonPrincipalName and subject-id, scoped (URI_IDENTIFIERS).
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type { SamlAttributeName } from '../../config/relying-parties.ts';
 import type { Account, Role } from '../../domain/accounts/account.ts';
 import { ATTRNAME_BASIC, ATTRNAME_URI } from './constants.ts';
@@ -45,11 +45,34 @@ export function scopedUnique(account: Pick<Account, 'id'>): string {
   return createHash('sha256').update(`subject-id\n${account.id}`).digest('hex').slice(0, 32);
 }
 
-function identifierElements(account: Account, scope: string): string {
-  const value = `${scopedUnique(account)}@${escapeXml(scope)}`;
-  return Object.values(URI_IDENTIFIERS)
-    .map((id) => `<saml:Attribute Name="${id.name}" NameFormat="${ATTRNAME_URI}" FriendlyName="${id.friendlyName}"><saml:AttributeValue>${value}</saml:AttributeValue></saml:Attribute>`)
-    .join('');
+export const PAIRWISE_ID = { name: 'urn:oasis:names:tc:SAML:attribute:pairwise-id', friendlyName: 'pairwise-id' } as const;
+
+/** What an SP's metadata asks of subject identifiers (entity attribute subject-id:req). */
+export type SubjectIdReq = 'subject-id' | 'pairwise-id' | 'any' | 'none';
+
+/** Where scoped identifiers come from: the scope, and the secret that makes pairwise-id per SP. */
+export interface ScopedIdentifiers {
+  scope: string;
+  /** A secret of the deployment: without it nobody can link an account's pairwise-ids across SPs. */
+  pairwiseSecret: string;
+}
+
+/** The unique part of the account's pairwise-id at one SP: an HMAC of the account and the SP's entityID. */
+export function pairwiseUnique(account: Pick<Account, 'id'>, spEntityId: string, secret: string): string {
+  return createHmac('sha256', secret).update(`pairwise-id\n${account.id}\n${spEntityId}`).digest('hex').slice(0, 32);
+}
+
+/**
+ * The identifiers for one SP. By default (no subject-id:req, or "subject-id" or "any"):
+ * eduPersonPrincipalName and subject-id. "pairwise-id": pairwise-id alone, so that no
+ * identifier the SP gets is shared with another SP. "none": no identifier.
+ */
+function identifierElements(account: Account, ids: ScopedIdentifiers, spEntityId: string, req: SubjectIdReq | undefined): string {
+  const element = (id: { name: string; friendlyName: string }, unique: string) =>
+    `<saml:Attribute Name="${id.name}" NameFormat="${ATTRNAME_URI}" FriendlyName="${id.friendlyName}"><saml:AttributeValue>${unique}@${escapeXml(ids.scope)}</saml:AttributeValue></saml:Attribute>`;
+  if (req === 'none') return '';
+  if (req === 'pairwise-id') return element(PAIRWISE_ID, pairwiseUnique(account, spEntityId, ids.pairwiseSecret));
+  return Object.values(URI_IDENTIFIERS).map((id) => element(id, scopedUnique(account))).join('');
 }
 
 /** eduPersonAffiliation values of each role; every account is also a `member`. */
@@ -88,9 +111,9 @@ function attributeOpening(name: SamlAttributeName, profile: AttributeProfile): s
  * The saml:Attribute elements of an assertion: the selected attributes that have values,
  * and with the uri profile the scoped identifiers (when a scope is given).
  */
-export function attributeElements(account: Account, selected: SamlAttributeName[], profile: AttributeProfile, scope?: string): string {
+export function attributeElements(account: Account, selected: SamlAttributeName[], profile: AttributeProfile, ids?: ScopedIdentifiers, sp?: { entityId: string; subjectIdReq?: SubjectIdReq | undefined }): string {
   const values = accountAttributes(account);
-  const identifiers = profile === 'uri' && scope ? identifierElements(account, scope) : '';
+  const identifiers = profile === 'uri' && ids && sp ? identifierElements(account, ids, sp.entityId, sp.subjectIdReq) : '';
   return identifiers + selected
     .filter((name) => values[name].length > 0)
     .map((name) => {
@@ -104,6 +127,6 @@ export function attributeElements(account: Account, selected: SamlAttributeName[
 export function metadataAttributes(names: readonly SamlAttributeName[]): string[] {
   return [
     ...(['basic', 'uri'] as const).flatMap((profile) => names.map((name) => `${attributeOpening(name, profile)}/>`)),
-    ...Object.values(URI_IDENTIFIERS).map((id) => `<saml:Attribute Name="${id.name}" NameFormat="${ATTRNAME_URI}" FriendlyName="${id.friendlyName}"/>`),
+    ...[...Object.values(URI_IDENTIFIERS), PAIRWISE_ID].map((id) => `<saml:Attribute Name="${id.name}" NameFormat="${ATTRNAME_URI}" FriendlyName="${id.friendlyName}"/>`),
   ];
 }
