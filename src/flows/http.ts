@@ -30,6 +30,8 @@ export interface FlowHttpDeps {
    * its page's forms may lead there (CSP form-action, http/form-targets.ts).
    */
   destinationOf?: (resume: Resume) => Promise<string | undefined>;
+  /** The name of an application registered while the IdP runs (RFC 7591), when nameOf does not know it. */
+  registeredNameOf?: (resume: Resume) => Promise<string | undefined>;
 }
 
 export function flowRouter(deps: FlowHttpDeps): Router {
@@ -55,7 +57,8 @@ export function flowRouter(deps: FlowHttpDeps): Router {
     const page = await machine.page(ctx.params.id!, deps.browserSecret(ctx));
     const client = page.data.client;
     const named = typeof client === 'string' && client !== 'portal' && deps.nameOf ? deps.nameOf(client) : null;
-    const appName = named && named !== client ? named : null;
+    let appName = named && named !== client ? named : null;
+    if (!appName && page.resume && deps.registeredNameOf) appName = (await deps.registeredNameOf(page.resume)) ?? null;
     await deps.render(ctx, page.view, { appName, ...page.data }, page.status);
     if (page.resume && deps.destinationOf) allowFormTargets(ctx.res, [await deps.destinationOf(page.resume)]);
   });

@@ -280,7 +280,10 @@ export function createIdp(deps: IdpDeps): Idp {
       recordClient: (session, clientId) => sso.oidcParticipant(session, clientId),
       rememberLanguage: (ctx, uiLocales) => rememberUiLocales(ctx, uiLocales, secure),
     }),
-    flowRouter({ machine, starts, ssoCookie: cookie, browserSecret: secretOf, render, nameOf, destinationOf }),
+    flowRouter({
+      machine, starts, ssoCookie: cookie, browserSecret: secretOf, render, nameOf, destinationOf,
+      registeredNameOf: async (resume) => (resume.kind === 'oidc' ? (await provider.Client.find(resume.clientId))?.clientName : undefined),
+    }),
     samlRouter({
       settings, store, clock, directory, sso, audit, sps: serviceProviders, messages: samlMessages, schema: schemaValidator,
       endpoints: samlEndpoints, chains: logoutChains,

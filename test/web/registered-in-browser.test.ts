@@ -97,6 +97,8 @@ describe('Relying parties added at run time, in Chromium', function () {
       await page.goto(req.url.toString());
       const csp = (await page.request.get(page.url())).headers()['content-security-policy'] ?? '';
       assert.match(csp, new RegExp(`form-action [^;]*${rp.url.replace(/[.:/]/g, '\\$&')}`), 'the sign-in page allows the registered redirect_uri');
+      // The page names the app by its registered client_name, as it does an app of a file.
+      assert.equal((await page.locator('#app-asking').innerText()).trim(), 'Registered in the browser wants you to sign in.');
       await signIn(page);
       await page.waitForURL(`${rp.url}/callback**`);
       assert.deepEqual(blocked, []);
