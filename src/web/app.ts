@@ -140,7 +140,11 @@ export function createIdp(deps: IdpDeps): Idp {
 
   const nameOf = (id: string) => serviceProviders.byId(id)?.displayName ?? deps.relyingParties.oidc.find((c) => c.client_id === id)?.display_name ?? id;
   const backChannel = (id: string) => Boolean(deps.relyingParties.oidc.find((c) => c.client_id === id)?.backchannel_logout_uri);
-  const logout = singleLogout({ sso, ssoCookie: cookie, audit, chains: logoutChains, render, secure, nameOf, backChannel });
+  const registeredClient = async (id: string) => {
+    const client = await provider.Client.find(id);
+    return client ? { name: client.clientName, backChannel: Boolean(client.backchannelLogoutUri) } : undefined;
+  };
+  const logout = singleLogout({ sso, ssoCookie: cookie, audit, chains: logoutChains, render, secure, nameOf, backChannel, registeredClient });
 
   const buildProvider = (k: KeyMaterial) => createProvider({
     settings,

@@ -30,6 +30,8 @@ export interface SingleLogoutDeps {
   nameOf: (id: string) => string;
   /** Whether an OIDC client is told of the logout by back channel (it is then listed as signed out). */
   backChannel?: (clientId: string) => boolean;
+  /** An OIDC client registered over HTTP (RFC 7591), which the two above do not know: its name and whether it takes back-channel logout. */
+  registeredClient?: (clientId: string) => Promise<{ name: string | undefined; backChannel: boolean } | undefined>;
 }
 
 const CHAIN_COOKIE_MS = 10 * 60_000;
@@ -53,7 +55,9 @@ export function singleLogout(deps: SingleLogoutDeps) {
       await deps.audit.record({ type: 'logout', accountId: session.accountId, client: exceptSp ?? 'portal', ip: ctx.ip, requestId: ctx.state.requestId as string, reason: participants.length ? `SAML single logout to ${participants.map((p) => p.spId).join(', ')}` : undefined });
     }
     // OIDC clients told by back channel are named on the signed-out page with the SAML apps.
-    const chain = await deps.chains.create(participants, final, oidcClients.filter((c) => deps.backChannel?.(c) ?? false));
+    const told: string[] = [];
+    for (const c of oidcClients) if (deps.backChannel?.(c) || (await deps.registeredClient?.(c))?.backChannel) told.push(c);
+    const chain = await deps.chains.create(participants, final, told);
     // Through oidc-provider only when OIDC clients took part (it sends their back-channel
     // logout tokens and ends its own session, then hands back via the chain cookie).
     if (final.kind === 'post' || oidcClients.length === 0) return `/saml/slo/next/${chain.id}`;
@@ -103,10 +107,16 @@ export function singleLogout(deps: SingleLogoutDeps) {
     await signedOutPage(c, null);
   }
 
+  /** The name users know an app by: its file's, else a registered client's client_name, else its id. */
+  async function nameOf(id: string): Promise<string> {
+    const named = deps.nameOf(id);
+    return named !== id ? named : ((await deps.registeredClient?.(id))?.name ?? id);
+  }
+
   async function signedOutPage(ctx: Context, chain: LogoutChain | null): Promise<void> {
     await deps.render(ctx, 'signed-out', {
-      loggedOut: [...(chain?.loggedOut ?? []), ...(chain?.told ?? [])].map(deps.nameOf),
-      failed: (chain?.failed ?? []).map(deps.nameOf),
+      loggedOut: await Promise.all([...(chain?.loggedOut ?? []), ...(chain?.told ?? [])].map(nameOf)),
+      failed: await Promise.all((chain?.failed ?? []).map(nameOf)),
     });
   }
 

@@ -17,7 +17,8 @@ import { launchChromium } from '../support/chromium.ts';
 import { runCli } from '../support/cli.ts';
 import { DEMO, FIXTURE_RPS, startTestIdp, type TestIdp } from '../support/idp.ts';
 import { freePort, testRedisUrl, uniquePrefix } from '../support/redis.ts';
-import { authRequest, redeem } from '../support/rp.ts';
+import { Browser } from '../support/browser.ts';
+import { authRequest, redeem, signInThrough } from '../support/rp.ts';
 import { testSp } from '../support/saml.ts';
 
 interface Received {
@@ -78,12 +79,25 @@ describe('Relying parties added at run time, in Chromium', function () {
   });
 
   /** A client registered by RFC 7591 with an initial access token, redirecting to the app. */
-  async function registered(): Promise<oidc.Configuration> {
+  async function registered(extra: Partial<oidc.ClientMetadata> = {}): Promise<oidc.Configuration> {
     const initialAccessToken = await createInitialAccessToken(t.settings, t.store, 1);
     return oidc.dynamicClientRegistration(new URL(t.url), {
-      client_name: 'Registered in the browser', redirect_uris: [`${rp.url}/callback`], post_logout_redirect_uris: [`${rp.url}/signed-out`], token_endpoint_auth_method: 'client_secret_basic',
+      client_name: 'Registered in the browser', redirect_uris: [`${rp.url}/callback`], post_logout_redirect_uris: [`${rp.url}/signed-out`], token_endpoint_auth_method: 'client_secret_basic', ...extra,
     }, undefined, { execute: [oidc.allowInsecureRequests], initialAccessToken });
   }
+
+  it('signing out at the portal tells a registered client by back channel and names it on the signed-out page', async () => {
+    const config = await registered({ client_name: 'Registered with back channel', backchannel_logout_uri: `${rp.url}/backchannel` });
+    const b = new Browser(t.url);
+    const req = await authRequest(config, `${rp.url}/callback`);
+    await redeem(config, req, await signInThrough(b, req, DEMO.student));
+    const before = rp.received.filter((r) => r.url === '/backchannel').length;
+    let page = await b.follow(await b.submit((await b.open('/portal')).res, '/portal/sign-out', {}));
+    // oidc-provider's own confirmation (its session ends, the logout tokens go), then our page.
+    for (let i = 0; i < 3 && page.res.text.includes('/oidc/session/end/confirm'); i++) page = await b.follow(await b.submit(page.res, '/oidc/session/end/confirm', {}));
+    assert.match(page.res.text, /Registered with back channel/, page.res.text.slice(0, 1500));
+    assert.equal(rp.received.filter((r) => r.url === '/backchannel').length, before + 1, 'a logout token was posted to it');
+  });
 
   it('an OIDC client registered by RFC 7591: Sign in leads back to its redirect_uri with a code that redeems', async () => {
     const config = await registered();
