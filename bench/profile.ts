@@ -11,7 +11,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../src/config/settings.ts';
 import { freePort } from '../test/support/redis.ts';
-import argon2 from 'argon2';
+import * as argon2 from '@node-rs/argon2';
 import * as samlify from 'samlify';
 import { newSamlKeyPair } from '../src/config/key-material.ts';
 import { loadSettings } from '../src/config/settings.ts';
@@ -99,7 +99,7 @@ async function baselineCpuMsPerOp(name: string): Promise<number | undefined> {
   let op: (() => Promise<unknown>) | undefined;
   if (name === 'sign-in') {
     const settings = loadSettings({ env: {} });
-    const hash = await argon2.hash(USERS[0][1], { type: argon2.argon2id, ...settings.argon2 });
+    const hash = await argon2.hash(USERS[0][1], { ...settings.argon2, algorithm: 2 as argon2.Algorithm });
     op = () => argon2.verify(hash, USERS[0][1]);
   } else if (name === 'saml-sso') {
     const keys = newSamlKeyPair('bench idp');

@@ -7,7 +7,7 @@
 //      and again with 1,000,000 (written through the product's own Directory).
 // Run: node bench/sessions.ts   (SESSIONS=500 ACCOUNTS=1000000 SIGNINS=300)
 import { spawnSync } from 'node:child_process';
-import argon2 from 'argon2';
+import * as argon2 from '@node-rs/argon2';
 import { loadSettings } from '../src/config/settings.ts';
 import { Directory } from '../src/domain/accounts/directory.ts';
 import { RedisStore } from '../src/store/index.ts';
@@ -88,7 +88,7 @@ async function main() {
   const db = sameDatabase(bench.databaseEnv);
   const directory = new Directory(db.database, Date.now);
   try {
-    const hash = await argon2.hash(FILLER_PASSWORD, { type: argon2.argon2id, ...settings.argon2 });
+    const hash = await argon2.hash(FILLER_PASSWORD, { ...settings.argon2, algorithm: 2 as argon2.Algorithm });
     // 1,000 accounts in all (the demo ones included), then the session memory.
     await fill(directory, 0, 1000 - 8, hash);
     const before = { memory: usedMemory(redis.port), keys: dbsize(redis.port), audit: auditBytes(redis.port) };

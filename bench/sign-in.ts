@@ -7,7 +7,7 @@
 // Baseline and product alternate in SLICES slices of SECONDS each (bench/lib/load.ts
 // alternate()): the ratio is the median of back-to-back pairs.
 // Run: node bench/sign-in.ts   (SLICES=6 SECONDS=5 CONCURRENCY=4; IDP_ARGON2_* to try other parameters)
-import argon2 from 'argon2';
+import * as argon2 from '@node-rs/argon2';
 import { loadSettings } from '../src/config/settings.ts';
 import { Agent, form } from './lib/http.ts';
 import { startBenchIdp, USERS } from './lib/idp.ts';
@@ -35,7 +35,7 @@ export async function signInOnce(idpUrl: string, user: readonly [string, string]
 async function main() {
   // The configured parameters, or IDP_ARGON2_* from the environment (to see what is not argon2).
   const settings = loadSettings({ env: { IDP_ARGON2_MEMORY_KIB: process.env.IDP_ARGON2_MEMORY_KIB, IDP_ARGON2_TIME_COST: process.env.IDP_ARGON2_TIME_COST, IDP_ARGON2_PARALLELISM: process.env.IDP_ARGON2_PARALLELISM } });
-  const params = { type: argon2.argon2id as 2, memoryCost: settings.argon2.memoryCost, timeCost: settings.argon2.timeCost, parallelism: settings.argon2.parallelism };
+  const params = { algorithm: 2 as argon2.Algorithm, memoryCost: settings.argon2.memoryCost, timeCost: settings.argon2.timeCost, parallelism: settings.argon2.parallelism };
   const hash = await argon2.hash(USERS[0][1], params);
 
   const verifyLoad = () => drive({ concurrency: CONCURRENCY, seconds: SECONDS }, async () => {

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { ENVIRONMENT, ENVIRONMENT_FILES } from './config/settings.ts';
 
-const PATHS = ['IDP_SEED_FILE', 'IDP_RP_DIR', 'IDP_CONFIG_FILE', 'IDP_KEYS_DIR'];
+const PATHS = ['IDP_SEED_FILE', 'IDP_RP_DIR', 'IDP_CONFIG_FILE', 'IDP_KEYS_DIR', 'IDP_DATA_DIR'];
 
 /** PORT → port, IDP_SEED_FILE → seed-file, REDIS_URL → redis-url. */
 export function flagOf(env: string): string {
@@ -71,8 +71,13 @@ export function environmentFrom(argv: string[], env: NodeJS.ProcessEnv): NodeJS.
     }
     out[f.env] = value;
   }
-  // Paths are relative to where the command runs, not to the installed package.
+  // Paths are relative to where the command runs, not to the installed package; so are the
+  // keys (and the simulated apps' registrations) when no --keys-dir says where, and the
+  // embedded database when no --data-dir does: ./keys and ./data of the folder it runs in,
+  // never inside npm's shared npx cache.
   for (const name of PATHS) if (out[name] && out[name] !== env[name]) out[name] = path.resolve(out[name]!);
+  if (!out.IDP_KEYS_DIR) out.IDP_KEYS_DIR = path.resolve('keys');
+  if (!out.IDP_DATA_DIR) out.IDP_DATA_DIR = path.resolve('data');
   if (argv.some((a) => /^--port(=|$)/.test(a)) && !argv.some((a) => /^--public-url(=|$)/.test(a))) out.IDP_PUBLIC_URL = `http://localhost:${out.PORT}`;
   return out;
 }

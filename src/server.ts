@@ -10,7 +10,7 @@
 // port (a worker that dies is replaced); each worker serves the IdP over the shared Redis.
 // Start-up writes (seeding, migrations) are done by the first worker only.
 import cluster, { type Worker } from 'node:cluster';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerOptions } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { expiringCertificates, loadKeyMaterial, watchKeyMaterial, type KeyMaterial } from './config/key-material.ts';
 import { loadRelyingParties } from './config/relying-parties.ts';
@@ -79,21 +79,22 @@ async function main(): Promise<void> {
   const settings = loadSettings();
   const workers = settings.server.workers === 'auto' ? availableParallelism() : settings.server.workers;
   if (workers > 1 && cluster.isPrimary) return primary(settings, workers);
-  const redis = settings.redis;
-  if (cluster.isPrimary) process.stderr.write(banner(settings, redis.url || redis.clusterNodes.length || redis.sentinels.length ? 'redis' : 'memory', 1));
   return serve(settings, cluster.isWorker ? cluster.worker!.id : 0);
 }
 
 /** The cluster's primary: keys and simulated apps here, the IdP in `count` workers. */
 async function primary(settings: Settings, count: number): Promise<void> {
-  process.stderr.write(banner(settings, 'redis', count));
+  // The simulated apps' ports first: a busy one stops start-up with one line, before anything else.
+  const simServers = await listenAll(settings.server.host, simPorts(settings));
+  // The banner once the IdP's port is open (a worker listens through the primary).
+  cluster.once('listening', () => process.stderr.write(banner(settings, 'redis', count)));
   const logger = createLogger(settings.log.level).child({ role: 'primary' });
   // Made once here (key files, the simulated apps' registrations), so every worker reads the same.
   const keyMaterial = loadKeyMaterial(settings.keysDir);
   const relyingParties = loadRelyingParties(settings.relyingPartyDirs);
   const seeds = readSeeds(settings);
-  const sims: Server[] = [];
-  simulatedApps(settings, withSimulatedApps(settings, relyingParties), logger, sims).catch((err: unknown) => logger.error({ err }, 'the simulated apps could not start'));
+  const sims = Object.values(simServers);
+  simulatedApps(settings, withSimulatedApps(settings, relyingParties), logger, simServers).catch((err: unknown) => logger.error({ err }, 'the simulated apps could not start'));
   // The start-up writes are the primary's, once for all workers; each worker is told when they are done.
   const { store, description } = createStore(settings.redis);
   logger.info({ store: store.kind }, `store: ${description}`);
@@ -136,35 +137,83 @@ async function primary(settings: Settings, count: number): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  stopWithNpm(() => stop('SIGTERM'));
+}
+
+interface Port {
+  what: string;
+  port: number;
+  /** How to move it (or do without it). */
+  change: string;
+  options?: ServerOptions;
+}
+
+/** The simulated apps' ports, when they run. */
+function simPorts(settings: Settings): Record<string, Port> {
+  if (!settings.sims.enabled) return {};
+  const off = 'or run without the simulated apps (IDP_SIMS=false, --no-sims)';
+  return {
+    workspace: { what: 'workspace-sim', port: settings.sims.workspace.port, change: `set WORKSPACE_SIM_PORT (--workspace-sim-port) ${off}` },
+    sls: { what: 'sls-sim', port: settings.sims.sls.port, change: `set SLS_SIM_PORT (--sls-sim-port) ${off}` },
+  };
 }
 
 /**
- * Starts the simulated relying parties (beside the IdP, or in the primary), adding their
- * servers to `servers`. Their code (and node-saml's) is loaded only when they run.
+ * Opens every port before anything is served or announced; a port that cannot be opened
+ * stops start-up with one line naming it and how to move it. Requests are handled once
+ * their app is attached (`server.on('request', ...)`), a moment later.
  */
-async function simulatedApps(settings: Settings, { sls, workspace }: ReturnType<typeof withSimulatedApps>, logger: ReturnType<typeof createLogger>, servers: Server[]): Promise<void> {
-  if (sls) {
+async function listenAll(host: string, ports: Record<string, Port>): Promise<Record<string, Server>> {
+  const servers: Record<string, Server> = {};
+  for (const [name, p] of Object.entries(ports)) {
+    const server = createServer(p.options ?? {});
+    await new Promise<void>((resolve) => {
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        const why = err.code === 'EADDRINUSE' ? 'is in use' : err.code === 'EACCES' ? 'is not allowed to this user' : `cannot be opened (${err.code ?? err.message})`;
+        process.stderr.write(`start-up failed: port ${p.port} on ${host} (${p.what}) ${why}: ${p.change}\n`);
+        process.exit(1);
+      });
+      server.listen(p.port, host, () => resolve());
+    });
+    servers[name] = server;
+  }
+  return servers;
+}
+
+/**
+ * Starts the simulated relying parties on their servers (already listening), beside the
+ * IdP or in the primary. Their code (and node-saml's) is loaded only when they run.
+ */
+async function simulatedApps(settings: Settings, { sls, workspace }: ReturnType<typeof withSimulatedApps>, logger: ReturnType<typeof createLogger>, servers: Record<string, Server>): Promise<void> {
+  if (sls && servers.sls) {
     const { createSlsSim } = await import('./sims/sls/app.ts');
     const sim = createSlsSim({ publicUrl: settings.sims.sls.publicUrl, issuer: settings.server.publicUrl, clientId: sls.client_id, clientSecret: sls.client_secret!, viewsDir: path.join(projectRoot, 'views/sims/sls') });
-    const simServer = createServer(sim.app.callback());
-    simServer.listen(settings.sims.sls.port, settings.server.host, () => {
-      logger.info({ url: settings.sims.sls.publicUrl }, 'sls-sim (simulated OIDC relying party) ready');
-    });
-    servers.push(simServer);
+    servers.sls.on('request', sim.app.callback());
+    logger.info({ url: settings.sims.sls.publicUrl }, 'sls-sim (simulated OIDC relying party) ready');
   }
-  if (workspace) {
+  if (workspace && servers.workspace) {
     const { createWorkspaceSim } = await import('./sims/workspace/app.ts');
     const sim = createWorkspaceSim({ publicUrl: settings.sims.workspace.publicUrl, idpMetadataUrl: `${settings.server.publicUrl}/saml/metadata`, keys: workspace.keys, viewsDir: path.join(projectRoot, 'views/sims/workspace') });
-    const simServer = createServer(sim.app.callback());
-    simServer.listen(settings.sims.workspace.port, settings.server.host, () => {
-      logger.info({ url: settings.sims.workspace.publicUrl }, 'workspace-sim (simulated Google Workspace, SAML service provider) ready');
-    });
-    servers.push(simServer);
+    servers.workspace.on('request', sim.app.callback());
+    logger.info({ url: settings.sims.workspace.publicUrl }, 'workspace-sim (simulated Google Workspace, SAML service provider) ready');
   }
 }
 
 /** The IdP in this process: alone (`worker` 0), or as one worker of the cluster. */
 async function serve(settings: Settings, worker: number): Promise<void> {
+  // Every port first (the IdP's, and the simulated apps' beside a lone IdP): the banner
+  // says "listening" only once all are open, and a busy port is one line naming it.
+  const options: ServerOptions = {
+    headersTimeout: settings.server.headersTimeoutMs,
+    requestTimeout: settings.server.requestTimeoutMs,
+    keepAliveTimeout: settings.server.keepAliveTimeoutMs,
+    // How often the two limits above are enforced (Node checks every 30 s by default).
+    connectionsCheckingInterval: Math.min(1_000, settings.server.headersTimeoutMs),
+  };
+  const idpPort: Port = { what: 'the IdP', port: settings.server.port, change: 'set PORT (--port), or IDP_HOST', options };
+  const listening: Record<string, Server> = worker ? {} : await listenAll(settings.server.host, { idp: idpPort, ...simPorts(settings) });
+  const redis = settings.redis;
+  if (!worker) process.stderr.write(banner(settings, redis.url || redis.clusterNodes.length || redis.sentinels.length ? 'redis' : 'memory', 1));
   const { store, description } = createStore(settings.redis);
   const base = createLogger(settings.log.level);
   const logger = worker ? base.child({ worker }) : base;
@@ -201,21 +250,23 @@ async function serve(settings: Settings, worker: number): Promise<void> {
   setInterval(() => warnExpiry(keysInUse), 86_400_000).unref();
   const seeds = worker ? [] : readSeeds(settings);
 
-  const server = createServer({
-    headersTimeout: settings.server.headersTimeoutMs,
-    requestTimeout: settings.server.requestTimeoutMs,
-    keepAliveTimeout: settings.server.keepAliveTimeoutMs,
-    // How often the two limits above are enforced (Node checks every 30 s by default).
-    connectionsCheckingInterval: Math.min(1_000, settings.server.headersTimeoutMs),
-  }, idp.app.callback());
-  server.on('error', (err: NodeJS.ErrnoException) => {
-    process.stderr.write(`start-up failed: cannot listen on ${settings.server.host}:${settings.server.port} (${err.code ?? err.message}); set PORT or IDP_HOST\n`);
-    process.exit(1);
-  });
-  server.listen(settings.server.port, settings.server.host, () => {
+  let server: Server;
+  if (worker) {
+    // A worker listens through the primary (Node's cluster), which owns the port.
+    server = createServer(options);
+    server.on('error', (err: NodeJS.ErrnoException) => {
+      process.stderr.write(`start-up failed: port ${settings.server.port} on ${settings.server.host} (the IdP) cannot be opened (${err.code ?? err.message}): set PORT (--port), or IDP_HOST\n`);
+      process.exit(1);
+    });
+    await new Promise<void>((resolve) => server.listen(settings.server.port, settings.server.host, resolve));
+  } else {
+    server = listening.idp!;
+  }
+  server.on('request', idp.app.callback());
+  {
     const { port } = server.address() as { port: number };
     logger.info({ url: settings.server.publicUrl, port }, 'IdP listening; /healthz answers, /readyz once the store is reachable and start-up is done');
-  });
+  }
 
   // Start-up work that needs the store: retried until it succeeds, never fatal.
   const startup = async () => {
@@ -232,8 +283,9 @@ async function serve(settings: Settings, worker: number): Promise<void> {
   });
 
   // The simulated apps run beside a lone IdP; with workers, in the primary.
-  const servers = [server];
-  if (!worker) simulatedApps(settings, simulated, logger, servers).catch((err: unknown) => logger.error({ err }, 'the simulated apps could not start'));
+  const { idp: _idp, ...simServers } = listening;
+  const servers = [server, ...Object.values(simServers)];
+  if (!worker) simulatedApps(settings, simulated, logger, simServers).catch((err: unknown) => logger.error({ err }, 'the simulated apps could not start'));
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -259,6 +311,20 @@ async function serve(settings: Settings, worker: number): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  if (!worker) stopWithNpm(() => stop('SIGTERM'));
+}
+
+/**
+ * Started by npm (`npm start`, `npx`): npm runs this process under a shell and does not pass
+ * its own SIGTERM on, so stopping npm by its PID left the IdP running, adopted by init. When
+ * the process that started this one is gone, stop as on SIGTERM.
+ */
+function stopWithNpm(stop: () => void): void {
+  if (!process.env.npm_lifecycle_event) return;
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) stop();
+  }, 500).unref();
 }
 
 /** The first lines of `npm start`, for a person: what to open, and with which accounts. */

@@ -68,6 +68,58 @@ export const oidcClientSchema = oidcClientFields.superRefine((c, ctx) => {
 
 export type OidcClientFile = z.output<typeof oidcClientSchema> & { file: string; response_types: Array<'code'> };
 
+/** Hosts plain http may go to: this machine (a name that merely begins with "localhost" is not). */
+const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/;
+
+/** An IP literal of a private, link-local, shared or unspecified network (cloud metadata at 169.254.169.254). */
+export function internalAddress(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.\d{1,3}\.\d{1,3}$/.exec(h.replace(/^::ffff:/, ''));
+  if (v4) {
+    const [a, b] = [Number(v4[1]), Number(v4[2])];
+    return a === 0 || a === 10 || (a === 100 && b >= 64 && b <= 127) || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168);
+  }
+  return h === '::' || /^f[cd][0-9a-f]{0,2}:/.test(h) || /^fe[89ab][0-9a-f]?:/.test(h);
+}
+
+export interface UriRuleOptions {
+  /** Plain http to any host (the built-in simulated apps, which follow the IdP's own URL). */
+  plainHttpAnywhere?: boolean;
+}
+
+/**
+ * What a careful OP refuses in an OIDC client's URIs, for files and registrations alike:
+ * user information (user:password@) anywhere; a fragment in a redirect URI (RFC 6749
+ * 3.1.2) or a back-channel logout URI (Back-Channel Logout 1.0 section 2.2); plain http
+ * except to this machine (localhost, 127.0.0.0/8, [::1]); pages users are shown (logo,
+ * policy, terms) at a private or link-local address.
+ */
+export function oidcUriProblems(c: Partial<Pick<OidcClientFile, 'redirect_uris' | 'post_logout_redirect_uris' | 'backchannel_logout_uri' | 'logo_uri' | 'policy_uri' | 'tos_uri'>>, options: UriRuleOptions = {}): Array<{ path: string; message: string }> {
+  const problems: Array<{ path: string; message: string }> = [];
+  const check = (where: string, value: string, kind: 'redirect' | 'backchannel' | 'page') => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      problems.push({ path: where, message: 'not a URL' });
+      return;
+    }
+    const web = url.protocol === 'http:' || url.protocol === 'https:';
+    if (kind !== 'redirect' && !web) problems.push({ path: where, message: 'must be an https URL' });
+    if (url.username || url.password) problems.push({ path: where, message: 'must not contain user information (user:password@)' });
+    if (kind !== 'page' && url.hash) problems.push({ path: where, message: kind === 'backchannel' ? 'must not contain a fragment (Back-Channel Logout 1.0 section 2.2)' : 'must not contain a fragment (RFC 6749 section 3.1.2)' });
+    if (url.protocol === 'http:' && !options.plainHttpAnywhere && !LOOPBACK_HOST.test(url.hostname)) {
+      problems.push({ path: where, message: `plain http only to this machine (localhost, 127.0.0.1, [::1]); "${url.hostname}" needs https` });
+    }
+    if (kind === 'page' && web && internalAddress(url.hostname)) problems.push({ path: where, message: `"${url.hostname}" is a private or link-local address` });
+  };
+  (c.redirect_uris ?? []).forEach((u, i) => check(`redirect_uris.${i}`, u, 'redirect'));
+  (c.post_logout_redirect_uris ?? []).forEach((u, i) => check(`post_logout_redirect_uris.${i}`, u, 'redirect'));
+  if (c.backchannel_logout_uri) check('backchannel_logout_uri', c.backchannel_logout_uri, 'backchannel');
+  for (const field of ['logo_uri', 'policy_uri', 'tos_uri'] as const) if (c[field]) check(field, c[field], 'page');
+  return problems;
+}
+
 /** Attributes the IdP can release in a SAML assertion. */
 export const SAML_ATTRIBUTES = ['mail', 'givenName', 'sn', 'displayName', 'school', 'level', 'role'] as const;
 export type SamlAttributeName = (typeof SAML_ATTRIBUTES)[number];
@@ -114,9 +166,11 @@ function invalid(file: string, issues: z.core.$ZodIssue[]): ConfigError {
   return new ConfigError(`${file}: invalid relying party\n${lines.join('\n')}`);
 }
 
-export function parseOidcClient(data: unknown, file: string): OidcClientFile {
+export function parseOidcClient(data: unknown, file: string, options: UriRuleOptions = {}): OidcClientFile {
   const result = oidcClientSchema.safeParse(data);
   if (!result.success) throw invalid(file, result.error.issues);
+  const problems = oidcUriProblems(result.data, options);
+  if (problems.length) throw new ConfigError(`${file}: invalid relying party\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`);
   // A client without the code grant (a service using client_credentials) has no response types.
   const response_types = result.data.response_types ?? (result.data.grant_types.includes('authorization_code') ? ['code' as const] : []);
   return { ...result.data, response_types, file };

@@ -169,6 +169,8 @@ export const settingsSchema = z.strictObject({
   saml: z.strictObject({
     /** The IdP's entityID; defaults to <publicUrl>/saml/metadata. */
     entityId: z.string().min(1).max(1024).optional(),
+    /** The scope of eduPersonPrincipalName and subject-id (a domain the school owns); defaults to the public URL's host name. */
+    scope: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, 'a domain name in lower case (e.g. school.edu.sg)').max(253).optional(),
     /** How far back NotBefore is set and how much clock difference inbound IssueInstants may have. */
     clockSkewSeconds: z.coerce.number().int().min(0).max(600),
     /** How long an assertion may be presented (NotOnOrAfter). */
@@ -216,6 +218,7 @@ export const ENVIRONMENT: ReadonlyArray<{ env: string; key: string; parse?: EnvP
   { env: 'IDP_HOST', key: 'server.host' },
   { env: 'IDP_WORKERS', key: 'server.workers' },
   { env: 'IDP_PUBLIC_URL', key: 'server.publicUrl' },
+  { env: 'IDP_SAML_SCOPE', key: 'saml.scope' },
   { env: 'IDP_TRUST_PROXY', key: 'server.trustProxy', parse: asBool },
   { env: 'REDIS_URL', key: 'redis.url' },
   { env: 'REDIS_CLUSTER_NODES', key: 'redis.clusterNodes', parse: asList },
@@ -301,6 +304,27 @@ function readJsonFile(file: string): Json {
   return parsed;
 }
 
+/**
+ * PORT alone moves everything that still has its default: the public URL becomes
+ * http://localhost:<PORT>, workspace-sim listens on PORT+1 and sls-sim on PORT+2 (with
+ * their URLs), as 3000/3001/3002 by default. What the configuration or the environment
+ * sets stays as set.
+ */
+function movePorts(raw: Json, env: NodeJS.ProcessEnv): void {
+  const port = Number(env.PORT);
+  if (!env.PORT || !Number.isInteger(port) || port <= 0 || port > 65533 || !isObject(raw.server)) return;
+  const defaults = readJsonFile(path.join(projectRoot, 'config/default.json'));
+  const d = defaults as { server: { publicUrl: string }; sims: Record<'sls' | 'workspace', { port: number; publicUrl: string }> };
+  if (!env.IDP_PUBLIC_URL && raw.server.publicUrl === d.server.publicUrl) raw.server.publicUrl = `http://localhost:${port}`;
+  if (!isObject(raw.sims)) return;
+  for (const [sim, offset, portEnv, urlEnv] of [['workspace', 1, 'WORKSPACE_SIM_PORT', 'WORKSPACE_SIM_URL'], ['sls', 2, 'SLS_SIM_PORT', 'SLS_SIM_URL']] as const) {
+    const current = raw.sims[sim];
+    if (!isObject(current) || env[portEnv] || Number(current.port) !== d.sims[sim].port) continue;
+    current.port = port + offset;
+    if (!env[urlEnv] && current.publicUrl === d.sims[sim].publicUrl) current.publicUrl = `http://localhost:${port + offset}`;
+  }
+}
+
 export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** Extra values merged last (tests use this instead of files). */
@@ -320,6 +344,7 @@ export function loadSettings({ env = process.env, overrides = {} }: LoadOptions 
     if (value !== undefined && value !== '') setPath(fromEnv, key, parse ? parse(value) : value);
   }
   raw = merge(merge(raw, fromEnv), overrides);
+  movePorts(raw, env);
   // IDP_RP_DIR adds a directory to the built-in one rather than replacing it.
   if (env.IDP_RP_DIR) raw.relyingPartyDirs = [...((raw.relyingPartyDirs as string[]) ?? []), env.IDP_RP_DIR];
   // Without an explicit choice, demo accounts are seeded only on the embedded store.

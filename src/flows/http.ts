@@ -10,6 +10,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { SessionCookie } from '../domain/sessions/sso-sessions.ts';
+import { allowFormTargets } from '../http/form-targets.ts';
 import { seeOther, type Render } from '../http/respond.ts';
 import { bindingOf, safePortalPath, type Resume } from './flow.ts';
 import type { FlowMachine, StepInput } from './machine.ts';
@@ -24,6 +25,13 @@ export interface FlowHttpDeps {
   render: Render;
   /** The name of the application a flow's sign-in is for (relying-party config), shown on its pages. */
   nameOf?: (clientId: string) => string;
+  /**
+   * Where the request a flow resumes is answered (an OIDC redirect_uri, a SAML ACS URL):
+   * its page's forms may lead there (CSP form-action, http/form-targets.ts).
+   */
+  destinationOf?: (resume: Resume) => Promise<string | undefined>;
+  /** The name of an application registered while the IdP runs (RFC 7591), when nameOf does not know it. */
+  registeredNameOf?: (resume: Resume) => Promise<string | undefined>;
 }
 
 export function flowRouter(deps: FlowHttpDeps): Router {
@@ -49,8 +57,10 @@ export function flowRouter(deps: FlowHttpDeps): Router {
     const page = await machine.page(ctx.params.id!, deps.browserSecret(ctx));
     const client = page.data.client;
     const named = typeof client === 'string' && client !== 'portal' && deps.nameOf ? deps.nameOf(client) : null;
-    const appName = named && named !== client ? named : null;
+    let appName = named && named !== client ? named : null;
+    if (!appName && page.resume && deps.registeredNameOf) appName = (await deps.registeredNameOf(page.resume)) ?? null;
     await deps.render(ctx, page.view, { appName, ...page.data }, page.status);
+    if (page.resume && deps.destinationOf) allowFormTargets(ctx.res, [await deps.destinationOf(page.resume)]);
   });
 
   const act = (action: string) => async (ctx: Context & { params: Record<string, string> }) => {

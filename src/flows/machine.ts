@@ -81,6 +81,8 @@ export interface Page {
   view: string;
   data: Record<string, unknown>;
   status?: number;
+  /** The request the flow resumes (where its forms may lead in the end), on a live flow's page. */
+  resume?: Resume;
 }
 export type PageFn = (s: FlowServices, flow: Flow, browserSecret: string) => Promise<Page>;
 
@@ -202,7 +204,7 @@ export class FlowMachine {
       delete flow.problems;
       await this.#s.flows.save(flow);
     }
-    return { ...shown, data: { ...common, ...shown.data } };
+    return { ...shown, data: { ...common, ...shown.data }, resume: flow.resume };
   }
 
   /** Runs `action` on the flow for this browser. */

@@ -43,6 +43,8 @@ export function slsSimClient(keysDir: string, publicUrl: string): OidcClientFile
       backchannel_logout_session_required: true,
     },
     '(built-in sls-sim)',
+    // The sim lives where the IdP's configuration puts it (plain http on a classroom network too).
+    { plainHttpAnywhere: true },
   );
 }
 

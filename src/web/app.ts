@@ -1,6 +1,7 @@
 // Assembles the IdP: one koa app with the flows, the portal, the OIDC provider and the
 // operational endpoints. Everything stateful is passed in (store, clock, logger), so
 // tests and `npm start` build the same thing.
+import { createHmac } from 'node:crypto';
 import Koa, { type Context } from 'koa';
 import type { KeyMaterial } from '../config/key-material.ts';
 import type { RelyingParties } from '../config/relying-parties.ts';
@@ -100,11 +101,13 @@ export function createIdp(deps: IdpDeps): Idp {
   const { directory, hasher, audit, answerLimiter, authenticator, sso, gate, policies, credentials } = services;
   const flows = new Flows(store, clock, settings.flow.idleSeconds * 1000, settings.flow.maxMinutes * 60_000);
   const serviceProviders = new ServiceProviders(deps.relyingParties.saml, settings.saml.relayStateMaxBytes, { database: deps.database, onSkipped: (member, reason) => logger.warn({ member, reason }, 'registered SAML SP left out') });
-  const samlEndpoints = idpEndpoints(settings.server.publicUrl, settings.saml.entityId);
+  const samlEndpoints = idpEndpoints(settings.server.publicUrl, settings.saml.entityId, settings.saml.scope);
   // Served metadata lists every published certificate; samlify (which signs) is given the current one only.
   const metadataOf = (certificates: string[]) => idpMetadata(samlEndpoints, certificates, { name: 'MIMS Portal', url: settings.server.publicUrl });
   let samlMetadata = metadataOf(keys.samlCertificates.map((c) => c.certificatePem));
-  const samlMessages = new SamlMessages(samlEndpoints, keys.saml, metadataOf([keys.saml.certificatePem]), settings.saml);
+  // pairwise-id is an HMAC under a key derived from the deployment's long-lived secret (never rotated: an SP's ids stay).
+  const pairwiseSecret = createHmac('sha256', deps.keyMaterial.decoyKey).update('saml pairwise-id').digest('base64url');
+  const samlMessages = new SamlMessages(samlEndpoints, keys.saml, metadataOf([keys.saml.certificatePem]), settings.saml, pairwiseSecret);
   const schemaValidator = new SchemaValidator();
   const logoutChains = new LogoutChains(store, 10 * 60_000);
   const cookie = ssoCookie(secure);
@@ -141,7 +144,11 @@ export function createIdp(deps: IdpDeps): Idp {
 
   const nameOf = (id: string) => serviceProviders.byId(id)?.displayName ?? deps.relyingParties.oidc.find((c) => c.client_id === id)?.display_name ?? id;
   const backChannel = (id: string) => Boolean(deps.relyingParties.oidc.find((c) => c.client_id === id)?.backchannel_logout_uri);
-  const logout = singleLogout({ sso, ssoCookie: cookie, audit, chains: logoutChains, render, secure, nameOf, backChannel });
+  const registeredClient = async (id: string) => {
+    const client = await provider.Client.find(id);
+    return client ? { name: client.clientName, backChannel: Boolean(client.backchannelLogoutUri) } : undefined;
+  };
+  const logout = singleLogout({ sso, ssoCookie: cookie, audit, chains: logoutChains, render, secure, nameOf, backChannel, registeredClient });
 
   const buildProvider = (k: KeyMaterial) => createProvider({
     settings,
@@ -162,6 +169,11 @@ export function createIdp(deps: IdpDeps): Idp {
     logoutSource: logout.logoutSource,
     afterLogout: logout.afterOidcLogout,
     onError: (err, message) => logger.error({ err }, message),
+    onRegistered: async (ctx, client) => {
+      const c = ctx as unknown as Context;
+      const how = ctx.oidc.entities.InitialAccessToken ? 'initial access token' : 'open registration (demo accounts loaded)';
+      await audit.record({ type: 'rp.registered', client: client.clientId, actor: 'rfc7591', ip: c.ip, requestId: requestScope.getStore()?.requestId, reason: `oidc "${client.clientName ?? ''}" by ${how}` });
+    },
     onLogout: async (ctx) => {
       // Runs from oidc-provider's end_session.success event, after its own session ended.
       // Our confirmation (/logout/confirm) has normally ended the SSO session already; this
@@ -251,6 +263,18 @@ export function createIdp(deps: IdpDeps): Idp {
     },
   }, FLOW_KINDS);
   const starts = flowStarts(machine);
+  /** Where the request a flow resumes is answered: its page's forms may lead there (CSP form-action). */
+  const destinationOf = async (resume: Resume): Promise<string | undefined> => {
+    if (resume.kind === 'oidc') {
+      const redirectUri = (await provider.Interaction.find(resume.uid))?.params.redirect_uri;
+      return typeof redirectUri === 'string' ? redirectUri : undefined;
+    }
+    if (resume.kind === 'saml') {
+      const pending = await new PendingSignIns(store, 0).get(resume.pendingId);
+      return pending && pending !== 'used' ? pending.acsUrl : undefined;
+    }
+    return undefined;
+  };
   /** What the gate refused, run first: every entry point hands its refusal here. */
   const runFirst = (ctx: Context, refusal: Refusal, resume: Resume) => starts.runFirst(refusal, resume, secretOf(ctx));
   const routers = [
@@ -265,7 +289,10 @@ export function createIdp(deps: IdpDeps): Idp {
       recordClient: (session, clientId) => sso.oidcParticipant(session, clientId),
       rememberLanguage: (ctx, uiLocales) => rememberUiLocales(ctx, uiLocales, secure),
     }),
-    flowRouter({ machine, starts, ssoCookie: cookie, browserSecret: secretOf, render, nameOf }),
+    flowRouter({
+      machine, starts, ssoCookie: cookie, browserSecret: secretOf, render, nameOf, destinationOf,
+      registeredNameOf: async (resume) => (resume.kind === 'oidc' ? (await provider.Client.find(resume.clientId))?.clientName : undefined),
+    }),
     samlRouter({
       settings, store, clock, directory, sso, audit, sps: serviceProviders, messages: samlMessages, schema: schemaValidator,
       endpoints: samlEndpoints, chains: logoutChains,

@@ -158,7 +158,7 @@ function samlSnippets(sp: ServiceProvider, e: IdpEndpoints, publicUrl: string, c
       '  <CredentialResolver type="File" use="signing" key="sp-key.pem" certificate="sp-cert.pem"/>',
       '</ApplicationDefaults>',
       sp.attributeProfile === 'uri'
-        ? '<!-- this SP gets attributes by their standard URIs (attribute_profile "uri"): Shibboleth\'s default attribute-map.xml maps them -->'
+        ? '<!-- this SP gets attributes by their standard URIs (attribute_profile "uri"): the stock attribute-map.xml decodes eduPersonPrincipalName (eppn) and subject-id, which REMOTE_USER takes; uncomment mail, givenName, sn, displayName there for the others -->'
         : '<!-- this SP gets short attribute names (mail, givenName, ...; attribute_profile "basic"): map them in attribute-map.xml, or ask for attribute_profile "uri" -->',
     ].join('\n'),
   };

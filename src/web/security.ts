@@ -4,12 +4,17 @@ import type { Middleware } from 'koa';
 import helmet from 'koa-helmet';
 import type { RelyingParties } from '../config/relying-parties.ts';
 import { AppError } from '../domain/errors.ts';
+import { formTargetsOf, withFormTargets } from '../http/form-targets.ts';
 import type { ServiceProviders } from '../protocols/saml/service-providers.ts';
 
 /** Answered over plain http even when the public URL is https (load balancers, scrapers). */
 const OPS_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
-/** Origins a form of ours may lead to (CSP form-action also applies to redirects). */
+/**
+ * Origins a form of ours may lead to (CSP form-action also applies to redirects): those of
+ * the relying-party files and the SPs known now. A page serving a request of a client
+ * registered at run time adds its destination itself (http/form-targets.ts).
+ */
 function formTargets(rps: RelyingParties, sps: ServiceProviders): string[] {
   const urls = rps.oidc.flatMap((c) => [...c.redirect_uris, ...(c.post_logout_redirect_uris ?? [])]);
   for (const sp of sps.all()) urls.push(...sp.acs.map((e) => e.location), ...sp.slo.flatMap((e) => [e.location, e.responseLocation ?? e.location]));
@@ -63,7 +68,7 @@ export function securityHeaders(rps: RelyingParties, sps: ServiceProviders, secu
     ctx.set('Content-Security-Policy', policy());
     await others(ctx, async () => {
       await next();
-      if (sps.version !== before && ctx.response.get('Content-Security-Policy')) ctx.set('Content-Security-Policy', policy());
+      if (sps.version !== before && ctx.response.get('Content-Security-Policy')) ctx.set('Content-Security-Policy', withFormTargets(policy(), formTargetsOf(ctx.res)));
     });
   };
 }

@@ -30,6 +30,8 @@ export interface SingleLogoutDeps {
   nameOf: (id: string) => string;
   /** Whether an OIDC client is told of the logout by back channel (it is then listed as signed out). */
   backChannel?: (clientId: string) => boolean;
+  /** An OIDC client registered over HTTP (RFC 7591), which the two above do not know: its name and whether it takes back-channel logout. */
+  registeredClient?: (clientId: string) => Promise<{ name: string | undefined; backChannel: boolean } | undefined>;
 }
 
 const CHAIN_COOKIE_MS = 10 * 60_000;
@@ -53,7 +55,9 @@ export function singleLogout(deps: SingleLogoutDeps) {
       await deps.audit.record({ type: 'logout', accountId: session.accountId, client: exceptSp ?? 'portal', ip: ctx.ip, requestId: ctx.state.requestId as string, reason: participants.length ? `SAML single logout to ${participants.map((p) => p.spId).join(', ')}` : undefined });
     }
     // OIDC clients told by back channel are named on the signed-out page with the SAML apps.
-    const chain = await deps.chains.create(participants, final, oidcClients.filter((c) => deps.backChannel?.(c) ?? false));
+    const told: string[] = [];
+    for (const c of oidcClients) if (deps.backChannel?.(c) || (await deps.registeredClient?.(c))?.backChannel) told.push(c);
+    const chain = await deps.chains.create(participants, final, told);
     // Through oidc-provider only when OIDC clients took part (it sends their back-channel
     // logout tokens and ends its own session, then hands back via the chain cookie).
     if (final.kind === 'post' || oidcClients.length === 0) return `/saml/slo/next/${chain.id}`;
@@ -78,7 +82,10 @@ export function singleLogout(deps: SingleLogoutDeps) {
     // client of this very session: then that client asked.
     const hint = ctx.oidc.entities.IdTokenHint as { payload?: { sub?: unknown } } | undefined;
     const askedByClient = Boolean(client && hint?.payload?.sub === live.accountId && (await deps.sso.participants(live.id)).oidc.includes(client.clientId));
-    await deps.render(c, 'logout-confirm', { xsrf, clientName: client?.clientName ?? null, autosubmit: askedByClient });
+    // Where oidc-provider will send the browser (checked against the client's registration):
+    // carried through the confirmation so that the last form may lead there (CSP form-action).
+    const returnTo = typeof ctx.oidc.params?.post_logout_redirect_uri === 'string' ? ctx.oidc.params.post_logout_redirect_uri : null;
+    await deps.render(c, 'logout-confirm', { xsrf, returnTo, clientName: client?.clientName ?? null, autosubmit: askedByClient });
   }
 
   /**
@@ -94,16 +101,22 @@ export function singleLogout(deps: SingleLogoutDeps) {
       return;
     }
     if (await deps.sso.get(deps.ssoCookie.read(c))) {
-      await deps.render(c, 'logout-confirm', { xsrf: null, clientName: ctx.oidc.client?.clientName ?? null, autosubmit: false });
+      await deps.render(c, 'logout-confirm', { xsrf: null, returnTo: null, clientName: ctx.oidc.client?.clientName ?? null, autosubmit: false });
       return;
     }
     await signedOutPage(c, null);
   }
 
+  /** The name users know an app by: its file's, else a registered client's client_name, else its id. */
+  async function nameOf(id: string): Promise<string> {
+    const named = deps.nameOf(id);
+    return named !== id ? named : ((await deps.registeredClient?.(id))?.name ?? id);
+  }
+
   async function signedOutPage(ctx: Context, chain: LogoutChain | null): Promise<void> {
     await deps.render(ctx, 'signed-out', {
-      loggedOut: [...(chain?.loggedOut ?? []), ...(chain?.told ?? [])].map(deps.nameOf),
-      failed: (chain?.failed ?? []).map(deps.nameOf),
+      loggedOut: await Promise.all([...(chain?.loggedOut ?? []), ...(chain?.told ?? [])].map(nameOf)),
+      failed: await Promise.all((chain?.failed ?? []).map(nameOf)),
     });
   }
 
@@ -112,7 +125,11 @@ export function singleLogout(deps: SingleLogoutDeps) {
   router.post('/logout/confirm', async (ctx) => {
     const xsrf = (ctx.request.body as Record<string, unknown>).xsrf;
     if (typeof xsrf !== 'string' || !/^[A-Za-z0-9_-]{16,128}$/.test(xsrf)) throw new AppError('SSPR 5103', 'logout confirmation without xsrf');
-    const next = await signOut(ctx, { kind: 'post', action: '/oidc/session/end/confirm', fields: { xsrf, logout: 'yes' } });
+    // The client's post_logout_redirect_uri, from our own (CSRF-checked) form: only lets the
+    // last form page lead there; oidc-provider decides where the browser goes.
+    const returnTo = (ctx.request.body as Record<string, unknown>).return_to;
+    const leadsTo = typeof returnTo === 'string' && /^https?:\/\//.test(returnTo) && returnTo.length <= 2048 ? { leadsTo: returnTo } : {};
+    const next = await signOut(ctx, { kind: 'post', action: '/oidc/session/end/confirm', fields: { xsrf, logout: 'yes' }, ...leadsTo });
     seeOther(ctx, next);
   });
 

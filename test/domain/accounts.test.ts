@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { Authenticator } from '../../src/domain/accounts/authentication.ts';
 import { Directory } from '../../src/domain/accounts/directory.ts';
-import { SecretHasher } from '../../src/domain/accounts/passwords.ts';
+import { SecretHasher, type Argon2Params } from '../../src/domain/accounts/passwords.ts';
+import { projectRoot } from '../../src/config/settings.ts';
 import { loadSeed, parseSeed, SeedError } from '../../src/domain/accounts/seed.ts';
 import { normaliseAnswer } from '../../src/domain/accounts/answers.ts';
 import { AuditLog } from '../../src/domain/audit/audit-log.ts';
@@ -79,16 +82,44 @@ describe('directory, hashing and seeding (PostgreSQL and Redis)', () => {
     const old = deps({ memoryCost: 8192, timeCost: 1, parallelism: 1 });
     await loadSeed(parseSeed(seed, 'test'), old);
     const before = (await old.directory.findByLoginId('zoe_ng@students.edu.sg'))!;
-    assert.match(before.passwordHash, /m=8192,p=1,t=1/);
+    assert.match(before.passwordHash, /m=8192,t=1,p=1/);
     const stronger = deps({ memoryCost: 12288, timeCost: 2, parallelism: 1 });
     const result = await stronger.auth.signIn('ZOE_NG@students.edu.sg', 'Pebble-Lantern-88', {});
     assert.equal(result.ok, true);
     const after = (await stronger.directory.findByLoginId('zoe_ng@students.edu.sg'))!;
-    assert.match(after.passwordHash, /m=12288,p=1,t=2/);
+    assert.match(after.passwordHash, /m=12288,t=2,p=1/);
     assert.ok(after.lastSignInAt);
     assert.equal((await stronger.auth.signIn('zoe_ng@students.edu.sg', 'Pebble-Lantern-88', {})).ok, true);
     const events = await stronger.audit.recent(10);
     assert.ok(events.some((e) => e.type === 'password.rehashed'));
+  });
+
+  it('verifies hashes node-argon2 0.45 made (the library before @node-rs/argon2), and asks to rehash only on other parameters', async () => {
+    const fixture = JSON.parse(readFileSync(path.join(projectRoot, 'test/fixtures/argon2-legacy-hashes.json'), 'utf8')) as { hashes: Array<{ secret: string; params: Argon2Params; hash: string }> };
+    assert.equal(fixture.hashes.length, 3);
+    for (const { secret, params, hash } of fixture.hashes) {
+      // node-argon2 writes its parameters as m=…,p=…,t=…: the order differs from ours.
+      assert.match(hash, /^\$argon2id\$v=19\$m=\d+,p=\d+,t=\d+\$/);
+      const same = new SecretHasher(params);
+      assert.deepEqual(await same.verify(hash, secret), { ok: true, needsRehash: false }, `${secret} under its own parameters`);
+      assert.deepEqual(await same.verify(hash, `${secret}x`), { ok: false, needsRehash: false });
+      assert.deepEqual(await new SecretHasher({ ...params, timeCost: params.timeCost + 1 }).verify(hash, secret), { ok: true, needsRehash: true });
+    }
+    // An account whose stored hash the old library made signs in, with the configured parameters.
+    const d = deps(fixture.hashes[2]!.params);
+    await loadSeed(parseSeed(seed, 'test'), d);
+    const account = (await d.directory.findByLoginId('zoe_ng@students.edu.sg'))!;
+    await d.directory.update(account.id, (a) => ({ ...a, passwordHash: fixture.hashes[2]!.hash }));
+    assert.equal((await d.auth.signIn('zoe_ng@students.edu.sg', fixture.hashes[2]!.secret, {})).ok, true);
+    assert.equal((await d.directory.findByLoginId('zoe_ng@students.edu.sg'))!.passwordHash, fixture.hashes[2]!.hash, 'same parameters: not rehashed');
+  });
+
+  it('hashes with argon2id v19 at the configured parameters, a fresh salt each time', async () => {
+    const hasher = new SecretHasher({ memoryCost: 8192, timeCost: 1, parallelism: 1 });
+    const [a, b] = [await hasher.hash('same'), await hasher.hash('same')];
+    assert.match(a, /^\$argon2id\$v=19\$m=8192,t=1,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/);
+    assert.notEqual(a, b);
+    assert.equal((await hasher.verify('not a hash', 'same')).ok, false);
   });
 
   it('refuses a disabled account even with the right password', async () => {

@@ -11,6 +11,8 @@ import { SAML, ValidateInResponseTo } from '@node-saml/node-saml';
 import { DOMParser } from '@xmldom/xmldom';
 import * as samlify from 'samlify';
 import { projectRoot } from '../../src/config/settings.ts';
+import { scopedUnique } from '../../src/protocols/saml/attributes.ts';
+import { ACCEPTED_DIGESTS, ACCEPTED_SIGNATURE_ALGORITHMS } from '../../src/protocols/saml/constants.ts';
 import { SchemaValidator } from '../../src/protocols/saml/schema-validator.ts';
 import { Browser } from '../support/browser.ts';
 import { DEMO, startTestIdp, type TestIdp } from '../support/idp.ts';
@@ -95,6 +97,27 @@ describe('SAML single sign-on', () => {
     const body = idpCert.replace(/-----[^-]+-----|\s/g, '');
     assert.ok(xml.includes(body));
     assert.match(idpCert, /^-----BEGIN CERTIFICATE-----/);
+  });
+
+  it('says in its metadata which signing and digest algorithms it accepts (algsupport), none of them SHA-1', async () => {
+    const xml = (await new Browser(t.url).get('/saml/metadata')).text;
+    const doc = new DOMParser().parseFromString(xml, 'text/xml');
+    const ALG = 'urn:oasis:names:tc:SAML:metadata:algsupport';
+    const extensions = doc.documentElement!.getElementsByTagNameNS('urn:oasis:names:tc:SAML:2.0:metadata', 'Extensions')[0]!;
+    assert.equal(extensions.parentNode, doc.documentElement, 'entity-level md:Extensions');
+    assert.equal(doc.documentElement!.firstChild?.nextSibling, extensions, 'first in EntityDescriptor, as the schema orders it');
+    const algorithms = (name: string) => Array.from(extensions.getElementsByTagNameNS(ALG, name)).map((e) => e.getAttribute('Algorithm')!);
+    assert.deepEqual(algorithms('SigningMethod'), Object.keys(ACCEPTED_SIGNATURE_ALGORITHMS));
+    assert.deepEqual(algorithms('DigestMethod'), [...ACCEPTED_DIGESTS]);
+    assert.ok(algorithms('SigningMethod').includes('http://www.w3.org/2001/04/xmldsig-more#rsa-sha256'));
+    assert.doesNotMatch(xml, /sha1/i);
+    assert.ok(xmllint(xml, 'saml-schema-metadata-2.0.xsd').ok);
+    // The scope of eduPersonPrincipalName and subject-id, in the IdP role's Extensions.
+    const scope = Array.from(doc.getElementsByTagNameNS('urn:mace:shibboleth:metadata:1.0', 'Scope'));
+    assert.equal(scope.length, 1);
+    assert.equal(scope[0]!.textContent, '127.0.0.1');
+    assert.equal(scope[0]!.getAttribute('regexp'), 'false');
+    assert.equal((scope[0]!.parentNode!.parentNode as Element).localName, 'IDPSSODescriptor');
   });
 
   it('says how long its metadata may be cached and until when it is valid', async () => {
@@ -265,13 +288,26 @@ describe('SAML single sign-on', () => {
         const attributes = Array.from(parse(xml).getElementsByTagNameNS('urn:oasis:names:tc:SAML:2.0:assertion', 'Attribute'));
         const names = attributes.map((a) => [a.getAttribute('Name'), a.getAttribute('NameFormat'), a.getAttribute('FriendlyName')]);
         const released = who === DEMO.student ? Object.keys(expected) : Object.keys(expected).filter((n) => n !== 'level');
-        assert.deepEqual(names, released.map((n) => [expected[n]![0], URI, expected[n]![1]]));
+        // First the scoped identifiers Shibboleth's stock attribute map decodes (eppn, subject-id), then the selected attributes.
+        assert.deepEqual(names, [
+          ['urn:oid:1.3.6.1.4.1.5923.1.1.1.6', URI, 'eduPersonPrincipalName'],
+          ['urn:oasis:names:tc:SAML:attribute:subject-id', URI, 'subject-id'],
+          ...released.map((n) => [expected[n]![0], URI, expected[n]![1]]),
+        ]);
 
         // node-saml (keyed by Name, as Shibboleth's attribute map is).
         const { profile } = await sp.validatePostResponseAsync({ SAMLResponse: form.fields.SAMLResponse! });
         assert.equal(profile!['urn:oid:0.9.2342.19200300.100.1.3'], who.loginId);
         assert.deepEqual(profile!['urn:oid:1.3.6.1.4.1.5923.1.1.1.1'], affiliation);
         assert.equal(profile!['urn:school-idp:attribute:level'], who === DEMO.student ? 'P2' : undefined);
+        // Scoped by the IdP's scope (the public URL's host here, in its metadata as shibmd:Scope),
+        // opaque, within subject-id's alphabet, and the account's own: the same at every sign-in.
+        const account = (await t.idp.directory.findByLoginId(who.loginId))!;
+        const scoped = `${scopedUnique(account)}@127.0.0.1`;
+        assert.match(scoped, /^[0-9a-z][0-9a-z=-]{0,126}@127\.0\.0\.1$/);
+        assert.equal(profile!['urn:oid:1.3.6.1.4.1.5923.1.1.1.6'], scoped);
+        assert.equal(profile!['urn:oasis:names:tc:SAML:attribute:subject-id'], scoped);
+        if (who === DEMO.staff) assert.notEqual(scopedUnique(account), scopedUnique((await t.idp.directory.findByLoginId(DEMO.student.loginId))!));
 
         // samlify as the SP.
         const idp = samlify.IdentityProvider({ metadata: (await b.get('/saml/metadata')).text });

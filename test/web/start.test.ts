@@ -1,6 +1,7 @@
 // `npm start` as a newcomer runs it: embedded store, demo accounts, graceful SIGTERM.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
 import { projectRoot } from '../../src/config/settings.ts';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -78,6 +79,83 @@ describe('npm start refuses to serve the demo accounts to the network', () => {
     assert.doesNotMatch(r.stderr, /^\s+at /m);
   });
 });
+
+describe('npm start: ports and processes', () => {
+  /** A port with the next two free as well (the IdP's and its simulated apps' defaults). */
+  async function threeFreePorts(): Promise<number> {
+    for (;;) {
+      const port = await freePort();
+      if (port > 65000) continue;
+      const free = await Promise.all([port + 1, port + 2].map((p) => isFree(p)));
+      if (free.every(Boolean)) return port;
+    }
+  }
+
+  it('PORT alone moves the public URL and the simulated apps (PORT+1, PORT+2), and the banner says so once they listen', async () => {
+    const port = await threeFreePorts();
+    const env = { REDIS_URL: '', IDP_PUBLIC_URL: '', SLS_SIM_PORT: '', SLS_SIM_URL: '', WORKSPACE_SIM_PORT: '', WORKSPACE_SIM_URL: '', IDP_SIMS: 'true', IDP_KEYS_DIR: mkdtempSync(path.join(tmpdir(), 'idp-keys-')) };
+    const idp = await startIdpProcess(env, port);
+    try {
+      const lines = idp.output().split('\n');
+      assert.equal(lines[0], `School IdP: http://localhost:${port}  (listening on 127.0.0.1:${port})`);
+      assert.equal(lines[1], `  Student iCON (workspace-sim, SAML): http://localhost:${port + 1}`);
+      assert.equal(lines[2], `  Student Learning Space (sls-sim, OIDC): http://localhost:${port + 2}`);
+      const discovery = await (await fetch(`http://127.0.0.1:${port}/.well-known/openid-configuration`)).json() as { issuer: string };
+      assert.equal(discovery.issuer, `http://localhost:${port}`);
+      await until(() => idp.output().includes('sls-sim (simulated OIDC relying party) ready'));
+      assert.equal((await fetch(`http://127.0.0.1:${port + 2}/`)).status, 200);
+    } finally {
+      assert.equal(await idp.kill('SIGTERM'), 0, idp.output());
+    }
+  });
+
+  for (const [busy, what, change] of [[0, 'the IdP', 'set PORT'], [1, 'workspace-sim', 'set WORKSPACE_SIM_PORT'], [2, 'sls-sim', 'set SLS_SIM_PORT']] as const) {
+    it(`a busy port (${what}) stops start-up with one line naming it, before any banner`, async () => {
+      const port = await threeFreePorts();
+      const taken = createServer();
+      await new Promise<void>((resolve) => taken.listen(port + busy, '127.0.0.1', resolve));
+      try {
+        const r = spawnSync(process.execPath, ['src/main.ts'], { cwd: projectRoot, encoding: 'utf8', env: { ...process.env, REDIS_URL: '', IDP_PUBLIC_URL: '', SLS_SIM_PORT: '', SLS_SIM_URL: '', WORKSPACE_SIM_PORT: '', WORKSPACE_SIM_URL: '', IDP_SIMS: 'true', PORT: String(port), IDP_KEYS_DIR: mkdtempSync(path.join(tmpdir(), 'idp-keys-')) }, timeout: 20_000, killSignal: 'SIGKILL' });
+        assert.equal(r.status, 1, r.stderr);
+        assert.equal(r.stdout, '');
+        assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+        assert.match(r.stderr, new RegExp(`^start-up failed: port ${port + busy} on 127\\.0\\.0\\.1 \\(${what}\\) is in use: ${change}`));
+        assert.doesNotMatch(r.stderr, /listening|EADDRINUSE|^\s+at /m);
+      } finally {
+        taken.close();
+      }
+    });
+  }
+
+  it('stopping npm start by its PID stops the IdP', async () => {
+    const port = await freePort();
+    const npm = spawn(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['start'], {
+      cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, REDIS_URL: '', PORT: String(port), IDP_PUBLIC_URL: `http://127.0.0.1:${port}`, IDP_SIMS: 'false', IDP_KEYS_DIR: mkdtempSync(path.join(tmpdir(), 'idp-keys-')) },
+    });
+    let out = '';
+    npm.stdout!.on('data', (d) => (out += d));
+    npm.stderr!.on('data', (d) => (out += d));
+    const answers = () => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
+    for (let i = 0; i < 200 && !(await answers()); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(await answers(), `npm start did not come up:\n${out}`);
+    npm.kill('SIGTERM');
+    let stopped = false;
+    for (let i = 0; i < 50 && !stopped; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      stopped = !(await answers());
+    }
+    assert.ok(stopped, 'the IdP still answers 5 s after npm was stopped');
+  });
+});
+
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+}
 
 async function until(check: () => boolean): Promise<void> {
   for (let i = 0; i < 100 && !check(); i++) await new Promise((r) => setTimeout(r, 50));

@@ -1,5 +1,10 @@
 // argon2id hashing of passwords and challenge answers, with parameters from config.
-import argon2 from 'argon2';
+// @node-rs/argon2 (the RustCrypto argon2 crate, prebuilt per platform as npm optional
+// dependencies, no install script): it runs on every Node the package promises, where
+// node-argon2 0.45's prebuilt binary crashed Node 20. Both write and read the same PHC
+// strings ($argon2id$v=19$m=…,t=…,p=…$salt$hash), so hashes made before stay valid
+// (test/domain/accounts.test.ts checks hashes node-argon2 made).
+import { hash, parseOptions, verify, type Algorithm, type Version } from '@node-rs/argon2';
 
 export interface Argon2Params {
   memoryCost: number;
@@ -13,26 +18,31 @@ export interface VerifyResult {
   needsRehash: boolean;
 }
 
+// @node-rs/argon2's enums are `const enum`s, erased at run time: their values.
+const ARGON2ID = 2 as Algorithm;
+const VERSION_0x13 = 1 as Version;
+
 export class SecretHasher {
-  readonly #params: Argon2Params & { type: typeof argon2.argon2id };
+  readonly #params: Argon2Params & { algorithm: Algorithm; version: Version };
   #decoy: Promise<string> | undefined;
 
   constructor(params: Argon2Params) {
-    this.#params = { ...params, type: argon2.argon2id };
+    const { memoryCost, timeCost, parallelism } = params;
+    this.#params = { memoryCost, timeCost, parallelism, algorithm: ARGON2ID, version: VERSION_0x13 };
   }
 
   hash(secret: string): Promise<string> {
-    return argon2.hash(secret, this.#params);
+    return hash(secret, this.#params);
   }
 
-  async verify(hash: string, secret: string): Promise<VerifyResult> {
+  async verify(stored: string, secret: string): Promise<VerifyResult> {
     let ok = false;
     try {
-      ok = await argon2.verify(hash, secret);
+      ok = await verify(stored, secret);
     } catch {
       ok = false; // a malformed stored hash never verifies
     }
-    return { ok, needsRehash: ok && argon2.needsRehash(hash, this.#params) };
+    return { ok, needsRehash: ok && this.#needsRehash(stored) };
   }
 
   /** Spend the same time as a real verification (unknown accounts), always false. */
@@ -40,5 +50,13 @@ export class SecretHasher {
     this.#decoy ??= this.hash(`decoy-${Math.random()}`);
     await this.verify(await this.#decoy, secret);
     return false;
+  }
+
+  /** Made with another variant, version or cost than the configured ones. */
+  #needsRehash(stored: string): boolean {
+    const made = parseOptions(stored);
+    const want = this.#params;
+    return made.algorithm !== want.algorithm || made.version !== want.version || made.memoryCost !== want.memoryCost
+      || made.timeCost !== want.timeCost || made.parallelism !== want.parallelism;
   }
 }

@@ -6,7 +6,7 @@
 // and ES256 ID tokens, PAR; no implicit or hybrid flows, no JWT client authentication,
 // no DPoP, no request objects.
 import { Provider, errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
-import { ID_TOKEN_SIGNING_ALGS, OIDC_SCOPES, TOKEN_ENDPOINT_AUTH_METHODS, USER_ONLY_SCOPES, oidcClientFields, oidcClientSchema, type OidcClientFile } from '../../config/relying-parties.ts';
+import { ID_TOKEN_SIGNING_ALGS, OIDC_SCOPES, TOKEN_ENDPOINT_AUTH_METHODS, USER_ONLY_SCOPES, oidcClientFields, oidcClientSchema, oidcUriProblems, type OidcClientFile } from '../../config/relying-parties.ts';
 import type { Settings } from '../../config/settings.ts';
 import type { Account } from '../../domain/accounts/account.ts';
 import type { Directory } from '../../domain/accounts/directory.ts';
@@ -16,7 +16,9 @@ import { AppError } from '../../domain/errors.ts';
 import { StoreUnavailableError, type Store } from '../../store/index.ts';
 import type { Database } from '../../store/database/index.ts';
 import type { Render } from '../../http/respond.ts';
+import { allowFormTargets } from '../../http/form-targets.ts';
 import { adapterFactory } from './adapter.ts';
+import { initialAccessTokenUses, LIMITED_USES, limitedUsesPolicy } from './initial-access-tokens.ts';
 import { ACR_MFA, ACR_VALUES, acrOf, requestedAcr } from './acr.ts';
 import { accountClaims, CLAIMS_BY_SCOPE } from './claims.ts';
 import { CookieSigner } from '../../http/cookie-signer.ts';
@@ -40,9 +42,13 @@ export interface OidcDeps {
   /** After oidc-provider ended its session without a post_logout_redirect_uri. */
   afterLogout: (ctx: KoaContextWithOIDC) => Promise<void>;
   onLogout: (ctx: KoaContextWithOIDC) => Promise<void>;
+  /** A client registered itself over HTTP (RFC 7591). */
+  onRegistered?: (ctx: KoaContextWithOIDC, client: { clientId: string; clientName?: string }) => Promise<void>;
   onError: (err: unknown, message: string) => void;
 }
 
+/** oidc-provider's limit on request bodies (lib/shared/selective_body.js). */
+const BODY_LIMIT = 56 * 1024;
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/;
 
 function toClientMetadata(c: OidcClientFile): Record<string, unknown> {
@@ -133,14 +139,30 @@ function validateRegistered(ctx: KoaContextWithOIDC | undefined, key: string, _v
     if (v === undefined || (Array.isArray(v) && v.length === 0 && field !== 'redirect_uris')) continue;
     file[field] = v;
   }
+  // Metadata oidc-provider knows but nothing here uses: refused before anything is fetched.
+  for (const [field, why] of UNUSED_METADATA) {
+    if (metadata[field] !== undefined) throw new errors.InvalidClientMetadata(`${field}: ${why}`);
+  }
   const result = oidcClientSchema.safeParse(file);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const where = issue.path.join('.') || 'metadata';
-    if (where.startsWith('redirect_uris')) throw new errors.InvalidRedirectUri(`${where}: ${issue.message}`);
+  const issue = result.success ? oidcUriProblems(result.data)[0] : (({ path, message }) => ({ path: path.join('.') || 'metadata', message }))(result.error.issues[0]!);
+  if (issue) {
+    const where = issue.path;
+    if (where.startsWith('redirect_uris')) {
+      // InvalidRedirectUri has a fixed description ("did not match ..."), which says nothing here.
+      const error = new errors.InvalidRedirectUri();
+      error.error_description = `${where}: ${issue.message}`;
+      throw error;
+    }
     throw new errors.InvalidClientMetadata(`${where}: ${issue.message}`);
   }
 }
+
+const UNUSED_METADATA: Array<[string, string]> = [
+  ['jwks_uri', 'not used here (no private_key_jwt, request objects or encrypted tokens): leave it out'],
+  ['jwks', 'not used here (no private_key_jwt, request objects or encrypted tokens): leave it out'],
+  ['sector_identifier_uri', 'not used here: subject identifiers are public (subject_type "public"), so nothing is fetched from it'],
+  ['request_uris', 'not used here: request objects are not supported'],
+];
 
 const accountReads = new WeakMap<object, Map<string, Promise<Account | null>>>();
 function accountOnce(ctx: object | undefined, id: string, read: () => Promise<Account | null>): Promise<Account | null> {
@@ -217,6 +239,8 @@ export function createProvider(deps: OidcDeps): Provider {
         enabled: true,
         initialAccessToken: !settings.seed.demo,
         issueRegistrationAccessToken: true,
+        // Each initial access token registers as many apps as it was made for (initial-access-tokens.ts).
+        ...(settings.seed.demo ? {} : { policies: { [LIMITED_USES]: limitedUsesPolicy(deps.database) as never } }),
       },
       registrationManagement: { enabled: true, rotateRegistrationAccessToken: false },
       rpInitiatedLogout: {
@@ -279,12 +303,32 @@ export function createProvider(deps: OidcDeps): Provider {
     const { oidc } = ctx as KoaContextWithOIDC;
     const body = ctx.body as { error?: string } | undefined;
     const grantType = oidc?.params?.grant_type;
+    // oidc-provider says "failed to parse the request body" for a body over its 56 KiB limit
+    // and for malformed JSON alike: say which.
+    if (body?.error === 'invalid_request' && (body as { error_description?: string }).error_description === 'failed to parse the request body') {
+      const length = Number(ctx.get('content-length'));
+      (body as { error_description?: string }).error_description = length > BODY_LIMIT
+        ? `the request body is over ${BODY_LIMIT / 1024} KiB`
+        : !ctx.get('content-length') ? `the request body is over ${BODY_LIMIT / 1024} KiB or malformed`
+          : ctx.is('application/json') ? 'the request body is not valid JSON' : 'the request body could not be read';
+    }
     if (oidc?.route === 'token' && body?.error === 'invalid_request' && oidc.client && typeof grantType === 'string' && !oidc.client.grantTypeAllowed(grantType)) {
       body.error = 'unauthorized_client';
     }
   });
+  provider.use(initialAccessTokenUses(deps.database) as never);
+  // A page of oidc-provider's (form_post, the logout question) for a client registered at
+  // run time leads to that client's registered URIs: CSP form-action (http/form-targets.ts).
+  provider.use(async (ctx, next) => {
+    await next();
+    const client = (ctx as KoaContextWithOIDC).oidc?.client;
+    if (client) allowFormTargets(ctx.res, [...(client.redirectUris ?? []), ...(client.postLogoutRedirectUris ?? [])]);
+  });
   provider.on('backchannel.error', (_ctx: unknown, err: unknown, client: { clientId: string }) => {
     deps.onError(err, `back-channel logout to ${client?.clientId} failed`);
+  });
+  provider.on('registration_create.success', (ctx: KoaContextWithOIDC, client: { clientId: string; clientName?: string }) => {
+    deps.onRegistered?.(ctx, client).catch((err: unknown) => deps.onError(err, 'auditing a client registration failed'));
   });
   provider.on('end_session.success', (ctx: KoaContextWithOIDC) => {
     deps.onLogout(ctx).catch((err: unknown) => deps.onError(err, 'ending the SSO session after OIDC logout failed'));

@@ -4,7 +4,9 @@
 //   uri: the standard names that Shibboleth's stock attribute-map.xml (and most
 //     university SPs) expect, NameFormat uri, FriendlyName the short name. role goes out
 //     as eduPersonAffiliation (values below); school and level have no standard name and
-//     go out under this product's own URNs.
+//     go out under this product's own URNs. The uri profile also releases
+//     eduPersonPrincipalName and subject-id, scoped (URI_IDENTIFIERS).
+import { createHash, createHmac } from 'node:crypto';
 import type { SamlAttributeName } from '../../config/relying-parties.ts';
 import type { Account, Role } from '../../domain/accounts/account.ts';
 import { ATTRNAME_BASIC, ATTRNAME_URI } from './constants.ts';
@@ -22,6 +24,56 @@ export const URI_ATTRIBUTES: Record<SamlAttributeName, { name: string; friendlyN
   level: { name: 'urn:school-idp:attribute:level', friendlyName: 'level' },
   role: { name: 'urn:oid:1.3.6.1.4.1.5923.1.1.1.1', friendlyName: 'eduPersonAffiliation' },
 };
+
+/**
+ * Identifiers the uri profile always releases, scoped by the IdP's scope (saml.scope, in its
+ * metadata as shibmd:Scope): eduPersonPrincipalName and SAML subject-id (SAML V2.0 Subject
+ * Identifier Attributes Profile), both `<unique id>@<scope>`. They are what Shibboleth's
+ * stock attribute map decodes (as eppn and subject-id) and what its REMOTE_USER takes.
+ */
+export const URI_IDENTIFIERS = {
+  eppn: { name: 'urn:oid:1.3.6.1.4.1.5923.1.1.1.6', friendlyName: 'eduPersonPrincipalName' },
+  subjectId: { name: 'urn:oasis:names:tc:SAML:attribute:subject-id', friendlyName: 'subject-id' },
+} as const;
+
+/**
+ * The unique part of an account's scoped identifiers: opaque, stable for the account's life
+ * (its id, never its login ID, which can change), never reassigned, and within subject-id's
+ * alphabet ([0-9A-Za-z][0-9A-Za-z=-]*): lower-case hex of a hash of the account id.
+ */
+export function scopedUnique(account: Pick<Account, 'id'>): string {
+  return createHash('sha256').update(`subject-id\n${account.id}`).digest('hex').slice(0, 32);
+}
+
+export const PAIRWISE_ID = { name: 'urn:oasis:names:tc:SAML:attribute:pairwise-id', friendlyName: 'pairwise-id' } as const;
+
+/** What an SP's metadata asks of subject identifiers (entity attribute subject-id:req). */
+export type SubjectIdReq = 'subject-id' | 'pairwise-id' | 'any' | 'none';
+
+/** Where scoped identifiers come from: the scope, and the secret that makes pairwise-id per SP. */
+export interface ScopedIdentifiers {
+  scope: string;
+  /** A secret of the deployment: without it nobody can link an account's pairwise-ids across SPs. */
+  pairwiseSecret: string;
+}
+
+/** The unique part of the account's pairwise-id at one SP: an HMAC of the account and the SP's entityID. */
+export function pairwiseUnique(account: Pick<Account, 'id'>, spEntityId: string, secret: string): string {
+  return createHmac('sha256', secret).update(`pairwise-id\n${account.id}\n${spEntityId}`).digest('hex').slice(0, 32);
+}
+
+/**
+ * The identifiers for one SP. By default (no subject-id:req, or "subject-id" or "any"):
+ * eduPersonPrincipalName and subject-id. "pairwise-id": pairwise-id alone, so that no
+ * identifier the SP gets is shared with another SP. "none": no identifier.
+ */
+function identifierElements(account: Account, ids: ScopedIdentifiers, spEntityId: string, req: SubjectIdReq | undefined): string {
+  const element = (id: { name: string; friendlyName: string }, unique: string) =>
+    `<saml:Attribute Name="${id.name}" NameFormat="${ATTRNAME_URI}" FriendlyName="${id.friendlyName}"><saml:AttributeValue>${unique}@${escapeXml(ids.scope)}</saml:AttributeValue></saml:Attribute>`;
+  if (req === 'none') return '';
+  if (req === 'pairwise-id') return element(PAIRWISE_ID, pairwiseUnique(account, spEntityId, ids.pairwiseSecret));
+  return Object.values(URI_IDENTIFIERS).map((id) => element(id, scopedUnique(account))).join('');
+}
 
 /** eduPersonAffiliation values of each role; every account is also a `member`. */
 export const AFFILIATIONS: Record<Role, string[]> = {
@@ -55,10 +107,14 @@ function attributeOpening(name: SamlAttributeName, profile: AttributeProfile): s
   return `<saml:Attribute Name="${uri.name}" NameFormat="${ATTRNAME_URI}" FriendlyName="${uri.friendlyName}"`;
 }
 
-/** The saml:Attribute elements of an assertion: the selected attributes that have values. */
-export function attributeElements(account: Account, selected: SamlAttributeName[], profile: AttributeProfile): string {
+/**
+ * The saml:Attribute elements of an assertion: the selected attributes that have values,
+ * and with the uri profile the scoped identifiers (when a scope is given).
+ */
+export function attributeElements(account: Account, selected: SamlAttributeName[], profile: AttributeProfile, ids?: ScopedIdentifiers, sp?: { entityId: string; subjectIdReq?: SubjectIdReq | undefined }): string {
   const values = accountAttributes(account);
-  return selected
+  const identifiers = profile === 'uri' && ids && sp ? identifierElements(account, ids, sp.entityId, sp.subjectIdReq) : '';
+  return identifiers + selected
     .filter((name) => values[name].length > 0)
     .map((name) => {
       const out = profile === 'uri' && name === 'role' ? affiliations(account.roles) : values[name];
@@ -69,5 +125,8 @@ export function attributeElements(account: Account, selected: SamlAttributeName[
 
 /** The attributes the IdP's metadata lists: each one by both profiles. */
 export function metadataAttributes(names: readonly SamlAttributeName[]): string[] {
-  return (['basic', 'uri'] as const).flatMap((profile) => names.map((name) => `${attributeOpening(name, profile)}/>`));
+  return [
+    ...(['basic', 'uri'] as const).flatMap((profile) => names.map((name) => `${attributeOpening(name, profile)}/>`)),
+    ...[...Object.values(URI_IDENTIFIERS), PAIRWISE_ID].map((id) => `<saml:Attribute Name="${id.name}" NameFormat="${ATTRNAME_URI}" FriendlyName="${id.friendlyName}"/>`),
+  ];
 }

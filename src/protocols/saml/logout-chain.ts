@@ -11,7 +11,7 @@ import { JsonRecords } from '../../store/records.ts';
 
 export type LogoutFinal =
   | { kind: 'page' }
-  | { kind: 'post'; action: string; fields: Record<string, string> }
+  | { kind: 'post'; action: string; fields: Record<string, string>; /** Where the post's answer redirects (CSP form-action). */ leadsTo?: string }
   | { kind: 'saml-response'; spId: string; inResponseTo: string; relayState?: string | undefined; status: string };
 
 export interface LogoutChain {

@@ -6,17 +6,25 @@
 // serves it). test/saml/sso.test.ts validates it with `xmllint --schema`.
 import { SAML_ATTRIBUTES } from '../../config/relying-parties.ts';
 import { metadataAttributes } from './attributes.ts';
-import { BINDING, NAMEID_EMAIL, NS } from './constants.ts';
+import { ACCEPTED_DIGESTS, ACCEPTED_SIGNATURE_ALGORITHMS, BINDING, NAMEID_EMAIL, NS } from './constants.ts';
 import { escapeXml } from './xml.ts';
+
+/** urn:oasis:names:tc:SAML:metadata:algsupport (SAML V2.0 Metadata Profile for Algorithm Support v1.0). */
+export const ALGSUPPORT_NS = 'urn:oasis:names:tc:SAML:metadata:algsupport';
+
+/** urn:mace:shibboleth:metadata:1.0: shibmd:Scope, the scope of the IdP's scoped attributes. */
+export const SHIBMD_NS = 'urn:mace:shibboleth:metadata:1.0';
 
 export interface IdpEndpoints {
   entityId: string;
   ssoUrl: string;
   sloUrl: string;
+  /** The scope of scoped attributes (eduPersonPrincipalName, subject-id): saml.scope, else the public URL's host name. */
+  scope: string;
 }
 
-export function idpEndpoints(publicUrl: string, entityId?: string): IdpEndpoints {
-  return { entityId: entityId ?? `${publicUrl}/saml/metadata`, ssoUrl: `${publicUrl}/saml/sso`, sloUrl: `${publicUrl}/saml/slo` };
+export function idpEndpoints(publicUrl: string, entityId?: string, scope?: string): IdpEndpoints {
+  return { entityId: entityId ?? `${publicUrl}/saml/metadata`, ssoUrl: `${publicUrl}/saml/sso`, sloUrl: `${publicUrl}/saml/slo`, scope: scope ?? new URL(publicUrl).hostname };
 }
 
 /** The certificate's base64 body, as metadata and KeyInfo carry it. */
@@ -43,7 +51,16 @@ export function idpMetadata(endpoints: IdpEndpoints, certificatePem: string | re
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<md:EntityDescriptor xmlns:md="${NS.metadata}" xmlns:ds="${NS.dsig}" xmlns:saml="${NS.assertion}" entityID="${a(endpoints.entityId)}">`,
+    // SAML V2.0 Metadata Profile for Algorithm Support: what this IdP accepts on signed
+    // messages (the same lists it checks them against). An SP that honours it (Shibboleth SP)
+    // signs for this IdP with one of these, not with its SHA-1 default, which is refused.
+    '  <md:Extensions>',
+    ...[...ACCEPTED_DIGESTS].map((alg) => `    <alg:DigestMethod xmlns:alg="${ALGSUPPORT_NS}" Algorithm="${alg}"/>`),
+    ...Object.keys(ACCEPTED_SIGNATURE_ALGORITHMS).map((alg) => `    <alg:SigningMethod xmlns:alg="${ALGSUPPORT_NS}" Algorithm="${alg}"/>`),
+    '  </md:Extensions>',
     `  <md:IDPSSODescriptor WantAuthnRequestsSigned="false" protocolSupportEnumeration="${NS.protocol}">`,
+    // The scope SPs check scoped attributes against (Shibboleth SP: ScopeMatchesShibMDScope).
+    `    <md:Extensions><shibmd:Scope xmlns:shibmd="${SHIBMD_NS}" regexp="false">${a(endpoints.scope)}</shibmd:Scope></md:Extensions>`,
     ...certs.flatMap((cert) => [
       '    <md:KeyDescriptor use="signing">',
       `      <ds:KeyInfo><ds:X509Data><ds:X509Certificate>${cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>`,

@@ -71,7 +71,11 @@ export class SamlMessages {
   readonly #pairs = new Map<string, SamlifyPair>();
   #privateKey: ReturnType<typeof createPrivateKey>;
 
-  constructor(endpoints: IdpEndpoints, keys: SamlKeyPair, metadataXml: string, timing: ResponseTiming) {
+  readonly #pairwiseSecret: string | undefined;
+
+  /** pairwiseSecret: the deployment's secret for pairwise-id (without it the uri profile releases no scoped identifiers). */
+  constructor(endpoints: IdpEndpoints, keys: SamlKeyPair, metadataXml: string, timing: ResponseTiming, pairwiseSecret?: string) {
+    this.#pairwiseSecret = pairwiseSecret;
     this.#endpoints = endpoints;
     this.#keys = keys;
     this.#metadataXml = metadataXml;
@@ -137,7 +141,7 @@ export class SamlMessages {
     const id = newMessageId();
     const notOnOrAfter = samlTime(input.now + this.#timing.assertionLifetimeSeconds * 1000);
     const inResponseTo = input.inResponseTo ? ` InResponseTo="${e(input.inResponseTo)}"` : '';
-    const attributes = attributeElements(account, sp.attributes, sp.attributeProfile);
+    const attributes = attributeElements(account, sp.attributes, sp.attributeProfile, this.#pairwiseSecret === undefined ? undefined : { scope: this.#endpoints.scope, pairwiseSecret: this.#pairwiseSecret }, sp);
     const assertion =
       `<saml:Assertion xmlns:saml="${NS.assertion}" ID="${newMessageId()}" Version="2.0" IssueInstant="${samlTime(input.now)}">` +
       `<saml:Issuer>${e(this.#endpoints.entityId)}</saml:Issuer>` +

@@ -7,7 +7,7 @@ import { ConfigError } from '../../config/settings.ts';
 import type { Database } from '../../store/database/index.ts';
 import { readRegistered, recordFile, registeredMembers } from './registered-sps.ts';
 import type { SamlAttributeName, SamlSpFile } from '../../config/relying-parties.ts';
-import type { AttributeProfile } from './attributes.ts';
+import type { AttributeProfile, SubjectIdReq } from './attributes.ts';
 import { BINDING, BINDING_SOAP, DATA_ENCRYPTION, NS } from './constants.ts';
 import { attribute, childElements, parseConfigXml, textOf, XmlRefusal } from './xml.ts';
 
@@ -45,6 +45,8 @@ export interface ServiceProvider {
   attributes: SamlAttributeName[];
   /** How attributes are named: short names (basic) or standard URIs (uri); see attributes.ts. */
   attributeProfile: AttributeProfile;
+  /** What the SP's metadata asks of subject identifiers (entity attribute subject-id:req), if anything. */
+  subjectIdReq?: SubjectIdReq | undefined;
   defaultRelayState: string | undefined;
   relayStateMaxBytes: number;
 }
@@ -76,6 +78,23 @@ function endpoints(descriptor: Element, name: string): Endpoint[] {
       ...(attribute(el, 'isDefault') !== undefined ? { isDefault: attribute(el, 'isDefault') === 'true' } : {}),
     };
   });
+}
+
+const MDATTR_NS = 'urn:oasis:names:tc:SAML:metadata:attribute';
+const SUBJECT_ID_REQ = 'urn:oasis:names:tc:SAML:profiles:subject-id:req';
+
+/** The entity attribute subject-id:req (SAML V2.0 Subject Identifier Attributes Profile 3.4), when the metadata has one this IdP knows. */
+function subjectIdReqOf(root: Element): SubjectIdReq | undefined {
+  for (const ext of childElements(root, NS.metadata, 'Extensions')) {
+    for (const entityAttributes of childElements(ext, MDATTR_NS, 'EntityAttributes')) {
+      for (const attr of childElements(entityAttributes, NS.assertion, 'Attribute')) {
+        if (attribute(attr, 'Name') !== SUBJECT_ID_REQ) continue;
+        const value = childElements(attr, NS.assertion, 'AttributeValue').map((v) => (textOf(v) ?? '').trim())[0];
+        if (value === 'subject-id' || value === 'pairwise-id' || value === 'any' || value === 'none') return value;
+      }
+    }
+  }
+  return undefined;
 }
 
 /** Reads one SP file's metadata; throws ConfigError naming the file. */
@@ -147,6 +166,7 @@ export function serviceProviderFrom(file: SamlSpFile, defaultRelayStateMax: numb
       dataEncryption: DATA_ENCRYPTION[file.data_encryption],
       attributes: file.attributes,
       attributeProfile: file.attribute_profile,
+      subjectIdReq: subjectIdReqOf(root),
       defaultRelayState: file.default_relay_state,
       relayStateMaxBytes: file.relay_state_max_bytes ?? defaultRelayStateMax,
     };

@@ -40,6 +40,27 @@ export class OidcRegistrations {
     await this.#db.query('delete from oidc_registrations where model = $1 and id_digest = $2', [model, idDigest]);
   }
 
+  /** The uses an initial access token has left (a row of its own, model InitialAccessTokenUses), expiring with it. */
+  async putUses(idDigest: string, uses: number, expiresAt: Date): Promise<void> {
+    await this.put('InitialAccessTokenUses', idDigest, null, { left: uses }, expiresAt);
+  }
+
+  async usesLeft(idDigest: string): Promise<number | null> {
+    const row = await this.get('InitialAccessTokenUses', idDigest);
+    return typeof row?.left === 'number' ? row.left : null;
+  }
+
+  /** Adds `delta` to the uses left, in one statement, unless that would take them below zero; false then (or when there is no live counter). */
+  async changeUses(idDigest: string, delta: number): Promise<boolean> {
+    const rows = await this.#db.query(
+      `update oidc_registrations set payload = jsonb_build_object('left', (payload->>'left')::int + $2)
+       where model = 'InitialAccessTokenUses' and id_digest = $1 and (payload->>'left')::int + $2 >= 0 and (expires_at is null or expires_at > now())
+       returning 1`,
+      [idDigest, delta],
+    );
+    return rows.length > 0;
+  }
+
   /** The ids of the registered clients, in order. */
   async clientIds(): Promise<string[]> {
     const rows = await this.#db.query<{ client_id: string }>(`select client_id from oidc_registrations where model = 'Client' and client_id is not null order by client_id`);

@@ -4,6 +4,7 @@
 //   GET  /saml/slo/resume        where the IdP's own OIDC logout hands over (web/single-logout.ts)
 import type { RouterContext } from '@koa/router';
 import type { Context } from 'koa';
+import { allowFormTargets } from '../../../http/form-targets.ts';
 import type { LogoutChain } from '../logout-chain.ts';
 import { newMessageId } from '../responses.ts';
 import { logoutEndpoint } from '../service-providers.ts';
@@ -28,7 +29,11 @@ export async function continueChain(s: SamlScope, ctx: Context, chain: LogoutCha
   ctx.cookies.set(LOGOUT_CHAIN_COOKIE, '', { httpOnly: true, sameSite: 'lax', secure: s.secure, maxAge: 0 });
   const final = chain.final;
   if (final.kind === 'page') return deps.signedOutPage(ctx, chain);
-  if (final.kind === 'post') return deps.render(ctx, 'saml-post', { action: final.action, fields: final.fields, purpose: 'sign-out' });
+  if (final.kind === 'post') {
+    await deps.render(ctx, 'saml-post', { action: final.action, fields: final.fields, purpose: 'sign-out' });
+    allowFormTargets(ctx.res, [final.leadsTo]);
+    return;
+  }
   const sp = await sps.findById(final.spId);
   const endpoint = sp && logoutEndpoint(sp);
   if (!sp || !endpoint) return deps.signedOutPage(ctx, chain);
