@@ -4,7 +4,8 @@
 //      used_memory and key counts before and after, on a fresh redis-server (the audit
 //      stream, capped, is counted apart).
 //   2. Sign-in latency (the POST of the sign-in form) with 1,000 accounts in the directory
-//      and again with 1,000,000 (written through the product's own Directory).
+//      and again with 1,000,000 (written through the product's own Directory into the IdP's
+//      PostgreSQL schema), and what an account costs there (tables and indexes).
 // Run: node bench/sessions.ts   (SESSIONS=500 ACCOUNTS=1000000 SIGNINS=300)
 import { spawnSync } from 'node:child_process';
 import * as argon2 from '@node-rs/argon2';
@@ -105,17 +106,21 @@ async function main() {
 
     const small = await signInLatencies(idpUrl);
     const t0 = performance.now();
-    const memoryBeforeFill = usedMemory(redis.port);
+    // The directory is in PostgreSQL: its size is that of the accounts' tables and indexes.
+    const directoryBytes = async () => Number((await db.database.query<{ b: string }>(`select (pg_total_relation_size('accounts') + pg_total_relation_size('account_name_parts') + pg_total_relation_size('passkeys'))::text as b`))[0]!.b);
+    const bytesBeforeFill = await directoryBytes();
+    const redisBeforeFill = usedMemory(redis.port);
     await fill(directory, 1000, ACCOUNTS, hash);
     const fillSeconds = (performance.now() - t0) / 1000;
-    const bytesPerAccount = Math.round((usedMemory(redis.port) - memoryBeforeFill) / (ACCOUNTS - 1000));
+    const bytesPerAccount = Math.round((await directoryBytes() - bytesBeforeFill) / (ACCOUNTS - 1000));
+    const redisBytesPerAccount = Math.round((usedMemory(redis.port) - redisBeforeFill) / (ACCOUNTS - 1000));
     const large = await signInLatencies(idpUrl);
     const ratio = round(large.p99ms / small.p99ms);
     report('sessions', `${perSession.bytes} bytes of Redis per active SSO session with an OIDC grant and a SAML participant (${perSession.keys} keys; + ${perSession.auditBytes} bytes of capped audit); sign-in p50/p99 ${large.p50ms}/${large.p99ms} ms with ${ACCOUNTS.toLocaleString('en')} accounts vs ${small.p50ms}/${small.p99ms} ms with 1,000 (p99 ratio ${ratio})`, {
       sessions: SESSIONS,
       perSession,
       signInPost: { accounts1000: small, [`accounts${ACCOUNTS}`]: large, ratioP99: ratio },
-      directory: { accounts: ACCOUNTS, fillSeconds: round(fillSeconds, 1), accountsPerSecond: Math.round((ACCOUNTS - 1000) / fillSeconds), bytesPerAccount, usedMemoryMB: round(usedMemory(redis.port) / 1e6, 1) },
+      directory: { accounts: ACCOUNTS, fillSeconds: round(fillSeconds, 1), accountsPerSecond: Math.round((ACCOUNTS - 1000) / fillSeconds), postgresBytesPerAccount: bytesPerAccount, redisBytesPerAccount, redisUsedMemoryMB: round(usedMemory(redis.port) / 1e6, 1) },
       argon2: settings.argon2,
     });
   } finally {
