@@ -12,6 +12,10 @@ import { Directory, DuplicateLoginIdError, PasskeyTakenError, type NewAccount } 
 import { AuditLog } from '../../src/domain/audit/audit-log.ts';
 import { EmbeddedDatabase, migrate, MIGRATIONS, NewerDatabaseError } from '../../src/store/database/index.ts';
 import { makeDatabase, newSchema, type TestDatabase } from '../support/database.ts';
+import { loadSettings } from '../../src/config/settings.ts';
+import { createServices } from '../../src/services.ts';
+import { MemoryStore } from '../../src/store/index.ts';
+import { FAST_ARGON2 } from '../support/idp.ts';
 import { PostgresDatabase } from '../../src/store/database/postgres.ts';
 
 function newAccount(loginId: string, extra: Partial<NewAccount> = {}): NewAccount {
@@ -99,6 +103,25 @@ for (const kind of ['postgres', 'embedded'] as const) {
       const c = (await directory.findByLoginId('page_c@students.edu.sg'))!;
       await directory.update(c.id, (x) => ({ ...x, status: 'disabled' }));
       assert.deepEqual((JSON.parse((await directory.raw(c.id))!) as { futureField: unknown }).futureField, { n: 'c' });
+    });
+
+    it('two imports of overlapping cohorts at once create each account once, and each temporary password shown is the one in force', async () => {
+      const settings = loadSettings({ env: {}, overrides: { argon2: FAST_ARGON2, import: { argon2: FAST_ARGON2 } } });
+      const services = createServices(settings, new MemoryStore(), db.database, Date.now);
+      const csv = (from: number, to: number) => Buffer.from(['loginId,givenName,familyName,schoolCode,schoolName,level,roles', ...Array.from({ length: to - from }, (_, k) => `cohort_${from + k}@students.edu.sg,Cohort,Pupil${from + k},S1,School One,P1,student`)].join('\n'));
+      const [a, b] = await Promise.all([
+        services.importer.commit(csv(0, 30), { kind: 'ministry' }, 'import-a'),
+        services.importer.commit(csv(20, 50), { kind: 'ministry' }, 'import-b'),
+      ]);
+      const ids = await directory.searchLoginIds('cohort_', 1000);
+      assert.equal(ids.length, 50, 'each login ID once');
+      const shown = [...a.passwords, ...b.passwords];
+      assert.equal(new Set(shown.map((p) => p.loginId)).size, shown.length, 'no account was handed out twice');
+      assert.equal(shown.length, 50, 'every account created was handed out by exactly one of the imports');
+      for (const p of shown.filter((_, i) => i % 7 === 0)) {
+        const account = await directory.findByLoginId(p.loginId);
+        assert.ok((await services.hasher.verify(account!.passwordHash, p.temporaryPassword)).ok, `${p.loginId}: the password its import printed`);
+      }
     });
 
     it('audit events come back newest first, in pages, trimmed to the cap', async () => {
