@@ -28,7 +28,7 @@ export class EmbeddedDatabase implements Database {
         mkdirSync(dataDir, { recursive: true });
         // A new database is created (initdb) in a short-lived process of its own, which gives
         // that memory back when it exits; this process only opens it. Measured with `npm start`
-        // (README "Two stores"): RSS at rest after a first start 391 MB instead of 508 MB.
+        // on a busy machine: RSS at rest after a first start 391 MB instead of 508 MB.
         if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await createInChild(dataDir);
       }
       return PGlite.create({
