@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { backupSecret, exportBackup, restoreBackup } from '../domain/backup/backup.ts';
 import { BackupError } from '../domain/backup/format.ts';
+import { loadSettings } from '../config/settings.ts';
 import { copyDirectoryFromRedis } from '../domain/migrations/migrate-directory.ts';
 import { migrate } from '../store/database/index.ts';
 import { RedisStore } from '../store/index.ts';
@@ -21,8 +22,6 @@ export const BACKUP_USAGE = `  export --out <file> [--key-file <file>]          
   migrate-directory [--dry-run]                       copy the directory from Redis (releases before PostgreSQL) into the database`;
 
 type Open = (command: string) => Promise<{ store: Store; services: Services; close?: () => Promise<void> }>;
-
-const schemaOf = () => process.env.DATABASE_SCHEMA || 'public';
 
 function keyFrom(file: string | undefined): Buffer {
   const path = file ?? process.env.IDP_BACKUP_KEY_FILE;
@@ -70,7 +69,7 @@ export async function backupCommand(argv: string[], out: (line: string) => void,
     }
     const dryRun = values['dry-run'] === true;
     if (command === 'migrate') {
-      const r = await migrate(services.database, schemaOf(), { dryRun });
+      const r = await migrate(services.database, loadSettings().database.schema, { dryRun });
       const names = r.applied.map((m) => `${m.version} ${m.name}`).join(', ');
       out(dryRun
         ? `database schema at version ${r.version}; ${r.applied.length ? `would apply: ${names}` : 'nothing to apply'} (dry run, nothing written)`

@@ -56,7 +56,7 @@ export interface Store {
   streamRange(key: string, count: number, before?: string): Promise<StreamEntry[]>;
 
   ping(): Promise<void>;
-  /** Resolves when the store can take durable writes now (readiness); rejects with StoreUnavailableError otherwise. */
+  /** Resolves when the store can take writes now (readiness); rejects with StoreUnavailableError otherwise. */
   writable(): Promise<void>;
   close(): Promise<void>;
 }

@@ -10,7 +10,7 @@ import type { Account } from '../../src/domain/accounts/account.ts';
 import { keys, RedisStore } from '../../src/store/index.ts';
 import { Browser } from '../support/browser.ts';
 import { runCli } from '../support/cli.ts';
-import { makeDatabase, type TestDatabase } from '../support/database.ts';
+import { makeDatabase, newSchema, type TestDatabase } from '../support/database.ts';
 import { startTestIdp, type TestIdp } from '../support/idp.ts';
 import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
 import { loadIntoRedis, V1_PASSWORD, v1Record } from './v1-fixture.ts';
@@ -106,5 +106,25 @@ describe('upgrading a Redis-held directory (cli migrate-directory)', function ()
     assert.match(await signIn(3), /locked/i, 'a locked one stays locked (the lock is in Redis, where it was)');
     assert.match(await signIn(8), /New Password/, 'a temporary password must still be changed');
     assert.doesNotMatch(await signIn(18), /Sign out/, 'a disabled one does not sign in');
+  });
+});
+
+describe('cli migrate (the database schema)', function () {
+  this.timeout(60_000);
+  it('--dry-run says what it would apply and writes nothing; then it applies, and a second run applies nothing', async () => {
+    const s = await newSchema();
+    const env = { ...process.env, REDIS_URL: await testRedisUrl(), REDIS_KEY_PREFIX: uniquePrefix(), ...s.env };
+    try {
+      const dry = await runCli(env, 'migrate', '--dry-run');
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.match(dry.stdout, /^database schema at version 0; would apply: 1 directory \(dry run, nothing written\)$/m);
+      const applied = await runCli(env, 'migrate');
+      assert.equal(applied.code, 0, applied.stderr);
+      assert.match(applied.stdout, /^database schema at version 1; applied: 1 directory in [\d.]+ s$/m);
+      const again = await runCli(env, 'migrate');
+      assert.match(again.stdout, /^database schema at version 1; already current/m);
+    } finally {
+      await s.drop();
+    }
   });
 });

@@ -174,7 +174,7 @@ export async function directoryIsEmpty(directory: Directory): Promise<boolean> {
 }
 
 export interface RestoreCounts extends BackupCounts {
-  /** --force: dir:logins entries of the store that the backup does not have, removed. */
+  /** --force: accounts the backup does not have (or that held one of its login IDs under another id), removed. */
   removed: number;
 }
 
