@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { backupSecret, exportBackup, restoreBackup } from '../domain/backup/backup.ts';
 import { BackupError } from '../domain/backup/format.ts';
 import { loadSettings } from '../config/settings.ts';
-import { copyDirectoryFromRedis } from '../domain/migrations/migrate-directory.ts';
+import { copyDirectoryFromRedis, DirectoryNotEmptyError } from '../domain/migrations/migrate-directory.ts';
 import { migrate } from '../store/database/index.ts';
 import { RedisStore } from '../store/index.ts';
 import type { Services } from '../services.ts';
@@ -19,7 +19,7 @@ export const BACKUP_COMMANDS = new Set(['export', 'import-backup', 'migrate', 'm
 export const BACKUP_USAGE = `  export --out <file> [--key-file <file>]             encrypted backup of every account and lock (IDP_BACKUP_KEY or a key file)
   import-backup <file> [--force] [--key-file <file>]  restore a backup into an empty store (--force: replace the directory with the backup's)
   migrate [--dry-run]                                 bring the database schema to this release's version
-  migrate-directory [--dry-run]                       copy the directory from Redis (releases before PostgreSQL) into the database`;
+  migrate-directory [--dry-run] [--force]             copy the directory from Redis (releases before PostgreSQL) into an empty database`;
 
 type Open = (command: string) => Promise<{ store: Store; services: Services; close?: () => Promise<void> }>;
 
@@ -77,7 +77,13 @@ export async function backupCommand(argv: string[], out: (line: string) => void,
       return 0;
     }
     if (!(store instanceof RedisStore)) throw new BackupError('migrate-directory reads the directory from Redis: set REDIS_URL (or REDIS_SENTINELS, REDIS_CLUSTER_NODES) to the Redis of the previous release');
-    const c = await copyDirectoryFromRedis(store, services, { dryRun });
+    let c;
+    try {
+      c = await copyDirectoryFromRedis(store, services, { dryRun, force: values.force === true });
+    } catch (err) {
+      if (err instanceof DirectoryNotEmptyError) throw new BackupError(err.message);
+      throw err;
+    }
     out(`${dryRun ? 'would copy' : 'copied'} ${c.accounts} account(s) (${c.skipped} index entries without a record skipped), ${c.audit} audit event(s), ${c.clients} registered OIDC client(s) with ${c.registrationTokens} registration token(s), ${c.initialAccessTokens} initial access token(s), ${c.serviceProviders} SAML SP(s) in ${seconds()} s${dryRun ? ' (dry run, nothing written)' : '; locks stay in Redis'}`);
     return 0;
   } finally {

@@ -80,9 +80,12 @@ describe('upgrading a Redis-held directory (cli migrate-directory)', function ()
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`^copied ${COUNT} account\\(s\\) \\(0 index entries without a record skipped\\), 5 audit event\\(s\\), 1 registered OIDC client\\(s\\)`));
     process.stdout.write(`      migrate-directory: ${COUNT} accounts in ${seconds.toFixed(1)} s (the downtime of the upgrade, IdP stopped)\n`);
-    const again = await runCli(env, 'migrate-directory');
+    const refused = await runCli(env, 'migrate-directory');
+    assert.equal(refused.code, 1, 'a second run would put Redis\'s records back over newer ones');
+    assert.match(refused.stderr, /^the database has 10000 account\(s\) already: migrate-directory copies into an empty directory/);
+    const again = await runCli(env, 'migrate-directory', '--force');
     assert.equal(again.code, 0, again.stderr);
-    assert.match(again.stdout, new RegExp(`copied ${COUNT} account\\(s\\).*, 0 audit event\\(s\\)`), 'a second run writes the same accounts and does not double the audit trail');
+    assert.match(again.stdout, new RegExp(`copied ${COUNT} account\\(s\\).*, 0 audit event\\(s\\)`), 'finishing a stopped copy writes the same accounts and does not double the audit trail');
 
     t = await startTestIdp({ store: new RedisStore({ url, keyPrefix: prefix }), database: { ...db, close: async () => {} }, seed: false });
     await (t.store as RedisStore).ready();

@@ -1,6 +1,7 @@
 // The trap of synchronous replication: a commit waiting for its standby, cancelled
 // (pg_cancel_backend, as a statement_timeout would), is answered with *success* and only a
-// WARNING, though no standby has it. A PostgreSQL of the test's own (initdb, run as the
+// WARNING, though no standby has it; terminated (pg_terminate_backend, a fast shutdown), the
+// WARNING comes just before the connection closes. A PostgreSQL of the test's own (initdb, run as the
 // postgres user) names a synchronous standby that never connects, so every commit waits;
 // another connection cancels the wait. The IdP must not tell anyone the change was saved:
 // the write is reported as not confirmed (NotReplicatedError), and is not "confirmed" by
@@ -45,17 +46,20 @@ describe('a commit whose wait for the synchronous standby is cancelled is not re
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('answers NotReplicatedError, and the change is visible on the primary all the same (the trap)', async () => {
+  for (const end of ['pg_cancel_backend', 'pg_terminate_backend'] as const) it(`${end} of the waiting commit: NotReplicatedError, and the change is visible on the primary all the same (the trap)`, async () => {
     const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
     const db = new PostgresDatabase({ url, schema: 'public' });
     const admin = new pg.Client({ connectionString: url });
     await admin.connect();
     try {
       // The schema and the account first; then the server is told to wait for a standby that never comes.
+      await admin.query("alter system reset synchronous_standby_names");
+      await admin.query('select pg_reload_conf()');
+      await sleep(200);
       await migrate(db, 'public');
       const directory = new Directory(db, Date.now);
       const a = await directory.create({
-        loginId: 'waiting@students.edu.sg', displayName: 'Waiting', givenName: 'W', familyName: 'W', school: { code: 'S', name: 'S' }, level: 'P5',
+        loginId: `waiting_${end}@students.edu.sg`, displayName: 'Waiting', givenName: 'W', familyName: 'W', school: { code: 'S', name: 'S' }, level: 'P5',
         roles: ['student'], status: 'active', passwordHash: 'old-hash', mustChangePassword: false, passwordChangedAt: 0, passwordHistory: [], questions: [],
       });
       await admin.query("alter system set synchronous_standby_names = 'never_connects'");
@@ -67,7 +71,7 @@ describe('a commit whose wait for the synchronous standby is cancelled is not re
       let cancelled = false;
       for (let i = 0; i < 50 && !cancelled; i++) {
         await sleep(100);
-        const { rows } = await admin.query(`select pg_cancel_backend(pid) as ok from pg_stat_activity where wait_event = 'SyncRep'`);
+        const { rows } = await admin.query(`select ${end}(pid) as ok from pg_stat_activity where wait_event = 'SyncRep'`);
         cancelled = rows.some((r: { ok: boolean }) => r.ok);
       }
       assert.ok(cancelled, 'a commit was waiting for its standby');

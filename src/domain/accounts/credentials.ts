@@ -2,6 +2,7 @@
 // questions. Each change is written by compare-and-set, confirmed by the store before it
 // returns, audited, and a password change revokes the account's other sessions and
 // refresh tokens, and says which apps of those sessions were told (SignOutReport).
+import { StoreUnavailableError } from '../../store/index.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Clock } from '../clock.ts';
 import type { PasswordHistoryCheck, PasswordPolicies } from '../passwords/policy.ts';
@@ -115,12 +116,14 @@ export class Credentials {
       return a;
     });
     if (!updated || conflict) throw new PasswordChangedMeanwhileError();
-    await this.#audit.record({ type: 'password.changed', accountId, actor: ctx.actor, reason: ctx.via, ip: ctx.ip, requestId: ctx.requestId });
+    // The new password is committed: what follows never turns it into a reported failure. The
+    // other sessions end first (a reset after a compromise must not leave the intruder signed
+    // in), then the lock goes; each is retried through a store's short outage.
+    const signOut = await afterCommit(() => this.#revoker.revokeAccount(accountId, { exceptSsoSession: ctx.exceptSsoSession, actor: ctx.actor, ip: ctx.ip, requestId: ctx.requestId }), { sessionsEnded: 0, notices: [] });
     // A new password also clears a lock and the failure counters.
-    if (await this.#lockout.unlock(updated.loginId)) {
-      await this.#audit.record({ type: 'account.unlocked', accountId, actor: ctx.actor, reason: `${ctx.via}: password changed`, ip: ctx.ip, requestId: ctx.requestId });
-    }
-    const signOut = await this.#revoker.revokeAccount(accountId, { exceptSsoSession: ctx.exceptSsoSession, actor: ctx.actor, ip: ctx.ip, requestId: ctx.requestId });
+    const unlocked = await afterCommit(() => this.#lockout.unlock(updated.loginId), false);
+    await afterCommit(() => this.#audit.record({ type: 'password.changed', accountId, actor: ctx.actor, reason: ctx.via, ip: ctx.ip, requestId: ctx.requestId }), undefined);
+    if (unlocked) await afterCommit(() => this.#audit.record({ type: 'account.unlocked', accountId, actor: ctx.actor, reason: `${ctx.via}: password changed`, ip: ctx.ip, requestId: ctx.requestId }), undefined);
     return { account: updated, signOut };
   }
 
@@ -144,4 +147,23 @@ export class Credentials {
 
 export class PasswordChangedMeanwhileError extends Error {
   override name = 'PasswordChangedMeanwhileError';
+}
+
+/**
+ * A step after a change was committed: retried while a store is unavailable (a failover's
+ * length), then given up with `otherwise`, so that the committed change is still reported as
+ * made. What can be lost so is a step of housekeeping (an audit line, a lock already moot),
+ * never the change itself.
+ */
+async function afterCommit<T>(step: () => Promise<T>, otherwise: T, forMs = 10_000): Promise<T> {
+  const until = Date.now() + forMs;
+  for (;;) {
+    try {
+      return await step();
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError)) throw err;
+      if (Date.now() > until) return otherwise;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
 }

@@ -2,8 +2,9 @@
 // account holding its record as JSON, with the login ID (unique: the database refuses a
 // second account for it, also under concurrency), the name, the school, the name's parts and
 // the passkeys' credential ids beside it, all written in one transaction with the record.
-// Concurrent changes to one account are serialised by the database (update: SELECT … FOR
-// UPDATE), so a rule over the whole record (the last second factor stays) holds.
+// Concurrent changes to one account are serialised by the database (a compare-and-set on the
+// row's version, or SELECT … FOR UPDATE: store/directory/accounts.ts), so a rule over the
+// whole record (the last second factor stays) holds.
 // Records are versioned (Account.v, README "Upgrading"): this release reads its own
 // version and the previous one, writes its own, and never drops a field it does not know
 // (updates work on the parsed JSON as stored, so unknown fields survive every write).
@@ -72,10 +73,12 @@ function row(a: Account): AccountRow<Account> {
 
 export class Directory {
   readonly #rows: AccountRows<Account>;
+  readonly #database: Database;
   readonly #clock: Clock;
 
   constructor(database: Database, clock: Clock) {
     this.#rows = new AccountRows<Account>(database);
+    this.#database = database;
     this.#clock = clock;
   }
 
@@ -86,7 +89,7 @@ export class Directory {
       await this.#rows.insert(row(account));
     } catch (err) {
       if (err instanceof LoginIdTakenError) throw new DuplicateLoginIdError(err.message);
-      if (err instanceof OutcomeUnknownError && (await this.#confirm(account.id, (found) => found !== null, (found) => found === null, err))) return account;
+      if (err instanceof OutcomeUnknownError && (await this.#confirm(account.id, (found) => found !== null, err))) return account;
       throw err;
     }
     return account;
@@ -94,12 +97,13 @@ export class Directory {
 
   /**
    * After a write whose answer was lost (OutcomeUnknownError): reads the account back until
-   * the database answers, and says what is true. Resolves true when the write is there;
-   * throws a plain StoreUnavailableError ("not saved") when it is certainly not; rethrows the
-   * unknown outcome when neither can be told (someone else changed it meanwhile, or the
-   * database did not answer in time). Nobody is told "failed" for a write that was saved.
+   * the database answers. When the write is there, makes sure it has reached the synchronous
+   * standby too (Database.barrier) and resolves true: the change is reported as saved. When
+   * it is not there, the outcome stays unknown (the session that sent it may still be
+   * committing: a commit waiting for its standby is not yet visible), and so does it when the
+   * database does not answer in time. Nobody is told "failed" for a write that was saved.
    */
-  async #confirm(id: string, saved: (found: Account | null) => boolean, notSaved: (found: Account | null) => boolean, unknown: OutcomeUnknownError): Promise<true> {
+  async #confirm(id: string, saved: (found: Account | null) => boolean, unknown: OutcomeUnknownError): Promise<true> {
     // On the primary but perhaps not on its standby: what the primary shows proves nothing.
     if (unknown instanceof NotReplicatedError) throw unknown;
     const until = Date.now() + CONFIRM_MS;
@@ -107,14 +111,13 @@ export class Directory {
       let found: Account | null;
       try {
         found = await this.#rows.get(id);
+        if (!saved(found)) throw unknown;
+        await this.#database.barrier();
+        return true;
       } catch (err) {
-        if (!(err instanceof StoreUnavailableError)) throw err;
+        if (err === unknown || !(err instanceof StoreUnavailableError) || err instanceof NotReplicatedError) throw err;
         await sleep(250);
-        continue;
       }
-      if (saved(found)) return true;
-      if (notSaved(found)) throw new StoreUnavailableError(`not saved: ${unknown.message.replace(/: it may or may not have been saved$/, '')}; the account is as it was`);
-      break;
     }
     throw unknown;
   }
@@ -142,24 +145,25 @@ export class Directory {
   }
 
   /**
-   * Applies `change` to the current account (read locked, in one transaction with the
-   * write: concurrent updates of one account run one after the other). `change` returns
+   * Applies `change` to the current account, serialised by the database against every other
+   * change of it (store/directory/accounts.ts: compare-and-set on the row's version, or a
+   * locked read in one transaction; `change` may run again on a conflict). `change` returns
    * null to write nothing. Resolves the account as written, or null when absent.
    */
   async update(id: string, change: (account: Account) => Account | null, options: UpdateOptions = {}): Promise<Account | null> {
     // What was read and what was written, for reading back a write whose answer was lost.
-    let attempt: { before: Account; next: Account } | undefined;
+    let attempt: { next: Account } | undefined;
     try {
-      return await this.#update(id, change, options, (before, next) => (attempt = { before, next }));
+      return await this.#update(id, change, options, (next) => (attempt = { next }));
     } catch (err) {
       if (!(err instanceof OutcomeUnknownError) || !attempt) throw err;
-      const { before, next } = attempt;
-      await this.#confirm(id, (found) => isDeepStrictEqual(found, next), (found) => isDeepStrictEqual(found, before), err);
+      const { next } = attempt;
+      await this.#confirm(id, (found) => isDeepStrictEqual(found, next), err);
       return next;
     }
   }
 
-  async #update(id: string, change: (account: Account) => Account | null, options: UpdateOptions, writing: (before: Account, next: Account) => void): Promise<Account | null> {
+  async #update(id: string, change: (account: Account) => Account | null, options: UpdateOptions, writing: (next: Account) => void): Promise<Account | null> {
     const result = await this.#rows.update(id, (current) => {
       // The parsed JSON as stored, fields this release does not know included: `change`
       // edits it in place (or a spread of it), so nothing it does not name is dropped.
@@ -173,7 +177,7 @@ export class Directory {
       next.v = ACCOUNT_VERSION;
       if (options.touch !== false) next.updatedAt = this.#clock();
       // As the database will return it (JSON): compared with what is read back after a lost answer.
-      writing(structuredClone(current), JSON.parse(JSON.stringify(next)) as Account);
+      writing(JSON.parse(JSON.stringify(next)) as Account);
       return row(next);
     }, projection);
     return result ? result[1] : null;

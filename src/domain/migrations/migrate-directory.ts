@@ -19,6 +19,10 @@ import { OidcRegistrations } from '../../store/directory/oidc-registrations.ts';
 import { SamlRegistrations } from '../../store/directory/saml-registrations.ts';
 
 const PAGE = 500;
+
+export class DirectoryNotEmptyError extends Error {
+  override name = 'DirectoryNotEmptyError';
+}
 const PARALLEL = 16;
 
 export interface DirectoryCopyCounts {
@@ -35,6 +39,8 @@ export interface DirectoryCopyCounts {
 export interface CopyOptions {
   /** Count what would be copied; write nothing. */
   dryRun?: boolean;
+  /** Copy into a database that has accounts already (a run that stopped); without it that is refused. */
+  force?: boolean;
   progress?: (counts: DirectoryCopyCounts) => void;
 }
 
@@ -57,6 +63,10 @@ async function scanKeys(store: RedisStore, pattern: string): Promise<string[]> {
 export async function copyDirectoryFromRedis(source: RedisStore, target: { database: Database; directory: Directory }, options: CopyOptions = {}): Promise<DirectoryCopyCounts> {
   const counts: DirectoryCopyCounts = { accounts: 0, skipped: 0, audit: 0, clients: 0, registrationTokens: 0, initialAccessTokens: 0, serviceProviders: 0 };
   const write = !options.dryRun;
+  // Once the new release runs, the database is newer than Redis: copying again would put old
+  // records back over changed ones. A run that stopped part-way is finished with force.
+  const [{ n: present } = { n: 0 }] = await target.database.query<{ n: number }>('select count(*)::int as n from accounts');
+  if (present > 0 && !options.force && !options.dryRun) throw new DirectoryNotEmptyError(`the database has ${present} account(s) already: migrate-directory copies into an empty directory (run it with --force only to finish a copy that stopped part-way, before the new release serves anyone)`);
 
   // Accounts, page by page through the login index (byte order, as export).
   let after: string | undefined;

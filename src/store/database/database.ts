@@ -26,6 +26,11 @@ export interface Database extends Sql {
   transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>;
   /** Resolves when a write can be committed now (readiness). */
   writable(): Promise<void>;
+  /**
+   * Resolves once everything committed before it is on the synchronous standby (a write of
+   * its own, which waits for the standby like any commit); at once where there is none.
+   */
+  barrier(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -44,7 +49,7 @@ export class NotReplicatedError extends OutcomeUnknownError {
 }
 
 /** SQLSTATE classes and codes that mean "the database cannot serve this now", not a bug of ours. */
-const UNAVAILABLE_STATE = /^(08|53|57P0[1-4]|25006|40001|40P01)/;
+const UNAVAILABLE_STATE = /^(08|53|57P0[1-4]|25006)/;
 const UNAVAILABLE_NODE = /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN)$/;
 const UNAVAILABLE_MESSAGE = /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end|terminating connection|the database system is (starting up|shutting down|in recovery)|read-only transaction/i;
 

@@ -58,6 +58,9 @@ export class EmbeddedDatabase implements Database {
     await this.query('select 1');
   }
 
+  /** One process, no standby: what is committed is all there is. */
+  async barrier(): Promise<void> {}
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

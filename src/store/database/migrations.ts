@@ -61,6 +61,12 @@ create table oidc_registrations (
   expires_at timestamptz,
   primary key (model, id_digest)
 );
+-- One row, rewritten to make sure what was committed before has reached the synchronous
+-- standby (a commit waits for the standby to have everything up to its own place in the WAL).
+create table sync_barrier (
+  id integer primary key,
+  at timestamptz not null
+);
 -- SAML service providers added with cli add-rp: one per entityID, ids unique.
 create table saml_service_providers (
   entity_digest text collate "C" primary key,

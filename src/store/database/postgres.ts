@@ -84,7 +84,12 @@ function statement(text: string, values: readonly unknown[]): pg.QueryConfig {
   }
   return { name, text, values: values as unknown[] };
 }
-const SYNC_CANCELLED = /canceling wait for synchronous replication/i;
+// PostgreSQL's words when a commit stops waiting for its standby: cancelled ("canceling wait for
+// synchronous replication") or terminated ("canceling the wait for synchronous replication and
+// terminating connection"). Either way the transaction is committed locally only.
+const SYNC_CANCELLED = /canceling (the )?wait for synchronous replication/i;
+/** Errors the server answered that end a transaction with nothing committed, worth running again. */
+const RETRY_STATE = /^(40001|40P01)$/;
 
 export class PostgresDatabase implements Database {
   readonly kind = 'postgres' as const;
@@ -94,7 +99,7 @@ export class PostgresDatabase implements Database {
   #pool: pg.Pool | null = null;
   #finding: Promise<pg.Pool> | null = null;
   #closed = false;
-  /** Connections that were told a synchronous-replication wait was cancelled, since their last query began. */
+  /** Connections that were told a synchronous-replication wait was cancelled, since their current query began. */
   readonly #cancelledWaits = new WeakSet<pg.PoolClient>();
 
   constructor(connection: PostgresConnection) {
@@ -106,6 +111,8 @@ export class PostgresDatabase implements Database {
       max: connection.poolSize ?? 10,
       connectionTimeoutMillis: connection.connectTimeoutMs ?? 3_000,
       idleTimeoutMillis: 30_000,
+      // A member that vanishes without a reset (a host lost) is noticed in seconds, not hours.
+      keepAliveInitialDelayMillis: 10_000,
       // Tables resolve in the IdP's schema; nothing else is set per session.
       options: `-c search_path=${quoteIdent(connection.schema)}`,
       application_name: 'school-idp',
@@ -163,11 +170,18 @@ export class PostgresDatabase implements Database {
     pool.end().catch(() => {});
   }
 
-  /** The error a caller sees for `err`, met while running `text` on `pool`. */
-  #failure(pool: pg.Pool, err: unknown, sent: boolean, text: string): unknown {
+  /** The error a caller sees for `err`, met while running `text` on `pool` (over `client`, when one was in use). */
+  #failure(pool: pg.Pool, err: unknown, sent: boolean, text: string, client?: pg.PoolClient): unknown {
+    // Told that the standby wait was cancelled before the connection went: committed locally only.
+    if (client && this.#cancelledWaits.has(client)) {
+      this.#cancelledWaits.delete(client);
+      return new NotReplicatedError('the wait for the synchronous standby was ended: the write is on the primary but may not be replicated');
+    }
     if (!isUnavailable(err)) return err;
-    this.#drop(pool);
     const message = (err as Error).message;
+    // No free connection in time: the pool is busy (commits waiting), not the server gone.
+    if (/timeout exceeded when trying to connect/.test(message)) return new StoreUnavailableError(`database unavailable: ${message}`);
+    this.#drop(pool);
     if (err instanceof StoreUnavailableError) return err;
     // A write that reached the server and lost its answer may have been committed.
     if (sent && WRITE.test(text) && !/ECONNREFUSED|timeout exceeded when trying to connect|read-only transaction|the database system is/.test(message)) {
@@ -193,6 +207,7 @@ export class PostgresDatabase implements Database {
 
   async query<R extends Row = Row>(text: string, params: readonly unknown[] = []): Promise<R[]> {
     const { pool, client } = await this.#client();
+    this.#cancelledWaits.delete(client);
     let broken: unknown;
     try {
       const result = await client.query<R>(statement(text, params));
@@ -200,14 +215,26 @@ export class PostgresDatabase implements Database {
       return result.rows;
     } catch (err) {
       broken = err;
-      throw this.#failure(pool, err, true, text);
+      throw this.#failure(pool, err, true, text, client);
     } finally {
       client.release(broken !== undefined && isUnavailable(broken) ? (broken as Error) : undefined);
     }
   }
 
   async transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
+    // A deadlock or serialization failure ends the transaction with nothing committed: run it again.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#transaction(fn);
+      } catch (err) {
+        if (attempt >= 2 || !RETRY_STATE.test(String((err as { code?: unknown }).code ?? ''))) throw err;
+      }
+    }
+  }
+
+  async #transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
     const { pool, client } = await this.#client();
+    this.#cancelledWaits.delete(client);
     const tx: Sql = {
       query: async <R extends Row = Row>(text: string, params: readonly unknown[] = []) => (await client.query<R>(statement(text, params))).rows,
     };
@@ -224,18 +251,32 @@ export class PostgresDatabase implements Database {
       broken = err;
       if (!committing) await client.query('rollback').catch(() => {});
       // Before COMMIT was sent nothing is saved: a plain failure. A COMMIT without its answer is unknown.
-      throw this.#failure(pool, err, committing, committing ? 'update' : 'select');
+      throw this.#failure(pool, err, committing, committing ? 'update' : 'select', client);
     } finally {
       client.release(broken !== undefined && isUnavailable(broken) ? (broken as Error) : undefined);
     }
   }
 
+  /**
+   * Writable now: the member in use is not read-only and, when it names synchronous standbys,
+   * one of them is attached (else every commit would wait). A role that may not see
+   * pg_stat_replication's details leaves the second check out.
+   */
   async writable(): Promise<void> {
-    const rows = await this.query<{ ro: string }>(`select current_setting('transaction_read_only') as ro`);
-    if (rows[0]?.ro !== 'off') {
+    const [row] = await this.query<{ ro: string; names: string; sync: number; hidden: number }>(
+      `select current_setting('transaction_read_only') as ro, current_setting('synchronous_standby_names') as names,
+        (select count(*) from pg_stat_replication where sync_state in ('sync', 'quorum'))::int as sync,
+        (select count(*) from pg_stat_replication where sync_state is null)::int as hidden`,
+    );
+    if (row?.ro !== 'off') {
       if (this.#pool) this.#drop(this.#pool);
       throw new StoreUnavailableError('the database member in use is read-only');
     }
+    if (row.names !== '' && row.sync === 0 && row.hidden === 0) throw new StoreUnavailableError('the primary has no synchronous standby attached: commits wait');
+  }
+
+  async barrier(): Promise<void> {
+    await this.query('insert into sync_barrier (id, at) values (1, now()) on conflict (id) do update set at = excluded.at');
   }
 
   async close(): Promise<void> {
