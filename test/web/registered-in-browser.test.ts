@@ -86,6 +86,21 @@ describe('Relying parties added at run time, in Chromium', function () {
     }, undefined, { execute: [oidc.allowInsecureRequests], initialAccessToken });
   }
 
+  /** In a fresh browser context: opens `url`, signs in, waits until the app's callback is reached, then runs `then`. */
+  async function signedInAtApp(url: string, then: (page: Page) => Promise<void>): Promise<void> {
+    const context = await chromium.newContext();
+    context.setDefaultTimeout(15_000);
+    const page = await context.newPage();
+    try {
+      await page.goto(url);
+      await signIn(page);
+      await page.waitForURL(`${rp.url}/callback**`);
+      await then(page);
+    } finally {
+      await context.close();
+    }
+  }
+
   it('signing out at the portal tells a registered client by back channel and names it on the signed-out page', async () => {
     const config = await registered({ client_name: 'Registered with back channel', backchannel_logout_uri: `${rp.url}/backchannel` });
     const b = new Browser(t.url);
@@ -126,13 +141,7 @@ describe('Relying parties added at run time, in Chromium', function () {
   it('the same client\'s RP-initiated logout: Sign out leads back to its post_logout_redirect_uri', async () => {
     const config = await registered();
     const req = await authRequest(config, `${rp.url}/callback`);
-    const context = await chromium.newContext();
-    context.setDefaultTimeout(15_000);
-    const page = await context.newPage();
-    try {
-      await page.goto(req.url.toString());
-      await signIn(page);
-      await page.waitForURL(`${rp.url}/callback**`);
+    await signedInAtApp(req.url.toString(), async (page) => {
       const tokens = await redeem(config, req, page.url());
       await page.goto(oidc.buildEndSessionUrl(config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: `${rp.url}/signed-out`, state: 'bye-1' }).toString(), { waitUntil: 'commit' });
       // The ID token is this session's own client's: no question, the browser goes on by itself.
@@ -140,28 +149,18 @@ describe('Relying parties added at run time, in Chromium', function () {
       assert.equal(new URL(page.url()).searchParams.get('state'), 'bye-1');
       await page.goto(`${t.url}/portal`);
       assert.match(page.url(), /\/flow\//, 'signed out at the IdP too');
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   it('the same client with response_mode=form_post: the code arrives by POST', async () => {
     const config = await registered();
     const req = await authRequest(config, `${rp.url}/callback`, { response_mode: 'form_post' });
-    const context = await chromium.newContext();
-    context.setDefaultTimeout(15_000);
-    const page = await context.newPage();
-    try {
-      await page.goto(req.url.toString());
-      await signIn(page);
-      await page.waitForURL(`${rp.url}/callback**`);
+    await signedInAtApp(req.url.toString(), async () => {
       const post = rp.received.findLast((r) => r.method === 'POST' && r.url.startsWith('/callback'));
       assert.ok(post, 'the form was posted to the app');
       assert.match(post.body, /(^|&)code=/);
       assert.equal(new URLSearchParams(post.body).get('state'), req.state);
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   it('a SAML SP added by cli add-rp while the IdP runs: Sign in posts the Response to its ACS', async () => {
