@@ -288,17 +288,19 @@ describe('SAML single sign-on', () => {
         const attributes = Array.from(parse(xml).getElementsByTagNameNS('urn:oasis:names:tc:SAML:2.0:assertion', 'Attribute'));
         const names = attributes.map((a) => [a.getAttribute('Name'), a.getAttribute('NameFormat'), a.getAttribute('FriendlyName')]);
         const released = who === DEMO.student ? Object.keys(expected) : Object.keys(expected).filter((n) => n !== 'level');
-        // First the scoped identifiers Shibboleth's stock attribute map decodes (eppn, subject-id), then the selected attributes.
+        // First the scoped identifiers Shibboleth's stock attribute map decodes (eppn, subject-id), then the selected
+        // attributes, role as eduPersonAffiliation followed by eduPersonScopedAffiliation (which that map decodes too).
         assert.deepEqual(names, [
           ['urn:oid:1.3.6.1.4.1.5923.1.1.1.6', URI, 'eduPersonPrincipalName'],
           ['urn:oasis:names:tc:SAML:attribute:subject-id', URI, 'subject-id'],
-          ...released.map((n) => [expected[n]![0], URI, expected[n]![1]]),
+          ...released.flatMap((n) => [[expected[n]![0], URI, expected[n]![1]], ...(n === 'role' ? [['urn:oid:1.3.6.1.4.1.5923.1.1.1.9', URI, 'eduPersonScopedAffiliation']] : [])]),
         ]);
 
         // node-saml (keyed by Name, as Shibboleth's attribute map is).
         const { profile } = await sp.validatePostResponseAsync({ SAMLResponse: form.fields.SAMLResponse! });
         assert.equal(profile!['urn:oid:0.9.2342.19200300.100.1.3'], who.loginId);
         assert.deepEqual(profile!['urn:oid:1.3.6.1.4.1.5923.1.1.1.1'], affiliation);
+        assert.deepEqual(profile!['urn:oid:1.3.6.1.4.1.5923.1.1.1.9'], affiliation.map((a) => `${a}@127.0.0.1`), 'eduPersonScopedAffiliation: the same values, scoped');
         assert.equal(profile!['urn:school-idp:attribute:level'], who === DEMO.student ? 'P2' : undefined);
         // Scoped by the IdP's scope (the public URL's host here, in its metadata as shibmd:Scope),
         // opaque, within subject-id's alphabet, and the account's own: the same at every sign-in.

@@ -5,7 +5,9 @@
 //     university SPs) expect, NameFormat uri, FriendlyName the short name. role goes out
 //     as eduPersonAffiliation (values below); school and level have no standard name and
 //     go out under this product's own URNs. The uri profile also releases
-//     eduPersonPrincipalName and subject-id, scoped (URI_IDENTIFIERS).
+//     eduPersonPrincipalName and subject-id, scoped (URI_IDENTIFIERS), and with role the
+//     same affiliations scoped as well (eduPersonScopedAffiliation, SCOPED_AFFILIATION),
+//     the one of them that Shibboleth's stock attribute map decodes (as `affiliation`).
 import { createHash, createHmac } from 'node:crypto';
 import type { SamlAttributeName } from '../../config/relying-parties.ts';
 import type { Account, Role } from '../../domain/accounts/account.ts';
@@ -44,6 +46,13 @@ export const URI_IDENTIFIERS = {
 export function scopedUnique(account: Pick<Account, 'id'>): string {
   return createHash('sha256').update(`subject-id\n${account.id}`).digest('hex').slice(0, 32);
 }
+
+/**
+ * eduPersonScopedAffiliation: the eduPersonAffiliation values of the account's roles, each
+ * `<value>@<scope>`; released with `role` in the uri profile. Shibboleth's stock
+ * attribute-map.xml decodes it (id `affiliation`) while eduPersonAffiliation is commented out.
+ */
+export const SCOPED_AFFILIATION = { name: 'urn:oid:1.3.6.1.4.1.5923.1.1.1.9', friendlyName: 'eduPersonScopedAffiliation' } as const;
 
 export const PAIRWISE_ID = { name: 'urn:oasis:names:tc:SAML:attribute:pairwise-id', friendlyName: 'pairwise-id' } as const;
 
@@ -114,11 +123,16 @@ function attributeOpening(name: SamlAttributeName, profile: AttributeProfile): s
 export function attributeElements(account: Account, selected: SamlAttributeName[], profile: AttributeProfile, ids?: ScopedIdentifiers, sp?: { entityId: string; subjectIdReq?: SubjectIdReq | undefined }): string {
   const values = accountAttributes(account);
   const identifiers = profile === 'uri' && ids && sp ? identifierElements(account, ids, sp.entityId, sp.subjectIdReq) : '';
+  const valuesOf = (out: string[]) => out.map((v) => `<saml:AttributeValue>${escapeXml(v)}</saml:AttributeValue>`).join('');
   return identifiers + selected
     .filter((name) => values[name].length > 0)
     .map((name) => {
-      const out = profile === 'uri' && name === 'role' ? affiliations(account.roles) : values[name];
-      return `${attributeOpening(name, profile)}>${out.map((v) => `<saml:AttributeValue>${escapeXml(v)}</saml:AttributeValue>`).join('')}</saml:Attribute>`;
+      if (profile === 'uri' && name === 'role') {
+        const unscoped = affiliations(account.roles);
+        const scoped = ids ? `<saml:Attribute Name="${SCOPED_AFFILIATION.name}" NameFormat="${ATTRNAME_URI}" FriendlyName="${SCOPED_AFFILIATION.friendlyName}">${valuesOf(unscoped.map((v) => `${v}@${ids.scope}`))}</saml:Attribute>` : '';
+        return `${attributeOpening(name, profile)}>${valuesOf(unscoped)}</saml:Attribute>${scoped}`;
+      }
+      return `${attributeOpening(name, profile)}>${valuesOf(values[name])}</saml:Attribute>`;
     })
     .join('');
 }
@@ -127,6 +141,6 @@ export function attributeElements(account: Account, selected: SamlAttributeName[
 export function metadataAttributes(names: readonly SamlAttributeName[]): string[] {
   return [
     ...(['basic', 'uri'] as const).flatMap((profile) => names.map((name) => `${attributeOpening(name, profile)}/>`)),
-    ...[...Object.values(URI_IDENTIFIERS), PAIRWISE_ID].map((id) => `<saml:Attribute Name="${id.name}" NameFormat="${ATTRNAME_URI}" FriendlyName="${id.friendlyName}"/>`),
+    ...[...Object.values(URI_IDENTIFIERS), PAIRWISE_ID, SCOPED_AFFILIATION].map((id) => `<saml:Attribute Name="${id.name}" NameFormat="${ATTRNAME_URI}" FriendlyName="${id.friendlyName}"/>`),
   ];
 }
