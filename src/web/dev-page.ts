@@ -142,7 +142,9 @@ function samlSnippets(sp: ServiceProvider, e: IdpEndpoints, publicUrl: string, c
       '});',
     ].join('\n'),
     'Shibboleth SP (shibboleth2.xml)': [
-      `<ApplicationDefaults entityID="${sp.entityId}" REMOTE_USER="mail">`,
+      // uri: Shibboleth's stock REMOTE_USER (the stock attribute map decodes eppn, subject-id, pairwise-id);
+      // basic: mail, once attribute-map.xml maps the short name (the comment below).
+      `<ApplicationDefaults entityID="${sp.entityId}" REMOTE_USER="${sp.attributeProfile === 'uri' ? 'eppn subject-id pairwise-id persistent-id' : 'mail'}">`,
       '  <Sessions lifetime="28800" timeout="3600" relayState="ss:mem" checkAddress="false" handlerSSL="true" cookieProps="https">',
       `    <SSO entityID="${e.entityId}">SAML2</SSO>`,
       '    <Logout>SAML2 Local</Logout>',
@@ -158,8 +160,8 @@ function samlSnippets(sp: ServiceProvider, e: IdpEndpoints, publicUrl: string, c
       '  <CredentialResolver type="File" use="signing" key="sp-key.pem" certificate="sp-cert.pem"/>',
       '</ApplicationDefaults>',
       sp.attributeProfile === 'uri'
-        ? '<!-- this SP gets attributes by their standard URIs (attribute_profile "uri"): the stock attribute-map.xml decodes eduPersonPrincipalName (eppn) and subject-id, which REMOTE_USER takes; uncomment mail, givenName, sn, displayName there for the others -->'
-        : '<!-- this SP gets short attribute names (mail, givenName, ...; attribute_profile "basic"): map them in attribute-map.xml, or ask for attribute_profile "uri" -->',
+        ? '<!-- this SP gets attributes by their standard URIs (attribute_profile "uri"): the stock attribute-map.xml decodes eduPersonPrincipalName (eppn), subject-id (or pairwise-id) and eduPersonScopedAffiliation (affiliation), and REMOTE_USER takes the identifier; uncomment mail, givenName, sn, displayName there for the others -->'
+        : '<!-- this SP gets short attribute names (mail, givenName, ...; attribute_profile "basic"): map them in attribute-map.xml (<Attribute name="mail" nameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:basic" id="mail"/>), or ask for attribute_profile "uri" -->',
     ].join('\n'),
   };
 }

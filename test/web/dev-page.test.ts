@@ -19,9 +19,10 @@ describe('developer page /dev', () => {
   let journey: Journey;
   const ES_CLIENT = { client_id: 'es256-web', client_secret: 'es256-web-secret-0123456789abcdef01234567', redirect_uris: ['http://127.0.0.1:9/es/cb'], id_token_signed_response_alg: 'ES256' };
   const sp = testSp({ id: 'dev-sp', entityId: 'https://dev-sp.example/sp', acs: ['https://dev-sp.example/acs'] });
+  const uriSp = testSp({ id: 'dev-uri-sp', entityId: 'https://dev-uri-sp.example/sp', acs: ['https://dev-uri-sp.example/acs'], options: { attribute_profile: 'uri' } });
 
   before(async () => {
-    t = await startTestIdp({ serviceProviders: [sp.file], clients: [client(ES_CLIENT)] });
+    t = await startTestIdp({ serviceProviders: [sp.file, uriSp.file], clients: [client(ES_CLIENT)] });
     assert.equal(t.settings.seed.demo, true, 'the test IdP runs in demo mode');
     chromium = await launchChromium();
     journey = await Journey.start(chromium, 'dev-page');
@@ -93,7 +94,10 @@ describe('developer page /dev', () => {
     assert.ok(spText.includes(`entryPoint: "${t.url}/saml/sso"`), 'node-saml');
     assert.ok(spText.includes(`idpCert: ${JSON.stringify(cert.trim())}`), 'node-saml has the real certificate');
     assert.ok(spText.includes(`<SSO entityID="${t.url}/saml/metadata">SAML2</SSO>`), 'Shibboleth SP');
-    assert.ok(spText.includes(`<ApplicationDefaults entityID="${sp.entityId}"`));
+    assert.ok(spText.includes(`<ApplicationDefaults entityID="${sp.entityId}" REMOTE_USER="mail">`), 'basic profile: mail, once mapped');
+    // The uri profile: Shibboleth's stock REMOTE_USER, which the stock attribute map fills (test/saml/shibboleth-sp.test.ts).
+    const uriText = (await page.locator(`article.sp[data-entity-id="${uriSp.entityId}"]`).textContent())!;
+    assert.ok(uriText.includes(`<ApplicationDefaults entityID="${uriSp.entityId}" REMOTE_USER="eppn subject-id pairwise-id persistent-id">`), uriText);
     const jwks = JSON.parse((await page.locator('#jwks').textContent())!) as { keys: Array<Record<string, unknown>> };
     const published = JSON.parse((await new Browser(t.url).get('/oidc/jwks')).text) as { keys: Array<{ kid: string }> };
     assert.deepEqual(jwks.keys.map((k) => k.kid).sort(), published.keys.map((k) => k.kid).sort());
