@@ -7,9 +7,11 @@
 // decodes). Then an administrator's reset from the CLI ends the session: the IdP tells the
 // SP over SOAP, and counts it as signed out only if the SP's LogoutResponse passes its
 // checks — which a default Shibboleth SP's does only because it honours the algorithms the
-// IdP's metadata advertises (it signs with RSA-SHA1 otherwise, which the IdP refuses).
+// IdP's metadata advertises. The control: a second, identical SP given the same metadata
+// without that extension signs with RSA-SHA1, and the same reset reports it as not confirmed.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser as Chromium, BrowserContext, Page } from 'playwright-core';
@@ -29,10 +31,27 @@ async function environment(page: Page): Promise<Record<string, string>> {
   return Object.fromEntries(text.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
 }
 
+/** Serves the IdP's metadata without its algsupport extension (the entity-level md:Extensions). */
+async function metadataWithoutAlgorithms(idpUrl: string): Promise<{ url: string; server: Server }> {
+  const server = createServer((_req, res) => {
+    void fetch(`${idpUrl}/saml/metadata`).then((r) => r.text()).then((xml) => {
+      const stripped = xml.replace(/ {2}<md:Extensions>\n(?: {4}<alg:[^\n]*\n)+ {2}<\/md:Extensions>\n/, '');
+      res.statusCode = stripped === xml ? 500 : 200;
+      res.setHeader('content-type', 'application/samlmetadata+xml');
+      res.end(stripped === xml ? 'no algsupport extension found' : stripped);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server };
+}
+
 describe('A stock Shibboleth SP 3 (Debian\'s shibd and mod_shib)', function () {
   this.timeout(90_000);
   let t: TestIdp;
   let sp: ShibbolethSp;
+  /** The control: the same SP, given the IdP's metadata without alg:SigningMethod and alg:DigestMethod. */
+  let spSha1: ShibbolethSp;
+  let withoutAlgorithms: Awaited<ReturnType<typeof metadataWithoutAlgorithms>>;
   let chromium: Chromium;
   let context: BrowserContext;
   let page: Page;
@@ -49,14 +68,17 @@ describe('A stock Shibboleth SP 3 (Debian\'s shibd and mod_shib)', function () {
       ...process.env, ...t.databaseEnv, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix, IDP_RP_DIR: FIXTURE_RPS, IDP_PUBLIC_URL: t.url,
       IDP_KEYS_DIR: t.keysDir, IDP_SAML_SCOPE: SCOPE, IDP_SIMS: 'false', IDP_DEMO_SEED: 'false',
     };
-    // The SP fetches the IdP's metadata from /saml/metadata itself.
-    sp = await startShibbolethSp(`${t.url}/saml/metadata`);
-    // Registered from the metadata the SP generates (Shibboleth.sso/Metadata), as an operator would.
+    // The SP fetches the IdP's metadata from /saml/metadata itself; the control from a server that strips it.
+    withoutAlgorithms = await metadataWithoutAlgorithms(t.url);
+    [sp, spSha1] = await Promise.all([startShibbolethSp(`${t.url}/saml/metadata`), startShibbolethSp(`${withoutAlgorithms.url}/saml/metadata`)]);
+    // Registered from the metadata each SP generates (Shibboleth.sso/Metadata), as an operator would.
     work = mkdtempSync(path.join(tmpdir(), 'idp-shib-rp-'));
-    const file = path.join(work, 'shibboleth.json');
-    writeFileSync(file, JSON.stringify({ protocol: 'saml', id: 'shib-sp', display_name: 'Shibboleth SP', metadata: sp.metadataUrl, attribute_profile: 'uri' }));
-    const added = await runCli(env, 'add-rp', file);
-    assert.equal(added.code, 0, `${added.stderr}${added.stdout}`);
+    for (const [id, name, s] of [['shib-sp', 'Shibboleth SP', sp], ['shib-sha1', 'Shibboleth SP without algsupport', spSha1]] as const) {
+      const file = path.join(work, `${id}.json`);
+      writeFileSync(file, JSON.stringify({ protocol: 'saml', id, display_name: name, metadata: s.metadataUrl, attribute_profile: 'uri' }));
+      const added = await runCli(env, 'add-rp', file);
+      assert.equal(added.code, 0, `${added.stderr}${added.stdout}`);
+    }
     chromium = await launchChromium();
     context = await chromium.newContext();
     context.setDefaultTimeout(15_000);
@@ -66,6 +88,8 @@ describe('A stock Shibboleth SP 3 (Debian\'s shibd and mod_shib)', function () {
     await context?.close();
     await chromium?.close();
     await sp?.close();
+    await spSha1?.close();
+    withoutAlgorithms?.server.close();
     await t?.close();
     if (work) rmSync(work, { recursive: true, force: true });
   });
@@ -95,14 +119,21 @@ describe('A stock Shibboleth SP 3 (Debian\'s shibd and mod_shib)', function () {
     for (const name of ['mail', 'givenName', 'sn', 'displayName', 'unscoped_affiliation', 'pairwise_id', 'persistent_id']) assert.equal(shown[name], undefined, name);
   });
 
-  it('an administrator\'s reset signs the user out of it over SOAP: the SP confirms, and its session is gone', async () => {
+  it('an administrator\'s reset signs the user out of it over SOAP: the SP confirms, and its session is gone; without algsupport it signs SHA-1 and is refused', async () => {
+    // The same browser signs in at the control SP too (single sign-on: no password).
+    await page.goto(spSha1.protectedUrl);
+    await page.waitForURL(spSha1.protectedUrl).catch(() => assert.fail(`not signed in at the control SP: ${page.url()}\n${spSha1.logs()}`));
+    assert.match((await environment(page)).REMOTE_USER ?? '', /@/);
+
     const reset = await runCli(env, 'reset-password', DEMO.student.loginId);
     assert.equal(reset.code, 0, reset.stderr);
     const account = (await t.idp.directory.findByLoginId(DEMO.student.loginId))!;
-    const audit = await t.idp.audit.recent(10, (e) => e.type === 'logout.backchannel' && e.accountId === account.id && e.client === 'shib-sp');
-    assert.equal(audit[0]?.reason, 'saml told', `the IdP's record of telling the SP: ${audit[0]?.reason ?? '(none)'}\n${reset.stdout}\n${sp.logs()}`);
+    const told = async (client: string) => (await t.idp.audit.recent(10, (e) => e.type === 'logout.backchannel' && e.accountId === account.id && e.client === client))[0]?.reason ?? '(none)';
+    assert.equal(await told('shib-sp'), 'saml told', `the IdP's record of telling the SP\n${reset.stdout}\n${sp.logs()}`);
     assert.match(reset.stdout, /^apps told to sign the user out: Shibboleth SP$/m, reset.stdout);
-    assert.doesNotMatch(reset.stdout, /NOT told/, reset.stdout);
+    // The control: its LogoutResponse comes signed with Shibboleth's default, RSA-SHA1.
+    assert.equal(await told('shib-sha1'), 'saml failed: LogoutResponse refused: signature algorithm not allowed: http://www.w3.org/2000/09/xmldsig#rsa-sha1');
+    assert.match(reset.stdout, /^apps NOT told \(the user may stay signed in there\): Shibboleth SP without algsupport \(did not confirm\)$/m, reset.stdout);
 
     // The SP's own view of the browser's session, then the protected page: back to the IdP.
     await page.goto(`${sp.url}/Shibboleth.sso/Session`);
