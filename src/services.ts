@@ -14,6 +14,7 @@ import type { Clock } from './domain/clock.ts';
 import { parseWordList } from './domain/passwords/generate.ts';
 import { parseCommonPasswords, PasswordPolicies } from './domain/passwords/policy.ts';
 import { AnswerLimiter, Lockout } from './domain/security/lockout.ts';
+import { Spraying } from './domain/security/spraying.ts';
 import { sessionGate, type Gate } from './domain/sessions/gate.ts';
 import { mergeNotices, type TellRelyingParties } from './domain/sessions/sign-out-report.ts';
 import { SsoSessions } from './domain/sessions/sso-sessions.ts';
@@ -31,6 +32,8 @@ export interface Services {
   hasher: SecretHasher;
   audit: AuditLog;
   lockout: Lockout;
+  /** The spraying alarm: failed accounts a minute from unknown devices, and the budget while it is on. */
+  spraying: Spraying;
   answerLimiter: AnswerLimiter;
   authenticator: Authenticator;
   sso: SsoSessions;
@@ -76,6 +79,8 @@ export interface ServiceHooks {
    * checking or enrolling such a factor fails; resets and removals work.
    */
   sealSecret?: string;
+  /** The spraying alarm of a scope ('all' or a school's code) went on (metrics). */
+  onSprayingAlarm?: (scope: string) => void;
 }
 
 /** Without the protocols: nobody can be told; each participant is named as not told. */
@@ -91,7 +96,11 @@ export function createServices(settings: Settings, store: Store, database: Datab
   const audit = new AuditLog(database, clock, settings.audit.maxEvents);
   const lockout = new Lockout(store, clock, settings.lockout);
   const answerLimiter = new AnswerLimiter(store, settings.forgotPassword);
-  const authenticator = new Authenticator(directory, hasher, audit, clock, lockout);
+  const spraying = new Spraying(store, clock, settings.spraying, async (scope, rate, threshold) => {
+    hooks.onSprayingAlarm?.(scope);
+    await audit.record({ type: 'security.spraying', actor: 'idp', reason: `${scope === 'all' ? 'all schools' : `school ${scope}`}: ${rate} accounts failed in a minute from unknown devices (alarm at ${threshold}); unknown devices held to ${settings.spraying.budgetPerMinute} password checks a minute for ${settings.spraying.holdMinutes} min` });
+  });
+  const authenticator = new Authenticator(directory, hasher, audit, clock, lockout, spraying);
   const sso = new SsoSessions(store, clock, settings.sso.idleMinutes * 60_000, settings.sso.absoluteHours * 3_600_000);
   const policies = new PasswordPolicies(settings.passwordPolicy.default, settings.passwordPolicy.populations, commonPasswordList(), {
     formats: settings.passwordPolicy.temporaryPasswords,
@@ -122,5 +131,5 @@ export function createServices(settings: Settings, store: Store, database: Datab
   });
   const gate = sessionGate({ account: (id) => directory.get(id), requiredActions: (account) => credentials.requiredActions(account), hasSecondFactor });
   const importer = new Importer({ directory, importHasher: new SecretHasher(settings.import.argon2), policies, audit, settings: settings.import, now: clock });
-  return { database, directory, hasher, audit, lockout, answerLimiter, authenticator, sso, gate, policies, credentials, administration, importer, mfa };
+  return { database, directory, hasher, audit, lockout, spraying, answerLimiter, authenticator, sso, gate, policies, credentials, administration, importer, mfa };
 }

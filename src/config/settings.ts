@@ -53,6 +53,11 @@ export const settingsSchema = z.strictObject({
     keepAliveTimeoutMs: z.coerce.number().int().min(1000).default(65_000),
     /** IdP processes sharing the port (Node's cluster module): a number, or "auto" for one per core. More than one needs Redis. */
     workers: z.union([z.literal('auto'), z.coerce.number().int().min(1).max(256)]).default(1),
+    /**
+     * Bearer token /metrics asks for (IDP_METRICS_TOKEN). Without one, /metrics answers only
+     * clients on this machine (loopback, and no proxy between).
+     */
+    metricsToken: z.string().min(16, 'use at least 16 characters').optional(),
   }),
   redis: z.strictObject({
     url: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
@@ -120,6 +125,28 @@ export const settingsSchema = z.strictObject({
     lockMinutes: z.coerce.number().positive().nullable(),
     maxFailuresPerIp: z.coerce.number().int().min(1),
     ipWindowMinutes: z.coerce.number().positive(),
+  }),
+  /** Device cookies (security/devices.ts): the browsers that signed in to a login ID before. */
+  devices: z.strictObject({
+    maxEntries: z.coerce.number().int().min(1).max(100),
+    maxAgeDays: z.coerce.number().int().min(1).max(3650),
+  }),
+  /** The spraying alarm (security/spraying.ts): failed accounts a minute from unknown devices. */
+  spraying: z.strictObject({
+    floorPerMinute: z.coerce.number().int().min(1),
+    schoolFloorPerMinute: z.coerce.number().int().min(1),
+    factor: z.coerce.number().min(1),
+    budgetPerMinute: z.coerce.number().int().min(0),
+    holdMinutes: z.coerce.number().positive(),
+  }),
+  /** Admission control in front of password checks (security/admission.ts). */
+  admission: z.strictObject({
+    /** Password actions at once; 0: as many as the machine has cores. */
+    concurrency: z.coerce.number().int().min(0).max(256),
+    /** Password actions waiting beyond those; more are answered 503 with Retry-After. */
+    queue: z.coerce.number().int().min(0),
+    /** A waiting action that did not start within this is answered 503 too. */
+    maxWaitSeconds: z.coerce.number().positive(),
   }),
   forgotPassword: z.strictObject({
     askCount: z.coerce.number().int().min(1).nullable(),
@@ -220,6 +247,7 @@ export const ENVIRONMENT: ReadonlyArray<{ env: string; key: string; parse?: EnvP
   { env: 'IDP_PUBLIC_URL', key: 'server.publicUrl' },
   { env: 'IDP_SAML_SCOPE', key: 'saml.scope' },
   { env: 'IDP_TRUST_PROXY', key: 'server.trustProxy', parse: asBool },
+  { env: 'IDP_METRICS_TOKEN', key: 'server.metricsToken' },
   { env: 'REDIS_URL', key: 'redis.url' },
   { env: 'REDIS_CLUSTER_NODES', key: 'redis.clusterNodes', parse: asList },
   { env: 'REDIS_SENTINELS', key: 'redis.sentinels', parse: asList },

@@ -22,6 +22,8 @@ export const CATALOGUE = {
   'SSPR 5131': { status: 403 },
   'SSPR 5132': { status: 400 },
   'SSPR 5133': { status: 409 },
+  'SSPR 5140': { status: 503 },
+  'SSPR 5141': { status: 429 },
   'SSPR 5403': { status: 403 },
   'SSPR 5404': { status: 404 },
 } as const;
@@ -41,8 +43,13 @@ export class AppError extends Error {
   /** The words shown (a message id; by default `error.<code>`) and their parameters. */
   readonly messageId: MessageId;
   readonly params: MessageParams | undefined;
+  /**
+   * Nothing was done and the same request may come again after this many seconds (overload,
+   * spraying alarm): answered with Retry-After, and a page that sends the form again by itself.
+   */
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown; continueTo?: string; messageId?: MessageId; params?: MessageParams }) {
+  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown; continueTo?: string; messageId?: MessageId; params?: MessageParams; retryAfterSeconds?: number }) {
     const messageId = options?.messageId ?? errorMessageId(code);
     super(text({ id: messageId, params: options?.params }), options?.cause === undefined ? undefined : { cause: options.cause });
     this.messageId = messageId;
@@ -51,6 +58,7 @@ export class AppError extends Error {
     this.status = CATALOGUE[code].status;
     this.detail = detail;
     this.continueTo = options?.continueTo;
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
 }
 

@@ -5,7 +5,16 @@
 // page left open all day). The store's TTL only cleans up: the record outlives both by a
 // grace period so that an expired flow can be told apart from a forged one and still
 // offer the original destination.
-import { createHash } from 'node:crypto';
+//
+// Nothing is stored for strangers: a flow begins as a sealed reference (AES-256-GCM under a
+// key of the IdP's, `t.…`) that carries the whole flow in its URL, and is written to the
+// store only once it holds something a stranger cannot cause cheaply: a verified password or
+// answers, a second factor, a required action, a secret sealed to the browser. Until then
+// (the login prompt, Forgotten Password's username and answers pages, with their messages)
+// every save seals a new reference instead, so a flood of visitors, or of wrong passwords,
+// leaves no key behind. A reference is the flow's id once stored: the first write puts it
+// under that id, and the reference then leads to the stored flow (or to its end marker).
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import type { RequiredAction } from '../domain/accounts/required-actions.ts';
 import type { Clock } from '../domain/clock.ts';
 import { newId } from '../domain/ids.ts';
@@ -68,6 +77,8 @@ export interface Flow {
   pending: Pending[];
   /** How the account was authenticated in this flow (RFC 8176 amr), when it was. */
   amr?: string[];
+  /** The login ID whose password was verified in this flow: the browser becomes a known device for it when the sign-in finishes. */
+  deviceLogin?: string;
   /** When a second factor was verified (or enrolled) in this flow. */
   mfaAt?: number;
   /** The WebAuthn challenge of the page shown last (used once). */
@@ -84,6 +95,8 @@ export interface Flow {
   fieldErrors?: Record<string, Message>;
   /** Secret values kept between steps, sealed to this browser (see sealed.ts). */
   sealed?: string;
+  /** While nothing is stored for the flow: the sealed reference that carries it (its URL). Never stored. */
+  token?: string;
   /** New password hash between "Change Password" and its commit on "Please Wait". */
   newPasswordHash?: string;
   /** The password hash the change replaces; the commit fails if it changed meanwhile. */
@@ -112,55 +125,85 @@ export interface NewFlow {
   pending?: Pending[];
 }
 
+/** Steps a flow may be at while it is only a sealed reference (before anything was verified in it). */
+const UNSTORED_STEPS: ReadonlySet<Step> = new Set<Step>(['credentials', 'fp-username', 'fp-answers']);
+const TOKEN = 't.';
+
 export class Flows {
   readonly #records: JsonRecords<Flow>;
   readonly #clock: Clock;
   readonly idleMs: number;
   readonly maxMs: number;
+  readonly #tokenKey: Buffer;
+  readonly #challengeKey: Buffer;
 
   readonly #store: Store;
 
-  constructor(store: Store, clock: Clock, idleMs: number, maxMs = 30 * 60_000) {
+  /** `secret`: a long-lived secret of the deployment (references and passkey challenges are derived from it). */
+  constructor(store: Store, clock: Clock, idleMs: number, maxMs: number, secret: string) {
     this.#store = store;
     this.#records = new JsonRecords(store, keys.flow, /^[A-Za-z0-9_-]{16,64}$/);
     this.#clock = clock;
     this.idleMs = idleMs;
     this.maxMs = maxMs;
+    this.#tokenKey = Buffer.from(hkdfSync('sha256', secret, 'flow references', 'idp flow reference', 32));
+    this.#challengeKey = Buffer.from(hkdfSync('sha256', secret, 'flow challenges', 'idp flow passkey challenge', 32));
   }
 
+  /** A new flow, as a sealed reference: nothing is stored until it holds something worth keeping (save). */
   async create(init: NewFlow, browserSecret: string): Promise<Flow> {
     const now = this.#clock();
     const { accountId, ...rest } = init;
     const flow: Flow = { id: newId(), pending: [], ...rest, ...(accountId ? { accountId } : {}), binding: bindingOf(browserSecret), idleUntil: now + this.idleMs, createdAt: now };
-    await this.save(flow);
+    flow.token = this.#seal(flow);
     return flow;
   }
 
-  /** The flow, and whether it is still live by the clock (idle and absolute expiry). */
-  async lookup(id: string): Promise<FlowLookup> {
-    const flow = await this.#records.get(id);
+  /** The flow, and whether it is still live by the clock (idle and absolute expiry). `ref`: its id or its sealed reference. */
+  async lookup(ref: string): Promise<FlowLookup> {
+    let flow: Flow | null;
+    if (ref.startsWith(TOKEN)) {
+      const sealed = this.#open(ref);
+      if (!sealed) return { state: 'missing' };
+      // Written since (it went on), or finished: the store's answer wins over the reference.
+      const [stored, done] = await Promise.all([this.#records.get(sealed.id), this.#store.get(keys.flowDone(sealed.id))]);
+      if (done !== null && !stored) return { state: 'missing' };
+      flow = stored ?? { ...sealed, token: ref, challenge: this.#challenge(sealed.id) };
+    } else {
+      flow = await this.#records.get(ref);
+    }
     if (!flow) return { state: 'missing' };
     const now = this.#clock();
     return flow.idleUntil <= now || flow.createdAt + this.maxMs <= now ? { state: 'expired', flow: upgrade(flow) } : { state: 'live', flow: upgrade(flow) };
   }
 
-  /** Writes the flow and re-arms its idle timer. */
+  /**
+   * Writes the flow and re-arms its idle timer. A flow that is still only a reference and
+   * holds nothing worth storing is sealed into a new reference instead (flow.token, its URL).
+   */
   async save(flow: Flow): Promise<void> {
     const now = this.#clock();
     flow.idleUntil = Math.min(now + this.idleMs, flow.createdAt + this.maxMs);
+    if (flow.token !== undefined && unstored(flow)) {
+      flow.token = this.#seal(flow);
+      return;
+    }
+    delete flow.token;
     await this.#records.put(flow, Math.max(1, flow.idleUntil - now) + GRACE_MS);
   }
 
   async end(id: string): Promise<void> {
-    await this.#records.delete(id);
+    if (this.#records.validId(id)) await this.#records.delete(id);
   }
 
   /**
    * Ends a flow that finished (or was cancelled), leaving a small marker for a while: Back
    * to one of its pages then says what was done and leads on, instead of "nothing was
    * changed" (the marker holds no account, only the browser binding and what was done).
+   * A flow cancelled before anything was stored leaves nothing (a stranger's click stores nothing).
    */
   async endFinished(flow: Flow, what: FinishedWhat, next: string): Promise<void> {
+    if (flow.token !== undefined && what === 'cancelled') return;
     const marker: FinishedFlow = { binding: flow.binding, what, next };
     // Both writes at once (one round trip): the marker is only read once the flow is gone.
     await Promise.all([this.#store.set(keys.flowDone(flow.id), JSON.stringify(marker), { ttlMs: FINISHED_MS }), this.#records.delete(flow.id)]);
@@ -175,12 +218,50 @@ export class Flows {
     return (await this.#store.get(keys.ssprReauth(accountId, binding))) !== null;
   }
 
-  /** The marker of a finished flow, if it is still kept. */
-  async finished(id: string): Promise<FinishedFlow | null> {
+  /** The marker of a finished flow, if it is still kept (`ref`: its id or its sealed reference). */
+  async finished(ref: string): Promise<FinishedFlow | null> {
+    const id = ref.startsWith(TOKEN) ? this.#open(ref)?.id : ref;
     if (!this.#records.validId(id)) return null;
     const raw = await this.#store.get(keys.flowDone(id));
     return raw ? (JSON.parse(raw) as FinishedFlow) : null;
   }
+
+  /**
+   * The WebAuthn challenge of a flow that is only a reference: derived from its id (the
+   * same on every page of it), used once because a verified passkey moves the flow on
+   * (stored at a later step, or finished with its marker), after which the reference no
+   * longer leads to a page that takes it.
+   */
+  #challenge(id: string): string {
+    return createHmac('sha256', this.#challengeKey).update(id).digest('base64url');
+  }
+
+  #seal(flow: Flow): string {
+    const { token: _token, challenge: _challenge, ...kept } = flow;
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.#tokenKey, iv);
+    const body = Buffer.concat([cipher.update(JSON.stringify(kept), 'utf8'), cipher.final()]);
+    return TOKEN + Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
+  }
+
+  #open(ref: string): Flow | null {
+    if (ref.length > 4096) return null;
+    try {
+      const raw = Buffer.from(ref.slice(TOKEN.length), 'base64url');
+      if (raw.length < 29) return null;
+      const decipher = createDecipheriv('aes-256-gcm', this.#tokenKey, raw.subarray(0, 12));
+      decipher.setAuthTag(raw.subarray(12, 28));
+      const flow = JSON.parse(Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8')) as Flow;
+      return this.#records.validId(flow.id) ? flow : null;
+    } catch {
+      return null;
+    }
+  }
+}
+
+/** Whether a flow still holds nothing a stranger could not cause cheaply (it may stay a reference). */
+function unstored(flow: Flow): boolean {
+  return UNSTORED_STEPS.has(flow.step) && flow.authenticatedAt === undefined && flow.mfaAt === undefined && flow.sealed === undefined && flow.pending.length === 0;
 }
 
 /** How long the SSPR app does not ask again for the password it was just given (same browser, same account). */
@@ -244,6 +325,11 @@ export function safePortalPath(raw: unknown): string {
   return typeof raw === 'string' && /^\/(portal|admin)(\/[A-Za-z0-9/_-]*)?$/.test(raw) && !raw.includes('//') ? raw : '/portal';
 }
 
-export function flowUrl(flow: Pick<Flow, 'id'>): string {
-  return `/flow/${flow.id}`;
+/** How the flow is reached: its sealed reference while nothing is stored, else its id. */
+export function flowRef(flow: Pick<Flow, 'id' | 'token'>): string {
+  return flow.token ?? flow.id;
+}
+
+export function flowUrl(flow: Pick<Flow, 'id' | 'token'>): string {
+  return `/flow/${flowRef(flow)}`;
 }

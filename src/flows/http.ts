@@ -10,11 +10,20 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { SessionCookie } from '../domain/sessions/sso-sessions.ts';
+import type { DeviceOf } from '../domain/accounts/authentication.ts';
+import { AppError } from '../domain/errors.ts';
+import { Overloaded, type Admission } from '../domain/security/admission.ts';
 import { allowFormTargets } from '../http/form-targets.ts';
 import { seeOther, type Render } from '../http/respond.ts';
 import { bindingOf, safePortalPath, type Resume } from './flow.ts';
 import type { FlowMachine, StepInput } from './machine.ts';
 import type { FlowStarts } from './start.ts';
+
+/** What the flows need of the device cookie (domain/security/devices.ts; web/cookies.ts): read it, and add a login ID to it. */
+export interface DeviceCookie {
+  deviceOf(ctx: Context): DeviceOf;
+  remember(ctx: Context, loginId: string): void;
+}
 
 export interface FlowHttpDeps {
   machine: FlowMachine;
@@ -30,6 +39,10 @@ export interface FlowHttpDeps {
    * its page's forms may lead there (CSP form-action, http/form-targets.ts).
    */
   destinationOf?: (resume: Resume) => Promise<string | undefined>;
+  /** Admission control in front of the actions that check or hash a secret (argon2id). */
+  admission?: Admission;
+  /** The device cookie (a browser that signed in to a login ID before is judged by its own record). */
+  devices?: DeviceCookie;
   /** The name of an application registered while the IdP runs (RFC 7591), when nameOf does not know it. */
   registeredNameOf?: (resume: Resume) => Promise<string | undefined>;
 }
@@ -71,17 +84,35 @@ export function flowRouter(deps: FlowHttpDeps): Router {
       ssoSessionId: deps.ssoCookie.read(ctx),
       ip: ctx.ip,
       requestId: ctx.state.requestId as string | undefined,
+      deviceOf: deps.devices?.deviceOf(ctx),
     };
-    const outcome = await machine.act(ctx.params.id!, action, input);
+    const outcome = deps.admission && HASHING.has(action) ? await admitted(deps.admission, () => machine.act(ctx.params.id!, action, input)) : await machine.act(ctx.params.id!, action, input);
     if (outcome.session) deps.ssoCookie.write(ctx, outcome.session.id);
+    if (outcome.device) deps.devices?.remember(ctx, outcome.device);
     seeOther(ctx, outcome.redirect);
   };
   // "Stay on this page" of the idle warning (idp.js): re-arms the flow's idle timer.
+  // A flow that is only a sealed reference gets a new one (JSON), which the page's forms then use.
   router.post('/flow/:id/keep-alive', async (ctx) => {
-    await machine.keepAlive(ctx.params.id!, deps.browserSecret(ctx));
-    ctx.status = 204;
+    const ref = await machine.keepAlive(ctx.params.id!, deps.browserSecret(ctx));
+    ctx.set('Cache-Control', 'no-store');
+    if (ref === undefined) ctx.status = 204;
+    else ctx.body = { flow: ref };
   });
   // One route per action any kind's table knows; the machine decides whether the flow's step allows it.
   for (const action of machine.actions()) router.post(`/flow/:id/${action}`, act(action));
   return router;
+}
+
+/** The actions whose step checks or hashes a password or answers (argon2id): they wait for admission. */
+const HASHING: ReadonlySet<string> = new Set(['sign-in', 'reauth', 'forgot/answers', 'password', 'password/commit', 'questions', 'questions/confirm', 'mfa/recovery']);
+
+/** Runs a password action when admitted; a full queue is answered 503 with Retry-After (nothing was done). */
+async function admitted<T>(admission: Admission, action: () => Promise<T>): Promise<T> {
+  try {
+    return await admission.run(action);
+  } catch (err) {
+    if (err instanceof Overloaded) throw new AppError('SSPR 5140', err.message, { retryAfterSeconds: err.retryAfterSeconds });
+    throw err;
+  }
 }

@@ -6,11 +6,11 @@
 // `act` loads the flow for this browser, refuses an action its step does not allow,
 // runs the step, checks that the step went where its table says it may, saves, and
 // answers where the browser goes next (with the SSO session a real sign-in created).
-import type { Authenticator } from '../domain/accounts/authentication.ts';
+import type { Authenticator, DeviceOf } from '../domain/accounts/authentication.ts';
 import type { ChallengeSettings } from '../domain/accounts/challenge.ts';
 import type { Credentials } from '../domain/accounts/credentials.ts';
 import type { Directory } from '../domain/accounts/directory.ts';
-import type { Account } from '../domain/accounts/account.ts';
+import { normaliseLoginId, type Account } from '../domain/accounts/account.ts';
 import type { SecretHasher } from '../domain/accounts/passwords.ts';
 import type { AuditLog } from '../domain/audit/audit-log.ts';
 import type { Clock } from '../domain/clock.ts';
@@ -20,7 +20,7 @@ import type { PasswordPolicies } from '../domain/passwords/policy.ts';
 import type { AnswerLimiter } from '../domain/security/lockout.ts';
 import type { SsoSession, SsoSessions } from '../domain/sessions/sso-sessions.ts';
 import type { Mfa } from '../domain/mfa/mfa.ts';
-import { bindingOf, cancelUrl, flowUrl, resumeClient, resumeUrl, type FinishedWhat, type Flow, type FlowKind, type FlowLookup, type Flows, type Pending, type Resume, type Step } from './flow.ts';
+import { bindingOf, cancelUrl, flowRef, flowUrl, resumeClient, resumeUrl, type FinishedWhat, type Flow, type FlowKind, type FlowLookup, type Flows, type Pending, type Resume, type Step } from './flow.ts';
 
 /** The domain services steps use (no HTTP). */
 export interface FlowServices {
@@ -58,6 +58,8 @@ export interface StepInput {
   ssoSessionId?: string | undefined;
   ip?: string | undefined;
   requestId?: string | undefined;
+  /** This browser's device nonce for a login ID (device cookies), when it signed in to it before. */
+  deviceOf?: DeviceOf | undefined;
 }
 
 /**
@@ -145,6 +147,8 @@ export class EndFlow extends Error {
 export interface Outcome {
   redirect: string;
   session?: SsoSession | undefined;
+  /** A password sign-in finished: this browser is now a known device for this login ID. */
+  device?: string | undefined;
 }
 
 export class FlowMachine {
@@ -181,7 +185,7 @@ export class FlowMachine {
     if (found.state === 'missing') throw new AppError('SSPR 5101', 'flow unknown or long expired', { continueTo: '/portal' });
     if (found.flow.binding !== bindingOf(browserSecret)) throw new AppError('SSPR 5102', 'flow belongs to another browser', { continueTo: '/portal' });
     if (found.state === 'expired') {
-      await this.#s.flows.end(found.flow.id);
+      if (found.flow.token === undefined) await this.#s.flows.end(found.flow.id);
       throw new AppError('SSPR 5101', 'flow expired', { continueTo: this.restartUrl(found.flow) });
     }
     return found.flow;
@@ -196,8 +200,9 @@ export class FlowMachine {
     const page = pageOf(this.#kinds[flow.kind], flow.step);
     if (!page) throw new AppError('SSPR 5102', `no page for step ${flow.step} of ${flow.kind}`);
     const shown = await page(this.#s, flow, browserSecret);
-    const common = { flowId: flow.id, idleSeconds: this.#s.flows.idleMs / 1000, error: flow.error, notice: flow.notice ?? null, fieldErrors: flow.fieldErrors ?? {}, client: resumeClient(flow.resume) };
-    if (flow.error || flow.fieldErrors || flow.problems || flow.notice) {
+    const common = { flowId: flowRef(flow), idleSeconds: this.#s.flows.idleMs / 1000, error: flow.error, notice: flow.notice ?? null, fieldErrors: flow.fieldErrors ?? {}, client: resumeClient(flow.resume) };
+    // (A flow that is only a reference keeps its messages in it: a reload shows them again.)
+    if (flow.token === undefined && (flow.error || flow.fieldErrors || flow.problems || flow.notice)) {
       delete flow.error;
       delete flow.notice;
       delete flow.fieldErrors;
@@ -228,7 +233,7 @@ export class FlowMachine {
     } catch (err) {
       if (!(err instanceof EndFlow)) throw err;
       if (!transition.to.includes('end')) throw new Error(`${flow.kind}: ${flow.step} --${action}--> end is not in its table`);
-      await this.#s.flows.end(flow.id);
+      if (flow.token === undefined) await this.#s.flows.end(flow.id);
       throw err.error;
     }
     if (!transition.to.includes(target)) throw new Error(`${flow.kind}: ${flow.step} --${action}--> ${target} is not in its table`);
@@ -265,18 +270,18 @@ export class FlowMachine {
     if (found.state === 'expired') {
       const old = found.flow;
       if (old.kind !== 'sign-in' || old.step !== 'credentials' || old.binding !== bindingOf(input.browserSecret)) return null;
-      await this.#s.flows.end(old.id);
+      if (old.token === undefined) await this.#s.flows.end(old.id);
       resume = old.resume;
       accountId = old.accountId;
       alive = old.resume.kind === 'portal' || ((await this.#s.resumeAlive?.(old.resume)) ?? false);
     }
     if (alive) {
       const flow = await this.#s.flows.create({ kind: 'sign-in', step: 'credentials', resume, accountId }, input.browserSecret);
-      return this.act(flow.id, 'sign-in', input);
+      return this.act(flowRef(flow), 'sign-in', input);
     }
     const flow = await this.#s.flows.create({ kind: 'sign-in', step: 'credentials', resume: { kind: 'portal', path: resume.kind === 'portal' ? resume.path : '/portal' } }, input.browserSecret);
     flow.notice = message('signin.page_expired');
-    if (username) flow.form = { username };
+    if (username && normaliseLoginId(username)) flow.form = { username };
     await this.#s.flows.save(flow);
     return { redirect: flowUrl(flow) };
   }
@@ -302,7 +307,7 @@ export class FlowMachine {
         return { redirect: await this.start('sign-in', { step: 'credentials', resume: flow.resume }, input.browserSecret) };
       case 'sign-in': {
         if (!flow.accountId || flow.authenticatedAt === undefined) throw new AppError('SSPR 5102', 'finishing a sign-in without a verified password');
-        return { redirect: resumeUrl(flow.resume), session: await this.#signedIn(flow, flow.accountId, flow.authenticatedAt, input.ssoSessionId) };
+        return { redirect: resumeUrl(flow.resume), session: await this.#signedIn(flow, flow.accountId, flow.authenticatedAt, input.ssoSessionId), device: flow.deviceLogin };
       }
       case 'step-up': {
         const session = await this.#s.sso.get(input.ssoSessionId);
@@ -315,10 +320,14 @@ export class FlowMachine {
     }
   }
 
-  /** "Stay on this page": the idle timer starts again (the page's typed input is kept by the browser). */
-  async keepAlive(id: string, browserSecret: string): Promise<void> {
+  /**
+   * "Stay on this page": the idle timer starts again (the page's typed input is kept by the
+   * browser). Resolves the flow's new reference when it is one (the page's forms move to it).
+   */
+  async keepAlive(id: string, browserSecret: string): Promise<string | undefined> {
     const flow = await this.open(id, browserSecret);
     await this.#s.flows.save(flow);
+    return flow.token;
   }
 
   /** A finished flow of this browser: only a flow that is no longer live may have finished (no read while it is). */

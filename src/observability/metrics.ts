@@ -20,7 +20,7 @@ export class Metrics {
   });
   readonly signIns = new Counter({
     name: 'idp_signin_total',
-    help: 'Password sign-in attempts by outcome: success, bad_password, unknown_account, locked_by_this_attempt (a checked wrong password that locked the login ID), locked (refused, nothing checked), ip_throttled, disabled, invalid_login_id',
+    help: 'Password sign-in attempts by outcome: success, bad_password, unknown_account, locked_by_this_attempt (a checked wrong password that locked the login ID), locked (refused, nothing checked), ip_throttled, held_back (spraying alarm, nothing checked), disabled, invalid_login_id',
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
@@ -30,6 +30,18 @@ export class Metrics {
     labelNames: ['code'] as const,
     registers: [this.registry],
   });
+  readonly sprayingAlarms = new Counter({
+    name: 'idp_spraying_alarms_total',
+    help: 'Times the password-spraying alarm went on (failed accounts a minute from unknown devices above the threshold), for all schools or one school',
+    labelNames: ['scope'] as const,
+    registers: [this.registry],
+  });
+  /** Admission control in front of password checks: active, queued, refused (set by watchAdmission). */
+  watchAdmission(admission: { active: number; queued: number; refused: number; admitted: number }): void {
+    new Gauge({ name: 'idp_password_checks_active', help: 'Password actions running now (admission control)', registers: [this.registry], collect() { this.set(admission.active); } });
+    new Gauge({ name: 'idp_password_checks_queued', help: 'Password actions waiting for admission now', registers: [this.registry], collect() { this.set(admission.queued); } });
+    new Counter({ name: 'idp_password_checks_refused_total', help: 'Password actions answered 503 with Retry-After (queue full or waited too long)', registers: [this.registry], collect() { this.reset(); this.inc(admission.refused); } });
+  }
   readonly storeErrors = new Counter({
     name: 'idp_store_errors_total',
     help: 'Requests that failed because the store was unreachable',

@@ -17,6 +17,14 @@ export const keys = {
   nameIndex: () => 'dir:names',
   /** ephemeral: consecutive failed sign-ins for one login ID (known or not) */
   signInFailures: (loginId: string) => `{login:${loginId}}:fails`,
+  /** ephemeral: failed sign-ins for one login ID from browsers that signed in to it before (device cookies) */
+  knownDeviceFailures: (loginId: string) => `{login:${loginId}}:fails:known`,
+  /** ephemeral: spraying: failed sign-ins against distinct accounts from unknown devices in one minute or hour, per scope ('all' or a school) */
+  sprayFailures: (scope: string, bucket: string) => `spray:{${scope}}:${bucket}`,
+  /** ephemeral: the spraying alarm of a scope is on (until it expires) */
+  sprayAlarm: (scope: string) => `spray:{${scope}}:alarm`,
+  /** ephemeral: password checks granted to unknown devices in one minute while the alarm is on */
+  sprayAdmitted: (scope: string, minute: string) => `spray:{${scope}}:admitted:${minute}`,
   /** the lock of a login ID: until unlocked, or with the configured expiry (the only key without a TTL) */
   lock: (loginId: string) => `{login:${loginId}}:locked`,
   /** ephemeral: failed sign-ins from one client IP, across accounts (password spraying) */

@@ -87,13 +87,13 @@ export class MemoryStore implements Store {
     if (entry) entry.expiresAt = this.#expiry(ttlMs);
   }
 
-  async increment(key: string, ttlMs: number): Promise<number> {
+  async increment(key: string, ttlMs: number, by = 1): Promise<number> {
     const current = this.#typed(key, 'string');
     if (!current) {
-      this.#entries.set(key, { data: { type: 'string', value: '1' }, expiresAt: this.#expiry(ttlMs) });
-      return 1;
+      this.#entries.set(key, { data: { type: 'string', value: String(by) }, expiresAt: this.#expiry(ttlMs) });
+      return by;
     }
-    const next = Number(current.value) + 1;
+    const next = Number(current.value) + by;
     if (!Number.isInteger(next)) throw new Error(`ERR value at ${key} is not an integer`);
     current.value = String(next);
     return next;

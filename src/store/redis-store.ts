@@ -41,7 +41,7 @@ redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1`;
 
 /** Replies that mean "this node cannot serve writes now" (failover, loading, cluster down), not a bug of ours. */
-const UNAVAILABLE_REPLY = /^(READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|MOVED|ASK)\b/;
+const UNAVAILABLE_REPLY = /^(OOM|READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|MOVED|ASK)\b/;
 
 function hostPort(entry: string): { host: string; port: number } {
   const i = entry.lastIndexOf(':');
@@ -237,9 +237,9 @@ export class RedisStore implements Store {
     });
   }
 
-  increment(key: string, ttlMs: number): Promise<number> {
+  increment(key: string, ttlMs: number, by = 1): Promise<number> {
     return this.#run(async () => {
-      const replies = await this.client.multi().incr(key).pexpire(key, Math.max(1, Math.ceil(ttlMs)), 'NX').exec();
+      const replies = await this.client.multi().incrby(key, by).pexpire(key, Math.max(1, Math.ceil(ttlMs)), 'NX').exec();
       const [err, value] = replies?.[0] ?? [new Error('transaction aborted'), null];
       if (err) throw err;
       return Number(value);
@@ -341,6 +341,13 @@ export class RedisStore implements Store {
         const online = info.match(/^slave\d+:.*state=online/gm)?.length ?? 0;
         if (online < this.waitReplicas) throw new StoreUnavailableError(`${where} has ${online} of ${this.waitReplicas} replicas online`);
       }));
+      // A write, as a sign-in would make: a master out of memory under noeviction (OOM) or
+      // read-only refuses it, and then nobody can sign in.
+      try {
+        await this.client.set(`ready:{${process.pid}}`, '1', 'PX', 10_000);
+      } catch (err) {
+        throw new StoreUnavailableError(`Redis refuses writes: ${(err as Error).message}`);
+      }
     });
   }
 

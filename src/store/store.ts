@@ -33,8 +33,11 @@ export interface Store {
   /** Remaining time to live in ms; -1 without expiry, -2 when the key is absent. */
   ttl(key: string): Promise<number>;
   expire(key: string, ttlMs: number): Promise<void>;
-  /** Increment a counter; the TTL is set when the counter is created and never extended. */
-  increment(key: string, ttlMs: number): Promise<number>;
+  /**
+   * Add `by` (default 1; negative gives back a reservation) to a counter; the TTL is set when
+   * the counter is created and never extended.
+   */
+  increment(key: string, ttlMs: number, by?: number): Promise<number>;
 
   hashSet(key: string, fields: Record<string, string>, ttlMs?: number): Promise<void>;
   /** Sets fields of an existing hash (its TTL unchanged) in one step; false, and nothing written, when there is no such hash. */

@@ -2,6 +2,8 @@
 // operational endpoints. Everything stateful is passed in (store, clock, logger), so
 // tests and `npm start` build the same thing.
 import { createHmac } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { Admission } from '../domain/security/admission.ts';
 import Koa, { type Context } from 'koa';
 import type { KeyMaterial } from '../config/key-material.ts';
 import type { RelyingParties } from '../config/relying-parties.ts';
@@ -33,7 +35,8 @@ import { SchemaValidator } from '../protocols/saml/schema-validator.ts';
 import { ServiceProviders } from '../protocols/saml/service-providers.ts';
 import type { Store } from '../store/index.ts';
 import { createServices, type Services } from '../services.ts';
-import { BROWSER_COOKIE, browserSecret, csrfToken, csrfValid, ssoCookie } from './cookies.ts';
+import { BROWSER_COOKIE, browserSecret, csrfToken, csrfValid, deviceCookie, ssoCookie } from './cookies.ts';
+import { DeviceCookies } from '../domain/security/devices.ts';
 import { errorHandler } from './errors.ts';
 import { opsRouter } from './ops.ts';
 import { renderer } from './render.ts';
@@ -89,6 +92,9 @@ export function createIdp(deps: IdpDeps): Idp {
   const decoyKey = deps.keyMaterial.decoyKey;
 
   const metrics = new Metrics();
+  // At most this many password actions at once (argon2id), a bounded queue behind them (README "Abuse and overload").
+  const admission = new Admission({ concurrency: settings.admission.concurrency || availableParallelism(), queue: settings.admission.queue, maxWaitMs: settings.admission.maxWaitSeconds * 1000 });
+  metrics.watchAdmission(admission);
   // Sessions ended without a browser are told to their apps by the protocols (set below).
   let tellRelyingParties: TellRelyingParties | undefined;
   const services = createServices(settings, store, deps.database, clock, {
@@ -97,9 +103,10 @@ export function createIdp(deps: IdpDeps): Idp {
     // The deployment's long-lived secret (keys/decoy-key.json, never rotated): second-factor
     // secrets are sealed under a key derived from it for this purpose alone.
     sealSecret: deps.keyMaterial.decoyKey,
+    onSprayingAlarm: (scope) => metrics.sprayingAlarms.inc({ scope: scope === 'all' ? 'all' : 'school' }),
   });
   const { directory, hasher, audit, answerLimiter, authenticator, sso, gate, policies, credentials } = services;
-  const flows = new Flows(store, clock, settings.flow.idleSeconds * 1000, settings.flow.maxMinutes * 60_000);
+  const flows = new Flows(store, clock, settings.flow.idleSeconds * 1000, settings.flow.maxMinutes * 60_000, decoyKey);
   const serviceProviders = new ServiceProviders(deps.relyingParties.saml, settings.saml.relayStateMaxBytes, { database: deps.database, onSkipped: (member, reason) => logger.warn({ member, reason }, 'registered SAML SP left out') });
   const samlEndpoints = idpEndpoints(settings.server.publicUrl, settings.saml.entityId, settings.saml.scope);
   // Served metadata lists every published certificate; samlify (which signs) is given the current one only.
@@ -278,7 +285,7 @@ export function createIdp(deps: IdpDeps): Idp {
   /** What the gate refused, run first: every entry point hands its refusal here. */
   const runFirst = (ctx: Context, refusal: Refusal, resume: Resume) => starts.runFirst(refusal, resume, secretOf(ctx));
   const routers = [
-    opsRouter({ store, database: deps.database, metrics, started: deps.started ?? (() => true), worker: deps.worker ?? 0 }),
+    opsRouter({ store, database: deps.database, metrics, started: deps.started ?? (() => true), worker: deps.worker ?? 0, metricsToken: settings.server.metricsToken }),
     languageRouter(secure),
     interactionRouter({
       provider,
@@ -291,6 +298,8 @@ export function createIdp(deps: IdpDeps): Idp {
     }),
     flowRouter({
       machine, starts, ssoCookie: cookie, browserSecret: secretOf, render, nameOf, destinationOf,
+      devices: deviceCookie(new DeviceCookies(decoyKey, settings.devices), clock, secure),
+      admission,
       registeredNameOf: async (resume) => (resume.kind === 'oidc' ? (await provider.Client.find(resume.clientId))?.clientName : undefined),
     }),
     samlRouter({

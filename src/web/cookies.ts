@@ -3,9 +3,13 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'koa';
 import type { SessionCookie } from '../domain/sessions/sso-sessions.ts';
+import type { DeviceCookie } from '../flows/http.ts';
+import type { DeviceCookies } from '../domain/security/devices.ts';
+import type { Clock } from '../domain/clock.ts';
 
 export const SSO_COOKIE = 'idp_sso';
 export const BROWSER_COOKIE = 'idp_browser';
+export const DEVICE_COOKIE = 'idp_device';
 
 export function cookieOptions(secure: boolean) {
   return { httpOnly: true, sameSite: 'lax' as const, secure, signed: true, overwrite: true, path: '/' };
@@ -45,4 +49,17 @@ export function csrfValid(keys: string | readonly string[], secret: string | und
     if (expected.length === given.length && timingSafeEqual(expected, given)) valid = true;
   }
   return valid;
+}
+
+/** The device cookie: its own MAC (not the rotating cookie keys), kept `maxAgeDays`. */
+export function deviceCookie(devices: DeviceCookies, clock: Clock, secure: boolean): DeviceCookie {
+  const options = { httpOnly: true, sameSite: 'lax' as const, secure, signed: false, overwrite: true, path: '/', maxAge: devices.settings.maxAgeDays * 86_400_000 };
+  const entries = (ctx: Context) => devices.read(ctx.cookies.get(DEVICE_COOKIE), clock());
+  return {
+    deviceOf: (ctx) => {
+      const mine = entries(ctx);
+      return (loginId) => devices.deviceFor(mine, loginId);
+    },
+    remember: (ctx, loginId) => ctx.cookies.set(DEVICE_COOKIE, devices.remember(entries(ctx), loginId, clock()), options),
+  };
 }

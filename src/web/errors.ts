@@ -21,8 +21,21 @@ function wantsJson(ctx: Context): boolean {
   return ctx.accepts('html', 'json') === 'json';
 }
 
+/** Fields a waiting page may send again: the sign-in form's (nothing else is kept in the page). */
+const REPOSTED = ['username', 'password', '_csrf'] as const;
+
 export async function renderAppError(ctx: Context, error: AppError, render: Render): Promise<void> {
   const reference = ctx.state.requestId as string;
+  if (error.retryAfterSeconds !== undefined) {
+    ctx.set('Retry-After', String(error.retryAfterSeconds));
+    if (!wantsJson(ctx)) {
+      // Nothing was done: the page sends the same form again by itself (POST), or loads the same page again (GET).
+      const body = (ctx.request as { body?: unknown }).body as Record<string, unknown> | undefined;
+      const fields = ctx.method === 'POST' && body ? REPOSTED.flatMap((name) => (typeof body[name] === 'string' ? [[name, body[name] as string]] : [])) : [];
+      await render(ctx, 'wait', { code: error.code, message: { id: error.messageId, params: error.params }, reference, seconds: error.retryAfterSeconds, repost: ctx.method === 'POST' ? { action: ctx.path, fields } : null, again: ctx.method === 'GET' ? ctx.originalUrl : null }, error.status);
+      return;
+    }
+  }
   if (wantsJson(ctx)) {
     ctx.status = error.status;
     ctx.set('Cache-Control', 'no-store');

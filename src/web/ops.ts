@@ -1,12 +1,27 @@
 // Operational endpoints: /healthz (the process answers), /readyz (start-up is done and both
 // stores can take writes now: the directory's database, and Redis connected to a master),
-// /metrics (Prometheus text format).
+// /metrics (Prometheus text format): with a bearer token when one is set (server.metricsToken),
+// otherwise only to clients on this machine (loopback, no proxy header): never to the world.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import Router from '@koa/router';
+import type { Context } from 'koa';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Store } from '../store/index.ts';
 import type { Database } from '../store/database/index.ts';
 
-export function opsRouter({ store, database, metrics, started, worker }: { store: Store; database: Database; metrics: Metrics; started: () => boolean; worker: number }): Router {
+/** Whether this request may read /metrics. */
+function mayReadMetrics(ctx: Context, token: string | undefined): boolean {
+  if (token !== undefined) {
+    const given = /^Bearer (.+)$/.exec(ctx.get('Authorization'))?.[1] ?? '';
+    const digest = (v: string) => createHash('sha256').update(v).digest();
+    return timingSafeEqual(digest(given), digest(token));
+  }
+  const peer = ctx.req.socket.remoteAddress ?? '';
+  const local = peer === '::1' || peer.startsWith('127.') || peer.startsWith('::ffff:127.');
+  return local && !ctx.get('X-Forwarded-For') && !ctx.get('Forwarded');
+}
+
+export function opsRouter({ store, database, metrics, started, worker, metricsToken }: { store: Store; database: Database; metrics: Metrics; started: () => boolean; worker: number; metricsToken?: string | undefined }): Router {
   const router = new Router();
   router.get('/healthz', (ctx) => {
     ctx.set('Cache-Control', 'no-store');
@@ -33,6 +48,12 @@ export function opsRouter({ store, database, metrics, started, worker }: { store
   });
   router.get('/metrics', async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
+    if (!mayReadMetrics(ctx, metricsToken)) {
+      ctx.status = metricsToken === undefined ? 403 : 401;
+      if (metricsToken !== undefined) ctx.set('WWW-Authenticate', 'Bearer realm="metrics"');
+      ctx.body = { error: metricsToken === undefined ? 'metrics are served to this machine only (set IDP_METRICS_TOKEN to read them from elsewhere)' : 'a bearer token is required' };
+      return;
+    }
     ctx.type = metrics.registry.contentType;
     ctx.body = await metrics.registry.metrics();
   });

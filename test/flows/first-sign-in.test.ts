@@ -12,7 +12,7 @@ const FARAH = { loginId: 'farah_aziz@students.edu.sg', password: 'Rivervale#Star
 const NEW_PASSWORD = 'Orchard-Lamp-2077';
 
 function flowIdOf(res: Response): string {
-  return /\/flow\/([A-Za-z0-9_-]{16,})\//.exec(res.text)?.[1] ?? assert.fail(`no flow in page:\n${res.text.slice(0, 800)}`);
+  return /\/flow\/([A-Za-z0-9_.-]{16,})\//.exec(res.text)?.[1] ?? assert.fail(`no flow in page:\n${res.text.slice(0, 800)}`);
 }
 
 describe('first sign-in: required actions before anything is issued', () => {

@@ -9,26 +9,13 @@ import * as oidc from 'openid-client';
 import { RedisStore } from '../../src/store/index.ts';
 import { Browser } from '../support/browser.ts';
 import { DEMO, startTestIdp, type TestIdp } from '../support/idp.ts';
-import { testClusterNodes, testRedisUrl, uniquePrefix } from '../support/redis.ts';
+import { dumpRedis, testClusterNodes, testRedisUrl, uniquePrefix } from '../support/redis.ts';
 
 const WEB = { id: 'test-web', secret: 'test-web-secret-0123456789abcdef0123456789', redirect: 'http://127.0.0.1:9/callback' };
 
-/** Every key under the prefix with its value(s), as one text per key. */
+/** Every key under the prefix with its value(s), as one text per key (and the dump does read values). */
 async function dump(store: RedisStore): Promise<string[]> {
-  // Connections of their own, without the key prefix: names are read and used as stored.
-  const masters = 'nodes' in store.client ? store.client.nodes('master') : [store.client];
-  const nodes = masters.map((m) => new Redis({ host: m.options.host, port: m.options.port }));
-  const out: string[] = [];
-  for (const node of nodes) {
-    const names = await node.call('KEYS', `${store.prefix}*`) as string[];
-    for (const name of names) {
-      const type = await node.call('TYPE', name) as string;
-      const command = { string: ['GET'], hash: ['HGETALL'], set: ['SMEMBERS'], zset: ['ZRANGE', '0', '-1'], stream: ['XRANGE', '-', '+'] }[type] ?? ['TYPE'];
-      const [verb, ...args] = command;
-      out.push(`${name} ${JSON.stringify(await node.call(verb!, name, ...args))}`);
-    }
-    node.disconnect();
-  }
+  const out = await dumpRedis(store);
   assert.ok(out.some((line) => line.includes('"payload"')), 'the dump reads values, not only names');
   return out;
 }

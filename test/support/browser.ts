@@ -1,15 +1,19 @@
 // A cookie-keeping HTTP "browser" over supertest's agent: follows redirects one by one
 // so tests can see every hop, and fills in forms from the HTML the IdP served.
+import { Agent } from 'node:http';
 import request from 'supertest';
 import type { Response } from 'supertest';
 
 export class Browser {
   readonly base: string;
   readonly agent: ReturnType<typeof request.agent>;
+  /** Connections from this source address (e.g. 127.0.0.7: another client on loopback). */
+  readonly #from: Agent | undefined;
 
-  constructor(base: string) {
+  constructor(base: string, options: { from?: string } = {}) {
     this.base = base;
     this.agent = request.agent(base);
+    this.#from = options.from ? new Agent({ localAddress: options.from, keepAlive: true }) : undefined;
   }
 
   #path(target: string): string {
@@ -18,11 +22,13 @@ export class Browser {
   }
 
   async get(target: string): Promise<Response> {
-    return this.agent.get(this.#path(target)).redirects(0);
+    const req = this.agent.get(this.#path(target)).redirects(0);
+    return this.#from ? req.agent(this.#from) : req;
   }
 
   async post(target: string, form: Record<string, string>): Promise<Response> {
-    return this.agent.post(this.#path(target)).type('form').send(form).redirects(0);
+    const req = this.agent.post(this.#path(target)).type('form').send(form).redirects(0);
+    return this.#from ? req.agent(this.#from) : req;
   }
 
   /**

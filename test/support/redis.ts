@@ -7,6 +7,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import type { RedisStore } from '../../src/store/index.ts';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -121,4 +123,23 @@ let prefixCounter = 0;
 /** A key prefix no other test (or run) uses. */
 export function uniquePrefix(): string {
   return `t${process.pid}-${Date.now().toString(36)}-${prefixCounter++}:`;
+}
+
+/** Every key under the prefix with its value(s), as one text per key. */
+export async function dumpRedis(store: RedisStore): Promise<string[]> {
+  // Connections of their own, without the key prefix: names are read and used as stored.
+  const masters = 'nodes' in store.client ? store.client.nodes('master') : [store.client];
+  const nodes = masters.map((m) => new Redis({ host: m.options.host, port: m.options.port }));
+  const out: string[] = [];
+  for (const node of nodes) {
+    const names = await node.call('KEYS', `${store.prefix}*`) as string[];
+    for (const name of names) {
+      const type = await node.call('TYPE', name) as string;
+      const command = { string: ['GET'], hash: ['HGETALL'], set: ['SMEMBERS'], zset: ['ZRANGE', '0', '-1'], stream: ['XRANGE', '-', '+'] }[type] ?? ['TYPE'];
+      const [verb, ...args] = command;
+      out.push(`${name} ${JSON.stringify(await node.call(verb!, name, ...args))}`);
+    }
+    node.disconnect();
+  }
+  return out;
 }

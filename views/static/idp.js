@@ -39,6 +39,21 @@
         if (token) body.set('_csrf', token.value);
         fetch(keepAlive, { method: 'POST', body: body, credentials: 'same-origin' }).then(function (res) {
           if (!res.ok) return;
+          // A flow that is only a sealed reference answers with its new one: forms move to it.
+          if (res.status === 200) {
+            return res.json().then(function (answer) {
+              var from = keepAlive.split('/')[2];
+              document.querySelectorAll('form[action^="/flow/' + from + '/"]').forEach(function (form) {
+                form.setAttribute('action', form.getAttribute('action').replace('/flow/' + from + '/', '/flow/' + answer.flow + '/'));
+              });
+              keepAlive = '/flow/' + answer.flow + '/keep-alive';
+              counter.setAttribute('data-keep-alive', keepAlive);
+              return res;
+            });
+          }
+          return res;
+        }).then(function (res) {
+          if (!res || !res.ok) return;
           deadline = Date.now() + idle * 1000;
           announced = {};
           if (status) status.textContent = '';
@@ -175,6 +190,11 @@
     if (form) setTimeout(function () { form.submit(); }, 600);
     var now = document.querySelector('form[data-autosubmit="now"]');
     if (now) now.submit();
+    // "Please wait" (overload, spraying alarm): the same form again, or the same page, once the wait is over.
+    var after = document.querySelector('form[data-autosubmit="after"]');
+    if (after) setTimeout(function () { after.submit(); }, Number(after.getAttribute('data-after-seconds')) * 1000);
+    var again = document.querySelector('a[data-autoload-after]');
+    if (again) setTimeout(function () { window.location.assign(again.getAttribute('href')); }, Number(again.getAttribute('data-autoload-after')) * 1000);
   }
 
   // After a refused submit: focus goes to the first field in error (not <body>), and a

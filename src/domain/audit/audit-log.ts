@@ -22,6 +22,7 @@ export type AuditType =
   | 'sessions.revoked'
   | 'logout.backchannel'
   | 'account.locked'
+  | 'security.spraying'
   | 'account.unlocked'
   | 'forgot.started'
   | 'forgot.answers.failure'

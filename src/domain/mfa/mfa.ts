@@ -242,9 +242,11 @@ export class Mfa {
   }
 
   /** Options for a sign-in with a passkey: the account's passkeys, or any (a passkey alone). */
-  async authenticationOptions(account: Account | null): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  /** `challenge` (base64url): one the caller keeps (a flow that is only a reference derives its own); random by default. */
+  async authenticationOptions(account: Account | null, challenge?: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
     return (await webauthn()).generateAuthenticationOptions({
       rpID: this.#webauthn.rpId,
+      ...(challenge === undefined ? {} : { challenge: new Uint8Array(Buffer.from(challenge, 'base64url')) }),
       allowCredentials: account ? (mfaOf(account)?.passkeys ?? []).map((p) => ({ id: p.id, transports: p.transports })) : [],
       userVerification: account === null || this.userVerificationRequired(account) ? 'required' : 'preferred',
     });

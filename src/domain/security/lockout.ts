@@ -1,9 +1,17 @@
 // Lockout and throttling, counted atomically in the store.
-// - Sign-in: consecutive wrong passwords per login ID (known or not, so that locking
-//   reveals nothing) lock it at `maxFailures` within `windowMinutes`. An attempt is
-//   counted *before* the password is checked, so parallel attempts can never get more
-//   than `maxFailures` checks. A lock lasts until unlocked (challenge questions or an
-//   administrator) or `lockMinutes`. A per-IP counter across accounts limits spraying.
+// - Sign-in: wrong passwords per login ID (known or not, so that locking reveals nothing)
+//   lock it at `maxFailures` within `windowMinutes`, with the guides' screens and Unlock
+//   path. Every attempt is *reserved* before the password is checked (INCR, given back when
+//   the password was right), so parallel attempts can never get more checks than a limit.
+// - Devices (devices.ts): a browser that signed in to the login ID before is counted on its
+//   own (one count for the login ID's known devices). Wrong passwords from unknown devices
+//   lock the login ID for unknown devices only (OWASP's advice, so that whoever knows a
+//   pupil's login ID cannot lock the pupil out: Keycloak #26172); wrong passwords from a
+//   known device lock it for everyone, as the guides do (it is the pupil's own computer).
+//   An administrator, a seed file or the CLI lock it for everyone. Unlock clears both.
+// - A per-IP budget of wrong passwords across accounts (password spraying from one
+//   address) holds back unknown devices only: a class behind one NAT keeps signing in on
+//   the devices it used before. Right passwords give their reservation back.
 // - Forgot password: wrong answer sets per login ID from one IP, per login ID from all
 //   IPs, and per IP across accounts; each refuses further tries for its window.
 import { keys, type Store } from '../../store/index.ts';
@@ -25,17 +33,30 @@ export interface AnswerLimitSettings {
   windowMinutes: number;
 }
 
-export type AttemptGate = { allowed: true } | { allowed: false; why: 'locked' | 'ip_throttled' };
+/** A reserved attempt: settle it with `failed` or `succeeded` once the password was checked. */
+export interface Attempt {
+  loginId: string;
+  ip: string;
+  /** This browser's device nonce for the login ID, when it is a known device. */
+  device?: string | undefined;
+  /** The attempt's place in its count (1: the first in the window). */
+  n: number;
+}
+
+export type AttemptGate = { allowed: true; attempt: Attempt } | { allowed: false; why: 'locked' | 'ip_throttled' };
 
 /**
- * A lock record, {login:<id>}:locked: JSON with `since` (ms) and, from version 2, `v`
- * (versions.ts). Version 1 ({since}) and later versions are read for `since`, fields this
- * release does not know are kept: a lock is only ever created (SET NX, never over an
- * existing one), deleted by an unlock, or written back verbatim by a restore.
+ * A lock record, {login:<id>}:locked: JSON with `since` (ms), from version 2 `v`
+ * (versions.ts), and `scope` 'unknown-devices' when it holds back only browsers that never
+ * signed in to the login ID (absent: everyone). Version 1 ({since}) and later versions are
+ * read for `since`, fields this release does not know are kept: a lock is only ever created
+ * (SET NX, never over an existing one), widened to everyone (compare-and-set), deleted by an
+ * unlock, or written back verbatim by a restore.
  */
 export interface LockRecord {
   v?: number;
   since: number;
+  scope?: 'unknown-devices';
 }
 
 /** When a stored lock began (any version), or null when there is none. */
@@ -45,13 +66,18 @@ export function lockSince(raw: string | null): number | null {
   return Number(lock.since);
 }
 
+/** Whether a stored lock holds back every browser, or only unknown devices. */
+export function lockScope(raw: string): 'everyone' | 'unknown-devices' {
+  return (JSON.parse(raw) as Partial<LockRecord>).scope === 'unknown-devices' ? 'unknown-devices' : 'everyone';
+}
+
 /** The version of a stored lock (absent = 1). */
 export function lockVersion(raw: string): number {
   return recordVersion(JSON.parse(raw) as { v?: unknown });
 }
 
-function newLock(since: number): string {
-  const lock: LockRecord = { v: LOCK_VERSION, since };
+function newLock(since: number, scope?: 'unknown-devices'): string {
+  const lock: LockRecord = { v: LOCK_VERSION, since, ...(scope ? { scope } : {}) };
   return JSON.stringify(lock);
 }
 
@@ -69,33 +95,68 @@ export class Lockout {
     this.#s = settings;
   }
 
+  get settings(): LockoutSettings {
+    return this.#s;
+  }
+
   async lockedSince(loginId: string): Promise<number | null> {
     return lockSince(await this.#store.get(keys.lock(loginId)));
   }
 
-  /** Called before checking a password: refuses, or counts the attempt. */
-  async beginAttempt(loginId: string, ip: string): Promise<AttemptGate> {
-    // Both reads at once (one round trip to Redis); the IP's throttle is answered first.
-    const [rawIpFailures, lockedSince] = await Promise.all([this.#store.get(keys.ipSignInFailures(ip)), this.lockedSince(loginId)]);
-    if (Number(rawIpFailures ?? 0) >= this.#s.maxFailuresPerIp) return { allowed: false, why: 'ip_throttled' };
-    if (lockedSince !== null) return { allowed: false, why: 'locked' };
-    const n = await this.#store.increment(keys.signInFailures(loginId), this.#s.windowMinutes * 60_000);
-    if (n > this.#s.maxFailures) return { allowed: false, why: 'locked' };
-    return { allowed: true };
+  /** The lock of a login ID as it stands: since when, and whom it holds back. */
+  async lockOf(loginId: string): Promise<{ since: number; scope: 'everyone' | 'unknown-devices' } | null> {
+    const raw = await this.#store.get(keys.lock(loginId));
+    return raw === null ? null : { since: Number(lockSince(raw)), scope: lockScope(raw) };
   }
 
-  /** The password was wrong. Resolves true when this failure locked the login ID. */
-  async failed(loginId: string, ip: string, known: boolean): Promise<boolean> {
-    await this.#store.increment(keys.ipSignInFailures(ip), this.#s.ipWindowMinutes * 60_000);
-    const raw = await this.#store.get(keys.signInFailures(loginId));
-    if (Number(raw ?? 0) < this.#s.maxFailures) return false;
-    const ttlMs = known ? (this.#s.lockMinutes === null ? undefined : this.#s.lockMinutes * 60_000) : UNKNOWN_LOCK_MS;
-    return this.#store.set(keys.lock(loginId), newLock(this.#clock()), { onlyIfAbsent: true, ...(ttlMs === undefined ? {} : { ttlMs }) });
+  /**
+   * Called before checking a password: refuses, or reserves the attempt in every count it
+   * belongs to (so that parallel attempts cannot exceed any of them).
+   */
+  async beginAttempt(loginId: string, ip: string, device?: string): Promise<AttemptGate> {
+    const window = this.#s.windowMinutes * 60_000;
+    const lock = await this.#store.get(keys.lock(loginId));
+    if (device) {
+      if (lock !== null && lockScope(lock) === 'everyone') return { allowed: false, why: 'locked' };
+      const n = await this.#store.increment(keys.knownDeviceFailures(loginId), window);
+      if (n > this.#s.maxFailures) return { allowed: false, why: 'locked' };
+      return { allowed: true, attempt: { loginId, ip, device, n } };
+    }
+    if (lock !== null) return { allowed: false, why: 'locked' };
+    const onIp = await this.#store.increment(keys.ipSignInFailures(ip), this.#s.ipWindowMinutes * 60_000);
+    if (onIp > this.#s.maxFailuresPerIp) return { allowed: false, why: 'ip_throttled' };
+    const n = await this.#store.increment(keys.signInFailures(loginId), window);
+    if (n > this.#s.maxFailures) {
+      await this.#giveBack(ip);
+      return { allowed: false, why: 'locked' };
+    }
+    return { allowed: true, attempt: { loginId, ip, n } };
   }
 
-  /** The password was right: the count of consecutive failures starts again. */
-  async succeeded(loginId: string): Promise<void> {
-    await this.#store.del(keys.signInFailures(loginId));
+  /** The password was wrong. Resolves true when this failure locked the login ID (for whom it locks). */
+  async failed(attempt: Attempt, known: boolean): Promise<boolean> {
+    if (attempt.n < this.#s.maxFailures) return false;
+    const now = this.#clock();
+    if (!attempt.device) {
+      const ttlMs = known ? this.#lockTtl() : UNKNOWN_LOCK_MS;
+      return this.#store.set(keys.lock(attempt.loginId), newLock(now, 'unknown-devices'), { onlyIfAbsent: true, ...(ttlMs === undefined ? {} : { ttlMs }) });
+    }
+    // The login ID's own device: locked for everyone (widening a lock for unknown devices).
+    const ttlMs = this.#lockTtl();
+    if (await this.#store.set(keys.lock(attempt.loginId), newLock(now), { onlyIfAbsent: true, ...(ttlMs === undefined ? {} : { ttlMs }) })) return true;
+    const raw = await this.#store.get(keys.lock(attempt.loginId));
+    if (raw === null || lockScope(raw) === 'everyone') return false;
+    const { scope: _scope, ...wider } = JSON.parse(raw) as LockRecord;
+    return this.#store.compareAndSet(keys.lock(attempt.loginId), raw, JSON.stringify(wider));
+  }
+
+  /** The password was right: its count starts again, and the IP gets its reservation back. */
+  async succeeded(attempt: Attempt): Promise<void> {
+    if (attempt.device) {
+      await this.#store.del(keys.knownDeviceFailures(attempt.loginId));
+      return;
+    }
+    await Promise.all([this.#store.del(keys.signInFailures(attempt.loginId)), this.#giveBack(attempt.ip)]);
   }
 
   /**
@@ -104,7 +165,7 @@ export class Lockout {
    * expiry, and fields a newer release wrote) is never written over.
    */
   async lock(loginId: string): Promise<void> {
-    const ttlMs = this.#s.lockMinutes === null ? undefined : this.#s.lockMinutes * 60_000;
+    const ttlMs = this.#lockTtl();
     await this.#store.set(keys.lock(loginId), newLock(this.#clock()), { onlyIfAbsent: true, ...(ttlMs === undefined ? {} : { ttlMs }) });
   }
 
@@ -113,8 +174,17 @@ export class Lockout {
     const wasLocked = (await this.lockedSince(loginId)) !== null;
     await this.#store.del(keys.lock(loginId));
     await this.#store.del(keys.signInFailures(loginId));
+    await this.#store.del(keys.knownDeviceFailures(loginId));
     await this.#store.del(keys.answerFailures(loginId));
     return wasLocked;
+  }
+
+  #lockTtl(): number | undefined {
+    return this.#s.lockMinutes === null ? undefined : this.#s.lockMinutes * 60_000;
+  }
+
+  async #giveBack(ip: string): Promise<void> {
+    await this.#store.increment(keys.ipSignInFailures(ip), this.#s.ipWindowMinutes * 60_000, -1);
   }
 }
 

@@ -18,6 +18,7 @@
 // starts with that account, the page shows it, a posted username is ignored, and "Not you?"
 // signs out (single logout) before anyone else can sign in.
 import type { SignInFailure } from '../../domain/accounts/authentication.ts';
+import { normaliseLoginId } from '../../domain/accounts/account.ts';
 import { AppError } from '../../domain/errors.ts';
 import { message, type Message } from '../../messages/catalogue.ts';
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
@@ -75,24 +76,32 @@ export const signIn: FlowKindSpec = {
         run: async (s, flow, input) => {
           const username = flow.accountId ? (await flowAccount(s, flow)).loginId : field(input.fields, 'username', 254).trim();
           const password = field(input.fields, 'password');
+          // Only a login ID is shown again: a password typed into Username is never kept.
+          const again = { username: normaliseLoginId(username) ? username : '' };
           if (!username || !password) {
             flow.error = message('signin.missing_fields');
-            flow.form = { username };
+            flow.form = again;
             return 'credentials';
           }
-          const result = await s.authenticator.signIn(username, password, { ...requestOf(input), client: resumeClient(flow.resume) });
+          const result = await s.authenticator.signIn(username, password, { ...requestOf(input), client: resumeClient(flow.resume) }, input.deviceOf);
+          // Held back by the spraying alarm: nothing was checked or kept; the waiting page sends the form again.
+          if (!result.ok && result.reason === 'held_back') {
+            s.onSignIn?.('held_back');
+            throw new AppError('SSPR 5141', 'unknown device held back by the spraying alarm', { retryAfterSeconds: result.retryAfterSeconds ?? 60 });
+          }
           // The metric tells the password check that locked a login ID from refusals where nothing was checked.
           s.onSignIn?.(result.ok ? 'success' : result.lockedNow ? 'locked_by_this_attempt' : result.reason);
           delete flow.challenge;
           if (!result.ok) {
             flow.error = signInMessage(result.reason);
-            flow.form = { username };
+            flow.form = again;
             return 'credentials';
           }
           if (flow.accountId && flow.accountId !== result.account.id) throw new AppError('SSPR 5102', 'flow began for another account');
           flow.accountId = result.account.id;
           flow.authenticatedAt = s.clock();
           flow.amr = ['pwd'];
+          flow.deviceLogin = result.account.loginId;
           flow.pending = [...(s.mfa.hasSecondFactor(result.account) ? (['second-factor'] as const) : []), ...s.credentials.requiredActions(result.account)];
           return 'next';
         },
@@ -104,8 +113,9 @@ export const signIn: FlowKindSpec = {
       const account = flow.accountId ? await flowAccount(s, flow) : null;
       const reauthAs = account?.loginId ?? null;
       // "Sign in with a passkey": any passkey (discoverable), or the re-authenticating account's.
-      const options = !account || s.mfa.hasSecondFactor(account) ? await s.mfa.authenticationOptions(account) : null;
-      if (options) {
+      // A flow that is only a reference has a challenge derived from it (nothing is stored for a page view).
+      const options = !account || s.mfa.hasSecondFactor(account) ? await s.mfa.authenticationOptions(account, flow.token === undefined ? undefined : flow.challenge) : null;
+      if (options && flow.token === undefined) {
         flow.challenge = options.challenge;
         await s.flows.save(flow);
       }
