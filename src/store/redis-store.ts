@@ -41,6 +41,7 @@ redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1`;
 
 /** Replies that mean "this node cannot serve writes now" (failover, loading, cluster down), not a bug of ours. */
+const READY_PROBE = 'r'.repeat(4096);
 const UNAVAILABLE_REPLY = /^(OOM|READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|MOVED|ASK)\b/;
 
 function hostPort(entry: string): { host: string; port: number } {
@@ -341,10 +342,12 @@ export class RedisStore implements Store {
         const online = info.match(/^slave\d+:.*state=online/gm)?.length ?? 0;
         if (online < this.waitReplicas) throw new StoreUnavailableError(`${where} has ${online} of ${this.waitReplicas} replicas online`);
       }));
-      // A write, as a sign-in would make: a master out of memory under noeviction (OOM) or
-      // read-only refuses it, and then nobody can sign in.
+      // A write the size of what one sign-in writes (session, flow, participants: about 4 KB):
+      // a master out of memory under noeviction (OOM) or read-only refuses it, and then nobody
+      // can sign in. (Redis counts the request itself: a tiny write can still pass when a
+      // sign-in's would not.)
       try {
-        await this.client.set(`ready:{${process.pid}}`, '1', 'PX', 10_000);
+        await this.client.set(`ready:{${process.pid}}`, READY_PROBE, 'PX', 10_000);
       } catch (err) {
         throw new StoreUnavailableError(`Redis refuses writes: ${(err as Error).message}`);
       }

@@ -1,0 +1,107 @@
+// A flood of strangers against a small Redis: 60,000 cookie-less GET /flow/start (each a
+// sign-in page anyone can ask for) and a stream of wrong passwords leave a bounded number
+// of keys, and a real pupil then signs in. Readiness tells a Redis that refuses writes
+// (out of memory under noeviction) from one that takes them.
+import assert from 'node:assert/strict';
+import { Agent, request } from 'node:http';
+import { Redis } from 'ioredis';
+import { RedisStore } from '../../src/store/index.ts';
+import { Browser } from '../support/browser.ts';
+import { DEMO, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { OwnedRedis, uniquePrefix } from '../support/redis.ts';
+import { SignInClient } from './support.ts';
+
+/** `total` GETs of `path`, `parallel` at a time, without cookies; resolves the status counts. */
+async function flood(base: string, path: string, total: number, parallel: number, headers: Record<string, string> = {}): Promise<Record<number, number>> {
+  const agent = new Agent({ keepAlive: true, maxSockets: parallel });
+  const url = new URL(path, base);
+  const statuses: Record<number, number> = {};
+  let sent = 0;
+  const one = () => new Promise<void>((resolve, reject) => {
+    const req = request(url, { agent, method: 'GET', headers }, (res) => {
+      statuses[res.statusCode!] = (statuses[res.statusCode!] ?? 0) + 1;
+      res.resume();
+      res.on('end', resolve);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  await Promise.all(Array.from({ length: parallel }, async () => {
+    while (sent < total) {
+      sent++;
+      await one();
+    }
+  }));
+  agent.destroy();
+  return statuses;
+}
+
+describe('a flood of strangers leaves no state behind', function () {
+  this.timeout(240_000);
+  let redis: OwnedRedis;
+  let direct: Redis;
+  let t: TestIdp;
+
+  before(async () => {
+    redis = await OwnedRedis.start(['--maxmemory', '24mb', '--maxmemory-policy', 'noeviction']);
+    direct = new Redis(redis.url);
+    const store = new RedisStore({ url: redis.url, keyPrefix: uniquePrefix() });
+    await store.ready();
+    t = await startTestIdp({ store });
+  });
+  after(async () => {
+    direct?.disconnect();
+    await t?.close();
+    await redis?.destroy();
+  });
+
+  it('60,000 anonymous GET /flow/start (and 2,000 sign-in pages) against a 24 MB Redis: no key added; then a real sign-in works', async () => {
+    const before = await direct.dbsize();
+    const began = Date.now();
+    const starts = await flood(t.url, '/flow/start', 60_000, 32);
+    assert.deepEqual(starts, { 303: 60_000 });
+    // Following one redirect: the page itself (its flow is only a sealed reference).
+    const page = await new Browser(t.url).get('/flow/start');
+    const cookie = (page.headers['set-cookie'] as unknown as string[]).map((c) => c.split(';')[0]).join('; ');
+    const pages = await flood(t.url, page.headers.location!, 2_000, 16, { cookie });
+    assert.deepEqual(pages, { 200: 2_000 });
+    const after = await direct.dbsize();
+    console.log(`      flood: 62,000 anonymous requests in ${((Date.now() - began) / 1000).toFixed(1)} s; keys ${before} -> ${after}; used memory ${(await direct.info('memory')).match(/used_memory_human:(\S+)/)![1]}`);
+    assert.ok(after - before <= 1, `keys before ${before}, after ${after}`);
+    const b = new Browser(t.url);
+    const signedIn = await b.signIn((await b.open('/portal')).res, DEMO.student.loginId, DEMO.student.password);
+    assert.match(signedIn.res.text, /Sign out/);
+  });
+
+  it('wrong passwords with made-up login IDs from one address add at most the per-IP budget of keys', async () => {
+    const before = await direct.dbsize();
+    const attacker = new SignInClient(t.url, '127.0.0.50');
+    for (let i = 0; i < 400; i++) await attacker.attempt(`made.up.${i}@students.edu.sg`, 'Guess-1234');
+    const added = (await direct.dbsize()) - before;
+    // One failure counter per login ID tried before the address's budget (100) ran out, the budget itself, the spraying counters.
+    assert.ok(added <= 100 + 10, `${added} keys for 400 attempts`);
+    console.log(`      400 wrong passwords on made-up login IDs from one address: ${added} keys`);
+  });
+
+  it('/readyz is 503 while Redis refuses writes (out of memory), and 200 again once it takes them', async () => {
+    const first = await new Browser(t.url).get('/readyz');
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    // Filled with small values, as sessions and flows would fill it (a big one is refused before memory runs out).
+    const junk = 'x'.repeat(4096);
+    let i = 0;
+    try {
+      for (; i < 20_000; i++) await direct.set(`junk:${i}`, junk);
+      assert.fail('24 MB should be full after 80 MB');
+    } catch (err) {
+      assert.match((err as Error).message, /OOM/);
+    }
+    const ready = await new Browser(t.url).get('/readyz');
+    assert.equal(ready.status, 503);
+    assert.match(JSON.stringify(ready.body), /refuses writes.*OOM/);
+    const signIn = new Browser(t.url);
+    const refused = await signIn.open('/portal');
+    assert.ok(refused.res.status < 500 || /SSPR 5019/.test(refused.res.text), 'a page that says so, not a crash');
+    for (let k = 0; k < i; k += 1000) await direct.del(...Array.from({ length: Math.min(1000, i - k) }, (_, n) => `junk:${k + n}`));
+    assert.equal((await new Browser(t.url).get('/readyz')).status, 200);
+  });
+});
