@@ -15,7 +15,7 @@ import { RedisStore } from '../src/store/index.ts';
 import { sameDatabase } from '../test/support/database.ts';
 import { authnRequestXml, redirectQuery } from '../test/support/saml-messages.ts';
 import { Agent, form } from './lib/http.ts';
-import { startBenchIdp, USERS } from './lib/idp.ts';
+import { fillAccounts, startBenchIdp, USERS } from './lib/idp.ts';
 import { signInOnce } from './sign-in.ts';
 import { percentile, report, round } from './lib/stats.ts';
 
@@ -52,22 +52,6 @@ async function activeSession(idpUrl: string, loginId: string): Promise<void> {
   if (!saml.text.includes('SAMLResponse')) throw new Error('no SAML response');
 }
 
-async function fill(directory: Directory, from: number, to: number, passwordHash: string): Promise<void> {
-  let next = from;
-  await Promise.all(Array.from({ length: 256 }, async () => {
-    while (next < to) {
-      const i = next++;
-      await directory.create({
-        loginId: `filler_${i}@students.edu.sg`, displayName: `Filler ${i}`, givenName: 'Filler', familyName: String(i),
-        school: { code: `S${i % 300}`, name: `School ${i % 300}` }, level: 'S2', roles: ['student'], status: 'active',
-        // Questions set and a permanent password: no required action stands between them and a sign-in.
-        passwordHash, mustChangePassword: false, passwordChangedAt: Date.now(), passwordHistory: [],
-        questions: ['What is your favourite food?', 'What is your favourite animal?', 'What is your favourite colour?'].map((question) => ({ question, answerHash: passwordHash })),
-      });
-    }
-  }));
-}
-
 async function signInLatencies(idpUrl: string): Promise<{ p50ms: number; p99ms: number; samples: number }> {
   // A few unmeasured sign-ins first: what ran before (creating sessions, filling the
   // directory) must not be what is measured.
@@ -91,7 +75,7 @@ async function main() {
   try {
     const hash = await argon2.hash(FILLER_PASSWORD, { ...settings.argon2, algorithm: 2 as argon2.Algorithm });
     // 1,000 accounts in all (the demo ones included), then the session memory.
-    await fill(directory, 0, 1000 - 8, hash);
+    await fillAccounts(directory, 0, 1000 - 8, hash);
     const before = { memory: usedMemory(redis.port), keys: dbsize(redis.port), audit: auditBytes(redis.port) };
     let next = 0;
     await Promise.all(Array.from({ length: 4 }, async () => {
@@ -110,7 +94,7 @@ async function main() {
     const directoryBytes = async () => Number((await db.database.query<{ b: string }>(`select (pg_total_relation_size('accounts') + pg_total_relation_size('account_name_parts') + pg_total_relation_size('passkeys'))::text as b`))[0]!.b);
     const bytesBeforeFill = await directoryBytes();
     const redisBeforeFill = usedMemory(redis.port);
-    await fill(directory, 1000, ACCOUNTS, hash);
+    await fillAccounts(directory, 1000, ACCOUNTS, hash);
     const fillSeconds = (performance.now() - t0) / 1000;
     const bytesPerAccount = Math.round((await directoryBytes() - bytesBeforeFill) / (ACCOUNTS - 1000));
     const redisBytesPerAccount = Math.round((usedMemory(redis.port) - redisBeforeFill) / (ACCOUNTS - 1000));

@@ -23,7 +23,7 @@ export class Agent {
     }
   }
 
-  async request(target: string, init: { method?: string; form?: Record<string, string> } = {}): Promise<{ url: string; status: number; location?: string; text: string }> {
+  async request(target: string, init: { method?: string; form?: Record<string, string> } = {}): Promise<{ url: string; status: number; location?: string; retryAfter?: string; text: string }> {
     const url = new URL(target);
     const headers: Record<string, string> = { cookie: this.#cookieHeader(url) };
     let body: string | undefined;
@@ -36,7 +36,8 @@ export class Agent {
     this.#store(url, res);
     const text = await res.text();
     const location = res.headers.get('location');
-    return { url: url.toString(), status: res.status, ...(location ? { location: new URL(location, url).toString() } : {}), text };
+    const retryAfter = res.headers.get('retry-after');
+    return { url: url.toString(), status: res.status, ...(location ? { location: new URL(location, url).toString() } : {}), ...(retryAfter ? { retryAfter } : {}), text };
   }
 
   /** Follows redirects while they stay on `origin`; returns the last response. */

@@ -10,6 +10,7 @@ import { Agent, form } from './http.ts';
 import { startIdpProcess, type IdpProcess } from '../../test/support/process.ts';
 import { OwnedRedis } from '../../test/support/redis.ts';
 import { newSchema } from '../../test/support/database.ts';
+import type { Directory } from '../../src/domain/accounts/directory.ts';
 
 export const USERS = [
   ['allen_tan@students.edu.sg', 'Sunflower-Kite-42'],
@@ -65,4 +66,24 @@ export async function signedInBrowsers(idpUrl: string, count: number, user: read
     agents.push(agent);
   }
   return agents;
+}
+
+/**
+ * Accounts filler_<from>…filler_<to - 1>@students.edu.sg in `directory`, all with the same
+ * password hash and answers (questions set, permanent password: nothing stands between them
+ * and a sign-in), 300 schools.
+ */
+export async function fillAccounts(directory: Directory, from: number, to: number, passwordHash: string): Promise<void> {
+  let next = from;
+  await Promise.all(Array.from({ length: 256 }, async () => {
+    while (next < to) {
+      const i = next++;
+      await directory.create({
+        loginId: `filler_${i}@students.edu.sg`, displayName: `Filler ${i}`, givenName: 'Filler', familyName: String(i),
+        school: { code: `S${i % 300}`, name: `School ${i % 300}` }, level: 'S2', roles: ['student'], status: 'active',
+        passwordHash, mustChangePassword: false, passwordChangedAt: Date.now(), passwordHistory: [],
+        questions: ['What is your favourite food?', 'What is your favourite animal?', 'What is your favourite colour?'].map((question) => ({ question, answerHash: passwordHash })),
+      });
+    }
+  }));
 }

@@ -240,6 +240,7 @@ export const en = {
   'admin.fact.password_changed': 'Password changed',
   'admin.fact.last_sign_in': 'Last sign-in',
   'admin.locked_since': 'Yes, since {when}',
+  'admin.locked_since_new_devices': "Yes, since {when}, for devices the student never signed in on (too many wrong passwords from elsewhere; the student's own devices still sign in)",
   'admin.no': 'No',
   'admin.set': 'Set',
   'admin.not_set': 'Not set',

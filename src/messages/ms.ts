@@ -229,6 +229,7 @@ export const ms = {
   'admin.fact.password_changed': 'Kata laluan ditukar',
   'admin.fact.last_sign_in': 'Log masuk terakhir',
   'admin.locked_since': 'Ya, sejak {when}',
+  'admin.locked_since_new_devices': 'Ya, sejak {when}, bagi peranti yang belum pernah digunakan pelajar untuk log masuk (terlalu banyak kata laluan salah dari tempat lain; peranti pelajar sendiri masih boleh log masuk)',
   'admin.no': 'Tidak',
   'admin.set': 'Sudah ditetapkan',
   'admin.not_set': 'Belum ditetapkan',

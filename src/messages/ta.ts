@@ -229,6 +229,7 @@ export const ta = {
   'admin.fact.password_changed': 'கடவுச்சொல் மாற்றப்பட்டது',
   'admin.fact.last_sign_in': 'கடைசி உள்நுழைவு',
   'admin.locked_since': 'ஆம், {when} முதல்',
+  'admin.locked_since_new_devices': 'ஆம், {when} முதல், மாணவர் இதுவரை உள்நுழையாத சாதனங்களுக்கு மட்டும் (வேறு இடத்திலிருந்து பலமுறை தவறான கடவுச்சொற்கள்; மாணவரின் சொந்தச் சாதனங்களில் இன்னும் உள்நுழையலாம்)',
   'admin.no': 'இல்லை',
   'admin.set': 'அமைக்கப்பட்டது',
   'admin.not_set': 'அமைக்கப்படவில்லை',

@@ -229,6 +229,7 @@ export const zh = {
   'admin.fact.password_changed': '密码更改时间',
   'admin.fact.last_sign_in': '最近登录',
   'admin.locked_since': '是，自 {when} 起',
+  'admin.locked_since_new_devices': '是，自 {when} 起，仅限学生从未登录过的设备（其他地方输错密码太多次；学生自己的设备仍然可以登录）',
   'admin.no': '否',
   'admin.set': '已设置',
   'admin.not_set': '未设置',

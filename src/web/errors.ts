@@ -21,8 +21,14 @@ function wantsJson(ctx: Context): boolean {
   return ctx.accepts('html', 'json') === 'json';
 }
 
-/** Fields a waiting page may send again: the sign-in form's (nothing else is kept in the page). */
-const REPOSTED = ['username', 'password', '_csrf'] as const;
+/**
+ * The fields a waiting page sends again: the form as it was posted (string fields only, at
+ * most 32 of at most 4 KB each), back to the browser that typed them, in a no-store page.
+ */
+function repostedFields(body: Record<string, unknown> | undefined): Array<[string, string]> {
+  if (!body) return [];
+  return Object.entries(body).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1].length <= 4096).slice(0, 32);
+}
 
 export async function renderAppError(ctx: Context, error: AppError, render: Render): Promise<void> {
   const reference = ctx.state.requestId as string;
@@ -31,7 +37,7 @@ export async function renderAppError(ctx: Context, error: AppError, render: Rend
     if (!wantsJson(ctx)) {
       // Nothing was done: the page sends the same form again by itself (POST), or loads the same page again (GET).
       const body = (ctx.request as { body?: unknown }).body as Record<string, unknown> | undefined;
-      const fields = ctx.method === 'POST' && body ? REPOSTED.flatMap((name) => (typeof body[name] === 'string' ? [[name, body[name] as string]] : [])) : [];
+      const fields = ctx.method === 'POST' ? repostedFields(body) : [];
       await render(ctx, 'wait', { code: error.code, message: { id: error.messageId, params: error.params }, reference, seconds: error.retryAfterSeconds, repost: ctx.method === 'POST' ? { action: ctx.path, fields } : null, again: ctx.method === 'GET' ? ctx.originalUrl : null }, error.status);
       return;
     }

@@ -83,7 +83,7 @@ export function returnPathOf(ctx: Context): string {
     return '/portal';
   }
   if (/^\/(portal|admin)(\/|$)/.test(target.pathname)) return safeReturn(target.pathname + target.search);
-  if (/^\/(flow|interaction)\/[A-Za-z0-9_-]+$/.test(target.pathname)) return safeReturn(target.pathname);
+  if (/^\/(flow|interaction)\/[A-Za-z0-9_.-]+$/.test(target.pathname)) return safeReturn(target.pathname);
   return '/portal';
 }
 

@@ -137,6 +137,11 @@ export class Credentials {
     return this.#lockout.lockedSince(account.loginId);
   }
 
+  /** The account's lock: since when, and whether it holds back every device or only those it never signed in on. */
+  lockOf(account: Account): Promise<{ since: number; scope: 'everyone' | 'unknown-devices' } | null> {
+    return this.#lockout.lockOf(account.loginId);
+  }
+
   async setQuestions(accountId: string, answers: ChallengeAnswer[], ctx: ChangeContext): Promise<Account> {
     const updated = await this.#directory.update(accountId, (a) => ({ ...a, questions: answers }));
     if (!updated) throw new Error(`account ${accountId} vanished`);

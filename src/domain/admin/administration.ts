@@ -27,6 +27,8 @@ export function inScope(scope: AdminScope, target: Pick<Account, 'school'>): boo
 export interface AccountState {
   account: Account;
   lockedSince: number | null;
+  /** Whom the lock holds back: every device, or only devices that never signed in to the account (wrong passwords from elsewhere). */
+  lockScope: 'everyone' | 'unknown-devices' | null;
   questionsSet: boolean;
   temporaryPassword: boolean;
   recentEvents: StoredAuditEvent[];
@@ -106,9 +108,11 @@ export class Administration {
 
   async state(scope: AdminScope, accountId: string): Promise<AccountState> {
     const account = await this.target(scope, accountId);
+    const lock = await this.#credentials.lockOf(account);
     return {
       account,
-      lockedSince: await this.#credentials.lockedSince(account),
+      lockedSince: lock?.since ?? null,
+      lockScope: lock?.scope ?? null,
       questionsSet: account.questions.length > 0,
       temporaryPassword: account.mustChangePassword,
       recentEvents: await this.#audit.recent(20, (e) => e.accountId === account.id),
