@@ -76,8 +76,14 @@ async function sso(idpUrl: string, agent: Agent): Promise<void> {
 
 async function refreshToken(idpUrl: string, agent: Agent): Promise<string> {
   const auth = `${idpUrl}/oidc/auth?${new URLSearchParams({ client_id: CLIENT.id, redirect_uri: CLIENT.redirect, response_type: 'code', scope: 'openid offline_access', prompt: 'consent', state: 's' })}`;
-  const last = await agent.follow(await agent.request(auth), idpUrl);
-  const code = new URL(last.location!).searchParams.get('code')!;
+  let last = await agent.follow(await agent.request(auth), idpUrl);
+  if (last.status === 200) {
+    // Asked to sign in again (prompt=consent for offline_access), as bench/token.ts does.
+    const f = form(last.text, '/sign-in');
+    last = await agent.follow(await agent.request(new URL(f.action, idpUrl).toString(), { form: { ...f.fields, username: USERS[2][0], password: USERS[2][1] } }), idpUrl);
+  }
+  if (!last.location?.includes('code=')) throw new Error(`no code for a refresh token: ${last.status} ${last.text.slice(0, 200)}`);
+  const code = new URL(last.location).searchParams.get('code')!;
   const token = await fetch(`${idpUrl}/oidc/token`, { method: 'POST', headers: { authorization: basic(), 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: CLIENT.redirect }) }).then((r) => r.json() as Promise<{ refresh_token?: string }>);
   if (!token.refresh_token) throw new Error('no refresh token');
   return token.refresh_token;
@@ -110,7 +116,8 @@ async function main() {
     // Background: live sessions and refresh chains, each at a steady pace.
     const signedIn = await signedInBrowsers(idpUrl, 8, USERS[1]);
     const refreshAgent = (await signedInBrowsers(idpUrl, 1, USERS[2]))[0]!;
-    const chains = await Promise.all(Array.from({ length: 4 }, () => refreshToken(idpUrl, refreshAgent)));
+    const chains: string[] = [];
+    for (let i = 0; i < 4; i++) chains.push(await refreshToken(idpUrl, refreshAgent));
     const ssoMs: number[] = [];
     const refreshMs: number[] = [];
     const background: string[] = [];

@@ -82,10 +82,24 @@ export class Admission {
     }
   }
 
+  /**
+   * Told to come back after the time the IdP needs for those ahead: the queue, and everyone
+   * refused in the last 15 s (each will come back). As the storm grows the wait grows with
+   * it, so the waiting pages do not return faster than they can be served (each return
+   * that is refused again costs a request); spread by up to a quarter so that they do not
+   * all return at once.
+   */
   #refuse(): Overloaded {
     this.refused++;
-    // The time the queue takes to clear, spread so that the waiting pages do not return together.
-    const clearS = ((this.#waiting.length + this.settings.concurrency) * this.#meanMs) / this.settings.concurrency / 1000;
-    return new Overloaded(Math.min(30, Math.max(2, Math.ceil(clearS)) + Math.floor(Math.random() * 4)));
+    const now = performance.now();
+    this.#refusals.push(now);
+    while (this.#refusals.length > 0 && this.#refusals[0]! < now - 15_000) this.#refusals.shift();
+    const ahead = this.#waiting.length + this.settings.concurrency + this.#refusals.length;
+    const clearS = (ahead * this.#meanMs) / this.settings.concurrency / 1000;
+    const seconds = Math.min(120, Math.max(2, Math.ceil(clearS)));
+    return new Overloaded(seconds + Math.floor(Math.random() * (seconds / 4 + 1)));
   }
+
+  /** When the recent refusals were (performance.now()), oldest first, the last 15 s. */
+  readonly #refusals: number[] = [];
 }
