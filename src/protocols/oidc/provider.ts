@@ -263,7 +263,9 @@ export function createProvider(deps: OidcDeps): Provider {
       IdToken: settings.oidc.idTokenSeconds,
       RefreshToken: Math.round(settings.oidc.refreshTokenDays * 86400),
       Grant: Math.round(settings.oidc.refreshTokenDays * 86400),
-      Interaction: 3600,
+      // As long as a sign-in flow may last (flow.maxMinutes) and 5 minutes more: a stranger's
+      // /oidc/auth costs the store one record for that long, no more.
+      Interaction: settings.flow.maxMinutes * 60 + 300,
       // oidc-provider's session never outlives the SSO session's maximum age, and the
       // sso_session check above ends it earlier when the SSO session ends.
       Session: Math.round(settings.sso.absoluteHours * 3600),

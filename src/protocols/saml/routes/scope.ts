@@ -63,7 +63,7 @@ export interface SamlScope {
 export function samlScope(deps: SamlDeps): SamlScope {
   return {
     deps,
-    pendingSignIns: new PendingSignIns(deps.store, deps.settings.flow.idleSeconds * 1000 + 3_600_000),
+    pendingSignIns: new PendingSignIns(deps.store, (deps.settings.flow.maxMinutes + 5) * 60_000),
     secure: deps.settings.server.publicUrl.startsWith('https:'),
   };
 }
