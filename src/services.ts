@@ -98,7 +98,7 @@ export function createServices(settings: Settings, store: Store, database: Datab
   const answerLimiter = new AnswerLimiter(store, settings.forgotPassword);
   const spraying = new Spraying(store, clock, settings.spraying, async (scope, rate, threshold) => {
     hooks.onSprayingAlarm?.(scope);
-    await audit.record({ type: 'security.spraying', actor: 'idp', reason: `${scope === 'all' ? 'all schools' : `school ${scope}`}: ${rate} accounts failed in a minute from unknown devices (alarm at ${threshold}); unknown devices held to ${settings.spraying.budgetPerMinute} password checks a minute for ${settings.spraying.holdMinutes} min` });
+    await audit.record({ type: 'security.spraying', actor: 'idp', reason: `${scope === 'all' ? 'all schools' : scope === 'unknown-ids' ? 'login IDs that are no account\'s' : `school ${scope}`}: ${rate} accounts failed in a minute from unknown devices (alarm at ${threshold}); unknown devices held to ${settings.spraying.budgetPerMinute} password checks a minute for ${settings.spraying.holdMinutes} min` });
   });
   const authenticator = new Authenticator(directory, hasher, audit, clock, lockout, spraying);
   const sso = new SsoSessions(store, clock, settings.sso.idleMinutes * 60_000, settings.sso.absoluteHours * 3_600_000);

@@ -45,6 +45,12 @@ export const settingsSchema = z.strictObject({
     host: z.string().min(1),
     publicUrl: url,
     trustProxy: z.boolean(),
+    /**
+     * Reverse proxies in front of the IdP that append to X-Forwarded-For (with trustProxy): the
+     * client's address is the one the farthest of them saw (that many entries from the right).
+     * Entries further left were written by the client and are never believed.
+     */
+    proxyHops: z.coerce.number().int().min(1).max(10).default(1),
     /** Time a client has to send the request headers (slowloris). */
     headersTimeoutMs: z.coerce.number().int().min(1000).default(10_000),
     /** Time a client has to send the whole request. */
@@ -247,6 +253,7 @@ export const ENVIRONMENT: ReadonlyArray<{ env: string; key: string; parse?: EnvP
   { env: 'IDP_PUBLIC_URL', key: 'server.publicUrl' },
   { env: 'IDP_SAML_SCOPE', key: 'saml.scope' },
   { env: 'IDP_TRUST_PROXY', key: 'server.trustProxy', parse: asBool },
+  { env: 'IDP_PROXY_HOPS', key: 'server.proxyHops' },
   { env: 'IDP_METRICS_TOKEN', key: 'server.metricsToken' },
   { env: 'REDIS_URL', key: 'redis.url' },
   { env: 'REDIS_CLUSTER_NODES', key: 'redis.clusterNodes', parse: asList },

@@ -103,7 +103,7 @@ export function createIdp(deps: IdpDeps): Idp {
     // The deployment's long-lived secret (keys/decoy-key.json, never rotated): second-factor
     // secrets are sealed under a key derived from it for this purpose alone.
     sealSecret: deps.keyMaterial.decoyKey,
-    onSprayingAlarm: (scope) => metrics.sprayingAlarms.inc({ scope: scope === 'all' ? 'all' : 'school' }),
+    onSprayingAlarm: (scope) => metrics.sprayingAlarms.inc({ scope: scope === 'all' || scope === 'unknown-ids' ? scope : 'school' }),
   });
   const { directory, hasher, audit, answerLimiter, authenticator, sso, gate, policies, credentials } = services;
   const flows = new Flows(store, clock, settings.flow.idleSeconds * 1000, settings.flow.maxMinutes * 60_000, decoyKey);
@@ -244,7 +244,8 @@ export function createIdp(deps: IdpDeps): Idp {
     audit, logger, nameOf,
   });
 
-  const app = new Koa({ proxy: settings.server.trustProxy, keys: new CookieSigner(keys.cookieKeys) as unknown as string[] });
+  // Behind proxies: the client's address is the entry the farthest proxy appended (never one the client wrote).
+  const app = new Koa({ proxy: settings.server.trustProxy, maxIpsCount: settings.server.proxyHops, keys: new CookieSigner(keys.cookieKeys) as unknown as string[] });
 
   app.use(requestLog(logger, metrics));
   app.use(securityHeaders(deps.relyingParties, serviceProviders, secure));

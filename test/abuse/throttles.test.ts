@@ -18,7 +18,8 @@ describe('guessing passwords: counted before they are checked, held back across 
     let t: TestIdp;
     let pupils: string[];
     before(async () => {
-      t = await startTestIdp({ overrides: { lockout: { maxFailures: 5, windowMinutes: 15, lockMinutes: null, maxFailuresPerIp: 20, ipWindowMinutes: 15 }, spraying: QUIET_SPRAYING } });
+      // Admission lets all 40 wait (this is about the address's count, not overload).
+      t = await startTestIdp({ overrides: { lockout: { maxFailures: 5, windowMinutes: 15, lockMinutes: null, maxFailuresPerIp: 20, ipWindowMinutes: 15 }, spraying: QUIET_SPRAYING, admission: { concurrency: 0, queue: 100, maxWaitSeconds: 20 } } });
       pupils = await seedPupils(t, 40);
     });
     after(async () => t?.close());
@@ -59,7 +60,7 @@ describe('guessing passwords: counted before they are checked, held back across 
             const r = await a.attempt(pupils[k]!, `Summer2026-${guess}`);
             if (r.result === 'held') {
               held++;
-              assert.ok(r.retryAfter! >= 1 && r.retryAfter! <= 70, `Retry-After ${r.retryAfter}`);
+              assert.ok(r.retryAfter! >= 1 && r.retryAfter! <= 106, `Retry-After ${r.retryAfter}`);
               assert.match(r.text, /held back for a moment/);
               assert.match(r.text, /data-autosubmit="after"/, 'the page sends the form again by itself');
             }
@@ -84,7 +85,7 @@ describe('guessing passwords: counted before they are checked, held back across 
     it('while the alarm is on, a pupil on a device that signed in before is not held back', async () => {
       const pupil = new SignInClient(t.url, '127.0.0.11');
       // Signed in on this device earlier (before the attack): the alarm ends for the test, then comes back.
-      await t.store.del(keys.sprayAlarm('all'));
+      for (const scope of ['all', 'school:ABUSE1', 'school:ABUSE2']) await t.store.del(keys.sprayAlarm(scope));
       assert.equal((await pupil.attempt(settled[0]!, PUPIL_PASSWORD)).result, 'in');
       await t.store.set(keys.sprayAlarm('all'), '{}', { ttlMs: 60_000 });
       await t.store.set(keys.sprayAdmitted('all', String(Math.floor(Date.now() / 60_000))), '1000', { ttlMs: 60_000 });
@@ -93,6 +94,37 @@ describe('guessing passwords: counted before they are checked, held back across 
       const again = new SignInClient(t.url, '127.0.0.11');
       again.browser.agent.jar.setCookies(pupil.browser.agent.jar.getCookies({ domain: '127.0.0.1', path: '/', secure: false, script: false }).toValueString().split('; ').filter((c: string) => c.startsWith('idp_device=')));
       assert.equal((await again.attempt(settled[0]!, PUPIL_PASSWORD)).result, 'in', 'the known device goes in');
+    });
+  });
+
+  describe('the alarm cannot be turned against the pupils', () => {
+    let t: TestIdp;
+    let pupils: string[];
+    before(async () => {
+      t = await startTestIdp();
+      pupils = await seedPupils(t, 60, 'target', true);
+    });
+    after(async () => t?.close());
+
+    it('made-up login IDs raise an alarm of their own: a pupil on a new device still signs in', async () => {
+      const attacker = new SignInClient(t.url, '127.0.0.60');
+      for (let i = 0; i < 60; i++) await attacker.attempt(`nobody.${i}@students.edu.sg`, 'Guess-1234');
+      const alarms = await t.idp.audit.recent(5, (e) => e.type === 'security.spraying');
+      assert.equal(alarms.length, 1);
+      assert.match(alarms[0]!.reason!, /login IDs that are no account's/);
+      assert.equal((await new SignInClient(t.url, '127.0.0.61').attempt(pupils[0]!, PUPIL_PASSWORD)).result, 'in', 'not held back');
+    });
+
+    it('one address cannot take the whole budget: while it sprays, a pupil at another address on a new device signs in', async () => {
+      const attacker = new SignInClient(t.url, '127.0.0.62');
+      const before = await passwordsChecked(t);
+      let held = 0;
+      for (let i = 1; i < 60; i++) if ((await attacker.attempt(pupils[i]!, 'Guess-5678')).result === 'held') held++;
+      const checked = (await passwordsChecked(t)) - before;
+      assert.ok(held > 0, 'the alarm of all schools went on and held the attacker back');
+      // Before the alarm: the floor (30); after it, one address gets a fifth of the 20 a minute (and the minute may turn once).
+      assert.ok(checked <= 30 + 2 * 4 + 1, `${checked} checked for the attacker`);
+      assert.equal((await new SignInClient(t.url, '127.0.0.63').attempt(pupils[59]!, PUPIL_PASSWORD)).result, 'in', 'the rest of the budget is there for others');
     });
   });
 

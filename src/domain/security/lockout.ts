@@ -159,6 +159,16 @@ export class Lockout {
     await Promise.all([this.#store.del(keys.signInFailures(attempt.loginId)), this.#giveBack(attempt.ip)]);
   }
 
+  /** The attempt did not happen after all (held back before its password was checked): every reservation is given back. */
+  async cancel(attempt: Attempt): Promise<void> {
+    const window = this.#s.windowMinutes * 60_000;
+    if (attempt.device) {
+      await this.#store.increment(keys.knownDeviceFailures(attempt.loginId), window, -1);
+      return;
+    }
+    await Promise.all([this.#store.increment(keys.signInFailures(attempt.loginId), window, -1), this.#giveBack(attempt.ip)]);
+  }
+
   /**
    * Locks a known login ID as too many wrong passwords would (seed files and the CLI set up
    * test accounts so). A login ID already locked stays as it is: its lock (its `since`, its

@@ -8,10 +8,15 @@
 // - The alarm of a scope goes on when its rate passes max(floor, factor × its average per
 //   minute over the previous hour), and stays on for `holdMinutes` after the last time it did.
 //   It is audited (security.spraying) and counted in metrics when it goes on.
+// - Failures against login IDs that do not exist count in a scope of their own: made-up
+//   login IDs (which cannot succeed) never raise the alarm for real pupils.
 // - While the alarm of the whole IdP or of the account's school is on, unknown devices get
 //   at most `budgetPerMinute` password checks a minute in that scope, all addresses
-//   together; the rest are held back with a time to retry (the page waits and sends again
-//   by itself). Known devices (devices.ts) are never held back.
+//   together, and one address at most a fifth of them (so that one attacker cannot take
+//   it all); the rest are held back with a time to retry, spread over the next minute (the
+//   page waits and sends again by itself). Only attempts that passed the lockout and the
+//   address's budget take a place (nothing is spent on attempts refused anyway). Known
+//   devices (devices.ts) are never held back.
 import { keys, type Store } from '../../store/index.ts';
 import type { Clock } from '../clock.ts';
 
@@ -32,6 +37,13 @@ export type Admission = { admitted: true } | { admitted: false; retryAfterSecond
 
 /** The scope of the whole IdP; a school's is its code. */
 export const ALL = 'all';
+/** The scope of login IDs that are no account's. */
+export const UNKNOWN = 'unknown-ids';
+
+/** The scopes an attempt on an account of `school` belongs to (undefined: no such account). */
+function scopesOf(school: string | undefined): string[] {
+  return school === undefined ? [UNKNOWN] : [ALL, schoolScope(school)];
+}
 
 export class Spraying {
   readonly #store: Store;
@@ -50,33 +62,34 @@ export class Spraying {
     return this.#s;
   }
 
-  /** Whether an unknown device may have a password checked now against an account of `school` (undefined: no such account). */
-  async admit(school: string | undefined): Promise<Admission> {
-    const scopes = school ? [ALL, schoolScope(school)] : [ALL];
+  /**
+   * Whether an unknown device at `ip` may have a password checked now against an account of
+   * `school` (undefined: no such account). Call it only for an attempt that will be checked.
+   */
+  async admit(school: string | undefined, ip: string): Promise<Admission> {
+    const scopes = scopesOf(school);
     const alarms = await Promise.all(scopes.map((scope) => this.#store.get(keys.sprayAlarm(scope))));
     const now = this.#clock();
     const minute = String(Math.floor(now / 60_000));
+    const share = Math.max(1, Math.ceil(this.#s.budgetPerMinute / 5));
     for (const [i, scope] of scopes.entries()) {
       if (alarms[i] === null) continue;
-      const granted = await this.#store.increment(keys.sprayAdmitted(scope, minute), 120_000);
-      if (granted > this.#s.budgetPerMinute) {
-        // Until the next minute's budget, spread a little so that waiting pages do not all return at once.
-        const retryAfterSeconds = Math.ceil((60_000 - (now % 60_000)) / 1000) + Math.floor(Math.random() * 10);
+      const places = [keys.sprayAdmitted(scope, minute), keys.sprayAdmitted(scope, `${minute}:${ip}`)];
+      const [all, mine] = await Promise.all(places.map((key) => this.#store.increment(key, 120_000)));
+      if (all! > this.#s.budgetPerMinute || mine! > share) {
+        // Not admitted: the places taken are given back (a refusal spends nobody's budget).
+        await Promise.all(places.map((key) => this.#store.increment(key, 120_000, -1)));
+        // Next minute's budget, at a moment spread over most of it (not all at its first second).
+        const retryAfterSeconds = Math.ceil((60_000 - (now % 60_000)) / 1000) + Math.floor(Math.random() * 45);
         return { admitted: false, retryAfterSeconds, scope };
       }
     }
     return { admitted: true };
   }
 
-  /** A wrong password from an unknown device, against an account that had no failure in its window yet. */
+  /** A wrong password from an unknown device, against an account (or a login ID that is none) that had no failure in its window yet. */
   async failedAccount(school: string | undefined): Promise<void> {
-    const scopes = school ? [ALL, schoolScope(school)] : [ALL];
-    await Promise.all(scopes.map((scope) => this.#count(scope)));
-  }
-
-  /** Whether the alarm of a scope is on (ALL or a school's code). */
-  async alarmOn(scope: string): Promise<boolean> {
-    return (await this.#store.get(keys.sprayAlarm(scope === ALL ? ALL : schoolScope(scope)))) !== null;
+    await Promise.all(scopesOf(school).map((scope) => this.#count(scope)));
   }
 
   async #count(scope: string): Promise<void> {
@@ -90,12 +103,12 @@ export class Spraying {
       this.#store.increment(keys.sprayFailures(scope, `h${hour}`), 2 * 3_600_000),
     ]);
     const rate = current + Number(previous ?? 0) * (1 - (now % 60_000) / 60_000);
-    const floor = scope === ALL ? this.#s.floorPerMinute : this.#s.schoolFloorPerMinute;
+    const floor = scope === ALL || scope === UNKNOWN ? this.#s.floorPerMinute : this.#s.schoolFloorPerMinute;
     const threshold = Math.max(floor, this.#s.factor * (Number(lastHour ?? 0) / 60));
     if (rate < threshold) return;
     const hold = this.#s.holdMinutes * 60_000;
     const raised = await this.#store.set(keys.sprayAlarm(scope), JSON.stringify({ since: now }), { onlyIfAbsent: true, ttlMs: hold });
-    if (raised) await this.#onAlarm(scope === ALL ? ALL : scope.slice('school:'.length), Math.round(rate), Math.round(threshold));
+    if (raised) await this.#onAlarm(scope.startsWith('school:') ? scope.slice('school:'.length) : scope, Math.round(rate), Math.round(threshold));
     else await this.#store.expire(keys.sprayAlarm(scope), hold);
   }
 }
