@@ -145,6 +145,11 @@ export const settingsSchema = z.strictObject({
     budgetPerMinute: z.coerce.number().int().min(0),
     holdMinutes: z.coerce.number().positive(),
   }),
+  /** Protocol requests browsers without a session may start from one address (security/strangers.ts). */
+  strangers: z.strictObject({
+    perIp: z.coerce.number().int().min(1),
+    windowMinutes: z.coerce.number().positive(),
+  }),
   /** Admission control in front of password checks (security/admission.ts). */
   admission: z.strictObject({
     /** Password actions at once; 0: as many as the machine has cores. */

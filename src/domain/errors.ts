@@ -24,6 +24,7 @@ export const CATALOGUE = {
   'SSPR 5133': { status: 409 },
   'SSPR 5140': { status: 503 },
   'SSPR 5141': { status: 429 },
+  'SSPR 5142': { status: 429 },
   'SSPR 5403': { status: 403 },
   'SSPR 5404': { status: 404 },
 } as const;

@@ -350,6 +350,7 @@ export const en = {
   'error.SSPR 5120': 'The application that sent you here made a request this service cannot accept. Please go back to the application and try again.',
   'error.SSPR 5140': 'Many students are signing in right now. Please wait: this page will continue by itself in a few seconds.',
   'error.SSPR 5141': 'Sign-ins from devices that have not signed in here before are held back for a moment because of unusual activity. Please wait: this page will continue by itself.',
+  'error.SSPR 5142': 'Too many sign-ins have been started from your network in the last few minutes. Please wait: this page will continue by itself.',
   'error.SSPR 5130': 'The application sent a sign-in or sign-out message that this service cannot accept. Nothing was changed. Please go back to the application and try again.',
   'error.SSPR 5131': 'The application that sent you here is not registered with this service. Please contact your administrator (LA/SA).',
   'error.SSPR 5132': 'The application asked for your sign-in to be sent to an address that is not registered for it. Nothing was sent. Please contact your administrator (LA/SA).',

@@ -336,6 +336,7 @@ export const ms = {
   'error.SSPR 5120': 'Aplikasi yang menghantar anda ke sini membuat permintaan yang tidak dapat diterima oleh perkhidmatan ini. Sila kembali ke aplikasi itu dan cuba lagi.',
   'error.SSPR 5140': 'Ramai pelajar sedang log masuk sekarang. Sila tunggu: halaman ini akan bersambung dengan sendirinya dalam beberapa saat.',
   'error.SSPR 5141': 'Log masuk daripada peranti yang belum pernah log masuk di sini ditahan seketika kerana aktiviti luar biasa. Sila tunggu: halaman ini akan bersambung dengan sendirinya.',
+  'error.SSPR 5142': 'Terlalu banyak log masuk telah dimulakan dari rangkaian anda dalam beberapa minit yang lalu. Sila tunggu: halaman ini akan bersambung dengan sendirinya.',
   'error.SSPR 5130': 'Aplikasi menghantar mesej log masuk atau log keluar yang tidak dapat diterima oleh perkhidmatan ini. Tiada apa-apa yang berubah. Sila kembali ke aplikasi itu dan cuba lagi.',
   'error.SSPR 5131': 'Aplikasi yang menghantar anda ke sini tidak berdaftar dengan perkhidmatan ini. Sila hubungi pentadbir anda (LA/SA).',
   'error.SSPR 5132': 'Aplikasi meminta log masuk anda dihantar ke alamat yang tidak didaftarkan untuknya. Tiada apa-apa yang dihantar. Sila hubungi pentadbir anda (LA/SA).',

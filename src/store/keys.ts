@@ -31,6 +31,8 @@ export const keys = {
   ipSignInFailures: (ip: string) => `ip:{${ip}}:fails`,
   /** ephemeral: wrong challenge-answer sets for a login ID, from one IP and from all */
   answerFailures: (loginId: string, ip?: string) => (ip ? `{login:${loginId}}:answers:${ip}` : `{login:${loginId}}:answers`),
+  /** ephemeral: protocol requests (OIDC authorization, SAML AuthnRequest, logout) started by browsers without a session from one client IP */
+  ipProtocolStarts: (ip: string) => `ip:{${ip}}:starts`,
   /** ephemeral: wrong challenge-answer sets from one client IP, across accounts */
   ipAnswerFailures: (ip: string) => `ip:{${ip}}:answers`,
   /** ephemeral: ids of an account's SSO sessions (for revocation) */

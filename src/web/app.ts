@@ -45,7 +45,8 @@ import { languageOf, languageRouter, rememberUiLocales, returnPathOf } from './l
 import { ownForms } from './forms.ts';
 import { oidcMount } from './oidc-mount.ts';
 import { requestLog } from './request-log.ts';
-import { httpsOnly, securityHeaders } from './security.ts';
+import { httpsOnly, securityHeaders, strangerGate } from './security.ts';
+import { StrangerBudget } from '../domain/security/strangers.ts';
 import { staticFiles } from './static-files.ts';
 import { singleLogout } from './single-logout.ts';
 import { backchannelSignOut } from './backchannel-signout.ts';
@@ -253,6 +254,8 @@ export function createIdp(deps: IdpDeps): Idp {
   if (secure) app.use(httpsOnly());
   app.use(staticFiles());
   // oidc-provider handles its own routes, bodies and errors; a key rotation replaces it.
+  // A protocol request from a browser without a session is kept while its user signs in: at most so many per address.
+  app.use(strangerGate(new StrangerBudget(store, settings.strangers), (ctx) => cookie.read(ctx)));
   app.use(oidcMount(() => handleOidc));
 
   /** Whether a token is this browser's CSRF token (under the cookie keys in use). */

@@ -1,11 +1,13 @@
-// Security headers (CSP, HSTS, no referrer) and, behind an https public URL, the refusal of
-// requests that did not arrive over https.
-import type { Middleware } from 'koa';
+// Security headers (CSP, HSTS, no referrer), behind an https public URL the refusal of
+// requests that did not arrive over https, and the budget of protocol requests a browser
+// without a session may start from one address.
+import type { Context, Middleware, Next } from 'koa';
 import helmet from 'koa-helmet';
 import type { RelyingParties } from '../config/relying-parties.ts';
 import { AppError } from '../domain/errors.ts';
 import { formTargetsOf, withFormTargets } from '../http/form-targets.ts';
 import type { ServiceProviders } from '../protocols/saml/service-providers.ts';
+import type { StrangerBudget } from '../domain/security/strangers.ts';
 
 /** Answered over plain http even when the public URL is https (load balancers, scrapers). */
 const OPS_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
@@ -84,5 +86,23 @@ export function httpsOnly(): Middleware {
       throw new AppError('SSPR 5105', `request over ${ctx.protocol} while server.publicUrl is https: the proxy must send X-Forwarded-Proto and server.trustProxy (IDP_TRUST_PROXY) be true`);
     }
     return next();
+  };
+}
+
+/** The protocol requests that make the IdP keep a record while their user signs in (or confirms a logout). */
+const KEPT_WHILE_SIGNING_IN = new Set(['/oidc/auth', '/oidc/session/end', '/saml/sso']);
+
+/**
+ * Browsers without an SSO session may start only so many of them from one address
+ * (domain/security/strangers.ts); beyond, a 429 page that continues by itself after
+ * Retry-After. A browser with a session is never counted (its requests are its user's).
+ */
+export function strangerGate(budget: StrangerBudget, ssoCookie: (ctx: Context) => string | undefined) {
+  return async (ctx: Context, next: Next) => {
+    if (KEPT_WHILE_SIGNING_IN.has(ctx.path) && !ssoCookie(ctx)) {
+      const admission = await budget.take(ctx.ip);
+      if (!admission.admitted) throw new AppError('SSPR 5142', `protocol requests without a session from ${ctx.ip} over ${budget.settings.perIp} in ${budget.settings.windowMinutes} min`, { retryAfterSeconds: admission.retryAfterSeconds });
+    }
+    await next();
   };
 }

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { Agent, request } from 'node:http';
 import { Redis } from 'ioredis';
-import { RedisStore } from '../../src/store/index.ts';
+import { keys, RedisStore } from '../../src/store/index.ts';
 import { Browser } from '../support/browser.ts';
 import { DEMO, startTestIdp, type TestIdp } from '../support/idp.ts';
 import { OwnedRedis, uniquePrefix } from '../support/redis.ts';
@@ -81,6 +81,39 @@ describe('a flood of strangers leaves no state behind', function () {
     // One failure counter per login ID tried before the address's budget (100) ran out, the budget itself, the spraying counters.
     assert.ok(added <= 100 + 10, `${added} keys for 400 attempts`);
     console.log(`      400 wrong passwords on made-up login IDs from one address: ${added} keys`);
+  });
+
+  it('protocol requests a browser without a session may start (each kept while its user signs in) are bounded per address; a signed-in browser is not counted', async () => {
+    const store = new RedisStore({ url: redis.url, keyPrefix: uniquePrefix() });
+    await store.ready();
+    const small = await startTestIdp({ store, overrides: { strangers: { perIp: 100, windowMinutes: 10 } } });
+    try {
+      const before = await direct.dbsize();
+      const auth = `/oidc/auth?${new URLSearchParams({ client_id: 'test-web', redirect_uri: 'http://127.0.0.1:9/callback', response_type: 'code', scope: 'openid', state: 's' })}`;
+      const starts = await flood(small.url, auth, 300, 8);
+      const ends = await flood(small.url, '/oidc/session/end', 300, 8);
+      assert.equal((starts[303] ?? 0) + (ends[200] ?? 0), 100, `${JSON.stringify(starts)} ${JSON.stringify(ends)}`);
+      assert.equal((starts[429] ?? 0) + (ends[429] ?? 0), 500);
+      const added = (await direct.dbsize()) - before;
+      // An interaction (and its lookups) per admitted start, a session for a logout confirmation, and the address's count.
+      assert.ok(added <= 100 * 3 + 5, `${added} keys for 600 requests`);
+      console.log(`      600 protocol requests without a session from one address (budget 100): ${added} keys`);
+      const refused = await new Browser(small.url).agent.get(auth).redirects(0);
+      assert.equal(refused.status, 429);
+      assert.ok(Number(refused.headers['retry-after']) > 0);
+      assert.match(refused.text, /Too many sign-ins have been started from your network/);
+      assert.match(refused.text, /data-autoload-after=/, 'the page loads itself again when the wait is over');
+      // A pupil already signed in (another browser, the same address) goes on through SSO.
+      const pupil = new Browser(small.url);
+      await store.del(keys.ipProtocolStarts('127.0.0.1'));
+      const page = await pupil.open('/portal');
+      assert.match((await pupil.signIn(page.res, DEMO.student.loginId, DEMO.student.password)).res.text, /Sign out/);
+      await store.set(keys.ipProtocolStarts('127.0.0.1'), '100000', { ttlMs: 60_000 });
+      const sso = await pupil.get(auth);
+      assert.equal(sso.status, 303, 'not counted: it has a session');
+    } finally {
+      await small.close();
+    }
   });
 
   it('/readyz is 503 while Redis refuses writes (out of memory), and 200 again once it takes them', async () => {

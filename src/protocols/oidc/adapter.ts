@@ -27,6 +27,8 @@ const CONSUMABLE = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', '
 const BEARER = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'ClientCredentials', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PushedAuthorizationRequest', 'RegistrationAccessToken', 'InitialAccessToken']);
 /** Upper bound for artefacts oidc-provider gives no lifetime (none should be durable). */
 const MAX_TTL_S = 30 * 24 * 3600;
+/** How long oidc-provider's session of a browser signed in to nobody is kept (its logout confirmation page). */
+const ANONYMOUS_SESSION_MS = 10 * 60_000;
 /**
  * In the directory's database, not in Redis: clients registered over HTTP (RFC 7591), the
  * tokens that manage them (RFC 7592) and the initial access tokens that let them register.
@@ -66,7 +68,10 @@ export function adapterFactory(store: Store, database: Database): new (name: str
         await registrations.put(this.name, digest(id), this.name === 'Client' ? id : null, stored, expiresAt);
         return;
       }
-      const ttlMs = ttlMsFor(expiresIn);
+      // A session signed in to nobody (a logout confirmation asked for by a browser with no
+      // session) lives as long as that page may, not the hours of a real one: a stranger's
+      // request costs the store little, for little time.
+      const ttlMs = this.name === 'Session' && !payload.accountId ? Math.min(ttlMsFor(expiresIn), ANONYMOUS_SESSION_MS) : ttlMsFor(expiresIn);
       // The record and its indexes at once (one round trip); the upsert fails, and the
       // artefact is never handed out, unless all of them are written.
       const writes: Array<Promise<unknown>> = [
