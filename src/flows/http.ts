@@ -22,7 +22,7 @@ import type { FlowStarts } from './start.ts';
 /** What the flows need of the device cookie (domain/security/devices.ts; web/cookies.ts): read it, and add a login ID to it. */
 export interface DeviceCookie {
   deviceOf(ctx: Context): DeviceOf;
-  remember(ctx: Context, loginId: string): void;
+  remember(ctx: Context, loginId: string, passwordSet: string): void;
 }
 
 export interface FlowHttpDeps {
@@ -88,7 +88,7 @@ export function flowRouter(deps: FlowHttpDeps): Router {
     };
     const outcome = deps.admission && HASHING.has(action) ? await admitted(deps.admission, () => machine.act(ctx.params.id!, action, input)) : await machine.act(ctx.params.id!, action, input);
     if (outcome.session) deps.ssoCookie.write(ctx, outcome.session.id);
-    if (outcome.device) deps.devices?.remember(ctx, outcome.device);
+    if (outcome.device) deps.devices?.remember(ctx, outcome.device.loginId, outcome.device.passwordSet);
     seeOther(ctx, outcome.redirect);
   };
   // "Stay on this page" of the idle warning (idp.js): re-arms the flow's idle timer.

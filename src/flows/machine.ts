@@ -18,6 +18,7 @@ import { AppError } from '../domain/errors.ts';
 import { message } from '../messages/catalogue.ts';
 import type { PasswordPolicies } from '../domain/passwords/policy.ts';
 import type { AnswerLimiter } from '../domain/security/lockout.ts';
+import { passwordStamp } from '../domain/security/devices.ts';
 import type { SsoSession, SsoSessions } from '../domain/sessions/sso-sessions.ts';
 import type { Mfa } from '../domain/mfa/mfa.ts';
 import { bindingOf, cancelUrl, flowRef, flowUrl, resumeClient, resumeUrl, type FinishedWhat, type Flow, type FlowKind, type FlowLookup, type Flows, type Pending, type Resume, type Step } from './flow.ts';
@@ -147,8 +148,8 @@ export class EndFlow extends Error {
 export interface Outcome {
   redirect: string;
   session?: SsoSession | undefined;
-  /** A password sign-in finished: this browser is now a known device for this login ID. */
-  device?: string | undefined;
+  /** A password sign-in finished: this browser is now a known device for this login ID, with the password set at `passwordSet`. */
+  device?: { loginId: string; passwordSet: string } | undefined;
 }
 
 export class FlowMachine {
@@ -307,7 +308,10 @@ export class FlowMachine {
         return { redirect: await this.start('sign-in', { step: 'credentials', resume: flow.resume }, input.browserSecret) };
       case 'sign-in': {
         if (!flow.accountId || flow.authenticatedAt === undefined) throw new AppError('SSPR 5102', 'finishing a sign-in without a verified password');
-        return { redirect: resumeUrl(flow.resume), session: await this.#signedIn(flow, flow.accountId, flow.authenticatedAt, input.ssoSessionId), device: flow.deviceLogin };
+        // The device is remembered with the password the account has now (a required action may have changed it).
+        const account = flow.deviceLogin ? await this.#s.directory.get(flow.accountId) : null;
+        const device = account ? { loginId: account.loginId, passwordSet: passwordStamp(account) } : undefined;
+        return { redirect: resumeUrl(flow.resume), session: await this.#signedIn(flow, flow.accountId, flow.authenticatedAt, input.ssoSessionId), device };
       }
       case 'step-up': {
         const session = await this.#s.sso.get(input.ssoSessionId);

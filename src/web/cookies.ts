@@ -58,8 +58,8 @@ export function deviceCookie(devices: DeviceCookies, clock: Clock, secure: boole
   return {
     deviceOf: (ctx) => {
       const mine = entries(ctx);
-      return (loginId) => devices.deviceFor(mine, loginId);
+      return (loginId, passwordSet) => devices.deviceFor(mine, loginId, passwordSet);
     },
-    remember: (ctx, loginId) => ctx.cookies.set(DEVICE_COOKIE, devices.remember(entries(ctx), loginId, clock()), options),
+    remember: (ctx, loginId, passwordSet) => ctx.cookies.set(DEVICE_COOKIE, devices.remember(entries(ctx), loginId, passwordSet, clock()), options),
   };
 }

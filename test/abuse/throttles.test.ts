@@ -187,6 +187,21 @@ describe('guessing passwords: counted before they are checked, held back across 
       assert.equal((await laptopAgain().attempt(pupils[0]!, PUPIL_PASSWORD)).result, 'in');
     });
 
+    it('a device that signed in before an administrator\'s reset is unknown again: it cannot lock the pupil out of her new password', async () => {
+      const loginId = pupils[57]!;
+      const friend = new SignInClient(t.url, '127.0.0.45');
+      assert.equal((await friend.attempt(loginId, PUPIL_PASSWORD)).result, 'in', 'once, on a friend\'s browser');
+      const stale = friend.browser.agent.jar.getCookies({ domain: '127.0.0.1', path: '/', secure: false, script: false }).toValueString().split('; ').filter((c) => c.startsWith('idp_device='));
+      const admin = (await t.idp.directory.findByLoginId('daniel_wong@schools.gov.sg'))!;
+      const reset = await t.idp.administration.resetPassword({ kind: 'ministry' }, admin, (await t.idp.directory.findByLoginId(loginId))!.id, {});
+      // The friend's browser guesses five times: an unknown device now, so the lock holds back unknown devices only.
+      const guesser = new SignInClient(t.url, '127.0.0.45');
+      guesser.browser.agent.jar.setCookies(stale);
+      for (let i = 0; i < 5; i++) await guesser.attempt(loginId, `Guess-${i}-Again`);
+      assert.equal((await t.idp.lockout.lockOf(loginId))?.scope, 'unknown-devices', 'not the lock for everyone');
+      assert.ok(reset.temporaryPassword.length > 8);
+    });
+
     it('a disabled account answers the same for any password (no password oracle)', async () => {
       const loginId = pupils[55]!;
       const account = (await t.idp.directory.findByLoginId(loginId))!;

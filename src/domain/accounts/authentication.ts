@@ -11,6 +11,7 @@ import type { Directory } from './directory.ts';
 import type { SecretHasher } from './passwords.ts';
 import type { Lockout } from '../security/lockout.ts';
 import type { Spraying } from '../security/spraying.ts';
+import { passwordStamp } from '../security/devices.ts';
 
 export type SignInFailure = 'unknown_account' | 'bad_password' | 'disabled' | 'invalid_login_id' | 'locked' | 'ip_throttled' | 'held_back';
 /**
@@ -20,8 +21,8 @@ export type SignInFailure = 'unknown_account' | 'bad_password' | 'disabled' | 'i
  */
 export type SignInResult = { ok: true; account: Account } | { ok: false; reason: SignInFailure; lockedNow?: boolean; retryAfterSeconds?: number };
 
-/** This browser's device nonce for a login ID (device cookies), when it signed in to it before. */
-export type DeviceOf = (loginId: string) => string | undefined;
+/** This browser's device nonce for a login ID (device cookies), when it signed in to it before with its current password (`passwordSet`, passwordStamp()). */
+export type DeviceOf = (loginId: string, passwordSet: string) => string | undefined;
 
 export interface RequestContext {
   ip?: string | undefined;
@@ -62,7 +63,7 @@ export class Authenticator {
       return { ok: false, reason: 'invalid_login_id' };
     }
     const account = await this.#directory.findByLoginId(loginId);
-    const result = await this.#check(account, loginId, password, ctx, 'signin.failure', deviceOf?.(loginId));
+    const result = await this.#check(account, loginId, password, ctx, 'signin.failure', account ? deviceOf?.(loginId, passwordStamp(account)) : undefined);
     if (!result.ok) return result;
     // One verification per sign-in: #check says whether the hash needs upgrading.
     const newHash = result.needsRehash ? await this.#hasher.hash(password) : undefined;
