@@ -322,7 +322,7 @@ export function resumeClient(resume: Resume): string {
 
 /** The IdP's own pages a flow may return to (portal, admin); anything else falls back to /portal. */
 export function safePortalPath(raw: unknown): string {
-  return typeof raw === 'string' && /^\/(portal|admin)(\/[A-Za-z0-9/_-]*)?$/.test(raw) && !raw.includes('//') ? raw : '/portal';
+  return typeof raw === 'string' && raw.length <= 256 && /^\/(portal|admin)(\/[A-Za-z0-9/_-]*)?$/.test(raw) && !raw.includes('//') ? raw : '/portal';
 }
 
 /** How the flow is reached: its sealed reference while nothing is stored, else its id. */

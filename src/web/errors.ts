@@ -11,6 +11,9 @@ import type { Render } from '../http/respond.ts';
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   if (err instanceof StoreUnavailableError) return new AppError('SSPR 5019', err.message, { cause: err });
+  // A body sent compressed that does not decompress (Content-Encoding gzip, deflate, br): the sender's fault.
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === 'string' && /^(Z_|ERR_ZLIB|ERR_BROTLI|ERR__?BROTLI)/.test(code)) return new AppError('SSPR 5103', `request body does not decompress: ${(err as Error).message}`, { cause: err });
   const status = (err as { status?: number; expose?: boolean }).status;
   if (status === 404) return new AppError('SSPR 5404');
   if (status && status >= 400 && status < 500) return new AppError('SSPR 5103', (err as Error).message, { cause: err });

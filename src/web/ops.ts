@@ -18,8 +18,11 @@ function mayReadMetrics(ctx: Context, token: string | undefined): boolean {
   }
   const peer = ctx.req.socket.remoteAddress ?? '';
   const local = peer === '::1' || peer.startsWith('127.') || peer.startsWith('::ffff:127.');
-  return local && !ctx.get('X-Forwarded-For') && !ctx.get('Forwarded');
+  return local && !PROXY_HEADERS.some((h) => ctx.req.headers[h] !== undefined);
 }
+
+/** Headers a proxy on this machine may have added: any of them, even empty, and the request is not this machine's own. */
+const PROXY_HEADERS = ['x-forwarded-for', 'forwarded', 'x-real-ip', 'true-client-ip', 'cf-connecting-ip', 'x-client-ip', 'x-forwarded-host', 'x-forwarded-proto', 'via'];
 
 export function opsRouter({ store, database, metrics, started, worker, metricsToken }: { store: Store; database: Database; metrics: Metrics; started: () => boolean; worker: number; metricsToken?: string | undefined }): Router {
   const router = new Router();
@@ -44,14 +47,16 @@ export function opsRouter({ store, database, metrics, started, worker, metricsTo
     metrics.storeErrors.inc();
     ctx.status = 503;
     const detail = [sessions, directory].flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : [])).join('; ');
-    ctx.body = { status: 'unavailable', store: store.kind, database: database.kind, error: 'SSPR 5019', detail };
+    // Which store failed is for anyone (a load balancer); what it said, for those who may read the metrics.
+    const failed = { store: sessions.status === 'rejected' ? 'unavailable' : 'ready', database: directory.status === 'rejected' ? 'unavailable' : 'ready' };
+    ctx.body = { status: 'unavailable', store: store.kind, database: database.kind, error: 'SSPR 5019', failed, ...(mayReadMetrics(ctx, metricsToken) ? { detail } : {}) };
   });
   router.get('/metrics', async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     if (!mayReadMetrics(ctx, metricsToken)) {
       ctx.status = metricsToken === undefined ? 403 : 401;
       if (metricsToken !== undefined) ctx.set('WWW-Authenticate', 'Bearer realm="metrics"');
-      ctx.body = { error: metricsToken === undefined ? 'metrics are served to this machine only (set IDP_METRICS_TOKEN to read them from elsewhere)' : 'a bearer token is required' };
+      ctx.body = { error: metricsToken === undefined ? 'metrics are served to this machine only, not through a proxy (set IDP_METRICS_TOKEN to read them from elsewhere)' : 'a bearer token is required' };
       return;
     }
     ctx.type = metrics.registry.contentType;

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { keys, type RedisStore } from '../../src/store/index.ts';
 import { dumpRedis } from '../support/redis.ts';
+import { Browser } from '../support/browser.ts';
 import { startTestIdp, type TestIdp } from '../support/idp.ts';
 import { PUPIL_PASSWORD, SignInClient, outcomes, passwordsChecked, seedPupils } from './support.ts';
 
@@ -225,6 +226,28 @@ describe('guessing passwords: counted before they are checked, held back across 
       assert.equal((await dumpRedis(t.store as RedisStore)).join('\n').includes(secret), false, 'nowhere in Redis');
       assert.equal(JSON.stringify(await t.idp.audit.recent(100)).includes(secret), false, 'nor in the audit trail');
       assert.equal(t.logs.join('').includes(secret), false, 'nor in the logs');
+      // The same on Forgotten Password's Username page.
+      const forgot = new Browser(t.url, { from: '127.0.0.44' });
+      const page = (await forgot.open('/flow/forgot-password')).res;
+      const shown = await forgot.follow(await forgot.submit(page, 'forgot/search', { username: secret }));
+      assert.match(shown.res.text, /name="username"/, 'the Username page again, with its message');
+      assert.equal(shown.res.text.includes(secret), false, 'not shown again');
+    });
+
+    it('a body that does not decompress is the sender\'s fault: 400, never a 5xx', async () => {
+      for (const encoding of ['gzip', 'deflate', 'br']) {
+        for (const path of ['/flow/t.x/sign-in', '/saml/sso']) {
+          const res = await new Browser(t.url).agent.post(path).set('Content-Encoding', encoding).set('Content-Type', 'application/x-www-form-urlencoded').send('xx');
+          assert.equal(res.status, 400, `${encoding} ${path}`);
+        }
+      }
+    });
+
+    it('a crafted long return path falls back to the portal instead of breaking the sign-in', async () => {
+      const b = new Browser(t.url, { from: '127.0.0.46' });
+      const page = await b.open(`/flow/start?return=/portal/${'a'.repeat(3500)}`);
+      assert.equal(page.res.status, 200);
+      assert.match((await b.signIn(page.res, pupils[58]!, PUPIL_PASSWORD)).res.text, /Sign out/);
     });
   });
 });

@@ -84,19 +84,17 @@ export class Authenticator {
     const ip = ctx.ip ?? 'unknown';
     const accountId = account?.id;
     const who = { accountId, loginId: accountId ? undefined : loginId };
-    const gate = await this.#lockout.beginAttempt(loginId, ip, device);
+    // The spraying alarm is asked only for an attempt the lock and the address's budget let through.
+    const spraying = this.#spraying;
+    const holdBack = !device && spraying ? () => spraying.admit(account ? account.school.code : undefined, ip) : undefined;
+    const gate = await this.#lockout.beginAttempt(loginId, ip, device, holdBack);
     if (!gate.allowed) {
+      if (gate.why === 'held_back') {
+        await this.#audit.record({ type: failure, ...who, reason: `held_back (spraying alarm: ${gate.scope})`, ...ctx });
+        return { ok: false, reason: 'held_back', retryAfterSeconds: gate.retryAfterSeconds };
+      }
       await this.#audit.record({ type: failure, ...who, reason: gate.why, ...ctx });
       return { ok: false, reason: gate.why };
-    }
-    // Only an attempt whose password would be checked takes a place in the alarm's budget.
-    if (!device && this.#spraying) {
-      const admission = await this.#spraying.admit(account ? account.school.code : undefined, ip);
-      if (!admission.admitted) {
-        await this.#lockout.cancel(gate.attempt);
-        await this.#audit.record({ type: failure, ...who, reason: `held_back (spraying alarm: ${admission.scope})`, ...ctx });
-        return { ok: false, reason: 'held_back', retryAfterSeconds: admission.retryAfterSeconds };
-      }
     }
     const verified = account ? await this.#hasher.verify(account.passwordHash, password) : { ok: await this.#hasher.verifyDecoy(password), needsRehash: false };
     if (account && account.status !== 'active') {

@@ -43,7 +43,10 @@ export interface Attempt {
   n: number;
 }
 
-export type AttemptGate = { allowed: true; attempt: Attempt } | { allowed: false; why: 'locked' | 'ip_throttled' };
+export type AttemptGate = { allowed: true; attempt: Attempt } | { allowed: false; why: 'locked' | 'ip_throttled' } | { allowed: false; why: 'held_back'; retryAfterSeconds: number; scope: string };
+
+/** Asked for an unknown device once the address's budget let it through (the spraying alarm, security/spraying.ts). */
+export type HoldBack = () => Promise<{ admitted: true } | { admitted: false; retryAfterSeconds: number; scope: string }>;
 
 /**
  * A lock record, {login:<id>}:locked: JSON with `since` (ms), from version 2 `v`
@@ -113,7 +116,7 @@ export class Lockout {
    * Called before checking a password: refuses, or reserves the attempt in every count it
    * belongs to (so that parallel attempts cannot exceed any of them).
    */
-  async beginAttempt(loginId: string, ip: string, device?: string): Promise<AttemptGate> {
+  async beginAttempt(loginId: string, ip: string, device?: string, holdBack?: HoldBack): Promise<AttemptGate> {
     const window = this.#s.windowMinutes * 60_000;
     const lock = await this.#store.get(keys.lock(loginId));
     if (device) {
@@ -125,6 +128,12 @@ export class Lockout {
     if (lock !== null) return { allowed: false, why: 'locked' };
     const onIp = await this.#store.increment(keys.ipSignInFailures(ip), this.#s.ipWindowMinutes * 60_000);
     if (onIp > this.#s.maxFailuresPerIp) return { allowed: false, why: 'ip_throttled' };
+    // Held back: the address's reservation is given back, and nothing is written for the login ID.
+    const held = holdBack ? await holdBack() : { admitted: true as const };
+    if (!held.admitted) {
+      await this.#giveBack(ip);
+      return { allowed: false, why: 'held_back', retryAfterSeconds: held.retryAfterSeconds, scope: held.scope };
+    }
     const n = await this.#store.increment(keys.signInFailures(loginId), window);
     if (n > this.#s.maxFailures) {
       await this.#giveBack(ip);
@@ -157,16 +166,6 @@ export class Lockout {
       return;
     }
     await Promise.all([this.#store.del(keys.signInFailures(attempt.loginId)), this.#giveBack(attempt.ip)]);
-  }
-
-  /** The attempt did not happen after all (held back before its password was checked): every reservation is given back. */
-  async cancel(attempt: Attempt): Promise<void> {
-    const window = this.#s.windowMinutes * 60_000;
-    if (attempt.device) {
-      await this.#store.increment(keys.knownDeviceFailures(attempt.loginId), window, -1);
-      return;
-    }
-    await Promise.all([this.#store.increment(keys.signInFailures(attempt.loginId), window, -1), this.#giveBack(attempt.ip)]);
   }
 
   /**

@@ -63,8 +63,8 @@ export const forgotPassword: FlowKindSpec = {
           const raw = field(input.fields, 'username', 254).trim();
           const loginId = normaliseLoginId(raw);
           if (!loginId) {
+            // Not a login ID (perhaps a password typed in the wrong box): not kept, not shown again.
             flow.error = message('forgot.missing_login_id');
-            flow.form = { username: raw };
             return 'fp-username';
           }
           const account = await s.directory.findByLoginId(loginId);

@@ -273,6 +273,12 @@ export class PostgresDatabase implements Database {
       throw new StoreUnavailableError('the database member in use is read-only');
     }
     if (row.names !== '' && row.sync === 0 && row.hidden === 0) throw new StoreUnavailableError('the primary has no synchronous standby attached: commits wait');
+    // And a committed write, as an account change makes (a full disk, a lost privilege, a stuck standby).
+    try {
+      await this.barrier();
+    } catch (err) {
+      throw err instanceof StoreUnavailableError ? err : new StoreUnavailableError(`the database refuses writes: ${(err as Error).message}`);
+    }
   }
 
   async barrier(): Promise<void> {
