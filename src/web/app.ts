@@ -35,7 +35,7 @@ import { SchemaValidator } from '../protocols/saml/schema-validator.ts';
 import { ServiceProviders } from '../protocols/saml/service-providers.ts';
 import type { Store } from '../store/index.ts';
 import { createServices, type Services } from '../services.ts';
-import { BROWSER_COOKIE, browserSecret, csrfToken, csrfValid, deviceCookie, ssoCookie } from './cookies.ts';
+import { BROWSER_COOKIE, DEVICE_COOKIE, browserSecret, csrfToken, csrfValid, deviceCookie, ssoCookie } from './cookies.ts';
 import { DeviceCookies } from '../domain/security/devices.ts';
 import { errorHandler } from './errors.ts';
 import { opsRouter } from './ops.ts';
@@ -254,8 +254,11 @@ export function createIdp(deps: IdpDeps): Idp {
   if (secure) app.use(httpsOnly());
   app.use(staticFiles());
   // oidc-provider handles its own routes, bodies and errors; a key rotation replaces it.
-  // A protocol request from a browser without a session is kept while its user signs in: at most so many per address.
-  app.use(strangerGate(new StrangerBudget(store, settings.strangers), (ctx) => cookie.read(ctx)));
+  // A protocol request from a stranger (no SSO session, never signed in on this browser) is
+  // kept while its user signs in: at most so many per address.
+  const devices = new DeviceCookies(decoyKey, settings.devices);
+  const known = (ctx: Context) => cookie.read(ctx) !== undefined || devices.read(ctx.cookies.get(DEVICE_COOKIE), clock()).length > 0;
+  app.use(strangerGate(new StrangerBudget(store, settings.strangers), known));
   app.use(oidcMount(() => handleOidc));
 
   /** Whether a token is this browser's CSRF token (under the cookie keys in use). */
@@ -302,7 +305,7 @@ export function createIdp(deps: IdpDeps): Idp {
     }),
     flowRouter({
       machine, starts, ssoCookie: cookie, browserSecret: secretOf, render, nameOf, destinationOf,
-      devices: deviceCookie(new DeviceCookies(decoyKey, settings.devices), clock, secure),
+      devices: deviceCookie(devices, clock, secure),
       admission,
       registeredNameOf: async (resume) => (resume.kind === 'oidc' ? (await provider.Client.find(resume.clientId))?.clientName : undefined),
     }),

@@ -93,13 +93,14 @@ export function httpsOnly(): Middleware {
 const KEPT_WHILE_SIGNING_IN = new Set(['/oidc/auth', '/oidc/session/end', '/saml/sso']);
 
 /**
- * Browsers without an SSO session may start only so many of them from one address
- * (domain/security/strangers.ts); beyond, a 429 page that continues by itself after
- * Retry-After. A browser with a session is never counted (its requests are its user's).
+ * Strangers may start only so many of them from one address (domain/security/strangers.ts);
+ * beyond, a 429 page that continues by itself after Retry-After. A browser with an SSO
+ * session, or that signed in before (a device cookie), is never counted: its requests are
+ * its user's, and a district behind one proxy is mostly such browsers at 8 a.m.
  */
-export function strangerGate(budget: StrangerBudget, ssoCookie: (ctx: Context) => string | undefined) {
+export function strangerGate(budget: StrangerBudget, known: (ctx: Context) => boolean) {
   return async (ctx: Context, next: Next) => {
-    if (KEPT_WHILE_SIGNING_IN.has(ctx.path) && !ssoCookie(ctx)) {
+    if (KEPT_WHILE_SIGNING_IN.has(ctx.path) && !known(ctx)) {
       const admission = await budget.take(ctx.ip);
       if (!admission.admitted) throw new AppError('SSPR 5142', `protocol requests without a session from ${ctx.ip} over ${budget.settings.perIp} in ${budget.settings.windowMinutes} min`, { retryAfterSeconds: admission.retryAfterSeconds });
     }

@@ -83,7 +83,7 @@ describe('a flood of strangers leaves no state behind', function () {
     console.log(`      400 wrong passwords on made-up login IDs from one address: ${added} keys`);
   });
 
-  it('protocol requests a browser without a session may start (each kept while its user signs in) are bounded per address; a signed-in browser is not counted', async () => {
+  it('protocol requests a stranger may start (each kept while its user signs in) are bounded per address; a signed-in browser or a known device is not counted', async () => {
     const store = new RedisStore({ url: redis.url, keyPrefix: uniquePrefix() });
     await store.ready();
     const small = await startTestIdp({ store, overrides: { strangers: { perIp: 100, windowMinutes: 10 } } });
@@ -111,6 +111,11 @@ describe('a flood of strangers leaves no state behind', function () {
       await store.set(keys.ipProtocolStarts('127.0.0.1'), '100000', { ttlMs: 60_000 });
       const sso = await pupil.get(auth);
       assert.equal(sso.status, 303, 'not counted: it has a session');
+      // Signed out, on the same browser: it signed in here before (a device cookie), so it is no stranger.
+      const sameBrowser = new Browser(small.url);
+      sameBrowser.agent.jar.setCookies(pupil.agent.jar.getCookies({ domain: '127.0.0.1', path: '/', secure: false, script: false }).toValueString().split('; ').filter((c) => c.startsWith('idp_device=')));
+      assert.equal((await sameBrowser.get(auth)).status, 303, 'not counted: a known device');
+      assert.equal((await new Browser(small.url).get(auth)).status, 429, 'a stranger still is');
     } finally {
       await small.close();
     }
