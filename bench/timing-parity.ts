@@ -70,11 +70,13 @@ function compare(known: number[], unknown: number[]) {
 async function main() {
   // The benchmark itself must never be locked out or throttled: failures are forgotten
   // 60 ms after the first of a window (the same for known and unknown login IDs), and the
-  // per-IP and answer limits are out of reach.
+  // per-IP, answer and spraying limits are out of reach (the spraying alarm is still asked
+  // and still counts every failure, as in production).
   const configFile = path.join(mkdtempSync(path.join(tmpdir(), 'timing-')), 'limits.json');
   writeFileSync(configFile, JSON.stringify({
     lockout: { maxFailures: 100, windowMinutes: 0.001, maxFailuresPerIp: 100_000_000 },
     forgotPassword: { maxFailuresPerAccountPerIp: 100_000_000, maxFailuresPerAccount: 100_000_000, maxFailuresPerIp: 100_000_000 },
+    spraying: { floorPerMinute: 100_000_000, schoolFloorPerMinute: 100_000_000, factor: 4, budgetPerMinute: 20, holdMinutes: 10 },
   }));
   const bench = await startBenchIdp({ IDP_ARGON2_MEMORY_KIB: '', IDP_ARGON2_TIME_COST: '', IDP_CONFIG_FILE: configFile });
   const url = bench.url;
