@@ -21,6 +21,8 @@ export const keys = {
   knownDeviceFailures: (loginId: string) => `{login:${loginId}}:fails:known`,
   /** ephemeral: spraying: failed sign-ins against distinct accounts from unknown devices in one minute or hour, per scope ('all' or a school) */
   sprayFailures: (scope: string, bucket: string) => `spray:{${scope}}:${bucket}`,
+  /** ephemeral: a login ID signed in from an unknown device in the last 10 minutes (counted once as an account that got in) */
+  spraySucceeded: (loginId: string) => `{login:${loginId}}:spray-ok`,
   /** ephemeral: the spraying alarm of a scope is on (until it expires) */
   sprayAlarm: (scope: string) => `spray:{${scope}}:alarm`,
   /** ephemeral: password checks granted to unknown devices in one minute while the alarm is on */

@@ -129,6 +129,25 @@ describe('guessing passwords: counted before they are checked, held back across 
     });
   });
 
+  describe('the first morning of the year', () => {
+    let t: TestIdp;
+    before(async () => {
+      t = await startTestIdp();
+    });
+    after(async () => t?.close());
+
+    it('50 pupils on new devices behind one NAT, each mistyping once, all get in and no alarm goes on', async () => {
+      const morning = await seedPupils(t, 50, 'firstday', true);
+      for (const loginId of morning) {
+        const device = new SignInClient(t.url, '127.0.0.80');
+        assert.equal((await device.attempt(loginId, 'Orchid-Lantern-85')).result, 'refused', 'a typo');
+        assert.equal((await device.attempt(loginId, PUPIL_PASSWORD)).result, 'in');
+      }
+      // 50 accounts failed in a few seconds, above both floors (30, and 10 for their school): not a spray, they got in.
+      assert.equal((await t.idp.audit.recent(10, (e) => e.type === 'security.spraying')).length, 0);
+    });
+  });
+
   describe('a school behind one NAT', () => {
     let t: TestIdp;
     let pupils: string[];

@@ -114,6 +114,7 @@ export class Authenticator {
       return { ok: false, reason };
     }
     await this.#lockout.succeeded(gate.attempt);
+    if (!device) await this.#spraying?.succeededAccount(account.school.code, loginId);
     return { ok: true, account, needsRehash: verified.needsRehash };
   }
 }

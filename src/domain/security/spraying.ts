@@ -6,8 +6,11 @@
 // - The rate is the failures of the last 60 s (this minute's count plus the previous
 //   minute's, weighted by the part of it still inside the window).
 // - The alarm of a scope goes on when its rate passes max(floor, factor × its average per
-//   minute over the previous hour), and stays on for `holdMinutes` after the last time it did.
-//   It is audited (security.spraying) and counted in metrics when it goes on.
+//   minute over the previous hour) *and* more than twice as many accounts failed as got in
+//   from unknown devices in the same 60 s: a morning of pupils on new devices mistyping
+//   their passwords is mostly pupils who then get in; a spray is failures only. It stays on for
+//   `holdMinutes` after the last time it went on, is audited (security.spraying) and
+//   counted in metrics when it goes on.
 // - Failures against login IDs that do not exist count in a scope of their own: made-up
 //   login IDs (which cannot succeed) never raise the alarm for real pupils.
 // - While the alarm of the whole IdP or of the account's school is on, unknown devices get
@@ -87,6 +90,16 @@ export class Spraying {
     return { admitted: true };
   }
 
+  /**
+   * A right password from an unknown device: the first for this login ID in 10 minutes
+   * counts as an account that got in (a pupil mistyping on a new device is not a spray).
+   */
+  async succeededAccount(school: string, loginId: string): Promise<void> {
+    if (!(await this.#store.set(keys.spraySucceeded(loginId), '1', { onlyIfAbsent: true, ttlMs: 10 * 60_000 }))) return;
+    const minute = Math.floor(this.#clock() / 60_000);
+    await Promise.all(scopesOf(school).map((scope) => this.#store.increment(keys.sprayFailures(scope, `ok${minute}`), 3 * 60_000)));
+  }
+
   /** A wrong password from an unknown device, against an account (or a login ID that is none) that had no failure in its window yet. */
   async failedAccount(school: string | undefined): Promise<void> {
     await Promise.all(scopesOf(school).map((scope) => this.#count(scope)));
@@ -96,16 +109,20 @@ export class Spraying {
     const now = this.#clock();
     const minute = Math.floor(now / 60_000);
     const hour = Math.floor(now / 3_600_000);
-    const [current, previous, lastHour] = await Promise.all([
+    const [current, previous, lastHour, , okNow, okBefore] = await Promise.all([
       this.#store.increment(keys.sprayFailures(scope, `m${minute}`), 3 * 60_000),
       this.#store.get(keys.sprayFailures(scope, `m${minute - 1}`)),
       this.#store.get(keys.sprayFailures(scope, `h${hour - 1}`)),
       this.#store.increment(keys.sprayFailures(scope, `h${hour}`), 2 * 3_600_000),
+      this.#store.get(keys.sprayFailures(scope, `ok${minute}`)),
+      this.#store.get(keys.sprayFailures(scope, `ok${minute - 1}`)),
     ]);
-    const rate = current + Number(previous ?? 0) * (1 - (now % 60_000) / 60_000);
+    const past = 1 - (now % 60_000) / 60_000;
+    const rate = current + Number(previous ?? 0) * past;
+    const succeeded = Number(okNow ?? 0) + Number(okBefore ?? 0) * past;
     const floor = scope === ALL || scope === UNKNOWN ? this.#s.floorPerMinute : this.#s.schoolFloorPerMinute;
     const threshold = Math.max(floor, this.#s.factor * (Number(lastHour ?? 0) / 60));
-    if (rate < threshold) return;
+    if (rate < threshold || rate <= 2 * succeeded) return;
     const hold = this.#s.holdMinutes * 60_000;
     const raised = await this.#store.set(keys.sprayAlarm(scope), JSON.stringify({ since: now }), { onlyIfAbsent: true, ttlMs: hold });
     if (raised) await this.#onAlarm(scope.startsWith('school:') ? scope.slice('school:'.length) : scope, Math.round(rate), Math.round(threshold));
