@@ -41,7 +41,9 @@ export async function renderAppError(ctx: Context, error: AppError, render: Rend
       // Nothing was done: the page sends the same form again by itself (POST), or loads the same page again (GET).
       const body = (ctx.request as { body?: unknown }).body as Record<string, unknown> | undefined;
       const fields = ctx.method === 'POST' ? repostedFields(body) : [];
-      await render(ctx, 'wait', { code: error.code, message: { id: error.messageId, params: error.params }, reference, seconds: error.retryAfterSeconds, repost: ctx.method === 'POST' ? { action: ctx.path, fields } : null, again: ctx.method === 'GET' ? ctx.originalUrl : null }, error.status);
+      // Always a path of this IdP (never "//host": the page loads or posts it by itself).
+      const own = (p: string) => (/^\/(?![/\\])/.test(p) ? p : '/portal');
+      await render(ctx, 'wait', { code: error.code, message: { id: error.messageId, params: error.params }, reference, seconds: error.retryAfterSeconds, repost: ctx.method === 'POST' ? { action: own(ctx.path), fields } : null, again: ctx.method === 'GET' ? own(ctx.originalUrl) : null }, error.status);
       return;
     }
   }
