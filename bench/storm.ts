@@ -25,6 +25,7 @@ import { sameDatabase } from '../test/support/database.ts';
 import { Agent, form } from './lib/http.ts';
 import { fillAccounts, signedInBrowsers, startBenchIdp, USERS } from './lib/idp.ts';
 import { drive } from './lib/load.ts';
+import { mintIdpTokens } from './token.ts';
 import { percentile, report, round } from './lib/stats.ts';
 
 const MULTIPLE = Number(process.env.MULTIPLE ?? 2);
@@ -83,21 +84,6 @@ async function sso(idpUrl: string, agent: Agent): Promise<void> {
   if (!last.location?.startsWith(`${CLIENT.redirect}?code=`)) throw new Error(`SSO gave no code: ${last.status}`);
 }
 
-async function refreshToken(idpUrl: string, agent: Agent): Promise<string> {
-  const auth = `${idpUrl}/oidc/auth?${new URLSearchParams({ client_id: CLIENT.id, redirect_uri: CLIENT.redirect, response_type: 'code', scope: 'openid offline_access', prompt: 'consent', state: 's' })}`;
-  let last = await agent.follow(await agent.request(auth), idpUrl);
-  if (last.status === 200) {
-    // Asked to sign in again (prompt=consent for offline_access), as bench/token.ts does.
-    const f = form(last.text, '/sign-in');
-    last = await agent.follow(await agent.request(new URL(f.action, idpUrl).toString(), { form: { ...f.fields, username: USERS[2][0], password: USERS[2][1] } }), idpUrl);
-  }
-  if (!last.location?.includes('code=')) throw new Error(`no code for a refresh token: ${last.status} ${last.text.slice(0, 200)}`);
-  const code = new URL(last.location).searchParams.get('code')!;
-  const token = await fetch(`${idpUrl}/oidc/token`, { method: 'POST', headers: { authorization: basic(), 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: CLIENT.redirect }) }).then((r) => r.json() as Promise<{ refresh_token?: string }>);
-  if (!token.refresh_token) throw new Error('no refresh token');
-  return token.refresh_token;
-}
-
 function basic(): string {
   return `Basic ${Buffer.from(`${CLIENT.id}:${CLIENT.secret}`).toString('base64')}`;
 }
@@ -126,9 +112,7 @@ async function main() {
 
     // Background: live sessions and refresh chains, each at a steady pace.
     const signedIn = await signedInBrowsers(idpUrl, 8, USERS[1]);
-    const refreshAgent = (await signedInBrowsers(idpUrl, 1, USERS[2]))[0]!;
-    const chains: string[] = [];
-    for (let i = 0; i < 4; i++) chains.push(await refreshToken(idpUrl, refreshAgent));
+    const chains = await mintIdpTokens(idpUrl, 4);
     const ssoMs: number[] = [];
     const refreshMs: number[] = [];
     const background: string[] = [];

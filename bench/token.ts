@@ -71,7 +71,7 @@ async function refreshChains(t: Target) {
 }
 
 /** Refresh tokens from the IdP the way a relying party gets them: sign in, then code for tokens. */
-async function mintIdpTokens(idpUrl: string, count: number): Promise<string[]> {
+export async function mintIdpTokens(idpUrl: string, count: number): Promise<string[]> {
   const web = { id: 'test-web', secret: 'test-web-secret-0123456789abcdef0123456789', redirect: 'http://127.0.0.1:9/callback' };
   const agent = new Agent();
   const tokens: string[] = [];
@@ -131,4 +131,4 @@ async function main() {
   }
 }
 
-await main();
+if (import.meta.main) await main();
