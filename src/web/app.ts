@@ -35,7 +35,7 @@ import { SchemaValidator } from '../protocols/saml/schema-validator.ts';
 import { ServiceProviders } from '../protocols/saml/service-providers.ts';
 import type { Store } from '../store/index.ts';
 import { createServices, type Services } from '../services.ts';
-import { BROWSER_COOKIE, DEVICE_COOKIE, browserSecret, csrfToken, csrfValid, deviceCookie, ssoCookie } from './cookies.ts';
+import { BROWSER_COOKIE, browserSecret, csrfToken, csrfValid, deviceCookie, ssoCookie } from './cookies.ts';
 import { DeviceCookies } from '../domain/security/devices.ts';
 import { errorHandler } from './errors.ts';
 import { opsRouter } from './ops.ts';
@@ -256,8 +256,8 @@ export function createIdp(deps: IdpDeps): Idp {
   // oidc-provider handles its own routes, bodies and errors; a key rotation replaces it.
   // A protocol request from a stranger (no SSO session, never signed in on this browser) is
   // kept while its user signs in: at most so many per address.
-  const devices = new DeviceCookies(decoyKey, settings.devices);
-  const known = (ctx: Context) => cookie.read(ctx) !== undefined || devices.read(ctx.cookies.get(DEVICE_COOKIE), clock()).length > 0;
+  const devices = deviceCookie(new DeviceCookies(decoyKey, settings.devices), clock, secure);
+  const known = (ctx: Context) => cookie.read(ctx) !== undefined || devices.signedInHere(ctx);
   app.use(strangerGate(new StrangerBudget(store, settings.strangers), known));
   app.use(oidcMount(() => handleOidc));
 
@@ -305,7 +305,7 @@ export function createIdp(deps: IdpDeps): Idp {
     }),
     flowRouter({
       machine, starts, ssoCookie: cookie, browserSecret: secretOf, render, nameOf, destinationOf,
-      devices: deviceCookie(devices, clock, secure),
+      devices,
       admission,
       registeredNameOf: async (resume) => (resume.kind === 'oidc' ? (await provider.Client.find(resume.clientId))?.clientName : undefined),
     }),

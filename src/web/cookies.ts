@@ -51,8 +51,8 @@ export function csrfValid(keys: string | readonly string[], secret: string | und
   return valid;
 }
 
-/** The device cookie: its own MAC (not the rotating cookie keys), kept `maxAgeDays`. */
-export function deviceCookie(devices: DeviceCookies, clock: Clock, secure: boolean): DeviceCookie {
+/** The device cookie: its own MAC (not the rotating cookie keys), kept `maxAgeDays`; `signedInHere`: whether this browser signed in to any login ID here. */
+export function deviceCookie(devices: DeviceCookies, clock: Clock, secure: boolean): DeviceCookie & { signedInHere(ctx: Context): boolean } {
   const options = { httpOnly: true, sameSite: 'lax' as const, secure, signed: false, overwrite: true, path: '/', maxAge: devices.settings.maxAgeDays * 86_400_000 };
   const entries = (ctx: Context) => devices.read(ctx.cookies.get(DEVICE_COOKIE), clock());
   return {
@@ -60,6 +60,7 @@ export function deviceCookie(devices: DeviceCookies, clock: Clock, secure: boole
       const mine = entries(ctx);
       return (loginId, passwordSet) => devices.deviceFor(mine, loginId, passwordSet);
     },
+    signedInHere: (ctx) => entries(ctx).length > 0,
     remember: (ctx, loginId, passwordSet) => ctx.cookies.set(DEVICE_COOKIE, devices.remember(entries(ctx), loginId, passwordSet, clock()), options),
   };
 }
