@@ -93,7 +93,7 @@ describe('guessing passwords: counted before they are checked, held back across 
       const stranger = new SignInClient(t.url, '127.0.0.30');
       assert.equal((await stranger.attempt(settled[1]!, PUPIL_PASSWORD)).result, 'held', 'a new device waits, even with the right password');
       const again = new SignInClient(t.url, '127.0.0.11');
-      again.browser.agent.jar.setCookies(pupil.browser.agent.jar.getCookies({ domain: '127.0.0.1', path: '/', secure: false, script: false }).toValueString().split('; ').filter((c: string) => c.startsWith('idp_device=')));
+      again.browser.takeCookies(pupil.browser.cookies('idp_device'));
       assert.equal((await again.attempt(settled[0]!, PUPIL_PASSWORD)).result, 'in', 'the known device goes in');
     });
   });
@@ -162,8 +162,8 @@ describe('guessing passwords: counted before they are checked, held back across 
       // Yesterday: Chloe signed in on her laptop, behind the school's NAT.
       const laptop = new SignInClient(t.url, NAT);
       assert.equal((await laptop.attempt(pupils[0]!, PUPIL_PASSWORD)).result, 'in');
-      const laptopCookies = laptop.browser.agent.jar.getCookies({ domain: '127.0.0.1', path: '/', secure: false, script: false }).toValueString();
-      assert.match(laptopCookies, /idp_device=/, 'her laptop is now a known device for her login ID');
+      const laptopCookies = laptop.browser.cookies('idp_device');
+      assert.match(laptopCookies.join('; '), /idp_device=/, 'her laptop is now a known device for her login ID');
 
       // Today: someone on the same network guesses, one password on each of 40 accounts.
       const attacker = new SignInClient(t.url, NAT);
@@ -178,7 +178,7 @@ describe('guessing passwords: counted before they are checked, held back across 
 
       // Chloe on her laptop: in.
       const back = new SignInClient(t.url, NAT);
-      back.browser.agent.jar.setCookies(laptopCookies.split('; ').filter((c) => c.startsWith('idp_device=')));
+      back.browser.takeCookies(laptopCookies);
       assert.equal((await back.attempt(pupils[0]!, PUPIL_PASSWORD)).result, 'in', 'the known device is judged by its own record');
 
       // Guesses at Chloe's own login ID from elsewhere lock it for unknown devices at 5, with the guides' words...
@@ -192,7 +192,7 @@ describe('guessing passwords: counted before they are checked, held back across 
       // ...but not for her laptop (OWASP: whoever knows a login ID cannot lock its pupil out).
       const laptopAgain = () => {
         const c = new SignInClient(t.url, NAT);
-        c.browser.agent.jar.setCookies(laptopCookies.split('; ').filter((cookie) => cookie.startsWith('idp_device=')));
+        c.browser.takeCookies(laptopCookies);
         return c;
       };
       assert.equal((await laptopAgain().attempt(pupils[0]!, PUPIL_PASSWORD)).result, 'in');
@@ -211,12 +211,12 @@ describe('guessing passwords: counted before they are checked, held back across 
       const loginId = pupils[57]!;
       const friend = new SignInClient(t.url, '127.0.0.45');
       assert.equal((await friend.attempt(loginId, PUPIL_PASSWORD)).result, 'in', 'once, on a friend\'s browser');
-      const stale = friend.browser.agent.jar.getCookies({ domain: '127.0.0.1', path: '/', secure: false, script: false }).toValueString().split('; ').filter((c) => c.startsWith('idp_device='));
+      const stale = friend.browser.cookies('idp_device');
       const admin = (await t.idp.directory.findByLoginId('daniel_wong@schools.gov.sg'))!;
       const reset = await t.idp.administration.resetPassword({ kind: 'ministry' }, admin, (await t.idp.directory.findByLoginId(loginId))!.id, {});
       // The friend's browser guesses five times: an unknown device now, so the lock holds back unknown devices only.
       const guesser = new SignInClient(t.url, '127.0.0.45');
-      guesser.browser.agent.jar.setCookies(stale);
+      guesser.browser.takeCookies(stale);
       for (let i = 0; i < 5; i++) await guesser.attempt(loginId, `Guess-${i}-Again`);
       assert.equal((await t.idp.lockout.lockOf(loginId))?.scope, 'unknown-devices', 'not the lock for everyone');
       assert.ok(reset.temporaryPassword.length > 8);

@@ -21,6 +21,18 @@ export class Browser {
     return target;
   }
 
+  /** This browser's cookies named `name` (as name=value), to give to another browser (the same device later). */
+  cookies(name: string): string[] {
+    const host = new URL(this.base).hostname;
+    return this.agent.jar.getCookies({ domain: host, path: '/', secure: false, script: false }).toValueString().split('; ').filter((c: string) => c.startsWith(`${name}=`));
+  }
+
+  /** Takes cookies (name=value) as if this browser had been given them. */
+  takeCookies(cookies: string[]): this {
+    this.agent.jar.setCookies(cookies);
+    return this;
+  }
+
   async get(target: string): Promise<Response> {
     const req = this.agent.get(this.#path(target)).redirects(0);
     return this.#from ? req.agent(this.#from) : req;
