@@ -338,7 +338,13 @@ export class RedisStore implements Store {
       await Promise.all(this.#masters().map(async (node) => {
         const info = String(await node.info('replication'));
         const where = `${node.options.host}:${node.options.port}`;
-        if (!/^role:master\r?$/m.test(info)) throw new StoreUnavailableError(`${where} is not a master`);
+        if (!/^role:master\r?$/m.test(info)) {
+          // Connected to a master that was demoted while nothing was written (a write would
+          // have met READONLY and reconnected): reconnect now, which asks the sentinels where
+          // the master is, so that readiness returns without waiting for traffic.
+          if (!(this.client instanceof Cluster)) for (const c of [this.client, this.#durableClient]) (c as Redis | undefined)?.disconnect(true);
+          throw new StoreUnavailableError(`${where} is not a master`);
+        }
         const online = info.match(/^slave\d+:.*state=online/gm)?.length ?? 0;
         if (online < this.waitReplicas) throw new StoreUnavailableError(`${where} has ${online} of ${this.waitReplicas} replicas online`);
       }));

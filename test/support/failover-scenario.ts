@@ -42,7 +42,8 @@ export async function scenario(name: string, t: TestIdp, cliEnv: NodeJS.ProcessE
     await running.stop();
     const until = Date.now() + 15_000;
     while ((await readyz(t)) !== 200 && Date.now() < until) await sleep(100);
-    assert.equal(await readyz(t), 200, '/readyz is 200 once the topology has healed');
+    const last = await fetch(`${t.url}/readyz`);
+    assert.equal(last.status, 200, `/readyz is 200 once the topology has healed: ${await last.text()}`);
     const verdict = await load.verify();
     const r = load.result;
     console.log(`      ${name}: password changes ${r.ackedChanges} acknowledged / ${r.failedChanges} refused, CLI resets ${r.ackedResets}/${r.failedResets}, CLI imports ${r.ackedImports}/${r.failedImports} (${load.imported.size} rows), ${r.ackedAfterFault} acknowledged after the fault, longest time without an acknowledged password change ${load.longestGapMs()} ms; /readyz not ready during it: ${notReady}; lost: ${verdict.lost.length} of ${verdict.checked}`);
