@@ -10,6 +10,20 @@ export interface School {
   name: string;
 }
 
+/** A class of a school in one school year, e.g. { year: 2027, name: '4A' }. */
+export interface SchoolClass {
+  year: number;
+  /** As the school writes it, upper-cased: '4A', 'P2 EXCELLENCE'. */
+  name: string;
+}
+
+/** A personal email for self-service reset, confirmed by a code sent to it. Never shown whole. */
+export interface RecoveryEmail {
+  /** Lower-cased. */
+  address: string;
+  confirmedAt: number;
+}
+
 export interface ChallengeAnswer {
   question: string;
   answerHash: string;
@@ -46,6 +60,12 @@ export interface Account {
   createdAt: number;
   updatedAt: number;
   lastSignInAt: number | null;
+  /** The class a student belongs to (of their own school), if any. */
+  class?: SchoolClass | null;
+  /** Classes of their own school a staff account is form teacher of. */
+  formClasses?: SchoolClass[];
+  /** Where a reset code may be sent (added at first sign-in or in the SSPR app). */
+  recoveryEmail?: RecoveryEmail | null;
 }
 
 const EMAIL = /^[a-z0-9._%+'-]+@[a-z0-9-]+(\.[a-z0-9-]+)+$/;
