@@ -105,6 +105,7 @@ export function createServices(settings: Settings, store: Store, database: Datab
   const policies = new PasswordPolicies(settings.passwordPolicy.default, settings.passwordPolicy.populations, commonPasswordList(), {
     formats: settings.passwordPolicy.temporaryPasswords,
     words: temporaryPasswordWords(),
+    lifeDays: settings.passwordPolicy.temporaryPasswordDays,
   });
   const revoker: SessionRevoker = {
     async revokeAccount(accountId, { exceptSsoSession, actor, ip, requestId }) {

@@ -200,6 +200,8 @@ export const settingsSchema = z.strictObject({
      * words joined by digits, readable by young children; src/domain/passwords/generate.ts).
      */
     temporaryPasswords: z.record(z.string(), z.enum(['random', 'words'])).default({ default: 'random' }),
+    /** How many days a generated temporary password signs in; after that a new one is needed. */
+    temporaryPasswordDays: z.coerce.number().int().min(1).max(365).default(14),
   }).refine((p) => Object.keys(p.temporaryPasswords).every((name) => name === 'default' || p.populations.some((pop) => pop.name === name)), {
     message: 'temporaryPasswords: each key must be "default" or the name of a population',
     path: ['temporaryPasswords'],

@@ -10,6 +10,7 @@ export const en = {
   'signin.disabled': 'Your account is disabled. Please contact your administrator (LA/SA) for assistance.',
   'signin.locked': 'Your account has been locked due to excessive incorrect login attempts. Please use "Forgot Password?" to unlock it or to set a new password, or approach your teachers or MIMS administrator.',
   'signin.ip_throttled': 'There have been too many failed sign-in attempts from your network. Please wait a few minutes and try again.',
+  'signin.temporary_expired': 'Your temporary password has expired. Please ask your Form Teacher or school administrator for a new one.',
   'signin.missing_fields': 'Please enter your username and password.',
   'reauth.failed': 'The password you entered is incorrect. Please try again.',
   'reauth.missing_password': 'Please enter your password.',

@@ -7,6 +7,7 @@ export const ms = {
   'signin.disabled': 'Akaun anda telah dinyahdayakan. Sila hubungi pentadbir anda (LA/SA) untuk bantuan.',
   'signin.locked': 'Akaun anda telah dikunci kerana terlalu banyak percubaan log masuk yang salah. Sila gunakan "Lupa Kata Laluan?" untuk membuka kunci akaun atau menetapkan kata laluan baharu, atau berjumpa dengan guru anda atau pentadbir MIMS.',
   'signin.ip_throttled': 'Terlalu banyak percubaan log masuk yang gagal dari rangkaian anda. Sila tunggu beberapa minit dan cuba lagi.',
+  'signin.temporary_expired': 'Kata laluan sementara anda telah tamat tempoh. Sila minta kata laluan baharu daripada Guru Tingkatan atau pentadbir sekolah anda.',
   'signin.missing_fields': 'Sila masukkan nama pengguna dan kata laluan anda.',
   'reauth.failed': 'Kata laluan yang anda masukkan tidak betul. Sila cuba lagi.',
   'reauth.missing_password': 'Sila masukkan kata laluan anda.',

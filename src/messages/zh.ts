@@ -7,6 +7,7 @@ export const zh = {
   'signin.disabled': '你的账户已被停用。请联系你的管理员（LA/SA）寻求帮助。',
   'signin.locked': '由于登录时多次输错，你的账户已被锁定。请使用“忘记密码？”来解锁账户或设置新密码，或者找你的老师或 MIMS 管理员帮忙。',
   'signin.ip_throttled': '你的网络有太多次登录失败。请等几分钟再试。',
+  'signin.temporary_expired': '你的临时密码已过期。请向班主任或学校管理员索取新的临时密码。',
   'signin.missing_fields': '请输入你的用户名和密码。',
   'reauth.failed': '你输入的密码不正确。请再试一次。',
   'reauth.missing_password': '请输入你的密码。',

@@ -68,3 +68,38 @@ describe('temporary passwords per population over HTTP (issue 15, item 10)', () 
     assert.match((await s.signIn((await s.open('/portal')).res, 'mei_ling_ong@students.edu.sg', mei)).res.text, /<h1>Setup Security Questions<\/h1>/);
   });
 });
+
+describe('temporary passwords have a limited life (issue 27, item 4)', () => {
+  let t: TestIdp;
+  let offset = 0;
+  before(async () => {
+    t = await startTestIdp({ clock: () => Date.now() + offset });
+  });
+  after(async () => {
+    await t.close();
+  });
+
+  it('a reset password signs in for passwordPolicy.temporaryPasswordDays (14), then is refused with words that say whom to ask; a wrong one still gets the usual answer', async () => {
+    const admin = new Browser(t.url);
+    await admin.signIn((await admin.open('/portal')).res, SITI.loginId, SITI.password);
+    const allen = (await t.idp.directory.findByLoginId(DEMO.student.loginId))!;
+    const temporary = await resetBy(admin, allen.id);
+    const reset = (await t.idp.directory.get(allen.id))!;
+    assert.equal(reset.temporaryUntil, reset.passwordChangedAt + 14 * 86_400_000);
+
+    offset = 13 * 86_400_000;
+    const early = new Browser(t.url);
+    assert.match((await early.signIn((await early.open('/portal')).res, DEMO.student.loginId, temporary)).res.text, /<h1>Change Password<\/h1>/, 'day 13: still signs in');
+
+    offset = 15 * 86_400_000;
+    const late = new Browser(t.url);
+    const refused = await late.signIn((await late.open('/portal')).res, DEMO.student.loginId, temporary);
+    assert.match(refused.res.text, /Your temporary password has expired\. Please ask your Form Teacher or school administrator for a new one\./);
+    const wrong = new Browser(t.url);
+    const answer = await wrong.signIn((await wrong.open('/portal')).res, DEMO.student.loginId, `${temporary}x`);
+    assert.doesNotMatch(answer.res.text, /temporary password has expired/, 'only whoever knows the temporary password learns it expired');
+    assert.match(answer.res.text, /Login failed/);
+    const events = await t.idp.audit.recent(20, (e) => e.accountId === allen.id && e.type === 'signin.failure');
+    assert.ok(events.some((e) => e.reason === 'temporary_expired'), 'audited');
+  });
+});

@@ -53,6 +53,12 @@ export interface Account {
   passwordHash: string;
   /** Temporary password (import, administrator reset): must be changed at next sign-in. */
   mustChangePassword: boolean;
+  /**
+   * Until when a generated temporary password signs in (import, reset by an administrator
+   * or form teacher; passwordPolicy.temporaryPasswordDays). Absent: no limit (a seeded or
+   * operator-chosen password).
+   */
+  temporaryUntil?: number | null;
   passwordChangedAt: number;
   /** Hashes of earlier passwords, newest first. */
   passwordHistory: string[];

@@ -4,6 +4,8 @@
 // (security/spraying.ts), then the attempt is reserved in its counts (security/lockout.ts);
 // a browser that signed in to the login ID before is judged by its own count (devices.ts).
 // A disabled account answers "disabled" whatever the password (it is no password oracle).
+// A generated temporary password past its life (Account.temporaryUntil) is refused, after
+// it was checked, with words that say to ask for a new one.
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Clock } from '../clock.ts';
 import { normaliseLoginId, type Account } from './account.ts';
@@ -13,7 +15,7 @@ import type { Lockout } from '../security/lockout.ts';
 import type { Spraying } from '../security/spraying.ts';
 import { passwordStamp } from '../security/devices.ts';
 
-export type SignInFailure = 'unknown_account' | 'bad_password' | 'disabled' | 'invalid_login_id' | 'locked' | 'ip_throttled' | 'held_back';
+export type SignInFailure = 'unknown_account' | 'bad_password' | 'disabled' | 'invalid_login_id' | 'locked' | 'ip_throttled' | 'held_back' | 'temporary_expired';
 /**
  * `lockedNow`: this attempt's password was checked, was wrong, and locked the login ID (as
  * against a refusal of an already locked one, where nothing was checked). `retryAfterSeconds`:
@@ -65,6 +67,12 @@ export class Authenticator {
     const account = await this.#directory.findByLoginId(loginId);
     const result = await this.#check(account, loginId, password, ctx, 'signin.failure', account ? deviceOf?.(loginId, passwordStamp(account)) : undefined);
     if (!result.ok) return result;
+    const until = result.account.temporaryUntil;
+    if (result.account.mustChangePassword && typeof until === 'number' && this.#clock() > until) {
+      // The right temporary password, past its life: said only to whoever knows it.
+      await this.#audit.record({ type: 'signin.failure', accountId: result.account.id, reason: 'temporary_expired', ...ctx });
+      return { ok: false, reason: 'temporary_expired' };
+    }
     // One verification per sign-in: #check says whether the hash needs upgrading.
     const newHash = result.needsRehash ? await this.#hasher.hash(password) : undefined;
     const verifiedHash = result.account.passwordHash;

@@ -102,7 +102,7 @@ export class Credentials {
    * `expectedCurrentHash` makes the change fail if the password changed meanwhile.
    * Resolves to the account and to what the other sessions' apps were told.
    */
-  async setPasswordHash(accountId: string, newHash: string, expectedCurrentHash: string, ctx: ChangeContext, options: { temporary?: boolean } = {}): Promise<{ account: Account; signOut: SignOutReport }> {
+  async setPasswordHash(accountId: string, newHash: string, expectedCurrentHash: string, ctx: ChangeContext, options: { temporary?: boolean; temporaryLifeMs?: number } = {}): Promise<{ account: Account; signOut: SignOutReport }> {
     let conflict = false;
     const updated = await this.#directory.update(accountId, (a) => {
       if (a.passwordHash !== expectedCurrentHash) {
@@ -111,8 +111,10 @@ export class Credentials {
       }
       a.passwordHistory = [a.passwordHash, ...a.passwordHistory].slice(0, MAX_HISTORY);
       a.passwordHash = newHash;
+      const now = this.#clock();
       a.mustChangePassword = options.temporary ?? false;
-      a.passwordChangedAt = this.#clock();
+      a.temporaryUntil = options.temporary && options.temporaryLifeMs !== undefined ? now + options.temporaryLifeMs : null;
+      a.passwordChangedAt = now;
       return a;
     });
     if (!updated || conflict) throw new PasswordChangedMeanwhileError();

@@ -45,6 +45,7 @@ export class Administration {
   readonly #policies: PasswordPolicies;
   readonly #audit: AuditLog;
   readonly #revoker: SessionRevoker;
+  readonly #clock: Clock;
 
   constructor(deps: { directory: Directory; credentials: Credentials; policies: PasswordPolicies; audit: AuditLog; revoker: SessionRevoker; clock: Clock }) {
     this.#directory = deps.directory;
@@ -52,6 +53,7 @@ export class Administration {
     this.#policies = deps.policies;
     this.#audit = deps.audit;
     this.#revoker = deps.revoker;
+    this.#clock = deps.clock;
   }
 
   /** The target account, or 403 (also for an id that does not exist: nothing to learn). */
@@ -130,7 +132,7 @@ export class Administration {
     const password = temporaryPassword(this.#policies.for(account), account);
     const hash = await this.#credentials.hashPassword(password);
     // Also clears a lock and revokes sessions and refresh tokens (see Credentials).
-    const { account: updated, signOut } = await this.#credentials.setPasswordHash(account.id, hash, account.passwordHash, this.#change(actor, ctx), { temporary: true });
+    const { account: updated, signOut } = await this.#credentials.setPasswordHash(account.id, hash, account.passwordHash, this.#change(actor, ctx), { temporary: true, temporaryLifeMs: this.#policies.temporaryLifeMs() });
     await this.#audit.record({ type: 'admin.password.reset', accountId: account.id, actor: actor.id, ...ctx });
     return { account: updated, temporaryPassword: password, signOut };
   }

@@ -4,9 +4,9 @@
 // once in the result; existing accounts are updated (never reset); re-importing the same
 // file changes nothing. A school administrator may import only rows of their school.
 //
-// Temporary passwords are random (≥ 14 characters from ~70 symbols, > 80 bits), so
-// they are hashed with the cheaper `importArgon2` parameters; the first sign-in forces
-// a change, which hashes the user's own password with the full parameters.
+// Temporary passwords (random: > 80 bits; words: > 45 bits) live passwordPolicy.temporaryPasswordDays
+// and are hashed with the cheaper `importArgon2` parameters; the first sign-in forces a
+// change, which hashes the user's own password with the full parameters.
 import { parse } from 'csv-parse/sync';
 import { LEVELS, normaliseLoginId, ROLES, type Account, type Level, type Role } from '../accounts/account.ts';
 import type { Directory } from '../accounts/directory.ts';
@@ -209,11 +209,12 @@ export class Importer {
       await this.#audit.record({ type: 'account.updated', accountId: r.existingId, actor, reason: 'import' });
       return;
     }
+    const now = this.#now();
     const password = temporaryPassword(this.#policies.for({ loginId: r.loginId, roles: r.row.roles }), { loginId: r.loginId, ...fields });
     try {
       const account = await this.#directory.create({
-        loginId: r.loginId, ...fields, status: 'active', passwordHash: await this.#hasher.hash(password), mustChangePassword: true,
-        passwordChangedAt: this.#now(), passwordHistory: [], questions: [],
+        loginId: r.loginId, ...fields, status: 'active', passwordHash: await this.#hasher.hash(password), mustChangePassword: true, temporaryUntil: now + this.#policies.temporaryLifeMs(),
+        passwordChangedAt: now, passwordHistory: [], questions: [],
       });
       passwords.push({ loginId: r.loginId, temporaryPassword: password });
       await this.#audit.record({ type: 'account.created', accountId: account.id, actor, reason: 'import' });

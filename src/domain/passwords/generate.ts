@@ -2,9 +2,13 @@
 // population is configured for (passwordPolicy.temporaryPasswords), always free of
 // look-alike characters (no 0/O, 1/l/I) and accepted by the account's own policy.
 //   random  14+ characters from upper, lower, digits and a few symbols (staff)
-//   words   capitalised short words joined by digits, e.g. "Tiger4Zebra7Mango2Robin9…":
-//           readable and copyable from a slip by a Primary 1 child, at least 80 bits
-//           (the word count follows from the size of config/temporary-password-words.txt)
+//   words   capitalised short words joined by digits, e.g. "Tiger4Moon7Acorn2Pond":
+//           readable and copyable from a slip by a Primary 1 child, at least 45 bits
+//           (the word count follows from the size of config/temporary-password-words.txt).
+//           Sized for what threatens it, not for a permanent password: it signs in only
+//           for passwordPolicy.temporaryPasswordDays and once (a new password is chosen at
+//           once), guesses online are throttled (lockout, spraying alarm), and it is stored
+//           only as an argon2id hash; README "Temporary passwords" gives the arithmetic.
 import { randomInt } from 'node:crypto';
 import type { Account } from '../accounts/account.ts';
 import type { PasswordPolicy } from './policy.ts';
@@ -20,8 +24,10 @@ const LOWER = 'abcdefghijkmnpqrstuvwxyz';
 const DIGITS = '23456789';
 const SYMBOLS = '#%+=!-';
 
-/** The entropy a temporary password must have at least (bits). */
+/** The entropy a random-format temporary password has at least (bits). */
 export const MIN_TEMPORARY_BITS = 80;
+/** The entropy a words-format temporary password has at least (bits): see the header. */
+export const MIN_WORDS_TEMPORARY_BITS = 45;
 
 function pick(alphabet: string): string {
   return alphabet[randomInt(alphabet.length)]!;
@@ -62,14 +68,14 @@ export function parseWordList(text: string): string[] {
 
 /**
  * The shape of a words-format password for a list of `listSize` words: the fewest words
- * (joined by one digit of DIGITS each) that reach MIN_TEMPORARY_BITS, and the bits.
+ * (joined by one digit of DIGITS each) that reach MIN_WORDS_TEMPORARY_BITS, and the bits.
  */
 export function wordsShape(listSize: number): { words: number; digits: number; bits: number } {
   const wordBits = Math.log2(listSize);
   const digitBits = Math.log2(DIGITS.length);
   for (let words = 1; ; words++) {
     const bits = words * wordBits + (words - 1) * digitBits;
-    if (bits >= MIN_TEMPORARY_BITS) return { words, digits: words - 1, bits };
+    if (bits >= MIN_WORDS_TEMPORARY_BITS) return { words, digits: words - 1, bits };
   }
 }
 

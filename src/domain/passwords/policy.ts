@@ -170,6 +170,8 @@ export function parseCommonPasswords(text: string): Set<string> {
 export interface TemporaryPasswordSettings {
   formats: Record<string, TemporaryPasswordFormat>;
   words: readonly string[];
+  /** How many days a generated temporary password signs in (default 14). */
+  lifeDays?: number;
 }
 
 /** Picks the policy for an account: first population whose domain or role matches. */
@@ -188,6 +190,11 @@ export class PasswordPolicies {
     this.#populations = populations;
     this.#common = common;
     this.#temporary = temporary;
+  }
+
+  /** How long a generated temporary password signs in (Account.temporaryUntil), in ms. */
+  temporaryLifeMs(): number {
+    return (this.#temporary.lifeDays ?? 14) * 86_400_000;
   }
 
   for(account: Pick<Account, 'loginId' | 'roles'>): PasswordPolicy {

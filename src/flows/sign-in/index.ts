@@ -39,6 +39,8 @@ export function signInMessage(reason: SignInFailure): Message {
       return message('signin.locked');
     case 'ip_throttled':
       return message('signin.ip_throttled');
+    case 'temporary_expired':
+      return message('signin.temporary_expired');
     default:
       return message('signin.failed');
   }
