@@ -123,7 +123,7 @@ export function createServices(settings: Settings, store: Store, database: Datab
   };
   const mfaPolicy = new MfaPolicy(settings.mfa);
   const credentials = new Credentials({ directory, hasher, audit, policies, revoker, clock, lockout, mfaRequired: (account) => mfaPolicy.required(account) });
-  const administration = new Administration({ directory, credentials, policies, audit, revoker, clock });
+  const administration = new Administration({ directory, credentials, policies, audit, revoker, clock, formTeacherPasswords: settings.admin.formTeacherPasswords });
   const publicUrl = new URL(settings.server.publicUrl);
   const mfa = new Mfa({
     directory, store, audit, clock, policy: mfaPolicy,

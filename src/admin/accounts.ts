@@ -8,11 +8,12 @@
 // Resetting two-step sign-in of an administrator is for ministry administrators only.
 import type { RouterContext } from '@koa/router';
 import { newId } from '../domain/ids.ts';
+import { schoolYear } from '../domain/classes/classes.ts';
 import { AppError } from '../domain/errors.ts';
 import { describeReport, type SignOutReport } from '../domain/sessions/sign-out-report.ts';
 import { seeOther } from '../http/respond.ts';
 import { keys } from '../store/index.ts';
-import { ctxOf, signedInAdmin, who, type Admin, type AdminDeps } from './signed-in.ts';
+import { confirmedByPassword, ctxOf, isFresh, signedInAdmin, stepUp, usesMfa, who, type Admin, type AdminDeps } from './signed-in.ts';
 
 const ACTIONS = {
   'reset-password': { label: 'Reset Password', question: 'Reset the password of this account to a new temporary password? The student must change it at the next sign-in; their security questions are kept; their sessions at the MIMS Portal end, and the apps they are signed in to are told to sign them out where that is possible (the next page names any app that could not be told).' },
@@ -21,6 +22,7 @@ const ACTIONS = {
   'reset-mfa': { label: 'Reset Two-Step Sign-in', question: 'Remove every passkey, authenticator app and recovery code of this account? Use this when the person has lost their device and their recovery codes. If two-step sign-in is required for them, they set it up again at their next sign-in.' },
   disable: { label: 'Disable Account', question: 'Disable this account? The user cannot sign in; their sessions at the MIMS Portal end, and the apps they are signed in to are told to sign them out where that is possible (the next page names any app that could not be told).' },
   enable: { label: 'Enable Account', question: 'Enable this account again?' },
+  'request-password': { label: 'Ask for a Temporary Password', question: 'Ask the school administrator for a temporary password for this student?' },
 } as const;
 type Action = keyof typeof ACTIONS;
 
@@ -37,23 +39,11 @@ function isAction(v: string | undefined): v is Action {
 }
 
 export function accountHandlers(deps: AdminDeps) {
-  /** Whether the administrator confirms actions with a second factor (they have one). */
-  const usesMfa = (a: Admin) => deps.mfa.hasSecondFactor(a.actor);
+  const fresh = (a: Admin) => isFresh(deps, a);
 
-  function fresh(a: Admin): boolean {
-    if (usesMfa(a)) return a.session.amr.includes('mfa') && deps.clock() - (a.session.mfaAt ?? 0) <= deps.recentAuthMs;
-    return deps.clock() - a.session.authTime <= deps.recentAuthMs;
-  }
-
-  /** Sends an administrator with two-step sign-in to confirm it, back to `path` (a GET). */
-  async function stepUp(ctx: RouterContext, a: Admin, path: string): Promise<void> {
-    const verdict = await deps.gate(a.session, { mfa: { since: deps.clock() - deps.recentAuthMs } });
-    if (verdict.proceed || verdict.run === 'refuse') throw new AppError('SSPR 5403', 'step-up not possible');
-    seeOther(ctx, await deps.runFirst(ctx, verdict, { kind: 'portal', path }));
-  }
-
-  /** Resetting an administrator's two-step sign-in: ministry administrators only. */
+  /** The scope's capability first (a form teacher unlocks and gives passwords only); resetting an administrator's two-step sign-in: ministry administrators only. */
   function mayAct(a: Admin, action: Action, target: { roles: string[] }): void {
+    deps.administration.require(a.scope, action);
     const isAdmin = target.roles.some((r) => r === 'school-admin' || r === 'ministry-admin');
     if (action === 'reset-mfa' && isAdmin && a.scope.kind !== 'ministry') throw new AppError('SSPR 5403', 'only ministry administrators reset an administrator\'s two-step sign-in');
   }
@@ -67,7 +57,9 @@ export function accountHandlers(deps: AdminDeps) {
     const saved = reportId ? await deps.store.get(keys.adminSignOutReport(reportId)) : null;
     const report = saved ? (JSON.parse(saved) as { adminId: string; accountId: string; signOut: ReturnType<typeof shown> }) : null;
     const signOut = report && report.adminId === a.actor.id && report.accountId === state.account.id ? report.signOut : null;
-    await deps.render(ctx, 'admin/account', { admin: who(a), state, actions: ACTIONS, notice: typeof ctx.query.done === 'string' && isAction(ctx.query.done) ? ctx.query.done : null, signOut });
+    const notice = typeof ctx.query.done === 'string' && (isAction(ctx.query.done) || ctx.query.done === 'set-class') ? ctx.query.done : null;
+    const error = ctx.query.error === 'class_name' || ctx.query.error === 'class_year' ? `admin.error.${ctx.query.error}` : null;
+    await deps.render(ctx, 'admin/account', { admin: who(a, deps), state, actions: ACTIONS, notice, error, signOut, year: schoolYear(deps.clock()) });
   };
 
   const confirm = async (ctx: RouterContext) => {
@@ -77,8 +69,8 @@ export function accountHandlers(deps: AdminDeps) {
     if (!isAction(action)) throw new AppError('SSPR 5404');
     const account = await deps.administration.target(a.scope, ctx.params.id!);
     mayAct(a, action, account);
-    if (!fresh(a) && usesMfa(a)) return stepUp(ctx, a, ctx.path);
-    await deps.render(ctx, 'admin/confirm', { admin: who(a), account, action, ...ACTIONS[action], needsPassword: !fresh(a) });
+    if (!fresh(a) && usesMfa(deps, a)) return stepUp(deps, ctx, a, ctx.path);
+    await deps.render(ctx, 'admin/confirm', { admin: who(a, deps), account, action, ...ACTIONS[action], needsPassword: !fresh(a) });
   };
 
   const act = async (ctx: RouterContext) => {
@@ -88,25 +80,20 @@ export function accountHandlers(deps: AdminDeps) {
     if (!isAction(action)) throw new AppError('SSPR 5404');
     const id = ctx.params.id!;
     mayAct(a, action, await deps.administration.target(a.scope, id)); // 403 before anything else
-    if (!fresh(a) && usesMfa(a)) return stepUp(ctx, a, `/admin/accounts/${encodeURIComponent(id)}/${action}`);
-    if (!fresh(a)) {
-      // Sensitive actions need a recent sign-in: the confirmation page asks for the password.
-      const password = (ctx.request as { body?: Record<string, unknown> }).body?.password;
-      const result = typeof password === 'string' && password ? await deps.authenticator.reauthenticate(a.actor.id, password, ctxOf(ctx)) : null;
-      if (!result?.ok) {
-        const account = await deps.administration.target(a.scope, id);
-        await deps.render(ctx, 'admin/confirm', { admin: who(a), account, action, ...ACTIONS[action], needsPassword: true, error: 'admin.confirm_password_missing' }, 401);
-        return;
-      }
-      deps.ssoCookie.write(ctx, (await deps.sso.renew(a.session, deps.clock(), [...new Set([...a.session.amr, 'pwd'])], a.session.mfaAt)).id);
-      await deps.audit.record({ type: 'admin.reauth', accountId: a.actor.id, ...ctxOf(ctx) });
+    if (!fresh(a) && usesMfa(deps, a)) return stepUp(deps, ctx, a, `/admin/accounts/${encodeURIComponent(id)}/${action}`);
+    // Sensitive actions need a recent sign-in: the confirmation page asks for the password.
+    if (!fresh(a) && !(await confirmedByPassword(deps, ctx, a))) {
+      const account = await deps.administration.target(a.scope, id);
+      await deps.render(ctx, 'admin/confirm', { admin: who(a, deps), account, action, ...ACTIONS[action], needsPassword: true, error: 'admin.confirm_password_missing' }, 401);
+      return;
     }
     const rc = ctxOf(ctx);
     switch (action) {
       case 'reset-password': {
         const { account, temporaryPassword, signOut } = await deps.administration.resetPassword(a.scope, a.actor, id, rc);
         // Shown once, on this response only; never stored in plain text nor logged.
-        await deps.render(ctx, 'admin/reset-done', { admin: who(a), account, temporaryPassword, signOut: shown(signOut) });
+        const slip = { name: account.displayName, loginId: account.loginId, className: account.class?.name ?? '', school: account.school.name, temporaryPassword };
+        await deps.render(ctx, 'admin/reset-done', { admin: who(a, deps), account, temporaryPassword, signOut: shown(signOut), slip, portalUrl: deps.portalUrl });
         return;
       }
       case 'unlock':
@@ -127,6 +114,9 @@ export function accountHandlers(deps: AdminDeps) {
       }
       case 'enable':
         await deps.administration.setStatus(a.scope, a.actor, id, 'active', rc);
+        break;
+      case 'request-password':
+        await deps.administration.requestPassword(a.scope, a.actor, id, rc);
         break;
     }
     seeOther(ctx, `/admin/accounts/${encodeURIComponent(id)}?done=${action}`);

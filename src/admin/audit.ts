@@ -12,6 +12,7 @@ export function auditHandler(deps: AdminDeps) {
   return async (ctx: Context) => {
     const a = await signedInAdmin(deps, ctx);
     if (!a) return;
+    deps.administration.require(a.scope, 'audit');
     const accountId = typeof ctx.query.account === 'string' ? ctx.query.account : undefined;
     const type = typeof ctx.query.type === 'string' && EVENT_TYPE.test(ctx.query.type) ? ctx.query.type : undefined;
     if (accountId) await deps.administration.target(a.scope, accountId);
@@ -36,10 +37,10 @@ export function auditHandler(deps: AdminDeps) {
       ctx.set('Cache-Control', 'no-store');
       ctx.set('Content-Disposition', 'attachment; filename="audit.csv"');
       ctx.type = 'text/csv; charset=utf-8';
-      const columns = ['at', 'type', 'accountId', 'loginId', 'actor', 'client', 'ip', 'reason', 'requestId'] as const;
+      const columns = ['at', 'type', 'accountId', 'loginId', 'actor', 'actorName', 'client', 'ip', 'reason', 'requestId'] as const;
       ctx.body = stringify(events.map((e) => columns.map((c) => e[c] ?? '')), { header: true, columns: [...columns] });
       return;
     }
-    await deps.render(ctx, 'admin/audit', { admin: who(a), events, type: type ?? '', accountId: accountId ?? '' });
+    await deps.render(ctx, 'admin/audit', { admin: who(a, deps), events, type: type ?? '', accountId: accountId ?? '' });
   };
 }

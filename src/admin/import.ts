@@ -21,12 +21,14 @@ export function importHandlers(deps: AdminDeps) {
   const form = async (ctx: Context) => {
     const a = await signedInAdmin(deps, ctx);
     if (!a) return;
-    await deps.render(ctx, 'admin/import', { admin: who(a) });
+    deps.administration.require(a.scope, 'import');
+    await deps.render(ctx, 'admin/import', { admin: who(a, deps) });
   };
 
   const preview = async (ctx: Context) => {
     const a = await signedInAdmin(deps, ctx);
     if (!a) return;
+    deps.administration.require(a.scope, 'import');
     try {
       await upload.single('file')(ctx, async () => {});
     } catch (err) {
@@ -40,7 +42,7 @@ export function importHandlers(deps: AdminDeps) {
       preview = await deps.importer.preview(file.buffer, a.scope);
     } catch (err) {
       if (!(err instanceof ImportFileError)) throw err;
-      await deps.render(ctx, 'admin/import', { admin: who(a), fileError: err.message }, 400);
+      await deps.render(ctx, 'admin/import', { admin: who(a, deps), fileError: err.message }, 400);
       return;
     }
     let importId: string | null = null;
@@ -48,12 +50,13 @@ export function importHandlers(deps: AdminDeps) {
       importId = newId();
       await deps.store.set(keys.pendingImport(importId), JSON.stringify({ adminId: a.actor.id, data: file.buffer.toString('base64') }), { ttlMs: PENDING_MS });
     }
-    await deps.render(ctx, 'admin/import-preview', { admin: who(a), preview, rows: preview.rows.slice(0, 1000), importId }, preview.counts.error > 0 ? 400 : 200);
+    await deps.render(ctx, 'admin/import-preview', { admin: who(a, deps), preview, rows: preview.rows.slice(0, 1000), importId }, preview.counts.error > 0 ? 400 : 200);
   };
 
   const commit = async (ctx: RouterContext) => {
     const a = await signedInAdmin(deps, ctx);
     if (!a) return;
+    deps.administration.require(a.scope, 'import');
     const key = keys.pendingImport(ctx.params.id ?? '');
     const raw = /^[A-Za-z0-9_-]{16,64}$/.test(ctx.params.id ?? '') ? await deps.store.get(key) : null;
     const pending = raw ? (JSON.parse(raw) as { adminId: string; data: string }) : null;
@@ -72,7 +75,7 @@ export function importHandlers(deps: AdminDeps) {
         result = { passwords: err.passwords, counts: { create: 0, update: 0, unchanged: 0, error: 0 } };
       } else {
         if (!(err instanceof ImportFileError)) throw err;
-        await deps.render(ctx, 'admin/import', { admin: who(a), fileError: err.message }, 409);
+        await deps.render(ctx, 'admin/import', { admin: who(a, deps), fileError: err.message }, 409);
         return;
       }
     }

@@ -7,13 +7,18 @@
 //   POST /admin/import/preview               upload and preview (multipart)            import.ts
 //   POST /admin/import/:id/commit            commit; answers the temporary passwords   import.ts
 //   GET  /admin/audit[?account=&type=&format=csv]                                      audit.ts
-// Every page starts from the signed-in administrator (signed-in.ts). The scope rule (own
-// school, or all for a ministry administrator) is enforced by domain/admin/administration.ts
-// for every account touched, whatever the URL says.
+//   GET  /admin/classes, /admin/classes/:school/:year/:name, POST …/slips              classes.ts
+//   POST /admin/accounts/:id/class      a student's class, a teacher's form classes   classes.ts
+//   GET  /admin/requests                temporary passwords form teachers asked for   classes.ts
+// Every page starts from the signed-in administrator or form teacher (signed-in.ts). The
+// scope rule (own school; all for a ministry administrator; a form teacher's classes'
+// students) and what each may do are enforced by domain/admin/administration.ts for every
+// account and class touched, whatever the URL says.
 import Router from '@koa/router';
 import { multipartUpload } from '../http/body.ts';
 import { accountHandlers } from './accounts.ts';
 import { auditHandler } from './audit.ts';
+import { classHandlers } from './classes.ts';
 import { importHandlers } from './import.ts';
 import { searchHandler } from './search.ts';
 import type { AdminDeps } from './signed-in.ts';
@@ -24,6 +29,13 @@ export function adminRouter(deps: AdminDeps): Router {
   const router = new Router();
 
   router.get('/admin', searchHandler(deps));
+
+  const classes = classHandlers(deps);
+  router.get('/admin/classes', classes.list);
+  router.get('/admin/classes/:school/:year/:name', classes.show);
+  router.post('/admin/classes/:school/:year/:name/slips', classes.slips);
+  router.post('/admin/accounts/:id/class', classes.setClass);
+  router.get('/admin/requests', classes.requests);
 
   const accounts = accountHandlers(deps);
   router.get('/admin/accounts/:id', accounts.show);

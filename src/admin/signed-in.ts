@@ -15,6 +15,7 @@ import type { Mfa } from '../domain/mfa/mfa.ts';
 import type { PortalResume } from '../domain/sessions/resume.ts';
 import type { SessionCookie, SsoSession, SsoSessions } from '../domain/sessions/sso-sessions.ts';
 import { seeOther, type Render } from '../http/respond.ts';
+import { classLabel } from '../domain/classes/classes.ts';
 import type { Store } from '../store/index.ts';
 
 export interface AdminDeps {
@@ -39,6 +40,8 @@ export interface AdminDeps {
   recentAuthMs: number;
   pageSize: number;
   render: Render;
+  /** The portal's address, printed on sign-in slips. */
+  portalUrl: string;
 }
 
 export interface Admin {
@@ -61,12 +64,44 @@ export async function signedInAdmin(deps: AdminDeps, ctx: Context): Promise<Admi
   return { actor: verdict.account, scope, session: verdict.session };
 }
 
+/** Whether the person signed in recently enough for a sensitive action (with their second factor, when they have one). */
+export function isFresh(deps: AdminDeps, a: Admin): boolean {
+  if (deps.mfa.hasSecondFactor(a.actor)) return a.session.amr.includes('mfa') && deps.clock() - (a.session.mfaAt ?? 0) <= deps.recentAuthMs;
+  return deps.clock() - a.session.authTime <= deps.recentAuthMs;
+}
+
+/** Whether a sensitive action is confirmed with the second factor (step-up) rather than the password. */
+export function usesMfa(deps: AdminDeps, a: Admin): boolean {
+  return deps.mfa.hasSecondFactor(a.actor);
+}
+
+/** Sends a person with two-step sign-in to confirm it, back to `path` (a GET). */
+export async function stepUp(deps: AdminDeps, ctx: Context, a: Admin, path: string): Promise<void> {
+  const verdict = await deps.gate(a.session, { mfa: { since: deps.clock() - deps.recentAuthMs } });
+  if (verdict.proceed || verdict.run === 'refuse') throw new AppError('SSPR 5403', 'step-up not possible');
+  seeOther(ctx, await deps.runFirst(ctx, verdict, { kind: 'portal', path }));
+}
+
+/**
+ * The password typed on a confirmation page (a person without a second factor, not signed
+ * in recently): true when it is right, and then the session counts as freshly signed in.
+ */
+export async function confirmedByPassword(deps: AdminDeps, ctx: Context, a: Admin): Promise<boolean> {
+  const password = (ctx.request as { body?: Record<string, unknown> }).body?.password;
+  const result = typeof password === 'string' && password ? await deps.authenticator.reauthenticate(a.actor.id, password, ctxOf(ctx)) : null;
+  if (!result?.ok) return false;
+  deps.ssoCookie.write(ctx, (await deps.sso.renew(a.session, deps.clock(), [...new Set([...a.session.amr, 'pwd'])], a.session.mfaAt)).id);
+  await deps.audit.record({ type: 'admin.reauth', accountId: a.actor.id, ...ctxOf(ctx) });
+  return true;
+}
+
 /** Where a request came from, for the audit log. */
 export function ctxOf(ctx: Context) {
   return { ip: ctx.ip, requestId: ctx.state.requestId as string | undefined };
 }
 
-/** The administrator as every page's header shows them. */
-export function who(a: Admin) {
-  return { name: a.actor.displayName, scope: a.scope.kind === 'ministry' ? 'All schools' : a.actor.school.name };
+/** The administrator (or form teacher) as every page's header shows them, and what their menu offers. */
+export function who(a: Admin, deps?: Pick<AdminDeps, 'administration'>) {
+  const scope = a.scope.kind === 'ministry' ? 'All schools' : a.scope.kind === 'school' ? a.actor.school.name : `${a.actor.school.name} · ${a.scope.classes.map(classLabel).join(', ')}`;
+  return { name: a.actor.displayName, scope, kind: a.scope.kind, may: deps ? [...deps.administration.may(a.scope)] : [] };
 }

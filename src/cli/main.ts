@@ -16,6 +16,7 @@ import { SeedError } from '../domain/accounts/seed.ts';
 import type { AdminScope } from '../domain/admin/administration.ts';
 import { ImportFileError, ImportInterruptedError } from '../domain/admin/import.ts';
 import { AppError } from '../domain/errors.ts';
+import { classLabel, isStudentOnly, mayTeach, normaliseClassName, parseClassList, parseYear, schoolYear } from '../domain/classes/classes.ts';
 import { systemClock } from '../domain/clock.ts';
 import { openStore, StoreUnavailableError, type Store } from '../store/index.ts';
 import { createDatabase, migrate, NewerDatabaseError, OutcomeUnknownError } from '../store/database/index.ts';
@@ -36,6 +37,9 @@ const USAGE = `usage: npm run cli -- <command> [arguments]
   unlock <loginId>
   clear-questions <loginId>
   disable <loginId> | enable <loginId>
+  set-class <loginId> <class|-> [--year Y]             a student's class ("-": none); this school year by default
+  set-form-classes <loginId> <4A;4B|-> [--year Y]      the classes a staff member is form teacher of in that year
+  classes [--school CODE]                              classes with students, and their form teachers
   audit [--account <loginId>] [--type <event>] [--count N]
   validate-rp <file.json>                              check a relying-party file
 ${RPS_USAGE}
@@ -81,7 +85,7 @@ export async function run(argv: string[], out: (line: string) => void, open: (co
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { now: { type: 'boolean' }, force: { type: 'boolean' }, commit: { type: 'boolean' }, out: { type: 'string' }, account: { type: 'string' }, type: { type: 'string' }, count: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { now: { type: 'boolean' }, force: { type: 'boolean' }, commit: { type: 'boolean' }, out: { type: 'string' }, account: { type: 'string' }, type: { type: 'string' }, count: { type: 'string' }, year: { type: 'string' }, school: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   const [command, arg] = positionals;
   if (!command || values.help) {
@@ -185,6 +189,39 @@ export async function run(argv: string[], out: (line: string) => void, open: (co
         const { signOut } = await s.administration.setStatus(MINISTRY, actor, a.id, command === 'disable' ? 'disabled' : 'active', {});
         out(`${command}d ${a.loginId}`);
         if (signOut) for (const line of signOutLines(signOut)) out(line);
+        return 0;
+      }
+      case 'set-class':
+      case 'set-form-classes': {
+        const a = await account(s, arg);
+        const given = positionals[2];
+        if (given === undefined) throw new UsageError(`${command} needs a class ("-" for none)`);
+        const year = values.year === undefined ? schoolYear(Date.now()) : parseYear(values.year);
+        if (year === null) throw new UsageError(`--year: not a year: ${values.year}`);
+        if (command === 'set-class' && !isStudentOnly(a)) throw new UsageError(`${a.loginId} is not a student: only students belong to a class (form teachers: set-form-classes)`);
+        if (command === 'set-form-classes' && !mayTeach(a)) throw new UsageError(`${a.loginId} is not staff: only staff are form teachers`);
+        if (command === 'set-class') {
+          const name = given === '-' ? null : normaliseClassName(given);
+          if (given !== '-' && name === null) throw new UsageError(`not a class name: ${given} (1 to 20 letters, digits, spaces, . / -)`);
+          const updated = await s.administration.setClass(MINISTRY, actor, a.id, name ? { year, name } : null, {});
+          out(`${a.loginId}: class ${updated.class ? classLabel(updated.class) : 'none'}`);
+        } else {
+          const parsed = parseClassList(given === '-' ? '' : given, year);
+          if ('invalid' in parsed) throw new UsageError(`not a class name: ${parsed.invalid.join(', ')}`);
+          const others = (a.formClasses ?? []).filter((k) => k.year !== year);
+          const updated = await s.administration.setFormClasses(MINISTRY, actor, a.id, [...others, ...parsed.classes], {});
+          out(`${a.loginId}: form teacher of ${updated.formClasses?.length ? updated.formClasses.map(classLabel).join(', ') : 'no class'}`);
+        }
+        return 0;
+      }
+      case 'classes': {
+        const scope: AdminScope = values.school ? { kind: 'school', schoolCode: values.school } : MINISTRY;
+        const classes = await s.administration.classes(scope);
+        for (const k of classes) {
+          const { teachers } = await s.administration.classRoster(scope, k.schoolCode, k);
+          out(`${k.schoolCode}\t${k.year}\t${k.name}\t${k.students} student(s)\tform teacher(s): ${teachers.map((t) => t.loginId).join(', ') || 'none'}`);
+        }
+        if (classes.length === 0) out('no classes');
         return 0;
       }
       case 'audit': {

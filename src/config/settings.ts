@@ -185,6 +185,11 @@ export const settingsSchema = z.strictObject({
   admin: z.strictObject({
     recentAuthMinutes: z.coerce.number().positive(),
     pageSize: z.coerce.number().int().min(1).max(200),
+    /**
+     * Whether a form teacher gives a student a temporary password ("allowed", audited) or asks
+     * the school administrator for one ("approval"), by school code; "default" for the rest.
+     */
+    formTeacherPasswords: z.record(z.string(), z.enum(['allowed', 'approval'])).default({ default: 'allowed' }),
   }),
   passwordPolicy: z.strictObject({
     default: passwordRules,

@@ -337,6 +337,7 @@ export function createIdp(deps: IdpDeps): Idp {
       administration: services.administration, authenticator, directory, audit, sso, ssoCookie: cookie, ssoOf, gate, clock, render,
       runFirst, mfa: services.mfa,
       recentAuthMs: settings.admin.recentAuthMinutes * 60_000, pageSize: settings.admin.pageSize,
+      portalUrl: `${settings.server.publicUrl}/portal`,
     }),
   );
   routers.push(devRouter({ enabled: settings.seed.demo, settings, store, database: deps.database, oidcClients: deps.relyingParties.oidc, sps: serviceProviders, samlEndpoints, keys: () => keys, render }));

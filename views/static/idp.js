@@ -230,7 +230,16 @@
     });
   }
 
+  // Sign-in slips: a Print button opens the browser's print dialog (the print stylesheet
+  // keeps the slips only).
+  function printButtons() {
+    document.querySelectorAll('[data-print]').forEach(function (button) {
+      button.addEventListener('click', function () { window.print(); });
+    });
+  }
+
   document.addEventListener('DOMContentLoaded', function () {
+    printButtons();
     fieldErrors();
     chosenQuestions();
     countdown();

@@ -70,6 +70,8 @@ export interface Account {
   class?: SchoolClass | null;
   /** Classes of their own school a staff account is form teacher of. */
   formClasses?: SchoolClass[];
+  /** A temporary password a form teacher asked the school administrator for (when the school wants approval). */
+  passwordRequest?: { by: string; byName: string; at: number } | null;
   /** Where a reset code may be sent (added at first sign-in or in the SSPR app). */
   recoveryEmail?: RecoveryEmail | null;
 }

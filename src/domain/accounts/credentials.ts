@@ -36,7 +36,9 @@ export interface SessionRevoker {
 export interface ChangeContext {
   /** Who did it: the account itself, or an administrator's account id. */
   actor: string;
-  /** Which flow or tool: sign-in, sspr, forgot-password, admin, cli, seed. */
+  /** The actor's name, for the audit trail, when someone else acted (an administrator, a form teacher). */
+  actorName?: string | undefined;
+  /** Which flow or tool: sign-in, sspr, forgot-password, admin, form teacher, cli, seed. */
   via: string;
   ip?: string | undefined;
   requestId?: string | undefined;
@@ -124,15 +126,15 @@ export class Credentials {
     const signOut = await afterCommit(() => this.#revoker.revokeAccount(accountId, { exceptSsoSession: ctx.exceptSsoSession, actor: ctx.actor, ip: ctx.ip, requestId: ctx.requestId }), { sessionsEnded: 0, notices: [] });
     // A new password also clears a lock and the failure counters.
     const unlocked = await afterCommit(() => this.#lockout.unlock(updated.loginId), false);
-    await afterCommit(() => this.#audit.record({ type: 'password.changed', accountId, actor: ctx.actor, reason: ctx.via, ip: ctx.ip, requestId: ctx.requestId }), undefined);
-    if (unlocked) await afterCommit(() => this.#audit.record({ type: 'account.unlocked', accountId, actor: ctx.actor, reason: `${ctx.via}: password changed`, ip: ctx.ip, requestId: ctx.requestId }), undefined);
+    await afterCommit(() => this.#audit.record({ type: 'password.changed', accountId, actor: ctx.actor, actorName: ctx.actorName, reason: ctx.via, ip: ctx.ip, requestId: ctx.requestId }), undefined);
+    if (unlocked) await afterCommit(() => this.#audit.record({ type: 'account.unlocked', accountId, actor: ctx.actor, actorName: ctx.actorName, reason: `${ctx.via}: password changed`, ip: ctx.ip, requestId: ctx.requestId }), undefined);
     return { account: updated, signOut };
   }
 
   /** Clears the lock, keeping the password ("Unlock Password", administrator unlock). */
   async unlock(account: Account, ctx: ChangeContext): Promise<void> {
     await this.#lockout.unlock(account.loginId);
-    await this.#audit.record({ type: 'account.unlocked', accountId: account.id, actor: ctx.actor, reason: ctx.via, ip: ctx.ip, requestId: ctx.requestId });
+    await this.#audit.record({ type: 'account.unlocked', accountId: account.id, actor: ctx.actor, actorName: ctx.actorName, reason: ctx.via, ip: ctx.ip, requestId: ctx.requestId });
   }
 
   lockedSince(account: Account): Promise<number | null> {

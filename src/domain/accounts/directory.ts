@@ -17,7 +17,7 @@ import { AccountRows, LoginIdTakenError, type AccountProjection, type AccountRow
 import type { Clock } from '../clock.ts';
 import { newId } from '../ids.ts';
 import { NewerRecordError, recordVersion } from '../versions.ts';
-import { ACCOUNT_VERSION, upgradeAccount, type Account } from './account.ts';
+import { ACCOUNT_VERSION, upgradeAccount, type Account, type SchoolClass } from './account.ts';
 
 /** An account id no account can have (ids are 22 characters): read for unknown login IDs. */
 const NO_ACCOUNT_ID = 'none';
@@ -230,6 +230,26 @@ export class Directory {
    */
   async searchLoginIds(prefix: string, limit: number, after?: string): Promise<Array<{ loginId: string; id: string; member: string }>> {
     return (await this.#rows.loginIds(prefix.toLowerCase(), limit, after)).map((e) => ({ ...e, member: e.loginId }));
+  }
+
+  /** The students of a class of a school, by name. */
+  inClass(schoolCode: string, c: SchoolClass): Promise<Account[]> {
+    return this.#rows.inClass(schoolCode, c.year, c.name);
+  }
+
+  /** The classes that have students, of one school or of all (null), with how many. */
+  classes(schoolCode: string | null): Promise<Array<{ schoolCode: string; year: number; name: string; students: number }>> {
+    return this.#rows.classes(schoolCode);
+  }
+
+  /** The form teachers of a class of a school. */
+  teachersOf(schoolCode: string, c: SchoolClass): Promise<Account[]> {
+    return this.#rows.teachersOf(schoolCode, c.year, c.name);
+  }
+
+  /** Accounts waiting for a temporary password a form teacher asked for, oldest request first. */
+  withPasswordRequest(schoolCode: string | null, limit: number): Promise<Account[]> {
+    return this.#rows.withPasswordRequest(schoolCode, limit);
   }
 
   /** How many accounts there are. */

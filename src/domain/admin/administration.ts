@@ -1,27 +1,51 @@
-// What school and ministry administrators may do, with the scope rule in one place:
-// a school administrator acts only on accounts of their own school; a ministry
-// administrator on every school. Every action is audited with the acting administrator.
-import type { Account } from '../accounts/account.ts';
+// What school and ministry administrators and form teachers may do, with the scope rule in
+// one place: a school administrator acts only on accounts of their own school; a ministry
+// administrator on every school; a form teacher only on the students of their classes
+// (domain/classes), and only unlocks them, gives them temporary passwords (or asks the
+// school administrator for one, where the school wants approval) and prints their slips.
+// Every action is audited with the acting person's id and name.
+import type { Account, SchoolClass } from '../accounts/account.ts';
 import type { ChangeContext, Credentials, SessionRevoker } from '../accounts/credentials.ts';
 import type { Directory } from '../accounts/directory.ts';
 import type { AuditLog, StoredAuditEvent } from '../audit/audit-log.ts';
 import type { Clock } from '../clock.ts';
 import { AppError } from '../errors.ts';
+import { classLabel, isStudentOnly, mayTeach, sameClass, teaches } from '../classes/classes.ts';
 import { temporaryPassword } from '../passwords/generate.ts';
 import type { PasswordPolicies } from '../passwords/policy.ts';
 import type { SignOutReport } from '../sessions/sign-out-report.ts';
 
-export type AdminScope = { kind: 'ministry' } | { kind: 'school'; schoolCode: string };
+export type AdminScope =
+  | { kind: 'ministry' }
+  | { kind: 'school'; schoolCode: string }
+  | { kind: 'form-teacher'; schoolCode: string; classes: SchoolClass[] };
 
 export function adminScope(actor: Account | null): AdminScope | null {
   if (!actor || actor.status !== 'active') return null;
   if (actor.roles.includes('ministry-admin')) return { kind: 'ministry' };
   if (actor.roles.includes('school-admin')) return { kind: 'school', schoolCode: actor.school.code };
+  if (mayTeach(actor) && actor.formClasses?.length) return { kind: 'form-teacher', schoolCode: actor.school.code, classes: actor.formClasses };
   return null;
 }
 
-export function inScope(scope: AdminScope, target: Pick<Account, 'school'>): boolean {
-  return scope.kind === 'ministry' || target.school.code === scope.schoolCode;
+export function inScope(scope: AdminScope, target: Pick<Account, 'school' | 'roles' | 'class'>): boolean {
+  if (scope.kind === 'ministry') return true;
+  if (target.school.code !== scope.schoolCode) return false;
+  return scope.kind === 'school' || (isStudentOnly(target) && teaches(scope.classes, target));
+}
+
+/** What can be done in /admin (and the CLI, as a ministry administrator). */
+export const CAPABILITIES = ['find', 'classes', 'unlock', 'reset-password', 'request-password', 'slips', 'clear-questions', 'reset-mfa', 'disable', 'enable', 'set-class', 'import', 'audit'] as const;
+export type Capability = (typeof CAPABILITIES)[number];
+
+/** Whether a form teacher's temporary passwords need the school administrator's approval, by school code ('default' for the rest). */
+export type FormTeacherPasswords = Record<string, 'allowed' | 'approval'>;
+
+/** What a scope may do (the school's setting decides whether a form teacher gives passwords or asks for them). */
+export function capabilities(scope: AdminScope, passwords: FormTeacherPasswords = {}): ReadonlySet<Capability> {
+  if (scope.kind !== 'form-teacher') return new Set(CAPABILITIES.filter((c) => c !== 'request-password'));
+  const approval = (passwords[scope.schoolCode] ?? passwords.default ?? 'allowed') === 'approval';
+  return new Set<Capability>(['find', 'classes', 'unlock', ...(approval ? (['request-password'] as const) : (['reset-password', 'slips'] as const))]);
 }
 
 export interface AccountState {
@@ -47,13 +71,26 @@ export class Administration {
   readonly #revoker: SessionRevoker;
   readonly #clock: Clock;
 
-  constructor(deps: { directory: Directory; credentials: Credentials; policies: PasswordPolicies; audit: AuditLog; revoker: SessionRevoker; clock: Clock }) {
+  readonly #formTeacherPasswords: FormTeacherPasswords;
+
+  constructor(deps: { directory: Directory; credentials: Credentials; policies: PasswordPolicies; audit: AuditLog; revoker: SessionRevoker; clock: Clock; formTeacherPasswords?: FormTeacherPasswords }) {
     this.#directory = deps.directory;
     this.#credentials = deps.credentials;
     this.#policies = deps.policies;
     this.#audit = deps.audit;
     this.#revoker = deps.revoker;
     this.#clock = deps.clock;
+    this.#formTeacherPasswords = deps.formTeacherPasswords ?? {};
+  }
+
+  /** What this scope may do. */
+  may(scope: AdminScope): ReadonlySet<Capability> {
+    return capabilities(scope, this.#formTeacherPasswords);
+  }
+
+  /** 403 unless the scope may do it (every action asks, whatever the page showed). */
+  require(scope: AdminScope, capability: Capability): void {
+    if (!this.may(scope).has(capability)) throw new AppError('SSPR 5403', `${scope.kind} may not ${capability}`);
   }
 
   /** The target account, or 403 (also for an id that does not exist: nothing to learn). */
@@ -128,39 +165,132 @@ export class Administration {
    * challenge questions.
    */
   async resetPassword(scope: AdminScope, actor: Account, accountId: string, ctx: AdminContext): Promise<{ account: Account; temporaryPassword: string; signOut: SignOutReport }> {
+    this.require(scope, 'reset-password');
     const account = await this.target(scope, accountId);
     const password = temporaryPassword(this.#policies.for(account), account);
     const hash = await this.#credentials.hashPassword(password);
     // Also clears a lock and revokes sessions and refresh tokens (see Credentials).
-    const { account: updated, signOut } = await this.#credentials.setPasswordHash(account.id, hash, account.passwordHash, this.#change(actor, ctx), { temporary: true, temporaryLifeMs: this.#policies.temporaryLifeMs() });
-    await this.#audit.record({ type: 'admin.password.reset', accountId: account.id, actor: actor.id, ...ctx });
+    const { account: changed, signOut } = await this.#credentials.setPasswordHash(account.id, hash, account.passwordHash, this.#change(actor, scope, ctx), { temporary: true, temporaryLifeMs: this.#policies.temporaryLifeMs() });
+    // A form teacher's request for it is answered.
+    const updated = changed.passwordRequest ? ((await this.#directory.update(account.id, (a) => ({ ...a, passwordRequest: null }))) ?? changed) : changed;
+    await this.#audit.record({ type: 'admin.password.reset', accountId: account.id, ...this.#by(actor, scope), ...ctx });
     return { account: updated, temporaryPassword: password, signOut };
   }
 
   async unlock(scope: AdminScope, actor: Account, accountId: string, ctx: AdminContext): Promise<Account> {
+    this.require(scope, 'unlock');
     const account = await this.target(scope, accountId);
-    await this.#credentials.unlock(account, this.#change(actor, ctx));
+    await this.#credentials.unlock(account, this.#change(actor, scope, ctx));
     return account;
   }
 
   async clearQuestions(scope: AdminScope, actor: Account, accountId: string, ctx: AdminContext): Promise<Account> {
+    this.require(scope, 'clear-questions');
     const account = await this.target(scope, accountId);
     const updated = await this.#directory.update(account.id, (a) => ({ ...a, questions: [] }));
-    await this.#audit.record({ type: 'questions.cleared', accountId: account.id, actor: actor.id, reason: 'admin', ...ctx });
+    await this.#audit.record({ type: 'questions.cleared', accountId: account.id, ...this.#by(actor, scope), reason: 'admin', ...ctx });
     return updated ?? account;
   }
 
   /** Disabling also ends every session and tells their apps what it can (`signOut`). */
   async setStatus(scope: AdminScope, actor: Account, accountId: string, status: 'active' | 'disabled', ctx: AdminContext): Promise<{ account: Account; signOut: SignOutReport | null }> {
+    this.require(scope, status === 'disabled' ? 'disable' : 'enable');
     const account = await this.target(scope, accountId);
     if (account.id === actor.id && status === 'disabled') throw new AppError('SSPR 5403', 'an administrator cannot disable their own account');
     const updated = await this.#directory.update(account.id, (a) => ({ ...a, status }));
-    await this.#audit.record({ type: status === 'disabled' ? 'account.disabled' : 'account.enabled', accountId: account.id, actor: actor.id, ...ctx });
+    await this.#audit.record({ type: status === 'disabled' ? 'account.disabled' : 'account.enabled', accountId: account.id, ...this.#by(actor, scope), ...ctx });
     const signOut = status === 'disabled' ? await this.#revoker.revokeAccount(account.id, { actor: actor.id, ...ctx }) : null;
     return { account: updated ?? account, signOut };
   }
 
-  #change(actor: Account, ctx: AdminContext): ChangeContext {
-    return { actor: actor.id, via: 'admin', ...ctx };
+  #change(actor: Account, scope: AdminScope, ctx: AdminContext): ChangeContext {
+    return { actor: actor.id, actorName: actor.displayName, via: scope.kind === 'form-teacher' ? 'form teacher' : 'admin', ...ctx };
+  }
+
+  /** Who did it, for the audit trail: id and name (a form teacher's classes in the name's place of the reason). */
+  #by(actor: Account, scope: AdminScope) {
+    return { actor: actor.id, actorName: scope.kind === 'form-teacher' ? `${actor.displayName} (form teacher)` : actor.displayName };
+  }
+
+  // --- classes and form teachers
+
+  /** The classes this scope reaches: a form teacher's own; a school's; every school's. */
+  async classes(scope: AdminScope): Promise<Array<{ schoolCode: string; year: number; name: string; students: number }>> {
+    this.require(scope, 'classes');
+    if (scope.kind !== 'form-teacher') return this.#directory.classes(scope.kind === 'school' ? scope.schoolCode : null);
+    const counts = await this.#directory.classes(scope.schoolCode);
+    return scope.classes
+      .map((c) => ({ schoolCode: scope.schoolCode, ...c, students: counts.find((k) => sameClass(k, c))?.students ?? 0 }))
+      .sort((a, b) => b.year - a.year || a.name.localeCompare(b.name));
+  }
+
+  /**
+   * A class's students with what a form teacher needs to help them (lock, questions,
+   * temporary password, last sign-in), and its form teachers; 403 for a class out of scope.
+   */
+  async classRoster(scope: AdminScope, schoolCode: string, c: SchoolClass): Promise<{ students: AccountState[]; teachers: Account[] }> {
+    this.require(scope, 'classes');
+    const reachable = scope.kind === 'ministry' || (scope.schoolCode === schoolCode && (scope.kind === 'school' || teaches(scope.classes, { class: c })));
+    if (!reachable) throw new AppError('SSPR 5403', `class ${classLabel(c)} of ${schoolCode} is not in scope`);
+    const students = (await this.#directory.inClass(schoolCode, c)).filter((a) => inScope(scope, a));
+    const states = await Promise.all(students.map(async (account) => {
+      const lock = await this.#credentials.lockOf(account);
+      return { account, lockedSince: lock?.since ?? null, lockScope: lock?.scope ?? null, questionsSet: account.questions.length > 0, temporaryPassword: account.mustChangePassword, recentEvents: [] };
+    }));
+    return { students: states, teachers: await this.#directory.teachersOf(schoolCode, c) };
+  }
+
+  /**
+   * New temporary passwords for some students of a class, for printing on slips (returned
+   * once, stored nowhere). All are checked first: one out of scope refuses them all.
+   */
+  async issueSlips(scope: AdminScope, actor: Account, accountIds: string[], ctx: AdminContext): Promise<Array<{ account: Account; temporaryPassword: string }>> {
+    this.require(scope, 'slips');
+    if (accountIds.length === 0 || accountIds.length > 60) throw new AppError('SSPR 5103', `slips for ${accountIds.length} students (1 to 60)`);
+    const ids = [...new Set(accountIds)];
+    for (const id of ids) await this.target(scope, id);
+    const out: Array<{ account: Account; temporaryPassword: string }> = [];
+    for (const id of ids) {
+      const { account, temporaryPassword } = await this.resetPassword(scope, actor, id, { ...ctx });
+      out.push({ account, temporaryPassword });
+    }
+    return out.sort((a, b) => a.account.displayName.localeCompare(b.account.displayName));
+  }
+
+  /** A form teacher asks the school administrator for a temporary password (the school wants approval). */
+  async requestPassword(scope: AdminScope, actor: Account, accountId: string, ctx: AdminContext): Promise<Account> {
+    this.require(scope, 'request-password');
+    const account = await this.target(scope, accountId);
+    const updated = await this.#directory.update(account.id, (a) => ({ ...a, passwordRequest: { by: actor.id, byName: actor.displayName, at: this.#clock() } }));
+    await this.#audit.record({ type: 'password.requested', accountId: account.id, ...this.#by(actor, scope), ...ctx });
+    return updated ?? account;
+  }
+
+  /** Temporary passwords form teachers asked for, waiting for this administrator's school (or all). */
+  async passwordRequests(scope: AdminScope): Promise<Account[]> {
+    this.require(scope, 'reset-password');
+    if (scope.kind === 'form-teacher') return [];
+    return this.#directory.withPasswordRequest(scope.kind === 'school' ? scope.schoolCode : null, 200);
+  }
+
+  /** Puts a student in a class of their school (or none). */
+  async setClass(scope: AdminScope, actor: Account, accountId: string, c: SchoolClass | null, ctx: AdminContext): Promise<Account> {
+    this.require(scope, 'set-class');
+    const account = await this.target(scope, accountId);
+    if (!isStudentOnly(account)) throw new AppError('SSPR 5103', 'only a student belongs to a class');
+    if (sameClass(account.class, c)) return account;
+    const updated = await this.#directory.update(account.id, (a) => ({ ...a, class: c }));
+    await this.#audit.record({ type: 'account.class.set', accountId: account.id, ...this.#by(actor, scope), reason: c ? classLabel(c) : 'no class', ...ctx });
+    return updated ?? account;
+  }
+
+  /** Makes a staff account form teacher of classes of their school (or of none). */
+  async setFormClasses(scope: AdminScope, actor: Account, accountId: string, classes: SchoolClass[], ctx: AdminContext): Promise<Account> {
+    this.require(scope, 'set-class');
+    const account = await this.target(scope, accountId);
+    if (!mayTeach(account)) throw new AppError('SSPR 5103', 'only staff are form teachers');
+    const updated = await this.#directory.update(account.id, (a) => ({ ...a, formClasses: classes }));
+    await this.#audit.record({ type: 'account.form_classes.set', accountId: account.id, ...this.#by(actor, scope), reason: classes.length ? classes.map(classLabel).join(', ') : 'no classes', ...ctx });
+    return updated ?? account;
   }
 }

@@ -1,6 +1,9 @@
 // Bulk import of a cohort from CSV: preview (per-row validation), then commit.
 // Columns: loginId, givenName, familyName, schoolCode, schoolName, level, roles
-// (roles separated by ";" or "|"). New accounts get a temporary password, returned
+// (roles separated by ";" or "|"); optional: class (a student's, e.g. 4A), formClasses (the
+// classes a staff member is form teacher of, separated by ";") and classYear (the school year
+// of both; this year when empty). A row whose file has no class column keeps the account's
+// class; an empty cell removes it. New accounts get a temporary password, returned
 // once in the result; existing accounts are updated (never reset); re-importing the same
 // file changes nothing. A school administrator may import only rows of their school.
 //
@@ -8,7 +11,8 @@
 // and are hashed with the cheaper `importArgon2` parameters; the first sign-in forces a
 // change, which hashes the user's own password with the full parameters.
 import { parse } from 'csv-parse/sync';
-import { LEVELS, normaliseLoginId, ROLES, type Account, type Level, type Role } from '../accounts/account.ts';
+import { LEVELS, normaliseLoginId, ROLES, type Account, type Level, type Role, type SchoolClass } from '../accounts/account.ts';
+import { normaliseClassName, parseClassList, parseYear, sameClass, schoolYear } from '../classes/classes.ts';
 import type { Directory } from '../accounts/directory.ts';
 import { DuplicateLoginIdError } from '../accounts/directory.ts';
 import { StoreUnavailableError } from '../../store/index.ts';
@@ -17,8 +21,11 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import { temporaryPassword } from '../passwords/generate.ts';
 import type { PasswordPolicies } from '../passwords/policy.ts';
 import { inScope, type AdminScope } from './administration.ts';
+import { AppError } from '../errors.ts';
 
 export const COLUMNS = ['loginId', 'givenName', 'familyName', 'schoolCode', 'schoolName', 'level', 'roles'] as const;
+/** Columns a file may have besides COLUMNS. */
+export const OPTIONAL_COLUMNS = ['class', 'formClasses', 'classYear'] as const;
 export const MAX_BYTES = 5 * 1024 * 1024;
 export const MAX_ROWS = 20_000;
 const MAX_LINE = 2_000;
@@ -36,6 +43,10 @@ export interface ImportRow {
   school: { code: string; name: string };
   level: Level | null;
   roles: Role[];
+  /** A student's class: undefined when the file has no class column (kept as it is). */
+  class?: SchoolClass | null;
+  /** A teacher's form classes of the row's year: undefined when the file has no formClasses column. */
+  formClasses?: SchoolClass[];
 }
 
 export type RowOutcome =
@@ -87,13 +98,13 @@ export function parseCsv(data: Buffer): Record<string, string>[] {
   const header = records.length > 0 ? Object.keys(records[0]!) : text.split(/\r?\n/)[0]!.split(',').map((h) => h.trim());
   const missing = COLUMNS.filter((c) => !header.includes(c));
   if (missing.length > 0) throw new ImportFileError(`Missing column(s): ${missing.join(', ')}. The first line must be: ${COLUMNS.join(',')}`);
-  const extra = header.filter((h) => !(COLUMNS as readonly string[]).includes(h));
+  const extra = header.filter((h) => !(COLUMNS as readonly string[]).includes(h) && !(OPTIONAL_COLUMNS as readonly string[]).includes(h));
   if (extra.length > 0) throw new ImportFileError(`Unknown column(s): ${extra.join(', ')}.`);
   if (records.length > MAX_ROWS) throw new ImportFileError(`More than ${MAX_ROWS} rows; split the file.`);
   return records;
 }
 
-function validate(record: Record<string, string>, line: number, scope: AdminScope, settings: ImportSettings): ImportRow | string[] {
+function validate(record: Record<string, string>, line: number, scope: AdminScope, settings: ImportSettings, thisYear: number): ImportRow | string[] {
   const errors: string[] = [];
   const loginId = normaliseLoginId(record.loginId ?? '');
   if (!loginId) errors.push('loginId: not an email address');
@@ -117,6 +128,22 @@ function validate(record: Record<string, string>, line: number, scope: AdminScop
   }
   if (scope.kind === 'school' && record.schoolCode && record.schoolCode !== scope.schoolCode) errors.push(`schoolCode: ${record.schoolCode} is not your school`);
   if ((record.givenName ?? '').length > 100 || (record.familyName ?? '').length > 100 || (record.schoolName ?? '').length > 200) errors.push('a name is too long');
+  const year = record.classYear ? parseYear(record.classYear) : thisYear;
+  if (year === null) errors.push(`classYear: "${record.classYear}" is not a year (e.g. ${thisYear})`);
+  let schoolClass: SchoolClass | null | undefined;
+  if (record.class !== undefined && year !== null) {
+    const name = record.class ? normaliseClassName(record.class) : null;
+    if (record.class && name === null) errors.push(`class: "${record.class}" is not a class name (1 to 20 letters, digits, spaces, . / -; e.g. 4A)`);
+    else if (name && !roles.every((r) => r === 'student')) errors.push('class: only students belong to a class (form teachers: formClasses)');
+    schoolClass = name ? { year, name } : null;
+  }
+  let formClasses: SchoolClass[] | undefined;
+  if (record.formClasses !== undefined && year !== null) {
+    const parsed = parseClassList(record.formClasses, year);
+    if ('invalid' in parsed) errors.push(`formClasses: ${parsed.invalid.map((n) => `"${n}"`).join(', ')} is not a class name`);
+    else if (parsed.classes.length && !roles.some((r) => r === 'staff' || r === 'school-admin')) errors.push('formClasses: only staff are form teachers');
+    else formClasses = parsed.classes;
+  }
   if (errors.length > 0) return errors;
   return {
     line,
@@ -126,11 +153,22 @@ function validate(record: Record<string, string>, line: number, scope: AdminScop
     school: { code: record.schoolCode!, name: record.schoolName! },
     level: (level || null) as Level | null,
     roles: roles as Role[],
+    ...(schoolClass !== undefined ? { class: schoolClass } : {}),
+    ...(formClasses !== undefined ? { formClasses } : {}),
   };
 }
 
+/** An account's form classes after an import row: the row's year replaced, other years kept. */
+function formClassesAfter(a: Pick<Account, 'formClasses'>, r: ImportRow): SchoolClass[] | undefined {
+  if (r.formClasses === undefined) return a.formClasses;
+  const year = r.formClasses[0]?.year;
+  const others = (a.formClasses ?? []).filter((k) => year === undefined ? false : k.year !== year);
+  return [...others, ...r.formClasses];
+}
+
 function sameAccount(a: Account, r: ImportRow): boolean {
-  return a.givenName === r.givenName && a.familyName === r.familyName && a.school.code === r.school.code && a.school.name === r.school.name && a.level === r.level && a.roles.join() === r.roles.join();
+  const sameClasses = (r.class === undefined || sameClass(a.class, r.class)) && JSON.stringify(formClassesAfter(a, r) ?? []) === JSON.stringify(a.formClasses ?? []);
+  return a.givenName === r.givenName && a.familyName === r.familyName && a.school.code === r.school.code && a.school.name === r.school.name && a.level === r.level && a.roles.join() === r.roles.join() && sameClasses;
 }
 
 export class Importer {
@@ -152,12 +190,13 @@ export class Importer {
 
   /** Validates every row and says what a commit would do; writes nothing. */
   async preview(data: Buffer, scope: AdminScope): Promise<Preview> {
+    if (scope.kind === 'form-teacher') throw new AppError('SSPR 5403', 'form teachers do not import accounts');
     const records = parseCsv(data);
     const seen = new Map<string, number>();
     const rows: RowOutcome[] = [];
     const lookups = await mapLimit(records, 32, async (record, i) => {
       const line = i + 2; // the header is line 1
-      const v = validate(record, line, scope, this.#settings);
+      const v = validate(record, line, scope, this.#settings, schoolYear(this.#now()));
       if (Array.isArray(v)) return { line, loginId: record.loginId ?? '', action: 'error', errors: v } as RowOutcome;
       const existing = await this.#directory.findByLoginId(v.loginId);
       if (existing && !inScope(scope, existing)) return { line, loginId: v.loginId, action: 'error', errors: ['loginId: the account belongs to another school'] } as RowOutcome;
@@ -204,8 +243,12 @@ export class Importer {
   /** Creates or updates the account of one row; a created account's password goes into `passwords`. */
   async #apply(r: Extract<RowOutcome, { row: ImportRow }>, actor: string, passwords: Array<{ loginId: string; temporaryPassword: string }>): Promise<void> {
     const fields = { givenName: r.row.givenName, familyName: r.row.familyName, displayName: `${r.row.givenName} ${r.row.familyName}`, school: r.row.school, level: r.row.level, roles: r.row.roles };
+    const classes = (a: Pick<Account, 'class' | 'formClasses'>) => ({
+      ...(r.row.class !== undefined ? { class: r.row.class } : a.class !== undefined ? { class: a.class } : {}),
+      ...(formClassesAfter(a, r.row) !== undefined ? { formClasses: formClassesAfter(a, r.row)! } : {}),
+    });
     if (r.action === 'update') {
-      await this.#directory.update(r.existingId!, (a) => ({ ...a, ...fields }));
+      await this.#directory.update(r.existingId!, (a) => ({ ...a, ...fields, ...classes(a) }));
       await this.#audit.record({ type: 'account.updated', accountId: r.existingId, actor, reason: 'import' });
       return;
     }
@@ -213,7 +256,7 @@ export class Importer {
     const password = temporaryPassword(this.#policies.for({ loginId: r.loginId, roles: r.row.roles }), { loginId: r.loginId, ...fields });
     try {
       const account = await this.#directory.create({
-        loginId: r.loginId, ...fields, status: 'active', passwordHash: await this.#hasher.hash(password), mustChangePassword: true, temporaryUntil: now + this.#policies.temporaryLifeMs(),
+        loginId: r.loginId, ...fields, ...classes({}), status: 'active', passwordHash: await this.#hasher.hash(password), mustChangePassword: true, temporaryUntil: now + this.#policies.temporaryLifeMs(),
         passwordChangedAt: now, passwordHistory: [], questions: [],
       });
       passwords.push({ loginId: r.loginId, temporaryPassword: password });

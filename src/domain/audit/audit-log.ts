@@ -44,7 +44,10 @@ export type AuditType =
   | 'mfa.throttled'
   | 'mfa.recovery.generated'
   | 'mfa.recovery.used'
-  | 'mfa.reset';
+  | 'mfa.reset'
+  | 'account.class.set'
+  | 'account.form_classes.set'
+  | 'password.requested';
 
 export interface AuditEvent {
   type: AuditType;
@@ -55,6 +58,8 @@ export interface AuditEvent {
   requestId?: string | undefined;
   reason?: string | undefined;
   actor?: string | undefined;
+  /** The actor's name when someone acted on another's account (an administrator, a form teacher). */
+  actorName?: string | undefined;
 }
 
 export interface StoredAuditEvent extends AuditEvent {

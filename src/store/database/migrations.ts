@@ -76,6 +76,18 @@ create table saml_service_providers (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'classes',
+    sql: `
+-- A class's students (Account.class: {year, name}), by school: a form teacher's class list
+-- and a school's classes. Form teachers (Account.formClasses) are found among the school's
+-- rows through the same leading column.
+create index accounts_class on accounts (school_code, (record->'class'->>'year'), (record->'class'->>'name'));
+-- Temporary passwords a form teacher asked for, waiting for the school administrator.
+create index accounts_password_requests on accounts (school_code) where jsonb_typeof(record->'passwordRequest') = 'object';
+`,
+  },
 ];
 
 export interface MigrationReport {

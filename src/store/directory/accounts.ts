@@ -201,6 +201,45 @@ export class AccountRows<R extends object> {
     return rows.map((r) => r.account_id);
   }
 
+  /** The accounts in a class of a school (Account.class), by name. */
+  async inClass(schoolCode: string, year: number, name: string): Promise<R[]> {
+    const rows = await this.#db.query<{ record: R }>(
+      `select record from accounts where school_code = $1 and record->'class'->>'year' = $2 and record->'class'->>'name' = $3 order by name_key, id limit 2000`,
+      [schoolCode, String(year), name],
+    );
+    return rows.map((r) => r.record);
+  }
+
+  /** The classes that have students, of one school or of all (null), with how many. */
+  async classes(schoolCode: string | null): Promise<Array<{ schoolCode: string; year: number; name: string; students: number }>> {
+    const rows = await this.#db.query<{ school_code: string; year: string; name: string; n: number }>(
+      `select school_code, record->'class'->>'year' as year, record->'class'->>'name' as name, count(*)::int as n from accounts
+       where ($1::text is null or school_code = $1) and jsonb_typeof(record->'class') = 'object'
+       group by 1, 2, 3 order by 1, 2 desc, 3 limit 2000`,
+      [schoolCode],
+    );
+    return rows.map((r) => ({ schoolCode: r.school_code, year: Number(r.year), name: r.name, students: r.n }));
+  }
+
+  /** The accounts of a school that are form teacher of a class (Account.formClasses). */
+  async teachersOf(schoolCode: string, year: number, name: string): Promise<R[]> {
+    const rows = await this.#db.query<{ record: R }>(
+      `select record from accounts where school_code = $1 and record->'formClasses' @> $2::jsonb order by name_key, id limit 100`,
+      [schoolCode, JSON.stringify([{ year, name }])],
+    );
+    return rows.map((r) => r.record);
+  }
+
+  /** Accounts with a temporary password asked for by a form teacher (Account.passwordRequest), of one school or all (null). */
+  async withPasswordRequest(schoolCode: string | null, limit: number): Promise<R[]> {
+    const rows = await this.#db.query<{ record: R }>(
+      `select record from accounts where jsonb_typeof(record->'passwordRequest') = 'object' and ($1::text is null or school_code = $1)
+       order by (record->'passwordRequest'->>'at')::bigint, id limit $2`,
+      [schoolCode, limit],
+    );
+    return rows.map((r) => r.record);
+  }
+
   async count(): Promise<number> {
     const [row] = await this.#db.query<{ n: number }>('select count(*)::int as n from accounts');
     return row?.n ?? 0;
