@@ -37,7 +37,7 @@ export function auditHandler(deps: AdminDeps) {
       ctx.set('Cache-Control', 'no-store');
       ctx.set('Content-Disposition', 'attachment; filename="audit.csv"');
       ctx.type = 'text/csv; charset=utf-8';
-      const columns = ['at', 'type', 'accountId', 'loginId', 'actor', 'actorName', 'client', 'ip', 'reason', 'requestId'] as const;
+      const columns = ['at', 'type', 'accountId', 'loginId', 'actor', 'client', 'ip', 'reason', 'requestId', 'actorName'] as const;
       ctx.body = stringify(events.map((e) => columns.map((c) => e[c] ?? '')), { header: true, columns: [...columns] });
       return;
     }

@@ -100,6 +100,27 @@ describe('operator CLI', () => {
     for (const type of ['account.unlocked', 'questions.cleared', 'account.disabled', 'account.enabled']) assert.match(audit.stdout, new RegExp(type));
   });
 
+  it('sets a student\'s class and a teacher\'s form classes, lists classes, and refuses what does not fit in one line', async () => {
+    const r = await cli('set-class', DEMO.student2.loginId, '5c', '--year', '2031');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /class 5C \(2031\)/);
+    assert.deepEqual((await t.idp.directory.findByLoginId(DEMO.student2.loginId))!.class, { year: 2031, name: '5C' });
+    const f = await cli('set-form-classes', DEMO.staff.loginId, '5C;6A', '--year', '2031');
+    assert.equal(f.code, 0, f.stderr);
+    // This year's 2A (from the seed) stays: only 2031's are replaced.
+    assert.match(f.stdout, /form teacher of 2A \(\d{4}\), 5C \(2031\), 6A \(2031\)/);
+    const list = await cli('classes', '--school', 'DEMO01');
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, /DEMO01\t2031\t5C\t1 student\(s\)\tform teacher\(s\): daniel_wong@schools.gov.sg/);
+    for (const bad of [['set-class', DEMO.staff.loginId, '4A'], ['set-class', DEMO.student2.loginId, '4A!'], ['set-form-classes', DEMO.student2.loginId, '4A'], ['set-class', DEMO.student2.loginId, '4A', '--year', '31']]) {
+      const refused = await cli(...bad);
+      assert.notEqual(refused.code, 0, bad.join(' '));
+      assert.equal(refused.stderr.trim().split('\n').length, 1, refused.stderr);
+    }
+    assert.equal((await cli('set-class', DEMO.student2.loginId, '-', '--year', '2031')).code, 0);
+    assert.equal((await t.idp.directory.findByLoginId(DEMO.student2.loginId))!.class, null);
+  });
+
   it('imports a CSV: preview, then commit with the passwords in a private file', async () => {
     const work = mkdtempSync(path.join(tmpdir(), 'idp-cli-import-'));
     const csv = path.join(work, 'cohort.csv');

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { LEVELS, ROLES, normaliseLoginId, type Account } from './account.ts';
 import { normaliseAnswer } from './answers.ts';
+import { isStudentOnly, mayTeach, normaliseClassName, schoolYear } from '../classes/classes.ts';
 import { Directory, DuplicateLoginIdError } from './directory.ts';
 import type { SecretHasher } from './passwords.ts';
 
@@ -25,6 +26,10 @@ const seedAccount = z.strictObject({
   level: z.enum(LEVELS).nullable().optional(),
   roles: z.array(z.enum(ROLES)).min(1),
   questions: z.array(z.strictObject({ question: z.string().trim().min(1), answer: z.string().trim().min(1).max(100) })).optional(),
+  /** A student's class in the current school year (e.g. "2A"). */
+  class: z.string().transform((v, ctx) => normaliseClassName(v) ?? (ctx.addIssue({ code: 'custom', message: 'a class name: 1 to 20 letters, digits, spaces, . / - (e.g. 2A)' }), z.NEVER)).optional(),
+  /** The classes a staff member is form teacher of in the current school year. */
+  formClasses: z.array(z.string().transform((v, ctx) => normaliseClassName(v) ?? (ctx.addIssue({ code: 'custom', message: 'a class name: 1 to 20 letters, digits, spaces, . / - (e.g. 2A)' }), z.NEVER))).optional(),
   // States an integration tester sets up (README "For app developers"):
   /** disabled: sign-in is refused. */
   status: z.enum(['active', 'disabled']).default('active'),
@@ -36,6 +41,9 @@ const seedAccount = z.strictObject({
   passwordExpired: z.boolean().optional(),
   /** Two-step sign-in with an authenticator app of this base32 secret (the tester computes the codes); null removes every factor. */
   totpSecret: z.string().regex(/^[A-Za-z2-7 =]{16,160}$/, 'a base32 secret (A-Z, 2-7), at least 16 characters').nullable().optional(),
+}).superRefine((s, ctx) => {
+  if (s.class !== undefined && !isStudentOnly(s)) ctx.addIssue({ code: 'custom', path: ['class'], message: 'only students belong to a class (form teachers: formClasses)' });
+  if (s.formClasses?.length && !mayTeach(s)) ctx.addIssue({ code: 'custom', path: ['formClasses'], message: 'only staff are form teachers' });
 });
 
 /** The part of two-step sign-in the seed uses (absent: `totpSecret` is refused). */
@@ -110,6 +118,8 @@ export async function loadSeed(
       passwordChangedAt: passwordChangedAt(s, deps.now),
       questions,
       status: s.status,
+      ...(s.class !== undefined ? { class: { year: schoolYear(deps.now), name: s.class } } : {}),
+      ...(s.formClasses !== undefined ? { formClasses: s.formClasses.map((name) => ({ year: schoolYear(deps.now), name })) } : {}),
     } satisfies Partial<Account>;
     const existing = await deps.directory.findByLoginId(s.loginId);
     if (existing) {

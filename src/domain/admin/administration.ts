@@ -204,7 +204,7 @@ export class Administration {
   }
 
   #change(actor: Account, scope: AdminScope, ctx: AdminContext): ChangeContext {
-    return { actor: actor.id, actorName: actor.displayName, via: scope.kind === 'form-teacher' ? 'form teacher' : 'admin', ...ctx };
+    return { ...this.#by(actor, scope), via: scope.kind === 'form-teacher' ? 'form teacher' : 'admin', ...ctx };
   }
 
   /** Who did it, for the audit trail: id and name (a form teacher's classes in the name's place of the reason). */
@@ -268,8 +268,8 @@ export class Administration {
 
   /** Temporary passwords form teachers asked for, waiting for this administrator's school (or all). */
   async passwordRequests(scope: AdminScope): Promise<Account[]> {
+    if (scope.kind === 'form-teacher') throw new AppError('SSPR 5403', 'password requests are for school administrators');
     this.require(scope, 'reset-password');
-    if (scope.kind === 'form-teacher') return [];
     return this.#directory.withPasswordRequest(scope.kind === 'school' ? scope.schoolCode : null, 200);
   }
 

@@ -167,7 +167,9 @@ function formClassesAfter(a: Pick<Account, 'formClasses'>, r: ImportRow): School
 }
 
 function sameAccount(a: Account, r: ImportRow): boolean {
-  const sameClasses = (r.class === undefined || sameClass(a.class, r.class)) && JSON.stringify(formClassesAfter(a, r) ?? []) === JSON.stringify(a.formClasses ?? []);
+  const after = formClassesAfter(a, r) ?? [];
+  const before = a.formClasses ?? [];
+  const sameClasses = (r.class === undefined || sameClass(a.class, r.class)) && after.length === before.length && after.every((k, i) => sameClass(k, before[i]));
   return a.givenName === r.givenName && a.familyName === r.familyName && a.school.code === r.school.code && a.school.name === r.school.name && a.level === r.level && a.roles.join() === r.roles.join() && sameClasses;
 }
 
