@@ -44,7 +44,13 @@ export type AuditType =
   | 'mfa.throttled'
   | 'mfa.recovery.generated'
   | 'mfa.recovery.used'
-  | 'mfa.reset';
+  | 'mfa.reset'
+  | 'recovery_email.added'
+  | 'recovery_email.changed'
+  | 'recovery_email.removed'
+  | 'recovery_email.code.sent'
+  | 'recovery_email.code.used'
+  | 'recovery_email.code.refused';
 
 export interface AuditEvent {
   type: AuditType;
