@@ -55,6 +55,7 @@ import type { Database } from '../store/database/index.ts';
 import type { TellRelyingParties } from '../domain/sessions/sign-out-report.ts';
 import { CookieSigner } from '../http/cookie-signer.ts';
 import { createMail, type Mail } from '../mail/index.ts';
+import { maskAddress } from '../domain/recovery/recovery-email.ts';
 
 export interface IdpDeps {
   settings: Settings;
@@ -104,7 +105,8 @@ export function createIdp(deps: IdpDeps): Idp {
   // Outbound mail: SMTP (SMTP_URL), or the embedded mailbox in demo mode; sent in the background, retried, counted.
   const mail = createMail(settings, {
     onOutcome: (outcome, template) => metrics.mail.inc({ outcome, template }),
-    onError: (err, info) => logger.warn({ err: { message: (err as Error)?.message ?? String(err) }, ...info }, 'mail not sent'),
+    // A mail server's answer may quote the recipient: every address in it is masked.
+    onError: (err, info) => logger.warn({ err: { message: String((err as Error)?.message ?? err).replace(/[^\s<>"',;:()]+@[^\s<>"',;:()]+/g, (a) => maskAddress(a)) }, ...info }, 'mail not sent'),
   }, clock);
   if (!mail.available) logger.warn('no SMTP_URL (and not in demo mode): no mail can be sent, so no recovery email is offered');
   const services = createServices(settings, store, deps.database, clock, {

@@ -257,6 +257,19 @@ describe('recovery email', function () {
       assert.equal((await t.idp.directory.findByLoginId(DEMO.student.loginId))!.recoveryEmail, null);
     });
 
+    it('a recipient the server refuses: retried, given up, counted, and logged without the address', async () => {
+      await setAddress(t, DEMO.student.loginId, 'rejected.allen@example.org');
+      const b = new Browser(t.url);
+      assert.equal((await step(b, await forgot(b, DEMO.student.loginId), '/forgot/send-code')).status, 200);
+      await t.idp.mail.outbox!.idle();
+      const metrics = await t.idp.metrics.registry.metrics();
+      assert.match(metrics, /idp_mail_total\{outcome="retry",template="reset-code"\} 2/);
+      assert.match(metrics, /idp_mail_total\{outcome="given_up",template="reset-code"\} 1/);
+      const logs = t.logs.join('');
+      assert.match(logs, /mail not sent[\s\S]*r\*\*\*@example\.org/);
+      assert.ok(!logs.includes('rejected.allen@example.org'), 'the server quoted the address; the log does not');
+    });
+
     for (const [lang, subject, words] of [
       ['zh', '你的 MIMS 密码重置验证码', /验证码在 10 分钟内有效/],
       ['ms', 'Kod untuk menetapkan semula kata laluan MIMS anda', /Kod ini sah selama 10 minit/],

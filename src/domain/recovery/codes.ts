@@ -72,8 +72,9 @@ export class RecoveryCodes {
    */
   async check(purpose: CodePurpose, accountId: string | null, bind: { flowId: string; address: string }, typed: string): Promise<CodeCheck> {
     const code = typed.replace(/\s+/g, '');
+    // An unknown login ID reads a key no account has: the same round trip as a known one.
     const key = keys.recoveryCode(purpose, accountId ?? 'none');
-    const raw = accountId ? await this.#store.get(key) : null;
+    const raw = await this.#store.get(key);
     const candidate = Buffer.from(this.#hash(purpose, accountId ?? 'none', bind, code), 'base64url');
     if (!raw) return 'none';
     const record = JSON.parse(raw) as CodeRecord;
@@ -90,6 +91,11 @@ export class RecoveryCodes {
       else await this.#store.compareAndSet(key, raw, JSON.stringify({ ...record, tries }));
     }
     return 'wrong';
+  }
+
+  /** For a login ID with no address on file: the store round trip `issue` makes, and nothing else (nothing is written). */
+  async issueNothing(): Promise<void> {
+    await this.#store.get(keys.recoveryCode('reset', 'none'));
   }
 
   /** Drops the account's live code of that purpose (an address changed meanwhile). */

@@ -74,11 +74,13 @@ async function questionTexts(s: FlowServices, flow: Flow): Promise<string[]> {
  */
 async function emailTarget(s: FlowServices, flow: Flow): Promise<{ address: string | null; masked: string } | null> {
   const c = flow.candidate!;
+  // Shown for every login ID as soon as any population is offered a recovery email: were it
+  // shown by the account's population, a known login ID of a population without the offer
+  // would stand out from unknown ones.
+  const { offer } = s.recoveryEmails.settings;
+  if (!s.recoveryEmails.available || !(offer.students || offer.staff)) return null;
   const account = c.decoy ? null : await s.directory.get(c.accountId!);
-  // Offered to the account's population (unknown login IDs: as to every population that is offered one).
-  const offered = account ? s.recoveryEmails.offered(account) : s.recoveryEmails.available && (s.recoveryEmails.settings.offer.students || s.recoveryEmails.settings.offer.staff);
-  if (!offered) return null;
-  const address = account?.status === 'active' ? s.recoveryEmails.addressOf(account) : null;
+  const address = account?.status === 'active' && s.recoveryEmails.offered(account) ? s.recoveryEmails.addressOf(account) : null;
   return { address, masked: address ? maskAddress(address) : decoyMask(s.decoyKey, c.loginId) };
 }
 
@@ -99,6 +101,8 @@ async function sendResetCode(s: FlowServices, flow: Flow, input: StepInput, stay
     s.recoveryEmails.notify(target.address, 'reset-code', input.lang ?? 'en', { code, minutes: s.recoveryCodes.codeMinutes });
     await s.audit.record({ type: 'recovery_email.code.sent', ...rc, reason: `reset ${target.masked}` });
   } else {
+    // The same round trip to the store as issuing a code, so that the answer takes as long.
+    await s.recoveryCodes.issueNothing();
     await s.audit.record({ type: 'recovery_email.code.refused', ...rc, reason: 'no recovery email on file: nothing sent' });
   }
   if (stay === 'fp-code') flow.notice = message('recovery.code_resent');
