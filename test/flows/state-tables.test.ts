@@ -418,6 +418,19 @@ describe('flow state tables (no HTTP)', () => {
     assert.equal((await act(remove, 'recovery-email/remove')).flow!.step, 're-done');
     assert.ok(sent.some((m) => m.to === 'allen.second@example.org' && m.kind === 'email-removed'));
     assert.equal((await services.directory.get(allen.id))!.recoveryEmail, null);
+    // Questions cleared by an administrator, the session still live: the offer follows them there too, and the session goes on.
+    const bella = (await services.directory.findByLoginId(DEMO.student2.loginId))!;
+    const session = await services.sso.create(bella.id, ['pwd'], now - 60_000);
+    await services.directory.update(bella.id, (a) => ({ ...a, questions: [] }));
+    const ra = await flowStarts(machine).runFirst((await services.gate(session)) as Refusal, APP, BROWSER);
+    await act(ra, 'questions', ANSWERS);
+    await act(ra, 'questions/confirm');
+    const raOffer = await act(ra, 'continue', {}, { ssoSessionId: session.id });
+    assert.equal(raOffer.flow!.kind, 'required-actions');
+    assert.equal(raOffer.flow!.step, 're-offer');
+    const raDone = await act(ra, 'recovery-email/skip', {}, { ssoSessionId: session.id });
+    assert.equal(raDone.session, undefined, 'skipped: the session goes on, no new one');
+    assert.ok(await services.sso.get(session.id));
     // Removing is the SSPR app's only: at first sign-in it is refused.
     await services.directory.update(allen.id, (a) => ({ ...a, questions: [] }));
     const first2 = await signInUrl();
