@@ -79,7 +79,8 @@ async function emailTarget(s: FlowServices, flow: Flow): Promise<{ address: stri
   // would stand out from unknown ones.
   const { offer } = s.recoveryEmails.settings;
   if (!s.recoveryEmails.available || !(offer.students || offer.staff)) return null;
-  const account = c.decoy ? null : await s.directory.get(c.accountId!);
+  // A decoy reads an account too (none): the same round trips as a known login ID.
+  const account = c.decoy ? await s.directory.getNothing() : await s.directory.get(c.accountId!);
   const address = account?.status === 'active' && s.recoveryEmails.offered(account) ? s.recoveryEmails.addressOf(account) : null;
   return { address, masked: address ? maskAddress(address) : decoyMask(s.decoyKey, c.loginId) };
 }
