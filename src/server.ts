@@ -335,6 +335,9 @@ function banner(settings: Settings, storeKind: 'redis' | 'memory', workers: numb
     lines.push(`  Student Learning Space (sls-sim, OIDC): ${settings.sims.sls.publicUrl}`);
   }
   if (settings.seed.demo) lines.push('  Demo accounts and their passwords: README.md, "Demo accounts" (public: keep this on loopback)', `  Developer page (clients, settings, token decoder): ${settings.server.publicUrl}/dev`);
+  if (settings.mail.smtpUrl) lines.push('  Mail: SMTP (SMTP_URL)');
+  else if (settings.seed.demo) lines.push(`  Mail: kept in this process, not sent (no SMTP_URL): ${settings.server.publicUrl}/dev/mail`);
+  else lines.push('  Mail: none (no SMTP_URL): no recovery email is offered');
   lines.push(settings.database.url ? '  Directory: PostgreSQL (DATABASE_URL)' : `  Directory: embedded, kept in ${settings.database.dataDir}`);
   lines.push(storeKind === 'memory' ? '  Sessions: in this process (signed-in users sign in again after a restart)' : '  Sessions: Redis');
   lines.push('Logs follow as JSON lines on standard output.', '');

@@ -1,5 +1,6 @@
 // The composition root of the domain: every service the web app and the admin CLI share,
 // built from settings, a store and a clock. No HTTP here.
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { projectRoot, type Settings } from './config/settings.ts';
@@ -22,6 +23,8 @@ import { hasSecondFactor } from './domain/mfa/factors.ts';
 import { Mfa } from './domain/mfa/mfa.ts';
 import { MfaPolicy } from './domain/mfa/policy.ts';
 import { SecretSeal } from './domain/mfa/seal.ts';
+import { RecoveryCodes } from './domain/recovery/codes.ts';
+import { RecoveryEmails, type SendRecoveryMail } from './domain/recovery/recovery-email.ts';
 import type { Store } from './store/index.ts';
 import type { Database } from './store/database/index.ts';
 
@@ -45,6 +48,9 @@ export interface Services {
   importer: Importer;
   /** Second factors: passkeys, authenticator app, recovery codes (staff MFA). */
   mfa: Mfa;
+  /** The recovery email: its rules and notifications, and its codes. */
+  recoveryEmails: RecoveryEmails;
+  recoveryCodes: RecoveryCodes;
 }
 
 let commonPasswords: Set<string> | undefined;
@@ -81,6 +87,11 @@ export interface ServiceHooks {
   sealSecret?: string;
   /** The spraying alarm of a scope ('all' or a school's code) went on (metrics). */
   onSprayingAlarm?: (scope: string) => void;
+  /**
+   * Sends the recovery email's messages (src/mail/, given by web/app.ts). Without it, no
+   * mail can be sent and no recovery email is offered.
+   */
+  sendRecoveryMail?: SendRecoveryMail;
 }
 
 /** Without the protocols: nobody can be told; each participant is named as not told. */
@@ -132,5 +143,7 @@ export function createServices(settings: Settings, store: Store, database: Datab
   });
   const gate = sessionGate({ account: (id) => directory.get(id), requiredActions: (account) => credentials.requiredActions(account), hasSecondFactor });
   const importer = new Importer({ directory, importHasher: new SecretHasher(settings.import.argon2), policies, audit, settings: settings.import, now: clock });
-  return { database, directory, hasher, audit, lockout, spraying, answerLimiter, authenticator, sso, gate, policies, credentials, administration, importer, mfa };
+  const recoveryEmails = new RecoveryEmails({ directory, audit, clock, settings: settings.recoveryEmail, send: hooks.sendRecoveryMail ?? (() => {}), available: hooks.sendRecoveryMail !== undefined });
+  const recoveryCodes = new RecoveryCodes(store, clock, hooks.sealSecret ?? randomBytes(32).toString('base64url'), settings.recoveryEmail);
+  return { database, directory, hasher, audit, lockout, spraying, answerLimiter, authenticator, sso, gate, policies, credentials, administration, importer, mfa, recoveryEmails, recoveryCodes };
 }

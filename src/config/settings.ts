@@ -167,6 +167,27 @@ export const settingsSchema = z.strictObject({
     maxFailuresPerIp: z.coerce.number().int().min(1),
     windowMinutes: z.coerce.number().positive(),
   }),
+  /** Outbound mail (src/mail/): SMTP, or the embedded mailbox of demo mode without SMTP_URL. */
+  mail: z.strictObject({
+    /** smtp://host:25, smtp://user:pass@host:587 (STARTTLS when offered), smtps://user:pass@host:465 (SMTP_URL). */
+    smtpUrl: z.string().regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://').optional(),
+    /** The From of every message (MAIL_FROM). */
+    from: z.string().min(3).default('MIMS Portal <no-reply@localhost>'),
+    /** Tries in all for one message, and the pause before the first retry (doubled each time). */
+    attempts: z.coerce.number().int().min(1).max(20).default(5),
+    backoffMs: z.coerce.number().int().min(10).max(600_000).default(5_000),
+    /** Messages the demo mailbox keeps (/dev/mail). */
+    mailboxSize: z.coerce.number().int().min(1).max(10_000).default(200),
+  }).default({ from: 'MIMS Portal <no-reply@localhost>', attempts: 5, backoffMs: 5_000, mailboxSize: 200 }),
+  /** The recovery email (domain/recovery/): who is offered one, code life, throttles. */
+  recoveryEmail: z.strictObject({
+    offer: z.strictObject({ students: z.boolean(), staff: z.boolean() }).default({ students: true, staff: true }),
+    codeMinutes: z.coerce.number().int().min(1).max(60).default(10),
+    maxConfirmTries: z.coerce.number().int().min(1).max(20).default(5),
+    maxSendsPerAccount: z.coerce.number().int().min(1).default(5),
+    maxSendsPerIp: z.coerce.number().int().min(1).default(30),
+    sendWindowMinutes: z.coerce.number().positive().default(60),
+  }).default({ offer: { students: true, staff: true }, codeMinutes: 10, maxConfirmTries: 5, maxSendsPerAccount: 5, maxSendsPerIp: 30, sendWindowMinutes: 60 }),
   import: z.strictObject({
     domainsByRole: z.record(z.string(), z.array(z.string().toLowerCase())),
     argon2: z.strictObject({
@@ -303,6 +324,8 @@ export const ENVIRONMENT: ReadonlyArray<{ env: string; key: string; parse?: EnvP
   { env: 'IDP_LOCKOUT_MINUTES', key: 'lockout.lockMinutes' },
   { env: 'IDP_ADMIN_RECENT_AUTH_MINUTES', key: 'admin.recentAuthMinutes' },
   { env: 'IDP_REVEAL_NO_QUESTIONS', key: 'forgotPassword.revealNoQuestions', parse: asBool },
+  { env: 'SMTP_URL', key: 'mail.smtpUrl' },
+  { env: 'MAIL_FROM', key: 'mail.from' },
 ];
 
 /** Environment variables read besides ENVIRONMENT (they name files rather than set one key). */

@@ -30,16 +30,17 @@ export type { Resume } from '../domain/sessions/resume.ts';
  *   sign-in           the login prompt: a password entered here, then the account's required actions
  *   required-actions  required actions for an SSO session that is already signed in (the session is kept)
  *   forgot-password   challenge answers instead of the password, then a new password or an unlock
- *   sspr-password / sspr-questions / sspr-mfa   the portal's SSPR app, after the current password
+ *   sspr-password / sspr-questions / sspr-mfa / sspr-email   the portal's SSPR app, after the current password
  *   step-up           a second factor for a session signed in with a password (acr mfa, /admin actions)
  */
-export type FlowKind = 'sign-in' | 'required-actions' | 'forgot-password' | 'sspr-password' | 'sspr-questions' | 'sspr-mfa' | 'step-up';
+export type FlowKind = 'sign-in' | 'required-actions' | 'forgot-password' | 'sspr-password' | 'sspr-questions' | 'sspr-mfa' | 'sspr-email' | 'step-up';
 
 /**
- * What a flow must still do, in order: the account's required actions, and the second
- * factor of an account that has one (sign-in, step-up).
+ * What a flow must still do, in order: the account's required actions, the second factor
+ * of an account that has one (sign-in, step-up), and the recovery email's offer (after the
+ * questions at first sign-in; an offer, not a required action: the gate never asks for it).
  */
-export type Pending = RequiredAction | 'second-factor';
+export type Pending = RequiredAction | 'second-factor' | 'recovery-email';
 
 /** Every step of every flow; a request may only act on the step the flow is at. */
 export type Step =
@@ -55,6 +56,10 @@ export type Step =
   | 'fp-answers'
   | 'fp-locked'
   | 'fp-unlocked'
+  | 'fp-code'
+  | 're-offer'
+  | 're-confirm'
+  | 're-done'
   | 'second-factor'
   | 'mfa-choose'
   | 'mfa-totp'
@@ -126,7 +131,7 @@ export interface NewFlow {
 }
 
 /** Steps a flow may be at while it is only a sealed reference (before anything was verified in it). */
-const UNSTORED_STEPS: ReadonlySet<Step> = new Set<Step>(['credentials', 'fp-username', 'fp-answers']);
+const UNSTORED_STEPS: ReadonlySet<Step> = new Set<Step>(['credentials', 'fp-username', 'fp-answers', 'fp-code']);
 const TOKEN = 't.';
 
 export class Flows {

@@ -43,6 +43,8 @@ export interface FlowHttpDeps {
   admission?: Admission;
   /** The device cookie (a browser that signed in to a login ID before is judged by its own record). */
   devices?: DeviceCookie;
+  /** The language of the request's pages (messages a step sends are in it). */
+  languageOf?: (ctx: Context) => string;
   /** The name of an application registered while the IdP runs (RFC 7591), when nameOf does not know it. */
   registeredNameOf?: (resume: Resume) => Promise<string | undefined>;
 }
@@ -85,6 +87,7 @@ export function flowRouter(deps: FlowHttpDeps): Router {
       ip: ctx.ip,
       requestId: ctx.state.requestId as string | undefined,
       deviceOf: deps.devices?.deviceOf(ctx),
+      lang: deps.languageOf?.(ctx),
     };
     const outcome = deps.admission && HASHING.has(action) ? await admitted(deps.admission, () => machine.act(ctx.params.id!, action, input)) : await machine.act(ctx.params.id!, action, input);
     if (outcome.session) deps.ssoCookie.write(ctx, outcome.session.id);

@@ -4,7 +4,7 @@ import { forgotPassword } from './forgot-password/index.ts';
 import type { FlowKindSpec } from './machine.ts';
 import { requiredActions } from './required-actions/index.ts';
 import { signIn } from './sign-in/index.ts';
-import { ssprMfa, ssprPassword, ssprQuestions } from './sspr/index.ts';
+import { ssprEmail, ssprMfa, ssprPassword, ssprQuestions } from './sspr/index.ts';
 import { stepUp } from './step-up/index.ts';
 
 export const FLOW_KINDS: Readonly<Record<FlowKind, FlowKindSpec>> = {
@@ -14,5 +14,6 @@ export const FLOW_KINDS: Readonly<Record<FlowKind, FlowKindSpec>> = {
   'sspr-password': ssprPassword,
   'sspr-questions': ssprQuestions,
   'sspr-mfa': ssprMfa,
+  'sspr-email': ssprEmail,
   'step-up': stepUp,
 };

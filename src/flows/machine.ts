@@ -21,6 +21,8 @@ import type { AnswerLimiter } from '../domain/security/lockout.ts';
 import { passwordStamp } from '../domain/security/devices.ts';
 import type { SsoSession, SsoSessions } from '../domain/sessions/sso-sessions.ts';
 import type { Mfa } from '../domain/mfa/mfa.ts';
+import type { RecoveryCodes } from '../domain/recovery/codes.ts';
+import type { RecoveryEmails } from '../domain/recovery/recovery-email.ts';
 import { bindingOf, cancelUrl, flowRef, flowUrl, resumeClient, resumeUrl, type FinishedWhat, type Flow, type FlowKind, type FlowLookup, type Flows, type Pending, type Resume, type Step } from './flow.ts';
 
 /** The domain services steps use (no HTTP). */
@@ -40,6 +42,9 @@ export interface FlowServices {
   /** Key for the deterministic decoy questions of unknown login IDs. */
   decoyKey: string;
   mfa: Mfa;
+  /** The recovery email (offer, change, notifications) and its codes. */
+  recoveryEmails: RecoveryEmails;
+  recoveryCodes: RecoveryCodes;
   /** Counts sign-in outcomes (metrics). */
   onSignIn?: ((outcome: string) => void) | undefined;
   /**
@@ -61,6 +66,8 @@ export interface StepInput {
   requestId?: string | undefined;
   /** This browser's device nonce for a login ID (device cookies), when it signed in to it before. */
   deviceOf?: DeviceOf | undefined;
+  /** The language of the page (messages sent because of this request are in it). */
+  lang?: string | undefined;
 }
 
 /**

@@ -1,8 +1,17 @@
 // Starting flows: the protocols, the portal and /admin ask the gate, and hand a refusal
 // here (they do not import the flows' insides). Each answer is the URL of the new flow.
 import type { Refusal } from '../domain/sessions/gate.ts';
-import { bindingOf, type Resume } from './flow.ts';
+import { bindingOf, type FlowKind, type Pending, type Resume } from './flow.ts';
 import type { FlowMachine } from './machine.ts';
+
+/** The SSPR app's tasks, each a flow kind that runs one action after the current password. */
+export type SsprTask = 'password' | 'questions' | 'mfa' | 'email';
+const SSPR_TASKS: Record<SsprTask, { kind: FlowKind; action: Pending }> = {
+  password: { kind: 'sspr-password', action: 'change-password' },
+  questions: { kind: 'sspr-questions', action: 'setup-questions' },
+  mfa: { kind: 'sspr-mfa', action: 'setup-mfa' },
+  email: { kind: 'sspr-email', action: 'recovery-email' },
+};
 
 export interface FlowStarts {
   /**
@@ -19,7 +28,7 @@ export interface FlowStarts {
   /** "Forgot Password?" for the destination of the sign-in flow it was reached from. */
   forgotPassword(resume: Resume, browserSecret: string): Promise<string>;
   /** The portal's SSPR app: change password or set up questions, after re-authentication. */
-  sspr(accountId: string, what: 'password' | 'questions' | 'mfa', browserSecret: string): Promise<string>;
+  sspr(accountId: string, what: SsprTask, browserSecret: string): Promise<string>;
 }
 
 export function flowStarts(machine: FlowMachine): FlowStarts {
@@ -45,11 +54,11 @@ export function flowStarts(machine: FlowMachine): FlowStarts {
     signIn: (resume, browserSecret) => machine.start('sign-in', { step: 'credentials', resume }, browserSecret),
     forgotPassword: (resume, browserSecret) => machine.start('forgot-password', { step: 'fp-username', resume }, browserSecret),
     async sspr(accountId, what, browserSecret) {
-      const kind = what === 'password' ? 'sspr-password' : what === 'questions' ? 'sspr-questions' : 'sspr-mfa';
+      const { kind, action } = SSPR_TASKS[what];
       const resume = { kind: 'portal' as const, path: '/portal/sspr' };
       // The password was given to the SSPR app moments ago in this browser: straight to the task.
       if (await machine.services.flows.recentReauth(accountId, bindingOf(browserSecret))) {
-        return machine.start(kind, { resume, accountId, pending: [what === 'password' ? 'change-password' : what === 'questions' ? 'setup-questions' : 'setup-mfa'] }, browserSecret);
+        return machine.start(kind, { resume, accountId, pending: [action] }, browserSecret);
       }
       return machine.start(kind, { step: 'reauth', resume, accountId }, browserSecret);
     },

@@ -42,6 +42,12 @@ export class Metrics {
     new Gauge({ name: 'idp_password_checks_queued', help: 'Password actions waiting for admission now', registers: [this.registry], collect() { this.set(admission.queued); } });
     new Counter({ name: 'idp_password_checks_refused_total', help: 'Password actions answered 503 with Retry-After (queue full or waited too long)', registers: [this.registry], collect() { this.reset(); this.inc(admission.refused); } });
   }
+  readonly mail = new Counter({
+    name: 'idp_mail_total',
+    help: 'Outbound mail tries by outcome (sent; retry: a try failed and another follows; given_up: every try failed) and template',
+    labelNames: ['outcome', 'template'] as const,
+    registers: [this.registry],
+  });
   readonly storeErrors = new Counter({
     name: 'idp_store_errors_total',
     help: 'Requests that failed because the store was unreachable',

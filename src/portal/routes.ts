@@ -1,7 +1,7 @@
 // The apps portal and its SSPR app.
 //   GET  /portal                 tiles for the apps the account is entitled to
 //   GET  /portal/sspr            the MIMS SSPR app: Change Password, Setup Security Questions
-//   POST /portal/sspr/:what      starts that flow (current password asked first): password, questions, mfa
+//   POST /portal/sspr/:what      starts that flow (current password asked first): password, questions, mfa, email
 //   POST /portal/mfa/passkeys/:id/remove   removes a passkey          } after a recent second factor
 //   POST /portal/mfa/totp/remove           removes the authenticator  } (step-up first otherwise);
 //   POST /portal/mfa/recovery-codes        new recovery codes, shown once } never the last factor of a required account
@@ -16,6 +16,7 @@ import type { Gate, Need, Refusal } from '../domain/sessions/gate.ts';
 import type { Clock } from '../domain/clock.ts';
 import { mfaOf } from '../domain/mfa/factors.ts';
 import type { Mfa } from '../domain/mfa/mfa.ts';
+import { maskAddress } from '../domain/recovery/recovery-email.ts';
 import { seeOther, type Render } from '../http/respond.ts';
 import type { PortalResume } from '../domain/sessions/resume.ts';
 import type { SessionCookie, SsoSession, SsoSessions } from '../domain/sessions/sso-sessions.ts';
@@ -30,7 +31,9 @@ export interface PortalDeps {
   signOut: (ctx: Context) => Promise<string>;
   /** Starts the flow the gate asks for (sign-in, required actions); resolves to its URL. */
   runFirst: (ctx: Context, refusal: Refusal, resume: PortalResume) => Promise<string>;
-  beginSspr: (ctx: Context, accountId: string, what: 'password' | 'questions' | 'mfa') => Promise<string>;
+  beginSspr: (ctx: Context, accountId: string, what: 'password' | 'questions' | 'mfa' | 'email') => Promise<string>;
+  /** Whether the account is offered a recovery email (settings, and mail can be sent). */
+  recoveryEmailOffered: (account: Account) => boolean;
   apps: AppDefinition[];
   mfa: Mfa;
   clock: Clock;
@@ -74,6 +77,8 @@ export function portalRouter(deps: PortalDeps): Router {
     await deps.render(ctx, 'sspr', {
       account: who(me.account),
       questionsSet: me.account.questions.length > 0,
+      // Masked even here: the whole address is shown only while its owner types it.
+      recoveryEmail: deps.recoveryEmailOffered(me.account) ? { masked: me.account.recoveryEmail ? maskAddress(me.account.recoveryEmail.address) : null } : null,
       mfa: deps.mfa.policy.offered(me.account)
         ? {
             required: deps.mfa.policy.required(me.account),
@@ -88,10 +93,11 @@ export function portalRouter(deps: PortalDeps): Router {
 
   router.post('/portal/sspr/:what', async (ctx) => {
     const what = ctx.params.what;
-    if (what !== 'password' && what !== 'questions' && what !== 'mfa') throw new AppError('SSPR 5404');
+    if (what !== 'password' && what !== 'questions' && what !== 'mfa' && what !== 'email') throw new AppError('SSPR 5404');
     let me = await signedIn(ctx, '/portal/sspr');
     if (!me) return;
     if (what === 'mfa' && !deps.mfa.policy.offered(me.account)) throw new AppError('SSPR 5403', 'two-step sign-in is not offered to this account');
+    if (what === 'email' && !deps.recoveryEmailOffered(me.account)) throw new AppError('SSPR 5403', 'a recovery email is not offered to this account');
     // Adding (or replacing) a factor of an account that has one asks for that one first, as
     // removing does: a password alone must not be enough to bind a new way in (NIST 800-63B 6.1.2.1).
     if (what === 'mfa' && deps.mfa.hasSecondFactor(me.account)) {

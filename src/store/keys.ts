@@ -63,6 +63,11 @@ export const keys = {
   flowDone: (id: string) => `{flow:${id}}:done`,
   /** ephemeral: this browser gave this account's password to the SSPR app a moment ago */
   ssprReauth: (accountId: string, binding: string) => `{sspr:${accountId}}:${binding}`,
+  /** ephemeral: the one live recovery-email code of an account for a purpose (confirm an address, reset): its HMAC, expiry, flow and tries */
+  recoveryCode: (purpose: string, accountId: string) => `{acct:${accountId}}:recovery-code:${purpose}`,
+  /** ephemeral: recovery-email codes asked for a login ID (known or not), and from one client IP */
+  recoverySends: (loginId: string) => `{login:${loginId}}:recovery-sends`,
+  ipRecoverySends: (ip: string) => `ip:{${ip}}:recovery-sends`,
   /** ephemeral: an oidc-provider artefact */
   oidc: (model: string, id: string) => `oidc:${model}:{${id}}`,
   /** legacy: ids of the OIDC clients registered over HTTP (RFC 7591); their metadata under oidc('Client', ...) */

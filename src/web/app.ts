@@ -54,6 +54,8 @@ import { devRouter } from './dev-page.ts';
 import type { Database } from '../store/database/index.ts';
 import type { TellRelyingParties } from '../domain/sessions/sign-out-report.ts';
 import { CookieSigner } from '../http/cookie-signer.ts';
+import { createMail, type Mail } from '../mail/index.ts';
+import { maskAddress } from '../domain/recovery/recovery-email.ts';
 
 export interface IdpDeps {
   settings: Settings;
@@ -73,6 +75,8 @@ export interface IdpDeps {
 
 export interface Idp extends Services {
   app: Koa;
+  /** Outbound mail: the outbox (SMTP or the demo mailbox), the mailbox of demo mode. */
+  mail: Mail;
   flows: Flows;
   metrics: Metrics;
   serviceProviders: ServiceProviders;
@@ -98,7 +102,15 @@ export function createIdp(deps: IdpDeps): Idp {
   metrics.watchAdmission(admission);
   // Sessions ended without a browser are told to their apps by the protocols (set below).
   let tellRelyingParties: TellRelyingParties | undefined;
+  // Outbound mail: SMTP (SMTP_URL), or the embedded mailbox in demo mode; sent in the background, retried, counted.
+  const mail = createMail(settings, {
+    onOutcome: (outcome, template) => metrics.mail.inc({ outcome, template }),
+    // A mail server's answer may quote the recipient: every address in it is masked.
+    onError: (err, info) => logger.warn({ err: { message: String((err as Error)?.message ?? err).replace(/[^\s<>"',;:()]+@[^\s<>"',;:()]+/g, (a) => maskAddress(a)) }, ...info }, 'mail not sent'),
+  }, clock);
+  if (!mail.available) logger.warn('no SMTP_URL (and not in demo mode): no mail can be sent, so no recovery email is offered');
   const services = createServices(settings, store, deps.database, clock, {
+    ...(mail.available ? { sendRecoveryMail: mail.sendRecoveryMail } : {}),
     tellRelyingParties: (request) => tellRelyingParties!(request),
     revokeGrants: (accountId) => revokeAccountGrants(store, deps.database, accountId),
     // The deployment's long-lived secret (keys/decoy-key.json, never rotated): second-factor
@@ -266,6 +278,7 @@ export function createIdp(deps: IdpDeps): Idp {
   const machine = new FlowMachine({
     flows, authenticator, credentials, directory, policies, challenge: settings.challenge, sso, clock,
     answerLimiter, audit, forgotPassword: settings.forgotPassword, hasher, decoyKey, mfa: services.mfa,
+    recoveryEmails: services.recoveryEmails, recoveryCodes: services.recoveryCodes,
     onSignIn: (outcome) => metrics.signIns.inc({ outcome }),
     resumeAlive: async (resume) => {
       if (resume.kind === 'oidc') return (await provider.Interaction.find(resume.uid)) !== undefined;
@@ -304,7 +317,7 @@ export function createIdp(deps: IdpDeps): Idp {
       rememberLanguage: (ctx, uiLocales) => rememberUiLocales(ctx, uiLocales, secure),
     }),
     flowRouter({
-      machine, starts, ssoCookie: cookie, browserSecret: secretOf, render, nameOf, destinationOf,
+      machine, starts, ssoCookie: cookie, browserSecret: secretOf, render, nameOf, destinationOf, languageOf,
       devices,
       admission,
       registeredNameOf: async (resume) => (resume.kind === 'oidc' ? (await provider.Client.find(resume.clientId))?.clientName : undefined),
@@ -327,6 +340,7 @@ export function createIdp(deps: IdpDeps): Idp {
       signOut: (ctx) => logout.signOut(ctx, { kind: 'page' }),
       runFirst,
       beginSspr: (ctx, accountId, what) => starts.sspr(accountId, what, secretOf(ctx)),
+      recoveryEmailOffered: (account) => services.recoveryEmails.offered(account),
       mfa: services.mfa, clock, recentMfaMs: settings.admin.recentAuthMinutes * 60_000,
     }),
   ];
@@ -340,10 +354,10 @@ export function createIdp(deps: IdpDeps): Idp {
       portalUrl: `${settings.server.publicUrl}/portal`,
     }),
   );
-  routers.push(devRouter({ enabled: settings.seed.demo, settings, store, database: deps.database, oidcClients: deps.relyingParties.oidc, sps: serviceProviders, samlEndpoints, keys: () => keys, render }));
+  routers.push(devRouter({ enabled: settings.seed.demo, mailbox: mail.mailbox, settings, store, database: deps.database, oidcClients: deps.relyingParties.oidc, sps: serviceProviders, samlEndpoints, keys: () => keys, render }));
   // Bodies and CSRF as each route declares (http/body.ts): our own forms by default.
   app.use(ownForms(routers, csrfOf));
   for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
 
-  return { app, ...services, flows, metrics, serviceProviders, samlMessages, warm: () => schemaValidator.warm(), close: () => schemaValidator.close(), applyKeys };
+  return { app, ...services, mail, flows, metrics, serviceProviders, samlMessages, warm: () => schemaValidator.warm(), close: async () => { mail.close(); await schemaValidator.close(); }, applyKeys };
 }

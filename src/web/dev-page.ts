@@ -4,6 +4,8 @@
 // the settings to paste into common libraries, this IdP's endpoints, certificates and JWKS,
 // and a decoder (views/static/dev.js) that decodes and verifies tokens and SAML Responses
 // in the browser against the keys on the page: nothing is sent anywhere.
+// GET /dev/mail (and /dev/mail.json): the embedded mailbox of demo mode without SMTP_URL,
+// the newest messages the IdP sent (recovery-email codes and notices), for testers.
 import { X509Certificate } from 'node:crypto';
 import Router from '@koa/router';
 import type { KeyMaterial } from '../config/key-material.ts';
@@ -16,9 +18,12 @@ import type { IdpEndpoints } from '../protocols/saml/metadata.ts';
 import type { ServiceProvider, ServiceProviders } from '../protocols/saml/service-providers.ts';
 import type { Store } from '../store/index.ts';
 import type { Database } from '../store/database/index.ts';
+import type { Mailbox } from '../mail/index.ts';
 
 export interface DevPageDeps {
   enabled: boolean;
+  /** The embedded mailbox (demo mode without SMTP_URL); null: mail goes through SMTP, or none. */
+  mailbox: Mailbox | null;
   settings: Settings;
   store: Store;
   database: Database;
@@ -168,6 +173,16 @@ function samlSnippets(sp: ServiceProvider, e: IdpEndpoints, publicUrl: string, c
 
 export function devRouter(deps: DevPageDeps): Router {
   const router = new Router();
+  router.get('/dev/mail.json', async (ctx) => {
+    if (!deps.enabled) throw new AppError('SSPR 5404', '/dev is on in demo mode only');
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { mailbox: deps.mailbox !== null, messages: (deps.mailbox?.list() ?? []).map((m) => ({ id: m.id, at: new Date(m.at).toISOString(), from: m.from, to: m.to, subject: m.subject, language: m.language, text: m.text, html: m.html })) };
+  });
+  router.get('/dev/mail', async (ctx) => {
+    if (!deps.enabled) throw new AppError('SSPR 5404', '/dev is on in demo mode only');
+    ctx.set('Cache-Control', 'no-store');
+    await deps.render(ctx, 'dev-mail', { title: 'Mailbox · Developer page · MIMS Portal', mailbox: deps.mailbox !== null, messages: deps.mailbox?.list() ?? [] });
+  });
   router.get('/dev', async (ctx) => {
     if (!deps.enabled) throw new AppError('SSPR 5404', '/dev is on in demo mode only');
     const { settings, samlEndpoints: e } = deps;

@@ -45,6 +45,7 @@ describe('configuration', () => {
     [{ IDP_DEMO_SEED: 'perhaps' }, 'seed.demo (env IDP_DEMO_SEED)'],
     [{ IDP_ARGON2_MEMORY_KIB: '64' }, 'argon2.memoryCost (env IDP_ARGON2_MEMORY_KIB)'],
     [{ REDIS_CLUSTER_NODES: 'nohostport' }, 'redis.clusterNodes.0 (env REDIS_CLUSTER_NODES)'],
+    [{ SMTP_URL: 'http://mail.example.org' }, 'mail.smtpUrl (env SMTP_URL)'],
   ] as const) {
     it(`refuses a bad ${Object.keys(env)[0]} naming the key`, () => {
       assert.throws(() => loadSettings({ env }), (err: Error) => err instanceof ConfigError && err.message.includes(key));

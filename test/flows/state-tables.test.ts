@@ -37,14 +37,18 @@ describe('flow state tables (no HTTP)', () => {
   let services: Services;
   let machine: FlowMachine;
   const seen: Seen[] = [];
+  /** What the recovery email sent (the mail itself is tested over SMTP in test/mail/). */
+  let sent: Array<{ to: string; kind: string; params: Record<string, string | number> }> = [];
 
   beforeEach(async () => {
     now = Date.UTC(2026, 10, 30, 8, 0, 0);
     const clock = () => now;
-    settings = loadSettings({ env: {}, overrides: { argon2: FAST_ARGON2 } });
+    // The recovery email's offer is off but in its own test (it would come after every first sign-in's questions).
+    settings = loadSettings({ env: {}, overrides: { argon2: FAST_ARGON2, recoveryEmail: { offer: { students: false, staff: false } } } });
     store = new MemoryStore(clock);
     db = await makeDatabase();
-    services = createServices(settings, store, db.database, clock, { sealSecret: 'seal-secret-of-the-test-0123456789abcdef' });
+    sent = [];
+    services = createServices(settings, store, db.database, clock, { sealSecret: 'seal-secret-of-the-test-0123456789abcdef', sendRecoveryMail: (to, kind, _lang, params) => sent.push({ to, kind, params }) });
     await loadSeed(readSeedFile(DEMO_SEED), { directory: services.directory, hasher: services.hasher, audit: services.audit, now });
     machine = new FlowMachine({
       ...services,
@@ -323,6 +327,118 @@ describe('flow state tables (no HTTP)', () => {
     const other = { browserSecret: OTHER_BROWSER };
     assert.equal((await act(questions, 'reauth', { password: DEMO.student.password }, other)).flow!.step, 'reauth', 'the old password no longer');
     assert.equal((await act(questions, 'reauth', { password: NEW_PASSWORD }, other)).flow!.step, 'questions');
+  });
+
+  it('recovery email: offered after the questions, confirmed by a code; Forgotten Password by a code; the SSPR app changes or removes it', async () => {
+    services.recoveryEmails.settings.offer.students = true;
+    services.recoveryEmails.settings.maxSendsPerAccount = 100;
+    const codeTo = (address: string) => String([...sent].reverse().find((m) => m.to === address && /code/.test(m.kind))!.params.code);
+    const farah = (await services.directory.findByLoginId('farah_aziz@students.edu.sg'))!;
+    const url = await signInUrl();
+    await act(url, 'sign-in', { username: farah.loginId, password: 'Rivervale#Start24' });
+    await act(url, 'questions', ANSWERS);
+    await act(url, 'questions/confirm');
+    const offer = await act(url, 'continue');
+    assert.equal(offer.flow!.step, 're-offer');
+    assert.deepEqual(offer.flow!.pending, ['recovery-email', 'change-password'], 'offered right after the questions');
+    assert.deepEqual((await act(url, 'recovery-email/send', { email: 'not an address' })).flow!.fieldErrors, { email: { id: 'recovery.invalid_address' } });
+    assert.equal((await act(url, 'recovery-email/send', { email: 'Farah.Home@Example.org' })).flow!.step, 're-confirm');
+    const first = codeTo('farah.home@example.org');
+    assert.deepEqual((await act(url, 'recovery-email/confirm', { code: first === '000000' ? '111111' : '000000' })).flow!.error, { id: 'recovery.code_wrong' });
+    assert.deepEqual((await act(url, 'recovery-email/resend')).flow!.notice, { id: 'recovery.code_resent' });
+    assert.equal((await act(url, 'recovery-email/confirm', { code: first === codeTo('farah.home@example.org') ? '999999' : first })).flow!.step, 're-confirm', 'the first code stopped working');
+    assert.equal((await act(url, 'recovery-email/back')).flow!.step, 're-offer');
+    await act(url, 'recovery-email/send', { email: 'farah.home@example.org' });
+    assert.equal((await act(url, 'recovery-email/confirm', { code: codeTo('farah.home@example.org') })).flow!.step, 're-done');
+    assert.equal((await services.directory.get(farah.id))!.recoveryEmail?.address, 'farah.home@example.org');
+    assert.equal((await act(url, 'continue')).flow!.step, 'password', 'then the temporary password is changed');
+    await act(url, 'password', { newPassword: NEW_PASSWORD, confirmPassword: NEW_PASSWORD });
+    await act(url, 'password/commit');
+    const done = await act(url, 'continue');
+    assert.equal(done.flow, null);
+    assert.ok(done.session, 'then the sign-in finishes');
+
+    // Forgotten Password: a code instead of the answers (wrong, again, back to the questions, right).
+    const starts = flowStarts(machine);
+    const fp = await starts.forgotPassword(APP, BROWSER);
+    await act(fp, 'forgot/search', { username: farah.loginId });
+    assert.equal((await act(fp, 'forgot/send-code')).flow!.step, 'fp-code');
+    assert.equal((await act(fp, 'forgot/code', { code: 'x' })).flow!.step, 'fp-code');
+    assert.equal((await act(fp, 'forgot/send-code')).flow!.step, 'fp-code');
+    assert.equal((await act(fp, 'forgot/questions')).flow!.step, 'fp-answers');
+    await act(fp, 'forgot/send-code');
+    assert.equal((await act(fp, 'forgot/code', { code: codeTo('farah.home@example.org') })).flow!.step, 'password');
+    // Locked: a right code leads to Unlock, as right answers do.
+    await services.lockout.lock(farah.loginId);
+    const locked = await starts.forgotPassword(APP, BROWSER);
+    await act(locked, 'forgot/search', { username: farah.loginId });
+    await act(locked, 'forgot/send-code');
+    assert.equal((await act(locked, 'forgot/code', { code: codeTo('farah.home@example.org') })).flow!.step, 'fp-locked');
+    // Too many codes asked for: said on the page, nothing sent.
+    services.recoveryEmails.settings.maxSendsPerAccount = 1;
+    const many = await starts.forgotPassword(APP, BROWSER);
+    await act(many, 'forgot/search', { username: farah.loginId });
+    const count = sent.length;
+    assert.deepEqual((await act(many, 'forgot/send-code')).flow!.error, { id: 'recovery.send_throttled' });
+    assert.equal(sent.length, count);
+    services.recoveryEmails.settings.maxSendsPerAccount = 100;
+    // An unknown login ID: the same steps, nothing sent, and the answer limit ends it.
+    let ended = false;
+    const nobody = await starts.forgotPassword(APP, BROWSER);
+    await act(nobody, 'forgot/search', { username: 'nobody.at.all@students.edu.sg' });
+    await act(nobody, 'forgot/send-code');
+    for (let i = 0; i < 10 && !ended; i++) {
+      try {
+        await act(nobody, 'forgot/code', { code: '123456' });
+      } catch (err) {
+        assert.ok(err instanceof AppError && err.code === 'SSPR 5112', String(err));
+        seen.push({ kind: 'forgot-password', from: 'fp-code', action: 'forgot/code', to: 'end' });
+        ended = true;
+      }
+    }
+    assert.ok(ended, 'the answer limit counts codes');
+    assert.equal(sent.filter((m) => m.to.includes('nobody')).length, 0);
+
+    // The SSPR app: the password first; skip; send then skip; change (the old address told); remove.
+    const allen = (await services.directory.findByLoginId(DEMO.student.loginId))!;
+    const sspr = await starts.sspr(allen.id, 'email', BROWSER);
+    assert.deepEqual((await act(sspr, 'reauth', { password: 'nope' })).flow!.error, { id: 'reauth.failed' });
+    assert.equal((await act(sspr, 'reauth', { password: DEMO.student.password })).flow!.step, 're-offer');
+    assert.equal((await act(sspr, 'recovery-email/skip')).redirect, '/portal/sspr');
+    const half = await starts.sspr(allen.id, 'email', BROWSER);
+    await act(half, 'recovery-email/send', { email: 'allen.first@example.org' });
+    assert.equal((await act(half, 'recovery-email/skip')).redirect, '/portal/sspr');
+    assert.equal((await services.directory.get(allen.id))!.recoveryEmail ?? null, null, 'skipped: nothing saved');
+    await services.recoveryEmails.set(allen.id, 'allen.first@example.org', { lang: 'en' });
+    const change = await starts.sspr(allen.id, 'email', BROWSER);
+    await act(change, 'recovery-email/send', { email: 'allen.second@example.org' });
+    await act(change, 'recovery-email/confirm', { code: codeTo('allen.second@example.org') });
+    assert.ok(sent.some((m) => m.to === 'allen.first@example.org' && m.kind === 'email-changed' && m.params.masked === 'a***@example.org'));
+    const remove = await starts.sspr(allen.id, 'email', BROWSER);
+    assert.equal((await act(remove, 'recovery-email/remove')).flow!.step, 're-done');
+    assert.ok(sent.some((m) => m.to === 'allen.second@example.org' && m.kind === 'email-removed'));
+    assert.equal((await services.directory.get(allen.id))!.recoveryEmail, null);
+    // Questions cleared by an administrator, the session still live: the offer follows them there too, and the session goes on.
+    const bella = (await services.directory.findByLoginId(DEMO.student2.loginId))!;
+    const session = await services.sso.create(bella.id, ['pwd'], now - 60_000);
+    await services.directory.update(bella.id, (a) => ({ ...a, questions: [] }));
+    const ra = await flowStarts(machine).runFirst((await services.gate(session)) as Refusal, APP, BROWSER);
+    await act(ra, 'questions', ANSWERS);
+    await act(ra, 'questions/confirm');
+    const raOffer = await act(ra, 'continue', {}, { ssoSessionId: session.id });
+    assert.equal(raOffer.flow!.kind, 'required-actions');
+    assert.equal(raOffer.flow!.step, 're-offer');
+    const raDone = await act(ra, 'recovery-email/skip', {}, { ssoSessionId: session.id });
+    assert.equal(raDone.session, undefined, 'skipped: the session goes on, no new one');
+    assert.ok(await services.sso.get(session.id));
+    // Removing is the SSPR app's only: at first sign-in it is refused.
+    await services.directory.update(allen.id, (a) => ({ ...a, questions: [] }));
+    const first2 = await signInUrl();
+    await act(first2, 'sign-in', { username: allen.loginId, password: DEMO.student.password });
+    await act(first2, 'questions', ANSWERS);
+    await act(first2, 'questions/confirm');
+    await act(first2, 'continue');
+    await refused(machine.act(refOf(first2), 'recovery-email/remove', { fields: {}, browserSecret: BROWSER }), 'SSPR 5102');
   });
 
   it('cancel: an application waiting is told; forgot password goes back to signing in', async () => {

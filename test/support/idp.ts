@@ -82,6 +82,10 @@ export async function startTestIdp(options: TestIdpOptions = {}): Promise<TestId
       // about other features sign the demo administrators in with a password alone. The MFA
       // suites (test/mfa/) set the policy they test.
       mfa: { requiredForRoles: [], offeredToRoles: ['staff', 'school-admin', 'ministry-admin'], maxFailures: 5, windowMinutes: 15 },
+      // The product offers a recovery email at first sign-in (config/default.json); suites about
+      // other features go through first sign-in without the offer. The recovery-email suites
+      // (test/mail/) turn it on.
+      recoveryEmail: { offer: { students: false, staff: false } },
       ...options.overrides,
     },
   });

@@ -41,6 +41,9 @@ describe('npm start (src/main.ts)', () => {
       // Demo mode (the default on the embedded store): the developer page is on, and named.
       assert.match(rest.slice(0, 6).join('\n'), new RegExp(`Developer page \\(clients, settings, token decoder\\): ${idpUrl}/dev`));
       assert.equal((await browser.get('/dev')).status, 200);
+      // No SMTP_URL: mail stays in the process, shown at /dev/mail (npm start needs no mail server).
+      assert.match(rest.slice(0, 8).join('\n'), new RegExp(`Mail: kept in this process, not sent \\(no SMTP_URL\\): ${idpUrl}/dev/mail`));
+      assert.equal((await browser.get('/dev/mail.json')).body.mailbox, true);
       const page = await browser.open('/');
       const portal = await browser.signIn(page.res, DEMO.student.loginId, DEMO.student.password);
       assert.match(portal.res.text, /Allen Tan/);

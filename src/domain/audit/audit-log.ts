@@ -47,7 +47,13 @@ export type AuditType =
   | 'mfa.reset'
   | 'account.class.set'
   | 'account.form_classes.set'
-  | 'password.requested';
+  | 'password.requested'
+  | 'recovery_email.added'
+  | 'recovery_email.changed'
+  | 'recovery_email.removed'
+  | 'recovery_email.code.sent'
+  | 'recovery_email.code.used'
+  | 'recovery_email.code.refused';
 
 export interface AuditEvent {
   type: AuditType;

@@ -5,8 +5,8 @@
 //                                            next          (the second factor if the account has one, then its required actions)
 //                passkey                     credentials   (a passkey alone: unknown, refused or cancelled)
 //                                            next          (verified with user verification: two factors in one)
-//   …then the steps of second-factor, setup-questions, change-password and setup-mfa
-//   (actions/), as the account needs them.
+//   …then the steps of second-factor, setup-questions (and the recovery email's offer after
+//   it), change-password and setup-mfa (actions/), as the account needs them.
 //   finish: the SSO session is created (or renewed, for the same account) with the time the
 //           account was authenticated here and how (amr); the browser goes back to the
 //           application (or portal).
@@ -26,6 +26,7 @@ import { passkeyMethod } from '../../domain/mfa/factors.ts';
 import { changePassword } from '../actions/change-password/index.ts';
 import { passkeyResponse, secondFactor } from '../actions/second-factor/index.ts';
 import { setupMfa } from '../actions/setup-mfa/index.ts';
+import { recoveryEmail } from '../actions/recovery-email/index.ts';
 import { setupQuestions } from '../actions/setup-questions/index.ts';
 import { resumeClient } from '../flow.ts';
 import { field, flowAccount, requestOf, type FlowKindSpec } from '../machine.ts';
@@ -129,7 +130,7 @@ export const signIn: FlowKindSpec = {
       };
     },
   },
-  actions: [secondFactor, setupQuestions, changePassword, setupMfa],
+  actions: [secondFactor, setupQuestions, recoveryEmail, changePassword, setupMfa],
   finish: 'sign-in',
   cancel: 'tell-app',
 };

@@ -1,5 +1,5 @@
-// The portal's SSPR app for a signed-in user: Change Password, Setup Security Questions, or
-// add a second factor (a passkey or an authenticator app).
+// The portal's SSPR app for a signed-in user: Change Password, Setup Security Questions,
+// add a second factor (a passkey or an authenticator app), or the recovery email.
 // It asks for the current password first ("Your current password is required to access
 // this application"), whatever the SSO session says; once given, the app's other task in
 // the next few minutes (Setup Security Questions after Change Password) does not ask again.
@@ -13,6 +13,7 @@
 import { message } from '../../messages/catalogue.ts';
 import { changePassword } from '../actions/change-password/index.ts';
 import { setupMfa } from '../actions/setup-mfa/index.ts';
+import { recoveryEmail } from '../actions/recovery-email/index.ts';
 import { setupQuestions } from '../actions/setup-questions/index.ts';
 import type { FlowKind } from '../flow.ts';
 import { AppError } from '../../domain/errors.ts';
@@ -20,7 +21,7 @@ import { field, requestOf, type FlowKindSpec } from '../machine.ts';
 import { signInMessage } from '../sign-in/index.ts';
 import type { RequiredActionSpec } from '../machine.ts';
 
-function ssprKind(kind: FlowKind & `sspr-${string}`, action: RequiredActionSpec, purpose: 'reauth.purpose.password' | 'reauth.purpose.questions' | 'reauth.purpose.mfa'): FlowKindSpec {
+function ssprKind(kind: FlowKind & `sspr-${string}`, action: RequiredActionSpec, purpose: 'reauth.purpose.password' | 'reauth.purpose.questions' | 'reauth.purpose.mfa' | 'reauth.purpose.email'): FlowKindSpec {
   return {
     kind,
     table: {
@@ -61,3 +62,5 @@ export const ssprPassword = ssprKind('sspr-password', changePassword, 'reauth.pu
 export const ssprQuestions = ssprKind('sspr-questions', setupQuestions, 'reauth.purpose.questions');
 /** Add a passkey or an authenticator app (staff to whom two-step sign-in is offered). */
 export const ssprMfa = ssprKind('sspr-mfa', setupMfa, 'reauth.purpose.mfa');
+/** Add, change or remove the recovery email (the old address is told). */
+export const ssprEmail = ssprKind('sspr-email', recoveryEmail, 'reauth.purpose.email');

@@ -6,7 +6,8 @@
 //                                                  questions-confirm
 //   questions-confirm  questions/back              questions          (Go Back: the fields are kept)
 //                      questions/confirm           questions-done     (the hashes are saved to the account)
-//   questions-done     continue                    next               (the next required action, or the flow's finish)
+//   questions-done     continue                    next               (at first sign-in, the recovery email's offer when settings
+//                                                                      make one; then the next required action, or the flow's finish)
 //
 // Answers between the steps are sealed to this browser; the account keeps only hashes.
 import { checkAnswers, hashAnswers, type ProposedAnswer } from '../../../domain/accounts/challenge.ts';
@@ -59,8 +60,13 @@ export const setupQuestions: RequiredActionSpec = {
     'questions-done': {
       continue: {
         to: ['next'],
-        run: async (_s, flow) => {
+        run: async (s, flow) => {
           flow.pending = flow.pending.filter((a) => a !== 'setup-questions');
+          // First sign-in (the questions were due): the recovery email is offered next, to the populations settings name.
+          if (flow.kind === 'sign-in' || flow.kind === 'required-actions') {
+            const account = await flowAccount(s, flow);
+            if (!account.recoveryEmail && s.recoveryEmails.offered(account) && !flow.pending.includes('recovery-email')) flow.pending.unshift('recovery-email');
+          }
           return 'next';
         },
       },
