@@ -92,7 +92,7 @@ export function accountHandlers(deps: AdminDeps) {
       case 'reset-password': {
         const { account, temporaryPassword, signOut } = await deps.administration.resetPassword(a.scope, a.actor, id, rc);
         // Shown once, on this response only; never stored in plain text nor logged.
-        const slip = { name: account.displayName, loginId: account.loginId, className: account.class?.name ?? '', school: account.school.name, temporaryPassword };
+        const slip = { name: account.displayName, loginId: account.loginId, className: account.class?.name ?? '', school: account.school.name, temporaryPassword, questionsSet: account.questions.length > 0 };
         await deps.render(ctx, 'admin/reset-done', { admin: who(a, deps), account, temporaryPassword, signOut: shown(signOut), slip, portalUrl: deps.portalUrl });
         return;
       }

@@ -41,6 +41,7 @@ export function slipWords(lang: Language, portalUrl: string, validUntil: string)
     password: t('slip.temporary_password'),
     where: t('slip.where', { url: portalUrl }),
     steps: t('slip.steps'),
+    stepsPassword: t('slip.steps_password'),
     valid: t('slip.valid_until', { when: validUntil }),
   };
 }
@@ -94,7 +95,7 @@ export function classHandlers(deps: AdminDeps) {
     const until = issued[0]?.account.temporaryUntil;
     const words = slipWords(lang, deps.portalUrl, until ? formatDay(until, lang) : '');
     // Shown once, on this response only; never stored in plain text nor logged.
-    await deps.render(ctx, 'admin/slips', { admin: who(a, deps), c, schoolCode, back: classPath(schoolCode, c), words, slips: issued.map((s) => ({ name: s.account.displayName, loginId: s.account.loginId, className: s.account.class?.name ?? c.name, school: s.account.school.name, temporaryPassword: s.temporaryPassword })) });
+    await deps.render(ctx, 'admin/slips', { admin: who(a, deps), c, schoolCode, back: classPath(schoolCode, c), words, slips: issued.map((s) => ({ name: s.account.displayName, loginId: s.account.loginId, className: s.account.class?.name ?? c.name, school: s.account.school.name, temporaryPassword: s.temporaryPassword, questionsSet: s.account.questions.length > 0 })) });
   };
 
   const setClass = async (ctx: RouterContext) => {

@@ -371,6 +371,7 @@ export const en = {
   'slip.temporary_password': "Temporary password",
   'slip.where': "Sign in at {url}",
   'slip.steps': "At your first sign-in you set up your security questions and choose your own password.",
+  'slip.steps_password': "At your first sign-in you choose your own password.",
   'slip.valid_until': "This temporary password works until {when}.",
   'admin.classes_link': "Classes",
   'admin.requests_link': "Password requests",

@@ -416,6 +416,7 @@ export const ms = {
   'slip.temporary_password': "Kata laluan sementara",
   'slip.where': "Log masuk di {url}",
   'slip.steps': "Pada log masuk pertama, anda akan menetapkan soalan keselamatan dan memilih kata laluan anda sendiri.",
+  'slip.steps_password': "Pada log masuk pertama, anda akan memilih kata laluan anda sendiri.",
   'slip.valid_until': "Kata laluan sementara ini boleh digunakan hingga {when}.",
   'admin.classes_link': "Kelas",
   'admin.requests_link': "Permintaan kata laluan",

@@ -416,6 +416,7 @@ export const zh = {
   'slip.temporary_password': "临时密码",
   'slip.where': "请在 {url} 登录",
   'slip.steps': "第一次登录时，你要设置安全问题，并选择自己的密码。",
+  'slip.steps_password': "第一次登录时，你要选择自己的密码。",
   'slip.valid_until': "此临时密码有效期至 {when}。",
   'admin.classes_link': "班级",
   'admin.requests_link': "密码请求",

@@ -66,7 +66,7 @@ export const keys = {
   /** ephemeral: the one live recovery-email code of an account for a purpose (confirm an address, reset): its HMAC, expiry, flow and tries */
   recoveryCode: (purpose: string, accountId: string) => `{acct:${accountId}}:recovery-code:${purpose}`,
   /** ephemeral: recovery-email codes asked for a login ID (known or not), and from one client IP */
-  recoverySends: (loginId: string) => `{login:${loginId}}:recovery-sends`,
+  recoverySends: (purpose: string, loginId: string) => `{login:${loginId}}:recovery-sends:${purpose}`,
   ipRecoverySends: (ip: string) => `ip:{${ip}}:recovery-sends`,
   /** ephemeral: an oidc-provider artefact */
   oidc: (model: string, id: string) => `oidc:${model}:{${id}}`,

@@ -93,6 +93,7 @@ describe('form teachers (issue 27, item 1)', () => {
     assert.ok(slip!.password.length <= 23, slip!.password);
     assert.match(slips.text, /<article class="slip" lang="zh-Hans-SG">/);
     assert.match(slips.text, /MIMS 门户登录/, 'the slip in Chinese');
+    assert.match(slips.text, /第一次登录时，你要选择自己的密码。/, 'his questions are set: the slip speaks of the password only');
     assert.ok(slips.text.includes(`${t.url}/portal`), 'the portal address');
     assert.match(slips.text, /@page \{ size: A4|data-print/, 'printable');
     const events = await t.idp.audit.recent(20, (e) => e.accountId === allen && e.type === 'admin.password.reset');
@@ -180,6 +181,10 @@ describe('school administrators set classes and form teachers (issue 27, item 1)
     assert.ok(list.text.includes(`href="/admin/classes/DEMO01/${YEAR}/5B"`));
     assert.doesNotMatch(list.text, /DEMO02/, 'not another school');
     assert.equal((await admin.get(`/admin/classes/DEMO02/${YEAR}/4A`)).status, 403);
+    // A class nobody is in and nobody teaches does not exist, however its name is written.
+    for (const path of [`/admin/classes/DEMO01/${YEAR}/ZZ`, `/admin/classes/DEMO01/${YEAR}/2A%2F..%2F5B`, `/admin/classes/DEMO01/${YEAR + 1}/2A`, '/admin/classes/DEMO01/0999/2A']) {
+      assert.equal((await admin.get(path)).status, 404, path);
+    }
   });
 
   it('CSV import sets classes (optional columns class, formClasses, classYear) and says what is wrong with a row', async () => {

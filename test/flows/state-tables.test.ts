@@ -381,6 +381,10 @@ describe('flow state tables (no HTTP)', () => {
     const count = sent.length;
     assert.deepEqual((await act(many, 'forgot/send-code')).flow!.error, { id: 'recovery.send_throttled' });
     assert.equal(sent.length, count);
+    // Reset codes asked for by anyone never use up the owner's confirmations (separate budgets).
+    assert.equal(await services.recoveryCodes.maySend('reset', 'pupil.x@students.edu.sg', '192.0.2.8'), true);
+    assert.equal(await services.recoveryCodes.maySend('reset', 'pupil.x@students.edu.sg', '192.0.2.8'), false);
+    assert.equal(await services.recoveryCodes.maySend('confirm', 'pupil.x@students.edu.sg', '192.0.2.9'), true);
     services.recoveryEmails.settings.maxSendsPerAccount = 100;
     // An unknown login ID: the same steps, nothing sent, and the answer limit ends it.
     let ended = false;
@@ -398,6 +402,24 @@ describe('flow state tables (no HTTP)', () => {
     }
     assert.ok(ended, 'the answer limit counts codes');
     assert.equal(sent.filter((m) => m.to.includes('nobody')).length, 0);
+    // While answers are refused, no code is sent (it could not be used): the flow ends, from either step.
+    const endsAtSend = async (flowUrl: string, from: Step) => {
+      try {
+        await act(flowUrl, 'forgot/send-code');
+        assert.fail('a code was sent while answers are refused');
+      } catch (err) {
+        assert.ok(err instanceof AppError && err.code === 'SSPR 5112', String(err));
+        seen.push({ kind: 'forgot-password', from, action: 'forgot/send-code', to: 'end' });
+      }
+    };
+    const again = await starts.forgotPassword(APP, BROWSER);
+    await act(again, 'forgot/search', { username: 'nobody.at.all@students.edu.sg' });
+    await endsAtSend(again, 'fp-answers');
+    const other = await starts.forgotPassword(APP, BROWSER);
+    await act(other, 'forgot/search', { username: 'nobody.else@students.edu.sg' });
+    await act(other, 'forgot/send-code');
+    for (let i = 0; i < 20; i++) await services.answerLimiter.begin('nobody.else@students.edu.sg', '192.0.2.99');
+    await endsAtSend(other, 'fp-code');
 
     // The SSPR app: the password first; skip; send then skip; change (the old address told); remove.
     const allen = (await services.directory.findByLoginId(DEMO.student.loginId))!;

@@ -232,12 +232,16 @@ export class Administration {
     this.require(scope, 'classes');
     const reachable = scope.kind === 'ministry' || (scope.schoolCode === schoolCode && (scope.kind === 'school' || teaches(scope.classes, { class: c })));
     if (!reachable) throw new AppError('SSPR 5403', `class ${classLabel(c)} of ${schoolCode} is not in scope`);
-    const students = (await this.#directory.inClass(schoolCode, c)).filter((a) => inScope(scope, a));
+    const all = await this.#directory.inClass(schoolCode, c);
+    const teachers = await this.#directory.teachersOf(schoolCode, c);
+    // A class exists while someone is in it or teaches it (a form teacher's own class always does).
+    if (all.length === 0 && teachers.length === 0 && scope.kind !== 'form-teacher') throw new AppError('SSPR 5404', `no class ${classLabel(c)} at ${schoolCode}`);
+    const students = all.filter((a) => inScope(scope, a));
     const states = await Promise.all(students.map(async (account) => {
       const lock = await this.#credentials.lockOf(account);
       return { account, lockedSince: lock?.since ?? null, lockScope: lock?.scope ?? null, questionsSet: account.questions.length > 0, temporaryPassword: account.mustChangePassword, recentEvents: [] };
     }));
-    return { students: states, teachers: await this.#directory.teachersOf(schoolCode, c) };
+    return { students: states, teachers };
   }
 
   /**

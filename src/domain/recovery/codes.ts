@@ -48,11 +48,14 @@ export class RecoveryCodes {
 
   /**
    * Counts a code asked for `loginId` from `ip`; false when either budget is spent (no
-   * code may be sent). Called for unknown login IDs too, so they are throttled alike.
+   * code may be sent). Called for unknown login IDs too, so they are throttled alike. The
+   * login ID's budget is per purpose: reset codes asked for by anyone at Forgotten Password
+   * do not stop the signed-in owner from confirming a new address, nor the other way round.
    */
-  async maySend(loginId: string, ip: string): Promise<boolean> {
+  async maySend(purpose: CodePurpose, loginId: string, ip: string): Promise<boolean> {
     const window = this.#s.sendWindowMinutes * 60_000;
-    const [mine, fromIp] = await Promise.all([this.#store.increment(keys.recoverySends(loginId), window), this.#store.increment(keys.ipRecoverySends(ip), window)]);
+    // Per purpose: a stranger asking for reset codes never uses up the owner's confirmations.
+    const [mine, fromIp] = await Promise.all([this.#store.increment(keys.recoverySends(purpose, loginId), window), this.#store.increment(keys.ipRecoverySends(ip), window)]);
     return mine <= this.#s.maxSendsPerAccount && fromIp <= this.#s.maxSendsPerIp;
   }
 

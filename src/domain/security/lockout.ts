@@ -223,6 +223,13 @@ export class AnswerLimiter {
     return { allowed: true, lastTry: mine === this.#s.maxFailuresPerAccountPerIp || all === this.#s.maxFailuresPerAccount };
   }
 
+  /** Whether answers would be refused now (nothing counted): 'ip', 'account', or null. */
+  async blocked(loginId: string, ip: string): Promise<'ip' | 'account' | null> {
+    const [fromIp, mine, all] = await Promise.all([keys.ipAnswerFailures(ip), keys.answerFailures(loginId, ip), keys.answerFailures(loginId)].map(async (k) => Number((await this.#store.get(k)) ?? 0)));
+    if (fromIp! >= this.#s.maxFailuresPerIp) return 'ip';
+    return mine! >= this.#s.maxFailuresPerAccountPerIp || all! >= this.#s.maxFailuresPerAccount ? 'account' : null;
+  }
+
   /** The answers were wrong: also counts against the client IP. */
   async failed(ip: string): Promise<void> {
     await this.#store.increment(keys.ipAnswerFailures(ip), this.#s.windowMinutes * 60_000);

@@ -92,7 +92,13 @@ async function sendResetCode(s: FlowServices, flow: Flow, input: StepInput, stay
   const target = await emailTarget(s, flow);
   if (!target) throw new AppError('SSPR 5102', 'no recovery email option here');
   const rc = { ...requestOf(input), accountId: c.accountId, loginId: c.accountId ? undefined : c.loginId };
-  if (!(await s.recoveryCodes.maySend(c.loginId, input.ip ?? 'unknown'))) {
+  // No code is mailed that could not be used: while answers (and codes) are refused here, say so now.
+  const blocked = await s.answerLimiter.blocked(c.loginId, input.ip ?? 'unknown');
+  if (blocked) {
+    await s.audit.record({ type: 'forgot.throttled', ...rc, reason: `${blocked} (code not sent)` });
+    throw new EndFlow(new AppError('SSPR 5112', `answer limit reached (${blocked}); no code sent`, { continueTo: '/portal', params: { minutes: s.forgotPassword.windowMinutes ?? 0 } }));
+  }
+  if (!(await s.recoveryCodes.maySend('reset', c.loginId, input.ip ?? 'unknown'))) {
     await s.audit.record({ type: 'recovery_email.code.refused', ...rc, reason: 'too many codes asked for' });
     flow.error = message('recovery.send_throttled');
     return stay;
@@ -184,7 +190,7 @@ export const forgotPassword: FlowKindSpec = {
           return proven(s, flow, account.id);
         },
       },
-      'forgot/send-code': { to: ['fp-code', 'fp-answers'], run: (s, flow, input) => sendResetCode(s, flow, input, 'fp-answers') },
+      'forgot/send-code': { to: ['fp-code', 'fp-answers', 'end'], run: (s, flow, input) => sendResetCode(s, flow, input, 'fp-answers') },
     },
     'fp-code': {
       'forgot/code': {
@@ -217,7 +223,7 @@ export const forgotPassword: FlowKindSpec = {
           return proven(s, flow, c.accountId!);
         },
       },
-      'forgot/send-code': { to: ['fp-code'], run: (s, flow, input) => sendResetCode(s, flow, input, 'fp-code') },
+      'forgot/send-code': { to: ['fp-code', 'end'], run: (s, flow, input) => sendResetCode(s, flow, input, 'fp-code') },
       'forgot/questions': { to: ['fp-answers'], run: async () => 'fp-answers' },
     },
     'fp-locked': {

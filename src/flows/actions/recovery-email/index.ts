@@ -29,7 +29,7 @@ interface Proposed {
 
 /** Sends a confirmation code to the address (counted against the send throttles); false when refused. */
 async function sendCode(s: FlowServices, flow: Flow, input: StepInput, loginId: string, accountId: string, address: string): Promise<boolean> {
-  if (!(await s.recoveryCodes.maySend(loginId, input.ip ?? 'unknown'))) {
+  if (!(await s.recoveryCodes.maySend('confirm', loginId, input.ip ?? 'unknown'))) {
     flow.error = message('recovery.send_throttled');
     return false;
   }
@@ -60,7 +60,7 @@ export const recoveryEmail: RequiredActionSpec = {
         run: async (s, flow, input) => {
           const account = await flowAccount(s, flow);
           if (!s.recoveryEmails.offered(account)) throw new AppError('SSPR 5403', 'recovery email not offered to this account');
-          const raw = field(input.fields, 'email', 254);
+          const raw = field(input.fields, 'email', 1024);
           const address = normaliseAddress(raw);
           // What the owner typed is shown again in its field (theirs, on their own page); sealed to this browser.
           flow.sealed = seal({ address: raw.trim().slice(0, 254) }, input.browserSecret, flow.id);
