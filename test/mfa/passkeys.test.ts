@@ -159,6 +159,9 @@ describe('two-step sign-in in Chromium (passkeys)', function () {
     await p.goto(`${t.url}/portal`);
     await j.screen('sign-in', 'MIMS Portal');
     await click(p, 'Sign in with a passkey');
+    // The page after the failed prompt has the same heading: wait for what it says, then record it.
+    await p.locator('[role=alert]').waitFor();
+    await p.waitForLoadState('load');
     await j.screen('cancelled', 'MIMS Portal');
     assert.match(await p.locator('[role=alert]').innerText(), /cancelled or is not available|not registered/);
     await j.close();
