@@ -71,12 +71,12 @@ describe('failover under load: acknowledged writes survive', function () {
     it('CLUSTER FAILOVER on a replica: nothing acknowledged is lost', async () => {
       await scenario('cluster failover', t, cliEnv, async () => {
         // Fail over every shard in turn, so the directory's keys all move.
-        for (const shard of cluster.topology()) await cluster.failover(shard.replicas[0]!);
+        for (const shard of await cluster.shards()) await cluster.failover(shard.replicas[0]!);
       }, () => cluster.healthy());
     });
 
     it('SIGKILL of a master: nothing acknowledged is lost', async () => {
-      const [shard] = cluster.topology();
+      const [shard] = await cluster.shards();
       await scenario('cluster kill', t, cliEnv, async () => {
         await cluster.kill(shard!.master);
         await cluster.healthy(); // started again by its supervisor, it rejoins as a replica

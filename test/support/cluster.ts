@@ -96,10 +96,28 @@ export class OwnedCluster {
     await until(() => replicas.some((r) => cli(r, 'role').startsWith('master')) && cli(replicas[0]!, 'cluster', 'info').includes('cluster_state:ok'), `a replica of ${port} to be promoted`);
   }
 
+  /**
+   * The shards once every master lists a replica in the nodes' view (gossip settles a moment
+   * after a start or a failover: read too early, a master can appear without its replica).
+   */
+  async shards(): Promise<Array<{ master: number; replicas: number[] }>> {
+    let shards = this.topology();
+    await until(() => {
+      shards = this.topology();
+      return shards.length > 0 && shards.every((s) => s.replicas.length > 0);
+    }, 'every master to list its replica', 30_000, () => cli(this.ports[0]!, 'cluster', 'nodes'));
+    return shards;
+  }
+
   /** A manual failover (CLUSTER FAILOVER) on a replica; resolves once it is a master. */
   async failover(replicaPort: number): Promise<void> {
-    const reply = cli(replicaPort, 'cluster', 'failover');
-    if (reply !== 'OK') throw new Error(`CLUSTER FAILOVER answered ${reply}`);
+    // A replica still syncing, or a master it does not yet see as up, refuses for a moment: ask again.
+    let reply = '';
+    await until(() => {
+      const r = spawnSync('redis-cli', ['-p', String(replicaPort), 'cluster', 'failover'], { encoding: 'utf8' });
+      reply = `${r.stdout.trim()}${r.stderr.trim() ? ` (${r.stderr.trim()})` : ''}`;
+      return reply === 'OK';
+    }, `CLUSTER FAILOVER on ${replicaPort} to be accepted`, 10_000, () => `last answer: ${reply || 'none'}`);
     await until(() => cli(replicaPort, 'role').startsWith('master'), `${replicaPort} to become a master`);
   }
 
