@@ -9,7 +9,7 @@ import type { Browser, Page } from 'playwright-core';
 import { CATALOGUES, text, type Language, type MessageId, type MessageParams } from '../../src/messages/catalogue.ts';
 import { QUESTION_IDS } from '../../src/messages/questions.ts';
 import { SIM_MESSAGES, type SimMessageId } from '../../src/sims/messages.ts';
-import { Journey, launchChromium } from '../support/chromium.ts';
+import { fontsDrawing, Journey, launchChromium } from '../support/chromium.ts';
 import { startWorld, type World } from '../support/world.ts';
 
 const FARAH = { loginId: 'farah_aziz@students.edu.sg', password: 'Rivervale#Start24' };
@@ -110,6 +110,12 @@ for (const [lang, locale] of LOCALES) {
       await p.getByRole('button', { name: ts('ws.understand'), exact: true }).click();
       await j.screen('workspace-dashboard', 'Farah Aziz');
       assert.match(await p.locator('main').innerText(), new RegExp(ts('ws.your_apps')));
+      // No boxes: the sign-out button and the details' summary are drawn with a font that has the script.
+      for (const selector of ['header button', 'summary']) {
+        const fonts = await fontsDrawing(p, selector);
+        if (lang === 'ta') assert.ok(fonts.some((f) => /Tamil/.test(f)), `${selector}: drawn with ${fonts.join(', ')}`);
+        if (lang === 'zh') assert.ok(fonts.some((f) => /CJK|Hei|Ming|Song|Kai|Hans/i.test(f)), `${selector}: drawn with ${fonts.join(', ')}`);
+      }
       await j.close();
     });
 

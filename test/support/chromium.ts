@@ -103,3 +103,21 @@ export class Journey {
     await this.context.close();
   }
 }
+
+/**
+ * The fonts Chromium draws an element's text with (DevTools protocol), e.g. to prove that
+ * Tamil or Chinese text is not drawn as boxes by a font that lacks the script.
+ */
+export async function fontsDrawing(page: Page, selector: string): Promise<string[]> {
+  const cdp = await page.context().newCDPSession(page);
+  try {
+    await cdp.send('DOM.enable');
+    await cdp.send('CSS.enable');
+    const { root } = await cdp.send('DOM.getDocument', { depth: -1 });
+    const { nodeId } = await cdp.send('DOM.querySelector', { nodeId: root.nodeId, selector });
+    const { fonts } = await cdp.send('CSS.getPlatformFontsForNode', { nodeId });
+    return fonts.filter((f) => f.glyphCount > 0).map((f) => f.familyName);
+  } finally {
+    await cdp.detach();
+  }
+}
