@@ -5,7 +5,7 @@
 //   POST /admin/import/:id/commit   one commit per preview
 import type { RouterContext } from '@koa/router';
 import multer from '@koa/multer';
-import { stringify } from 'csv-stringify/sync';
+import { csvFile } from '../domain/csv.ts';
 import type { Context } from 'koa';
 import { ImportFileError, ImportInterruptedError, MAX_BYTES } from '../domain/admin/import.ts';
 import { AppError } from '../domain/errors.ts';
@@ -85,7 +85,7 @@ export function importHandlers(deps: AdminDeps) {
     ctx.set('Content-Disposition', `attachment; filename="temporary-passwords-${interrupted ? 'PARTIAL-' : ''}${new Date(deps.clock()).toISOString().slice(0, 10)}.csv"`);
     ctx.type = 'text/csv; charset=utf-8';
     // Generated once: this response is the only place the temporary passwords exist.
-    ctx.body = stringify(result.passwords.map((p) => [p.loginId, p.temporaryPassword]), { header: true, columns: ['loginId', 'temporaryPassword'] });
+    ctx.body = csvFile(['loginId', 'temporaryPassword'], result.passwords.map((p) => [p.loginId, p.temporaryPassword]));
   };
 
   return { form, preview, commit };

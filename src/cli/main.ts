@@ -5,7 +5,7 @@ import { userInfo } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { stringify } from 'csv-stringify/sync';
+import { csvFile } from '../domain/csv.ts';
 import { ConfigError, loadSettings } from '../config/settings.ts';
 import { activateKeys, KEY_KINDS, loadKeyMaterial, retireKeys, rotateKeys, RotationError, type KeyInfo, type KeyKind } from '../config/key-material.ts';
 import { loadRelyingParties, parseRelyingParty, relyingPartyId } from '../config/relying-parties.ts';
@@ -146,7 +146,7 @@ export async function run(argv: string[], out: (line: string) => void, open: (co
           return 0;
         }
         const give = (passwords: Array<{ loginId: string; temporaryPassword: string }>, what: string) => {
-          const csv = stringify(passwords.map((p) => [p.loginId, p.temporaryPassword]), { header: true, columns: ['loginId', 'temporaryPassword'] });
+          const csv = csvFile(['loginId', 'temporaryPassword'], passwords.map((p) => [p.loginId, p.temporaryPassword]));
           if (values.out) {
             writeFileSync(values.out, csv, { mode: 0o600, flag: 'wx' });
             out(`${what}; ${passwords.length} temporary password(s) written to ${values.out} (shown nowhere else)`);

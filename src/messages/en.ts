@@ -39,6 +39,7 @@ export const en = {
   'password.violation.PWD_NAME_PART': 'Must not include part of your name or user name.',
   'password.violation.PWD_COMMON': 'This password is too common and easy to guess. Please choose another.',
   'password.violation.PWD_SAME_AS_CURRENT': 'The new password must be different from your current password.',
+  'password.violation.PWD_INVISIBLE': "Must not contain invisible or control characters (such as zero-width spaces or direction marks).",
   'password.violation.PWD_HISTORY': 'New password must not have been used previously.',
 
   // --- challenge questions (setting them up)
@@ -47,6 +48,7 @@ export const en = {
   'answers.QST_DUPLICATE': 'Please choose {count} different questions.',
   'answers.ANS_REQUIRED': 'Please type an answer.',
   'answers.ANS_LENGTH': 'The answer must be {min} to {max} characters long.',
+  'answers.ANS_INVISIBLE': "The answer must not contain invisible or control characters.",
   'answers.ANS_DUPLICATE': 'Each answer must be different.',
   'answers.ANS_QUESTION_WORDS': 'The answer must not contain words of the question.',
   'answers.ANS_PASSWORD': 'The answer must not be your password.',
@@ -338,6 +340,16 @@ export const en = {
   'event.admin.reauth': 'Administrator password check',
   'event.admin.import': 'Accounts imported',
   'event.saml.assertion': 'Signed in to an app (SAML)',
+  'event.mfa.added': "Two-step sign-in factor added",
+  'event.mfa.removed': "Two-step sign-in factor removed",
+  'event.mfa.success': "Second factor accepted",
+  'event.mfa.failure': "Second factor refused",
+  'event.mfa.throttled': "Too many wrong second-factor codes",
+  'event.mfa.recovery.generated': "New recovery codes",
+  'event.mfa.recovery.used': "Recovery code used",
+  'event.mfa.reset': "Two-step sign-in reset",
+  'event.rp.registered': "Application registered",
+  'event.rp.removed': "Application removed",
 
   // The question catalogue (config challenge.catalogue), by a stable id of each English
   // question (src/messages/questions.ts); accounts keep the English text.

@@ -198,7 +198,7 @@ describe('administrators', () => {
     const csv = await b.get(`/admin/audit?account=${allenId}&format=csv`);
     assert.match(String(csv.headers['content-type']), /text\/csv/);
     const lines = csv.text.trim().split('\n');
-    assert.equal(lines[0], 'at,type,accountId,loginId,actor,client,ip,reason,requestId,actorName');
+    assert.equal(lines[0], 'at,type,accountId,loginId,actor,client,ip,reason,requestId,actorName,accountName');
     assert.ok(lines.length > 2);
     const times = lines.slice(1).map((l) => l.split(',')[0]!);
     assert.deepEqual(times, [...times].sort().reverse(), 'newest first');

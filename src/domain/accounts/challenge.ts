@@ -2,6 +2,7 @@
 // answers. Answers are normalised (trim, case-fold, collapse inner spaces) and kept only
 // as argon2id hashes.
 import { normaliseAnswer } from './answers.ts';
+import { hasInvisibleCharacters } from '../text.ts';
 import type { ChallengeAnswer } from './account.ts';
 import type { SecretHasher } from './passwords.ts';
 import { message, type Message, type MessageParams } from '../../messages/catalogue.ts';
@@ -27,7 +28,8 @@ export type AnswerRuleCode =
   | 'ANS_LENGTH'
   | 'ANS_DUPLICATE'
   | 'ANS_QUESTION_WORDS'
-  | 'ANS_PASSWORD';
+  | 'ANS_PASSWORD'
+  | 'ANS_INVISIBLE';
 
 export interface AnswerViolation {
   /** Which row (0-based) the message belongs next to. */
@@ -71,6 +73,10 @@ export async function checkAnswers(
       seenQuestions.set(row.question, i);
     }
 
+    if (hasInvisibleCharacters(row.answer)) {
+      out.push(violation(i, 'answer', 'ANS_INVISIBLE'));
+      continue;
+    }
     const answer = normaliseAnswer(row.answer);
     const length = [...answer].length;
     if (length === 0) {

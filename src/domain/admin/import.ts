@@ -22,6 +22,7 @@ import { temporaryPassword } from '../passwords/generate.ts';
 import type { PasswordPolicies } from '../passwords/policy.ts';
 import { inScope, type AdminScope } from './administration.ts';
 import { AppError } from '../errors.ts';
+import { hasInvisibleCharacters } from '../text.ts';
 
 export const COLUMNS = ['loginId', 'givenName', 'familyName', 'schoolCode', 'schoolName', 'level', 'roles'] as const;
 /** Columns a file may have besides COLUMNS. */
@@ -128,6 +129,9 @@ function validate(record: Record<string, string>, line: number, scope: AdminScop
   }
   if (scope.kind === 'school' && record.schoolCode && record.schoolCode !== scope.schoolCode) errors.push(`schoolCode: ${record.schoolCode} is not your school`);
   if ((record.givenName ?? '').length > 100 || (record.familyName ?? '').length > 100 || (record.schoolName ?? '').length > 200) errors.push('a name is too long');
+  for (const column of ['givenName', 'familyName', 'schoolName', 'schoolCode'] as const) {
+    if (hasInvisibleCharacters(record[column] ?? '')) errors.push(`${column}: contains invisible or control characters (such as zero-width spaces or direction marks)`);
+  }
   const year = record.classYear ? parseYear(record.classYear) : thisYear;
   if (year === null) errors.push(`classYear: "${record.classYear}" is not a year (e.g. ${thisYear})`);
   let schoolClass: SchoolClass | null | undefined;

@@ -2,6 +2,7 @@
 // (the guides' words are in src/messages/en.ts). Rules are configured per population (students, school staff, HQ staff),
 // chosen from the login ID's domain or the account's roles. The server is the authority:
 // the browser's live checklist only mirrors these rules.
+import { hasInvisibleCharacters } from '../text.ts';
 import type { Account } from '../accounts/account.ts';
 import { message, type Message, type MessageId, type MessageParams } from '../../messages/catalogue.ts';
 import type { TemporaryPasswordFormat } from './generate.ts';
@@ -42,6 +43,7 @@ export type RuleCode =
   | 'PWD_NAME_PART'
   | 'PWD_COMMON'
   | 'PWD_SAME_AS_CURRENT'
+  | 'PWD_INVISIBLE'
   | 'PWD_HISTORY';
 
 export interface Requirement {
@@ -119,6 +121,7 @@ export class PasswordPolicy {
     const r = this.rules;
     const out: Violation[] = [];
     const length = [...candidate].length;
+    if (hasInvisibleCharacters(candidate)) out.push(violation('PWD_INVISIBLE'));
     if (length < r.minLength) out.push(violation('PWD_MIN_LENGTH', { min: r.minLength }));
     if (length > r.maxLength) out.push(violation('PWD_MAX_LENGTH', { max: r.maxLength }));
     if (r.firstCharNotSymbol && length > 0 && SYMBOL.test([...candidate][0]!)) {
