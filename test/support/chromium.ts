@@ -80,6 +80,28 @@ export class Journey {
     await this.page.screenshot({ path: path.join(OUTPUT, this.name, file), fullPage: true });
     this.screens.push(file);
 
+    // WCAG 2.2 SC 2.5.8 (target size, minimum), which axe does not measure: every visible
+    // control at least 24 × 24 CSS px, except a link inside a sentence (the SC's inline exception).
+    const small = await this.page.evaluate(() => {
+      const out: string[] = [];
+      // The IdP's own pages (its stylesheet); the simulated apps stand for other people's apps.
+      if (!document.querySelector('link[href="/static/idp.css"]')) return out;
+      for (const el of Array.from(document.querySelectorAll<HTMLElement>('a[href], button, input:not([type=hidden]), select, textarea, summary, [role=button], [tabindex]:not([tabindex="-1"])'))) {
+        const box = el.getBoundingClientRect();
+        if (box.width === 0 || box.height === 0 || getComputedStyle(el).visibility === 'hidden') continue;
+        if (el.tagName === 'TABLE') continue; // a scrollable table region, not a target
+        // Inline: a link whose block holds other text (a sentence), not a link on its own.
+        if (el.tagName === 'A' && getComputedStyle(el).display === 'inline') {
+          const block = el.parentElement;
+          const rest = (block?.textContent ?? '').replace(el.textContent ?? '', '').replace(/[\s·|,.;:()]/g, '');
+          if (rest.length > 0) continue;
+        }
+        if (box.width < 24 || box.height < 24) out.push(`${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''} "${(el.textContent ?? (el as HTMLInputElement).value ?? '').trim().slice(0, 30)}" ${Math.round(box.width)}×${Math.round(box.height)}`);
+      }
+      return out;
+    });
+    assert.deepEqual(small, [], `${this.name}/${label}: targets under 24 × 24 px (WCAG 2.2 SC 2.5.8)`);
+
     const overflow = await this.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 0, `${this.name}/${label}: wider than ${VIEWPORT.width} px by ${overflow} px`);
 
