@@ -81,11 +81,21 @@ export function importHandlers(deps: AdminDeps) {
     }
     if (!interrupted) await deps.audit.record({ type: 'admin.import', accountId: a.actor.id, actor: a.actor.id, reason: `created ${result.passwords.length}, updated ${result.counts.update}, unchanged ${result.counts.unchanged}`, ...ctxOf(ctx) });
     ctx.set('Cache-Control', 'no-store');
+    const filename = `temporary-passwords-${interrupted ? 'PARTIAL-' : ''}${new Date(deps.clock()).toISOString().slice(0, 10)}.csv`;
+    const csv = csvFile(['loginId', 'temporaryPassword'], result.passwords.map((p) => [p.loginId, p.temporaryPassword]));
+    if (ctx.accepts('text/csv', 'text/html') === 'text/html') {
+      // A browser: a page that says what happened, downloads the file by itself (idp.js;
+      // a link to click otherwise) and can print the new accounts' sign-in slips.
+      const created = await Promise.all(result.passwords.map(async (p) => ({ p, account: await deps.directory.findByLoginId(p.loginId) })));
+      const slips = created.filter((c) => c.account).map(({ p, account }) => ({ name: account!.displayName, loginId: p.loginId, className: account!.class?.name ?? '', school: account!.school.name, temporaryPassword: p.temporaryPassword, questionsSet: false, temporaryUntil: account!.temporaryUntil ?? null }));
+      await deps.render(ctx, 'admin/import-done', { admin: who(a, deps), interrupted, counts: { created: result.passwords.length, updated: result.counts.update, unchanged: result.counts.unchanged }, filename, csvData: Buffer.from(csv).toString('base64'), slips, portalUrl: deps.portalUrl });
+      return;
+    }
     ctx.set('X-Import-Summary', interrupted ? `interrupted; created=${result.passwords.length}; import the same file again for the rest` : `created=${result.passwords.length}; updated=${result.counts.update}; unchanged=${result.counts.unchanged}`);
-    ctx.set('Content-Disposition', `attachment; filename="temporary-passwords-${interrupted ? 'PARTIAL-' : ''}${new Date(deps.clock()).toISOString().slice(0, 10)}.csv"`);
+    ctx.set('Content-Disposition', `attachment; filename="${filename}"`);
     ctx.type = 'text/csv; charset=utf-8';
     // Generated once: this response is the only place the temporary passwords exist.
-    ctx.body = csvFile(['loginId', 'temporaryPassword'], result.passwords.map((p) => [p.loginId, p.temporaryPassword]));
+    ctx.body = csv;
   };
 
   return { form, preview, commit };

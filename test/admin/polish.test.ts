@@ -107,6 +107,29 @@ describe('rough edges (issue 28, item 3)', () => {
     assert.equal(title((await b.get('/dev')).text), 'For app developers – MIMS Portal');
   });
 
+  it('after "Import and download passwords" a browser sees what was done: counts, the file (downloaded by itself), slips to print, a way back', async () => {
+    const b = await signedIn(t, SITI);
+    const csv = ['loginId,givenName,familyName,schoolCode,schoolName,level,roles,class', 'mei_tan@students.edu.sg,Mei,Tan,DEMO01,Rivervale Demo School,P1,student,1A'].join('\n');
+    const csrf = formOf((await b.get('/admin/import')).text, '/admin/import/preview').hidden._csrf!;
+    const preview = await b.agent.post('/admin/import/preview').field('_csrf', csrf).attach('file', Buffer.from(csv), { filename: 'c.csv', contentType: 'text/csv' }).redirects(0);
+    const commit = formOf(preview.text, '/commit');
+    const done = await b.agent.post(commit.action).type('form').set('Accept', 'text/html,application/xhtml+xml,*/*;q=0.8').send(commit.hidden).redirects(0);
+    assert.equal(done.status, 200);
+    assert.match(String(done.headers['content-type']), /text\/html/);
+    assert.match(done.text, /<h1>Import done<\/h1>/);
+    assert.match(done.text, /Imported: 1 new, 0 updated, 0 unchanged\./);
+    const data = /href="data:text\/csv;charset=utf-8;base64,([^"]+)" data-autodownload/.exec(done.text)?.[1];
+    assert.ok(data, 'the file, downloaded by itself');
+    const [header, row] = Buffer.from(data, 'base64').toString('utf8').trim().split('\n');
+    assert.equal(header, 'loginId,temporaryPassword');
+    assert.match(row!, /^mei_tan@students\.edu\.sg,[A-Z]/);
+    assert.match(done.text, /<article class="slip"[\s\S]*1A[\s\S]*Mei Tan/, 'her sign-in slip, to print');
+    assert.match(done.text, /href="\/admin\/import"/);
+    assert.doesNotMatch(done.text, /\/commit"/, 'no button to press again');
+    // Scripts that ask for no HTML still get the CSV itself.
+    assert.equal((await b.post(commit.action, commit.hidden)).status, 410, 'a preview commits once');
+  });
+
   it('Unlock Account is offered only for a locked account', async () => {
     const b = await signedIn(t, SITI);
     const bella = (await t.idp.directory.findByLoginId(DEMO.student2.loginId))!;

@@ -236,6 +236,9 @@
     document.querySelectorAll('[data-print]').forEach(function (button) {
       button.addEventListener('click', function () { window.print(); });
     });
+    // The import's result page: its file of passwords downloads once by itself.
+    var download = document.querySelector('a[data-autodownload]');
+    if (download) download.click();
   }
 
   document.addEventListener('DOMContentLoaded', function () {
