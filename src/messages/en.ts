@@ -468,6 +468,7 @@ export const en = {
   'mfa.second.intro_step_up': 'This needs two-step sign-in. Please confirm it is you with one of the ways below.',
   'mfa.passkey.use': 'Use my passkey',
   'mfa.passkey.sign_in': 'Sign in with a passkey',
+  'mfa.passkey.sign_in_staff': "Staff: Sign in with a passkey",
   'mfa.code.label': 'Code from your authenticator app',
   'mfa.code.verify': 'Verify Code',
   'mfa.recovery.label': 'Recovery code',

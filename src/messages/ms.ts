@@ -393,6 +393,7 @@ export const ms = {
   'mfa.second.intro_step_up': 'Ini memerlukan log masuk dua langkah. Sila sahkan ini anda dengan salah satu cara di bawah.',
   'mfa.passkey.use': 'Guna kunci laluan saya',
   'mfa.passkey.sign_in': 'Log masuk dengan kunci laluan',
+  'mfa.passkey.sign_in_staff': "Kakitangan: Log masuk dengan kunci laluan",
   'mfa.code.label': 'Kod daripada aplikasi pengesah anda',
   'mfa.code.verify': 'Sahkan Kod',
   'mfa.recovery.label': 'Kod pemulihan',

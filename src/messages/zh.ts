@@ -393,6 +393,7 @@ export const zh = {
   'mfa.second.intro_step_up': '这需要两步登录。请用下面其中一种方式确认是你本人。',
   'mfa.passkey.use': '使用我的通行密钥',
   'mfa.passkey.sign_in': '用通行密钥登录',
+  'mfa.passkey.sign_in_staff': "教职员：使用通行密钥登录",
   'mfa.code.label': '身份验证器应用上的验证码',
   'mfa.code.verify': '验证',
   'mfa.recovery.label': '恢复码',

@@ -140,4 +140,20 @@ describe('rough edges (issue 28, item 3)', () => {
     }
     assert.match((await b.get(`/admin/accounts/${bella.id}`)).text, /\/unlock"/);
   });
+
+  it('the sign-in page offers "Sign in with a passkey" only to the populations that may hold one', async () => {
+    const page = async (idp: TestIdp) => (await new Browser(idp.url).open('/portal')).res.text;
+    assert.match(await page(t), /Staff: Sign in with a passkey/, 'students are not offered passkeys: the button says whose it is');
+    const nobody = await startTestIdp({ overrides: { mfa: { requiredForRoles: [], offeredToRoles: [], maxFailures: 5, windowMinutes: 15 } } });
+    const everyone = await startTestIdp({ overrides: { mfa: { requiredForRoles: [], offeredToRoles: ['student', 'staff'], maxFailures: 5, windowMinutes: 15 } } });
+    try {
+      assert.doesNotMatch(await page(nobody), /passkey/i, 'nobody may hold one: no button');
+      const all = await page(everyone);
+      assert.match(all, />Sign in with a passkey</);
+      assert.doesNotMatch(all, /Staff:/);
+    } finally {
+      await nobody.close();
+      await everyone.close();
+    }
+  });
 });

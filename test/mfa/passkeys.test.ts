@@ -97,7 +97,7 @@ describe('two-step sign-in in Chromium (passkeys)', function () {
     await click(p, 'Sign out');
     await p.goto(`${t.url}/admin`);
     await j.screen('sign-in-again', 'MIMS Portal');
-    await click(p, 'Sign in with a passkey');
+    await click(p, 'Staff: Sign in with a passkey');
     await j.screen('admin-by-passkey', 'School Administration');
     const session = (await Promise.all((await t.store.setMembers(`{acct:${siti.id}}:sso`)).map((id) => t.idp.sso.get(id)))).find(Boolean)!;
     assert.deepEqual(session.amr, ['swk', 'user', 'mfa'], 'amr says what happened: a passkey (not attested: swk), the user present and verified');
@@ -158,7 +158,7 @@ describe('two-step sign-in in Chromium (passkeys)', function () {
     await virtualAuthenticator(p);
     await p.goto(`${t.url}/portal`);
     await j.screen('sign-in', 'MIMS Portal');
-    await click(p, 'Sign in with a passkey');
+    await click(p, 'Staff: Sign in with a passkey');
     // The page after the failed prompt has the same heading: wait for what it says, then record it.
     await p.locator('[role=alert]').waitFor();
     await p.waitForLoadState('load');

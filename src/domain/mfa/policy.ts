@@ -26,6 +26,17 @@ export class MfaPolicy {
     return (account.roles as string[]).some((r) => this.#s.requiredForRoles.includes(r));
   }
 
+  /**
+   * Who may hold a passkey at all, for the sign-in page's words: 'everyone' when students may,
+   * 'staff' when only other roles may (students are not offered the button's words), null
+   * when nobody may (no button).
+   */
+  passkeysFor(): 'everyone' | 'staff' | null {
+    const roles = new Set([...this.#s.requiredForRoles, ...this.#s.offeredToRoles]);
+    if (roles.size === 0) return null;
+    return roles.has('student') ? 'everyone' : 'staff';
+  }
+
   /** Whether the account may set up a second factor (required implies offered). */
   offered(account: Pick<Account, 'roles'>): boolean {
     return this.required(account) || (account.roles as string[]).some((r) => this.#s.offeredToRoles.includes(r));

@@ -117,7 +117,10 @@ export const signIn: FlowKindSpec = {
       const reauthAs = account?.loginId ?? null;
       // "Sign in with a passkey": any passkey (discoverable), or the re-authenticating account's.
       // A flow that is only a reference has a challenge derived from it (nothing is stored for a page view).
-      const options = !account || s.mfa.hasSecondFactor(account) ? await s.mfa.authenticationOptions(account, flow.token === undefined ? undefined : flow.challenge) : null;
+      // Students are not offered passkeys: the anonymous page offers the button only where some
+      // population may hold one, and says whose it is ("Staff: …") when students may not.
+      const passkeysFor = account ? 'everyone' : s.mfa.policy.passkeysFor();
+      const options = passkeysFor && (!account || s.mfa.hasSecondFactor(account)) ? await s.mfa.authenticationOptions(account, flow.token === undefined ? undefined : flow.challenge) : null;
       if (options && flow.token === undefined) {
         flow.challenge = options.challenge;
         await s.flows.save(flow);
@@ -125,7 +128,7 @@ export const signIn: FlowKindSpec = {
       // "Cancel" when an application waits for this sign-in (it is told the user cancelled).
       return {
         view: 'sign-in',
-        data: { username: reauthAs ?? flow.form?.username ?? '', reauthAs, cancellable: flow.resume.kind !== 'portal', passkeyOptions: options ? JSON.stringify(options) : null },
+        data: { username: reauthAs ?? flow.form?.username ?? '', reauthAs, cancellable: flow.resume.kind !== 'portal', passkeyOptions: options ? JSON.stringify(options) : null, passkeyLabel: passkeysFor === 'staff' ? 'mfa.passkey.sign_in_staff' : 'mfa.passkey.sign_in' },
         status: flow.error ? 401 : 200,
       };
     },
