@@ -182,13 +182,27 @@ export function simLanguage(acceptLanguage: string | undefined): SimLanguage {
   return (found?.lang as SimLanguage | undefined) ?? 'en';
 }
 
-/** What a sim's page needs: its language tag and t(). */
-export function simLocals(acceptLanguage: string | undefined) {
-  const lang = simLanguage(acceptLanguage);
+/** The language a sim's own switcher chose (its cookie), if it is one of ours. */
+export function isSimLanguage(v: unknown): v is SimLanguage {
+  return v === 'en' || v === 'zh' || v === 'ms' || v === 'ta';
+}
+
+/** Each language named in itself, for the sims' own switcher. */
+const NAMES: Record<SimLanguage, string> = { en: 'English', zh: '简体中文', ms: 'Bahasa Melayu', ta: 'தமிழ்' };
+
+/**
+ * What a sim's page needs: its language tag, t() and its switcher. The language the person
+ * chose (the sim's switcher, or the IdP's `locale` claim after a sign-in: `chosen`) wins over
+ * the browser's Accept-Language.
+ */
+export function simLocals(acceptLanguage: string | undefined, chosen?: string, returnTo = '/') {
+  const lang = isSimLanguage(chosen) ? chosen : simLanguage(acceptLanguage);
   const words = SIM_MESSAGES[lang] as Record<string, string>;
   return {
     lang,
     htmlLang: TAGS[lang],
+    simLanguages: (Object.keys(NAMES) as SimLanguage[]).map((id) => ({ id, name: NAMES[id], tag: TAGS[id], current: id === lang })),
+    returnTo,
     t: (id: SimMessageId, params: Record<string, string> = {}) => (words[id] ?? SIM_MESSAGES.en[id]).replace(/\{(\w+)\}/g, (_, name: string) => params[name] ?? ''),
   };
 }

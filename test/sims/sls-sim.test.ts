@@ -69,6 +69,28 @@ describe('sls-sim (OIDC relying party)', () => {
     assert.ok(signedOutAtApp, 'the app session ended through back-channel logout');
   });
 
+  it('shares the language: its own switcher reaches the IdP (ui_locales), and the IdP\'s footer choice comes back to it (OIDC locale)', async () => {
+    // The app's own switcher: Malay here, and the IdP's sign-in page in Malay too.
+    const b = new MultiBrowser(t.url, simUrl);
+    const malay = await b.open(`${simUrl}/language/ms?return=/`);
+    assert.match(malay.res.text, /Log masuk dengan MIMS/);
+    assert.match(malay.res.text, /<html lang="ms-SG"/);
+    const atIdp = await b.open(`${simUrl}/login`);
+    assert.match(atIdp.res.text, /<html lang="ms-SG"/);
+
+    // The IdP's footer: Chinese chosen on the sign-in page; back at the app, it speaks Chinese.
+    const c = new MultiBrowser(t.url, simUrl);
+    const login = await c.open(`${simUrl}/login`);
+    const switched = await c.open(`${t.url}/language/zh?return=${encodeURIComponent(new URL(login.url).pathname)}`);
+    assert.match(switched.res.text, /<html lang="zh-Hans-SG"/);
+    const form = formOf(switched.res.text, '/sign-in');
+    const back = await c.post(new URL(form.action, t.url).toString(), { ...form.hidden, username: DEMO.student.loginId, password: DEMO.student.password });
+    assert.ok(back.url.startsWith(simUrl), back.url);
+    assert.match(back.res.text, /<html lang="zh-Hans-SG"/);
+    assert.match(back.res.text, /你的作业/);
+    assert.equal((await t.idp.directory.findByLoginId(DEMO.student.loginId))!.language, 'zh');
+  });
+
   it('signs out from the app with RP-initiated logout, ending the SSO session', async () => {
     const b = new MultiBrowser(t.url, simUrl);
     const login = await b.open(`${simUrl}/login`);

@@ -72,6 +72,8 @@ export interface Account {
   formClasses?: SchoolClass[];
   /** A temporary password a form teacher asked the school administrator for (when the school wants approval). */
   passwordRequest?: { by: string; byName: string; at: number } | null;
+  /** The language the person last signed in in (en, zh, ms, ta): told to apps as `locale`. */
+  language?: string | null;
   /** Where a reset code may be sent (added at first sign-in or in the SSPR app). */
   recoveryEmail?: RecoveryEmail | null;
 }

@@ -30,6 +30,8 @@ export interface RequestContext {
   ip?: string | undefined;
   requestId?: string | undefined;
   client?: string | undefined;
+  /** The language of the page signed in on: kept on the account (Account.language), in the same write as the time. */
+  language?: string | undefined;
 }
 
 export class Authenticator {
@@ -57,7 +59,8 @@ export class Authenticator {
     return this.#check(account, account.loginId, password, ctx, 'reauth.failure', 'session');
   }
 
-  async signIn(rawLoginId: string, password: string, ctx: RequestContext, deviceOf?: DeviceOf): Promise<SignInResult> {
+  async signIn(rawLoginId: string, password: string, context: RequestContext, deviceOf?: DeviceOf): Promise<SignInResult> {
+    const { language, ...ctx } = context;
     const loginId = normaliseLoginId(rawLoginId);
     if (!loginId) {
       await this.#hasher.verifyDecoy(password);
@@ -78,6 +81,7 @@ export class Authenticator {
     const verifiedHash = result.account.passwordHash;
     const updated = await this.#directory.update(result.account.id, (a) => {
       a.lastSignInAt = this.#clock();
+      if (language) a.language = language;
       // Only replace the hash the password was verified against.
       if (newHash && a.passwordHash === verifiedHash) a.passwordHash = newHash;
       return a;

@@ -86,7 +86,7 @@ export const signIn: FlowKindSpec = {
             flow.form = again;
             return 'credentials';
           }
-          const result = await s.authenticator.signIn(username, password, { ...requestOf(input), client: resumeClient(flow.resume) }, input.deviceOf);
+          const result = await s.authenticator.signIn(username, password, { ...requestOf(input), client: resumeClient(flow.resume), language: input.lang }, input.deviceOf);
           // Held back by the spraying alarm: nothing was checked or kept; the waiting page sends the form again.
           if (!result.ok && result.reason === 'held_back') {
             s.onSignIn?.('held_back');

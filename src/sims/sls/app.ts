@@ -6,8 +6,7 @@ import bodyParser from '@koa/bodyparser';
 import Router from '@koa/router';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import Koa from 'koa';
-import { cookieSessions, pageRenderer } from '../web.ts';
-import { simLocals } from '../messages.ts';
+import { chooseSimLanguage, cookieSessions, languageRoute, pageRenderer, simLocalsOf } from '../web.ts';
 import * as oidc from 'openid-client';
 
 export interface SlsSimOptions {
@@ -66,6 +65,7 @@ export function createSlsSim(options: SlsSimOptions): { app: Koa; sessions: Map<
   const session = simSessions.of;
 
   const router = new Router();
+  languageRoute(router);
 
   router.get('/', async (ctx) => {
     const s = session(ctx);
@@ -92,7 +92,7 @@ export function createSlsSim(options: SlsSimOptions): { app: Koa; sessions: Map<
       code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
       code_challenge_method: 'S256',
       // The IdP's pages in the language this app shows (OIDC ui_locales).
-      ui_locales: simLocals(ctx.get('Accept-Language')).htmlLang,
+      ui_locales: simLocalsOf(ctx).htmlLang,
     });
     ctx.redirect(url.toString());
   });
@@ -110,6 +110,8 @@ export function createSlsSim(options: SlsSimOptions): { app: Koa; sessions: Map<
       s.idToken = tokens.id_token;
       s.sid = typeof claims.sid === 'string' ? claims.sid : undefined;
       s.userinfo = { ...(await oidc.fetchUserInfo(cfg, tokens.access_token, claims.sub)) };
+      // The person's language at the IdP (OIDC `locale`, profile scope): this app speaks it too.
+      if (typeof s.userinfo.locale === 'string') chooseSimLanguage(ctx, s.userinfo.locale.toLowerCase().split(/[-_]/)[0]!);
     } catch (err) {
       const e = err as { error?: string; error_description?: string; message: string };
       return render(ctx, 'error', { messageId: 'error.failed.sign_in', params: { detail: e.error_description ?? e.error ?? e.message } }, 400);

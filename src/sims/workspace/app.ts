@@ -15,7 +15,7 @@ import { DOMParser, XMLSerializer } from '@xmldom/xmldom';
 import { SignedXml } from 'xml-crypto';
 import Koa, { type Context } from 'koa';
 import type { SimMessageId } from '../messages.ts';
-import { cookieSessions, pageRenderer } from '../web.ts';
+import { cookieSessions, languageRoute, pageRenderer } from '../web.ts';
 import { appsFor, bandOf, MAIL_DOMAINS_P4_P6 } from './apps.ts';
 import { workspaceEntityId, workspaceSpMetadata } from './metadata.ts';
 
@@ -160,6 +160,7 @@ export function createWorkspaceSim(options: WorkspaceSimOptions) {
     render(ctx, 'error', { messageId: `error.failed.${what}` satisfies SimMessageId, params: { detail: (err as Error).message } }, 400);
 
   const router = new Router();
+  languageRoute(router);
 
   router.get('/', async (ctx) => {
     const s = session(ctx);
