@@ -10,6 +10,7 @@ import { Directory } from './domain/accounts/directory.ts';
 import { SecretHasher } from './domain/accounts/passwords.ts';
 import { Administration } from './domain/admin/administration.ts';
 import { AuditLog } from './domain/audit/audit-log.ts';
+import { Badges } from './domain/badges/badges.ts';
 import { Importer } from './domain/admin/import.ts';
 import type { Clock } from './domain/clock.ts';
 import { parseWordList } from './domain/passwords/generate.ts';
@@ -51,6 +52,8 @@ export interface Services {
   /** The recovery email: its rules and notifications, and its codes. */
   recoveryEmails: RecoveryEmails;
   recoveryCodes: RecoveryCodes;
+  /** Sign-in badges for the youngest pupils (printing, voiding, scans and PINs). */
+  badges: Badges;
 }
 
 let commonPasswords: Set<string> | undefined;
@@ -134,7 +137,8 @@ export function createServices(settings: Settings, store: Store, database: Datab
   };
   const mfaPolicy = new MfaPolicy(settings.mfa);
   const credentials = new Credentials({ directory, hasher, audit, policies, revoker, clock, lockout, mfaRequired: (account) => mfaPolicy.required(account) });
-  const administration = new Administration({ directory, credentials, policies, audit, revoker, clock, formTeacherPasswords: settings.admin.formTeacherPasswords });
+  const badges = new Badges({ database, directory, audit, clock, lockout, settings: settings.badges, seal: hooks.sealSecret ? new SecretSeal(hooks.sealSecret, 'badge') : SecretSeal.unavailable() });
+  const administration = new Administration({ directory, credentials, policies, audit, revoker, clock, formTeacherPasswords: settings.admin.formTeacherPasswords, badges });
   const publicUrl = new URL(settings.server.publicUrl);
   const mfa = new Mfa({
     directory, store, audit, clock, policy: mfaPolicy,
@@ -145,5 +149,5 @@ export function createServices(settings: Settings, store: Store, database: Datab
   const importer = new Importer({ directory, importHasher: new SecretHasher(settings.import.argon2), policies, audit, settings: settings.import, now: clock });
   const recoveryEmails = new RecoveryEmails({ directory, audit, clock, settings: settings.recoveryEmail, send: hooks.sendRecoveryMail ?? (() => {}), available: hooks.sendRecoveryMail !== undefined });
   const recoveryCodes = new RecoveryCodes(store, clock, hooks.sealSecret ?? randomBytes(32).toString('base64url'), settings.recoveryEmail);
-  return { database, directory, hasher, audit, lockout, spraying, answerLimiter, authenticator, sso, gate, policies, credentials, administration, importer, mfa, recoveryEmails, recoveryCodes };
+  return { database, directory, hasher, audit, lockout, spraying, answerLimiter, authenticator, sso, gate, policies, credentials, administration, importer, mfa, recoveryEmails, recoveryCodes, badges };
 }

@@ -57,9 +57,12 @@ export function accountHandlers(deps: AdminDeps) {
     const saved = reportId ? await deps.store.get(keys.adminSignOutReport(reportId)) : null;
     const report = saved ? (JSON.parse(saved) as { adminId: string; accountId: string; signOut: ReturnType<typeof shown> }) : null;
     const signOut = report && report.adminId === a.actor.id && report.accountId === state.account.id ? report.signOut : null;
-    const notice = typeof ctx.query.done === 'string' && (isAction(ctx.query.done) || ctx.query.done === 'set-class') ? ctx.query.done : null;
-    const error = ctx.query.error === 'class_name' || ctx.query.error === 'class_year' ? `admin.error.${ctx.query.error}` : null;
-    await deps.render(ctx, 'admin/account', { admin: who(a, deps), state, actions: ACTIONS, notice, error, signOut, year: schoolYear(deps.clock()) });
+    const notice = typeof ctx.query.done === 'string' && (isAction(ctx.query.done) || ctx.query.done === 'set-class' || ctx.query.done === 'void-badge') ? ctx.query.done : null;
+    const error = ctx.query.error === 'class_name' || ctx.query.error === 'class_year' || ctx.query.error === 'badge_not_allowed' ? `admin.error.${ctx.query.error}` : null;
+    // The pupil's sign-in badge, where badges are on and the account may hold one (or holds one).
+    const badge = (await deps.administration.badgesOf(a.scope, [state.account])).get(state.account.id) ?? null;
+    const badges = deps.administration.badgeLevels().length > 0 && (badge !== null || deps.administration.mayHoldBadge(state.account)) ? { printedAt: badge?.issuedAt ?? null } : null;
+    await deps.render(ctx, 'admin/account', { admin: who(a, deps), state, actions: ACTIONS, notice, error, signOut, year: schoolYear(deps.clock()), badges });
   };
 
   const confirm = async (ctx: RouterContext) => {

@@ -14,12 +14,12 @@ import { normaliseClassName, parseClassList, parseYear, schoolYear, isStudentOnl
 import { AppError } from '../domain/errors.ts';
 import { seeOther } from '../http/respond.ts';
 import { LANGUAGE_INFO, isLanguage, text, type Language } from '../messages/catalogue.ts';
-import { confirmedByPassword, ctxOf, isFresh, signedInAdmin, stepUp, usesMfa, who, type AdminDeps } from './signed-in.ts';
+import { confirmedByPassword, ctxOf, isFresh, signedInAdmin, stepUp, usesMfa, who, type Admin, type AdminDeps } from './signed-in.ts';
 
 const SCHOOL_CODE = /^[A-Za-z0-9_-]{1,32}$/;
 
 /** The class a URL names, or 404. */
-function classOf(ctx: RouterContext): { schoolCode: string; c: SchoolClass } {
+export function classOf(ctx: RouterContext): { schoolCode: string; c: SchoolClass } {
   const schoolCode = ctx.params.school ?? '';
   const year = parseYear(ctx.params.year ?? '');
   const name = normaliseClassName(ctx.params.name ?? '');
@@ -51,27 +51,32 @@ function listOf(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 }
 
+/** A class's page (its roster, with each pupil's badge where badges are on), with what an action wants it to say. */
+export async function renderClass(deps: AdminDeps, ctx: RouterContext, a: Admin, schoolCode: string, c: SchoolClass, extra: Record<string, unknown> = {}, status = 200): Promise<void> {
+  const roster = await deps.administration.classRoster(a.scope, schoolCode, c);
+  const badges = await deps.administration.badgesOf(a.scope, roster.students.map((s) => s.account));
+  const badgeLevels = deps.administration.badgeLevels();
+  await deps.render(ctx, 'admin/class', {
+    admin: who(a, deps), schoolCode, c, path: classPath(schoolCode, c), roster,
+    badgeLevels, badgeOf: Object.fromEntries([...badges].map(([id, b]) => [id, b.issuedAt])), mayHoldBadge: Object.fromEntries(roster.students.map((s) => [s.account.id, deps.administration.mayHoldBadge(s.account)])),
+    slipLanguage: isLanguage(ctx.query.lang) ? ctx.query.lang : ((ctx.state.language as Language | undefined) ?? 'en'), needsPassword: false, confirmFor: 'slips', selected: [], notice: null, ...extra,
+  }, status);
+}
+
 export function classHandlers(deps: AdminDeps) {
   const list = async (ctx: RouterContext) => {
     const a = await signedInAdmin(deps, ctx);
     if (!a) return;
     const classes = await deps.administration.classes(a.scope);
-    await deps.render(ctx, 'admin/classes', { admin: who(a, deps), classes: classes.map((k) => ({ ...k, path: classPath(k.schoolCode, k) })) });
+    const voided = typeof ctx.query.voided === 'string' && /^\d{1,7}$/.test(ctx.query.voided) ? Number(ctx.query.voided) : null;
+    await deps.render(ctx, 'admin/classes', { admin: who(a, deps), classes: classes.map((k) => ({ ...k, path: classPath(k.schoolCode, k) })), voided, badgesOn: deps.administration.badgeLevels().length > 0 });
   };
-
-  async function renderClass(ctx: RouterContext, a: NonNullable<Awaited<ReturnType<typeof signedInAdmin>>>, schoolCode: string, c: SchoolClass, extra: Record<string, unknown> = {}, status = 200) {
-    const roster = await deps.administration.classRoster(a.scope, schoolCode, c);
-    await deps.render(ctx, 'admin/class', {
-      admin: who(a, deps), schoolCode, c, path: classPath(schoolCode, c), roster,
-      slipLanguage: isLanguage(ctx.query.lang) ? ctx.query.lang : ((ctx.state.language as Language | undefined) ?? 'en'), needsPassword: false, selected: [], ...extra,
-    }, status);
-  }
 
   const show = async (ctx: RouterContext) => {
     const a = await signedInAdmin(deps, ctx);
     if (!a) return;
     const { schoolCode, c } = classOf(ctx);
-    await renderClass(ctx, a, schoolCode, c);
+    await renderClass(deps, ctx, a, schoolCode, c);
   };
 
   const slips = async (ctx: RouterContext) => {
@@ -85,11 +90,11 @@ export function classHandlers(deps: AdminDeps) {
     // Everything checked before anything is written: the class, then each student in it.
     const roster = await deps.administration.classRoster(a.scope, schoolCode, c);
     const inClass = new Set(roster.students.map((s) => s.account.id));
-    if (ids.length === 0) return renderClass(ctx, a, schoolCode, c, { error: 'admin.slips_none', slipLanguage: lang }, 400);
+    if (ids.length === 0) return renderClass(deps, ctx, a, schoolCode, c, { error: 'admin.slips_none', slipLanguage: lang }, 400);
     if (ids.some((id) => !inClass.has(id))) throw new AppError('SSPR 5403', 'a student not of this class');
     if (!isFresh(deps, a) && usesMfa(deps, a)) return stepUp(deps, ctx, a, classPath(schoolCode, c));
     if (!isFresh(deps, a) && !(await confirmedByPassword(deps, ctx, a))) {
-      return renderClass(ctx, a, schoolCode, c, { needsPassword: true, selected: ids, slipLanguage: lang, error: body.password === undefined ? null : 'admin.confirm_password_missing' }, body.password === undefined ? 200 : 401);
+      return renderClass(deps, ctx, a, schoolCode, c, { needsPassword: true, selected: ids, slipLanguage: lang, error: body.password === undefined ? null : 'admin.confirm_password_missing' }, body.password === undefined ? 200 : 401);
     }
     const issued = await deps.administration.issueSlips(a.scope, a.actor, ids, ctxOf(ctx));
     const until = issued[0]?.account.temporaryUntil;

@@ -10,6 +10,8 @@
 //   GET  /admin/classes, /admin/classes/:school/:year/:name, POST …/slips              classes.ts
 //   POST /admin/accounts/:id/class      a student's class, a teacher's form classes   classes.ts
 //   GET  /admin/requests                temporary passwords form teachers asked for   classes.ts
+//   POST …/badges, …/badges/void, /admin/accounts/:id/{print,void}-badge, /admin/badges/void
+//                                       sign-in badges: print, void                   badges.ts
 // Every page starts from the signed-in administrator or form teacher (signed-in.ts). The
 // scope rule (own school; all for a ministry administrator; a form teacher's classes'
 // students) and what each may do are enforced by domain/admin/administration.ts for every
@@ -18,6 +20,7 @@ import Router from '@koa/router';
 import { multipartUpload } from '../http/body.ts';
 import { accountHandlers } from './accounts.ts';
 import { auditHandler } from './audit.ts';
+import { badgeHandlers } from './badges.ts';
 import { classHandlers } from './classes.ts';
 import { importHandlers } from './import.ts';
 import { searchHandler } from './search.ts';
@@ -36,6 +39,13 @@ export function adminRouter(deps: AdminDeps): Router {
   router.post('/admin/classes/:school/:year/:name/slips', classes.slips);
   router.post('/admin/accounts/:id/class', classes.setClass);
   router.get('/admin/requests', classes.requests);
+
+  const badges = badgeHandlers(deps);
+  router.post('/admin/classes/:school/:year/:name/badges', badges.printClass);
+  router.post('/admin/classes/:school/:year/:name/badges/void', badges.voidClass);
+  router.post('/admin/accounts/:id/print-badge', badges.printAccount);
+  router.post('/admin/accounts/:id/void-badge', badges.voidAccount);
+  router.post('/admin/badges/void', badges.voidSchool);
 
   const accounts = accountHandlers(deps);
   router.get('/admin/accounts/:id', accounts.show);

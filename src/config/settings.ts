@@ -3,6 +3,7 @@
 //   then the environment variables listed in ENVIRONMENT below.
 // A bad value stops start-up with an error that names the key and what is wrong.
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -203,6 +204,17 @@ export const settingsSchema = z.strictObject({
     maxFailures: z.coerce.number().int().min(1).max(100).default(5),
     windowMinutes: z.coerce.number().int().min(1).max(24 * 60).default(15),
   }).default({ requiredForRoles: ['school-admin', 'ministry-admin'], offeredToRoles: ['staff'], maxFailures: 5, windowMinutes: 15 }),
+  /** Sign-in badges for the youngest pupils (domain/badges/): who, PIN, school hours and networks. */
+  badges: z.strictObject({
+    levels: z.array(z.enum(['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'S1', 'S2', 'S3', 'S4', 'S5', 'JC1', 'JC2'])).default(['P1', 'P2', 'P3']),
+    pinDigits: z.coerce.number().int().refine((n) => n === 0 || (n >= 4 && n <= 6), '0 (no PIN) or 4 to 6').default(0),
+    hours: z.strictObject({
+      days: z.array(z.number().int().min(1).max(7)).min(1),
+      from: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day, "07:00"'),
+      to: z.string().regex(/^([01]\d|2[0-4]):[0-5]\d$/, 'a time of day, "18:30"'),
+    }).nullable().default(null),
+    networks: z.array(z.string().max(64).refine((v) => { const [a, bits, extra] = v.split('/'); const kind = isIP(a ?? ''); return kind !== 0 && extra === undefined && (bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (kind === 4 ? 32 : 128))); }, 'an address or a network in CIDR form (10.20.0.0/16)')).default([]),
+  }).default({ levels: ['P1', 'P2', 'P3'], pinDigits: 0, hours: null, networks: [] }),
   admin: z.strictObject({
     recentAuthMinutes: z.coerce.number().positive(),
     pageSize: z.coerce.number().int().min(1).max(200),

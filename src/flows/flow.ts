@@ -45,6 +45,7 @@ export type Pending = RequiredAction | 'second-factor' | 'recovery-email';
 /** Every step of every flow; a request may only act on the step the flow is at. */
 export type Step =
   | 'credentials'
+  | 'badge-pin'
   | 'reauth'
   | 'questions'
   | 'questions-confirm'
@@ -86,6 +87,8 @@ export interface Flow {
   deviceLogin?: string;
   /** When a second factor was verified (or enrolled) in this flow. */
   mfaAt?: number;
+  /** A scanned sign-in badge whose PIN is asked next (its id; the account is set only once the PIN is right). */
+  badgeId?: string;
   /** The WebAuthn challenge of the page shown last (used once). */
   challenge?: string;
   /** Hash of the browser binding cookie: a flow continues only in the browser that began it. */
@@ -290,7 +293,7 @@ export interface FinishedFlow {
  * were sentences (dropped: they are shown once anyway).
  */
 function upgrade(flow: Flow): Flow {
-  if (flow.kind === 'sign-in' && flow.step !== 'credentials' && flow.authenticatedAt === undefined) flow.kind = 'required-actions';
+  if (flow.kind === 'sign-in' && flow.step !== 'credentials' && flow.step !== 'badge-pin' && flow.authenticatedAt === undefined) flow.kind = 'required-actions';
   if (typeof flow.error === 'string') delete flow.error;
   if (flow.fieldErrors && Object.values(flow.fieldErrors).some((m) => typeof m === 'string')) delete flow.fieldErrors;
   return flow;

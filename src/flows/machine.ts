@@ -21,6 +21,7 @@ import type { AnswerLimiter } from '../domain/security/lockout.ts';
 import { passwordStamp } from '../domain/security/devices.ts';
 import type { SsoSession, SsoSessions } from '../domain/sessions/sso-sessions.ts';
 import type { Mfa } from '../domain/mfa/mfa.ts';
+import type { Badges } from '../domain/badges/badges.ts';
 import type { RecoveryCodes } from '../domain/recovery/codes.ts';
 import type { RecoveryEmails } from '../domain/recovery/recovery-email.ts';
 import { bindingOf, cancelUrl, flowRef, flowUrl, resumeClient, resumeUrl, type FinishedWhat, type Flow, type FlowKind, type FlowLookup, type Flows, type Pending, type Resume, type Step } from './flow.ts';
@@ -45,6 +46,8 @@ export interface FlowServices {
   /** The recovery email (offer, change, notifications) and its codes. */
   recoveryEmails: RecoveryEmails;
   recoveryCodes: RecoveryCodes;
+  /** Sign-in badges: scans and PINs. */
+  badges: Badges;
   /** Counts sign-in outcomes (metrics). */
   onSignIn?: ((outcome: string) => void) | undefined;
   /**
@@ -301,7 +304,7 @@ export class FlowMachine {
 
   /** The next pending required action, or the kind's finish. */
   async #next(spec: FlowKindSpec, flow: Flow, input: StepInput): Promise<Outcome> {
-    for (const k of ['error', 'notice', 'problems', 'fieldErrors', 'form', 'sealed', 'newPasswordHash', 'replacesHash', 'challenge'] as const) delete flow[k];
+    for (const k of ['error', 'notice', 'problems', 'fieldErrors', 'form', 'sealed', 'newPasswordHash', 'replacesHash', 'challenge', 'badgeId'] as const) delete flow[k];
     const next = flow.pending[0];
     if (next) {
       if (!spec.actions.some((a) => a.action === next)) throw new Error(`${flow.kind} cannot run ${next}`);

@@ -278,7 +278,7 @@ export function createIdp(deps: IdpDeps): Idp {
   const machine = new FlowMachine({
     flows, authenticator, credentials, directory, policies, challenge: settings.challenge, sso, clock,
     answerLimiter, audit, forgotPassword: settings.forgotPassword, hasher, decoyKey, mfa: services.mfa,
-    recoveryEmails: services.recoveryEmails, recoveryCodes: services.recoveryCodes,
+    recoveryEmails: services.recoveryEmails, recoveryCodes: services.recoveryCodes, badges: services.badges,
     onSignIn: (outcome) => metrics.signIns.inc({ outcome }),
     resumeAlive: async (resume) => {
       if (resume.kind === 'oidc') return (await provider.Interaction.find(resume.uid)) !== undefined;

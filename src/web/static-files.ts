@@ -9,11 +9,18 @@ import path from 'node:path';
 import { AppError } from '../domain/errors.ts';
 import { VIEWS_DIR } from './render.ts';
 
-/** @simplewebauthn/browser's browser bundle (its package exports only the module builds). */
+/**
+ * @simplewebauthn/browser's browser bundle (its package exports only the module builds), and
+ * jsQR's, the QR decoder the badge scanner uses where the browser has no BarcodeDetector.
+ */
 function vendorFiles(): Map<string, string> {
   const require = createRequire(import.meta.url);
   const browser = path.join(path.dirname(require.resolve('@simplewebauthn/browser')), '..', 'dist', 'bundle', 'index.umd.min.js');
-  return new Map([['/static/vendor/simplewebauthn-browser.js', readFileSync(browser, 'utf8')]]);
+  const jsqr = require.resolve('jsqr');
+  return new Map([
+    ['/static/vendor/simplewebauthn-browser.js', readFileSync(browser, 'utf8')],
+    ['/static/vendor/jsqr.js', readFileSync(jsqr, 'utf8')],
+  ]);
 }
 
 export function staticFiles(): Middleware {

@@ -44,6 +44,13 @@ export const REQUIRED_ACTION_CHECKS: readonly RequiredActionCheck[] = [
   },
 ];
 
+/**
+ * The actions that belong to the password (the guides' first sign-in: questions, then a new
+ * password): not asked of a session that signed in by badge (domain/badges/), which used none;
+ * they wait for the pupil's next sign-in with the password.
+ */
+export const PASSWORD_ACTIONS: ReadonlySet<RequiredAction> = new Set<RequiredAction>(['setup-questions', 'change-password']);
+
 /** The account's pending required actions, in order. */
 export function dueActions(account: Account, ctx: RequiredActionContext): RequiredAction[] {
   return REQUIRED_ACTION_CHECKS.filter((c) => c.due(account, ctx)).map((c) => c.action);

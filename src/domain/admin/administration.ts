@@ -2,7 +2,8 @@
 // one place: a school administrator acts only on accounts of their own school; a ministry
 // administrator on every school; a form teacher only on the students of their classes
 // (domain/classes), and only unlocks them, gives them temporary passwords (or asks the
-// school administrator for one, where the school wants approval) and prints their slips.
+// school administrator for one, where the school wants approval), prints their slips and
+// prints or voids their sign-in badges (domain/badges/).
 // Every action is audited with the acting person's id and name.
 import type { Account, SchoolClass } from '../accounts/account.ts';
 import type { ChangeContext, Credentials, SessionRevoker } from '../accounts/credentials.ts';
@@ -14,6 +15,7 @@ import { classLabel, isStudentOnly, mayTeach, sameClass, teaches } from '../clas
 import { temporaryPassword } from '../passwords/generate.ts';
 import type { PasswordPolicies } from '../passwords/policy.ts';
 import type { SignOutReport } from '../sessions/sign-out-report.ts';
+import type { BadgeRecord, Badges, IssuedBadge } from '../badges/badges.ts';
 
 export type AdminScope =
   | { kind: 'ministry' }
@@ -35,7 +37,7 @@ export function inScope(scope: AdminScope, target: Pick<Account, 'school' | 'rol
 }
 
 /** What can be done in /admin (and the CLI, as a ministry administrator). */
-export const CAPABILITIES = ['find', 'classes', 'unlock', 'reset-password', 'request-password', 'slips', 'clear-questions', 'reset-mfa', 'disable', 'enable', 'set-class', 'import', 'audit'] as const;
+export const CAPABILITIES = ['find', 'classes', 'unlock', 'reset-password', 'request-password', 'slips', 'badges', 'clear-questions', 'reset-mfa', 'disable', 'enable', 'set-class', 'import', 'audit'] as const;
 export type Capability = (typeof CAPABILITIES)[number];
 
 /** Whether a form teacher's temporary passwords need the school administrator's approval, by school code ('default' for the rest). */
@@ -45,7 +47,7 @@ export type FormTeacherPasswords = Record<string, 'allowed' | 'approval'>;
 export function capabilities(scope: AdminScope, passwords: FormTeacherPasswords = {}): ReadonlySet<Capability> {
   if (scope.kind !== 'form-teacher') return new Set(CAPABILITIES.filter((c) => c !== 'request-password'));
   const approval = (passwords[scope.schoolCode] ?? passwords.default ?? 'allowed') === 'approval';
-  return new Set<Capability>(['find', 'classes', 'unlock', ...(approval ? (['request-password'] as const) : (['reset-password', 'slips'] as const))]);
+  return new Set<Capability>(['find', 'classes', 'unlock', 'badges', ...(approval ? (['request-password'] as const) : (['reset-password', 'slips'] as const))]);
 }
 
 export interface AccountState {
@@ -72,11 +74,13 @@ export class Administration {
   readonly #clock: Clock;
 
   readonly #formTeacherPasswords: FormTeacherPasswords;
+  readonly #badges: Badges | undefined;
 
-  constructor(deps: { directory: Directory; credentials: Credentials; policies: PasswordPolicies; audit: AuditLog; revoker: SessionRevoker; clock: Clock; formTeacherPasswords?: FormTeacherPasswords }) {
+  constructor(deps: { directory: Directory; credentials: Credentials; policies: PasswordPolicies; audit: AuditLog; revoker: SessionRevoker; clock: Clock; formTeacherPasswords?: FormTeacherPasswords; badges?: Badges }) {
     this.#directory = deps.directory;
     this.#credentials = deps.credentials;
     this.#policies = deps.policies;
+    this.#badges = deps.badges;
     this.#audit = deps.audit;
     this.#revoker = deps.revoker;
     this.#clock = deps.clock;
@@ -296,5 +300,61 @@ export class Administration {
     const updated = await this.#directory.update(account.id, (a) => ({ ...a, formClasses: classes }));
     await this.#audit.record({ type: 'account.form_classes.set', accountId: account.id, ...this.#by(actor, scope), reason: classes.length ? classes.map(classLabel).join(', ') : 'no classes', ...ctx });
     return updated ?? account;
+  }
+
+  #badgesOn(): Badges {
+    if (!this.#badges?.enabled) throw new AppError('SSPR 5404', 'sign-in badges are not enabled');
+    return this.#badges;
+  }
+
+  /** Whether badges are on, and for which levels (the admin pages' words). */
+  badgeLevels(): string[] {
+    return this.#badges?.enabled ? this.#badges.settings.levels : [];
+  }
+
+  /** Whether an account may hold a sign-in badge (an active pupil of an enabled level). */
+  mayHoldBadge(account: Account): boolean {
+    return this.#badges?.mayHold(account) ?? false;
+  }
+
+  /** The valid badge of each of these accounts (checked in scope one by one). */
+  async badgesOf(scope: AdminScope, accounts: readonly Account[]): Promise<Map<string, BadgeRecord>> {
+    if (!this.#badges?.enabled) return new Map();
+    return this.#badges.validFor(accounts.filter((a) => inScope(scope, a)).map((a) => a.id));
+  }
+
+  /**
+   * New sign-in badges for pupils (each in scope and allowed one; one refused refuses them
+   * all), for printing: the secrets are returned once and stored only as keyed hashes. Each
+   * pupil's earlier badge stops working.
+   */
+  async issueBadges(scope: AdminScope, actor: Account, accountIds: string[], ctx: AdminContext): Promise<IssuedBadge[]> {
+    this.require(scope, 'badges');
+    const badges = this.#badgesOn();
+    if (accountIds.length === 0 || accountIds.length > 60) throw new AppError('SSPR 5103', `badges for ${accountIds.length} pupils (1 to 60)`);
+    const accounts: Account[] = [];
+    for (const id of new Set(accountIds)) {
+      const account = await this.target(scope, id);
+      if (!badges.mayHold(account)) throw new AppError('SSPR 5103', `a badge for ${account.id}, who may not hold one`);
+      accounts.push(account);
+    }
+    const issued = await badges.issue(accounts, this.#by(actor, scope), ctx);
+    return issued.sort((a, b) => a.account.displayName.localeCompare(b.account.displayName));
+  }
+
+  /** Voids the badges of pupils in scope; resolves how many were valid. */
+  async voidBadges(scope: AdminScope, actor: Account, accountIds: string[], ctx: AdminContext): Promise<number> {
+    this.require(scope, 'badges');
+    const badges = this.#badgesOn();
+    const ids = [...new Set(accountIds)];
+    for (const id of ids) await this.target(scope, id);
+    return badges.voidFor(ids, this.#by(actor, scope), ctx);
+  }
+
+  /** Voids every badge of the administrator's school (a ministry administrator's: every school), e.g. at the end of a term. */
+  async voidSchoolBadges(scope: AdminScope, actor: Account, ctx: AdminContext): Promise<number> {
+    this.require(scope, 'badges');
+    if (scope.kind === 'form-teacher') throw new AppError('SSPR 5403', 'a form teacher voids the badges of their own classes only');
+    return this.#badgesOn().voidSchool(scope.kind === 'school' ? scope.schoolCode : null, this.#by(actor, scope), ctx);
   }
 }

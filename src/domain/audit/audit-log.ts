@@ -53,7 +53,9 @@ export type AuditType =
   | 'recovery_email.removed'
   | 'recovery_email.code.sent'
   | 'recovery_email.code.used'
-  | 'recovery_email.code.refused';
+  | 'recovery_email.code.refused'
+  | 'badge.issued'
+  | 'badge.voided';
 
 export interface AuditEvent {
   type: AuditType;

@@ -142,6 +142,23 @@ export class Lockout {
     return { allowed: true, attempt: { loginId, ip, n } };
   }
 
+  /**
+   * A sign-in by badge scan: charges the address's budget of failures before the badge is
+   * looked up (false: over it, refused); a scan that names a badge gives it back
+   * (releaseAddress). Guessing a badge's 256-bit secret is hopeless, but a flood of scans is
+   * held to the same budget as wrong passwords.
+   */
+  async reserveAddress(ip: string): Promise<boolean> {
+    const onIp = await this.#store.increment(keys.ipSignInFailures(ip), this.#s.ipWindowMinutes * 60_000);
+    if (onIp <= this.#s.maxFailuresPerIp) return true;
+    await this.#giveBack(ip);
+    return false;
+  }
+
+  async releaseAddress(ip: string): Promise<void> {
+    await this.#giveBack(ip);
+  }
+
   /** The password was wrong. Resolves true when this failure locked the login ID (for whom it locks). */
   async failed(attempt: Attempt, known: boolean): Promise<boolean> {
     if (attempt.n < this.#s.maxFailures) return false;

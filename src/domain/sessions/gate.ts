@@ -6,7 +6,8 @@
 //   account_inactive  the account is gone or disabled            -> run sign-in (the session is over)
 //   other_account     the request names another account          -> refuse (sign out first)
 //   not_fresh         the password was entered before `since`    -> run sign-in again, same account
-//   required_actions  a required action is due (required-actions.ts: one named check each)
+//   required_actions  a required action is due (required-actions.ts: one named check each;
+//                     a badge session is not asked the password's: questions, password change)
 //                                                                -> run required-actions, session kept
 //   mfa_required      two-step sign-in is asked (acr mfa: OIDC acr_values, SAML
 //                     RequestedAuthnContext, /admin actions) and the session has none
@@ -16,7 +17,7 @@
 // Callers hand a refusal to the flows (`runFirst`, src/flows/start.ts); a protocol that may
 // not show pages (prompt=none, IsPassive) answers its relying party instead.
 import type { Account } from '../accounts/account.ts';
-import type { RequiredAction } from '../accounts/required-actions.ts';
+import { PASSWORD_ACTIONS, type RequiredAction } from '../accounts/required-actions.ts';
 import type { SsoSession } from './sso-sessions.ts';
 
 export interface Need {
@@ -55,7 +56,8 @@ const CHECKS: ReadonlyArray<[name: string, check: Check]> = [
   ['other_account', (session, account, need) => (need.accountId !== undefined && need.accountId !== account.id ? { proceed: false, reason: 'other_account', run: 'refuse', session, account } : null)],
   ['not_fresh', (session, account, need) => (need.authenticatedSince !== undefined && session.authTime < need.authenticatedSince ? { proceed: false, reason: 'not_fresh', run: 'sign-in', session, account } : null)],
   ['required_actions', (session, account, _need, deps) => {
-    const pending = deps.requiredActions(account);
+    // A badge session used no password: the password's own actions wait for the next password sign-in.
+    const pending = deps.requiredActions(account).filter((a) => !session.amr.includes('badge') || !PASSWORD_ACTIONS.has(a));
     return pending.length > 0 ? { proceed: false, reason: 'required_actions', run: 'required-actions', session, account, pending } : null;
   }],
   ['mfa', (session, account, need, deps) => {

@@ -5,6 +5,13 @@
 //                                            next          (the second factor if the account has one, then its required actions)
 //                passkey                     credentials   (a passkey alone: unknown, refused or cancelled)
 //                                            next          (verified with user verification: two factors in one)
+//                badge                       credentials   (a scanned badge: unknown, voided, not allowed here or now, locked)
+//                                            badge-pin     (the badge has a PIN)
+//                                            next          (signed in by badge: amr ["badge"])
+//   badge-pin    pin                         badge-pin     (wrong PIN; five lock the login ID, as wrong passwords do)
+//                                            credentials   (locked, or the badge was voided meanwhile)
+//                                            next          (amr ["badge", "pin"])
+//                badge-back                  credentials   ("This is not my badge")
 //   …then the steps of second-factor, setup-questions (and the recovery email's offer after
 //   it), change-password and setup-mfa (actions/), as the account needs them.
 //   finish: the SSO session is created (or renewed, for the same account) with the time the
@@ -29,7 +36,48 @@ import { setupMfa } from '../actions/setup-mfa/index.ts';
 import { recoveryEmail } from '../actions/recovery-email/index.ts';
 import { setupQuestions } from '../actions/setup-questions/index.ts';
 import { resumeClient } from '../flow.ts';
-import { field, flowAccount, requestOf, type FlowKindSpec } from '../machine.ts';
+import { field, flowAccount, requestOf, type FlowKindSpec, type FlowServices, type StepInput } from '../machine.ts';
+import type { Flow } from '../flow.ts';
+import type { Account } from '../../domain/accounts/account.ts';
+import { PASSWORD_ACTIONS } from '../../domain/accounts/required-actions.ts';
+import type { ScanFailure } from '../../domain/badges/badges.ts';
+import { passwordStamp } from '../../domain/security/devices.ts';
+
+/** What the page says when a badge does not sign in. */
+function badgeMessage(reason: ScanFailure | 'bad_pin'): Message {
+  switch (reason) {
+    case 'badge_voided': return message('badge.voided');
+    case 'badge_not_allowed': return message('badge.not_allowed');
+    case 'badge_hours': return message('badge.hours');
+    case 'badge_network': return message('badge.network');
+    case 'disabled': return message('signin.disabled');
+    case 'locked': return message('signin.locked');
+    case 'ip_throttled': return message('signin.ip_throttled');
+    case 'bad_pin': return message('badge.pin_wrong');
+    default: return message('badge.unknown');
+  }
+}
+
+/** A badge signed the pupil in: no password was used, so the password's required actions wait for the next password sign-in. */
+function signedInByBadge(s: FlowServices, flow: Flow, account: Account, amr: string[]): 'next' {
+  if (flow.accountId && flow.accountId !== account.id) throw new AppError('SSPR 5102', 'flow began for another account');
+  flow.accountId = account.id;
+  flow.authenticatedAt = s.clock();
+  flow.amr = amr;
+  flow.deviceLogin = account.loginId;
+  delete flow.badgeId;
+  flow.pending = s.credentials.requiredActions(account).filter((a) => !PASSWORD_ACTIONS.has(a));
+  return 'next';
+}
+
+function badgeContext(flow: Flow, input: StepInput) {
+  return { ...requestOf(input), client: resumeClient(flow.resume), language: input.lang };
+}
+
+/** This browser's device nonce for the account (a known device), for the lock's scope. */
+function deviceFor(input: StepInput) {
+  return (account: Account) => input.deviceOf?.(account.loginId, passwordStamp(account));
+}
 
 /** What the page says for each failure; an unknown login ID and a wrong password look the same. */
 export function signInMessage(reason: SignInFailure): Message {
@@ -74,6 +122,29 @@ export const signIn: FlowKindSpec = {
           return 'next';
         },
       },
+      badge: {
+        to: ['credentials', 'badge-pin', 'next'],
+        run: async (s, flow, input) => {
+          const scanned = field(input.fields, 'badge', 200).trim();
+          delete flow.challenge;
+          const result = await s.badges.scan(scanned, badgeContext(flow, input), deviceFor(input));
+          s.onSignIn?.(result.ok ? (result.needsPin ? 'badge_scanned' : 'badge_success') : result.reason);
+          if (!result.ok) {
+            flow.error = badgeMessage(result.reason);
+            return 'credentials';
+          }
+          // Re-authentication (prompt=login) is for the session's pupil only.
+          if (flow.accountId && flow.accountId !== result.account.id) {
+            flow.error = message('badge.unknown');
+            return 'credentials';
+          }
+          if (result.needsPin) {
+            flow.badgeId = result.badge.id;
+            return 'badge-pin';
+          }
+          return signedInByBadge(s, flow, result.account, ['badge']);
+        },
+      },
       'sign-in': {
         to: ['credentials', 'next'],
         run: async (s, flow, input) => {
@@ -110,8 +181,40 @@ export const signIn: FlowKindSpec = {
         },
       },
     },
+    'badge-pin': {
+      pin: {
+        to: ['badge-pin', 'credentials', 'next'],
+        run: async (s, flow, input) => {
+          const pin = field(input.fields, 'pin', 32).trim();
+          if (!flow.badgeId) throw new AppError('SSPR 5102', 'badge-pin without a scanned badge');
+          if (!pin) {
+            flow.error = message('badge.pin_missing');
+            return 'badge-pin';
+          }
+          const result = await s.badges.checkPin(flow.badgeId, pin, badgeContext(flow, input), deviceFor(input));
+          s.onSignIn?.(result.ok ? 'badge_success' : result.lockedNow ? 'locked_by_this_attempt' : result.reason);
+          if (result.ok) return signedInByBadge(s, flow, result.account, ['badge', 'pin']);
+          flow.error = badgeMessage(result.reason);
+          if (result.reason === 'bad_pin') return 'badge-pin';
+          delete flow.badgeId;
+          return 'credentials';
+        },
+      },
+      'badge-back': {
+        to: ['credentials'],
+        run: async (_s, flow) => {
+          delete flow.badgeId;
+          return 'credentials';
+        },
+      },
+    },
   },
   pages: {
+    'badge-pin': async (s, flow) => {
+      const badge = flow.badgeId ? await s.badges.pinOf(flow.badgeId) : null;
+      if (!badge) throw new AppError('SSPR 5102', 'badge-pin without a scanned badge');
+      return { view: 'badge-pin', data: { name: badge.givenName || badge.displayName, digits: s.badges.settings.pinDigits || 4 }, status: flow.error ? 401 : 200 };
+    },
     credentials: async (s, flow) => {
       const account = flow.accountId ? await flowAccount(s, flow) : null;
       const reauthAs = account?.loginId ?? null;
@@ -128,7 +231,7 @@ export const signIn: FlowKindSpec = {
       // "Cancel" when an application waits for this sign-in (it is told the user cancelled).
       return {
         view: 'sign-in',
-        data: { username: reauthAs ?? flow.form?.username ?? '', reauthAs, cancellable: flow.resume.kind !== 'portal', passkeyOptions: options ? JSON.stringify(options) : null, passkeyLabel: passkeysFor === 'staff' ? 'mfa.passkey.sign_in_staff' : 'mfa.passkey.sign_in' },
+        data: { username: reauthAs ?? flow.form?.username ?? '', reauthAs, cancellable: flow.resume.kind !== 'portal', passkeyOptions: options ? JSON.stringify(options) : null, passkeyLabel: passkeysFor === 'staff' ? 'mfa.passkey.sign_in_staff' : 'mfa.passkey.sign_in', badges: account ? s.badges.mayHold(account) : s.badges.enabled },
         status: flow.error ? 401 : 200,
       };
     },

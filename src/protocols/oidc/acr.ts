@@ -1,11 +1,13 @@
 // Authentication context classes (acr) this IdP speaks over OIDC, and what a request asks:
 //   urn:school-idp:acr:pwd   a password (or a passkey without two factors: not issued)
 //   urn:school-idp:acr:mfa   two-step sign-in: password and a second factor, or a passkey with user verification
+//   urn:school-idp:acr:badge a sign-in badge (domain/badges/; with its PIN when it has one): below a password
 // Asked by `acr_values` (voluntary: met when the account can, else the lower class is
 // issued) or by the `claims` parameter's id_token.acr (essential: unmet is an error).
 export const ACR_PWD = 'urn:school-idp:acr:pwd';
 export const ACR_MFA = 'urn:school-idp:acr:mfa';
-export const ACR_VALUES = [ACR_PWD, ACR_MFA] as const;
+export const ACR_BADGE = 'urn:school-idp:acr:badge';
+export const ACR_VALUES = [ACR_PWD, ACR_MFA, ACR_BADGE] as const;
 
 export interface AcrRequest {
   /** Two-step sign-in is asked for. */
@@ -40,5 +42,6 @@ export function requestedAcr(params: Record<string, unknown>): AcrRequest {
 
 /** The class an SSO session meets, from how it was authenticated (amr). */
 export function acrOf(amr: readonly string[]): string {
-  return amr.includes('mfa') ? ACR_MFA : ACR_PWD;
+  if (amr.includes('mfa')) return ACR_MFA;
+  return amr.includes('badge') && !amr.includes('pwd') ? ACR_BADGE : ACR_PWD;
 }

@@ -91,5 +91,6 @@ export function classRefFor(requested: RequestedAuthnContext | undefined, sessio
   const named = asked.filter(fits).sort((a, b) => STRENGTH[b]! - STRENGTH[a]!)[0];
   if (named && requested?.comparison !== 'minimum' && requested?.comparison !== 'better') return named;
   if (session.mfa) return asked.includes(AC_SCHOOL_MFA) ? AC_SCHOOL_MFA : AC_REFEDS_MFA;
-  return AUTHN_PASSWORD_PROTECTED;
+  // Neither a password nor two steps (a sign-in badge): no class claims more than that.
+  return session.password ? AUTHN_PASSWORD_PROTECTED : AC_UNSPECIFIED;
 }

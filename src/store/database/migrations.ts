@@ -88,6 +88,25 @@ create index accounts_class on accounts (school_code, (record->'class'->>'year')
 create index accounts_password_requests on accounts (school_code) where jsonb_typeof(record->'passwordRequest') = 'object';
 `,
   },
+  {
+    version: 3,
+    name: 'badges',
+    sql: `
+-- Sign-in badges (domain/badges): the keyed hash of each printed card's secret, and of its
+-- PIN; voided badges stay (voided_at) so a scan of one says so. One valid badge per pupil.
+create table badges (
+  id text primary key,
+  account_id text not null references accounts (id) on delete cascade,
+  secret_hash text collate "C" not null unique,
+  pin_hash text,
+  issued_at bigint not null,
+  issued_by text not null,
+  voided_at bigint,
+  voided_by text
+);
+create unique index badges_valid on badges (account_id) where voided_at is null;
+`,
+  },
 ];
 
 export interface MigrationReport {
