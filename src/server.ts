@@ -233,6 +233,8 @@ async function serve(settings: Settings, worker: number): Promise<void> {
     process.send!(STARTUP_QUERY);
   }
   const idp = createIdp({ settings, store, database, logger, clock: systemClock, keyMaterial, relyingParties, started: () => started, worker });
+  // Said by the server only (the CLI builds the same IdP to tell apps, and prints one line).
+  if (!idp.mail.available) logger.warn('no SMTP_URL (and not in demo mode): no mail can be sent, so no recovery email is offered');
   // Key rotation (README "Key rotation"): rotated keys are used without restart; a SAML
   // certificate expiring within 30 days is warned about at start, on change and daily.
   let keysInUse = keyMaterial;

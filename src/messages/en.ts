@@ -612,4 +612,5 @@ export const en = {
   "event.badge.voided": "Sign-in badge voided",
   "admin.question.print-badge": "Print a new sign-in badge for this pupil? The badge they had stops working.",
   "admin.error.badge_not_allowed": "This account may not have a sign-in badge: badges are for pupils of the levels the school enabled, never for staff.",
+  "admin.select_pupil": "Select {name}",
 } satisfies Record<string, string>;

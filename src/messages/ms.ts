@@ -598,4 +598,5 @@ export const ms = {
   "event.badge.voided": "Lencana log masuk dibatalkan",
   "admin.question.print-badge": "Cetak lencana log masuk baharu untuk murid ini? Lencana lamanya tidak lagi berfungsi.",
   "admin.error.badge_not_allowed": "Akaun ini tidak boleh mempunyai lencana log masuk: lencana untuk murid tahap yang didayakan sekolah, tidak sama sekali untuk kakitangan.",
+  "admin.select_pupil": "Pilih {name}",
 } satisfies Translation;

@@ -598,4 +598,5 @@ export const zh = {
   "event.badge.voided": "登录卡片已作废",
   "admin.question.print-badge": "为这名学生打印新的登录卡片吗？他原来的卡片会失效。",
   "admin.error.badge_not_allowed": "这个账户不能有登录卡片：卡片只给学校启用的年级的学生，教职员不可以。",
+  "admin.select_pupil": "选择 {name}",
 } satisfies Translation;

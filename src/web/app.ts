@@ -108,7 +108,6 @@ export function createIdp(deps: IdpDeps): Idp {
     // A mail server's answer may quote the recipient: every address in it is masked.
     onError: (err, info) => logger.warn({ err: { message: String((err as Error)?.message ?? err).replace(/[^\s<>"',;:()]+@[^\s<>"',;:()]+/g, (a) => maskAddress(a)) }, ...info }, 'mail not sent'),
   }, clock);
-  if (!mail.available) logger.warn('no SMTP_URL (and not in demo mode): no mail can be sent, so no recovery email is offered');
   const services = createServices(settings, store, deps.database, clock, {
     ...(mail.available ? { sendRecoveryMail: mail.sendRecoveryMail } : {}),
     tellRelyingParties: (request) => tellRelyingParties!(request),

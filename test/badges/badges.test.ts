@@ -8,6 +8,7 @@ import { schoolYear } from '../../src/domain/classes/classes.ts';
 import { Browser, formOf } from '../support/browser.ts';
 import { printedBadges } from '../support/badges.ts';
 import { DEMO, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { authRequest, discover, redeem, WEB } from '../support/rp.ts';
 
 const SITI = { loginId: 'siti_rahman@schools.gov.sg', password: 'Orchid!Compass58' };
 const YEAR = schoolYear(Date.now());
@@ -93,6 +94,30 @@ describe('sign-in badges over HTTP (issue 28, item 1)', () => {
     assert.equal(again.status, 410, again.text.slice(0, 300));
     assert.match(again.text, /already/i);
     void posted;
+  });
+
+  it('an app (openid-client, code flow) is told how: amr ["badge"], acr urn:school-idp:acr:badge, also when it asked for two-step sign-in voluntarily', async () => {
+    const { cards } = await printFor(daniel, [allen]);
+    const config = await discover(t, WEB.id, WEB.secret);
+    for (const params of [{ scope: 'openid' }, { scope: 'openid', acr_values: 'urn:school-idp:acr:mfa' }] as Array<Record<string, string>>) {
+      const req = await authRequest(config, WEB.redirect, params);
+      const b = new Browser(t.url);
+      const page = await b.open(req.url.toString());
+      assert.match(page.res.text, /Sign in with my badge/);
+      const form = formOf(page.res.text, '/badge');
+      const back = await b.follow(await b.post(form.action, { ...form.hidden, badge: cards[0]!.secret }));
+      assert.ok(back.external?.startsWith(WEB.redirect), back.res.text.slice(0, 300));
+      const claims = (await redeem(config, req, back.external)).claims()!;
+      assert.deepEqual(claims.amr, ['badge']);
+      assert.equal(claims.acr, 'urn:school-idp:acr:badge');
+    }
+    // Insisting on two-step sign-in (essential acr): a badge cannot meet it.
+    const req = await authRequest(config, WEB.redirect, { scope: 'openid', claims: JSON.stringify({ id_token: { acr: { essential: true, values: ['urn:school-idp:acr:mfa'] } } }) });
+    const b = new Browser(t.url);
+    const page = await b.open(req.url.toString());
+    const form = formOf(page.res.text, '/badge');
+    const back = await b.follow(await b.post(form.action, { ...form.hidden, badge: cards[0]!.secret }));
+    assert.match(back.external ?? '', /error=unmet_authentication_requirements/);
   });
 
   it('a made-up or malformed badge gets one answer and signs nobody in', async () => {

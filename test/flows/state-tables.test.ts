@@ -158,6 +158,35 @@ describe('flow state tables (no HTTP)', () => {
     await refused(machine.act(refOf(url), 'sign-in', { fields: {}, browserSecret: BROWSER }), 'SSPR 5101');
   });
 
+  it('sign-in by badge: an unknown one stays, a valid one finishes (amr badge); with a PIN: wrong stays, five lock, Go Back, right finishes', async () => {
+    const allen = (await services.directory.findByLoginId(DEMO.student.loginId))!;
+    const by = { actor: 'test', actorName: 'Test' };
+    const url = await signInUrl();
+    assert.deepEqual((await act(url, 'badge', { badge: 'MIMS-BADGE:1:nothing' })).flow!.error, { id: 'badge.unknown' });
+    const [plain] = await services.badges.issue([allen], by, {});
+    const done = await act(url, 'badge', { badge: plain!.secret });
+    assert.equal(done.flow, null);
+    assert.deepEqual(done.session!.amr, ['badge']);
+
+    settings.badges.pinDigits = 4;
+    const [withPin] = await services.badges.issue([allen], by, {});
+    const wrong = withPin!.pin === '0000' ? '1111' : '0000';
+    const locking = await signInUrl();
+    assert.equal((await act(locking, 'badge', { badge: withPin!.secret })).flow!.step, 'badge-pin');
+    for (let i = 1; i < 5; i++) assert.deepEqual((await act(locking, 'pin', { pin: wrong })).flow!.error, { id: 'badge.pin_wrong' });
+    const locked = await act(locking, 'pin', { pin: wrong });
+    assert.equal(locked.flow!.step, 'credentials');
+    assert.deepEqual(locked.flow!.error, { id: 'signin.locked' });
+    await services.lockout.unlock(allen.loginId);
+    const url2 = await signInUrl();
+    assert.equal((await act(url2, 'badge', { badge: withPin!.secret })).flow!.step, 'badge-pin');
+    assert.equal((await act(url2, 'badge-back')).flow!.step, 'credentials');
+    assert.equal((await act(url2, 'badge', { badge: withPin!.secret })).flow!.step, 'badge-pin');
+    const pinned = await act(url2, 'pin', { pin: withPin!.pin! });
+    assert.equal(pinned.flow, null);
+    assert.deepEqual(pinned.session!.amr, ['badge', 'pin']);
+  });
+
   it('sign-in with every required action: questions (with Go Back) then password, then the session', async () => {
     const farah = (await services.directory.findByLoginId('farah_aziz@students.edu.sg'))!;
     await services.directory.update(farah.id, (a) => ({ ...a, mustChangePassword: true }));

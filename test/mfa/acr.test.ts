@@ -18,6 +18,7 @@ import { autoForm, testSp } from '../support/saml.ts';
 
 const ACR_MFA = 'urn:school-idp:acr:mfa';
 const ACR_PWD = 'urn:school-idp:acr:pwd';
+const ACR_BADGE = 'urn:school-idp:acr:badge';
 const REFEDS_MFA = 'https://refeds.org/profile/mfa';
 
 describe('assurance levels: OIDC acr and SAML AuthnContext', () => {
@@ -49,7 +50,7 @@ describe('assurance levels: OIDC acr and SAML AuthnContext', () => {
 
   it('OIDC: acr_values asks a password session for the second factor; acr and amr say so', async () => {
     const config = await discover(t, WEB.id, WEB.secret);
-    assert.deepEqual(config.serverMetadata().acr_values_supported, [ACR_PWD, ACR_MFA]);
+    assert.deepEqual(config.serverMetadata().acr_values_supported, [ACR_PWD, ACR_MFA, ACR_BADGE]);
     const browser = new Browser(t.url);
     // Signed in with a password only (no second factor yet).
     const first = await authRequest(config, WEB.redirect, { max_age: '3600' });

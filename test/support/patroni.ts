@@ -144,7 +144,10 @@ postgresql:
       await cluster.#startEtcd();
       for (const m of members) {
         cluster.#startPatroni(m);
-        if (m.name === 'pg1') await sleep(1_000); // pg1 bootstraps; the others clone it
+        // pg1 bootstraps; the others clone it. They start only once it leads: started after a
+        // fixed second on a busy machine, another member won the race to bootstrap and pg1,
+        // with a data directory of its own, never joined (seen in a full run).
+        if (m.name === 'pg1') await cluster.#leading('pg1', 60_000);
       }
       await cluster.healthy(60_000);
     } catch (err) {
@@ -202,6 +205,16 @@ postgresql:
       if (r?.members) return r.members;
     }
     return [];
+  }
+
+  /** Resolves once `name` is the running leader. */
+  async #leading(name: string, timeoutMs: number): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (Date.now() < until) {
+      if ((await this.cluster()).some((x) => x.name === name && x.role === 'leader' && x.state === 'running')) return;
+      await sleep(250);
+    }
+    throw new Error(`${name} did not bootstrap and lead:\n${this.log()}`);
   }
 
   /** Resolves when there is a running leader and a streaming synchronous standby (and, with all3, the third member streaming too). */

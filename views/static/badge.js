@@ -66,6 +66,7 @@
   }
   start.addEventListener('click', function () {
     failed.hidden = true;
+    failed.removeAttribute('role');
     video.hidden = false;
     status.textContent = scanning;
     scanner.hidden = false;
@@ -79,6 +80,8 @@
       end();
       video.hidden = true;
       status.textContent = '';
+      // An alert only once there is something to say (a hidden one would be a second alert of the page).
+      failed.setAttribute('role', 'alert');
       failed.hidden = false;
     });
   });
