@@ -82,10 +82,16 @@ async function main(): Promise<void> {
   return serve(settings, cluster.isWorker ? cluster.worker!.id : 0);
 }
 
+/** A worker's exit code when the IdP's port cannot be opened (EX_CONFIG): the primary stops rather than restart it. */
+const PORT_REFUSED = 78;
+
 /** The cluster's primary: keys and simulated apps here, the IdP in `count` workers. */
 async function primary(settings: Settings, count: number): Promise<void> {
-  // The simulated apps' ports first: a busy one stops start-up with one line, before anything else.
+  // The simulated apps' ports first, and the IdP's tried once here: a busy one stops start-up
+  // with one line, before any worker starts (workers listen through this process later).
   const simServers = await listenAll(settings.server.host, simPorts(settings));
+  const probe = await listenAll(settings.server.host, { idp: { what: 'the IdP', port: settings.server.port, change: 'set PORT (--port), or IDP_HOST' } });
+  await new Promise<void>((resolve) => probe.idp!.close(() => resolve()));
   // The banner once the IdP's port is open (a worker listens through the primary).
   cluster.once('listening', () => process.stderr.write(banner(settings, 'redis', count)));
   const logger = createLogger(settings.log.level).child({ role: 'primary' });
@@ -111,6 +117,7 @@ async function primary(settings: Settings, count: number): Promise<void> {
     process.exit(1);
   });
   let stopping = false;
+  let refused = false;
   const fork = () => cluster.fork();
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) {
@@ -118,9 +125,18 @@ async function primary(settings: Settings, count: number): Promise<void> {
         for (const server of sims) server.close();
         void Promise.allSettled([store.close(), database.close()]).finally(() => {
           logger.info('stopped');
-          process.exit(0);
+          process.exit(refused ? 1 : 0);
         });
       }
+      return;
+    }
+    if (code === PORT_REFUSED) {
+      // Its one line is on stderr already; another worker would meet the same.
+      stopping = true;
+      refused = true;
+      for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGTERM');
+      setTimeout(() => process.exit(1), 5_000).unref();
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(1);
       return;
     }
     logger.error({ worker: worker.id, code, signal }, 'IdP worker exited: starting another');
@@ -258,7 +274,8 @@ async function serve(settings: Settings, worker: number): Promise<void> {
     server = createServer(options);
     server.on('error', (err: NodeJS.ErrnoException) => {
       process.stderr.write(`start-up failed: port ${settings.server.port} on ${settings.server.host} (the IdP) cannot be opened (${err.code ?? err.message}): set PORT (--port), or IDP_HOST\n`);
-      process.exit(1);
+      // The primary stops instead of starting another worker into the same refusal.
+      process.exit(PORT_REFUSED);
     });
     await new Promise<void>((resolve) => server.listen(settings.server.port, settings.server.host, resolve));
   } else {

@@ -254,6 +254,7 @@ export function createIdp(deps: IdpDeps): Idp {
     oidc: oidcBackchannelLogout({ provider, sso, ssoOf: (ctx) => sso.get(cookie.read(ctx as unknown as Context)), onError: (err, message) => logger.error({ err }, message) }),
     saml: samlBackchannelLogout({ settings, store, clock, sps: serviceProviders, messages: samlMessages, schema: schemaValidator, endpoints: samlEndpoints, onRefusal: (code) => metrics.samlRefusals.inc({ code }) }),
     audit, logger, nameOf,
+    registeredNameOf: async (id) => (await registeredClient(id))?.name,
   });
 
   // Behind proxies: the client's address is the entry the farthest proxy appended (never one the client wrote).

@@ -23,8 +23,10 @@ export interface BackchannelSignOutDeps {
   saml: SamlBackchannelLogout;
   audit: AuditLog;
   logger: Logger;
-  /** Display name of an OIDC client or SAML SP by id. */
+  /** Display name of an OIDC client or SAML SP by id (relying-party files). */
   nameOf: (id: string) => string;
+  /** The client_name of an OIDC client registered over HTTP (RFC 7591), which the files do not know. */
+  registeredNameOf?: (clientId: string) => Promise<string | undefined>;
 }
 
 export function backchannelSignOut(deps: BackchannelSignOutDeps): TellRelyingParties {
@@ -54,7 +56,10 @@ export function backchannelSignOut(deps: BackchannelSignOutDeps): TellRelyingPar
       for (const clientId of e.participants.oidc) unvouched.add(clientId);
     }
     for (const clientId of unvouched) {
-      if (!oidcTold.has(clientId)) notices.push({ protocol: 'oidc', id: clientId, name: deps.nameOf(clientId), outcome: 'cannot-tell', detail: 'its sign-in session is no longer known' });
+      if (oidcTold.has(clientId)) continue;
+      const named = deps.nameOf(clientId);
+      const name = named !== clientId ? named : ((await deps.registeredNameOf?.(clientId).catch(() => undefined)) ?? clientId);
+      notices.push({ protocol: 'oidc', id: clientId, name, outcome: 'cannot-tell', detail: 'its sign-in session is no longer known' });
     }
     const samlTold = new Set(saml.map((n) => n.id));
     for (const p of samlOnce.values()) {

@@ -16,6 +16,7 @@ import { MultiBrowser } from '../support/multi-browser.ts';
 import { autoForm, followHandOffs, testSp } from '../support/saml.ts';
 import { authnRequestXml, base64 } from '../support/saml-messages.ts';
 import { startWorld, type World } from '../support/world.ts';
+import { keys } from '../../src/store/index.ts';
 
 const SITI = { loginId: 'siti_rahman@schools.gov.sg', password: 'Orchid!Compass58' };
 const CHANDRA = { loginId: 'chandra_kumar@students.edu.sg', password: 'Meadow-Violet-93' };
@@ -130,6 +131,30 @@ describe('administrators: back-channel sign-out of the apps', () => {
     assert.doesNotMatch(confirm.text, /signed out everywhere/);
     return b.follow(await b.submit(confirm, `/admin/accounts/${accountId}/${action}`, {}));
   }
+
+  it('an app registered over HTTP whose sign-in session is no longer known is named by its client_name as not told (not by its client_id)', async () => {
+    const t = world.t;
+    const reg = await fetch(`${t.url}/oidc/reg`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ client_name: 'Reading Corner', redirect_uris: ['http://127.0.0.1:9/reading/callback'], token_endpoint_auth_method: 'client_secret_basic' }) });
+    const body = (await reg.json()) as { client_id: string; client_secret: string };
+    assert.equal(reg.status, 201, JSON.stringify(body));
+    const chandra = (await t.idp.directory.findByLoginId(CHANDRA.loginId))!;
+    const student = browser();
+    await signInAtWorkspace(student, CHANDRA);
+    await oidcSignIn(student, body.client_id, 'http://127.0.0.1:9/reading/callback', body.client_secret);
+    // The link from the SSO session to the app's oidc-provider session is lost (as after a
+    // Redis failover): the app is known to the session, but cannot be told.
+    const ssoId = student.at(t.url).cookies('idp_sso')[0]!.slice('idp_sso='.length);
+    await t.store.del(keys.ssoOidcSessions(ssoId));
+    try {
+      const done = await act(await admin(), chandra.id, 'reset-password');
+      const { notTold } = listed(done.res.text);
+      assert.match(notTold, /Reading Corner/, notTold);
+      assert.ok(!notTold.includes(body.client_id), `named by client_name, not ${body.client_id}: ${notTold}`);
+    } finally {
+      // Chandra's own password back, for the tests after this one.
+      await t.idp.directory.update(chandra.id, (a) => ({ ...a, passwordHash: chandra.passwordHash, mustChangePassword: false, temporaryUntil: null }));
+    }
+  });
 
   it('reset: sls-sim, workspace-sim and every app with a back channel are told; a front-channel-only SP is named as not told', async () => {
     const t = world.t;

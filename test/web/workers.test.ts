@@ -72,6 +72,22 @@ describe('IDP_WORKERS: several IdP processes on one port', function () {
     for (const pid of replaced) assert.throws(() => process.kill(pid, 0), 'the workers stopped too');
   });
 
+  it('a busy port stops the primary with one line naming it, and no worker is started into it again and again', async () => {
+    const { createServer } = await import('node:net');
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const port = (busy.address() as { port: number }).port;
+    try {
+      const r = spawnSync(process.execPath, ['src/main.ts'], { cwd: projectRoot, env: { ...process.env, REDIS_URL: await testRedisUrl(), REDIS_KEY_PREFIX: uniquePrefix(), ...(await newSchema()).env, IDP_WORKERS: '2', IDP_SIMS: 'false', PORT: String(port), IDP_HOST: '127.0.0.1', IDP_KEYS_DIR: mkdtempSync(path.join(tmpdir(), 'idp-keys-')) }, encoding: 'utf8', timeout: 20_000 });
+      assert.equal(r.status, 1, r.stderr);
+      const lines = r.stderr.split('\n').filter((l) => l.includes(`port ${port}`));
+      assert.deepEqual(lines, [`start-up failed: port ${port} on 127.0.0.1 (the IdP) is in use: set PORT (--port), or IDP_HOST`]);
+      assert.doesNotMatch(r.stdout + r.stderr, /starting another/);
+    } finally {
+      busy.close();
+    }
+  });
+
   it('refuses more than one worker on the embedded store, in one line', () => {
     const r = spawnSync(process.execPath, ['src/main.ts'], { cwd: projectRoot, env: { ...process.env, REDIS_URL: '', IDP_WORKERS: '2', PORT: '0' }, encoding: 'utf8', timeout: 20_000 });
     assert.notEqual(r.status, 0);
