@@ -44,6 +44,11 @@ export const oidcClientFields = z.strictObject({
   backchannel_logout_uri: uri.optional(),
   backchannel_logout_session_required: z.boolean().optional(),
   id_token_signed_response_alg: z.enum(ID_TOKEN_SIGNING_ALGS).optional(),
+  /**
+   * "pairwise": the app gets a `sub` of its own for each account (its sector: the host of its
+   * redirect URIs), so apps cannot link a child across them; "public" (default): the account's id.
+   */
+  subject_type: z.enum(['public', 'pairwise']).optional(),
 });
 
 export const oidcClientSchema = oidcClientFields.superRefine((c, ctx) => {
@@ -53,6 +58,9 @@ export const oidcClientSchema = oidcClientFields.superRefine((c, ctx) => {
     if (c.grant_types.includes('client_credentials')) ctx.addIssue({ code: 'custom', path: ['grant_types'], message: 'a public client cannot use client_credentials' });
   } else if (!c.client_secret) {
     ctx.addIssue({ code: 'custom', path: ['client_secret'], message: `required for token_endpoint_auth_method "${c.token_endpoint_auth_method}"` });
+  }
+  if (c.subject_type === 'pairwise' && new Set(c.redirect_uris.map((u) => { try { return new URL(u).hostname; } catch { return u; } })).size > 1) {
+    ctx.addIssue({ code: 'custom', path: ['subject_type'], message: 'a pairwise app\'s redirect_uris must share one host (its sector; sector_identifier_uri is not used here)' });
   }
   if (c.grant_types.includes('authorization_code') && c.redirect_uris.length === 0) {
     ctx.addIssue({ code: 'custom', path: ['redirect_uris'], message: 'at least one is required for authorization_code' });

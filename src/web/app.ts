@@ -1,6 +1,7 @@
 // Assembles the IdP: one koa app with the flows, the portal, the OIDC provider and the
 // operational endpoints. Everything stateful is passed in (store, clock, logger), so
 // tests and `npm start` build the same thing.
+import { pairwiseKey, subjectFor } from '../protocols/oidc/subjects.ts';
 import { createHmac } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Admission } from '../domain/security/admission.ts';
@@ -163,11 +164,13 @@ export function createIdp(deps: IdpDeps): Idp {
 
   const nameOf = (id: string) => serviceProviders.byId(id)?.displayName ?? deps.relyingParties.oidc.find((c) => c.client_id === id)?.display_name ?? id;
   const backChannel = (id: string) => Boolean(deps.relyingParties.oidc.find((c) => c.client_id === id)?.backchannel_logout_uri);
+  // Pairwise subjects (never rotated: an app's subs stay), from the deployment's long-lived secret.
+  const oidcPairwiseKey = pairwiseKey(deps.keyMaterial.decoyKey);
   const registeredClient = async (id: string) => {
     const client = await provider.Client.find(id);
     return client ? { name: client.clientName, backChannel: Boolean(client.backchannelLogoutUri) } : undefined;
   };
-  const logout = singleLogout({ sso, ssoCookie: cookie, audit, chains: logoutChains, render, secure, nameOf, backChannel, registeredClient });
+  const logout = singleLogout({ sso, ssoCookie: cookie, audit, chains: logoutChains, render, secure, nameOf, backChannel, registeredClient, subjectOf: (client, accountId) => subjectFor(oidcPairwiseKey, client, accountId) });
 
   const buildProvider = (k: KeyMaterial) => createProvider({
     settings,
@@ -177,6 +180,7 @@ export function createIdp(deps: IdpDeps): Idp {
     clients: deps.relyingParties.oidc,
     jwks: k.jwks,
     cookieKeys: k.cookieKeys,
+    pairwiseKey: oidcPairwiseKey,
     ssoOf: (ctx) => ssoOf(ctx as unknown as Context),
     gate,
     // oidc-provider's context is its own: the request id comes from the request's scope.
@@ -309,6 +313,7 @@ export function createIdp(deps: IdpDeps): Idp {
     languageRouter(secure),
     interactionRouter({
       provider,
+      pairwiseKey: oidcPairwiseKey,
       ssoOf,
       gate,
       clock,

@@ -18,8 +18,11 @@ import type { SessionCookie, SsoSessions } from '../domain/sessions/sso-sessions
 import type { LogoutChain, LogoutChains, LogoutFinal } from '../protocols/saml/logout-chain.ts';
 import { LOGOUT_CHAIN_COOKIE } from '../protocols/saml/routes/index.ts';
 import { seeOther, type Render } from '../http/respond.ts';
+import type { SubjectClient } from '../protocols/oidc/subjects.ts';
 
 export interface SingleLogoutDeps {
+  /** The `sub` a client knows an account by (public, or pairwise: protocols/oidc/subjects.ts). */
+  subjectOf: (client: SubjectClient, accountId: string) => string;
   sso: SsoSessions;
   ssoCookie: SessionCookie<Context>;
   audit: AuditLog;
@@ -81,7 +84,8 @@ export function singleLogout(deps: SingleLogoutDeps) {
     // only when the (verified) hint names the account signed in here and was issued to a
     // client of this very session: then that client asked.
     const hint = ctx.oidc.entities.IdTokenHint as { payload?: { sub?: unknown } } | undefined;
-    const askedByClient = Boolean(client && hint?.payload?.sub === live.accountId && (await deps.sso.participants(live.id)).oidc.includes(client.clientId));
+    // (The hint's sub is the one this client knows the account by: pairwise for some apps.)
+    const askedByClient = Boolean(client && hint?.payload?.sub === deps.subjectOf(client as unknown as SubjectClient, live.accountId) && (await deps.sso.participants(live.id)).oidc.includes(client.clientId));
     // Where oidc-provider will send the browser (checked against the client's registration):
     // carried through the confirmation so that the last form may lead there (CSP form-action).
     const returnTo = typeof ctx.oidc.params?.post_logout_redirect_uri === 'string' ? ctx.oidc.params.post_logout_redirect_uri : null;

@@ -111,7 +111,8 @@ describe('OIDC dynamic client registration (RFC 7591/7592)', () => {
         ['a policy page on a private network', { policy_uri: 'https://10.1.2.3/policy' }, 'invalid_client_metadata', /^policy_uri: "10\.1\.2\.3" is a private or link-local address/],
         ['a jwks_uri at the cloud metadata address', { jwks_uri: 'https://169.254.169.254/jwks' }, 'invalid_client_metadata', /^jwks_uri: not used here/],
         ['a jwks_uri (nothing here uses one)', { jwks_uri: `${here}/jwks` }, 'invalid_client_metadata', /^jwks_uri: not used here/],
-        ['a sector_identifier_uri (subjects are public)', { sector_identifier_uri: `${here}/sector` }, 'invalid_client_metadata', /^sector_identifier_uri: not used here: subject identifiers are public/],
+        ['a sector_identifier_uri (a pairwise app\'s sector is its one redirect host)', { sector_identifier_uri: `${here}/sector` }, 'invalid_client_metadata', /^sector_identifier_uri: not used here: a pairwise app's sector is the one host of its redirect_uris/],
+        ['pairwise with redirect URIs on two hosts', { subject_type: 'pairwise', redirect_uris: ['http://127.0.0.1:9/a', 'http://localhost:9/b'] }, 'invalid_client_metadata', /^subject_type: a pairwise app's redirect_uris must share one host/],
         ['no redirect URI', { redirect_uris: [] }, 'invalid_redirect_uri', /^redirect_uris: at least one is required for authorization_code/],
       ];
       try {

@@ -21,6 +21,7 @@ import type { Gate, Refusal } from '../../domain/sessions/gate.ts';
 import type { OidcResume } from '../../domain/sessions/resume.ts';
 import { seeOther } from '../../http/respond.ts';
 import { acrOf, requestedAcr } from './acr.ts';
+import { subjectFor, type SubjectClient } from './subjects.ts';
 import type { SsoSession } from '../../domain/sessions/sso-sessions.ts';
 
 
@@ -35,6 +36,8 @@ export interface InteractionDeps {
   recordClient: (sso: SsoSession, clientId: string) => Promise<void>;
   /** Remembers the request's ui_locales as the pages' language (below the user's own choice). */
   rememberLanguage?: (ctx: Context, uiLocales: unknown) => void;
+  /** The key of pairwise subjects (subjects.ts). */
+  pairwiseKey: string;
 }
 
 export function interactionRouter(deps: InteractionDeps): Router {
@@ -56,8 +59,14 @@ export function interactionRouter(deps: InteractionDeps): Router {
     if (details.prompt.name === 'login') {
       const resume: OidcResume = { kind: 'oidc', uid: details.uid, clientId };
       const acr = requestedAcr(details.params);
-      const need = { authenticatedSince: await authenticatedSince(ctx, details), accountId: hintedAccount(details), mfa: acr.mfa ? {} : undefined };
-      let verdict = await deps.gate(await deps.ssoOf(ctx), need);
+      const sso = await deps.ssoOf(ctx);
+      // An id_token_hint names the account by the sub this client knows (pairwise for some apps):
+      // it is the session's account when that account's sub at this client is the hint's.
+      const hinted = hintedSub(details);
+      const client = await provider.Client.find(clientId);
+      const accountId = hinted === undefined ? undefined : sso && subjectFor(deps.pairwiseKey, client as unknown as SubjectClient, sso.accountId) === hinted ? sso.accountId : `hint:${hinted}`;
+      const need = { authenticatedSince: await authenticatedSince(ctx, details), accountId, mfa: acr.mfa ? {} : undefined };
+      let verdict = await deps.gate(sso, need);
       if (verdict.reason === 'mfa_unavailable') {
         // The account has no second factor: an essential request is refused; a voluntary one gets the lower class.
         if (acr.essential) {
@@ -149,8 +158,8 @@ export function interactionRouter(deps: InteractionDeps): Router {
   return router;
 }
 
-/** The account an id_token_hint names (oidc-provider verified it when the request arrived). */
-function hintedAccount(details: Interaction): string | undefined {
+/** The sub an id_token_hint names (oidc-provider verified it when the request arrived). */
+function hintedSub(details: Interaction): string | undefined {
   const hint = details.params.id_token_hint;
   if (typeof hint !== 'string') return undefined;
   try {

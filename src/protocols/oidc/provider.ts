@@ -20,6 +20,7 @@ import { allowFormTargets } from '../../http/form-targets.ts';
 import { adapterFactory } from './adapter.ts';
 import { initialAccessTokenUses, LIMITED_USES, limitedUsesPolicy } from './initial-access-tokens.ts';
 import { ACR_MFA, ACR_VALUES, acrOf, requestedAcr } from './acr.ts';
+import { pairwiseSub } from './subjects.ts';
 import { accountClaims, CLAIMS_BY_SCOPE } from './claims.ts';
 import { CookieSigner } from '../../http/cookie-signer.ts';
 
@@ -45,6 +46,8 @@ export interface OidcDeps {
   /** A client registered itself over HTTP (RFC 7591). */
   onRegistered?: (ctx: KoaContextWithOIDC, client: { clientId: string; clientName?: string }) => Promise<void>;
   onError: (err: unknown, message: string) => void;
+  /** The key of pairwise subjects (subjects.ts): from the deployment's long-lived secret. */
+  pairwiseKey: string;
 }
 
 /** oidc-provider's limit on request bodies (lib/shared/selective_body.js). */
@@ -160,7 +163,7 @@ function validateRegistered(ctx: KoaContextWithOIDC | undefined, key: string, _v
 const UNUSED_METADATA: Array<[string, string]> = [
   ['jwks_uri', 'not used here (no private_key_jwt, request objects or encrypted tokens): leave it out'],
   ['jwks', 'not used here (no private_key_jwt, request objects or encrypted tokens): leave it out'],
-  ['sector_identifier_uri', 'not used here: subject identifiers are public (subject_type "public"), so nothing is fetched from it'],
+  ['sector_identifier_uri', 'not used here: a pairwise app\'s sector is the one host of its redirect_uris, so nothing is fetched from it'],
   ['request_uris', 'not used here: request objects are not supported'],
 ];
 
@@ -211,6 +214,9 @@ export function createProvider(deps: OidcDeps): Provider {
     // acr: what the sign-in met (acr.ts), asked for by acr_values or the claims parameter.
     claims: { openid: ['sub', 'amr', 'acr'], ...CLAIMS_BY_SCOPE, auth_time: null, sid: null },
     acrValues: [...ACR_VALUES],
+    // Pairwise subjects for the apps that ask (subject_type "pairwise"): a different sub at each app.
+    subjectTypes: ['public', 'pairwise'],
+    pairwiseIdentifier: async (_ctx, accountId, client) => pairwiseSub(deps.pairwiseKey, String(client.sectorIdentifier), accountId),
     interactions: {
       policy: interactions(deps),
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,

@@ -1,0 +1,27 @@
+// Subject identifiers (OIDC Core 8): "public", the account's opaque id, the same at every app;
+// or "pairwise", different at each app (its sector: the host of its redirect URIs), so that
+// apps cannot link a child across them. A pairwise `sub` is an HMAC of the sector and the
+// account under a key derived from the deployment's long-lived secret (keys/decoy-key.json,
+// never rotated: an app's subs stay); without that key nobody can link two of them.
+import { createHmac } from 'node:crypto';
+
+/** The deployment's key for pairwise subjects, derived from its long-lived secret. */
+export function pairwiseKey(deploymentSecret: string): string {
+  return createHmac('sha256', deploymentSecret).update('oidc pairwise sub').digest('base64url');
+}
+
+/** The account's `sub` in one sector (32 hex characters, like the public ids' length class). */
+export function pairwiseSub(key: string, sectorIdentifier: string, accountId: string): string {
+  return createHmac('sha256', key).update(`${sectorIdentifier}\n${accountId}`).digest('hex').slice(0, 32);
+}
+
+/** What oidc-provider's Client says of its subjects. */
+export interface SubjectClient {
+  subjectType?: string;
+  sectorIdentifier?: string;
+}
+
+/** The `sub` an app knows the account by. */
+export function subjectFor(key: string, client: SubjectClient | undefined, accountId: string): string {
+  return client?.subjectType === 'pairwise' && client.sectorIdentifier ? pairwiseSub(key, client.sectorIdentifier, accountId) : accountId;
+}
