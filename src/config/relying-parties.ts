@@ -147,6 +147,12 @@ export const samlSpSchema = z.strictObject({
   attributes: z.array(z.enum(SAML_ATTRIBUTES)).default([...SAML_ATTRIBUTES]),
   /** How attributes are named: short names, basic NameFormat (basic), or standard URIs as Shibboleth SPs expect (uri). */
   attribute_profile: z.enum(['basic', 'uri']).default('basic'),
+  /**
+   * The Subject's NameID: "emailAddress" (the login ID; only for an SP allowed mail) or
+   * "persistent" (opaque, different at each SP). Default: emailAddress when the SP gets mail,
+   * else persistent, so that an SP not allowed the address never sees it.
+   */
+  name_id_format: z.enum(['emailAddress', 'persistent']).optional(),
   /** Refuse unsigned AuthnRequests even when the metadata does not say AuthnRequestsSigned. */
   requests_must_be_signed: z.boolean().default(false),
   /** RelayState sent with IdP-initiated sign-in (/saml/launch/<id>). */
@@ -154,6 +160,9 @@ export const samlSpSchema = z.strictObject({
   /** Cap on RelayState for this SP; default saml.relayStateMaxBytes (80, as the bindings say). */
   relay_state_max_bytes: z.number().int().min(80).max(4096).optional(),
 }).superRefine((c, ctx) => {
+  if (c.name_id_format === 'emailAddress' && !c.attributes.includes('mail')) {
+    ctx.addIssue({ code: 'custom', path: ['name_id_format'], message: 'an emailAddress NameID is the address: add mail to attributes, or use persistent' });
+  }
   if (!c.sign_response && !c.sign_assertion) {
     ctx.addIssue({ code: 'custom', path: ['sign_response'], message: 'at least one of sign_response and sign_assertion must be true' });
   }

@@ -28,3 +28,23 @@ export function accountClaims(account: Account): Record<string, unknown> & { sub
     roles: account.roles,
   };
 }
+
+/**
+ * The claims a client may receive at all: those of the scopes its file or registration allows
+ * (`scope`; every scope when it says none). The claims parameter (OIDC Core 5.5) asks for
+ * claims by name, past the scopes: without this, a client not allowed `email` could ask for
+ * `{"id_token":{"email":null}}` and get the address.
+ */
+export function claimsAllowed(clientScope: string | undefined): ReadonlySet<string> | null {
+  if (!clientScope) return null;
+  const scopes = new Set(clientScope.split(' '));
+  return new Set(Object.entries(CLAIMS_BY_SCOPE).flatMap(([scope, claims]) => (scopes.has(scope) ? [...claims] : [])));
+}
+
+/** The account's claims, less those the client may not receive (`sub` always stays). */
+export function claimsFor(account: Account, clientScope: string | undefined): Record<string, unknown> & { sub: string } {
+  const all = accountClaims(account);
+  const allowed = claimsAllowed(clientScope);
+  if (!allowed) return all;
+  return Object.fromEntries(Object.entries(all).filter(([name]) => name === 'sub' || allowed.has(name))) as Record<string, unknown> & { sub: string };
+}

@@ -21,7 +21,7 @@ import { adapterFactory } from './adapter.ts';
 import { initialAccessTokenUses, LIMITED_USES, limitedUsesPolicy } from './initial-access-tokens.ts';
 import { ACR_MFA, ACR_VALUES, acrOf, requestedAcr } from './acr.ts';
 import { pairwiseSub } from './subjects.ts';
-import { accountClaims, CLAIMS_BY_SCOPE } from './claims.ts';
+import { claimsFor, CLAIMS_BY_SCOPE } from './claims.ts';
 import { CookieSigner } from '../../http/cookie-signer.ts';
 
 export interface OidcDeps {
@@ -226,7 +226,9 @@ export function createProvider(deps: OidcDeps): Provider {
       // code or token): the account is read once per request.
       const account: Account | null = await accountOnce(ctx, sub, () => directory.get(sub));
       if (!account || account.status !== 'active') return undefined;
-      return { accountId: account.id, claims: async () => accountClaims(account) };
+      // Only what the client may receive, however it asks (scopes, or the claims parameter).
+      const clientScope = (ctx?.oidc?.client as { scope?: string } | undefined)?.scope;
+      return { accountId: account.id, claims: async () => claimsFor(account, clientScope) };
     },
     features: {
       devInteractions: { enabled: false },

@@ -93,7 +93,7 @@ export function samlBackchannelLogout(deps: SamlBackchannelDeps) {
         : { ...base, outcome: 'cannot-tell', detail: 'no single logout service' };
     }
     const requestId = newMessageId();
-    const xml = deps.messages.logoutRequestXml({ id: requestId, destination: endpoint.location, nameId: participant.nameId, sessionIndex: participant.sessionIndex, now: deps.clock() });
+    const xml = deps.messages.logoutRequestXml({ id: requestId, destination: endpoint.location, nameId: participant.nameId, sessionIndex: participant.sessionIndex, now: deps.clock(), sp });
     try {
       const answer = await post(endpoint.location, soapEnvelope(deps.messages.signEnveloped(xml)), { 'content-type': 'text/xml; charset=utf-8', soapaction: `"${SOAP_ACTION}"`, accept: 'text/xml' }, {
         timeoutMs,

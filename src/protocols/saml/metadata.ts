@@ -6,7 +6,7 @@
 // serves it). test/saml/sso.test.ts validates it with `xmllint --schema`.
 import { SAML_ATTRIBUTES } from '../../config/relying-parties.ts';
 import { metadataAttributes } from './attributes.ts';
-import { ACCEPTED_DIGESTS, ACCEPTED_SIGNATURE_ALGORITHMS, BINDING, NAMEID_EMAIL, NS } from './constants.ts';
+import { ACCEPTED_DIGESTS, ACCEPTED_SIGNATURE_ALGORITHMS, BINDING, NAMEID_EMAIL, NAMEID_PERSISTENT, NS } from './constants.ts';
 import { escapeXml } from './xml.ts';
 
 /** urn:oasis:names:tc:SAML:metadata:algsupport (SAML V2.0 Metadata Profile for Algorithm Support v1.0). */
@@ -68,6 +68,7 @@ export function idpMetadata(endpoints: IdpEndpoints, certificatePem: string | re
     ]),
     ...bindings.map((b) => `    <md:SingleLogoutService Binding="${b}" Location="${a(endpoints.sloUrl)}"/>`),
     `    <md:NameIDFormat>${NAMEID_EMAIL}</md:NameIDFormat>`,
+    `    <md:NameIDFormat>${NAMEID_PERSISTENT}</md:NameIDFormat>`,
     ...bindings.map((b) => `    <md:SingleSignOnService Binding="${b}" Location="${a(endpoints.ssoUrl)}"/>`),
     ...metadataAttributes(SAML_ATTRIBUTES).map((a) => `    ${a}`),
     '  </md:IDPSSODescriptor>',

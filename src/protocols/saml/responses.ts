@@ -11,9 +11,9 @@ import * as samlify from 'samlify';
 import type { SamlKeyPair } from '../../config/key-material.ts';
 import type { Account } from '../../domain/accounts/account.ts';
 import {
-  AUTHN_PASSWORD_PROTECTED, BINDING, CM_BEARER, KEY_TRANSPORT_RSA_OAEP, NAMEID_EMAIL, NS, OUTBOUND_SIGNATURE, STATUS,
+  AUTHN_PASSWORD_PROTECTED, BINDING, CM_BEARER, KEY_TRANSPORT_RSA_OAEP, NAMEID_EMAIL, NAMEID_PERSISTENT, NS, OUTBOUND_SIGNATURE, STATUS,
 } from './constants.ts';
-import { attributeElements } from './attributes.ts';
+import { attributeElements, pairwiseUnique } from './attributes.ts';
 import { certificateBody, type IdpEndpoints } from './metadata.ts';
 import type { Endpoint, ServiceProvider } from './service-providers.ts';
 import { escapeXml } from './xml.ts';
@@ -134,6 +134,23 @@ export class SamlMessages {
     );
   }
 
+  /**
+   * The NameID an SP knows the account by: the login ID (emailAddress), or a persistent
+   * identifier of its own (the same HMAC as its pairwise-id: opaque, stable, per SP).
+   */
+  nameIdOf(sp: Pick<ServiceProvider, 'entityId' | 'nameIdFormat'>, account: Pick<Account, 'id' | 'loginId'>): { format: string; value: string } {
+    if (sp.nameIdFormat === 'emailAddress') return { format: NAMEID_EMAIL, value: account.loginId };
+    if (this.#pairwiseSecret === undefined) throw new Error('persistent NameIDs need the deployment\'s pairwise secret');
+    return { format: NAMEID_PERSISTENT, value: pairwiseUnique(account, sp.entityId, this.#pairwiseSecret) };
+  }
+
+  /** A NameID element (persistent ones qualified by the IdP and the SP, SAML core 8.3.7). */
+  nameIdXml(sp: Pick<ServiceProvider, 'entityId'>, nameId: { format: string; value: string }): string {
+    const e = escapeXml;
+    const qualifiers = nameId.format === NAMEID_PERSISTENT ? ` NameQualifier="${e(this.#endpoints.entityId)}" SPNameQualifier="${e(sp.entityId)}"` : '';
+    return `<saml:NameID Format="${nameId.format}"${qualifiers}>${e(nameId.value)}</saml:NameID>`;
+  }
+
   /** A signed (and, when the SP wants it, encrypted) successful Response, base64. */
   async loginResponse(input: LoginResponseInput): Promise<{ id: string; samlResponse: string }> {
     const e = escapeXml;
@@ -145,7 +162,7 @@ export class SamlMessages {
     const assertion =
       `<saml:Assertion xmlns:saml="${NS.assertion}" ID="${newMessageId()}" Version="2.0" IssueInstant="${samlTime(input.now)}">` +
       `<saml:Issuer>${e(this.#endpoints.entityId)}</saml:Issuer>` +
-      `<saml:Subject><saml:NameID Format="${NAMEID_EMAIL}">${e(account.loginId)}</saml:NameID>` +
+      `<saml:Subject>${this.nameIdXml(sp, this.nameIdOf(sp, account))}` +
       `<saml:SubjectConfirmation Method="${CM_BEARER}"><saml:SubjectConfirmationData${inResponseTo} NotOnOrAfter="${notOnOrAfter}" Recipient="${e(input.acsUrl)}"/></saml:SubjectConfirmation></saml:Subject>` +
       `<saml:Conditions NotBefore="${samlTime(input.now - this.#timing.clockSkewSeconds * 1000)}" NotOnOrAfter="${notOnOrAfter}">` +
       `<saml:AudienceRestriction><saml:Audience>${e(sp.entityId)}</saml:Audience></saml:AudienceRestriction></saml:Conditions>` +
@@ -169,12 +186,13 @@ export class SamlMessages {
     return { id, samlResponse: Buffer.from(this.signEnveloped(xml)).toString('base64') };
   }
 
-  logoutRequestXml(input: { id: string; destination: string; nameId: string; sessionIndex: string; now: number }): string {
+  /** A LogoutRequest naming the participant as its assertion did (`sp`: its NameID format). */
+  logoutRequestXml(input: { id: string; destination: string; nameId: string; sessionIndex: string; now: number; sp?: Pick<ServiceProvider, 'entityId' | 'nameIdFormat'> | undefined }): string {
     const e = escapeXml;
     return (
       `<samlp:LogoutRequest xmlns:samlp="${NS.protocol}" xmlns:saml="${NS.assertion}" ID="${input.id}" Version="2.0" IssueInstant="${samlTime(input.now)}" Destination="${e(input.destination)}" NotOnOrAfter="${samlTime(input.now + this.#timing.assertionLifetimeSeconds * 1000)}">` +
       `<saml:Issuer>${e(this.#endpoints.entityId)}</saml:Issuer>` +
-      `<saml:NameID Format="${NAMEID_EMAIL}">${e(input.nameId)}</saml:NameID>` +
+      (input.sp ? this.nameIdXml(input.sp, { format: input.sp.nameIdFormat === 'persistent' ? NAMEID_PERSISTENT : NAMEID_EMAIL, value: input.nameId }) : `<saml:NameID Format="${NAMEID_EMAIL}">${e(input.nameId)}</saml:NameID>`) +
       `<samlp:SessionIndex>${e(input.sessionIndex)}</samlp:SessionIndex>` +
       '</samlp:LogoutRequest>'
     );

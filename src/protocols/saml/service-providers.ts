@@ -45,6 +45,8 @@ export interface ServiceProvider {
   attributes: SamlAttributeName[];
   /** How attributes are named: short names (basic) or standard URIs (uri); see attributes.ts. */
   attributeProfile: AttributeProfile;
+  /** The Subject's NameID: the login ID (an SP allowed mail), or persistent (opaque, per SP). */
+  nameIdFormat: 'emailAddress' | 'persistent';
   /** What the SP's metadata asks of subject identifiers (entity attribute subject-id:req), if anything. */
   subjectIdReq?: SubjectIdReq | undefined;
   defaultRelayState: string | undefined;
@@ -166,6 +168,7 @@ export function serviceProviderFrom(file: SamlSpFile, defaultRelayStateMax: numb
       dataEncryption: DATA_ENCRYPTION[file.data_encryption],
       attributes: file.attributes,
       attributeProfile: file.attribute_profile,
+      nameIdFormat: file.name_id_format ?? (file.attributes.includes('mail') ? 'emailAddress' : 'persistent'),
       subjectIdReq: subjectIdReqOf(root),
       defaultRelayState: file.default_relay_state,
       relayStateMaxBytes: file.relay_state_max_bytes ?? defaultRelayStateMax,

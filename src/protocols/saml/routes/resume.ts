@@ -62,7 +62,7 @@ export async function resume(s: SamlScope, ctx: Context, pending: PendingSignIn)
   }
   const { session, account } = verdict;
   if (!(await s.pendingSignIns.take(pending))) throw new AppError('SSPR 5133', 'pending sign-in answered twice');
-  const participant = await deps.sso.samlParticipant(session, sp.id, account.loginId);
+  const participant = await deps.sso.samlParticipant(session, sp.id, deps.messages.nameIdOf(sp, account).value);
   const { id, samlResponse } = await deps.messages.loginResponse({
     sp, acsUrl: pending.acsUrl, inResponseTo: pending.requestId, account, sessionIndex: participant.sessionIndex,
     authInstant: session.authTime, sessionNotOnOrAfter: session.expiresAt, now: deps.clock(),

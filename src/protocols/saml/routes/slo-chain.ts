@@ -22,7 +22,7 @@ export async function continueChain(s: SamlScope, ctx: Context, chain: LogoutCha
     const requestId = newMessageId();
     chain.current = { spId: sp.id, requestId };
     await deps.chains.save(chain);
-    const xml = messages.logoutRequestXml({ id: requestId, destination: endpoint.location, nameId: participant.nameId, sessionIndex: participant.sessionIndex, now: deps.clock() });
+    const xml = messages.logoutRequestXml({ id: requestId, destination: endpoint.location, nameId: participant.nameId, sessionIndex: participant.sessionIndex, now: deps.clock(), sp });
     return send(deps, ctx, messages.deliver(endpoint, 'SAMLRequest', xml, chain.id));
   }
   await deps.chains.end(chain.id);

@@ -3,7 +3,7 @@
 // 303 to /saml/resume/:id, a GET, which has this browser's cookies.
 import type { Context } from 'koa';
 import { seeOther } from '../../../http/respond.ts';
-import { NAMEID_EMAIL, NAMEID_UNSPECIFIED, NS, STATUS } from '../constants.ts';
+import { NAMEID_EMAIL, NAMEID_PERSISTENT, NAMEID_UNSPECIFIED, NS, STATUS } from '../constants.ts';
 import { requestedAuthnContext } from '../authn-context.ts';
 import { browserBinding } from '../pending.ts';
 import { childElement } from '../xml.ts';
@@ -36,8 +36,10 @@ export function ssoHandler(s: SamlScope) {
       // cross-site without them: bound by the GET it is continued with.
       binding: ctx.method === 'GET' ? browserBinding(deps.browserSecret(ctx)) : '',
     });
-    if (policy && policy !== NAMEID_EMAIL && policy !== NAMEID_UNSPECIFIED) {
-      const { samlResponse } = deps.messages.errorResponse({ sp, acsUrl: pending.acsUrl, inResponseTo: pending.requestId, status: STATUS.requester, subStatus: 'urn:oasis:names:tc:SAML:2.0:status:InvalidNameIDPolicy', message: 'Only emailAddress NameIDs are issued.', now: deps.clock() });
+    // The SP gets the NameID its file allows (an address only where it may have mail): a policy asking for another is refused.
+    const issued = sp.nameIdFormat === 'persistent' ? NAMEID_PERSISTENT : NAMEID_EMAIL;
+    if (policy && policy !== issued && policy !== NAMEID_UNSPECIFIED) {
+      const { samlResponse } = deps.messages.errorResponse({ sp, acsUrl: pending.acsUrl, inResponseTo: pending.requestId, status: STATUS.requester, subStatus: 'urn:oasis:names:tc:SAML:2.0:status:InvalidNameIDPolicy', message: `This service provider is given ${sp.nameIdFormat} NameIDs only.`, now: deps.clock() });
       await pendingSignIns.take(pending);
       return postResponse(deps, ctx, pending.acsUrl, samlResponse, pending.relayState);
     }
