@@ -7,6 +7,7 @@
 //   POST /admin/import/preview               upload and preview (multipart)            import.ts
 //   POST /admin/import/:id/commit            commit; answers the temporary passwords   import.ts
 //   GET  /admin/audit[?account=&type=&format=csv]                                      audit.ts
+//   GET  /admin/accounts/:id/access[?format=csv]  which apps received what, when        access.ts
 //   GET  /admin/classes, /admin/classes/:school/:year/:name, POST …/slips              classes.ts
 //   POST /admin/accounts/:id/class      a student's class, a teacher's form classes   classes.ts
 //   GET  /admin/requests                temporary passwords form teachers asked for   classes.ts
@@ -19,6 +20,7 @@
 import Router from '@koa/router';
 import { multipartUpload } from '../http/body.ts';
 import { accountHandlers } from './accounts.ts';
+import { accessReportHandler } from './access.ts';
 import { auditHandler } from './audit.ts';
 import { badgeHandlers } from './badges.ts';
 import { classHandlers } from './classes.ts';
@@ -46,6 +48,8 @@ export function adminRouter(deps: AdminDeps): Router {
   router.post('/admin/accounts/:id/print-badge', badges.printAccount);
   router.post('/admin/accounts/:id/void-badge', badges.voidAccount);
   router.post('/admin/badges/void', badges.voidSchool);
+
+  router.get('/admin/accounts/:id/access', accessReportHandler(deps));
 
   const accounts = accountHandlers(deps);
   router.get('/admin/accounts/:id', accounts.show);

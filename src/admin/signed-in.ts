@@ -17,6 +17,7 @@ import type { SessionCookie, SsoSession, SsoSessions } from '../domain/sessions/
 import { seeOther, type Render } from '../http/respond.ts';
 import { classLabel } from '../domain/classes/classes.ts';
 import type { Store } from '../store/index.ts';
+import type { ReleasesOf } from './access.ts';
 
 export interface AdminDeps {
   importer: Importer;
@@ -42,6 +43,8 @@ export interface AdminDeps {
   render: Render;
   /** The portal's address, printed on sign-in slips. */
   portalUrl: string;
+  /** What an app received at a sign-in an audit event records (the access report; web/app-releases.ts). */
+  releasesOf?: ReleasesOf;
 }
 
 export interface Admin {

@@ -613,4 +613,14 @@ export const en = {
   "admin.question.print-badge": "Print a new sign-in badge for this pupil? The badge they had stops working.",
   "admin.error.badge_not_allowed": "This account may not have a sign-in badge: badges are for pupils of the levels the school enabled, never for staff.",
   "admin.select_pupil": "Select {name}",
+  // --- the access report (admin/access.ts)
+  "admin.access_heading": "Apps and what they received: {name}",
+  "admin.access_intro": "Each time an app was given a sign-in for this account, and what it received: the claims or attributes, and the identifier it knows the person by (from the audit trail).",
+  "admin.access_none": "No app has been given a sign-in for this account (as far as the audit trail goes back).",
+  "admin.access_csv": "Download as CSV",
+  "admin.access_col.app": "App",
+  "admin.access_col.receives": "Received",
+  "admin.access_link": "Apps and what they received",
+  "screen.admin/access": "Access report",
+  "event.oidc.authorized": "Signed in to an app (OIDC)",
 } satisfies Record<string, string>;

@@ -599,4 +599,14 @@ export const ms = {
   "admin.question.print-badge": "Cetak lencana log masuk baharu untuk murid ini? Lencana lamanya tidak lagi berfungsi.",
   "admin.error.badge_not_allowed": "Akaun ini tidak boleh mempunyai lencana log masuk: lencana untuk murid tahap yang didayakan sekolah, tidak sama sekali untuk kakitangan.",
   "admin.select_pupil": "Pilih {name}",
+  // --- the access report (admin/access.ts)
+  "admin.access_heading": "Aplikasi dan apa yang diterima: {name}",
+  "admin.access_intro": "Setiap kali aplikasi diberi log masuk untuk akaun ini, dan apa yang diterimanya: tuntutan atau atribut, dan pengecam yang digunakannya untuk mengenali orang itu (daripada jejak audit).",
+  "admin.access_none": "Tiada aplikasi pernah diberi log masuk untuk akaun ini (setakat jejak audit).",
+  "admin.access_csv": "Muat turun sebagai CSV",
+  "admin.access_col.app": "Aplikasi",
+  "admin.access_col.receives": "Diterima",
+  "admin.access_link": "Aplikasi dan apa yang diterima",
+  "screen.admin/access": "Laporan akses",
+  "event.oidc.authorized": "Log masuk ke aplikasi (OIDC)",
 } satisfies Translation;

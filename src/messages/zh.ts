@@ -599,4 +599,14 @@ export const zh = {
   "admin.question.print-badge": "为这名学生打印新的登录卡片吗？他原来的卡片会失效。",
   "admin.error.badge_not_allowed": "这个账户不能有登录卡片：卡片只给学校启用的年级的学生，教职员不可以。",
   "admin.select_pupil": "选择 {name}",
+  // --- the access report (admin/access.ts)
+  "admin.access_heading": "应用及其收到的信息：{name}",
+  "admin.access_intro": "每次应用获得此账户的登录时，以及它收到的信息：声明或属性，以及它识别此人的标识符（来自审计记录）。",
+  "admin.access_none": "没有应用获得过此账户的登录（在审计记录的范围内）。",
+  "admin.access_csv": "下载 CSV",
+  "admin.access_col.app": "应用",
+  "admin.access_col.receives": "收到的信息",
+  "admin.access_link": "应用及其收到的信息",
+  "screen.admin/access": "访问报告",
+  "event.oidc.authorized": "登录了一个应用（OIDC）",
 } satisfies Translation;

@@ -2,6 +2,7 @@
 // operational endpoints. Everything stateful is passed in (store, clock, logger), so
 // tests and `npm start` build the same thing.
 import { pairwiseKey, subjectFor } from '../protocols/oidc/subjects.ts';
+import { appReleases } from './app-releases.ts';
 import { createHmac } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Admission } from '../domain/security/admission.ts';
@@ -192,6 +193,10 @@ export function createIdp(deps: IdpDeps): Idp {
     logoutSource: logout.logoutSource,
     afterLogout: logout.afterOidcLogout,
     onError: (err, message) => logger.error({ err }, message),
+    onAuthorized: async (ctx, grant) => {
+      const c = ctx as unknown as Context;
+      await audit.record({ type: 'oidc.authorized', accountId: grant.accountId, client: grant.clientId, ip: c.ip, requestId: requestScope.getStore()?.requestId, reason: `scope ${grant.scope}` });
+    },
     onRegistered: async (ctx, client) => {
       const c = ctx as unknown as Context;
       const how = ctx.oidc.entities.InitialAccessToken ? 'initial access token' : 'open registration (demo accounts loaded)';
@@ -357,6 +362,7 @@ export function createIdp(deps: IdpDeps): Idp {
       runFirst, mfa: services.mfa,
       recentAuthMs: settings.admin.recentAuthMinutes * 60_000, pageSize: settings.admin.pageSize,
       portalUrl: `${settings.server.publicUrl}/portal`,
+      releasesOf: appReleases({ provider: () => provider, serviceProviders, nameOf }),
     }),
   );
   routers.push(devRouter({ enabled: settings.seed.demo, mailbox: mail.mailbox, settings, store, database: deps.database, oidcClients: deps.relyingParties.oidc, sps: serviceProviders, samlEndpoints, keys: () => keys, render }));

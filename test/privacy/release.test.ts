@@ -100,3 +100,41 @@ describe('what an app receives is what its file allows (issue 29, item 4)', () =
     assert.throws(() => testSp({ id: 'contradiction-sp', options: { attributes: ['level'], name_id_format: 'emailAddress' } }), /name_id_format: an emailAddress NameID is the address/);
   });
 });
+
+describe('the access report: which apps received what for one child (issue 29, item 4)', () => {
+  let t: TestIdp;
+  const sp = testSp({ id: 'reading-sp', options: { attributes: ['level', 'displayName'] } });
+  before(async () => {
+    t = await startTestIdp({ clients: [client({ client_id: APP.id, client_secret: SECRET, redirect_uris: [APP.redirect], scope: 'openid profile school', subject_type: 'pairwise', display_name: 'Maths Garden' })], serviceProviders: [sp.file] });
+  });
+  after(async () => {
+    await t.close();
+  });
+
+  it('an administrator sees and exports, for one child, each app given a sign-in, when, and what it received; a form teacher may not', async () => {
+    const allen = (await t.idp.directory.findByLoginId(DEMO.student.loginId))!;
+    const b = new Browser(t.url);
+    const config = await discover(t, APP.id, SECRET);
+    const req = await authRequest(config, APP.redirect, { scope: 'openid profile' });
+    const first = await b.open(req.url.toString());
+    await redeem(config, req, (await b.signIn(first.res, DEMO.student.loginId, DEMO.student.password)).external);
+    const saml = await b.post('/saml/sso', { SAMLRequest: base64(authnRequestXml({ issuer: sp.entityId, nameIdFormat: 'urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified' })) });
+    assert.ok(autoForm((await b.follow(saml)).res.text).fields.SAMLResponse);
+
+    const siti = new Browser(t.url);
+    await siti.signIn((await siti.open('/portal')).res, 'siti_rahman@schools.gov.sg', 'Orchid!Compass58');
+    const page = await siti.get(`/admin/accounts/${allen.id}/access`);
+    assert.equal(page.status, 200, page.text.slice(0, 300));
+    assert.match(page.text, /Maths Garden \(OIDC\)<\/td><td[^>]*>sub \(pairwise\), name, given_name, family_name, locale<\/td>/);
+    assert.match(page.text, /Test SP reading-sp \(SAML\)<\/td><td[^>]*>NameID \(persistent\), level, displayName<\/td>/);
+    assert.doesNotMatch(page.text, /email/);
+    const csv = await siti.get(`/admin/accounts/${allen.id}/access?format=csv`);
+    assert.equal(csv.headers['content-type'], 'text/csv; charset=utf-8');
+    assert.match(csv.text, /^at,app,protocol,receives,loginId\r?\n/);
+    assert.match(csv.text, /Maths Garden,OIDC,sub \(pairwise\) name given_name family_name locale,allen_tan@students\.edu\.sg/);
+    // A form teacher (Daniel, Allen's) has no audit trail, and no access report.
+    const daniel = new Browser(t.url);
+    await daniel.signIn((await daniel.open('/portal')).res, DEMO.staff.loginId, DEMO.staff.password);
+    assert.equal((await daniel.get(`/admin/accounts/${allen.id}/access`)).status, 403);
+  });
+});

@@ -55,7 +55,8 @@ export type AuditType =
   | 'recovery_email.code.used'
   | 'recovery_email.code.refused'
   | 'badge.issued'
-  | 'badge.voided';
+  | 'badge.voided'
+  | 'oidc.authorized';
 
 export interface AuditEvent {
   type: AuditType;

@@ -43,6 +43,8 @@ export interface OidcDeps {
   /** After oidc-provider ended its session without a post_logout_redirect_uri. */
   afterLogout: (ctx: KoaContextWithOIDC) => Promise<void>;
   onLogout: (ctx: KoaContextWithOIDC) => Promise<void>;
+  /** An app was given an authorization response for an account (the access report: what each app received, when). */
+  onAuthorized?: (ctx: KoaContextWithOIDC, grant: { accountId: string; clientId: string; scope: string }) => Promise<void>;
   /** A client registered itself over HTTP (RFC 7591). */
   onRegistered?: (ctx: KoaContextWithOIDC, client: { clientId: string; clientName?: string }) => Promise<void>;
   onError: (err: unknown, message: string) => void;
@@ -339,6 +341,15 @@ export function createProvider(deps: OidcDeps): Provider {
   });
   provider.on('registration_create.success', (ctx: KoaContextWithOIDC, client: { clientId: string; clientName?: string }) => {
     deps.onRegistered?.(ctx, client).catch((err: unknown) => deps.onError(err, 'auditing a client registration failed'));
+  });
+  provider.on('authorization.success', (ctx: KoaContextWithOIDC) => {
+    const accountId = ctx.oidc.session?.accountId;
+    const clientId = ctx.oidc.client?.clientId;
+    if (!accountId || !clientId) return;
+    // The scopes asked that the client may have (what its claims come from).
+    const allowed = new Set(String((ctx.oidc.client as { scope?: string }).scope ?? '').split(' ').filter(Boolean));
+    const scope = String(ctx.oidc.params?.scope ?? '').split(' ').filter((s) => s && (allowed.size === 0 || allowed.has(s))).join(' ');
+    deps.onAuthorized?.(ctx, { accountId, clientId, scope }).catch((err: unknown) => deps.onError(err, 'auditing an authorization failed'));
   });
   provider.on('end_session.success', (ctx: KoaContextWithOIDC) => {
     deps.onLogout(ctx).catch((err: unknown) => deps.onError(err, 'ending the SSO session after OIDC logout failed'));
