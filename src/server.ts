@@ -251,6 +251,10 @@ async function serve(settings: Settings, worker: number): Promise<void> {
   const idp = createIdp({ settings, store, database, logger, clock: systemClock, keyMaterial, relyingParties, started: () => started, worker });
   // Said by the server only (the CLI builds the same IdP to tell apps, and prints one line).
   if (!idp.mail.available) logger.warn('no SMTP_URL (and not in demo mode): no mail can be sent, so no recovery email is offered');
+  // A photo of a badge is a badge: said once at start where nothing limits where one works.
+  if (settings.badges.levels.length > 0 && settings.badges.networks.length === 0 && !settings.seed.demo) {
+    logger.warn({ levels: settings.badges.levels }, 'sign-in badges work from any network: set badges.networks to the schools\' addresses (README "Sign-in badges")');
+  }
   // Key rotation (README "Key rotation"): rotated keys are used without restart; a SAML
   // certificate expiring within 30 days is warned about at start, on change and daily.
   let keysInUse = keyMaterial;

@@ -137,7 +137,7 @@ export function createServices(settings: Settings, store: Store, database: Datab
   };
   const mfaPolicy = new MfaPolicy(settings.mfa);
   const credentials = new Credentials({ directory, hasher, audit, policies, revoker, clock, lockout, mfaRequired: (account) => mfaPolicy.required(account) });
-  const badges = new Badges({ database, directory, audit, clock, lockout, settings: settings.badges, seal: hooks.sealSecret ? new SecretSeal(hooks.sealSecret, 'badge') : SecretSeal.unavailable() });
+  const badges = new Badges({ database, directory, audit, clock, lockout, settings: settings.badges, seal: hooks.sealSecret ? new SecretSeal(hooks.sealSecret, 'badge') : SecretSeal.unavailable(), secondStep: (account) => hasSecondFactor(account) || mfaPolicy.required(account) });
   const administration = new Administration({ directory, credentials, policies, audit, revoker, clock, formTeacherPasswords: settings.admin.formTeacherPasswords, badges });
   const publicUrl = new URL(settings.server.publicUrl);
   const mfa = new Mfa({

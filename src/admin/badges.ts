@@ -1,11 +1,12 @@
 // Sign-in badges in /admin (domain/badges/): form teachers and administrators print them for
 // pupils of a class or for one pupil, and void them.
 //   POST /admin/classes/:school/:year/:name/badges        new badges for the pupils ticked (printable)
-//   POST /admin/classes/:school/:year/:name/badges/void   voids the badges of the class's pupils
+//   POST /admin/classes/:school/:year/:name/badges/void   voids the badges of the class's pupils (after a confirmation page)
 //   POST /admin/accounts/:id/print-badge                   a new badge for one pupil (printable)
 //   POST /admin/accounts/:id/void-badge                    voids it
-//   POST /admin/badges/void                                every badge of the school (end of term;
-//                                                          school and ministry administrators)
+//   POST /admin/badges/void                                every badge of one school (end of term;
+//                                                          school administrators: their own; ministry:
+//                                                          the school they name), after a confirmation page
 // Printing hands out a credential: like slips, it needs a recent sign-in (step-up or the
 // password). Voiding only takes access away and does not.
 import type { RouterContext } from '@koa/router';
@@ -86,11 +87,21 @@ export function badgeHandlers(deps: AdminDeps) {
     await printed(ctx, a, issued, lang, back, c);
   };
 
+  /** A void of many badges is confirmed on a page of its own first (WCAG 3.3.4: it cannot be undone). */
+  async function confirmVoid(ctx: RouterContext, a: Admin, title: string, what: string, action: string, fields: Record<string, string>): Promise<boolean> {
+    if (bodyOf(ctx).confirmed === 'yes') return true;
+    await deps.render(ctx, 'admin/void-badges', { admin: who(a, deps), title, what, action, fields });
+    return false;
+  }
+
   const voidClass = async (ctx: RouterContext) => {
     const a = await signedInAdmin(deps, ctx);
     if (!a) return;
     const { schoolCode, c } = classOf(ctx);
+    deps.administration.require(a.scope, 'void-badges');
     const roster = await deps.administration.classRoster(a.scope, schoolCode, c);
+    const path = `${classPath(schoolCode, c)}/badges/void`;
+    if (!(await confirmVoid(ctx, a, 'admin.badges_void_class', `${c.name} (${c.year}) · ${schoolCode}`, path, {}))) return;
     const voided = await deps.administration.voidBadges(a.scope, a.actor, roster.students.map((s) => s.account.id), ctxOf(ctx));
     await renderClass(deps, ctx, a, schoolCode, c, { notice: { id: 'admin.badges_voided', params: { count: voided } } });
   };
@@ -100,6 +111,7 @@ export function badgeHandlers(deps: AdminDeps) {
     if (!a) return;
     const id = ctx.params.id!;
     await deps.administration.target(a.scope, id);
+    deps.administration.require(a.scope, 'void-badges');
     const voided = await deps.administration.voidBadges(a.scope, a.actor, [id], ctxOf(ctx));
     seeOther(ctx, `/admin/accounts/${encodeURIComponent(id)}?done=void-badge&count=${voided}`);
   };
@@ -126,7 +138,14 @@ export function badgeHandlers(deps: AdminDeps) {
   const voidSchool = async (ctx: RouterContext) => {
     const a = await signedInAdmin(deps, ctx);
     if (!a) return;
-    const voided = await deps.administration.voidSchoolBadges(a.scope, a.actor, ctxOf(ctx));
+    deps.administration.require(a.scope, 'void-badges');
+    if (a.scope.kind === 'form-teacher') throw new AppError('SSPR 5403', 'a form teacher voids the badges of their own classes only');
+    // A school administrator's own school; a ministry administrator names one.
+    const typed = typeof bodyOf(ctx).school === 'string' ? String(bodyOf(ctx).school).trim().slice(0, 32) : '';
+    const schoolCode = a.scope.kind === 'school' ? a.scope.schoolCode : typed;
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(schoolCode)) throw new AppError('SSPR 5103', 'school code missing or malformed');
+    if (!(await confirmVoid(ctx, a, 'admin.badges_void_school', schoolCode, '/admin/badges/void', { school: schoolCode }))) return;
+    const voided = await deps.administration.voidSchoolBadges(a.scope, a.actor, schoolCode, ctxOf(ctx));
     seeOther(ctx, `/admin/classes?voided=${voided}`);
   };
 

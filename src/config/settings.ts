@@ -213,8 +213,9 @@ export const settingsSchema = z.strictObject({
       from: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day, "07:00"'),
       to: z.string().regex(/^([01]\d|2[0-4]):[0-5]\d$/, 'a time of day, "18:30"'),
     }).nullable().default(null),
+    maxPinFailures: z.coerce.number().int().min(3).max(1000).default(10),
     networks: z.array(z.string().max(64).refine((v) => { const [a, bits, extra] = v.split('/'); const kind = isIP(a ?? ''); return kind !== 0 && extra === undefined && (bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (kind === 4 ? 32 : 128))); }, 'an address or a network in CIDR form (10.20.0.0/16)')).default([]),
-  }).default({ levels: ['P1', 'P2', 'P3'], pinDigits: 0, hours: null, networks: [] }),
+  }).default({ levels: ['P1', 'P2', 'P3'], pinDigits: 0, hours: null, maxPinFailures: 10, networks: [] }),
   admin: z.strictObject({
     recentAuthMinutes: z.coerce.number().positive(),
     pageSize: z.coerce.number().int().min(1).max(200),

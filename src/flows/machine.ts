@@ -229,8 +229,8 @@ export class FlowMachine {
     // A form of a finished flow sent again (Back, then submit): refused, in words that say it is done.
     const finished = await this.#finished(found, id, input.browserSecret);
     if (finished) throw new AppError('SSPR 5101', 'flow already finished', { continueTo: finished.next, messageId: `finished.${finished.what}` });
-    if (action === 'sign-in' && found.state !== 'live') {
-      const fresh = await this.#freshSignIn(found, input);
+    if ((action === 'sign-in' || action === 'badge') && found.state !== 'live') {
+      const fresh = await this.#freshSignIn(found, input, action);
       if (fresh) return fresh;
     }
     const flow = await this.open(id, input.browserSecret, found);
@@ -264,7 +264,7 @@ export class FlowMachine {
   }
 
   /**
-   * The login form posted to a sign-in flow that expired (left open in class) or is no
+   * The login form (or a badge scan: a classroom tablet's page stays open) posted to a sign-in flow that expired (left open in class) or is no
    * longer known: a fresh sign-in flow in this browser takes the post, so the first submit
    * works. The expired flow must be this browser's and at its login prompt (anything else
    * is refused as before). When the request it resumes is still alive, the posted username
@@ -273,7 +273,7 @@ export class FlowMachine {
    * the username again with a line saying why, and the password is not checked.
    * Only for a flow that is not live. Null: not such a post (a flow of another kind, step or browser).
    */
-  async #freshSignIn(found: FlowLookup, input: StepInput): Promise<Outcome | null> {
+  async #freshSignIn(found: FlowLookup, input: StepInput, action: 'sign-in' | 'badge'): Promise<Outcome | null> {
     const username = field(input.fields, 'username', 254).trim();
     let resume: Resume = { kind: 'portal', path: '/portal' };
     let accountId: string | undefined;
@@ -288,7 +288,7 @@ export class FlowMachine {
     }
     if (alive) {
       const flow = await this.#s.flows.create({ kind: 'sign-in', step: 'credentials', resume, accountId }, input.browserSecret);
-      return this.act(flowRef(flow), 'sign-in', input);
+      return this.act(flowRef(flow), action, input);
     }
     const flow = await this.#s.flows.create({ kind: 'sign-in', step: 'credentials', resume: { kind: 'portal', path: resume.kind === 'portal' ? resume.path : '/portal' } }, input.browserSecret);
     flow.notice = message('signin.page_expired');

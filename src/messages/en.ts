@@ -623,4 +623,9 @@ export const en = {
   "admin.access_link": "Apps and what they received",
   "screen.admin/access": "Access report",
   "event.oidc.authorized": "Signed in to an app (OIDC)",
+  "badge.other_account": "This is not your badge. Please use your own badge, or sign in with your username and password.",
+  "badge.qr_alt": "QR code of the sign-in badge of {name}",
+  "admin.badges_void_confirm": "Void these badges? They stop working at once; pupils sign in with new printed badges or their passwords.",
+  "admin.badges_void_school_code": "School code",
+  "admin.badges_void_school_code_help": "As a ministry administrator you void the badges of one school at a time: type its code.",
 } satisfies Record<string, string>;

@@ -609,4 +609,9 @@ export const ms = {
   "admin.access_link": "Aplikasi dan apa yang diterima",
   "screen.admin/access": "Laporan akses",
   "event.oidc.authorized": "Log masuk ke aplikasi (OIDC)",
+  "badge.other_account": "Ini bukan lencana anda. Sila gunakan lencana anda sendiri, atau log masuk dengan nama pengguna dan kata laluan.",
+  "badge.qr_alt": "Kod QR lencana log masuk {name}",
+  "admin.badges_void_confirm": "Batalkan lencana ini? Ia berhenti berfungsi serta-merta; murid log masuk dengan lencana baharu atau kata laluan mereka.",
+  "admin.badges_void_school_code": "Kod sekolah",
+  "admin.badges_void_school_code_help": "Sebagai pentadbir kementerian, anda membatalkan lencana satu sekolah pada satu masa: taip kodnya.",
 } satisfies Translation;

@@ -609,4 +609,9 @@ export const zh = {
   "admin.access_link": "应用及其收到的信息",
   "screen.admin/access": "访问报告",
   "event.oidc.authorized": "登录了一个应用（OIDC）",
+  "badge.other_account": "这不是你的卡片。请用你自己的卡片，或用用户名和密码登录。",
+  "badge.qr_alt": "{name} 的登录卡片二维码",
+  "admin.badges_void_confirm": "作废这些卡片吗？它们会立即失效；学生需用新打印的卡片或密码登录。",
+  "admin.badges_void_school_code": "学校代码",
+  "admin.badges_void_school_code_help": "作为部级管理员，你一次只能作废一所学校的卡片：请输入学校代码。",
 } satisfies Translation;

@@ -31,6 +31,8 @@ export const keys = {
   lock: (loginId: string) => `{login:${loginId}}:locked`,
   /** ephemeral: failed sign-ins from one client IP, across accounts (password spraying) */
   ipSignInFailures: (ip: string) => `ip:{${ip}}:fails`,
+  /** ephemeral: scans from one client IP that named no sign-in badge (kept apart from wrong passwords) */
+  ipBadgeMisses: (ip: string) => `ip:{${ip}}:badge-misses`,
   /** ephemeral: wrong challenge-answer sets for a login ID, from one IP and from all */
   answerFailures: (loginId: string, ip?: string) => (ip ? `{login:${loginId}}:answers:${ip}` : `{login:${loginId}}:answers`),
   /** ephemeral: protocol requests (OIDC authorization, SAML AuthnRequest, logout) started by browsers without a session from one client IP */

@@ -189,7 +189,12 @@ describe('sign-in badges over HTTP (issue 28, item 1)', () => {
     assert.equal((await scan(t, card.secret)).landed.res.status, 200, 'still valid');
     const siti = await signedIn(t, SITI);
     const list = await siti.get('/admin/classes');
-    const done = await siti.follow(await siti.submit(list, '/admin/badges/void', {}));
+    // One click is not enough: a confirmation page first (WCAG 3.3.4), naming the school.
+    const confirm = await siti.submit(list, '/admin/badges/void', {});
+    assert.equal(confirm.status, 200);
+    assert.match(confirm.text, /<strong>DEMO01<\/strong>/);
+    assert.equal((await scan(t, card.secret)).landed.res.status, 200, 'nothing voided before confirming');
+    const done = await siti.follow(await siti.submit(confirm, '/admin/badges/void', {}));
     assert.match(done.res.text, /1 badge voided\./);
     assert.match((await scan(t, card.secret)).landed.res.text, /This badge no longer works/);
   });

@@ -37,7 +37,7 @@ export function inScope(scope: AdminScope, target: Pick<Account, 'school' | 'rol
 }
 
 /** What can be done in /admin (and the CLI, as a ministry administrator). */
-export const CAPABILITIES = ['find', 'classes', 'unlock', 'reset-password', 'request-password', 'slips', 'badges', 'clear-questions', 'reset-mfa', 'disable', 'enable', 'set-class', 'import', 'audit'] as const;
+export const CAPABILITIES = ['find', 'classes', 'unlock', 'reset-password', 'request-password', 'slips', 'badges', 'void-badges', 'clear-questions', 'reset-mfa', 'disable', 'enable', 'set-class', 'import', 'audit'] as const;
 export type Capability = (typeof CAPABILITIES)[number];
 
 /** Whether a form teacher's temporary passwords need the school administrator's approval, by school code ('default' for the rest). */
@@ -47,7 +47,9 @@ export type FormTeacherPasswords = Record<string, 'allowed' | 'approval'>;
 export function capabilities(scope: AdminScope, passwords: FormTeacherPasswords = {}): ReadonlySet<Capability> {
   if (scope.kind !== 'form-teacher') return new Set(CAPABILITIES.filter((c) => c !== 'request-password'));
   const approval = (passwords[scope.schoolCode] ?? passwords.default ?? 'allowed') === 'approval';
-  return new Set<Capability>(['find', 'classes', 'unlock', 'badges', ...(approval ? (['request-password'] as const) : (['reset-password', 'slips'] as const))]);
+  // Printing a badge hands out a credential, like a temporary password: where the school wants
+  // approval for those, a form teacher does neither (voiding one only takes access away).
+  return new Set<Capability>(['find', 'classes', 'unlock', 'void-badges', ...(approval ? (['request-password'] as const) : (['reset-password', 'slips', 'badges'] as const))]);
 }
 
 export interface AccountState {
@@ -344,17 +346,22 @@ export class Administration {
 
   /** Voids the badges of pupils in scope; resolves how many were valid. */
   async voidBadges(scope: AdminScope, actor: Account, accountIds: string[], ctx: AdminContext): Promise<number> {
-    this.require(scope, 'badges');
+    this.require(scope, 'void-badges');
     const badges = this.#badgesOn();
     const ids = [...new Set(accountIds)];
     for (const id of ids) await this.target(scope, id);
     return badges.voidFor(ids, this.#by(actor, scope), ctx);
   }
 
-  /** Voids every badge of the administrator's school (a ministry administrator's: every school), e.g. at the end of a term. */
-  async voidSchoolBadges(scope: AdminScope, actor: Account, ctx: AdminContext): Promise<number> {
-    this.require(scope, 'badges');
+  /**
+   * Voids every badge of one school, e.g. at the end of a term: a school administrator's own;
+   * a ministry administrator names the school (never every school at once).
+   */
+  async voidSchoolBadges(scope: AdminScope, actor: Account, schoolCode: string, ctx: AdminContext): Promise<number> {
+    this.require(scope, 'void-badges');
     if (scope.kind === 'form-teacher') throw new AppError('SSPR 5403', 'a form teacher voids the badges of their own classes only');
-    return this.#badgesOn().voidSchool(scope.kind === 'school' ? scope.schoolCode : null, this.#by(actor, scope), ctx);
+    if (scope.kind === 'school' && schoolCode !== scope.schoolCode) throw new AppError('SSPR 5403', `school ${schoolCode} is not the administrator's`);
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(schoolCode)) throw new AppError('SSPR 5103', 'school code malformed');
+    return this.#badgesOn().voidSchool(schoolCode, this.#by(actor, scope), ctx);
   }
 }

@@ -42,13 +42,15 @@ export interface BadgeSettings {
   hours: { days: number[]; from: string; to: string } | null;
   /** Addresses (CIDR, or single addresses) badges sign in from; empty: any. */
   networks: string[];
+  /** Wrong PINs in a badge's whole life that void it (guessing paced under the lockout's window). */
+  maxPinFailures: number;
 }
 
 export const BADGE_PREFIX = 'MIMS-BADGE:1:';
 const SECRET = /^MIMS-BADGE:1:[A-Za-z0-9_-]{43}$/;
 const ZONE = 'Asia/Singapore';
 
-export type ScanFailure = 'badge_unknown' | 'badge_voided' | 'badge_not_allowed' | 'badge_hours' | 'badge_network' | 'disabled' | 'locked' | 'ip_throttled';
+export type ScanFailure = 'badge_unknown' | 'badge_voided' | 'badge_not_allowed' | 'badge_other_account' | 'badge_hours' | 'badge_network' | 'disabled' | 'locked' | 'ip_throttled';
 export type ScanResult = { ok: true; account: Account; badge: BadgeRecord; needsPin: boolean } | { ok: false; reason: ScanFailure };
 export type PinResult = { ok: true; account: Account } | { ok: false; reason: 'bad_pin' | 'locked' | ScanFailure; lockedNow?: boolean };
 
@@ -68,8 +70,10 @@ export class Badges {
   readonly #seal: SecretSeal;
   readonly #s: BadgeSettings;
   readonly #networks: BlockList | null;
+  readonly #secondStep: (account: Account) => boolean;
 
-  constructor(deps: { database: Database; directory: Directory; audit: AuditLog; clock: Clock; lockout: Lockout; seal: SecretSeal; settings: BadgeSettings }) {
+  /** `secondStep`: whether the account's sign-in has (or must have) a second factor. */
+  constructor(deps: { database: Database; directory: Directory; audit: AuditLog; clock: Clock; lockout: Lockout; seal: SecretSeal; settings: BadgeSettings; secondStep: (account: Account) => boolean }) {
     this.#store = new BadgeRows(deps.database);
     this.#directory = deps.directory;
     this.#audit = deps.audit;
@@ -78,6 +82,7 @@ export class Badges {
     this.#seal = deps.seal;
     this.#s = deps.settings;
     this.#networks = deps.settings.networks.length ? networkList(deps.settings.networks) : null;
+    this.#secondStep = deps.secondStep;
   }
 
   get settings(): BadgeSettings {
@@ -89,9 +94,15 @@ export class Badges {
     return this.#s.levels.length > 0;
   }
 
-  /** Whether an account may hold a badge: an active pupil (only a student) of an enabled level. */
-  mayHold(account: Pick<Account, 'roles' | 'level' | 'status'>): boolean {
-    return account.status === 'active' && account.roles.length > 0 && account.roles.every((r) => r === 'student') && account.level !== null && this.#s.levels.includes(account.level);
+  /**
+   * Whether an account may hold a badge: an active pupil (only a student) of an enabled level
+   * whose sign-in has no second step: an account with a second factor, or for which two-step
+   * sign-in is required, signs in with its password and that step (a badge would skip it, or
+   * take a photo of a card through setting one up).
+   */
+  mayHold(account: Account): boolean {
+    return account.status === 'active' && account.roles.length > 0 && account.roles.every((r) => r === 'student') && account.level !== null && this.#s.levels.includes(account.level)
+      && !this.#secondStep(account);
   }
 
   /** New badges for these accounts (each must be allowed one), voiding their badges before. The secrets are returned once, for printing. */
@@ -130,32 +141,33 @@ export class Badges {
 
   /**
    * A scanned badge: which pupil, and whether a PIN must follow. Everything but the PIN is
-   * checked here; `device` is this browser's nonce for the login ID when it is a known device
-   * (asked once the badge names the login ID).
+   * checked here. `deviceOf`: this browser's nonce for the login ID when it is a known device;
+   * `expected`: the account a re-authentication is for (another pupil's badge is refused, and
+   * nothing is recorded as their sign-in).
    */
-  async scan(raw: string, ctx: RequestContext, deviceOf: (account: Account) => string | undefined): Promise<ScanResult> {
+  async scan(raw: string, ctx: RequestContext, deviceOf: (account: Account) => string | undefined, expected?: string): Promise<ScanResult> {
     const ip = ctx.ip ?? 'unknown';
-    // A scan is charged to the address's budget of failures until it names a badge.
-    if (!(await this.#lockout.reserveAddress(ip))) {
-      await this.#audit.record({ type: 'signin.failure', reason: 'ip_throttled (badge)', ...ctx });
-      return { ok: false, reason: 'ip_throttled' };
-    }
+    // Looked up first: a valid badge signs in whatever else was scanned at this address (a
+    // school is one address). Misses are counted per address on their own, never in the
+    // budget of wrong passwords; past it they are no longer audited one by one.
     const badge = SECRET.test(raw) ? await this.#store.bySecretHash(this.#seal.hash(raw)) : null;
     if (!badge) {
-      await this.#audit.record({ type: 'signin.failure', reason: 'badge_unknown', ...ctx });
+      const misses = await this.#lockout.badgeMiss(ip);
+      if (misses <= this.#lockout.settings.maxFailuresPerIp) await this.#audit.record({ type: 'signin.failure', reason: 'badge_unknown', ...ctx });
       return { ok: false, reason: 'badge_unknown' };
     }
-    await this.#lockout.releaseAddress(ip);
-    const account = await this.#directory.get(badge.accountId);
-    const refuse = async (reason: ScanFailure): Promise<ScanResult> => {
-      await this.#audit.record({ type: 'signin.failure', accountId: badge.accountId, reason, ...ctx });
+    const refuse = async (reason: ScanFailure, accountId: string | undefined = badge.accountId): Promise<ScanResult> => {
+      await this.#audit.record({ type: 'signin.failure', accountId, reason, ...ctx });
       return { ok: false, reason };
     };
-    if (badge.voidedAt !== null) return refuse('badge_voided');
-    if (!account || account.status !== 'active') return refuse('disabled');
-    if (!this.mayHold(account)) return refuse('badge_not_allowed');
+    // Where and when first: off the school's network or hours, nothing more about the account is told.
     if (!this.#withinHours()) return refuse('badge_hours');
     if (this.#networks && !onNetwork(this.#networks, ip)) return refuse('badge_network');
+    if (badge.voidedAt !== null) return refuse('badge_voided');
+    if (expected !== undefined && expected !== badge.accountId) return refuse('badge_other_account', expected);
+    const account = await this.#directory.get(badge.accountId);
+    if (!account || account.status !== 'active') return refuse('disabled');
+    if (!this.mayHold(account)) return refuse('badge_not_allowed');
     const lock = await this.#lockout.lockOf(account.loginId);
     if (lock && (lock.scope === 'everyone' || (badge.pinHash !== null && !deviceOf(account)))) return refuse('locked');
     if (badge.pinHash === null) await this.#signedIn(account, ctx, 'badge');
@@ -169,12 +181,24 @@ export class Badges {
     return this.#directory.get(badge.accountId);
   }
 
-  /** The PIN after a scan, checked like a password (reserved, counted, five wrong lock the login ID). */
+  /**
+   * The PIN after a scan, checked like a password (reserved, counted, five wrong within the
+   * lockout window lock the login ID) and, against guessing paced under that window, counted
+   * on the badge for its whole life: badges.maxPinFailures wrong PINs void it. The scan's
+   * checks (hours, networks, who may hold one) are made again.
+   */
   async checkPin(badgeId: string, pin: string, ctx: RequestContext, deviceOf: (account: Account) => string | undefined): Promise<PinResult> {
     const badge = await this.#store.get(badgeId);
     const account = badge ? await this.#directory.get(badge.accountId) : null;
     if (!badge || badge.pinHash === null || badge.voidedAt !== null) return { ok: false, reason: 'badge_voided' };
-    if (!account || account.status !== 'active') return { ok: false, reason: 'disabled' };
+    const refuse = async (reason: ScanFailure): Promise<PinResult> => {
+      await this.#audit.record({ type: 'signin.failure', accountId: badge.accountId, reason: `${reason} (badge PIN)`, ...ctx });
+      return { ok: false, reason };
+    };
+    if (!this.#withinHours()) return refuse('badge_hours');
+    if (this.#networks && !onNetwork(this.#networks, ctx.ip ?? 'unknown')) return refuse('badge_network');
+    if (!account || account.status !== 'active') return refuse('disabled');
+    if (!this.mayHold(account)) return refuse('badge_not_allowed');
     const device = deviceOf(account);
     const gate = await this.#lockout.beginAttempt(account.loginId, ctx.ip ?? 'unknown', device);
     if (!gate.allowed) {
@@ -185,11 +209,16 @@ export class Badges {
     const given = Buffer.from(this.#pinHash(badge.id, /^\d{1,12}$/.test(pin) ? pin : '-'));
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
       await this.#audit.record({ type: 'signin.failure', accountId: account.id, reason: 'bad_badge_pin', ...ctx });
+      const failures = await this.#store.pinFailed(badge.id);
+      if (failures >= this.#s.maxPinFailures) {
+        await this.#store.voidFor([account.id], 'idp', this.#clock());
+        await this.#audit.record({ type: 'badge.voided', accountId: account.id, actor: 'idp', reason: `${failures} wrong PINs in the badge's life`, ...ctx });
+      }
       if (await this.#lockout.failed(gate.attempt, true)) {
         await this.#audit.record({ type: 'account.locked', accountId: account.id, reason: 'too many wrong badge PINs', ...ctx });
         return { ok: false, reason: 'locked', lockedNow: true };
       }
-      return { ok: false, reason: 'bad_pin' };
+      return { ok: false, reason: failures >= this.#s.maxPinFailures ? 'badge_voided' : 'bad_pin' };
     }
     await this.#lockout.succeeded(gate.attempt);
     await this.#signedIn(account, ctx, 'badge with PIN');

@@ -143,20 +143,12 @@ export class Lockout {
   }
 
   /**
-   * A sign-in by badge scan: charges the address's budget of failures before the badge is
-   * looked up (false: over it, refused); a scan that names a badge gives it back
-   * (releaseAddress). Guessing a badge's 256-bit secret is hopeless, but a flood of scans is
-   * held to the same budget as wrong passwords.
+   * A badge scan that named no badge (domain/badges/): counted per address in a window of its
+   * own, apart from wrong passwords, so that junk scans (a prank, a broken scanner, old cards)
+   * never hold back a school's passwords or valid badges. Resolves the count.
    */
-  async reserveAddress(ip: string): Promise<boolean> {
-    const onIp = await this.#store.increment(keys.ipSignInFailures(ip), this.#s.ipWindowMinutes * 60_000);
-    if (onIp <= this.#s.maxFailuresPerIp) return true;
-    await this.#giveBack(ip);
-    return false;
-  }
-
-  async releaseAddress(ip: string): Promise<void> {
-    await this.#giveBack(ip);
+  async badgeMiss(ip: string): Promise<number> {
+    return this.#store.increment(keys.ipBadgeMisses(ip), this.#s.ipWindowMinutes * 60_000);
   }
 
   /** The password was wrong. Resolves true when this failure locked the login ID (for whom it locks). */

@@ -62,7 +62,8 @@ const CHECKS: ReadonlyArray<[name: string, check: Check]> = [
   }],
   ['mfa', (session, account, need, deps) => {
     if (!need.mfa) return null;
-    if (session.amr.includes('mfa') && (need.mfa.since === undefined || (session.mfaAt ?? 0) >= need.mfa.since)) return null;
+    // A badge session is never two-step (domain/badges/), whatever came after the badge.
+    if (session.amr.includes('mfa') && !session.amr.includes('badge') && (need.mfa.since === undefined || (session.mfaAt ?? 0) >= need.mfa.since)) return null;
     return deps.hasSecondFactor(account)
       ? { proceed: false, reason: 'mfa_required', run: 'step-up', session, account }
       : { proceed: false, reason: 'mfa_unavailable', run: 'refuse', session, account };

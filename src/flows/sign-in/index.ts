@@ -48,6 +48,7 @@ function badgeMessage(reason: ScanFailure | 'bad_pin'): Message {
   switch (reason) {
     case 'badge_voided': return message('badge.voided');
     case 'badge_not_allowed': return message('badge.not_allowed');
+    case 'badge_other_account': return message('badge.other_account');
     case 'badge_hours': return message('badge.hours');
     case 'badge_network': return message('badge.network');
     case 'disabled': return message('signin.disabled');
@@ -127,15 +128,11 @@ export const signIn: FlowKindSpec = {
         run: async (s, flow, input) => {
           const scanned = field(input.fields, 'badge', 200).trim();
           delete flow.challenge;
-          const result = await s.badges.scan(scanned, badgeContext(flow, input), deviceFor(input));
+          // Re-authentication (prompt=login) is for the session's pupil only: another's badge is refused in the scan.
+          const result = await s.badges.scan(scanned, badgeContext(flow, input), deviceFor(input), flow.accountId);
           s.onSignIn?.(result.ok ? (result.needsPin ? 'badge_scanned' : 'badge_success') : result.reason);
           if (!result.ok) {
             flow.error = badgeMessage(result.reason);
-            return 'credentials';
-          }
-          // Re-authentication (prompt=login) is for the session's pupil only.
-          if (flow.accountId && flow.accountId !== result.account.id) {
-            flow.error = message('badge.unknown');
             return 'credentials';
           }
           if (result.needsPin) {
@@ -212,7 +209,14 @@ export const signIn: FlowKindSpec = {
   pages: {
     'badge-pin': async (s, flow) => {
       const badge = flow.badgeId ? await s.badges.pinOf(flow.badgeId) : null;
-      if (!badge) throw new AppError('SSPR 5102', 'badge-pin without a scanned badge');
+      if (!badge) {
+        // Voided meanwhile (by a teacher, or by too many wrong PINs): back to the sign-in page, saying so.
+        delete flow.badgeId;
+        flow.step = 'credentials';
+        flow.error = message('badge.voided');
+        await s.flows.save(flow);
+        return signIn.pages.credentials!(s, flow, '');
+      }
       return { view: 'badge-pin', data: { name: badge.givenName || badge.displayName, digits: s.badges.settings.pinDigits || 4 }, status: flow.error ? 401 : 200 };
     },
     credentials: async (s, flow) => {

@@ -42,6 +42,19 @@ export function requestedAcr(params: Record<string, unknown>): AcrRequest {
 
 /** The class an SSO session meets, from how it was authenticated (amr). */
 export function acrOf(amr: readonly string[]): string {
-  if (amr.includes('mfa')) return ACR_MFA;
-  return amr.includes('badge') && !amr.includes('pwd') ? ACR_BADGE : ACR_PWD;
+  // A badge never meets more than a badge, whatever came after it.
+  if (amr.includes('badge')) return ACR_BADGE;
+  return amr.includes('mfa') ? ACR_MFA : ACR_PWD;
+}
+
+/**
+ * The acr values an app insists on (claims parameter, id_token.acr essential), or null when it
+ * does not: a session whose class is not among them cannot be answered with a code (oidc-provider
+ * would ask for a login again and again); it gets unmet_authentication_requirements.
+ */
+export function essentialAcrValues(params: Record<string, unknown>): string[] | null {
+  const acr = claimsAcr(params.claims);
+  if (!acr || acr.essential !== true) return null;
+  const values = Array.isArray(acr.values) ? acr.values.filter((v): v is string => typeof v === 'string') : typeof acr.value === 'string' ? [acr.value] : [];
+  return values.length ? values : null;
 }

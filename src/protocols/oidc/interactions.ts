@@ -20,7 +20,7 @@ import { StoreUnavailableError } from '../../store/index.ts';
 import type { Gate, Refusal } from '../../domain/sessions/gate.ts';
 import type { OidcResume } from '../../domain/sessions/resume.ts';
 import { seeOther } from '../../http/respond.ts';
-import { acrOf, requestedAcr } from './acr.ts';
+import { acrOf, essentialAcrValues, requestedAcr } from './acr.ts';
 import { subjectFor, type SubjectClient } from './subjects.ts';
 import type { SsoSession } from '../../domain/sessions/sso-sessions.ts';
 
@@ -87,6 +87,13 @@ export function interactionRouter(deps: InteractionDeps): Router {
         return;
       }
       const { session, account } = verdict;
+      // An app that insists on classes this sign-in does not meet (a password after a badge, say) gets an error, not a loop.
+      const insisted = essentialAcrValues(details.params);
+      if (insisted && !insisted.includes(acrOf(session.amr))) {
+        await provider.interactionFinished(ctx.req, ctx.res, { error: 'unmet_authentication_requirements', error_description: `this sign-in (${acrOf(session.amr)}) does not meet the acr values insisted on` }, { mergeWithLastSubmission: false });
+        ctx.respond = false;
+        return;
+      }
       // The SSO session remembers its OIDC clients (single logout goes through oidc-provider then).
       await deps.recordClient(session, clientId);
       // Consent is not asked (clients are registered by administrators): grant the requested

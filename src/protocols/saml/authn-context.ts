@@ -94,3 +94,20 @@ export function classRefFor(requested: RequestedAuthnContext | undefined, sessio
   // Neither a password nor two steps (a sign-in badge): no class claims more than that.
   return session.password ? AUTHN_PASSWORD_PROTECTED : AC_UNSPECIFIED;
 }
+
+/** What a session's sign-in was, from its amr: two steps (never with a badge), and whether a password was used. */
+export function sessionStrength(amr: readonly string[]): { mfa: boolean; password: boolean } {
+  return { mfa: amr.includes('mfa') && !amr.includes('badge'), password: amr.includes('pwd') };
+}
+
+/**
+ * Whether a session with neither a password nor two steps (a sign-in badge: strength 0) meets
+ * what was asked: only when nothing was asked, when "unspecified" is acceptable, or when the
+ * comparison is "maximum". Anything else is NoAuthnContext (SAML core 3.3.2.2.1), never
+ * a Success naming less than was asked.
+ */
+export function metWithoutPassword(requested: RequestedAuthnContext | undefined): boolean {
+  if (!requested || requested.classes.length === 0) return true;
+  if (requested.comparison === 'maximum') return true;
+  return requested.comparison !== 'better' && requested.classes.includes(AC_UNSPECIFIED);
+}

@@ -102,7 +102,9 @@ create table badges (
   issued_at bigint not null,
   issued_by text not null,
   voided_at bigint,
-  voided_by text
+  voided_by text,
+  -- Wrong PINs in the badge's life (badges.maxPinFailures void it).
+  pin_failures integer not null default 0
 );
 create unique index badges_valid on badges (account_id) where voided_at is null;
 `,

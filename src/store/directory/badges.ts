@@ -46,11 +46,19 @@ export class BadgeRows {
   async issue(badges: BadgeRecord[], voidedBy: string, at: number): Promise<void> {
     if (badges.length === 0) return;
     await this.#db.transaction(async (tx) => {
+      // One print at a time per pupil (two at once would both void, then both insert).
+      await tx.query('select id from accounts where id = any($1::text[]) order by id for update', [badges.map((b) => b.accountId)]);
       await tx.query('update badges set voided_at = $2, voided_by = $3 where account_id = any($1::text[]) and voided_at is null', [badges.map((b) => b.accountId), at, voidedBy]);
       for (const b of badges) {
         await tx.query('insert into badges (id, account_id, secret_hash, pin_hash, issued_at, issued_by) values ($1, $2, $3, $4, $5, $6)', [b.id, b.accountId, b.secretHash, b.pinHash, b.issuedAt, b.issuedBy]);
       }
     });
+  }
+
+  /** Counts a wrong PIN on the badge; resolves its wrong PINs so far. */
+  async pinFailed(id: string): Promise<number> {
+    const [row] = await this.#db.query<{ n: number }>('update badges set pin_failures = pin_failures + 1 where id = $1 returning pin_failures as n', [id]);
+    return Number(row?.n ?? 0);
   }
 
   async bySecretHash(secretHash: string): Promise<BadgeRecord | null> {

@@ -6,7 +6,7 @@ import type { Context } from 'koa';
 import { AppError } from '../../../domain/errors.ts';
 import type { SamlResume } from '../../../domain/sessions/resume.ts';
 import { seeOther } from '../../../http/respond.ts';
-import { classRefFor, neededStrength } from '../authn-context.ts';
+import { classRefFor, metWithoutPassword, neededStrength, sessionStrength } from '../authn-context.ts';
 import { STATUS } from '../constants.ts';
 import { browserBinding, type PendingSignIn } from '../pending.ts';
 import type { ServiceProvider } from '../service-providers.ts';
@@ -61,12 +61,17 @@ export async function resume(s: SamlScope, ctx: Context, pending: PendingSignIn)
     return seeOther(ctx, await deps.runFirst(ctx, verdict, resumeTo));
   }
   const { session, account } = verdict;
+  // A sign-in without a password or two steps (a badge) meets no password class the SP asked for.
+  const strength2 = sessionStrength(session.amr);
+  if (!strength2.password && !strength2.mfa && !metWithoutPassword(pending.authnContext)) {
+    return errorToSp(s, ctx, pending, STATUS.requester, STATUS.noAuthnContext, 'The sign-in used (a badge) does not meet the requested authentication context.');
+  }
   if (!(await s.pendingSignIns.take(pending))) throw new AppError('SSPR 5133', 'pending sign-in answered twice');
   const participant = await deps.sso.samlParticipant(session, sp.id, deps.messages.nameIdOf(sp, account).value);
   const { id, samlResponse } = await deps.messages.loginResponse({
     sp, acsUrl: pending.acsUrl, inResponseTo: pending.requestId, account, sessionIndex: participant.sessionIndex,
     authInstant: session.authTime, sessionNotOnOrAfter: session.expiresAt, now: deps.clock(),
-    authnContextClassRef: classRefFor(pending.authnContext, { mfa: session.amr.includes('mfa'), password: session.amr.includes('pwd') }),
+    authnContextClassRef: classRefFor(pending.authnContext, strength2),
   });
   await postResponse(deps, ctx, pending.acsUrl, samlResponse, pending.relayState);
   await deps.audit.record({ type: 'saml.assertion', accountId: account.id, client: sp.id, ip: ctx.ip, requestId: ctx.state.requestId as string, reason: `response ${id}${pending.requestId ? ` to ${pending.requestId}` : ' (IdP-initiated)'}` });
