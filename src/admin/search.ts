@@ -7,8 +7,10 @@ export function searchHandler(deps: AdminDeps) {
     const a = await signedInAdmin(deps, ctx);
     if (!a) return;
     deps.administration.require(a.scope, 'find');
-    const q = typeof ctx.query.q === 'string' ? ctx.query.q.slice(0, 100) : '';
-    const after = typeof ctx.query.after === 'string' ? ctx.query.after.slice(0, 400) : undefined;
+    // Control characters are never part of a login ID or name (and PostgreSQL refuses NUL in text): dropped.
+    const printable = (v: string) => v.replace(/[\u0000-\u001f\u007f]/g, '');
+    const q = typeof ctx.query.q === 'string' ? printable(ctx.query.q.slice(0, 100)) : '';
+    const after = typeof ctx.query.after === 'string' ? printable(ctx.query.after.slice(0, 400)) : undefined;
     // An empty search (q present but blank) lists every account in scope.
     const page = ctx.query.q !== undefined || after !== undefined ? await deps.administration.search(a.scope, q, deps.pageSize, after) : null;
     await deps.render(ctx, 'admin/search', { admin: who(a, deps), q, page });

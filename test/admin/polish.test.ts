@@ -58,6 +58,14 @@ describe('rough edges (issue 28, item 3)', () => {
     assert.match(shown.text, /Must not contain invisible or control characters/);
   });
 
+  it('the account search with control characters (a NUL) answers a page, not a 500', async () => {
+    const siti = await signedIn(t, SITI);
+    const found = await siti.get('/admin?q=allen%00_tan');
+    assert.equal(found.status, 200, found.text.slice(0, 300));
+    assert.match(found.text, /allen_tan@students\.edu\.sg/);
+    assert.equal((await siti.get('/admin?q=%00&after=%00%01')).status, 200);
+  });
+
   it('an import refuses names with invisible characters, per row, in words', async () => {
     const b = await signedIn(t, SITI);
     const csv = ['loginId,givenName,familyName,schoolCode,schoolName,level,roles', 'zara_lee@students.edu.sg,Za\u200Bra,Lee,DEMO01,Rivervale Demo School,P3,student'].join('\n');

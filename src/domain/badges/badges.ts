@@ -7,17 +7,21 @@
 // the teacher's list, never on the card), school hours and school networks (badges.hours,
 // badges.networks) limit where a photo of a badge can be used.
 // A badge is a credential kind of its own:
-// - a scan that names no badge is a failure charged to the address's budget of failures
-//   (the same budget as wrong passwords, security/lockout.ts);
-// - a badge signs in only an active pupil of an enabled level (never staff, whatever the
-//   account became), inside hours and networks, and not while the login ID is locked for
-//   everyone (the guides' lock, an administrator's, or five wrong PINs on the pupil's device);
-//   a lock that holds back only unknown devices (someone guessing the password elsewhere) does
-//   not stop the pupil's badge, which cannot be guessed;
-// - a PIN is checked like a password: reserved in the login ID's count before it is checked,
-//   five wrong lock the login ID as five wrong passwords do, with the guides' Unlock path;
-// - the session says so (amr ["badge"], ["badge", "pin"]): never two-step (acr mfa), and a
-//   password class of SAML's is not named for it.
+// - a scan is looked up first: a valid badge signs in whatever else came from the address (a
+//   school is one address); scans that name no badge are counted per address apart from wrong
+//   passwords (security/lockout.ts), so junk never holds a school's passwords or badges back;
+// - hours and networks are checked before anything about the account is told; then a badge
+//   signs in only an active pupil of an enabled level (never staff, whatever the account
+//   became; never an account with, or required to have, a second factor), and not while the
+//   login ID is locked for everyone (the guides' lock, an administrator's, or five wrong PINs on
+//   the pupil's device); a lock that holds back only unknown devices (someone guessing the
+//   password elsewhere) does not stop a badge without a PIN, which cannot be guessed;
+// - a PIN is checked like a password (reserved in the login ID's count before it is checked,
+//   five wrong lock the login ID as five wrong passwords do, with the guides' Unlock path) and
+//   counted on the badge for its life (badges.maxPinFailures void it); the PIN step checks
+//   hours, networks and who may hold one again;
+// - the session says so (amr ["badge"], ["badge", "pin"]): never two-step, whatever follows
+//   (acr badge; the gate; SAML names no password class and refuses requests for one).
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import type { Account } from '../accounts/account.ts';
