@@ -145,7 +145,10 @@ export function createServices(settings: Settings, store: Store, database: Datab
     seal: hooks.sealSecret ? new SecretSeal(hooks.sealSecret, 'mfa') : SecretSeal.unavailable(),
     webauthn: { rpName: 'MIMS Portal', rpId: publicUrl.hostname, origin: publicUrl.origin },
   });
-  const gate = sessionGate({ account: (id) => directory.get(id), requiredActions: (account) => credentials.requiredActions(account), hasSecondFactor });
+  const gate = sessionGate({
+    account: (id) => directory.get(id), requiredActions: (account) => credentials.requiredActions(account), hasSecondFactor,
+    noticeDue: (account, appKey) => account.roles.some((r) => settings.privacy.noticeRoles.includes(r)) && !(account.appsNoticed ?? []).includes(appKey),
+  });
   const importer = new Importer({ directory, importHasher: new SecretHasher(settings.import.argon2), policies, audit, settings: settings.import, now: clock });
   const recoveryEmails = new RecoveryEmails({ directory, audit, clock, settings: settings.recoveryEmail, send: hooks.sendRecoveryMail ?? (() => {}), available: hooks.sendRecoveryMail !== undefined });
   const recoveryCodes = new RecoveryCodes(store, clock, hooks.sealSecret ?? randomBytes(32).toString('base64url'), settings.recoveryEmail);

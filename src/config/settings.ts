@@ -204,6 +204,10 @@ export const settingsSchema = z.strictObject({
     maxFailures: z.coerce.number().int().min(1).max(100).default(5),
     windowMinutes: z.coerce.number().int().min(1).max(24 * 60).default(15),
   }).default({ requiredForRoles: ['school-admin', 'ministry-admin'], offeredToRoles: ['staff'], maxFailures: 5, windowMinutes: 15 }),
+  /** The first-use notice (flows/app-notice/): roles told what an app receives before its first use; empty: off. */
+  privacy: z.strictObject({
+    noticeRoles: z.array(z.string()).default([]),
+  }).default({ noticeRoles: [] }),
   /** Sign-in badges for the youngest pupils (domain/badges/): who, PIN, school hours and networks. */
   badges: z.strictObject({
     levels: z.array(z.enum(['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'S1', 'S2', 'S3', 'S4', 'S5', 'JC1', 'JC2'])).default(['P1', 'P2', 'P3']),

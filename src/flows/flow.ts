@@ -33,7 +33,7 @@ export type { Resume } from '../domain/sessions/resume.ts';
  *   sspr-password / sspr-questions / sspr-mfa / sspr-email   the portal's SSPR app, after the current password
  *   step-up           a second factor for a session signed in with a password (acr mfa, /admin actions)
  */
-export type FlowKind = 'sign-in' | 'required-actions' | 'forgot-password' | 'sspr-password' | 'sspr-questions' | 'sspr-mfa' | 'sspr-email' | 'step-up';
+export type FlowKind = 'sign-in' | 'required-actions' | 'forgot-password' | 'sspr-password' | 'sspr-questions' | 'sspr-mfa' | 'sspr-email' | 'step-up' | 'app-notice';
 
 /**
  * What a flow must still do, in order: the account's required actions, the second factor
@@ -46,6 +46,7 @@ export type Pending = RequiredAction | 'second-factor' | 'recovery-email';
 export type Step =
   | 'credentials'
   | 'badge-pin'
+  | 'app-notice'
   | 'reauth'
   | 'questions'
   | 'questions-confirm'
@@ -87,6 +88,8 @@ export interface Flow {
   deviceLogin?: string;
   /** When a second factor was verified (or enrolled) in this flow. */
   mfaAt?: number;
+  /** The app a first-use notice is about (app-notice flows). */
+  app?: { key: string; name: string; receives: string[] };
   /** A scanned sign-in badge whose PIN is asked next (its id; the account is set only once the PIN is right). */
   badgeId?: string;
   /** The WebAuthn challenge of the page shown last (used once). */
@@ -131,6 +134,7 @@ export interface NewFlow {
   resume: Resume;
   accountId?: string | undefined;
   pending?: Pending[];
+  app?: { key: string; name: string; receives: string[] } | undefined;
 }
 
 /** Steps a flow may be at while it is only a sealed reference (before anything was verified in it). */

@@ -1,5 +1,6 @@
 // Every flow kind, by the name its records carry. Each kind's folder opens with its table.
 import type { FlowKind } from './flow.ts';
+import { appNotice } from './app-notice/index.ts';
 import { forgotPassword } from './forgot-password/index.ts';
 import type { FlowKindSpec } from './machine.ts';
 import { requiredActions } from './required-actions/index.ts';
@@ -16,4 +17,5 @@ export const FLOW_KINDS: Readonly<Record<FlowKind, FlowKindSpec>> = {
   'sspr-mfa': ssprMfa,
   'sspr-email': ssprEmail,
   'step-up': stepUp,
+  'app-notice': appNotice,
 };

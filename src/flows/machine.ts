@@ -255,7 +255,7 @@ export class FlowMachine {
   }
 
   /** Begins a flow of `kind` at its first step (or its first pending required action). */
-  async start(kind: FlowKind, init: { step?: Step; resume: Resume; accountId?: string | undefined; pending?: Pending[] }, browserSecret: string): Promise<string> {
+  async start(kind: FlowKind, init: { step?: Step; resume: Resume; accountId?: string | undefined; pending?: Pending[]; app?: Flow['app'] }, browserSecret: string): Promise<string> {
     const first = init.pending?.[0];
     const step = init.step ?? (first ? this.#entry[first] : undefined);
     if (!step) throw new Error(`${kind}: nothing to start with`);

@@ -20,6 +20,7 @@ export interface FlowStarts {
    *   not_fresh                      sign in again as the session's account (re-authentication)
    *   required_actions               the required actions, keeping the session
    *   mfa_required                   the second factor (step-up), renewing the session
+   *   app_notice                     the first-use notice of what an app receives
    * `other_account` and `mfa_unavailable` are the caller's to answer (no flow can help).
    */
   runFirst(refusal: Refusal, resume: Resume, browserSecret: string): Promise<string>;
@@ -45,6 +46,8 @@ export function flowStarts(machine: FlowMachine): FlowStarts {
           return machine.start('sign-in', { step: 'credentials', resume }, browserSecret);
         case 'mfa_required':
           return machine.start('step-up', { resume, accountId: refusal.account.id, pending: ['second-factor'] }, browserSecret);
+        case 'app_notice':
+          return machine.start('app-notice', { step: 'app-notice', resume, accountId: refusal.account.id, app: refusal.app }, browserSecret);
         case 'no_session':
           return machine.start('sign-in', { step: 'credentials', resume }, browserSecret);
         default:

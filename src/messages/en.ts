@@ -628,4 +628,17 @@ export const en = {
   "admin.badges_void_confirm": "Void these badges? They stop working at once; pupils sign in with new printed badges or their passwords.",
   "admin.badges_void_school_code": "School code",
   "admin.badges_void_school_code_help": "As a ministry administrator you void the badges of one school at a time: type its code.",
+  // --- the first-use notice (flows/app-notice/)
+  "notice.heading": "Before you go on",
+  "notice.intro": "{app} will receive:",
+  "notice.receives.id": "a code that tells it that it is you",
+  "notice.receives.name": "your name",
+  "notice.receives.email": "your email address",
+  "notice.receives.school": "your school and level",
+  "notice.receives.role": "that you are a pupil",
+  "notice.receives.language": "the language you use",
+  "notice.only_once": "Your school chose what it receives. You see this the first time only.",
+  "notice.continue": "Continue",
+  "screen.app-notice": "Before you go on",
+  "event.privacy.notice": "Told what an app receives",
 } satisfies Record<string, string>;

@@ -614,4 +614,17 @@ export const ms = {
   "admin.badges_void_confirm": "Batalkan lencana ini? Ia berhenti berfungsi serta-merta; murid log masuk dengan lencana baharu atau kata laluan mereka.",
   "admin.badges_void_school_code": "Kod sekolah",
   "admin.badges_void_school_code_help": "Sebagai pentadbir kementerian, anda membatalkan lencana satu sekolah pada satu masa: taip kodnya.",
+  // --- the first-use notice (flows/app-notice/)
+  "notice.heading": "Sebelum anda teruskan",
+  "notice.intro": "{app} akan menerima:",
+  "notice.receives.id": "kod yang memberitahunya bahawa ini anda",
+  "notice.receives.name": "nama anda",
+  "notice.receives.email": "alamat e-mel anda",
+  "notice.receives.school": "sekolah dan tahap anda",
+  "notice.receives.role": "bahawa anda seorang murid",
+  "notice.receives.language": "bahasa yang anda gunakan",
+  "notice.only_once": "Sekolah anda memilih apa yang diterimanya. Anda melihat ini kali pertama sahaja.",
+  "notice.continue": "Teruskan",
+  "screen.app-notice": "Sebelum anda teruskan",
+  "event.privacy.notice": "Diberitahu apa yang diterima aplikasi",
 } satisfies Translation;

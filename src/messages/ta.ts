@@ -614,4 +614,17 @@ export const ta = {
   "admin.badges_void_confirm": "இந்த அட்டைகளை ரத்து செய்யவா? அவை உடனே வேலை செய்யாது; மாணவர்கள் புதிய அட்டைகள் அல்லது கடவுச்சொற்களால் உள்நுழைவர்.",
   "admin.badges_void_school_code": "பள்ளிக் குறியீடு",
   "admin.badges_void_school_code_help": "அமைச்சக நிர்வாகியாக, ஒரு நேரத்தில் ஒரு பள்ளியின் அட்டைகளை ரத்து செய்கிறீர்கள்: அதன் குறியீட்டைத் தட்டச்சு செய்யுங்கள்.",
+  // --- the first-use notice (flows/app-notice/)
+  "notice.heading": "தொடர்வதற்கு முன்",
+  "notice.intro": "{app} பெறும்:",
+  "notice.receives.id": "நீதான் என்று அதற்குச் சொல்லும் ஒரு குறியீடு",
+  "notice.receives.name": "உன் பெயர்",
+  "notice.receives.email": "உன் மின்னஞ்சல் முகவரி",
+  "notice.receives.school": "உன் பள்ளியும் நிலையும்",
+  "notice.receives.role": "நீ ஒரு மாணவர் என்பது",
+  "notice.receives.language": "நீ பயன்படுத்தும் மொழி",
+  "notice.only_once": "அது எதைப் பெறும் என்பதை உன் பள்ளி தேர்ந்தெடுத்தது. இதை முதல் முறை மட்டுமே காண்பாய்.",
+  "notice.continue": "தொடர்",
+  "screen.app-notice": "தொடர்வதற்கு முன்",
+  "event.privacy.notice": "ஒரு செயலி பெறுவது சொல்லப்பட்டது",
 } satisfies Translation;

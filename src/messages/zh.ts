@@ -614,4 +614,17 @@ export const zh = {
   "admin.badges_void_confirm": "作废这些卡片吗？它们会立即失效；学生需用新打印的卡片或密码登录。",
   "admin.badges_void_school_code": "学校代码",
   "admin.badges_void_school_code_help": "作为部级管理员，你一次只能作废一所学校的卡片：请输入学校代码。",
+  // --- the first-use notice (flows/app-notice/)
+  "notice.heading": "继续之前",
+  "notice.intro": "{app} 会收到：",
+  "notice.receives.id": "一个代码，让它知道是你",
+  "notice.receives.name": "你的名字",
+  "notice.receives.email": "你的电子邮件地址",
+  "notice.receives.school": "你的学校和年级",
+  "notice.receives.role": "你是学生",
+  "notice.receives.language": "你使用的语言",
+  "notice.only_once": "这些是学校决定的。你只会在第一次看到这个。",
+  "notice.continue": "继续",
+  "screen.app-notice": "继续之前",
+  "event.privacy.notice": "已告知应用会收到的信息",
 } satisfies Translation;

@@ -187,6 +187,19 @@ describe('flow state tables (no HTTP)', () => {
     assert.deepEqual(pinned.session!.amr, ['badge', 'pin']);
   });
 
+  it('app-notice: Continue records the app on the account and keeps the session', async () => {
+    const allen = (await services.directory.findByLoginId(DEMO.student.loginId))!;
+    const session = await services.sso.create(allen.id, ['pwd'], now - 60_000);
+    const url = await machine.start('app-notice', { step: 'app-notice', resume: APP, accountId: allen.id, app: { key: 'oidc:test-web', name: 'Test web app', receives: ['name'] } }, BROWSER);
+    const page = await machine.page(refOf(url), BROWSER);
+    assert.equal(page.view, 'app-notice');
+    assert.deepEqual(page.data.lines, ['notice.receives.id', 'notice.receives.name']);
+    const done = await act(url, 'app-notice/continue', {}, { ssoSessionId: session.id });
+    assert.equal(done.flow, null);
+    assert.equal(done.session, undefined, 'the session goes on as it was');
+    assert.deepEqual((await services.directory.get(allen.id))!.appsNoticed, ['oidc:test-web']);
+  });
+
   it('sign-in with every required action: questions (with Go Back) then password, then the session', async () => {
     const farah = (await services.directory.findByLoginId('farah_aziz@students.edu.sg'))!;
     await services.directory.update(farah.id, (a) => ({ ...a, mustChangePassword: true }));

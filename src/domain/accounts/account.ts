@@ -76,6 +76,8 @@ export interface Account {
   language?: string | null;
   /** Where a reset code may be sent (added at first sign-in or in the SSPR app). */
   recoveryEmail?: RecoveryEmail | null;
+  /** The apps ("oidc:<client_id>", "saml:<sp id>") the person was told, before first use, what each receives. */
+  appsNoticed?: string[];
 }
 
 const EMAIL = /^[a-z0-9._%+'-]+@[a-z0-9-]+(\.[a-z0-9-]+)+$/;

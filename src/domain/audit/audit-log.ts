@@ -56,7 +56,8 @@ export type AuditType =
   | 'recovery_email.code.refused'
   | 'badge.issued'
   | 'badge.voided'
-  | 'oidc.authorized';
+  | 'oidc.authorized'
+  | 'privacy.notice';
 
 export interface AuditEvent {
   type: AuditType;

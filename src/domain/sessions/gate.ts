@@ -14,6 +14,8 @@
 //                     recent enough, but the account has a second factor -> run step-up
 //   mfa_unavailable   the same, and the account has no second factor -> the caller decides
 //                     (OIDC: a lower acr, or an error when essential; SAML: NoAuthnContext)
+//   app_notice        the app is about to receive something of a person who must be told
+//                     first (privacy.noticeRoles), and was not -> run app-notice
 // Callers hand a refusal to the flows (`runFirst`, src/flows/start.ts); a protocol that may
 // not show pages (prompt=none, IsPassive) answers its relying party instead.
 import type { Account } from '../accounts/account.ts';
@@ -27,6 +29,15 @@ export interface Need {
   accountId?: string | undefined;
   /** Two-step sign-in is needed, verified at or after `mfaSince` (ms) when given. */
   mfa?: { since?: number | undefined } | undefined;
+  /** The app about to receive the person's data, and what it receives (the first-use notice). */
+  app?: AppNotice | undefined;
+}
+
+/** An app as the first-use notice names it: its key ("oidc:<client_id>", "saml:<sp id>"), its name, and what it receives (claim or attribute names). */
+export interface AppNotice {
+  key: string;
+  name: string;
+  receives: string[];
 }
 
 export type Verdict =
@@ -36,7 +47,8 @@ export type Verdict =
   | { proceed: false; reason: 'not_fresh'; run: 'sign-in'; session: SsoSession; account: Account }
   | { proceed: false; reason: 'required_actions'; run: 'required-actions'; session: SsoSession; account: Account; pending: RequiredAction[] }
   | { proceed: false; reason: 'mfa_required'; run: 'step-up'; session: SsoSession; account: Account }
-  | { proceed: false; reason: 'mfa_unavailable'; run: 'refuse'; session: SsoSession; account: Account };
+  | { proceed: false; reason: 'mfa_unavailable'; run: 'refuse'; session: SsoSession; account: Account }
+  | { proceed: false; reason: 'app_notice'; run: 'app-notice'; session: SsoSession; account: Account; app: AppNotice };
 
 /** A refusal: what the flows must run before the caller may proceed. */
 export type Refusal = Exclude<Verdict, { proceed: true }>;
@@ -45,6 +57,8 @@ export interface GateDeps {
   account: (accountId: string) => Promise<Account | null>;
   requiredActions: (account: Account) => RequiredAction[];
   hasSecondFactor: (account: Account) => boolean;
+  /** Whether the person must be told what an app receives before its first use (and was not). */
+  noticeDue?: (account: Account, appKey: string) => boolean;
 }
 
 export type Gate = (session: SsoSession | null, need?: Need) => Promise<Verdict>;
@@ -68,6 +82,7 @@ const CHECKS: ReadonlyArray<[name: string, check: Check]> = [
       ? { proceed: false, reason: 'mfa_required', run: 'step-up', session, account }
       : { proceed: false, reason: 'mfa_unavailable', run: 'refuse', session, account };
   }],
+  ['app_notice', (session, account, need, deps) => (need.app && deps.noticeDue?.(account, need.app.key) ? { proceed: false, reason: 'app_notice', run: 'app-notice', session, account, app: need.app } : null)],
 ];
 
 export function sessionGate(deps: GateDeps): Gate {

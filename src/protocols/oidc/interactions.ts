@@ -17,11 +17,12 @@ import type { Interaction, Provider } from 'oidc-provider';
 import type { Clock } from '../../domain/clock.ts';
 import { AppError } from '../../domain/errors.ts';
 import { StoreUnavailableError } from '../../store/index.ts';
-import type { Gate, Refusal } from '../../domain/sessions/gate.ts';
+import type { AppNotice, Gate, Refusal } from '../../domain/sessions/gate.ts';
 import type { OidcResume } from '../../domain/sessions/resume.ts';
 import { seeOther } from '../../http/respond.ts';
 import { acrOf, essentialAcrValues, requestedAcr } from './acr.ts';
 import { subjectFor, type SubjectClient } from './subjects.ts';
+import { CLAIMS_BY_SCOPE, claimsAllowed } from './claims.ts';
 import type { SsoSession } from '../../domain/sessions/sso-sessions.ts';
 
 
@@ -65,7 +66,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
       const hinted = hintedSub(details);
       const client = await provider.Client.find(clientId);
       const accountId = hinted === undefined ? undefined : sso && subjectFor(deps.pairwiseKey, client as unknown as SubjectClient, sso.accountId) === hinted ? sso.accountId : `hint:${hinted}`;
-      const need = { authenticatedSince: await authenticatedSince(ctx, details), accountId, mfa: acr.mfa ? {} : undefined };
+      const need = { authenticatedSince: await authenticatedSince(ctx, details), accountId, mfa: acr.mfa ? {} : undefined, app: appOf(client, clientId, details.params.scope) };
       let verdict = await deps.gate(sso, need);
       if (verdict.reason === 'mfa_unavailable') {
         // The account has no second factor: an essential request is refused; a voluntary one gets the lower class.
@@ -163,6 +164,15 @@ export function interactionRouter(deps: InteractionDeps): Router {
   }
 
   return router;
+}
+
+/** The app as the first-use notice names it: what it receives is the claims of the scopes asked that it may have. */
+function appOf(client: unknown, clientId: string, scope: unknown): AppNotice {
+  const c = client as { clientName?: string; scope?: string } | undefined;
+  const allowed = claimsAllowed(c?.scope);
+  const scopes = typeof scope === 'string' ? scope.split(' ') : [];
+  const receives = scopes.flatMap((s) => (Object.hasOwn(CLAIMS_BY_SCOPE, s) ? [...CLAIMS_BY_SCOPE[s as keyof typeof CLAIMS_BY_SCOPE]] : [])).filter((claim) => !allowed || allowed.has(claim));
+  return { key: `oidc:${clientId}`, name: c?.clientName ?? clientId, receives };
 }
 
 /** The sub an id_token_hint names (oidc-provider verified it when the request arrived). */

@@ -107,6 +107,16 @@ function interactions(deps: OidcDeps) {
       (await verdict(ctx)).reason === 'required_actions' ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT,
     ),
   );
+  login.checks.add(
+    // The person must be told what this app receives before its first use (privacy.noticeRoles):
+    // a page to show (prompt=none: consent_required).
+    new Check('app_notice', 'the person has not been told what this app receives', 'consent_required', async (ctx) => {
+      const clientId = ctx.oidc.client?.clientId;
+      if (!clientId) return Check.NO_NEED_TO_PROMPT;
+      const v = await deps.gate(await deps.ssoOf(ctx), { app: { key: `oidc:${clientId}`, name: clientId, receives: [] } });
+      return v.reason === 'app_notice' ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+    }),
+  );
   return policy;
 }
 

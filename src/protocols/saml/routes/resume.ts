@@ -50,7 +50,8 @@ export async function resume(s: SamlScope, ctx: Context, pending: PendingSignIn)
   const strength = neededStrength(pending.authnContext);
   if (strength === 'impossible') return errorToSp(s, ctx, pending, STATUS.requester, STATUS.noAuthnContext, 'The requested authentication context is not supported.');
   // ForceAuthn: a sign-in since the request arrived.
-  const verdict = await deps.gate(await deps.ssoOf(ctx), { authenticatedSince: pending.forceAuthn ? pending.receivedAt : undefined, mfa: strength === 'mfa' ? {} : undefined });
+  const app = { key: `saml:${sp.id}`, name: sp.displayName, receives: [...sp.attributes] };
+  const verdict = await deps.gate(await deps.ssoOf(ctx), { authenticatedSince: pending.forceAuthn ? pending.receivedAt : undefined, mfa: strength === 'mfa' ? {} : undefined, app });
   if (verdict.reason === 'mfa_unavailable') return errorToSp(s, ctx, pending, STATUS.requester, STATUS.noAuthnContext, 'Two-step sign-in is not set up for this account.');
   if (!verdict.proceed) {
     // IsPassive: no page may be shown; nothing is issued while a sign-in or a required action is due.
