@@ -59,8 +59,12 @@ export const oidcClientSchema = oidcClientFields.superRefine((c, ctx) => {
   } else if (!c.client_secret) {
     ctx.addIssue({ code: 'custom', path: ['client_secret'], message: `required for token_endpoint_auth_method "${c.token_endpoint_auth_method}"` });
   }
-  if (c.subject_type === 'pairwise' && new Set(c.redirect_uris.map((u) => { try { return new URL(u).hostname; } catch { return u; } })).size > 1) {
-    ctx.addIssue({ code: 'custom', path: ['subject_type'], message: 'a pairwise app\'s redirect_uris must share one host (its sector; sector_identifier_uri is not used here)' });
+  // The sector is the host (with its port) of the redirect URIs, as oidc-provider takes it: one,
+  // and never empty (a native app's custom scheme, com.vendor.app:/cb, has no host: every such
+  // app would share the sector "" and so the same subs).
+  const sectors = new Set(c.redirect_uris.map((u) => { try { return new URL(u).host; } catch { return ''; } }));
+  if (c.subject_type === 'pairwise' && (sectors.size > 1 || sectors.has(''))) {
+    ctx.addIssue({ code: 'custom', path: ['subject_type'], message: sectors.has('') ? 'a pairwise app\'s redirect_uris need a host (its sector): a custom scheme without one is not a sector' : 'a pairwise app\'s redirect_uris must share one host and port (its sector; sector_identifier_uri is not used here)' });
   }
   if (c.grant_types.includes('authorization_code') && c.redirect_uris.length === 0) {
     ctx.addIssue({ code: 'custom', path: ['redirect_uris'], message: 'at least one is required for authorization_code' });

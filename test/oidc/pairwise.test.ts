@@ -78,6 +78,10 @@ describe('pairwise subject identifiers (issue 29, item 4)', () => {
 
   it('a pairwise app whose redirect URIs are on two hosts is refused, naming subject_type; an app may register as pairwise', async () => {
     assert.throws(() => parseOidcClient({ protocol: 'oidc', client_id: 'two-hosts', client_secret: SECRET, client_name: 'Two hosts', redirect_uris: ['http://127.0.0.1:9/x', 'http://localhost:9/y'], subject_type: 'pairwise' }, 'two-hosts.json'), /subject_type: a pairwise app's redirect_uris must share one host/);
+    // A host and port, one: the sector oidc-provider takes is the first URI's host with its port.
+    assert.throws(() => parseOidcClient({ protocol: 'oidc', client_id: 'two-ports', client_secret: SECRET, client_name: 'Two ports', redirect_uris: ['http://127.0.0.1:3000/x', 'http://127.0.0.1:4000/y'], subject_type: 'pairwise' }, 'two-ports.json'), /subject_type: a pairwise app's redirect_uris must share one host and port/);
+    // A native app's custom scheme has no host: every such app would share the sector "" (an outside review linked two vendors' apps so).
+    assert.throws(() => parseOidcClient({ protocol: 'oidc', client_id: 'native-a', client_name: 'Reader', token_endpoint_auth_method: 'none', application_type: 'native', redirect_uris: ['com.vendora.reader:/cb'], subject_type: 'pairwise' }, 'native-a.json'), /subject_type: a pairwise app's redirect_uris need a host/);
     const reg = await fetch(`${t.url}/oidc/reg`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ client_name: 'Spelling Bee', redirect_uris: ['http://127.0.0.3:9/cb'], subject_type: 'pairwise' }) });
     const body = (await reg.json()) as { client_id: string; client_secret: string; subject_type: string };
     assert.equal(reg.status, 201, JSON.stringify(body));

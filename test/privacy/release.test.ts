@@ -19,8 +19,9 @@ describe('what an app receives is what its file allows (issue 29, item 4)', () =
   let t: TestIdp;
   const sp = testSp({ id: 'level-only-sp', slo: 'http://127.0.0.1:9/level-only/slo', options: { attributes: ['level', 'displayName'] } });
   const sp2 = testSp({ id: 'class-only-sp', slo: 'http://127.0.0.1:9/class-only/slo', options: { attributes: ['level'] } });
+  const uriSp = testSp({ id: 'uri-level-sp', options: { attributes: ['level'], attribute_profile: 'uri' } });
   before(async () => {
-    t = await startTestIdp({ clients: [client({ client_id: APP.id, client_secret: SECRET, redirect_uris: [APP.redirect], scope: 'openid profile school', display_name: 'No email app' })], serviceProviders: [sp.file, sp2.file] });
+    t = await startTestIdp({ clients: [client({ client_id: APP.id, client_secret: SECRET, redirect_uris: [APP.redirect], scope: 'openid profile school', display_name: 'No email app' })], serviceProviders: [sp.file, sp2.file, uriSp.file] });
   });
   after(async () => {
     await t.close();
@@ -69,6 +70,12 @@ describe('what an app receives is what its file allows (issue 29, item 4)', () =
     assert.doesNotMatch(other, new RegExp(nameId[2]!));
     // The metadata lists both formats.
     assert.match((await b.get('/saml/metadata')).text, /<md:NameIDFormat>urn:oasis:names:tc:SAML:2\.0:nameid-format:persistent<\/md:NameIDFormat>/);
+  });
+
+  it('SAML: a uri-profile SP given a persistent NameID gets pairwise-id, never the identifiers every SP shares (eppn, subject-id)', async () => {
+    const xml = await samlResponse(new Browser(t.url), uriSp.entityId, 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent');
+    assert.match(xml, /Name="urn:oasis:names:tc:SAML:attribute:pairwise-id"/);
+    assert.doesNotMatch(xml, /urn:oid:1\.3\.6\.1\.4\.1\.5923\.1\.1\.1\.6|urn:oasis:names:tc:SAML:attribute:subject-id/);
   });
 
   it('SAML: such an SP asking for an emailAddress NameID is answered InvalidNameIDPolicy, and no address is sent', async () => {

@@ -10,8 +10,9 @@ export function pairwiseKey(deploymentSecret: string): string {
   return createHmac('sha256', deploymentSecret).update('oidc pairwise sub').digest('base64url');
 }
 
-/** The account's `sub` in one sector (32 hex characters, like the public ids' length class). */
+/** The account's `sub` in one sector (32 hex characters, like the public ids' length class). An empty sector is refused (every host-less app would share it). */
 export function pairwiseSub(key: string, sectorIdentifier: string, accountId: string): string {
+  if (!sectorIdentifier) throw new Error('a pairwise subject needs a sector (the host of the redirect URIs)');
   return createHmac('sha256', key).update(`${sectorIdentifier}\n${accountId}`).digest('hex').slice(0, 32);
 }
 
@@ -23,5 +24,6 @@ export interface SubjectClient {
 
 /** The `sub` an app knows the account by. */
 export function subjectFor(key: string, client: SubjectClient | undefined, accountId: string): string {
-  return client?.subjectType === 'pairwise' && client.sectorIdentifier ? pairwiseSub(key, client.sectorIdentifier, accountId) : accountId;
+  // The very computation oidc-provider's pairwiseIdentifier makes (provider.ts), so they always agree.
+  return client?.subjectType === 'pairwise' ? pairwiseSub(key, String(client.sectorIdentifier ?? ''), accountId) : accountId;
 }

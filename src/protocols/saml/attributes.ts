@@ -76,11 +76,12 @@ export function pairwiseUnique(account: Pick<Account, 'id'>, spEntityId: string,
  * eduPersonPrincipalName and subject-id. "pairwise-id": pairwise-id alone, so that no
  * identifier the SP gets is shared with another SP. "none": no identifier.
  */
-function identifierElements(account: Account, ids: ScopedIdentifiers, spEntityId: string, req: SubjectIdReq | undefined): string {
+function identifierElements(account: Account, ids: ScopedIdentifiers, spEntityId: string, req: SubjectIdReq | undefined, persistent: boolean): string {
   const element = (id: { name: string; friendlyName: string }, unique: string) =>
     `<saml:Attribute Name="${id.name}" NameFormat="${ATTRNAME_URI}" FriendlyName="${id.friendlyName}"><saml:AttributeValue>${unique}@${escapeXml(ids.scope)}</saml:AttributeValue></saml:Attribute>`;
   if (req === 'none') return '';
-  if (req === 'pairwise-id') return element(PAIRWISE_ID, pairwiseUnique(account, spEntityId, ids.pairwiseSecret));
+  // An SP given a persistent NameID (not allowed mail) gets no identifier shared with other SPs either.
+  if (req === 'pairwise-id' || persistent) return element(PAIRWISE_ID, pairwiseUnique(account, spEntityId, ids.pairwiseSecret));
   return Object.values(URI_IDENTIFIERS).map((id) => element(id, scopedUnique(account))).join('');
 }
 
@@ -120,9 +121,9 @@ function attributeOpening(name: SamlAttributeName, profile: AttributeProfile): s
  * The saml:Attribute elements of an assertion: the selected attributes that have values,
  * and with the uri profile the scoped identifiers (when a scope is given).
  */
-export function attributeElements(account: Account, selected: SamlAttributeName[], profile: AttributeProfile, ids?: ScopedIdentifiers, sp?: { entityId: string; subjectIdReq?: SubjectIdReq | undefined }): string {
+export function attributeElements(account: Account, selected: SamlAttributeName[], profile: AttributeProfile, ids?: ScopedIdentifiers, sp?: { entityId: string; subjectIdReq?: SubjectIdReq | undefined; nameIdFormat?: 'emailAddress' | 'persistent' }): string {
   const values = accountAttributes(account);
-  const identifiers = profile === 'uri' && ids && sp ? identifierElements(account, ids, sp.entityId, sp.subjectIdReq) : '';
+  const identifiers = profile === 'uri' && ids && sp ? identifierElements(account, ids, sp.entityId, sp.subjectIdReq, sp.nameIdFormat === 'persistent') : '';
   const valuesOf = (out: string[]) => out.map((v) => `<saml:AttributeValue>${escapeXml(v)}</saml:AttributeValue>`).join('');
   return identifiers + selected
     .filter((name) => values[name].length > 0)
