@@ -7,22 +7,12 @@ import assert from 'node:assert/strict';
 import { schoolYear } from '../../src/domain/classes/classes.ts';
 import { Browser, formOf } from '../support/browser.ts';
 import { DEMO, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { idOf, signedIn } from '../support/people.ts';
 
 const SITI = { loginId: 'siti_rahman@schools.gov.sg', password: 'Orchid!Compass58' };
 const WORDS_FORMAT = /^[A-HJ-NP-Z][a-km-z]+(?:[2-9][A-HJ-NP-Z][a-km-z]+){3}$/;
 const YEAR = schoolYear(Date.now());
 const CLASS_2A = `/admin/classes/DEMO01/${YEAR}/2A`;
-
-async function signedIn(t: TestIdp, who: { loginId: string; password: string }): Promise<Browser> {
-  const b = new Browser(t.url);
-  const landed = await b.signIn((await b.open('/portal')).res, who.loginId, who.password);
-  assert.equal(landed.res.status, 200, landed.res.text.slice(0, 300));
-  return b;
-}
-
-async function idOf(t: TestIdp, loginId: string): Promise<string> {
-  return (await t.idp.directory.findByLoginId(loginId))!.id;
-}
 
 /** The slips a slips page shows: login ID and temporary password, as the teacher reads them. */
 function slipsOf(html: string): Array<{ loginId: string; password: string }> {

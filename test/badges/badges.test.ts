@@ -8,22 +8,12 @@ import { schoolYear } from '../../src/domain/classes/classes.ts';
 import { Browser, formOf } from '../support/browser.ts';
 import { printedBadges } from '../support/badges.ts';
 import { DEMO, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { idOf, signedIn } from '../support/people.ts';
 import { authRequest, discover, redeem, WEB } from '../support/rp.ts';
 
 const SITI = { loginId: 'siti_rahman@schools.gov.sg', password: 'Orchid!Compass58' };
 const YEAR = schoolYear(Date.now());
 const CLASS_2A = `/admin/classes/DEMO01/${YEAR}/2A`;
-
-async function signedIn(t: TestIdp, who: { loginId: string; password: string }): Promise<Browser> {
-  const b = new Browser(t.url);
-  const landed = await b.signIn((await b.open('/portal')).res, who.loginId, who.password);
-  assert.equal(landed.res.status, 200, landed.res.text.slice(0, 300));
-  return b;
-}
-
-async function idOf(t: TestIdp, loginId: string): Promise<string> {
-  return (await t.idp.directory.findByLoginId(loginId))!.id;
-}
 
 /** Daniel prints badges for these pupils of 2A from the class page; the cards as read from the page. */
 async function printFor(teacher: Browser, ids: string[]) {

@@ -14,6 +14,7 @@ import { schoolYear } from '../../src/domain/classes/classes.ts';
 import { Browser, formOf } from '../support/browser.ts';
 import { printedBadges } from '../support/badges.ts';
 import { DEMO, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { idOf, signedIn } from '../support/people.ts';
 import { authRequest, discover, WEB } from '../support/rp.ts';
 import { autoForm, testSp } from '../support/saml.ts';
 
@@ -26,17 +27,6 @@ const EXTRA = [
   { loginId: 'kai_ho@students.edu.sg', password: 'Pebble-Tiger-18x', temporary: false, givenName: 'Kai', familyName: 'Ho', school: SCHOOL, level: 'P2', roles: ['student'], questions: QUESTIONS, class: '2A', totpSecret: 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP' },
   { loginId: 'ben_ong@students.edu.sg', password: 'Pebble-Tiger-20x', temporary: false, givenName: 'Ben', familyName: 'Ong', school: SCHOOL, level: 'P2', roles: ['student'], questions: QUESTIONS, class: '2A' },
 ];
-
-async function signedIn(t: TestIdp, who: { loginId: string; password: string }): Promise<Browser> {
-  const b = new Browser(t.url);
-  const landed = await b.signIn((await b.open('/portal')).res, who.loginId, who.password);
-  assert.equal(landed.res.status, 200, landed.res.text.slice(0, 300));
-  return b;
-}
-
-async function idOf(t: TestIdp, loginId: string): Promise<string> {
-  return (await t.idp.directory.findByLoginId(loginId))!.id;
-}
 
 function csrfOf(html: string): string {
   return /name="_csrf" value="([^"]+)"/.exec(html)![1]!;

@@ -112,7 +112,8 @@ function interactions(deps: OidcDeps) {
     // a page to show (prompt=none: consent_required).
     new Check('app_notice', 'the person has not been told what this app receives', 'consent_required', async (ctx) => {
       const clientId = ctx.oidc.client?.clientId;
-      if (!clientId) return Check.NO_NEED_TO_PROMPT;
+      // Off (the default): no second trip through the gate on every authorization.
+      if (!clientId || deps.settings.privacy.noticeRoles.length === 0) return Check.NO_NEED_TO_PROMPT;
       const v = await deps.gate(await deps.ssoOf(ctx), { app: { key: `oidc:${clientId}`, name: clientId, receives: [] } });
       return v.reason === 'app_notice' ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
     }),
