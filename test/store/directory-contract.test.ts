@@ -130,6 +130,10 @@ for (const kind of ['postgres', 'embedded'] as const) {
       const recent = await audit.recent(3);
       assert.deepEqual(recent.map((e) => e.reason), ['7', '6', '5']);
       assert.ok((await audit.recent(100)).length <= 8);
+      // Past the ninth event: newest first by number, not by text ("9" > "10" as text).
+      const many = new AuditLog(db.database, Date.now, 1000);
+      for (let i = 0; i < 14; i++) await many.record({ type: 'signin.failure', reason: `n${i}` });
+      assert.deepEqual((await many.recent(3)).map((e) => e.reason), ['n13', 'n12', 'n11']);
     });
 
     it('migrations are versioned: a second run applies nothing, and a dry run writes nothing', async () => {

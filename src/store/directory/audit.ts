@@ -26,7 +26,7 @@ export class AuditRows {
   /** Newest first; `before` continues from an earlier page's last id. */
   async recent(count: number, before?: string): Promise<AuditRow[]> {
     const rows = await this.#db.query<{ seq: string; event: Record<string, string> }>(
-      'select seq::text as seq, event from audit_events where ($1::bigint is null or seq < $1::bigint) order by seq desc limit $2',
+      'select seq::text as seq, event from audit_events where ($1::bigint is null or seq < $1::bigint) order by audit_events.seq desc limit $2',
       [before ?? null, count],
     );
     return rows.map((r) => ({ id: r.seq, fields: r.event }));
