@@ -18,7 +18,7 @@ import { ConfigError, loadSettings, projectRoot } from './config/settings.ts';
 import { loadSeed, readSeedFile, SeedError } from './domain/accounts/seed.ts';
 import { systemClock } from './domain/clock.ts';
 import { createLogger } from './observability/logger.ts';
-import { createStore, RedisStore, StoreUnavailableError, type Store } from './store/index.ts';
+import { createStore, keys, RedisStore, StoreUnavailableError, type Store } from './store/index.ts';
 import { createServices, type Services } from './services.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createIdp } from './web/app.ts';
@@ -335,6 +335,20 @@ async function serve(settings: Settings, worker: number): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   if (!worker) stopWithNpm(() => stop('SIGTERM'));
+
+  // The roster's scheduled steps (README "Provisioning"): moves and leaves at their date,
+  // leavers deleted after retention, dormant accounts disabled. One process of many per
+  // period: the one that takes the lease in the store (a run is idempotent all the same).
+  const everyMs = settings.lifecycle.runEveryMinutes * 60_000;
+  if (everyMs > 0) {
+    const runLifecycle = async () => {
+      if (!started || stopping) return;
+      if (!(await store.set(keys.lifecycleLease(), `${process.pid}:${worker}`, { ttlMs: everyMs, onlyIfAbsent: true }))) return;
+      const report = await idp.lifecycle.run();
+      if (report.moved + report.left + report.deleted + report.dormant + report.failed > 0) logger.info({ ...report }, 'lifecycle run');
+    };
+    setInterval(() => void runLifecycle().catch((err: unknown) => logger.error({ err }, 'lifecycle run failed: retried at the next period')), everyMs).unref();
+  }
 }
 
 /**

@@ -26,6 +26,10 @@ import { MfaPolicy } from './domain/mfa/policy.ts';
 import { SecretSeal } from './domain/mfa/seal.ts';
 import { RecoveryCodes } from './domain/recovery/codes.ts';
 import { RecoveryEmails, type SendRecoveryMail } from './domain/recovery/recovery-email.ts';
+import { ProvisioningClients } from './domain/provisioning/clients.ts';
+import { Lifecycle } from './domain/provisioning/lifecycle.ts';
+import { Roster } from './domain/provisioning/roster.ts';
+import { ProvisioningRows } from './store/directory/provisioning.ts';
 import type { Store } from './store/index.ts';
 import type { Database } from './store/database/index.ts';
 
@@ -54,6 +58,14 @@ export interface Services {
   recoveryCodes: RecoveryCodes;
   /** Sign-in badges for the youngest pupils (printing, voiding, scans and PINs). */
   badges: Badges;
+  /** Accounts following a roster: join, move, leave (SCIM, OneRoster, the lifecycle). */
+  roster: Roster;
+  /** The roster's scheduled steps: moves and leaves at their date, deletion after retention, dormant accounts. */
+  lifecycle: Lifecycle;
+  /** SCIM clients: tokens and the schools each may change. */
+  provisioningClients: ProvisioningClients;
+  /** Provisioning's tables (classes, externalIds, lifecycle queries). */
+  provisioningRows: ProvisioningRows;
 }
 
 let commonPasswords: Set<string> | undefined;
@@ -152,5 +164,14 @@ export function createServices(settings: Settings, store: Store, database: Datab
   const importer = new Importer({ directory, importHasher: new SecretHasher(settings.import.argon2), policies, audit, settings: settings.import, now: clock });
   const recoveryEmails = new RecoveryEmails({ directory, audit, clock, settings: settings.recoveryEmail, send: hooks.sendRecoveryMail ?? (() => {}), available: hooks.sendRecoveryMail !== undefined });
   const recoveryCodes = new RecoveryCodes(store, clock, hooks.sealSecret ?? randomBytes(32).toString('base64url'), settings.recoveryEmail);
-  return { database, directory, hasher, audit, lockout, spraying, answerLimiter, authenticator, sso, gate, policies, credentials, administration, importer, mfa, recoveryEmails, recoveryCodes, badges };
+  const provisioningRows = new ProvisioningRows(database);
+  const roster = new Roster({ directory, rows: provisioningRows, audit, revoker, clock, hasher, settings: settings.lifecycle });
+  const lifecycle = new Lifecycle({
+    roster, rows: provisioningRows, directory, audit, clock,
+    notifyDormant: (account) => {
+      if (account.recoveryEmail) recoveryEmails.notify(account.recoveryEmail.address, 'account-dormant', account.language ?? 'en', { name: account.givenName });
+    },
+  });
+  const provisioningClients = new ProvisioningClients({ rows: provisioningRows, audit, clock });
+  return { database, directory, hasher, audit, lockout, spraying, answerLimiter, authenticator, sso, gate, policies, credentials, administration, importer, mfa, recoveryEmails, recoveryCodes, badges, roster, lifecycle, provisioningClients, provisioningRows };
 }

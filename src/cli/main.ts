@@ -29,6 +29,7 @@ import { CLIENTS_USAGE, ClientsUsageError, clientsCommand } from './clients.ts';
 import { addSamlSp, listRps, removeRp, RPS_USAGE, RpsUsageError, withFetchedMetadata } from './service-providers.ts';
 import { BACKUP_COMMANDS, BACKUP_USAGE, backupCommand } from './backup.ts';
 import { BackupError } from '../domain/backup/format.ts';
+import { PROVISIONING_COMMANDS, PROVISIONING_USAGE, ProvisioningUsageError, provisioningCommand } from './provisioning.ts';
 
 const USAGE = `usage: npm run cli -- <command> [arguments]
 
@@ -45,6 +46,7 @@ const USAGE = `usage: npm run cli -- <command> [arguments]
 ${RPS_USAGE}
 ${ACCOUNT_USAGE}
 ${CLIENTS_USAGE}
+${PROVISIONING_USAGE}
   keys status                                          every key: use, state, age, expiry (IDP_KEYS_DIR)
   keys rotate oidc|saml|cookie                         add a next key: published (verifies) at once, signs nothing yet
   keys activate oidc|saml|cookie [--now]               next signs from now on; current becomes retiring
@@ -76,12 +78,13 @@ function signOutLines(report: SignOutReport): string[] {
 }
 
 /** Commands that end an account's sessions, and so tell its apps (they need the protocols). */
-const REVOKING = new Set(['reset-password', 'disable']);
+const REVOKING = new Set(['reset-password', 'disable', 'lifecycle']);
 
 export async function run(argv: string[], out: (line: string) => void, open: (command: string) => Promise<{ store: Store; services: Services; rpDirs: string[]; close?: () => Promise<void> }>): Promise<number> {
   if (argv[0] === 'account') return accountCommand(argv.slice(1), out, open);
   if (argv[0] === 'clients' || argv[0] === 'initial-access-token') return clientsCommand(argv[0], argv.slice(1), out, async () => ({ settings: loadSettings(), ...(await open(argv[0]!)) }));
   if (BACKUP_COMMANDS.has(argv[0] ?? '')) return backupCommand(argv, out, open);
+  if (PROVISIONING_COMMANDS.has(argv[0] ?? '')) return provisioningCommand(argv, out, open);
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -371,14 +374,14 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
     .then((code) => process.exit(code))
     .catch((err: unknown) => {
       process.stderr.write(`${oneLine(err)}\n`);
-      process.exit(err instanceof UsageError || err instanceof AccountUsageError || err instanceof ClientsUsageError || err instanceof RpsUsageError ? 2 : 1);
+      process.exit(err instanceof UsageError || err instanceof AccountUsageError || err instanceof ClientsUsageError || err instanceof RpsUsageError || err instanceof ProvisioningUsageError ? 2 : 1);
     });
 }
 
 /** What went wrong and what to do, in one line; the stack only with LOG_LEVEL=debug. */
 function oneLine(err: unknown): string {
   const e = err instanceof Error ? err : new Error(String(err));
-  if (e instanceof UsageError || e instanceof AccountUsageError || e instanceof ClientsUsageError || e instanceof RpsUsageError || e instanceof SeedError || e instanceof ConfigError || e instanceof ImportFileError || e instanceof AppError || e instanceof BackupError) return e.message;
+  if (e instanceof UsageError || e instanceof AccountUsageError || e instanceof ClientsUsageError || e instanceof RpsUsageError || e instanceof ProvisioningUsageError || e instanceof SeedError || e instanceof ConfigError || e instanceof ImportFileError || e instanceof AppError || e instanceof BackupError) return e.message;
   if (e instanceof ImportInterruptedError) return `import ${e.message}`;
   if (e instanceof NewerDatabaseError) return e.message;
   if (e instanceof OutcomeUnknownError) return `not confirmed: ${e.message}; check with the same command (or audit) before running it again`;

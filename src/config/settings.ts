@@ -220,6 +220,21 @@ export const settingsSchema = z.strictObject({
     maxPinFailures: z.coerce.number().int().min(3).max(1000).default(10),
     networks: z.array(z.string().max(64).refine((v) => { const [a, bits, extra] = v.split('/'); const kind = isIP(a ?? ''); return kind !== 0 && extra === undefined && (bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (kind === 4 ? 32 : 128))); }, 'an address or a network in CIDR form (10.20.0.0/16)')).default([]),
   }).default({ levels: ['P1', 'P2', 'P3'], pinDigits: 0, hours: null, maxPinFailures: 10, networks: [] }),
+  /**
+   * The roster lifecycle (domain/provisioning/, README "Provisioning"): per population (the
+   * first whose roles hold all of an account's roles), when unused accounts are disabled and
+   * how long leavers are kept; how often the server runs the scheduled steps.
+   */
+  lifecycle: z.strictObject({
+    runEveryMinutes: z.coerce.number().int().min(0).max(7 * 24 * 60).default(60),
+    populations: z.array(z.strictObject({
+      name: z.string().min(1),
+      roles: z.array(z.enum(['student', 'staff', 'school-admin', 'ministry-admin'])).min(1),
+      dormantDays: z.number().int().min(7).max(3650).nullable().default(null),
+      retentionDays: z.number().int().min(0).max(3650).nullable().default(null),
+      joinCredential: z.enum(['slip', 'badge']).default('slip'),
+    })).default([]),
+  }).default({ runEveryMinutes: 60, populations: [] }),
   admin: z.strictObject({
     recentAuthMinutes: z.coerce.number().positive(),
     pageSize: z.coerce.number().int().min(1).max(200),

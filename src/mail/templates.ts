@@ -3,7 +3,7 @@
 // text), each with a plain-text part and an HTML part made from the same words.
 import { LANGUAGE_INFO, text, type Language, type MessageId, type MessageParams } from '../messages/catalogue.ts';
 
-export const MAIL_TEMPLATES = ['confirm-code', 'reset-code', 'code-used', 'email-added', 'email-changed', 'email-removed'] as const;
+export const MAIL_TEMPLATES = ['confirm-code', 'reset-code', 'code-used', 'email-added', 'email-changed', 'email-removed', 'account-dormant'] as const;
 export type MailTemplate = (typeof MAIL_TEMPLATES)[number];
 
 export interface RenderedMail {

@@ -565,6 +565,8 @@ export const en = {
   'mail.email-changed.body': 'The recovery email of your MIMS account was changed from this address to {masked}. Codes to reset your password will no longer be sent here.',
   'mail.email-removed.subject': 'Your MIMS recovery email was removed',
   'mail.email-removed.body': 'This address is no longer the recovery email of your MIMS account. Codes to reset your password will no longer be sent here.',
+  'mail.account-dormant.subject': "Your MIMS account was switched off",
+  'mail.account-dormant.body': "Your MIMS account has not been used for a long time, so it was switched off to keep it safe.\n\nIf you still need it, ask your school administrator or form teacher to switch it on again.",
   'mail.not_you': 'If this was not you, please tell your teachers or your MIMS administrator (LA/SA).',
   'mail.signature': 'MIMS Portal, Ministry of Education. This message was sent automatically; please do not reply.',
   // --- sign-in badges (domain/badges/)

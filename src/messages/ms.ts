@@ -551,6 +551,8 @@ export const ms = {
   'mail.email-changed.body': 'E-mel pemulihan akaun MIMS anda telah ditukar daripada alamat ini kepada {masked}. Kod untuk menetapkan semula kata laluan anda tidak akan dihantar ke sini lagi.',
   'mail.email-removed.subject': 'E-mel pemulihan MIMS anda telah dibuang',
   'mail.email-removed.body': 'Alamat ini bukan lagi e-mel pemulihan akaun MIMS anda. Kod untuk menetapkan semula kata laluan anda tidak akan dihantar ke sini lagi.',
+  'mail.account-dormant.subject': "Akaun MIMS anda telah dimatikan",
+  'mail.account-dormant.body': "Akaun MIMS anda sudah lama tidak digunakan, jadi ia telah dimatikan supaya kekal selamat.\n\nJika anda masih memerlukannya, minta pentadbir sekolah atau guru kelas anda menghidupkannya semula.",
   'mail.not_you': 'Jika ini bukan anda, sila beritahu guru anda atau pentadbir MIMS anda (LA/SA).',
   'mail.signature': 'Portal MIMS, Kementerian Pendidikan. Mesej ini dihantar secara automatik; sila jangan balas.',
   // --- sign-in badges (domain/badges/)

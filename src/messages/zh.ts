@@ -551,6 +551,8 @@ export const zh = {
   'mail.email-changed.body': '你的 MIMS 账户的找回邮箱已经从这个邮箱改为 {masked}。重置密码的验证码以后不会再发到这里。',
   'mail.email-removed.subject': '你的 MIMS 找回邮箱已删除',
   'mail.email-removed.body': '这个邮箱不再是你的 MIMS 账户的找回邮箱。重置密码的验证码以后不会再发到这里。',
+  'mail.account-dormant.subject': "你的 MIMS 账户已停用",
+  'mail.account-dormant.body': "你的 MIMS 账户已经很久没有使用，为了安全已被停用。\n\n如果你还需要它，请让学校管理员或班主任重新启用。",
   'mail.not_you': '如果这不是你做的，请告诉你的老师或 MIMS 管理员（LA/SA）。',
   'mail.signature': 'MIMS 门户，教育部。这是自动发送的邮件，请不要回复。',
   // --- sign-in badges (domain/badges/)

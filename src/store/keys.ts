@@ -84,6 +84,10 @@ export const keys = {
   oidcLookup: (kind: 'uid' | 'userCode', value: string) => `oidc:${kind}:{${value}}`,
   /** ephemeral: an uploaded import file between preview and commit */
   pendingImport: (id: string) => `{import:${id}}`,
+  /** ephemeral: the process running the roster lifecycle this period (server.ts), for one period */
+  lifecycleLease: () => 'lifecycle:lease',
+  /** ephemeral: the OneRoster import that runs now (one at a time), renewed while it runs */
+  oneRosterJob: () => 'oneroster:job',
   /** ephemeral: wrong second-factor codes of an account within the window */
   mfaFailures: (accountId: string) => `{acct:${accountId}}:mfa-fails`,
   /** legacy: capped stream of audit events */

@@ -46,6 +46,8 @@ import { questionText } from '../messages/questions.ts';
 import { languageOf, languageRouter, rememberUiLocales, returnPathOf } from './language.ts';
 import { ownForms } from './forms.ts';
 import { oidcMount } from './oidc-mount.ts';
+import { scimMount } from '../protocols/scim/routes.ts';
+import { ScimService } from '../protocols/scim/service.ts';
 import { requestLog } from './request-log.ts';
 import { httpsOnly, securityHeaders, strangerGate } from './security.ts';
 import { StrangerBudget } from '../domain/security/strangers.ts';
@@ -281,6 +283,12 @@ export function createIdp(deps: IdpDeps): Idp {
   const known = (ctx: Context) => cookie.read(ctx) !== undefined || devices.signedInHere(ctx);
   app.use(strangerGate(new StrangerBudget(store, settings.strangers), known));
   app.use(oidcMount(() => handleOidc));
+  app.use(scimMount({
+    clients: services.provisioningClients,
+    service: new ScimService({ directory, roster: services.roster, rows: services.provisioningRows, clock, importSettings: settings.import, base: `${settings.server.publicUrl}/scim/v2` }),
+    documentationUri: `${settings.server.publicUrl}/dev#provisioning`,
+    onError: (err) => logger.error({ err }, 'scim request failed'),
+  }));
 
   /** Whether a token is this browser's CSRF token (under the cookie keys in use). */
   const csrfOf = (ctx: Context, token: unknown) => csrfValid(keys.cookieKeys, ctx.cookies.get(BROWSER_COOKIE, { signed: true }), token);

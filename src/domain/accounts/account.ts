@@ -78,6 +78,38 @@ export interface Account {
   recoveryEmail?: RecoveryEmail | null;
   /** The apps ("oidc:<client_id>", "saml:<sp id>") the person was told, before first use, what each receives. */
   appsNoticed?: string[];
+  /** Where the roster stands (domain/provisioning/lifecycle.ts): scheduled steps and what happened. */
+  lifecycle?: AccountLifecycle;
+}
+
+/** A move to another school (and class) at a date (a transfer). */
+export interface ScheduledMove {
+  at: number;
+  school: School;
+  class: SchoolClass | null;
+  /** Who asked (a provisioning client's id, an administrator's account id). */
+  by: string;
+}
+
+export interface AccountLifecycle {
+  /** When the next scheduled step is due: the earliest of move.at, leaveAt and deleteAt (indexed). */
+  dueAt?: number | null;
+  move?: ScheduledMove | null;
+  /** The leaving date: disabled then. */
+  leaveAt?: number | null;
+  /** When the account left (was disabled as a leaver): it is deleted retention days later. */
+  leftAt?: number | null;
+  deleteAt?: number | null;
+  /** Disabled for not being used (lifecycle dormantDays), when. */
+  dormantAt?: number | null;
+  /** Who created it, when it came from a roster: 'scim:<client id>', 'oneroster'. */
+  source?: string;
+}
+
+/** The earliest scheduled step of a lifecycle, or null. */
+export function nextDue(l: AccountLifecycle): number | null {
+  const times = [l.move?.at, l.leaveAt, l.deleteAt].filter((t): t is number => typeof t === 'number');
+  return times.length ? Math.min(...times) : null;
 }
 
 const EMAIL = /^[a-z0-9._%+'-]+@[a-z0-9-]+(\.[a-z0-9-]+)+$/;

@@ -4,6 +4,7 @@
 // node-argon2 0.45's prebuilt binary crashed Node 20. Both write and read the same PHC
 // strings ($argon2id$v=19$m=…,t=…,p=…$salt$hash), so hashes made before stay valid
 // (test/domain/accounts.test.ts checks hashes node-argon2 made).
+import { randomBytes } from 'node:crypto';
 import { hash, parseOptions, verify, type Algorithm, type Version } from '@node-rs/argon2';
 
 export interface Argon2Params {
@@ -25,6 +26,7 @@ const VERSION_0x13 = 1 as Version;
 export class SecretHasher {
   readonly #params: Argon2Params & { algorithm: Algorithm; version: Version };
   #decoy: Promise<string> | undefined;
+  #unusable: Promise<string> | undefined;
 
   constructor(params: Argon2Params) {
     const { memoryCost, timeCost, parallelism } = params;
@@ -50,6 +52,16 @@ export class SecretHasher {
     this.#decoy ??= this.hash(`decoy-${Math.random()}`);
     await this.verify(await this.#decoy, secret);
     return false;
+  }
+
+  /**
+   * A hash of a random secret nobody keeps, for accounts that have no password yet (made by a
+   * roster: they sign in with a slip or a badge first). It verifies as slowly as any password
+   * and never succeeds.
+   */
+  unusableHash(): Promise<string> {
+    this.#unusable ??= this.hash(randomBytes(32).toString('base64url'));
+    return this.#unusable;
   }
 
   /** Made with another variant, version or cost than the configured ones. */

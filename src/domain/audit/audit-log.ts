@@ -57,7 +57,21 @@ export type AuditType =
   | 'badge.issued'
   | 'badge.voided'
   | 'oidc.authorized'
-  | 'privacy.notice';
+  | 'privacy.notice'
+  | 'account.move.scheduled'
+  | 'account.moved'
+  | 'account.leave.scheduled'
+  | 'account.left'
+  | 'account.rejoined'
+  | 'account.dormant'
+  | 'account.deleted'
+  | 'lifecycle.run'
+  | 'provisioning.client.added'
+  | 'provisioning.client.revoked'
+  | 'class.created'
+  | 'class.renamed'
+  | 'class.deleted'
+  | 'roster.import';
 
 export interface AuditEvent {
   type: AuditType;

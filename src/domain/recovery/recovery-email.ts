@@ -15,7 +15,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { Clock } from '../clock.ts';
 
 /** The messages the recovery email causes (src/mail/templates.ts words them). */
-export type RecoveryMailKind = 'confirm-code' | 'reset-code' | 'code-used' | 'email-added' | 'email-changed' | 'email-removed';
+export type RecoveryMailKind = 'confirm-code' | 'reset-code' | 'code-used' | 'email-added' | 'email-changed' | 'email-removed' | 'account-dormant';
 
 /**
  * Sends one of those messages, in the background (it never throws, never waits for the

@@ -109,6 +109,48 @@ create table badges (
 create unique index badges_valid on badges (account_id) where voided_at is null;
 `,
   },
+  {
+    version: 4,
+    name: 'provisioning',
+    sql: `
+-- Provisioning clients (SCIM, README "Provisioning"): a bearer token each, kept as its
+-- SHA-256, and the schools the client may read and change.
+create table provisioning_clients (
+  id text collate "C" primary key,
+  name text not null,
+  token_hash text collate "C" not null unique,
+  schools jsonb not null,
+  created_at bigint not null,
+  revoked_at bigint
+);
+-- Each client's externalIds in its own namespace: (client, kind, externalId) names one
+-- account ('user') or class ('group'); two clients may use the same externalId.
+create table external_ids (
+  client_id text collate "C" not null references provisioning_clients (id) on delete cascade,
+  kind text collate "C" not null,
+  external_id text collate "C" not null,
+  target_id text collate "C" not null,
+  primary key (client_id, kind, external_id)
+);
+create index external_ids_target on external_ids (target_id);
+-- Classes as resources (SCIM Groups, OneRoster classes): a stable id for a school's class of
+-- a year. Who is in it stays on the accounts (Account.class, Account.formClasses).
+create table classes (
+  id text collate "C" primary key,
+  school_code text collate "C" not null,
+  year integer not null,
+  name text collate "C" not null,
+  created_at bigint not null,
+  updated_at bigint not null,
+  unique (school_code, year, name)
+);
+-- Lifecycle (domain/provisioning/lifecycle.ts): accounts with a step due (a move or a leave
+-- at its date, deletion after the retention period), and active accounts by last use.
+create index accounts_lifecycle_due on accounts (((record->'lifecycle'->>'dueAt')::bigint)) where record->'lifecycle'->>'dueAt' is not null;
+create index accounts_last_used on accounts (((coalesce(record->>'lastSignInAt', record->>'createdAt'))::bigint)) where record->>'status' = 'active';
+create index accounts_updated on accounts (((record->>'updatedAt')::bigint));
+`,
+  },
 ];
 
 export interface MigrationReport {
