@@ -102,6 +102,8 @@ export interface AccountLifecycle {
   deleteAt?: number | null;
   /** Disabled for not being used (lifecycle dormantDays), when. */
   dormantAt?: number | null;
+  /** Switched on again by an administrator or a roster, when: unused time counts from then. */
+  enabledAt?: number | null;
   /** Who created it, when it came from a roster: 'scim:<client id>', 'oneroster'. */
   source?: string;
 }

@@ -5,7 +5,7 @@
 // school administrator for one, where the school wants approval), prints their slips and
 // prints or voids their sign-in badges (domain/badges/).
 // Every action is audited with the acting person's id and name.
-import type { Account, SchoolClass } from '../accounts/account.ts';
+import { nextDue, type Account, type SchoolClass } from '../accounts/account.ts';
 import type { ChangeContext, Credentials, SessionRevoker } from '../accounts/credentials.ts';
 import type { Directory } from '../accounts/directory.ts';
 import type { AuditLog, StoredAuditEvent } from '../audit/audit-log.ts';
@@ -203,7 +203,13 @@ export class Administration {
     this.require(scope, status === 'disabled' ? 'disable' : 'enable');
     const account = await this.target(scope, accountId);
     if (account.id === actor.id && status === 'disabled') throw new AppError('SSPR 5403', 'an administrator cannot disable their own account');
-    const updated = await this.#directory.update(account.id, (a) => ({ ...a, status }));
+    const updated = await this.#directory.update(account.id, (a) => {
+      if (status === 'disabled' || !a.lifecycle) return { ...a, status };
+      // Switched on again: not dormant (its unused time counts from now), and a leaver is back
+      // (nothing left to delete).
+      const lifecycle = { ...a.lifecycle, dormantAt: null, enabledAt: this.#clock(), leftAt: null, deleteAt: null };
+      return { ...a, status, lifecycle: { ...lifecycle, dueAt: nextDue(lifecycle) } };
+    });
     await this.#audit.record({ type: status === 'disabled' ? 'account.disabled' : 'account.enabled', accountId: account.id, ...this.#by(actor, scope), ...ctx });
     const signOut = status === 'disabled' ? await this.#revoker.revokeAccount(account.id, { actor: actor.id, ...ctx }) : null;
     return { account: updated ?? account, signOut };

@@ -218,7 +218,7 @@ export class Roster {
       if (a.lifecycle?.leftAt) return null; // a leaver comes back only by rejoin()
       if ((a.status === 'active') === active) return null;
       changed = true;
-      return { ...a, status: active ? 'active' : 'disabled', ...(active ? { lifecycle: { ...a.lifecycle, dormantAt: null } } : {}) };
+      return { ...a, status: active ? 'active' : 'disabled', ...(active ? { lifecycle: { ...a.lifecycle, dormantAt: null, enabledAt: this.#clock() } } : {}) };
     });
     if (!changed) return { account: account ?? (await this.#directory.get(id)), signOut: null };
     await this.#record(active ? 'account.enabled' : 'account.disabled', id, ctx, 'roster');
@@ -231,12 +231,12 @@ export class Roster {
     const now = this.#clock();
     let changed = false;
     const account = await this.#directory.update(id, (a) => {
-      if (a.status !== 'active' || (a.lastSignInAt ?? a.createdAt) >= before) return null;
+      if (a.status !== 'active' || Math.max(a.lastSignInAt ?? 0, a.createdAt, a.lifecycle?.enabledAt ?? 0) >= before) return null;
       changed = true;
       return { ...a, status: 'disabled', lifecycle: { ...a.lifecycle, dormantAt: now } };
     });
     if (!changed) return null;
-    await this.#record('account.dormant', id, ctx, `no sign-in since ${new Date(account!.lastSignInAt ?? account!.createdAt).toISOString().slice(0, 10)}`);
+    await this.#record('account.dormant', id, ctx, `not used since ${new Date(Math.max(account!.lastSignInAt ?? 0, account!.createdAt, account!.lifecycle?.enabledAt ?? 0)).toISOString().slice(0, 10)}`);
     await this.#revoker.revokeAccount(id, { actor: ctx.actor });
     return account;
   }
