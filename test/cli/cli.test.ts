@@ -154,6 +154,26 @@ describe('operator CLI', () => {
     assert.equal((await cli('add-rp', fresh)).code, 2, 'not twice');
   });
 
+  it('issues, lists and revokes SCIM clients (the token printed once works, then not), and runs the lifecycle', async () => {
+    const added = await cli('scim-client', 'add', 'Rivervale SIS', '--school', 'DEMO01');
+    assert.equal(added.code, 0, added.stderr);
+    const token = /token \(shown once, keep it secret\): (scim_\S+)/.exec(added.stdout)![1]!;
+    const id = /^SCIM client (\S+) \(Rivervale SIS\) for DEMO01$/m.exec(added.stdout)![1]!;
+    const get = () => fetch(`${t.url}/scim/v2/Users?count=1`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal((await get()).status, 200);
+    assert.match((await cli('scim-client', 'list')).stdout, new RegExp(`^${id}  Rivervale SIS  schools DEMO01 `, 'm'));
+    assert.equal((await cli('scim-client', 'revoke', id)).code, 0);
+    assert.equal((await get()).status, 401);
+    assert.match((await cli('scim-client', 'list')).stdout, /REVOKED/);
+    const bad = await cli('scim-client', 'add', 'No school');
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--school/);
+    const run = await cli('lifecycle', 'run');
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^moved \d+, left \d+, deleted \d+, dormant \d+, failed 0$/m);
+    assert.ok((await t.idp.audit.recent(5)).some((e) => e.type === 'lifecycle.run' && /^cli:/.test(e.actor ?? '')));
+  });
+
   it('explains usage and unknown accounts', async () => {
     const usage = await cli();
     assert.equal(usage.code, 2);
