@@ -30,6 +30,7 @@ import { addSamlSp, listRps, removeRp, RPS_USAGE, RpsUsageError, withFetchedMeta
 import { BACKUP_COMMANDS, BACKUP_USAGE, backupCommand } from './backup.ts';
 import { BackupError } from '../domain/backup/format.ts';
 import { PROVISIONING_COMMANDS, PROVISIONING_USAGE, ProvisioningUsageError, provisioningCommand } from './provisioning.ts';
+import { ONEROSTER_COMMANDS, ONEROSTER_USAGE, oneRosterCommand } from './oneroster.ts';
 
 const USAGE = `usage: npm run cli -- <command> [arguments]
 
@@ -47,6 +48,7 @@ ${RPS_USAGE}
 ${ACCOUNT_USAGE}
 ${CLIENTS_USAGE}
 ${PROVISIONING_USAGE}
+${ONEROSTER_USAGE}
   keys status                                          every key: use, state, age, expiry (IDP_KEYS_DIR)
   keys rotate oidc|saml|cookie                         add a next key: published (verifies) at once, signs nothing yet
   keys activate oidc|saml|cookie [--now]               next signs from now on; current becomes retiring
@@ -78,13 +80,14 @@ function signOutLines(report: SignOutReport): string[] {
 }
 
 /** Commands that end an account's sessions, and so tell its apps (they need the protocols). */
-const REVOKING = new Set(['reset-password', 'disable', 'lifecycle']);
+const REVOKING = new Set(['reset-password', 'disable', 'lifecycle', 'import-oneroster']);
 
 export async function run(argv: string[], out: (line: string) => void, open: (command: string) => Promise<{ store: Store; services: Services; rpDirs: string[]; close?: () => Promise<void> }>): Promise<number> {
   if (argv[0] === 'account') return accountCommand(argv.slice(1), out, open);
   if (argv[0] === 'clients' || argv[0] === 'initial-access-token') return clientsCommand(argv[0], argv.slice(1), out, async () => ({ settings: loadSettings(), ...(await open(argv[0]!)) }));
   if (BACKUP_COMMANDS.has(argv[0] ?? '')) return backupCommand(argv, out, open);
   if (PROVISIONING_COMMANDS.has(argv[0] ?? '')) return provisioningCommand(argv, out, open);
+  if (ONEROSTER_COMMANDS.has(argv[0] ?? '')) return oneRosterCommand(argv, out, open);
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,

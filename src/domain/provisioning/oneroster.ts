@@ -444,6 +444,7 @@ export class OneRosterImport {
     // classes.csv: homeroom classes are form classes; scheduled ones are skipped.
     const homerooms = new Map<string, HomeroomClass>();
     const scheduled = new Set<string>();
+    const badClasses = new Set<string>();
     const classNames = new Map<string, number>();
     for (const r of classesFile?.records ?? []) {
       const rep = report('classes.csv');
@@ -453,7 +454,7 @@ export class OneRosterImport {
         rep.errors.push({ line: r.line, message: 'sourcedId: required' });
         continue;
       }
-      if (homerooms.has(id) || scheduled.has(id)) {
+      if (homerooms.has(id) || scheduled.has(id) || badClasses.has(id)) {
         rep.errors.push({ line: r.line, message: `sourcedId: ${id} twice` });
         continue;
       }
@@ -487,7 +488,7 @@ export class OneRosterImport {
       }
       if (errors.length) {
         rep.errors.push(...errors.map((message) => ({ line: r.line, message })));
-        scheduled.add(id); // its enrollments are not errors twice
+        badClasses.add(id); // its enrollments are not errors twice
         continue;
       }
       homerooms.set(id, { sourcedId: id, line: r.line, school: school!, schoolSourcedId: schoolId, year: year!, name: name! });
@@ -632,8 +633,13 @@ export class OneRosterImport {
         erep.skipped++;
         continue;
       }
-      const c = homerooms.get(classId);
       const userId = r.get('userSourcedId');
+      if (badClasses.has(classId)) {
+        erep.skipped++;
+        troubled.add(userId); // the user's classes are left as they are
+        continue;
+      }
+      const c = homerooms.get(classId);
       const user = userLines.get(userId);
       if (!c) {
         erep.errors.push({ line: r.line, message: `classSourcedId: ${classId || '(empty)'} is not in classes.csv` });
