@@ -120,12 +120,12 @@ describe('cli migrate (the database schema)', function () {
     try {
       const dry = await runCli(env, 'migrate', '--dry-run');
       assert.equal(dry.code, 0, dry.stderr);
-      assert.match(dry.stdout, /^database schema at version 0; would apply: 1 directory, 2 classes, 3 badges \(dry run, nothing written\)$/m);
+      assert.match(dry.stdout, /^database schema at version 0; would apply: 1 directory, 2 classes, 3 badges, 4 provisioning \(dry run, nothing written\)$/m);
       const applied = await runCli(env, 'migrate');
       assert.equal(applied.code, 0, applied.stderr);
-      assert.match(applied.stdout, /^database schema at version 3; applied: 1 directory, 2 classes, 3 badges in [\d.]+ s$/m);
+      assert.match(applied.stdout, /^database schema at version 4; applied: 1 directory, 2 classes, 3 badges, 4 provisioning in [\d.]+ s$/m);
       const again = await runCli(env, 'migrate');
-      assert.match(again.stdout, /^database schema at version 3; already current/m);
+      assert.match(again.stdout, /^database schema at version 4; already current/m);
     } finally {
       await s.drop();
     }

@@ -271,6 +271,8 @@ describe('SCIM 2.0: provisioning clients keep accounts and classes in step', () 
     scimError(await scim('GET', `/Groups/${created.json.id}`), 404);
     assert.equal((await t.idp.directory.get(allen))!.class, null);
     assert.ok(!(await t.idp.directory.get(daniel))!.formClasses!.some((c) => c.name === '3D'));
+    const classEvents = (await t.idp.audit.recent(40, (e) => e.type.startsWith('class.'))).map((e) => `${e.type} ${e.reason}`);
+    assert.deepEqual(classEvents, [`class.deleted DEMO01: 3D (${year})`, `class.renamed DEMO01: 3C (${year}) to 3D`, `class.created DEMO01: 3C (${year})`]);
   });
 
   it('a transfer keeps the account and login ID, changes the school, ends sessions, and leaves the old school\'s client\'s reach', async () => {

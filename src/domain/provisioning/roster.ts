@@ -289,6 +289,11 @@ export class Roster {
     }
   }
 
+  /** A class created, renamed or deleted by a roster (who is in it changes through assignClass/teach). */
+  async classChanged(type: 'class.created' | 'class.renamed' | 'class.deleted', schoolCode: string, what: string, ctx: RosterContext): Promise<void> {
+    await this.#audit.record({ type, actor: ctx.actor, actorName: ctx.actorName, ip: ctx.ip, requestId: ctx.requestId, reason: `${schoolCode}: ${what}` });
+  }
+
   /** Runs the scheduled move of an account when it is due (the lifecycle). */
   async applyScheduledMove(id: string, ctx: RosterContext): Promise<boolean> {
     const account = await this.#directory.get(id);

@@ -278,6 +278,7 @@ export class ScimService {
       if (err instanceof ClassExistsError) throw new ScimError(409, err.message, 'uniqueness');
       throw err;
     }
+    await this.#roster.classChanged('class.created', c.schoolCode, `${c.name} (${c.year})`, this.#ctx(caller));
     await this.#linkExternal(caller, c.id, input.externalId, 'group');
     if (input.members?.length) await this.#setMembers(caller, c, [], input.members);
     return this.getGroup(caller, c.id);
@@ -329,6 +330,7 @@ export class ScimService {
         throw err;
       }
       await this.#roster.renameClass(c.schoolCode, { year: c.year, name: c.name }, { year: c.year, name }, this.#ctx(caller));
+      await this.#roster.classChanged('class.renamed', c.schoolCode, `${c.name} (${c.year}) to ${name}`, this.#ctx(caller));
     }
   }
 
@@ -355,6 +357,7 @@ export class ScimService {
     checkIfMatch(ifMatch, current);
     await this.#roster.renameClass(c.schoolCode, { year: c.year, name: c.name }, null, this.#ctx(caller));
     await this.#rows.deleteClass(c.id);
+    await this.#roster.classChanged('class.deleted', c.schoolCode, `${c.name} (${c.year})`, this.#ctx(caller));
   }
 }
 
