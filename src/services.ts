@@ -30,6 +30,8 @@ import { ProvisioningClients } from './domain/provisioning/clients.ts';
 import { Lifecycle } from './domain/provisioning/lifecycle.ts';
 import { Roster } from './domain/provisioning/roster.ts';
 import { ProvisioningRows } from './store/directory/provisioning.ts';
+import { AppReleases } from './domain/privacy/releases.ts';
+import { ReleaseRows } from './store/directory/app-releases.ts';
 import type { Store } from './store/index.ts';
 import type { Database } from './store/database/index.ts';
 
@@ -66,6 +68,8 @@ export interface Services {
   provisioningClients: ProvisioningClients;
   /** Provisioning's tables (classes, externalIds, lifecycle queries). */
   provisioningRows: ProvisioningRows;
+  /** What each app may receive, as the ministry and each school chose. */
+  releases: AppReleases;
 }
 
 let commonPasswords: Set<string> | undefined;
@@ -173,5 +177,6 @@ export function createServices(settings: Settings, store: Store, database: Datab
     },
   });
   const provisioningClients = new ProvisioningClients({ rows: provisioningRows, audit, clock });
-  return { database, directory, hasher, audit, lockout, spraying, answerLimiter, authenticator, sso, gate, policies, credentials, administration, importer, mfa, recoveryEmails, recoveryCodes, badges, roster, lifecycle, provisioningClients, provisioningRows };
+  const releases = new AppReleases({ rows: new ReleaseRows(database), audit, clock });
+  return { database, directory, hasher, audit, lockout, spraying, answerLimiter, authenticator, sso, gate, policies, credentials, administration, importer, mfa, recoveryEmails, recoveryCodes, badges, roster, lifecycle, provisioningClients, provisioningRows, releases };
 }

@@ -8,6 +8,7 @@
 //   POST /admin/import/:id/commit            commit; answers the temporary passwords   import.ts
 //   GET  /admin/audit[?account=&type=&format=csv]                                      audit.ts
 //   GET  /admin/accounts/:id/access[?format=csv]  which apps received what, when        access.ts
+//   GET  /admin/apps, POST /admin/apps/release      what each app may receive of pupils   releases.ts
 //   GET  /admin/classes, /admin/classes/:school/:year/:name, POST …/slips              classes.ts
 //   POST /admin/accounts/:id/class      a student's class, a teacher's form classes   classes.ts
 //   GET  /admin/requests                temporary passwords form teachers asked for   classes.ts
@@ -25,6 +26,7 @@ import { auditHandler } from './audit.ts';
 import { badgeHandlers } from './badges.ts';
 import { classHandlers } from './classes.ts';
 import { importHandlers } from './import.ts';
+import { releaseHandlers } from './releases.ts';
 import { searchHandler } from './search.ts';
 import type { AdminDeps } from './signed-in.ts';
 
@@ -50,6 +52,10 @@ export function adminRouter(deps: AdminDeps): Router {
   router.post('/admin/badges/void', badges.voidSchool);
 
   router.get('/admin/accounts/:id/access', accessReportHandler(deps));
+
+  const releases = releaseHandlers(deps);
+  router.get('/admin/apps', releases.list);
+  router.post('/admin/apps/release', releases.choose);
 
   const accounts = accountHandlers(deps);
   router.get('/admin/accounts/:id', accounts.show);

@@ -1,6 +1,8 @@
 // What every /admin page needs first: the signed-in administrator and their scope, after
 // the gate (required actions first, sign-in if none). The scope rule itself is enforced by
 // domain/admin/administration.ts for every account touched.
+import type { AppReleases } from '../domain/privacy/releases.ts';
+import type { ReleasableApp } from './releases.ts';
 import type { Context } from 'koa';
 import type { Account } from '../domain/accounts/account.ts';
 import type { Authenticator } from '../domain/accounts/authentication.ts';
@@ -45,6 +47,9 @@ export interface AdminDeps {
   portalUrl: string;
   /** What an app received at a sign-in an audit event records (the access report; web/app-releases.ts). */
   releasesOf?: ReleasesOf;
+  /** What administrators let each app receive (privacy), and the apps to choose for (composition root). */
+  releases?: AppReleases;
+  releasableApps?: () => Promise<ReleasableApp[]>;
 }
 
 export interface Admin {

@@ -6,6 +6,7 @@
 // `act` loads the flow for this browser, refuses an action its step does not allow,
 // runs the step, checks that the step went where its table says it may, saves, and
 // answers where the browser goes next (with the SSO session a real sign-in created).
+import type { AppReleases } from '../domain/privacy/releases.ts';
 import type { Authenticator, DeviceOf } from '../domain/accounts/authentication.ts';
 import type { ChallengeSettings } from '../domain/accounts/challenge.ts';
 import type { Credentials } from '../domain/accounts/credentials.ts';
@@ -48,6 +49,8 @@ export interface FlowServices {
   recoveryCodes: RecoveryCodes;
   /** Sign-in badges: scans and PINs. */
   badges: Badges;
+  /** What administrators let each app receive (the first-use notice says only that). */
+  releases?: AppReleases | undefined;
   /** Counts sign-in outcomes (metrics). */
   onSignIn?: ((outcome: string) => void) | undefined;
   /**

@@ -2,7 +2,7 @@
 // operational endpoints. Everything stateful is passed in (store, clock, logger), so
 // tests and `npm start` build the same thing.
 import { pairwiseKey, subjectFor } from '../protocols/oidc/subjects.ts';
-import { appReleases } from './app-releases.ts';
+import { appReleases, releasableApps } from './app-releases.ts';
 import { createHmac } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Admission } from '../domain/security/admission.ts';
@@ -176,6 +176,7 @@ export function createIdp(deps: IdpDeps): Idp {
   const logout = singleLogout({ sso, ssoCookie: cookie, audit, chains: logoutChains, render, secure, nameOf, backChannel, registeredClient, subjectOf: (client, accountId) => subjectFor(oidcPairwiseKey, client, accountId) });
 
   const buildProvider = (k: KeyMaterial) => createProvider({
+    released: (appKey, schoolCode, names) => services.releases.filter(appKey, schoolCode, names),
     settings,
     store,
     database: deps.database,
@@ -295,7 +296,7 @@ export function createIdp(deps: IdpDeps): Idp {
   const machine = new FlowMachine({
     flows, authenticator, credentials, directory, policies, challenge: settings.challenge, sso, clock,
     answerLimiter, audit, forgotPassword: settings.forgotPassword, hasher, decoyKey, mfa: services.mfa,
-    recoveryEmails: services.recoveryEmails, recoveryCodes: services.recoveryCodes, badges: services.badges,
+    recoveryEmails: services.recoveryEmails, recoveryCodes: services.recoveryCodes, badges: services.badges, releases: services.releases,
     onSignIn: (outcome) => metrics.signIns.inc({ outcome }),
     resumeAlive: async (resume) => {
       if (resume.kind === 'oidc') return (await provider.Interaction.find(resume.uid)) !== undefined;
@@ -341,6 +342,7 @@ export function createIdp(deps: IdpDeps): Idp {
       registeredNameOf: async (resume) => (resume.kind === 'oidc' ? (await provider.Client.find(resume.clientId))?.clientName : undefined),
     }),
     samlRouter({
+      released: (appKey, schoolCode, names) => services.releases.filter(appKey, schoolCode, names),
       settings, store, clock, directory, sso, audit, sps: serviceProviders, messages: samlMessages, schema: schemaValidator,
       endpoints: samlEndpoints, chains: logoutChains,
       get metadataXml() { return samlMetadata; },
@@ -371,6 +373,8 @@ export function createIdp(deps: IdpDeps): Idp {
       recentAuthMs: settings.admin.recentAuthMinutes * 60_000, pageSize: settings.admin.pageSize,
       portalUrl: `${settings.server.publicUrl}/portal`,
       releasesOf: appReleases({ provider: () => provider, serviceProviders, nameOf }),
+      releases: services.releases,
+      releasableApps: releasableApps({ clients: deps.relyingParties.oidc, serviceProviders }),
     }),
   );
   routers.push(devRouter({ enabled: settings.seed.demo, mailbox: mail.mailbox, settings, store, database: deps.database, oidcClients: deps.relyingParties.oidc, sps: serviceProviders, samlEndpoints, keys: () => keys, render }));

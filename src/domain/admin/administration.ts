@@ -37,7 +37,7 @@ export function inScope(scope: AdminScope, target: Pick<Account, 'school' | 'rol
 }
 
 /** What can be done in /admin (and the CLI, as a ministry administrator). */
-export const CAPABILITIES = ['find', 'classes', 'unlock', 'reset-password', 'request-password', 'slips', 'badges', 'void-badges', 'clear-questions', 'reset-mfa', 'disable', 'enable', 'set-class', 'import', 'audit'] as const;
+export const CAPABILITIES = ['find', 'classes', 'unlock', 'reset-password', 'request-password', 'slips', 'badges', 'void-badges', 'clear-questions', 'reset-mfa', 'disable', 'enable', 'set-class', 'import', 'audit', 'releases'] as const;
 export type Capability = (typeof CAPABILITIES)[number];
 
 /** Whether a form teacher's temporary passwords need the school administrator's approval, by school code ('default' for the rest). */

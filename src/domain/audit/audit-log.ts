@@ -71,7 +71,8 @@ export type AuditType =
   | 'class.created'
   | 'class.renamed'
   | 'class.deleted'
-  | 'roster.import';
+  | 'roster.import'
+  | 'privacy.release.set';
 
 export interface AuditEvent {
   type: AuditType;

@@ -44,17 +44,20 @@ export const appNotice: FlowKindSpec = {
           if (!flow.app) throw new AppError('SSPR 5102', 'app-notice without its app');
           const account = await flowAccount(s, flow);
           const key = flow.app.key;
+          const receives = s.releases ? await s.releases.filter(key, account.school.code, flow.app.receives) : flow.app.receives;
           await s.directory.update(account.id, (a) => ({ ...a, appsNoticed: [...(a.appsNoticed ?? []).filter((k) => k !== key), key].slice(-MAX_NOTICED) }));
-          await s.audit.record({ type: 'privacy.notice', accountId: account.id, client: key, reason: `told what ${flow.app.name} receives: ${flow.app.receives.join(' ') || 'an identifier only'}`, ...requestOf(input) });
+          await s.audit.record({ type: 'privacy.notice', accountId: account.id, client: key, reason: `told what ${flow.app.name} receives: ${receives.join(' ') || 'an identifier only'}`, ...requestOf(input) });
           return 'next';
         },
       },
     },
   },
   pages: {
-    'app-notice': async (_s, flow) => {
+    'app-notice': async (s, flow) => {
       if (!flow.app) throw new AppError('SSPR 5102', 'app-notice without its app');
-      return { view: 'app-notice', data: { appName: flow.app.name, lines: receivedWords(flow.app.receives) } };
+      // What the app's file allows, less what the ministry and the school withhold from it.
+      const receives = s.releases ? await s.releases.filter(flow.app.key, (await flowAccount(s, flow)).school.code, flow.app.receives) : flow.app.receives;
+      return { view: 'app-notice', data: { appName: flow.app.name, lines: receivedWords(receives) } };
     },
   },
   actions: [],

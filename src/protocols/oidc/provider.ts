@@ -50,6 +50,8 @@ export interface OidcDeps {
   onError: (err: unknown, message: string) => void;
   /** The key of pairwise subjects (subjects.ts): from the deployment's long-lived secret. */
   pairwiseKey: string;
+  /** Claim names less the kinds administrators withhold from this app for the account's school (domain/privacy/releases.ts). */
+  released?: (appKey: string, schoolCode: string, names: readonly string[]) => Promise<string[]>;
 }
 
 /** oidc-provider's limit on request bodies (lib/shared/selective_body.js). */
@@ -241,7 +243,17 @@ export function createProvider(deps: OidcDeps): Provider {
       if (!account || account.status !== 'active') return undefined;
       // Only what the client may receive, however it asks (scopes, or the claims parameter).
       const clientScope = (ctx?.oidc?.client as { scope?: string } | undefined)?.scope;
-      return { accountId: account.id, claims: async () => claimsFor(account, clientScope) };
+      const clientId = (ctx?.oidc?.client as { clientId?: string } | undefined)?.clientId;
+      return {
+        accountId: account.id,
+        claims: async () => {
+          const claims = claimsFor(account, clientScope);
+          if (!deps.released || !clientId) return claims;
+          // And only what the ministry and the school let this app have of their pupils.
+          const kept = new Set(await deps.released(`oidc:${clientId}`, account.school.code, Object.keys(claims)));
+          return Object.fromEntries(Object.entries(claims).filter(([name]) => name === 'sub' || kept.has(name))) as typeof claims;
+        },
+      };
     },
     features: {
       devInteractions: { enabled: false },

@@ -149,6 +149,16 @@ create table classes (
 create index accounts_lifecycle_due on accounts (((record->'lifecycle'->>'dueAt')::bigint)) where record->'lifecycle'->>'dueAt' is not null;
 create index accounts_last_used on accounts (((coalesce(record->>'lastSignInAt', record->>'createdAt'))::bigint)) where record->>'status' = 'active';
 create index accounts_updated on accounts (((record->>'updatedAt')::bigint));
+-- What each app may receive, as chosen by the ministry (school_code '*': every school) and by
+-- a school for its own pupils (domain/privacy/releases.ts): the kinds of data, on top of the app's file.
+create table app_releases (
+  app_key text collate "C" not null,
+  school_code text collate "C" not null,
+  items jsonb not null,
+  updated_at bigint not null,
+  updated_by text not null,
+  primary key (app_key, school_code)
+);
 `,
   },
 ];

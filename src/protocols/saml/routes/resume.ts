@@ -68,9 +68,14 @@ export async function resume(s: SamlScope, ctx: Context, pending: PendingSignIn)
     return errorToSp(s, ctx, pending, STATUS.requester, STATUS.noAuthnContext, 'The sign-in used (a badge) does not meet the requested authentication context.');
   }
   if (!(await s.pendingSignIns.take(pending))) throw new AppError('SSPR 5133', 'pending sign-in answered twice');
-  const participant = await deps.sso.samlParticipant(session, sp.id, deps.messages.nameIdOf(sp, account).value);
+  // Only what the ministry and the school let this SP have of their pupils: without `email`,
+  // no mail attribute and no address as NameID (its persistent identifier instead).
+  const attributes = deps.released ? await deps.released(`saml:${sp.id}`, account.school.code, sp.attributes) : sp.attributes;
+  const emailKept = deps.released ? (await deps.released(`saml:${sp.id}`, account.school.code, ['mail'])).length === 1 : true;
+  const released = { ...sp, attributes, nameIdFormat: sp.nameIdFormat === 'emailAddress' && !emailKept ? 'persistent' as const : sp.nameIdFormat };
+  const participant = await deps.sso.samlParticipant(session, sp.id, deps.messages.nameIdOf(released, account).value);
   const { id, samlResponse } = await deps.messages.loginResponse({
-    sp, acsUrl: pending.acsUrl, inResponseTo: pending.requestId, account, sessionIndex: participant.sessionIndex,
+    sp: released, acsUrl: pending.acsUrl, inResponseTo: pending.requestId, account, sessionIndex: participant.sessionIndex,
     authInstant: session.authTime, sessionNotOnOrAfter: session.expiresAt, now: deps.clock(),
     authnContextClassRef: classRefFor(pending.authnContext, strength2),
   });
@@ -89,3 +94,4 @@ export function resumeHandlers(s: SamlScope) {
     },
   };
 }
+

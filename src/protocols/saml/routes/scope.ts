@@ -52,6 +52,8 @@ export interface SamlDeps {
   render: Render;
   /** Counts a refused message (its detail is on the log line of the error page). */
   onRefusal?: (code: string) => void;
+  /** Attribute names less the kinds administrators withhold from this SP for the account's school (domain/privacy/releases.ts). */
+  released?: <T extends string>(appKey: string, schoolCode: string, names: readonly T[]) => Promise<T[]>;
 }
 
 export interface SamlScope {
