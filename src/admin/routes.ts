@@ -9,6 +9,7 @@
 //   GET  /admin/audit[?account=&type=&format=csv]                                      audit.ts
 //   GET  /admin/accounts/:id/access[?format=csv]  which apps received what, when        access.ts
 //   GET  /admin/apps, POST /admin/apps/release      what each app may receive of pupils   releases.ts
+//   GET  /admin/lifecycle, POST /admin/lifecycle/run  the roster's scheduled steps        lifecycle.ts
 //   GET  /admin/classes, /admin/classes/:school/:year/:name, POST …/slips              classes.ts
 //   POST /admin/accounts/:id/class      a student's class, a teacher's form classes   classes.ts
 //   GET  /admin/requests                temporary passwords form teachers asked for   classes.ts
@@ -26,6 +27,7 @@ import { auditHandler } from './audit.ts';
 import { badgeHandlers } from './badges.ts';
 import { classHandlers } from './classes.ts';
 import { importHandlers } from './import.ts';
+import { lifecycleHandlers } from './lifecycle.ts';
 import { releaseHandlers } from './releases.ts';
 import { searchHandler } from './search.ts';
 import type { AdminDeps } from './signed-in.ts';
@@ -56,6 +58,10 @@ export function adminRouter(deps: AdminDeps): Router {
   const releases = releaseHandlers(deps);
   router.get('/admin/apps', releases.list);
   router.post('/admin/apps/release', releases.choose);
+
+  const lifecycle = lifecycleHandlers(deps);
+  router.get('/admin/lifecycle', lifecycle.show);
+  router.post('/admin/lifecycle/run', lifecycle.run);
 
   const accounts = accountHandlers(deps);
   router.get('/admin/accounts/:id', accounts.show);

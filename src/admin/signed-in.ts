@@ -1,6 +1,9 @@
 // What every /admin page needs first: the signed-in administrator and their scope, after
 // the gate (required actions first, sign-in if none). The scope rule itself is enforced by
 // domain/admin/administration.ts for every account touched.
+import type { LifecycleReport } from '../domain/provisioning/lifecycle.ts';
+import type { LifecyclePopulation } from '../domain/provisioning/roster.ts';
+import type { ProvisioningRows } from '../store/directory/provisioning.ts';
 import type { AppReleases } from '../domain/privacy/releases.ts';
 import type { ReleasableApp } from './releases.ts';
 import type { Context } from 'koa';
@@ -50,6 +53,13 @@ export interface AdminDeps {
   /** What administrators let each app receive (privacy), and the apps to choose for (composition root). */
   releases?: AppReleases;
   releasableApps?: () => Promise<ReleasableApp[]>;
+  /** The roster lifecycle: its rules, what is scheduled, and running it now. */
+  lifecycle?: {
+    rows: Pick<ProvisioningRows, 'scheduled'>;
+    populations: readonly LifecyclePopulation[];
+    runEveryMinutes: number;
+    run: (actor: string) => Promise<LifecycleReport>;
+  };
 }
 
 export interface Admin {

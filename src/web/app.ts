@@ -375,6 +375,7 @@ export function createIdp(deps: IdpDeps): Idp {
       releasesOf: appReleases({ provider: () => provider, serviceProviders, nameOf }),
       releases: services.releases,
       releasableApps: releasableApps({ clients: deps.relyingParties.oidc, serviceProviders }),
+      lifecycle: { rows: services.provisioningRows, populations: settings.lifecycle.populations, runEveryMinutes: settings.lifecycle.runEveryMinutes, run: (actor) => services.lifecycle.run(actor) },
     }),
   );
   routers.push(devRouter({ enabled: settings.seed.demo, mailbox: mail.mailbox, settings, store, database: deps.database, oidcClients: deps.relyingParties.oidc, sps: serviceProviders, samlEndpoints, keys: () => keys, render }));

@@ -44,4 +44,28 @@ describe('administration at 1280 px (issue 28; axe)', function () {
     assert.match(await p.locator('table.events').innerText(), /Allen Tan\s+allen_tan@students\.edu\.sg/);
     await j.close();
   });
+
+  it('what apps receive and the roster, at 360 px, pass axe; a choice is saved with the keyboard', async () => {
+    await t.idp.roster.leave((await t.idp.directory.findByLoginId(DEMO.student.loginId))!.id, Date.now() + 86_400_000, { actor: 'test' });
+    const j = await Journey.start(chromium, '29-admin-privacy-roster');
+    const p = j.page;
+    await p.setViewportSize({ width: 360, height: 800 });
+    await p.goto(`${t.url}/admin/apps`);
+    await j.screen('sign-in', 'MIMS Portal');
+    await p.getByLabel('Username').fill(SITI.loginId);
+    await p.getByLabel('Password').fill(SITI.password);
+    await p.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await j.screen('apps', 'What apps receive');
+    const group = p.getByRole('group').first();
+    const box = group.getByRole('checkbox').first();
+    await box.focus();
+    await p.keyboard.press('Space');
+    await group.locator('xpath=..').getByRole('button', { name: 'Save' }).click();
+    await j.screen('apps-saved', 'What apps receive');
+    assert.match(await p.getByRole('status').first().innerText(), /Saved/);
+    await p.goto(`${t.url}/admin/lifecycle`);
+    await j.screen('roster', 'Roster: joining, moving and leaving');
+    assert.match(await p.locator('main').innerText(), /Allen Tan[\s\S]*Leaves on/);
+    await j.close();
+  });
 });

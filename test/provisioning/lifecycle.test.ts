@@ -12,6 +12,7 @@ import { pseudonymOf } from '../../src/domain/provisioning/roster.ts';
 import { captureServer, type CaptureServer } from '../support/backchannel.ts';
 import { DEMO, startTestIdp, type TestIdp } from '../support/idp.ts';
 import { idOf, signedIn } from '../support/people.ts';
+import { formOf } from '../support/browser.ts';
 
 type Json = Record<string, any>;
 const DAY = 86_400_000;
@@ -128,5 +129,44 @@ describe('the roster lifecycle, scheduled', () => {
     now += 31 * DAY;
     await t.idp.lifecycle.run();
     assert.equal((await t.idp.directory.get(farah))!.status, 'disabled', 'unused again for dormantDays');
+  });
+});
+
+describe('the roster lifecycle in /admin', () => {
+  let t: TestIdp;
+  const GRACE = { loginId: 'grace_lee@hq.moe.gov.sg', password: 'Summit=Harbour84' };
+  const SITI = { loginId: 'siti_rahman@schools.gov.sg', password: 'Orchid!Compass58' };
+  before(async () => {
+    t = await startTestIdp({ overrides: { lifecycle: { runEveryMinutes: 60, populations: [{ name: 'students', roles: ['student'], dormantDays: 365, retentionDays: 30, joinCredential: 'badge' }] } } });
+  });
+  after(async () => {
+    await t.close();
+  });
+
+  it('shows the rules, what is scheduled in the administrator\'s reach and the latest runs; a ministry administrator runs it now, a school administrator cannot', async () => {
+    const allen = await idOf(t, DEMO.student.loginId);
+    const ivan = await idOf(t, 'ivan_teo@students.edu.sg');
+    await t.idp.roster.leave(allen, Date.now() + 5 * DAY, { actor: 'test' });
+    await t.idp.roster.move(ivan, { school: { code: 'DEMO01', name: 'Rivervale Demo School' }, class: null }, Date.now() + 2 * DAY, { actor: 'test' });
+    const siti = await signedIn(t, SITI);
+    const page = await siti.get('/admin/lifecycle');
+    assert.equal(page.status, 200);
+    assert.match(page.text, /Scheduled steps run every 60 minutes\./);
+    assert.match(page.text, /students \(student\)[\s\S]*365 days[\s\S]*30 days[\s\S]*a sign-in badge/);
+    assert.match(page.text, /Allen Tan[\s\S]*Leaves on /);
+    assert.doesNotMatch(page.text, /Ivan/, 'another school\'s pupil is not in a school administrator\'s list');
+    assert.doesNotMatch(page.text, /action="\/admin\/lifecycle\/run"/);
+    const sitiCsrf = formOf((await siti.get('/admin/apps')).text, '/admin/apps/release').hidden._csrf!;
+    assert.equal((await siti.agent.post('/admin/lifecycle/run').type('form').send({ _csrf: sitiCsrf }).redirects(0)).status, 403);
+    const grace = await signedIn(t, GRACE);
+    const all = await grace.get('/admin/lifecycle');
+    assert.match(all.text, /Ivan Teo[\s\S]*Moves to Rivervale Demo School on /);
+    const ran = await grace.agent.post('/admin/lifecycle/run').type('form').send({ _csrf: formOf(all.text, '/admin/lifecycle/run').hidden._csrf! }).redirects(0);
+    assert.equal(ran.status, 303);
+    const after = (await grace.get(ran.headers.location!)).text;
+    assert.match(after, /Done: 0 moved, 0 left, 0 deleted, 0 switched off, 0 failed\./);
+    assert.match(after, /moved 0, left 0, deleted 0, dormant 0, failed 0/);
+    // The account page says what is scheduled.
+    assert.match((await grace.get(`/admin/accounts/${allen}`)).text, /Roster<\/dt><dd>\s*Leaves on /);
   });
 });

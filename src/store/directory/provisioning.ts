@@ -204,6 +204,12 @@ export class ProvisioningRows {
     return { total: count!.n, ids: rows.map((r) => r.id) };
   }
 
+  /** Accounts with a step scheduled (at any time), of one school or all (null), soonest first. */
+  async scheduled(schoolCode: string | null, limit: number): Promise<string[]> {
+    const rows = await this.#db.query<{ id: string }>(`select id from accounts where record->'lifecycle'->>'dueAt' is not null and ($1::text is null or school_code = $1) order by (record->'lifecycle'->>'dueAt')::bigint, id limit $2`, [schoolCode, limit]);
+    return rows.map((r) => r.id);
+  }
+
   /** Accounts with a lifecycle step due at `now`, oldest first. */
   async due(now: number, limit: number): Promise<string[]> {
     const rows = await this.#db.query<{ id: string }>(`select id from accounts where record->'lifecycle'->>'dueAt' is not null and (record->'lifecycle'->>'dueAt')::bigint <= $1 order by (record->'lifecycle'->>'dueAt')::bigint, id limit $2`, [now, limit]);
