@@ -84,6 +84,8 @@ export const keys = {
   oidcLookup: (kind: 'uid' | 'userCode', value: string) => `oidc:${kind}:{${value}}`,
   /** ephemeral: an uploaded import file between preview and commit */
   pendingImport: (id: string) => `{import:${id}}`,
+  /** ephemeral: one change of a SCIM resource at a time (protocols/scim/lock.ts), a few seconds */
+  scimLock: (resource: string) => `scim:lock:{${resource}}`,
   /** ephemeral: the process running the roster lifecycle this period (server.ts), for one period */
   lifecycleLease: () => 'lifecycle:lease',
   /** ephemeral: the OneRoster import that runs now (one at a time), renewed while it runs */

@@ -48,6 +48,7 @@ import { ownForms } from './forms.ts';
 import { oidcMount } from './oidc-mount.ts';
 import { scimMount } from '../protocols/scim/routes.ts';
 import { ScimService } from '../protocols/scim/service.ts';
+import { storeExclusive } from '../protocols/scim/lock.ts';
 import { requestLog } from './request-log.ts';
 import { httpsOnly, securityHeaders, strangerGate } from './security.ts';
 import { StrangerBudget } from '../domain/security/strangers.ts';
@@ -286,7 +287,7 @@ export function createIdp(deps: IdpDeps): Idp {
   app.use(oidcMount(() => handleOidc));
   app.use(scimMount({
     clients: services.provisioningClients,
-    service: new ScimService({ directory, roster: services.roster, rows: services.provisioningRows, clock, importSettings: settings.import, base: `${settings.server.publicUrl}/scim/v2` }),
+    service: new ScimService({ directory, roster: services.roster, rows: services.provisioningRows, clock, importSettings: settings.import, base: `${settings.server.publicUrl}/scim/v2`, exclusive: storeExclusive(store) }),
     documentationUri: `${settings.server.publicUrl}/dev#provisioning`,
     onError: (err) => logger.error({ err }, 'scim request failed'),
   }));

@@ -150,7 +150,8 @@ describe('SCIM 2.0: provisioning clients keep accounts and classes in step', () 
     assert.equal(created.headers.get('etag'), created.json.meta.version);
     assert.equal(created.json.userName, loginId);
     assert.equal(created.json.externalId, 'sis-mei_ong');
-    assert.deepEqual(created.json[URN.school], { schoolCode: 'DEMO01', schoolName: 'DEMO01', level: 'P3' });
+    // The school's name is the directory's (schoolName only names a school that has no accounts yet).
+    assert.deepEqual(created.json[URN.school], { schoolCode: 'DEMO01', schoolName: 'Rivervale Demo School', level: 'P3' });
     const account = (await t.idp.directory.get(created.json.id))!;
     assert.equal(account.school.code, 'DEMO01');
     assert.deepEqual(account.roles, ['student']);
@@ -317,6 +318,96 @@ describe('SCIM 2.0: provisioning clients keep accounts and classes in step', () 
     assert.equal(left.status, 'disabled');
     assert.equal(typeof left.lifecycle?.leftAt, 'number');
     assert.equal(typeof left.lifecycle?.deleteAt, 'number', 'students are deleted after the retention period');
+  });
+
+  describe('after an outside review', () => {
+    const SITI = 'siti_rahman@schools.gov.sg';
+
+    it('a roster cannot move, disable, rename or remove an administrator (moving a school administrator made her one of the new school)', async () => {
+      const siti = await idOf(t, SITI);
+      const before = (await t.idp.directory.get(siti))!;
+      scimError(await scim('PATCH', `/Users/${siti}`, patchOp([{ op: 'replace', path: `${URN.school}:schoolCode`, value: 'DEMO02' }]), {}, both), 403);
+      scimError(await scim('PATCH', `/Users/${siti}`, patchOp([{ op: 'replace', path: 'active', value: false }])), 403);
+      scimError(await scim('PATCH', `/Users/${siti}`, patchOp([{ op: 'replace', path: 'name.givenName', value: 'Hacked' }])), 403);
+      scimError(await scim('DELETE', `/Users/${siti}`), 403);
+      const after = (await t.idp.directory.get(siti))!;
+      assert.equal(after.school.code, 'DEMO01');
+      assert.equal(after.status, 'active');
+      assert.equal(after.givenName, before.givenName);
+      assert.equal(after.lifecycle?.leftAt ?? null, null);
+      assert.equal(validUser((await scim('GET', `/Users/${siti}`)).json).userName, SITI, 'still readable');
+    });
+
+    it('Entra\'s member removal by value removes them; concurrent changes neither lose each other nor pass one If-Match twice', async () => {
+      const allen = await idOf(t, DEMO.student.loginId);
+      const group = (await scim('POST', '/Groups', { schemas: [URN.group], displayName: '6R', members: [{ value: allen }] })).json;
+      const removed = await scim('PATCH', `/Groups/${group.id}`, patchOp([{ op: 'Remove', path: 'members', value: [{ value: allen }] }]));
+      assert.equal(removed.status, 200, JSON.stringify(removed.json));
+      assert.deepEqual(removed.json.members, []);
+      assert.equal((await t.idp.directory.get(allen))!.class, null);
+
+      const kid = (await scim('POST', '/Users', newStudent('race_kid@students.edu.sg'))).json;
+      const version = kid.meta.version as string;
+      const raced = await Promise.all(Array.from({ length: 8 }, (_, i) => scim('PATCH', `/Users/${kid.id}`, patchOp([{ op: 'replace', path: 'displayName', value: `Race ${i}` }]), { 'if-match': version })));
+      assert.deepEqual(raced.map((r) => r.status).sort(), [200, 412, 412, 412, 412, 412, 412, 412], JSON.stringify(raced.map((r) => [r.status, r.json.detail])));
+      const fields = await Promise.all([
+        scim('PATCH', `/Users/${kid.id}`, patchOp([{ op: 'replace', path: 'name.givenName', value: 'Wen' }])),
+        scim('PATCH', `/Users/${kid.id}`, patchOp([{ op: 'replace', path: 'name.familyName', value: 'Lim' }])),
+        scim('PATCH', `/Users/${kid.id}`, patchOp([{ op: 'replace', path: 'displayName', value: 'Wen Lim' }])),
+        scim('PATCH', `/Users/${kid.id}`, patchOp([{ op: 'replace', path: `${URN.school}:level`, value: 'P6' }])),
+      ]);
+      assert.deepEqual(fields.map((r) => r.status), [200, 200, 200, 200], JSON.stringify(fields.map((r) => r.json.detail)));
+      const stored = (await t.idp.directory.get(kid.id))!;
+      assert.deepEqual([stored.givenName, stored.familyName, stored.displayName, stored.level], ['Wen', 'Lim', 'Wen Lim', 'P6'], 'every confirmed change kept');
+    });
+
+    it('PATCH does what it says or says why not: externalId removed, complex values merged, unknown or read-only paths and missing values refused', async () => {
+      const kid = (await scim('POST', '/Users', newStudent('patch_kid@students.edu.sg'))).json;
+      const gone = await scim('PATCH', `/Users/${kid.id}`, patchOp([{ op: 'remove', path: 'externalId' }]));
+      assert.equal(gone.status, 200);
+      assert.equal(gone.json.externalId, undefined);
+      assert.equal((await scim('GET', `/Users?filter=${encodeURIComponent('externalId eq "sis-patch_kid"')}`)).json.totalResults, 0);
+      const merged = await scim('PATCH', `/Users/${kid.id}`, patchOp([{ op: 'replace', value: { name: { givenName: 'Nested' }, [URN.school]: { level: 'P2' } } }]));
+      assert.equal(merged.status, 200, JSON.stringify(merged.json));
+      assert.deepEqual([merged.json.name.givenName, merged.json.name.familyName, merged.json[URN.school].level], ['Nested', 'Ong', 'P2']);
+      const byUrn = await scim('PATCH', `/Users/${kid.id}`, patchOp([{ op: 'replace', path: URN.school, value: { level: 'P1' } }]));
+      assert.equal(byUrn.json[URN.school].level, 'P1');
+      scimError(await scim('PATCH', `/Users/${kid.id}`, patchOp([{ op: 'replace', path: 'displayName' }])), 400, 'invalidValue');
+      scimError(await scim('PATCH', `/Users/${kid.id}`, patchOp([{ op: 'replace', path: 'nosuchattr', value: 'x' }])), 400, 'invalidPath');
+      scimError(await scim('PATCH', `/Users/${kid.id}`, patchOp([{ op: 'replace', path: 'meta.created', value: 'x' }])), 400, 'mutability');
+      scimError(await scim('PATCH', `/Users/${kid.id}`, patchOp([{ op: 'remove', path: 'active' }])), 400, 'mutability');
+      scimError(await scim('PATCH', `/Users/${kid.id}`, patchOp([{ op: 'remove', path: `${URN.school}:schoolCode` }])), 400, 'mutability');
+      scimError(await scim('PATCH', `/Users/${kid.id}`, patchOp([{ op: 'replace', path: `${URN.school}:transferDate`, value: '2099-01-01T00:00:00Z' }])), 400, 'invalidValue');
+      scimError(await scim('PATCH', `/Users/${kid.id}`, patchOp([{ op: 'replace', path: `${URN.school}:leavingDate`, value: '2001-01-01T00:00:00Z' }])), 400, 'invalidValue');
+      // A past leaving date on creation: refused, nothing created.
+      scimError(await scim('POST', '/Users', newStudent('past_kid@students.edu.sg', { [URN.school]: { level: 'P3', leavingDate: '2001-01-01' } })), 400, 'invalidValue');
+      assert.equal(await t.idp.directory.findByLoginId('past_kid@students.edu.sg'), null);
+      scimError(await scim('POST', '/Users', newStudent('pw_kid@students.edu.sg', { password: 'Secret-Pass-123' })), 400, 'mutability');
+    });
+
+    it('classes given elsewhere are Groups; schoolName is the directory\'s; nesting, size and unsupported endpoints are answered as SCIM errors', async () => {
+      const allen = await idOf(t, DEMO.student.loginId);
+      await t.idp.directory.update(allen, (a) => ({ ...a, class: { year: 2026, name: '2Z' } }));
+      // A client connecting now sees it (an existing one within 10 s).
+      const fresh = (await t.idp.provisioningClients.issue('New SIS', ['DEMO01'], 'test')).token;
+      const found = await scim('GET', `/Groups?filter=${encodeURIComponent('displayName eq "2Z"')}`, undefined, {}, fresh);
+      assert.equal(found.json.totalResults, 1);
+      assert.ok(found.json.Resources[0].members.some((m: Json) => m.value === allen));
+      const named = await scim('POST', '/Users', newStudent('named_kid@students.edu.sg', { [URN.school]: { level: 'P3', schoolName: 'Evil School' } }));
+      assert.equal(named.json[URN.school].schoolName, 'Rivervale Demo School');
+      // 5,000 levels deep (the JSON written by hand: JSON.stringify would overflow first).
+      const deep = `${JSON.stringify(newStudent('deep_kid@students.edu.sg')).slice(0, -1)},"deep":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}`;
+      scimError(await scim('POST', '/Users', deep), 400, 'invalidSyntax');
+      scimError(await scim('POST', '/Users', newStudent('big_kid@students.edu.sg', { displayName: 'x'.repeat(2_000_000) })), 413);
+      scimError(await scim('POST', '/Bulk', { schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'], Operations: [] }), 501);
+      scimError(await scim('GET', '/Me'), 501);
+      const ext = await scim('GET', `/Users/${allen}?attributes=${encodeURIComponent(URN.school)}`);
+      assert.equal(ext.json[URN.school].schoolCode, 'DEMO01');
+      const core = await scim('GET', `/Users/${allen}?attributes=${encodeURIComponent(`${URN.user}:userName`)}`);
+      assert.equal(core.json.userName, DEMO.student.loginId);
+      const search = await scim('POST', '/Users/.search', { schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'], filter: `userName eq "${DEMO.student.loginId}"`, attributes: ['userName'] });
+      assert.deepEqual(Object.keys(search.json.Resources[0]).sort(), ['id', 'schemas', 'userName']);
+    });
   });
 
   it('a revoked client\'s token stops working at once', async () => {

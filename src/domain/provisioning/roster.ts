@@ -68,6 +68,20 @@ export class RosterError extends Error {
   override name = 'RosterError';
 }
 
+/**
+ * Accounts holding an administrator role are the school system's own, not a roster's: a
+ * roster may not rename, move, disable or remove them (moving a school administrator would
+ * make them one of the new school; disabling them would lock a school out of its own
+ * administration). Administrators change them in /admin or the CLI.
+ */
+export function isAdministrator(a: Pick<Account, 'roles'>): boolean {
+  return a.roles.includes('school-admin') || a.roles.includes('ministry-admin');
+}
+
+function refuseAdministrator(a: Account, what: string): void {
+  if (isAdministrator(a)) throw new RosterError(`${a.loginId} is an administrator: a roster does not ${what} administrators (their administrators do, in /admin)`);
+}
+
 export function populationOf(populations: readonly LifecyclePopulation[], account: Pick<Account, 'roles'>): LifecyclePopulation | null {
   return populations.find((p) => account.roles.length > 0 && account.roles.every((r) => p.roles.includes(r))) ?? null;
 }
@@ -133,6 +147,7 @@ export class Roster {
       };
       if (next.givenName === a.givenName && next.familyName === a.familyName && next.displayName === a.displayName && next.level === a.level
         && next.roles.join() === a.roles.join() && sameClass(next.class, a.class)) return null;
+      refuseAdministrator(a, 'change');
       changed = true;
       return next;
     });
@@ -152,6 +167,7 @@ export class Roster {
       const account = await this.#directory.update(id, (a) => {
         const current = a.lifecycle?.move;
         if (current && current.at === at && current.school.code === to.school.code && sameClass(current.class, to.class)) return null;
+        if (a.school.code !== to.school.code) refuseAdministrator(a, 'move');
         changed = true;
         return { ...a, lifecycle: withDue({ ...a.lifecycle, move: { at, school: to.school, class: to.class, by: ctx.actor } }) };
       });
@@ -161,6 +177,7 @@ export class Roster {
     let from = '';
     const account = await this.#directory.update(id, (a) => {
       if (a.school.code === to.school.code && sameClass(a.class, to.class) && !a.lifecycle?.move) return null;
+      if (a.school.code !== to.school.code) refuseAdministrator(a, 'move');
       from = a.school.code;
       const formClasses = a.school.code === to.school.code ? a.formClasses : [];
       return { ...a, school: to.school, class: to.class, ...(formClasses !== undefined ? { formClasses } : {}), lifecycle: withDue({ ...a.lifecycle, move: null }) };
@@ -179,6 +196,7 @@ export class Roster {
       let changed = false;
       const account = await this.#directory.update(id, (a) => {
         if (a.lifecycle?.leftAt || a.lifecycle?.leaveAt === at) return null;
+        refuseAdministrator(a, 'remove');
         changed = true;
         return { ...a, lifecycle: withDue({ ...a.lifecycle, leaveAt: at }) };
       });
@@ -188,6 +206,7 @@ export class Roster {
     let left = false;
     const account = await this.#directory.update(id, (a) => {
       if (a.lifecycle?.leftAt) return null;
+      refuseAdministrator(a, 'remove');
       left = true;
       const retention = populationOf(this.settings.populations, a)?.retentionDays ?? null;
       return { ...a, status: 'disabled', lifecycle: withDue({ ...a.lifecycle, leaveAt: null, move: null, leftAt: now, deleteAt: retention === null ? null : now + retention * DAY_MS }) };
@@ -217,6 +236,7 @@ export class Roster {
     const account = await this.#directory.update(id, (a) => {
       if (a.lifecycle?.leftAt) return null; // a leaver comes back only by rejoin()
       if ((a.status === 'active') === active) return null;
+      refuseAdministrator(a, active ? 'enable' : 'disable');
       changed = true;
       return { ...a, status: active ? 'active' : 'disabled', ...(active ? { lifecycle: { ...a.lifecycle, dormantAt: null, enabledAt: this.#clock() } } : {}) };
     });

@@ -32,17 +32,26 @@ const CANONICAL = new Map<string, string>(
 );
 const EXTENSIONS = new Map<string, string>([URN.school, URN.classOf, URN.user, URN.group].map((u) => [u.toLowerCase(), u]));
 
+/** How deep a client's JSON may nest (ours is 3 deep; a SCIM body has no reason to go further). */
+const MAX_DEPTH = 16;
+
 /** A client's JSON with our attribute names spelt canonically (unknown names kept as sent). */
-export function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonical);
+export function canonical(value: unknown, depth = 0): unknown {
+  if (depth > MAX_DEPTH) throw new ScimError(400, `the body nests deeper than ${MAX_DEPTH} levels`, 'invalidSyntax');
+  if (Array.isArray(value)) return value.map((v) => canonical(v, depth + 1));
   if (!value || typeof value !== 'object') return value;
   const out: Json = {};
-  for (const [k, v] of Object.entries(value as Json)) out[EXTENSIONS.get(k.toLowerCase()) ?? CANONICAL.get(k.toLowerCase()) ?? k] = canonical(v);
+  for (const [k, v] of Object.entries(value as Json)) out[EXTENSIONS.get(k.toLowerCase()) ?? CANONICAL.get(k.toLowerCase()) ?? k] = canonical(v, depth + 1);
   return out;
 }
 
+const CORE_PREFIXES = [`${URN.user.toLowerCase()}:`, `${URN.group.toLowerCase()}:`];
+
 /** A PATCH path with canonical attribute names ("name.FamilyName" -> "name.familyName"); filters inside [] keep their values. */
 export function canonicalPath(path: string): string {
+  // A core attribute may be named with its schema ("urn:…:core:2.0:User:userName").
+  const core = CORE_PREFIXES.find((p) => path.toLowerCase().startsWith(p));
+  if (core) return canonicalPath(path.slice(core.length));
   const lower = path.toLowerCase();
   for (const [l, urn] of EXTENSIONS) {
     if (lower.startsWith(`${l}:`)) return `${urn}:${canonicalPath(path.slice(urn.length + 1))}`;
@@ -169,7 +178,8 @@ export function readUser(raw: unknown, options: { requireSchemas: boolean }): Us
   else if (typeRaw === undefined && levelRaw !== undefined) role = 'student';
   else throw invalid(typeRaw === undefined ? 'userType is required (Student or Staff), or a level for a student' : 'userType must be Student or Staff');
   if (role === 'student' && !levelRaw) throw invalid(`a student needs a level (${URN.school}:level)`);
-  const externalId = body.externalId === null ? null : text(body.externalId, 'externalId', 200, false);
+  if (body.password !== undefined) throw invalid('password is not set by provisioning: the school hands out the first sign-in (a slip or a badge)', 'mutability');
+  const externalId = body.externalId === null || body.externalId === '' ? null : text(body.externalId, 'externalId', 200, false);
   return {
     loginId,
     externalId,
@@ -231,7 +241,10 @@ export function project(resource: Json, attributes: string[] | undefined, exclud
   if (!attributes?.length && !excluded?.length) return resource;
   const split = (a: string): [string, string | undefined] => {
     const c = canonicalPath(a.trim());
-    for (const urn of EXTENSIONS.values()) if (c.startsWith(`${urn}:`)) return [urn, c.slice(urn.length + 1)];
+    for (const urn of EXTENSIONS.values()) {
+      if (c === urn) return [urn, undefined];
+      if (c.startsWith(`${urn}:`)) return [urn, c.slice(urn.length + 1)];
+    }
     const [top, sub] = c.split('.', 2) as [string, string | undefined];
     return [top, sub];
   };

@@ -7,6 +7,7 @@ import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import type { ProvisioningClients } from '../../domain/provisioning/clients.ts';
 import { isUnavailable } from '../../store/database/index.ts';
+import { RosterError } from '../../domain/provisioning/roster.ts';
 import { project, ScimError } from './resources.ts';
 import { resourceTypes, schemaResources, serviceProviderConfig, URN } from './schemas.ts';
 import type { Caller, ScimService } from './service.ts';
@@ -36,8 +37,9 @@ function list(raw: unknown): string[] | undefined {
 
 function intParam(raw: unknown, name: string): number | undefined {
   if (raw === undefined) return undefined;
-  if (typeof raw !== 'string' || !/^-?\d{1,9}$/.test(raw)) throw new ScimError(400, `${name} must be an integer`, 'invalidValue');
-  return Number(raw);
+  if (typeof raw !== 'string' || !/^-?\d{1,40}$/.test(raw)) throw new ScimError(400, `${name} must be an integer`, 'invalidValue');
+  // Out-of-range values are clamped (startIndex < 1 is 1, count is at most filter.maxResults).
+  return Math.max(-1, Math.min(Number(raw), 2 ** 31));
 }
 
 /** A resource as asked (attributes / excludedAttributes), with its ETag; 304 when If-None-Match names it. */
@@ -54,9 +56,9 @@ function answer(ctx: Context, status: number, resource: Json): void {
   if (typeof version === 'string') ctx.set('ETag', version);
 }
 
-function answerList(ctx: Context, body: Json): void {
-  const attributes = list(ctx.query.attributes);
-  const excluded = list(ctx.query.excludedAttributes);
+function answerList(ctx: Context, body: Json, given?: { attributes?: string[] | undefined; excluded?: string[] | undefined }): void {
+  const attributes = given ? given.attributes : list(ctx.query.attributes);
+  const excluded = given ? given.excluded : list(ctx.query.excludedAttributes);
   send(ctx, 200, { ...body, Resources: (body.Resources as Json[]).map((r) => project(r, attributes, excluded)) });
 }
 
@@ -89,7 +91,11 @@ export function scimMount(deps: ScimDeps): Middleware {
   });
 
   router.get('/Users', async (ctx) => answerList(ctx, await deps.service.listUsers(caller(ctx), query(ctx))));
-  router.post('/Users/.search', async (ctx) => answerList(ctx, await deps.service.listUsers(caller(ctx), searchBody(ctx))));
+  router.post('/Users/.search', async (ctx) => answerList(ctx, await deps.service.listUsers(caller(ctx), searchBody(ctx)), searchAttributes(ctx)));
+  // Bulk and /Me are not offered (ServiceProviderConfig bulk.supported false): 501 (RFC 7644 §3.7, §3.11).
+  const unsupported = (ctx: Context) => error(ctx, 501, `${ctx.path.slice(PREFIX.length)} is not supported by this service provider`);
+  router.all('/Bulk', unsupported);
+  router.all('/Me', unsupported);
   router.post('/Users', async (ctx) => {
     const created = await deps.service.createUser(caller(ctx), ctx.request.body);
     ctx.set('Location', (created.meta as Json).location as string);
@@ -104,7 +110,7 @@ export function scimMount(deps: ScimDeps): Middleware {
   });
 
   router.get('/Groups', async (ctx) => answerList(ctx, await deps.service.listGroups(caller(ctx), query(ctx))));
-  router.post('/Groups/.search', async (ctx) => answerList(ctx, await deps.service.listGroups(caller(ctx), searchBody(ctx))));
+  router.post('/Groups/.search', async (ctx) => answerList(ctx, await deps.service.listGroups(caller(ctx), searchBody(ctx)), searchAttributes(ctx)));
   router.post('/Groups', async (ctx) => {
     const created = await deps.service.createGroup(caller(ctx), ctx.request.body);
     ctx.set('Location', (created.meta as Json).location as string);
@@ -120,7 +126,10 @@ export function scimMount(deps: ScimDeps): Middleware {
 
   const parse = bodyParser({
     enableTypes: ['json'], extendTypes: { json: ['application/scim+json', 'application/json'] }, jsonLimit: '1mb', encoding: 'utf-8',
-    onError: () => { throw new ScimError(400, 'the body is not valid JSON', 'invalidSyntax'); },
+    onError: (err) => {
+      if ((err as { status?: number }).status === 413) throw new ScimError(413, 'the body is larger than 1 MiB', 'tooMany');
+      throw new ScimError(400, 'the body is not valid JSON', 'invalidSyntax');
+    },
   });
   const routes = router.routes() as unknown as Middleware;
   const methods = router.allowedMethods() as unknown as Middleware;
@@ -148,6 +157,7 @@ export function scimMount(deps: ScimDeps): Middleware {
       if (ctx.status === 405 || ctx.status === 501) error(ctx, ctx.status, `${ctx.method} is not supported on ${ctx.path}`);
     } catch (err) {
       if (err instanceof ScimError) return error(ctx, err.status, err.message, err.scimType);
+      if (err instanceof RosterError) return error(ctx, 403, err.message);
       const status = (err as { status?: number }).status;
       if (status === 413) return error(ctx, 413, 'the body is larger than 1 MiB', 'tooMany');
       if (status === 400 || status === 415) return error(ctx, status, 'the body is not valid JSON', 'invalidSyntax');
@@ -166,4 +176,15 @@ function searchBody(ctx: Context): { filter?: string; startIndex?: number; count
   const num = (v: unknown, name: string) => (v === undefined ? undefined : typeof v === 'number' && Number.isInteger(v) ? v : (() => { throw new ScimError(400, `${name} must be an integer`, 'invalidValue'); })());
   if (b.filter !== undefined && typeof b.filter !== 'string') throw new ScimError(400, 'filter must be a string', 'invalidFilter');
   return { ...(typeof b.filter === 'string' ? { filter: b.filter } : {}), ...(b.startIndex !== undefined ? { startIndex: num(b.startIndex, 'startIndex')! } : {}), ...(b.count !== undefined ? { count: num(b.count, 'count')! } : {}) };
+}
+
+/** attributes / excludedAttributes of a SearchRequest body (RFC 7644 §3.4.3). */
+function searchAttributes(ctx: Context): { attributes?: string[] | undefined; excluded?: string[] | undefined } {
+  const b = (ctx.request.body ?? {}) as Json;
+  const names = (v: unknown, name: string) => {
+    if (v === undefined) return undefined;
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new ScimError(400, `${name} must be a list of attribute names`, 'invalidValue');
+    return v as string[];
+  };
+  return { attributes: names(b.attributes, 'attributes'), excluded: names(b.excludedAttributes, 'excludedAttributes') };
 }

@@ -53,7 +53,7 @@ const USER_ATTRIBUTES: Attr[] = [
 ];
 
 const GROUP_ATTRIBUTES: Attr[] = [
-  attr('displayName', 'string', { required: true, description: 'The class name (1 to 20 of A-Z, 0-9, space . / -), e.g. 4A; unique per school and year.' }),
+  attr('displayName', 'string', { required: true, uniqueness: 'server', description: 'The class name (1 to 20 of A-Z, 0-9, space . / -, kept in upper case), e.g. 4A; unique per school and year.' }),
   attr('members', 'complex', {
     multiValued: true, description: 'Students of the class, and its form teachers (Staff).',
     subAttributes: [attr('value', 'string', { mutability: 'immutable' }), attr('$ref', 'reference', { mutability: 'immutable', referenceTypes: ['User'] }), attr('display', 'string', { mutability: 'readOnly' }), attr('type', 'string', { mutability: 'immutable', canonicalValues: ['User'] })],
@@ -62,7 +62,7 @@ const GROUP_ATTRIBUTES: Attr[] = [
 
 const SCHOOL_ATTRIBUTES: Attr[] = [
   attr('schoolCode', 'string', { caseExact: true, description: 'The school (a code this client may provision). A change is a transfer: at transferDate, or now.' }),
-  attr('schoolName', 'string'),
+  attr('schoolName', 'string', { mutability: 'readOnly', description: 'The school\'s name as the directory has it (given only for a school that has no accounts yet).' }),
   attr('level', 'string', { canonicalValues: ['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'S1', 'S2', 'S3', 'S4', 'S5', 'JC1', 'JC2'], description: 'A student\'s level.' }),
   attr('transferDate', 'dateTime', { description: 'When a change of schoolCode takes effect (absent or past: at once).' }),
   attr('leavingDate', 'dateTime', { description: 'The account is disabled at this date, and deleted after the retention period.' }),

@@ -15,6 +15,7 @@ import type { Roster, RosterContext } from '../../domain/provisioning/roster.ts'
 import { ClassExistsError, ExternalIdTakenError, type ClassRecord, type ProvisioningRows } from '../../store/directory/provisioning.ts';
 import { groupConditions, userConditions } from './filter.ts';
 import { canonical, canonicalPath, classRef, groupResource, invalid, readGroup, readUser, ScimError, userResource, versionOf, type ClassRef, type UserInput } from './resources.ts';
+import type { Exclusive } from './lock.ts';
 import { DEFAULT_COUNT, MAX_RESULTS, URN } from './schemas.ts';
 
 type Json = Record<string, unknown>;
@@ -44,7 +45,8 @@ export function checkIfMatch(ifMatch: string | undefined, current: Json): void {
   if (!ifMatch) return;
   const version = (current.meta as Json).version as string;
   const wanted = ifMatch.split(',').map((v) => v.trim());
-  if (!wanted.includes('*') && !wanted.some((w) => w === version || `W/${w}` === version || w.replace(/^W\//, '') === version.replace(/^W\//, ''))) {
+  // The version as it was given out (meta.version, ETag), or "*".
+  if (!wanted.includes('*') && !wanted.includes(version)) {
     throw new ScimError(412, 'the resource changed since that version (If-Match)');
   }
 }
@@ -55,9 +57,11 @@ export class ScimService {
   readonly #rows: ProvisioningRows;
   readonly #clock: Clock;
   readonly #import: ImportSettings;
+  readonly #exclusive: Exclusive;
   readonly base: string;
 
-  constructor(deps: { directory: Directory; roster: Roster; rows: ProvisioningRows; clock: Clock; importSettings: ImportSettings; base: string }) {
+  constructor(deps: { directory: Directory; roster: Roster; rows: ProvisioningRows; clock: Clock; importSettings: ImportSettings; base: string; exclusive: Exclusive }) {
+    this.#exclusive = deps.exclusive;
     this.#directory = deps.directory;
     this.#roster = deps.roster;
     this.#rows = deps.rows;
@@ -111,12 +115,17 @@ export class ScimService {
     return { schemas: [URN.list], totalResults: total, startIndex: p.startIndex, itemsPerPage: resources.length, Resources: resources };
   }
 
-  #school(caller: Caller, input: UserInput, current?: Account): { code: string; name: string } {
+  /** The school a user is to be at; its name is the directory's when the school has accounts (schoolName only names a new one). */
+  async #school(caller: Caller, input: UserInput, current?: Account): Promise<{ code: string; name: string }> {
     const code = input.schoolCode ?? current?.school.code ?? (caller.client.schools.length === 1 && caller.client.schools[0] !== '*' ? caller.client.schools[0] : undefined);
     if (!code) throw invalid(`schoolCode is required (${URN.school}:schoolCode): this client provisions several schools`);
     if (!clientReaches(caller.client, code)) throw new ScimError(403, `this client may not provision school ${code}`);
-    const name = input.schoolName ?? (current && current.school.code === code ? current.school.name : code);
-    return { code, name };
+    const known = current && current.school.code === code ? current.school.name : await this.#rows.schoolName(code);
+    return { code, name: known ?? input.schoolName ?? code };
+  }
+
+  #future(at: number | null | undefined, name: string): void {
+    if (typeof at === 'number' && at <= this.#clock()) throw invalid(`${name} is not in the future (to leave now, DELETE the user)`);
   }
 
   #checkDomain(input: UserInput): void {
@@ -128,7 +137,12 @@ export class ScimService {
   async createUser(caller: Caller, body: unknown): Promise<Json> {
     const input = readUser(body, { requireSchemas: true });
     this.#checkDomain(input);
-    const school = this.#school(caller, input);
+    this.#future(input.leavingDate, 'leavingDate');
+    const school = await this.#school(caller, input);
+    return this.#exclusive(`user-ext:${caller.client.id}:${input.externalId ?? input.loginId}`, () => this.#create(caller, input, school));
+  }
+
+  async #create(caller: Caller, input: UserInput, school: { code: string; name: string }): Promise<Json> {
     const ctx = this.#ctx(caller);
     if (input.externalId && (await this.#rows.externalTarget(caller.client.id, 'user', input.externalId))) {
       throw new ScimError(409, `externalId ${input.externalId} already names another user of this client`, 'uniqueness');
@@ -160,8 +174,12 @@ export class ScimService {
   async #applyUser(caller: Caller, a: Account, input: UserInput): Promise<void> {
     if (input.loginId !== a.loginId) throw invalid('userName cannot change (a new login ID is a new account)', 'mutability');
     this.#checkDomain(input);
+    if (input.leavingDate !== a.lifecycle?.leaveAt) this.#future(input.leavingDate, 'leavingDate');
+    if (input.transferDate !== undefined && input.transferDate !== null && (input.schoolCode ?? a.school.code) === a.school.code && input.transferDate !== a.lifecycle?.move?.at) {
+      throw invalid('transferDate is the date a change of schoolCode takes effect: give the new schoolCode with it');
+    }
     const ctx = this.#ctx(caller);
-    const school = this.#school(caller, input, a);
+    const school = await this.#school(caller, input, a);
     await this.#linkExternal(caller, a.id, input.externalId === undefined ? undefined : input.externalId);
     // Administrators keep their administrator roles; provisioning changes only student/staff.
     const adminRoles = a.roles.filter((r) => r === 'school-admin' || r === 'ministry-admin');
@@ -184,6 +202,10 @@ export class ScimService {
   }
 
   async replaceUser(caller: Caller, id: string, body: unknown, ifMatch?: string): Promise<Json> {
+    return this.#exclusive(`user:${id}`, () => this.#replaceUser(caller, id, body, ifMatch));
+  }
+
+  async #replaceUser(caller: Caller, id: string, body: unknown, ifMatch?: string): Promise<Json> {
     const a = await this.#account(caller, id);
     checkIfMatch(ifMatch, await this.#userJson(caller, a));
     const input = readUser(body, { requireSchemas: true });
@@ -193,23 +215,48 @@ export class ScimService {
   }
 
   async patchUser(caller: Caller, id: string, body: unknown, ifMatch?: string): Promise<Json> {
-    const a = await this.#account(caller, id);
-    const current = await this.#userJson(caller, a);
-    checkIfMatch(ifMatch, current);
-    const next = applyPatch(current, body);
-    await this.#applyUser(caller, a, readUser(next, { requireSchemas: false }));
-    return this.getUser(caller, id);
+    return this.#exclusive(`user:${id}`, async () => {
+      const a = await this.#account(caller, id);
+      const current = await this.#userJson(caller, a);
+      checkIfMatch(ifMatch, current);
+      const next = applyPatch(current, body, USER_PATHS);
+      const ext = (next[URN.school] ?? {}) as Json;
+      if (ext.schoolCode === undefined || ext.schoolCode === null || ext.schoolCode === '') throw invalid('schoolCode cannot be removed (a change of school is a transfer)', 'mutability');
+      const input = readUser(next, { requireSchemas: false });
+      // An externalId removed (or emptied) by the patch is forgotten.
+      await this.#applyUser(caller, a, { ...input, externalId: next.externalId === undefined || next.externalId === null || next.externalId === '' ? (current.externalId === undefined ? undefined : null) : input.externalId });
+      return this.getUser(caller, id);
+    });
   }
 
   async deleteUser(caller: Caller, id: string, ifMatch?: string): Promise<void> {
-    const a = await this.#account(caller, id);
-    checkIfMatch(ifMatch, await this.#userJson(caller, a));
-    await this.#roster.leave(a.id, null, this.#ctx(caller));
+    await this.#exclusive(`user:${id}`, async () => {
+      const a = await this.#account(caller, id);
+      checkIfMatch(ifMatch, await this.#userJson(caller, a));
+      await this.#roster.leave(a.id, null, this.#ctx(caller));
+    });
   }
 
   // --- Groups (classes) ---
 
+  /**
+   * Classes given to accounts elsewhere (the admin CSV, /admin, the CLI, seeds) become
+   * Groups too: what a client sees is the school's real classes (looked for at most every
+   * 10 s per client and process).
+   */
+  async #adopt(caller: Caller): Promise<void> {
+    const key = caller.client.id;
+    const now = Date.now();
+    if ((this.#adopted.get(key) ?? 0) > now - 10_000) return;
+    if (this.#adopted.size > 1000) this.#adopted.clear();
+    this.#adopted.set(key, now);
+    await this.#rows.adoptClasses(caller.client.schools, this.#clock());
+  }
+
+  readonly #adopted = new Map<string, number>();
+
   async #class(caller: Caller, id: string): Promise<ClassRecord> {
+    await this.#adopt(caller);
     const c = await this.#rows.classById(id);
     if (!c || !clientReaches(caller.client, c.schoolCode)) throw notFound(`Group ${id}`);
     return c;
@@ -223,7 +270,10 @@ export class ScimService {
 
   async #groupJson(caller: Caller, c: ClassRecord): Promise<Json> {
     const external = await this.#rows.externalIdsOf(caller.client.id, 'group', [c.id]);
-    return groupResource(this.base, c, external.get(c.id), await this.#members(c));
+    const members = await this.#members(c);
+    // Who is in a class lives on the accounts: the class changed when one of them did.
+    const lastModified = Math.max(c.updatedAt, ...members.map((m) => m.updatedAt));
+    return groupResource(this.base, { ...c, updatedAt: lastModified }, external.get(c.id), members);
   }
 
   async getGroup(caller: Caller, id: string): Promise<Json> {
@@ -232,6 +282,7 @@ export class ScimService {
 
   async listGroups(caller: Caller, q: ListQuery): Promise<Json> {
     const cond = groupConditions(q.filter);
+    await this.#adopt(caller);
     const p = page(q);
     let rows: ClassRecord[];
     let total: number;
@@ -261,6 +312,7 @@ export class ScimService {
   }
 
   async createGroup(caller: Caller, body: unknown): Promise<Json> {
+    await this.#adopt(caller);
     const input = readGroup(body, { requireSchemas: true });
     const name = normaliseClassName(input.displayName);
     if (!name) throw invalid('displayName must be a class name: 1 to 20 of A-Z, 0-9, space . / - (e.g. 4A)');
@@ -335,67 +387,145 @@ export class ScimService {
   }
 
   async replaceGroup(caller: Caller, id: string, body: unknown, ifMatch?: string): Promise<Json> {
-    const c = await this.#class(caller, id);
-    const current = await this.#groupJson(caller, c);
-    checkIfMatch(ifMatch, current);
-    readGroup(body, { requireSchemas: true });
-    await this.#applyGroup(caller, c, current, body as Json, true);
-    return this.getGroup(caller, id);
+    return this.#exclusive(`group:${id}`, async () => {
+      const c = await this.#class(caller, id);
+      const current = await this.#groupJson(caller, c);
+      checkIfMatch(ifMatch, current);
+      readGroup(body, { requireSchemas: true });
+      await this.#applyGroup(caller, c, current, body as Json, true);
+      return this.getGroup(caller, id);
+    });
   }
 
   async patchGroup(caller: Caller, id: string, body: unknown, ifMatch?: string): Promise<Json> {
-    const c = await this.#class(caller, id);
-    const current = await this.#groupJson(caller, c);
-    checkIfMatch(ifMatch, current);
-    await this.#applyGroup(caller, c, current, applyPatch(current, body), false);
-    return this.getGroup(caller, id);
+    return this.#exclusive(`group:${id}`, async () => {
+      const c = await this.#class(caller, id);
+      const current = await this.#groupJson(caller, c);
+      checkIfMatch(ifMatch, current);
+      await this.#applyGroup(caller, c, current, applyPatch(current, body, GROUP_PATHS), false);
+      return this.getGroup(caller, id);
+    });
   }
 
   async deleteGroup(caller: Caller, id: string, ifMatch?: string): Promise<void> {
-    const c = await this.#class(caller, id);
-    const current = await this.#groupJson(caller, c);
-    checkIfMatch(ifMatch, current);
-    await this.#roster.renameClass(c.schoolCode, { year: c.year, name: c.name }, null, this.#ctx(caller));
-    await this.#rows.deleteClass(c.id);
-    await this.#roster.classChanged('class.deleted', c.schoolCode, `${c.name} (${c.year})`, this.#ctx(caller));
+    await this.#exclusive(`group:${id}`, async () => {
+      const c = await this.#class(caller, id);
+      const current = await this.#groupJson(caller, c);
+      checkIfMatch(ifMatch, current);
+      await this.#roster.renameClass(c.schoolCode, { year: c.year, name: c.name }, null, this.#ctx(caller));
+      await this.#rows.deleteClass(c.id);
+      await this.#roster.classChanged('class.deleted', c.schoolCode, `${c.name} (${c.year})`, this.#ctx(caller));
+    });
   }
 }
 
+/** What a PATCH may name, per resource type: top-level attributes and their sub-attributes. */
+interface PatchPaths {
+  writable: Record<string, readonly string[] | null>;
+  /** Named in a path: 400 mutability. */
+  readOnly: readonly string[];
+  /** Never removed: 400 mutability. */
+  required: readonly string[];
+}
+
+export const USER_PATHS: PatchPaths = {
+  writable: { externalId: null, name: ['givenName', 'familyName'], displayName: null, userType: null, active: null, [URN.school]: ['schoolCode', 'schoolName', 'level', 'transferDate', 'leavingDate'], userName: null },
+  readOnly: ['id', 'emails', 'groups', 'meta', 'schemas', 'name.formatted'],
+  required: ['userName', 'name', 'name.givenName', 'name.familyName', 'userType', 'active', `${URN.school}:schoolCode`, URN.school],
+};
+
+export const GROUP_PATHS: PatchPaths = {
+  writable: { externalId: null, displayName: null, members: null, [URN.classOf]: ['schoolCode', 'year'] },
+  readOnly: ['id', 'meta', 'schemas'],
+  required: ['displayName', URN.classOf, `${URN.classOf}:schoolCode`, `${URN.classOf}:year`],
+};
+
+const ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** The attribute a path names, as [top, sub]: "name.givenName" -> ["name", "givenName"], "urn:…:User:level" -> [urn, "level"], "members[value eq "x"]" -> ["members", undefined]. */
+function pathParts(path: string): [string, string | undefined] {
+  for (const urn of [URN.school, URN.classOf]) {
+    if (path === urn) return [urn, undefined];
+    if (path.startsWith(`${urn}:`)) return [urn, path.slice(urn.length + 1).split(/[.[]/)[0]];
+  }
+  const top = path.split(/[.[]/)[0]!;
+  const rest = path.slice(top.length);
+  return [top, rest.startsWith('.') ? rest.slice(1).split(/[.[]/)[0] : undefined];
+}
+
+/**
+ * One client operation as the operations scim-patch applies: complex values without a path
+ * (or with the path of a complex attribute) become one operation per sub-attribute, so that
+ * what they do not name is left as it is (RFC 7644 §3.5.2.1, §3.5.2.3); members removed by
+ * value (as Entra ID sends it) become one removal per member.
+ */
+function expand(o: { op: 'add' | 'replace' | 'remove'; path?: string; value?: unknown }, paths: PatchPaths, i: number): Array<{ op: 'add' | 'replace' | 'remove'; path?: string; value?: unknown }> {
+  const complex = (key: string) => Array.isArray(paths.writable[key]);
+  const subPath = (key: string, sub: string) => (key.startsWith('urn:') ? `${key}:${sub}` : `${key}.${sub}`);
+  if (o.op === 'remove' && o.path === 'members' && Array.isArray(o.value) && o.value.length > 0) {
+    return o.value.map((m, k) => {
+      const id = m && typeof m === 'object' ? (m as Json).value : undefined;
+      if (typeof id !== 'string' || !ID.test(id)) throw invalid(`Operations[${i}].value[${k}].value must be a user's id`);
+      return { op: 'remove' as const, path: `members[value eq "${id}"]` };
+    });
+  }
+  if (o.op !== 'remove' && o.value && typeof o.value === 'object' && !Array.isArray(o.value) && (o.path === undefined || complex(o.path))) {
+    const entries = Object.entries(canonical(o.value) as Json);
+    if (entries.length === 0) throw invalid(`Operations[${i}].value names no attribute`, 'invalidValue');
+    return entries.flatMap(([k, v]) => {
+      const key = o.path === undefined ? canonicalPath(k) : subPath(o.path, canonicalPath(k));
+      return expand({ op: o.op, path: key, value: v }, paths, i);
+    });
+  }
+  if (o.path === undefined) throw invalid(`Operations[${i}]: without a path, the value must be an object of attributes`, 'invalidValue');
+  return [o];
+}
+
+/** Whether a path names something the resource has and a client may change; throws the SCIM error that says why not. */
+function checkPath(op: string, path: string, paths: PatchPaths, i: number): void {
+  const [top, sub] = pathParts(path);
+  const named = sub === undefined ? top : top.startsWith('urn:') ? `${top}:${sub}` : `${top}.${sub}`;
+  if (paths.readOnly.includes(top) || paths.readOnly.includes(named)) throw invalid(`Operations[${i}]: ${named} cannot be changed`, 'mutability');
+  if (!(top in paths.writable)) throw invalid(`Operations[${i}]: no attribute ${top}`, 'invalidPath');
+  const subs = paths.writable[top];
+  if (sub !== undefined && subs && !subs.includes(sub)) throw invalid(`Operations[${i}]: no attribute ${named}`, 'invalidPath');
+  if (sub !== undefined && subs === null && !path.includes('[')) throw invalid(`Operations[${i}]: ${top} has no sub-attribute ${sub}`, 'invalidPath');
+  if (op === 'remove' && (paths.required.includes(named) || paths.required.includes(top) && sub === undefined)) throw invalid(`Operations[${i}]: ${named} cannot be removed`, 'mutability');
+}
+
 /** A PATCH request (RFC 7644 §3.5.2) applied to a resource, by scim-patch; its errors become 400s. */
-export function applyPatch(current: Json, body: unknown): Json {
+export function applyPatch(current: Json, body: unknown, paths: PatchPaths): Json {
   const b = canonical(body) as Json;
   if (!b || typeof b !== 'object' || !Array.isArray(b.schemas) || !b.schemas.some((s) => typeof s === 'string' && s.toLowerCase() === URN.patch.toLowerCase())) {
     throw invalid(`a PATCH body has schemas [${URN.patch}]`, 'invalidSyntax');
   }
   if (!Array.isArray(b.Operations) || b.Operations.length === 0) throw invalid('Operations must be a non-empty list', 'invalidSyntax');
   if (b.Operations.length > 1000) throw invalid('at most 1000 Operations', 'tooMany');
-  const operations = b.Operations.map((o, i): ScimPatchOperation => {
+  const operations = b.Operations.flatMap((o, i): ScimPatchOperation[] => {
     if (!o || typeof o !== 'object') throw invalid(`Operations[${i}] must be an object`, 'invalidSyntax');
     const op = String((o as Json).op ?? '').toLowerCase();
     if (op !== 'add' && op !== 'replace' && op !== 'remove') throw invalid(`Operations[${i}].op must be add, replace or remove`, 'invalidSyntax');
     const path = (o as Json).path;
-    if (path !== undefined && typeof path !== 'string') throw invalid(`Operations[${i}].path must be a string`, 'invalidPath');
+    if (path !== undefined && (typeof path !== 'string' || !path.trim())) throw invalid(`Operations[${i}].path must be an attribute path`, 'invalidPath');
     if (op === 'remove' && !path) throw invalid(`Operations[${i}]: remove needs a path`, 'noTarget');
-    let value = (o as Json).value;
-    // No path: the value's attribute names may be paths themselves ("name.givenName"), in any case.
-    if (!path && value && typeof value === 'object' && !Array.isArray(value)) {
-      value = Object.fromEntries(Object.entries(value as Json).map(([k, v]) => [canonicalPath(k), v]));
-    }
-    return { op, ...(path ? { path: canonicalPath(path) } : {}), ...(value !== undefined ? { value } : {}) } as ScimPatchOperation;
+    const value = (o as Json).value;
+    if (op !== 'remove' && value === undefined) throw invalid(`Operations[${i}]: ${op} needs a value`, 'invalidValue');
+    return expand({ op, ...(path ? { path: canonicalPath(path) } : {}), ...(value !== undefined ? { value } : {}) }, paths, i).map((e) => {
+      checkPath(e.op, e.path!, paths, i);
+      return e as ScimPatchOperation;
+    });
   });
+  if (operations.length > 1000) throw invalid('at most 1000 operations', 'tooMany');
   const resource = structuredClone(current) as Json;
   delete resource.meta;
-  for (const readOnly of ['id', 'groups', 'emails']) {
-    if (operations.some((o) => (o.path ?? '').split(/[.[]/)[0] === readOnly)) throw invalid(`${readOnly} cannot be changed`, 'mutability');
-  }
   try {
     const meta = { created: new Date(0), lastModified: new Date(0) };
     const patched = scimPatch({ ...resource, meta } as unknown as ScimResource, operations, { mutateDocument: false, treatMissingAsAdd: true }) as unknown as Json;
     delete patched.meta;
     return patched;
   } catch (err) {
-    const e = err as { scimCode?: string; message?: string };
-    throw invalid(`the patch cannot be applied: ${e.message ?? 'invalid'}`, e.scimCode ?? 'invalidValue');
+    const e = err as { scimCode?: string };
+    throw invalid('the operations cannot be applied to this resource (a filter that matches nothing, or a value of the wrong kind)', e.scimCode ?? 'invalidValue');
   }
 }
 

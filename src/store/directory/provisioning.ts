@@ -176,6 +176,28 @@ export class ProvisioningRows {
     return { total: count!.n, rows: rows.map(classOf) };
   }
 
+  /** Classes given to accounts elsewhere (a student's class, a teacher's form classes) that have no record yet get one. */
+  async adoptClasses(schools: readonly string[], at: number): Promise<void> {
+    await this.#db.query(
+      `insert into classes (id, school_code, year, name, created_at, updated_at)
+       select md5(random()::text || k.school_code || k.year || k.name), k.school_code, k.year, k.name, $2, $2 from (
+         select distinct school_code, (record->'class'->>'year')::int as year, record->'class'->>'name' as name from accounts
+          where jsonb_typeof(record->'class') = 'object' and ($1::text[] is null or school_code = any($1::text[]))
+         union
+         select distinct a.school_code, (f->>'year')::int, f->>'name' from accounts a, jsonb_array_elements(case when jsonb_typeof(a.record->'formClasses') = 'array' then a.record->'formClasses' else '[]'::jsonb end) f
+          where ($1::text[] is null or a.school_code = any($1::text[]))
+       ) k where k.school_code is not null and k.name is not null and k.year is not null
+       on conflict (school_code, year, name) do nothing`,
+      [schools.includes('*') ? null : [...schools], at],
+    );
+  }
+
+  /** A school's name as its accounts have it, or null when it has none. */
+  async schoolName(code: string): Promise<string | null> {
+    const [r] = await this.#db.query<{ name: string }>(`select record->'school'->>'name' as name from accounts where school_code = $1 limit 1`, [code]);
+    return r?.name ?? null;
+  }
+
   // --- accounts, as provisioning and the lifecycle see them ---
 
   /** Account ids of the given schools matching every condition, in login ID order, with the total. */
