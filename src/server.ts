@@ -274,22 +274,24 @@ async function serve(settings: Settings, worker: number): Promise<void> {
 
   let server: Server;
   if (worker) {
-    // A worker listens through the primary (Node's cluster), which owns the port.
+    // A worker listens through the primary (Node's cluster), which owns the port; it does
+    // so once it is ready (below), so that the primary hands no connection to a worker
+    // still starting (it would answer SSPR 5019, and /readyz 503 beside ready workers).
     server = createServer(options);
     server.on('error', (err: NodeJS.ErrnoException) => {
       process.stderr.write(`start-up failed: port ${settings.server.port} on ${settings.server.host} (the IdP) cannot be opened (${err.code ?? err.message}): set PORT (--port), or IDP_HOST\n`);
       // The primary stops instead of starting another worker into the same refusal.
       process.exit(PORT_REFUSED);
     });
-    await new Promise<void>((resolve) => server.listen(settings.server.port, settings.server.host, resolve));
   } else {
     server = listening.idp!;
   }
   server.on('request', idp.app.callback());
-  {
+  const listeningSaid = () => {
     const { port } = server.address() as { port: number };
-    logger.info({ url: settings.server.publicUrl, port }, 'IdP listening; /healthz answers, /readyz once the store is reachable and start-up is done');
-  }
+    logger.info({ url: settings.server.publicUrl, port }, worker ? 'IdP worker ready and taking connections' : 'IdP listening; /healthz answers, /readyz once the store is reachable and start-up is done');
+  };
+  if (!worker) listeningSaid();
 
   // Start-up work that needs the store: retried until it succeeds, never fatal.
   const startup = async () => {
@@ -298,6 +300,10 @@ async function serve(settings: Settings, worker: number): Promise<void> {
     await idp.warm();
     while (!primaryDone) await sleep(50);
     started = true;
+    if (worker) {
+      await new Promise<void>((resolve) => server.listen(settings.server.port, settings.server.host, resolve));
+      listeningSaid();
+    }
     logger.info({ url: settings.server.publicUrl, clients: relyingParties.oidc.map((c) => c.client_id), serviceProviders: relyingParties.saml.map((sp) => sp.id) }, 'IdP ready');
   };
   startup().catch((err: unknown) => {
