@@ -33,6 +33,7 @@ export class ProvisioningClients {
   async issue(name: string, schools: string[], actor: string): Promise<{ client: ProvisioningClient; token: string }> {
     const trimmed = name.trim();
     if (!trimmed || trimmed.length > 100) throw new RangeError('name: 1 to 100 characters');
+    if (trimmed.startsWith('oneroster:')) throw new RangeError('name: "oneroster:" names the OneRoster sources');
     if (schools.length === 0) throw new RangeError('schools: at least one school code, or * for every school');
     const bad = schools.find((s) => s !== '*' && !SCHOOL_CODE.test(s));
     if (bad !== undefined) throw new RangeError(`schools: "${bad}" is not a school code`);
@@ -56,8 +57,9 @@ export class ProvisioningClients {
     return client;
   }
 
+  /** SCIM clients (not the OneRoster sources' namespaces, which no token authenticates as). */
   async list(): Promise<ProvisioningClient[]> {
-    return (await this.#rows.clients()).map(({ tokenHash: _, ...c }) => c);
+    return (await this.#rows.clients()).filter((c) => !c.name.startsWith('oneroster:')).map(({ tokenHash: _, ...c }) => c);
   }
 
   async revoke(id: string, actor: string): Promise<boolean> {
