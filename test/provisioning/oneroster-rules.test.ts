@@ -7,7 +7,8 @@ import { OneRosterImport, OneRosterInterruptedError } from '../../src/domain/pro
 import type { Roster } from '../../src/domain/provisioning/roster.ts';
 import { StoreUnavailableError } from '../../src/store/index.ts';
 import { DEMO, startTestIdp, type TestIdp } from '../support/idp.ts';
-import { copyRoster, generateRoster, removeUsers, rosterZip, userLine } from '../support/oneroster.ts';
+import { zipSync } from 'fflate';
+import { copyRoster, generateRoster, removeUsers, rosterFiles, rosterZip, userLine } from '../support/oneroster.ts';
 
 describe('OneRoster import: crashes, mass leaves, other schools', function () {
   this.timeout(120_000);
@@ -74,5 +75,55 @@ describe('OneRoster import: crashes, mass leaves, other schools', function () {
     const result = await importer().apply(plan, { allowErrors: true });
     assert.equal(result.counts.create, 31);
     assert.equal((await t.idp.directory.findByLoginId(DEMO.student.loginId))!.school.code, 'DEMO01');
+  });
+
+  describe('after an outside review', () => {
+    it('a users.csv that cannot be read refuses the import, even with the error lines left out (all its users counted as absent and left before)', async () => {
+      const data = generateRoster(15, { schools: 1, prefix: 'u' });
+      await importer().apply(await importer().plan(rosterZip(data), { source: 'u16' }));
+      const files = rosterFiles(data);
+      const text = new TextDecoder().decode(files['users.csv']);
+      const utf16 = new Uint8Array([0xff, 0xfe, ...new Uint8Array(Buffer.from(text, 'utf16le'))]);
+      const plan = await importer().plan(zipSync({ ...files, 'users.csv': utf16 }), { source: 'u16' });
+      assert.ok(plan.refusals.some((r) => /^users\.csv: .*could not be read as a whole/.test(r)), JSON.stringify(plan.refusals));
+      await assert.rejects(importer().apply(plan, { allowErrors: true }), /could not be read as a whole/);
+      const lines = text.split('\n');
+      lines[3] = `"${lines[3]}`;
+      const quote = new TextEncoder().encode(lines.join('\n'));
+      const plan2 = await importer().plan(zipSync({ ...files, 'users.csv': quote }), { source: 'u16', allowMassLeave: true });
+      await assert.rejects(importer().apply(plan2, { allowErrors: true }), /could not be read as a whole/);
+      const left = await t.idp.audit.recent(100, (e) => e.type === 'account.left' && e.actor === 'oneroster:u16');
+      assert.equal(left.length, 0, 'nobody left');
+    });
+
+    it('a whole school never leaves without asking, and slices add up over 30 days', async () => {
+      const data = generateRoster(20, { schools: 1, prefix: 'w' });
+      await importer().apply(await importer().plan(rosterZip(data), { source: 'whole' }));
+      const empty = copyRoster(data);
+      removeUsers(empty, empty.users.map((u) => u.sourcedId));
+      assert.match((await importer().plan(rosterZip(empty), { source: 'whole' })).refusals[0] ?? '', /would leave/);
+      // 3 of 20, then 3 more: the second slice counts the first.
+      const pupils = data.users.filter((u) => u.role === 'student').map((u) => u.sourcedId);
+      const first = copyRoster(data);
+      removeUsers(first, pupils.slice(0, 3));
+      const p1 = await importer().plan(rosterZip(first), { source: 'whole' });
+      assert.deepEqual(p1.refusals, []);
+      await importer().apply(p1);
+      const second = copyRoster(first);
+      removeUsers(second, pupils.slice(3, 6));
+      assert.match((await importer().plan(rosterZip(second), { source: 'whole' })).refusals[0] ?? '', /after 3 in the last 30 days/);
+    });
+
+    it('file names are compared without case (a second ORGS.CSV was read silently); an administrator is an error line in the dry run, and does not leave when absent', async () => {
+      const data = generateRoster(10, { schools: 1, prefix: 'c' });
+      const files = rosterFiles(data);
+      await assert.rejects(importer().plan(zipSync({ ...files, 'ORGS.CSV': files['orgs.csv']! }), { source: 'case' }), /twice \(names are compared without case\)/);
+      const withAdmin = copyRoster(data);
+      withAdmin.orgs.find((o) => o.type === 'school')!.identifier = 'DEMO01';
+      withAdmin.users.push({ sourcedId: 'c-siti', username: 'siti_rahman@schools.gov.sg', givenName: 'Siti', familyName: 'Renamed', role: 'teacher', grades: '', primaryOrgSourcedId: data.users[0]!.primaryOrgSourcedId });
+      const plan = await importer().plan(rosterZip(withAdmin), { source: 'case' });
+      const errors = plan.files.flatMap((f) => f.errors).map((e) => e.message);
+      assert.ok(errors.some((m) => /siti_rahman@schools\.gov\.sg is an administrator: a roster does not change administrators/.test(m)), JSON.stringify(errors));
+    });
   });
 });

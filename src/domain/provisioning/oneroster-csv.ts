@@ -76,8 +76,10 @@ export function parseOneRosterCsv(name: OneRosterFile, data: Buffer): ParsedFile
     rows = parse(text, { bom: true, trim: true, skip_empty_lines: true, relax_column_count: true, max_record_size: MAX_LINE, info: true }) as unknown as typeof rows;
   } catch (err) {
     const e = err as { code?: string; lines?: number };
-    const message = e.code === 'CSV_MAX_RECORD_SIZE' ? `a line is longer than ${MAX_LINE} characters` : `not valid CSV (${e.code ?? 'parse error'})`;
-    return { records: [], columns: [], errors: [{ line: e.lines ?? 0, message }], warnings };
+    const near = e.lines ? ` near line ${e.lines}` : '';
+    const message = e.code === 'CSV_MAX_RECORD_SIZE' ? `a line is longer than ${MAX_LINE} characters${near}` : `not valid CSV (${e.code ?? 'parse error'})${near}`;
+    // The whole file is unread (line 0): none of its lines counts, as present or absent.
+    return { records: [], columns: [], errors: [{ line: 0, message }], warnings };
   }
   if (rows.length === 0) return { records: [], columns: [], errors: [{ line: 1, message: 'no header line' }], warnings };
   const header = rows[0]!.record;

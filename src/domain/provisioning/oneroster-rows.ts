@@ -24,6 +24,17 @@ export class OneRosterRows {
   }
 
   /** The client's class links (externalId -> class id). */
+  /** Of these accounts, those another OneRoster source holds: account id -> that source's name ("oneroster:<source>"). */
+  async heldByOtherSources(clientId: string | null, accountIds: readonly string[]): Promise<Map<string, string>> {
+    if (accountIds.length === 0) return new Map();
+    const rows = await this.#db.query<{ target_id: string; name: string }>(
+      `select e.target_id, c.name from external_ids e join provisioning_clients c on c.id = e.client_id
+        where e.kind = 'user' and e.target_id = any($2::text[]) and c.name like 'oneroster:%' and ($1::text is null or e.client_id <> $1)`,
+      [clientId, [...accountIds]],
+    );
+    return new Map(rows.map((r) => [r.target_id, r.name]));
+  }
+
   async linkedClasses(clientId: string): Promise<Map<string, string>> {
     const rows = await this.#db.query<{ external_id: string; target_id: string }>("select external_id, target_id from external_ids where client_id = $1 and kind = 'group'", [clientId]);
     return new Map(rows.map((r) => [r.external_id, r.target_id]));

@@ -67,8 +67,9 @@ export function readZip(zip: Uint8Array, limits: ZipLimits = ZIP_LIMITS): ZipCon
       failure = new OneRosterFileError(`The zip has a file in a folder (${printable(name)}): put the CSV files at the top of the zip, not in a folder.`);
       return;
     }
-    if (files.has(name)) {
-      failure = new OneRosterFileError(`The zip has ${printable(name)} twice.`);
+    // Names are read without case (USERS.CSV is users.csv): so are duplicates.
+    if ([...files.keys(), ...unfinished].some((n) => n.toLowerCase() === name.toLowerCase())) {
+      failure = new OneRosterFileError(`The zip has ${printable(name)} twice (names are compared without case).`);
       return;
     }
     if (file.compression !== 0 && file.compression !== 8) {

@@ -18,8 +18,13 @@
 //     name is an error line. A user of those schools linked to this source (a sourcedId it
 //     gave before) who is absent from users.csv, or has status "tobedeleted", leaves now
 //     (disabled, sessions ended, apps told by back channel; deleted after the population's
-//     retention). More than a quarter of a school's linked users leaving at once (and more
-//     than 20) is refused unless allowMassLeave: a users.csv cut short must not empty a school;
+//     retention). A whole school leaving, or more than a quarter of its linked users (from 5,
+//     counting those who left in the last 30 days), is refused unless allowMassLeave: a
+//     users.csv cut short must not empty a school, at once or a slice at a time;
+//   - a file that cannot be read as a whole (encoding, header, an unclosed quote) refuses the
+//     import, even with error lines left out; an administrator's line that would change them
+//     is an error line, and an absent administrator does not leave; an account another
+//     source holds is an error line (one source keeps an account);
 //   - delta exports (manifest file.* = delta) are refused: export a bulk snapshot;
 //   - roles: student -> student; teacher, aide, administrator, principal, proctor, counselor,
 //     site/district/system administrator -> staff (a roster never makes an administrator; an
@@ -54,6 +59,11 @@ import { list, ONEROSTER_FILES, OTHER_SPEC_FILES, parseOneRosterCsv, type CsvRec
 import { OneRosterRows } from './oneroster-rows.ts';
 import { OneRosterFileError, readZip, ZIP_LIMITS, type ZipLimits } from './oneroster-zip.ts';
 import type { Roster, RosterContext, RosterPerson } from './roster.ts';
+import { isAdministrator } from './roster.ts';
+
+/** Leavers of one school (with those of the last 30 days) from which the quarter rule applies; fewer always pass, unless the whole school. */
+const MASS_LEAVE_FLOOR = 5;
+const MASS_LEAVE_WINDOW_MS = 30 * 86_400_000;
 
 export { OneRosterFileError } from './oneroster-zip.ts';
 export type { LineMessage } from './oneroster-csv.ts';
@@ -694,6 +704,8 @@ export class OneRosterImport {
     const linkOf = new Map([...linked].map(([sourcedId, a]) => [a.id, sourcedId]));
     const unlinked = [...userLines.values()].filter((u) => !linked.has(u.sourcedId)).map((u) => u.loginId);
     const byLogin = await this.#reads.byLoginIds(unlinked);
+    // An account another source holds is not this source's to change (two sources would undo each other).
+    const heldElsewhere = await this.#reads.heldByOtherSources(clientId, [...byLogin.values()].map((a) => a.id));
 
     const counts = emptyCounts();
     counts.skipped = skippedUsers.size;
@@ -705,6 +717,7 @@ export class OneRosterImport {
       if (existing && fromLink === undefined && linkOf.has(existing.id)) errors.push(`username: the account ${u.loginId} is sourcedId ${linkOf.get(existing.id)}'s in source ${source}`);
       if (existing && existing.loginId !== u.loginId) errors.push(`username: the account of sourcedId ${u.sourcedId} has login ID ${existing.loginId}; a login ID does not change by import`);
       if (existing && !schoolCodes.has(existing.school.code)) errors.push(`username: ${existing.loginId} is an account of school ${existing.school.code}, which orgs.csv does not name`);
+      if (existing && fromLink === undefined && heldElsewhere.has(existing.id)) errors.push(`username: the account ${u.loginId} belongs to another source (${heldElsewhere.get(existing.id)!.slice('oneroster:'.length)}); one source keeps an account`);
       if (errors.length) {
         rep.errors.push(...errors.map((message) => ({ line: u.line, message })));
         counts.error++;
@@ -756,6 +769,12 @@ export class OneRosterImport {
         change.steps.push('link');
       }
       change.kind = change.move ? 'move' : change.steps.length ? 'update' : 'unchanged';
+      // An administrator's account is not a roster's (roster.ts): only linking and form classes are.
+      if (isAdministrator(existing) && change.steps.some((step) => step !== 'link' && !step.startsWith('form classes'))) {
+        rep.errors.push({ line: u.line, message: `username: ${existing.loginId} is an administrator: a roster does not change administrators (${change.steps.filter((st) => st !== 'link').join(', ')}); their administrators do, in /admin` });
+        counts.error++;
+        continue;
+      }
       counts[change.kind]++;
       users.push(change);
     }
@@ -765,6 +784,10 @@ export class OneRosterImport {
     for (const [sourcedId, account] of linked) {
       if (account.lifecycle?.leftAt || !schoolCodes.has(account.school.code)) continue;
       if (leaving.has(sourcedId) || !present.has(sourcedId)) {
+        if (isAdministrator(account)) {
+          rep.warnings.push({ line: leaving.get(sourcedId) ?? 0, message: `${account.loginId} is absent but an administrator: a roster does not remove administrators` });
+          continue;
+        }
         users.push({ kind: 'leave', sourcedId, loginId: account.loginId, line: leaving.get(sourcedId) ?? 0, accountId: account.id, steps: ['leaves'] });
         counts.leave++;
         leavers.set(account.school.code, (leavers.get(account.school.code) ?? 0) + 1);
@@ -780,12 +803,19 @@ export class OneRosterImport {
     }
     const refusals: string[] = [];
     if (!options.allowMassLeave) {
+      // A quarter of a school's users from this source, counting those who left in the last
+      // 30 days (several imports cannot empty a school a slice at a time); a whole school always.
       const linkedIn = new Map<string, number>();
-      for (const a of linked.values()) if (!a.lifecycle?.leftAt) linkedIn.set(a.school.code, (linkedIn.get(a.school.code) ?? 0) + 1);
+      const recentlyLeft = new Map<string, number>();
+      for (const a of linked.values()) {
+        if (!a.lifecycle?.leftAt) linkedIn.set(a.school.code, (linkedIn.get(a.school.code) ?? 0) + 1);
+        else if (a.lifecycle.leftAt > now - MASS_LEAVE_WINDOW_MS) recentlyLeft.set(a.school.code, (recentlyLeft.get(a.school.code) ?? 0) + 1);
+      }
       for (const [code, n] of leavers) {
         const of = linkedIn.get(code) ?? 0;
-        if (n > 20 && n * 4 > of) {
-          const message = `${n} of the ${of} users of school ${code} from source ${source} would leave (absent from users.csv): is users.csv cut short? If this is right, plan again allowing a mass leave (CLI: --allow-mass-leave)`;
+        const recent = recentlyLeft.get(code) ?? 0;
+        if (n === of || ((n + recent) >= MASS_LEAVE_FLOOR && (n + recent) * 4 > of + recent)) {
+          const message = `${n} of the ${of} users of school ${code} from source ${source} would leave (absent from users.csv)${recent ? `, after ${recent} in the last 30 days` : ''}: is users.csv cut short? If this is right, plan again allowing a mass leave (CLI: --allow-mass-leave)`;
           rep.errors.push({ line: 0, message });
           refusals.push(message);
         }
@@ -805,6 +835,13 @@ export class OneRosterImport {
         classCounts[kind]++;
         classes.push({ kind, sourcedId: c.sourcedId, line: c.line, school: c.school, year: c.year, name: c.name, ...(classId ? { classId } : {}) });
       }
+    }
+
+    // A file that could not be read (its encoding, its header, a quote never closed) holds
+    // nobody: with it nothing is imported, not even with the error lines left out (its
+    // users would otherwise all count as absent, and leave).
+    for (const r of reports.values()) {
+      for (const e of r.errors) if (e.line <= 1 && !refusals.some((m) => m.startsWith(`${r.file}:`))) refusals.push(`${r.file}: ${e.message}: the file could not be read as a whole; nothing is imported`);
     }
 
     counts.error = new Set(rep.errors.filter((e) => e.line > 1).map((e) => e.line)).size;
