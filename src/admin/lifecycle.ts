@@ -18,7 +18,8 @@ export function lifecycleHandlers(deps: AdminDeps) {
     const school = a.scope.kind === 'ministry' ? null : a.actor.school.code;
     const ids = await deps.lifecycle.rows.scheduled(school, SHOWN);
     const scheduled = (await Promise.all(ids.map((id) => deps.directory.get(id)))).filter((x): x is Account => x !== null);
-    const runs = await deps.audit.recent(10, (e) => e.type === 'lifecycle.run');
+    // A run's counts are of every school: shown to ministry administrators only.
+    const runs = a.scope.kind === 'ministry' ? await deps.audit.recent(10, (e) => e.type === 'lifecycle.run') : [];
     await deps.render(ctx, 'admin/lifecycle', {
       admin: who(a, deps), populations: deps.lifecycle.populations, everyMinutes: deps.lifecycle.runEveryMinutes, scheduled, runs,
       mayRun: a.scope.kind === 'ministry', ran: typeof ctx.query.ran === 'string' ? ctx.query.ran : null,

@@ -49,6 +49,8 @@ export function releaseHandlers(deps: AdminDeps) {
     const raw = Array.isArray(body.items) ? body.items : body.items === undefined ? [] : [body.items];
     if (raw.some((i) => typeof i !== 'string' || !(RELEASE_ITEMS as readonly string[]).includes(i))) throw new AppError('SSPR 5120', 'unknown kind of data');
     const school = a.scope.kind === 'ministry' ? '*' : a.actor.school.code;
+    // A kind the app's file does not allow cannot be chosen for it (it would be saved as nothing).
+    if ((raw as string[]).some((i) => !app.allows.includes(i as ReleaseItem))) throw new AppError('SSPR 5120', `${app.key} cannot receive that kind of data at all`);
     const items = body.reset === '1' ? null : app.allows.filter((i) => (raw as string[]).includes(i));
     await deps.releases.choose(app.key, school, items, { id: a.actor.id, name: a.actor.displayName });
     seeOther(ctx, `/admin/apps?done=saved&app=${encodeURIComponent(app.key)}#${encodeURIComponent(app.key)}`);

@@ -113,6 +113,13 @@ describe('what an app receives, as the ministry and each school choose (/admin/a
     assert.equal(bad.status, 404);
     const kind = await grace.agent.post('/admin/apps/release').type('form').send({ _csrf: form.hidden._csrf!, app: `oidc:${APP.id}`, items: 'password' }).redirects(0);
     assert.equal(kind.status, 400);
+    // A kind the app's file does not allow (the SP has no roles attribute): refused, not saved as nothing.
+    const notAllowed = await grace.agent.post('/admin/apps/release').type('form').send({ _csrf: form.hidden._csrf!, app: 'saml:library-sp', items: 'roles' }).redirects(0);
+    assert.equal(notAllowed.status, 400);
+    // Each checkbox is named by its own label (ids are not shared with the headings).
+    const page = (await grace.get('/admin/apps')).text;
+    const ids = [...page.matchAll(/ id="([^"]+)"/g)].map((m) => m[1]);
+    assert.equal(new Set(ids).size, ids.length, 'no id twice');
     const noCsrf = await grace.agent.post('/admin/apps/release').type('form').send({ app: `oidc:${APP.id}`, items: 'name' }).redirects(0);
     assert.equal(noCsrf.status, 403);
   });

@@ -156,6 +156,7 @@ describe('the roster lifecycle in /admin', () => {
     assert.match(page.text, /Allen Tan[\s\S]*Leaves on /);
     assert.doesNotMatch(page.text, /Ivan/, 'another school\'s pupil is not in a school administrator\'s list');
     assert.doesNotMatch(page.text, /action="\/admin\/lifecycle\/run"/);
+    assert.doesNotMatch(page.text, /Latest runs/, 'a run\'s counts are of every school: the ministry\'s');
     const sitiCsrf = formOf((await siti.get('/admin/apps')).text, '/admin/apps/release').hidden._csrf!;
     assert.equal((await siti.agent.post('/admin/lifecycle/run').type('form').send({ _csrf: sitiCsrf }).redirects(0)).status, 403);
     const grace = await signedIn(t, GRACE);
