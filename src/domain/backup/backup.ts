@@ -133,36 +133,45 @@ export async function verifyBackup(file: string, secret: Buffer): Promise<Verifi
   const seen = new Set<number>();
   const suspects = new Set<number>();
   let summary: FinalSummary;
-  for (;;) {
-    const r = await it.next();
-    if (r.done) {
-      summary = r.value;
-      break;
+  // A refusal stops reading: the reader is closed (its file with it), not left to the collector.
+  try {
+    for (;;) {
+      const r = await it.next();
+      if (r.done) {
+        summary = r.value;
+        break;
+      }
+      const a = parseLine(r.value, ++n);
+      if (!a) continue;
+      accountLines++;
+      const key = orderKey(a);
+      if (previous && a.record.loginId === previous.loginId) throw new BackupError(`login ID ${a.record.loginId} appears twice in the backup (lines ${previous.line} and ${n}): nothing restored`);
+      if (previous && compareBytes(previous.key, key) >= 0) throw new BackupError(`backup line ${n} is out of order (a backup written by export is sorted by login ID): nothing restored`);
+      previous = { key, loginId: a.record.loginId, line: n };
+      const h = hash52(a.record.id);
+      if (seen.has(h)) suspects.add(h);
+      else seen.add(h);
     }
-    const a = parseLine(r.value, ++n);
-    if (!a) continue;
-    accountLines++;
-    const key = orderKey(a);
-    if (previous && a.record.loginId === previous.loginId) throw new BackupError(`login ID ${a.record.loginId} appears twice in the backup (lines ${previous.line} and ${n}): nothing restored`);
-    if (previous && compareBytes(previous.key, key) >= 0) throw new BackupError(`backup line ${n} is out of order (a backup written by export is sorted by login ID): nothing restored`);
-    previous = { key, loginId: a.record.loginId, line: n };
-    const h = hash52(a.record.id);
-    if (seen.has(h)) suspects.add(h);
-    else seen.add(h);
+  } finally {
+    await it.return(undefined as never);
   }
   seen.clear();
   if (suspects.size) {
     const lineOf = new Map<string, number>();
     const again = readBackup(file, secret);
     let m = 0;
-    for (;;) {
-      const r = await again.next();
-      if (r.done) break;
-      const a = parseLine(r.value, ++m);
-      if (!a || !suspects.has(hash52(a.record.id))) continue;
-      const first = lineOf.get(a.record.id);
-      if (first !== undefined) throw new BackupError(`account id ${a.record.id} appears twice in the backup (lines ${first} and ${m}): nothing restored`);
-      lineOf.set(a.record.id, m);
+    try {
+      for (;;) {
+        const r = await again.next();
+        if (r.done) break;
+        const a = parseLine(r.value, ++m);
+        if (!a || !suspects.has(hash52(a.record.id))) continue;
+        const first = lineOf.get(a.record.id);
+        if (first !== undefined) throw new BackupError(`account id ${a.record.id} appears twice in the backup (lines ${first} and ${m}): nothing restored`);
+        lineOf.set(a.record.id, m);
+      }
+    } finally {
+      await again.return(undefined as never);
     }
   }
   return { ...summary, accountLines };
@@ -222,18 +231,22 @@ export async function restoreBackup(store: Store, directory: Directory, file: st
     const it = readBackup(file, secret);
     let batch: AccountLine[] = [];
     let n = 0;
-    for (;;) {
-      const r = await it.next();
-      if (!r.done) {
-        const a = parseLine(r.value, ++n);
-        if (a) batch.push(a);
+    try {
+      for (;;) {
+        const r = await it.next();
+        if (!r.done) {
+          const a = parseLine(r.value, ++n);
+          if (a) batch.push(a);
+        }
+        if (batch.length >= RESTORE_PARALLEL || (r.done && batch.length)) {
+          await Promise.all(batch.map(write));
+          batch = [];
+          options.progress?.(counts);
+        }
+        if (r.done) break;
       }
-      if (batch.length >= RESTORE_PARALLEL || (r.done && batch.length)) {
-        await Promise.all(batch.map(write));
-        batch = [];
-        options.progress?.(counts);
-      }
-      if (r.done) break;
+    } finally {
+      await it.return(undefined as never);
     }
     if (force) await removeOthers(store, directory, file, secret, counts);
   } catch (err) {
@@ -260,24 +273,29 @@ async function removeOthers(store: Store, directory: Directory, file: string, se
       if (a) return a.record.loginId;
     }
   };
-  let loginId = await nextLoginId();
-  let after: string | undefined;
-  for (;;) {
-    const page = await directory.searchLoginIds('', PAGE, after);
-    if (!page.length) return;
-    after = page[page.length - 1]!.member;
-    const remove: Array<{ id: string; loginId: string }> = [];
-    for (const e of page) {
-      while (loginId !== null && compareBytes(loginId, e.loginId) < 0) loginId = await nextLoginId();
-      if (loginId === e.loginId) continue;
-      remove.push(e);
+  try {
+    let loginId = await nextLoginId();
+    let after: string | undefined;
+    for (;;) {
+      const page = await directory.searchLoginIds('', PAGE, after);
+      if (!page.length) return;
+      after = page[page.length - 1]!.member;
+      const remove: Array<{ id: string; loginId: string }> = [];
+      for (const e of page) {
+        while (loginId !== null && compareBytes(loginId, e.loginId) < 0) loginId = await nextLoginId();
+        if (loginId === e.loginId) continue;
+        remove.push(e);
+      }
+      for (let i = 0; i < remove.length; i += RESTORE_PARALLEL) {
+        await Promise.all(remove.slice(i, i + RESTORE_PARALLEL).map(async (e) => {
+          if (await directory.delete(e.id)) counts.removed++;
+          await store.del(keys.lock(e.loginId));
+        }));
+      }
+      if (page.length < PAGE) return;
     }
-    for (let i = 0; i < remove.length; i += RESTORE_PARALLEL) {
-      await Promise.all(remove.slice(i, i + RESTORE_PARALLEL).map(async (e) => {
-        if (await directory.delete(e.id)) counts.removed++;
-        await store.del(keys.lock(e.loginId));
-      }));
-    }
-    if (page.length < PAGE) return;
+  } finally {
+    // Stopped before the end of the backup: its file is closed now, not by the collector.
+    await lines.return(undefined as never);
   }
 }
