@@ -35,7 +35,7 @@ async function main() {
   const database = new PostgresDatabase({ url: TEST_DATABASE_URL, schema: schema.schema, poolSize: 10 });
   await migrate(database, schema.schema);
   const s = createServices(settings, store, database, Date.now);
-  const importer = new OneRosterImport({ directory: s.directory, roster: s.roster, rows: s.provisioningRows, database, administration: s.administration, audit: s.audit, store, clock: Date.now, settings: settings.import });
+  const importer = new OneRosterImport({ directory: s.directory, roster: s.roster, rows: s.provisioningRows, database, audit: s.audit, store, clock: Date.now, settings: settings.import });
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-oneroster-'));
   const log = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 

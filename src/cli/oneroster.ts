@@ -67,7 +67,7 @@ export async function oneRosterCommand(argv: string[], out: (line: string) => vo
   const actorName = `cli:${userInfo().username}`;
   try {
     const importer = new OneRosterImport({
-      directory: s.directory, roster: s.roster, rows: s.provisioningRows, database: s.database, administration: s.administration, audit: s.audit,
+      directory: s.directory, roster: s.roster, rows: s.provisioningRows, database: s.database, audit: s.audit,
       store, clock: systemClock, settings: { domainsByRole: settings.import.domainsByRole },
     });
     let plan: Plan;

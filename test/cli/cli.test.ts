@@ -1,5 +1,5 @@
 // The operators' CLI, as an operator runs it: a process on the same Redis as the IdP.
-import { runCli } from '../support/cli.ts';
+import { idpForCli, runCli } from '../support/cli.ts';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +8,6 @@ import { RedisStore } from '../../src/store/index.ts';
 import { Browser } from '../support/browser.ts';
 import { DEMO, FIXTURE_RPS, startTestIdp, type TestIdp } from '../support/idp.ts';
 import { sameDatabase } from '../support/database.ts';
-import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { parseOidcClient } from '../../src/config/relying-parties.ts';
@@ -21,13 +20,10 @@ describe('operator CLI', () => {
   let env: NodeJS.ProcessEnv;
   let dir: string;
   before(async () => {
-    const url = await testRedisUrl();
-    const prefix = uniquePrefix();
-    const store = new RedisStore({ url, keyPrefix: prefix });
-    await store.ready();
-    t = await startTestIdp({ store });
+    let base: NodeJS.ProcessEnv;
+    ({ t, env: base } = await idpForCli());
     dir = mkdtempSync(path.join(tmpdir(), 'idp-cli-'));
-    env = { ...process.env, REDIS_URL: url, REDIS_KEY_PREFIX: prefix, ...t.databaseEnv, IDP_RP_DIR: dir, IDP_ARGON2_MEMORY_KIB: '8192', IDP_ARGON2_TIME_COST: '1' };
+    env = { ...base, IDP_RP_DIR: dir, IDP_ARGON2_MEMORY_KIB: '8192', IDP_ARGON2_TIME_COST: '1' };
   });
   after(async () => {
     await t.close();

@@ -6,10 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { RedisStore } from '../../src/store/index.ts';
-import { runCli } from '../support/cli.ts';
-import { startTestIdp, type TestIdp } from '../support/idp.ts';
-import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
+import { idpForCli, runCli } from '../support/cli.ts';
+import type { TestIdp } from '../support/idp.ts';
 import { copyRoster, generateRoster, rosterZip, userLine, type RosterData } from '../support/oneroster.ts';
 
 describe('import-oneroster (CLI)', function () {
@@ -20,13 +18,10 @@ describe('import-oneroster (CLI)', function () {
   let data: RosterData;
 
   before(async () => {
-    const url = await testRedisUrl();
-    const prefix = uniquePrefix();
-    const store = new RedisStore({ url, keyPrefix: prefix });
-    await store.ready();
-    t = await startTestIdp({ store });
+    let base: NodeJS.ProcessEnv;
+    ({ t, env: base } = await idpForCli());
     dir = mkdtempSync(path.join(tmpdir(), 'idp-oneroster-'));
-    env = { ...process.env, REDIS_URL: url, REDIS_KEY_PREFIX: prefix, ...t.databaseEnv, IDP_RP_DIR: dir, IDP_KEYS_DIR: t.keysDir, IDP_PUBLIC_URL: t.url, IDP_SIMS: 'false' };
+    env = { ...base, IDP_RP_DIR: dir, IDP_KEYS_DIR: t.keysDir, IDP_PUBLIC_URL: t.url, IDP_SIMS: 'false' };
     data = generateRoster(62, { schools: 2, prefix: 'c' });
     // A guardian (skipped) and a pupil the school has switched off.
     data.users.push({ sourcedId: 'cparent-1', username: 'parent1@example.com', givenName: 'Mei', familyName: 'Tan', role: 'parent', grades: '', primaryOrgSourcedId: 'cschool-0' });

@@ -22,7 +22,7 @@ describe('OneRoster import: crashes, mass leaves, other schools', function () {
 
   function importer(roster: Roster = t.idp.roster): OneRosterImport {
     const s = t.idp;
-    return new OneRosterImport({ directory: s.directory, roster, rows: s.provisioningRows, database: s.database, administration: s.administration, audit: s.audit, store: t.store, clock: Date.now, settings: t.settings.import });
+    return new OneRosterImport({ directory: s.directory, roster, rows: s.provisioningRows, database: s.database, audit: s.audit, store: t.store, clock: Date.now, settings: t.settings.import });
   }
 
   it('a commit interrupted by the store is completed by the same import again', async () => {

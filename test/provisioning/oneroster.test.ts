@@ -20,7 +20,7 @@ const REDIRECT = 'http://127.0.0.1:9/oneroster/callback';
 
 function importerOf(t: TestIdp): OneRosterImport {
   const s = t.idp;
-  return new OneRosterImport({ directory: s.directory, roster: s.roster, rows: s.provisioningRows, database: s.database, administration: s.administration, audit: s.audit, store: t.store, clock: Date.now, settings: t.settings.import });
+  return new OneRosterImport({ directory: s.directory, roster: s.roster, rows: s.provisioningRows, database: s.database, audit: s.audit, store: t.store, clock: Date.now, settings: t.settings.import });
 }
 
 function errorsOf(plan: Plan, file: string): Array<{ line: number; message: string }> {

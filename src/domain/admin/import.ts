@@ -23,6 +23,7 @@ import type { PasswordPolicies } from '../passwords/policy.ts';
 import { inScope, type AdminScope } from './administration.ts';
 import { AppError } from '../errors.ts';
 import { hasInvisibleCharacters } from '../text.ts';
+import { mapLimit } from '../map-limit.ts';
 
 export const COLUMNS = ['loginId', 'givenName', 'familyName', 'schoolCode', 'schoolName', 'level', 'roles'] as const;
 /** Columns a file may have besides COLUMNS. */
@@ -271,16 +272,4 @@ export class Importer {
       if (!(err instanceof DuplicateLoginIdError)) throw err; // created meanwhile: leave it
     }
   }
-}
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!, i);
-    }
-  }));
-  return out;
 }

@@ -46,7 +46,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { LEVELS, normaliseLoginId, ROLES, type Account, type Level, type Role, type School, type SchoolClass } from '../accounts/account.ts';
 import { DuplicateLoginIdError, type Directory } from '../accounts/directory.ts';
-import type { Administration } from '../admin/administration.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { classLabel, isStudentOnly, mayTeach, normaliseClassName, parseYear, sameClass } from '../classes/classes.ts';
 import type { Clock } from '../clock.ts';
@@ -60,6 +59,7 @@ import { OneRosterRows } from './oneroster-rows.ts';
 import { OneRosterFileError, readZip, ZIP_LIMITS, type ZipLimits } from './oneroster-zip.ts';
 import type { Roster, RosterContext, RosterPerson } from './roster.ts';
 import { isAdministrator } from './roster.ts';
+import { mapLimit } from '../map-limit.ts';
 
 /** Leavers of one school (with those of the last 30 days) from which the quarter rule applies; fewer always pass, unless the whole school. */
 const MASS_LEAVE_FLOOR = 5;
@@ -241,17 +241,10 @@ const SPEC_FILE_KEYS: Record<string, OneRosterFile> = {
 
 // --- the plan ---
 
-interface UserLine {
+/** A user line as read: what the roster says of the user, before classes are known. */
+interface UserLine extends Omit<Desired, 'class' | 'formClasses'> {
   sourcedId: string;
   line: number;
-  loginId: string;
-  givenName: string;
-  familyName: string;
-  displayName: string;
-  school: School;
-  level: Level | null;
-  roles: Role[];
-  enabled: boolean;
 }
 
 interface HomeroomClass {
@@ -287,19 +280,17 @@ export class OneRosterImport {
   readonly #roster: Roster;
   readonly #rows: ProvisioningRows;
   readonly #reads: OneRosterRows;
-  readonly #administration: Administration;
   readonly #audit: AuditLog;
   readonly #store: Store;
   readonly #clock: Clock;
   readonly #settings: OneRosterSettings;
   readonly #limits: ZipLimits;
 
-  constructor(deps: { directory: Directory; roster: Roster; rows: ProvisioningRows; database: Database; administration: Administration; audit: AuditLog; store: Store; clock: Clock; settings: OneRosterSettings; zipLimits?: ZipLimits }) {
+  constructor(deps: { directory: Directory; roster: Roster; rows: ProvisioningRows; database: Database; audit: AuditLog; store: Store; clock: Clock; settings: OneRosterSettings; zipLimits?: ZipLimits }) {
     this.#directory = deps.directory;
     this.#roster = deps.roster;
     this.#rows = deps.rows;
     this.#reads = new OneRosterRows(deps.database);
-    this.#administration = deps.administration;
     this.#audit = deps.audit;
     this.#store = deps.store;
     this.#clock = deps.clock;
@@ -987,7 +978,7 @@ export class OneRosterImport {
     if (d.formClasses !== undefined && (u.setFormClasses || !created)) {
       const current = await this.#directory.get(id!);
       if (current && !sameClasses(current.formClasses, d.formClasses)) {
-        await this.#administration.setFormClasses({ kind: 'ministry' }, { id: ctx.actor, displayName: ctx.actorName ?? ctx.actor } as Account, id!, d.formClasses, {});
+        await this.#roster.setFormClasses(id!, d.formClasses, ctx);
       }
     }
     if (!d.enabled) await this.#roster.setActive(id!, false, ctx);
@@ -1061,11 +1052,4 @@ export function planReport(plan: Plan, options: { changes?: boolean } = {}) {
       classChanges: plan.classes.filter((c) => c.kind !== 'unchanged').map((c) => ({ kind: c.kind, sourcedId: c.sourcedId, line: c.line, school: c.school.code, year: c.year, name: c.name })),
     }),
   };
-}
-
-async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
 }

@@ -16,7 +16,7 @@ import type { SessionRevoker } from '../accounts/credentials.ts';
 import type { Directory } from '../accounts/directory.ts';
 import type { SecretHasher } from '../accounts/passwords.ts';
 import type { AuditLog, AuditType } from '../audit/audit-log.ts';
-import { sameClass } from '../classes/classes.ts';
+import { classLabel, sameClass } from '../classes/classes.ts';
 import type { Clock } from '../clock.ts';
 import type { SignOutReport } from '../sessions/sign-out-report.ts';
 import type { ProvisioningRows } from '../../store/directory/provisioning.ts';
@@ -297,6 +297,19 @@ export class Roster {
       return { ...a, formClasses: teaching ? [...current, c] : current.filter((k) => !sameClass(k, c)) };
     });
     if (changed) await this.#record('account.form_classes.set', id, ctx, `${teaching ? 'teaches' : 'no longer teaches'} ${c.name} (${c.year})`);
+    return account ?? (await this.#directory.get(id));
+  }
+
+  /** Makes a staff account form teacher of exactly these classes of their school (a roster's whole list). */
+  async setFormClasses(id: string, classes: SchoolClass[], ctx: RosterContext): Promise<Account | null> {
+    let changed = false;
+    const account = await this.#directory.update(id, (a) => {
+      const current = a.formClasses ?? [];
+      if (current.length === classes.length && current.every((k) => classes.some((c) => sameClass(c, k)))) return null;
+      changed = true;
+      return { ...a, formClasses: classes };
+    });
+    if (changed) await this.#record('account.form_classes.set', id, ctx, classes.length ? classes.map(classLabel).join(', ') : 'no classes');
     return account ?? (await this.#directory.get(id));
   }
 

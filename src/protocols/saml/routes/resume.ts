@@ -70,8 +70,9 @@ export async function resume(s: SamlScope, ctx: Context, pending: PendingSignIn)
   if (!(await s.pendingSignIns.take(pending))) throw new AppError('SSPR 5133', 'pending sign-in answered twice');
   // Only what the ministry and the school let this SP have of their pupils: without `email`,
   // no mail attribute and no address as NameID (its persistent identifier instead).
-  const attributes = deps.released ? await deps.released(`saml:${sp.id}`, account.school.code, sp.attributes) : sp.attributes;
-  const emailKept = deps.released ? (await deps.released(`saml:${sp.id}`, account.school.code, ['mail'])).length === 1 : true;
+  const kept = deps.released ? await deps.released(`saml:${sp.id}`, account.school.code, [...new Set([...sp.attributes, 'mail' as const])]) : null;
+  const attributes = kept ? sp.attributes.filter((a) => kept.includes(a)) : sp.attributes;
+  const emailKept = !kept || kept.includes('mail');
   const released = { ...sp, attributes, nameIdFormat: sp.nameIdFormat === 'emailAddress' && !emailKept ? 'persistent' as const : sp.nameIdFormat };
   const participant = await deps.sso.samlParticipant(session, sp.id, deps.messages.nameIdOf(released, account).value);
   const { id, samlResponse } = await deps.messages.loginResponse({
