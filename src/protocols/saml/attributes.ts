@@ -12,7 +12,7 @@ import { createHash, createHmac } from 'node:crypto';
 import type { SamlAttributeName } from '../../config/relying-parties.ts';
 import type { Account, Role } from '../../domain/accounts/account.ts';
 import { ATTRNAME_BASIC, ATTRNAME_URI } from './constants.ts';
-import { escapeXml } from './xml.ts';
+import { c14nText } from './canonical-signing.ts';
 
 export type AttributeProfile = 'basic' | 'uri';
 
@@ -78,7 +78,7 @@ export function pairwiseUnique(account: Pick<Account, 'id'>, spEntityId: string,
  */
 function identifierElements(account: Account, ids: ScopedIdentifiers, spEntityId: string, req: SubjectIdReq | undefined, persistent: boolean): string {
   const element = (id: { name: string; friendlyName: string }, unique: string) =>
-    `<saml:Attribute Name="${id.name}" NameFormat="${ATTRNAME_URI}" FriendlyName="${id.friendlyName}"><saml:AttributeValue>${unique}@${escapeXml(ids.scope)}</saml:AttributeValue></saml:Attribute>`;
+    `<saml:Attribute FriendlyName="${id.friendlyName}" Name="${id.name}" NameFormat="${ATTRNAME_URI}"><saml:AttributeValue>${unique}@${c14nText(ids.scope)}</saml:AttributeValue></saml:Attribute>`;
   if (req === 'none') return '';
   // An SP given a persistent NameID (not allowed mail) gets no identifier shared with other SPs either.
   if (req === 'pairwise-id' || persistent) return element(PAIRWISE_ID, pairwiseUnique(account, spEntityId, ids.pairwiseSecret));
@@ -114,7 +114,7 @@ function affiliations(roles: Role[]): string[] {
 function attributeOpening(name: SamlAttributeName, profile: AttributeProfile): string {
   if (profile === 'basic') return `<saml:Attribute Name="${name}" NameFormat="${ATTRNAME_BASIC}"`;
   const uri = URI_ATTRIBUTES[name];
-  return `<saml:Attribute Name="${uri.name}" NameFormat="${ATTRNAME_URI}" FriendlyName="${uri.friendlyName}"`;
+  return `<saml:Attribute FriendlyName="${uri.friendlyName}" Name="${uri.name}" NameFormat="${ATTRNAME_URI}"`;
 }
 
 /**
@@ -124,13 +124,13 @@ function attributeOpening(name: SamlAttributeName, profile: AttributeProfile): s
 export function attributeElements(account: Account, selected: SamlAttributeName[], profile: AttributeProfile, ids?: ScopedIdentifiers, sp?: { entityId: string; subjectIdReq?: SubjectIdReq | undefined; nameIdFormat?: 'emailAddress' | 'persistent' }): string {
   const values = accountAttributes(account);
   const identifiers = profile === 'uri' && ids && sp ? identifierElements(account, ids, sp.entityId, sp.subjectIdReq, sp.nameIdFormat === 'persistent') : '';
-  const valuesOf = (out: string[]) => out.map((v) => `<saml:AttributeValue>${escapeXml(v)}</saml:AttributeValue>`).join('');
+  const valuesOf = (out: string[]) => out.map((v) => `<saml:AttributeValue>${c14nText(v)}</saml:AttributeValue>`).join('');
   return identifiers + selected
     .filter((name) => values[name].length > 0)
     .map((name) => {
       if (profile === 'uri' && name === 'role') {
         const unscoped = affiliations(account.roles);
-        const scoped = ids ? `<saml:Attribute Name="${SCOPED_AFFILIATION.name}" NameFormat="${ATTRNAME_URI}" FriendlyName="${SCOPED_AFFILIATION.friendlyName}">${valuesOf(unscoped.map((v) => `${v}@${ids.scope}`))}</saml:Attribute>` : '';
+        const scoped = ids ? `<saml:Attribute FriendlyName="${SCOPED_AFFILIATION.friendlyName}" Name="${SCOPED_AFFILIATION.name}" NameFormat="${ATTRNAME_URI}">${valuesOf(unscoped.map((v) => `${v}@${ids.scope}`))}</saml:Attribute>` : '';
         return `${attributeOpening(name, profile)}>${valuesOf(unscoped)}</saml:Attribute>${scoped}`;
       }
       return `${attributeOpening(name, profile)}>${valuesOf(values[name])}</saml:Attribute>`;

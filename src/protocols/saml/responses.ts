@@ -1,8 +1,9 @@
 // Outbound SAML messages. The Response to an SP is written here (so that every value is
 // ours: Destination and Recipient are the ACS URL chosen from the SP's metadata, never
-// the request's word) and handed to samlify, which signs the Assertion and/or the
-// Response with RSA-SHA256 and encrypts the Assertion, in the order that keeps every
-// signature valid: sign assertion, encrypt, sign response.
+// the request's word) in canonical form, and its Assertion and/or the Response signed
+// here (canonical-signing.ts). An assertion the SP wants encrypted is handed to samlify,
+// which signs and encrypts in the order that keeps every signature valid: sign
+// assertion, encrypt, sign response.
 // Logout messages (LogoutRequest to SPs, LogoutResponse) are signed here too: enveloped
 // signatures for HTTP-POST (samlify's SamlLib), detached ones for HTTP-Redirect.
 import { createPrivateKey, randomBytes, sign } from 'node:crypto';
@@ -17,6 +18,7 @@ import { attributeElements, pairwiseUnique } from './attributes.ts';
 import { certificateBody, type IdpEndpoints } from './metadata.ts';
 import type { Endpoint, ServiceProvider } from './service-providers.ts';
 import { escapeXml } from './xml.ts';
+import { c14nElement, c14nText, CanonicalSigner } from './canonical-signing.ts';
 
 export function newMessageId(): string {
   return `_${randomBytes(20).toString('hex')}`;
@@ -70,6 +72,7 @@ export class SamlMessages {
   readonly #timing: ResponseTiming;
   readonly #pairs = new Map<string, SamlifyPair>();
   #privateKey: ReturnType<typeof createPrivateKey>;
+  #signer: CanonicalSigner;
 
   readonly #pairwiseSecret: string | undefined;
 
@@ -81,11 +84,13 @@ export class SamlMessages {
     this.#metadataXml = metadataXml;
     this.#timing = timing;
     this.#privateKey = createPrivateKey(keys.privateKeyPem);
+    this.#signer = new CanonicalSigner(this.#privateKey, certificateBody(keys.certificatePem), timing.signatureAlgorithm);
   }
 
   /** Signs with another key from now on (key rotation): the metadata lists its certificate. */
   rekey(keys: SamlKeyPair, metadataXml: string): void {
     this.#privateKey = createPrivateKey(keys.privateKeyPem);
+    this.#signer = new CanonicalSigner(this.#privateKey, certificateBody(keys.certificatePem), this.#timing.signatureAlgorithm);
     this.#keys = keys;
     this.#metadataXml = metadataXml;
     this.#pairs.clear();
@@ -120,18 +125,15 @@ export class SamlMessages {
     return pair;
   }
 
+  /** The Response element in canonical form (canonical-signing.ts), the assertion (if any) inside. */
   #responseXml(input: { id: string; acsUrl: string; inResponseTo?: string | undefined; now: number; status: string; subStatus?: string | undefined; message?: string | undefined; assertion?: string }): string {
-    const e = escapeXml;
-    const inResponseTo = input.inResponseTo ? ` InResponseTo="${e(input.inResponseTo)}"` : '';
-    const subStatus = input.subStatus ? `<samlp:StatusCode Value="${input.subStatus}"/>` : '';
-    const message = input.message ? `<samlp:StatusMessage>${e(input.message)}</samlp:StatusMessage>` : '';
-    return (
-      `<samlp:Response xmlns:samlp="${NS.protocol}" xmlns:saml="${NS.assertion}" ID="${input.id}" Version="2.0" IssueInstant="${samlTime(input.now)}" Destination="${e(input.acsUrl)}"${inResponseTo}>` +
-      `<saml:Issuer>${e(this.#endpoints.entityId)}</saml:Issuer>` +
-      `<samlp:Status><samlp:StatusCode Value="${input.status}">${subStatus}</samlp:StatusCode>${message}</samlp:Status>` +
-      (input.assertion ?? '') +
-      '</samlp:Response>'
-    );
+    const el = c14nElement;
+    const subStatus = input.subStatus ? el('samlp:StatusCode', { Value: input.subStatus }) : '';
+    const message = input.message ? el('samlp:StatusMessage', {}, c14nText(input.message)) : '';
+    return el('samlp:Response', { ID: input.id, Version: '2.0', IssueInstant: samlTime(input.now), Destination: input.acsUrl, InResponseTo: input.inResponseTo || undefined },
+      el('saml:Issuer', {}, c14nText(this.#endpoints.entityId), NS.assertion) +
+      el('samlp:Status', {}, el('samlp:StatusCode', { Value: input.status }, subStatus) + message) +
+      (input.assertion ?? ''), NS.protocol);
   }
 
   /**
@@ -144,46 +146,53 @@ export class SamlMessages {
     return { format: NAMEID_PERSISTENT, value: pairwiseUnique(account, sp.entityId, this.#pairwiseSecret) };
   }
 
-  /** A NameID element (persistent ones qualified by the IdP and the SP, SAML core 8.3.7). */
+  /** A NameID element (persistent ones qualified by the IdP and the SP, SAML core 8.3.7), in canonical form. */
   nameIdXml(sp: Pick<ServiceProvider, 'entityId'>, nameId: { format: string; value: string }): string {
-    const e = escapeXml;
-    const qualifiers = nameId.format === NAMEID_PERSISTENT ? ` NameQualifier="${e(this.#endpoints.entityId)}" SPNameQualifier="${e(sp.entityId)}"` : '';
-    return `<saml:NameID Format="${nameId.format}"${qualifiers}>${e(nameId.value)}</saml:NameID>`;
+    const persistent = nameId.format === NAMEID_PERSISTENT;
+    return c14nElement('saml:NameID', { Format: nameId.format, NameQualifier: persistent ? this.#endpoints.entityId : undefined, SPNameQualifier: persistent ? sp.entityId : undefined }, c14nText(nameId.value));
   }
 
-  /** A signed (and, when the SP wants it, encrypted) successful Response, base64. */
+  /**
+   * A signed (and, when the SP wants it, encrypted) successful Response, base64. Signed
+   * here without parsing (canonical-signing.ts); an assertion to encrypt goes through
+   * samlify (sign the assertion, encrypt, sign the response).
+   */
   async loginResponse(input: LoginResponseInput): Promise<{ id: string; samlResponse: string }> {
-    const e = escapeXml;
+    const el = c14nElement;
     const { sp, account } = input;
     const id = newMessageId();
+    const assertionId = newMessageId();
     const notOnOrAfter = samlTime(input.now + this.#timing.assertionLifetimeSeconds * 1000);
-    const inResponseTo = input.inResponseTo ? ` InResponseTo="${e(input.inResponseTo)}"` : '';
     const attributes = attributeElements(account, sp.attributes, sp.attributeProfile, this.#pairwiseSecret === undefined ? undefined : { scope: this.#endpoints.scope, pairwiseSecret: this.#pairwiseSecret }, sp);
-    const assertion =
-      `<saml:Assertion xmlns:saml="${NS.assertion}" ID="${newMessageId()}" Version="2.0" IssueInstant="${samlTime(input.now)}">` +
-      `<saml:Issuer>${e(this.#endpoints.entityId)}</saml:Issuer>` +
-      `<saml:Subject>${this.nameIdXml(sp, this.nameIdOf(sp, account))}` +
-      `<saml:SubjectConfirmation Method="${CM_BEARER}"><saml:SubjectConfirmationData${inResponseTo} NotOnOrAfter="${notOnOrAfter}" Recipient="${e(input.acsUrl)}"/></saml:SubjectConfirmation></saml:Subject>` +
-      `<saml:Conditions NotBefore="${samlTime(input.now - this.#timing.clockSkewSeconds * 1000)}" NotOnOrAfter="${notOnOrAfter}">` +
-      `<saml:AudienceRestriction><saml:Audience>${e(sp.entityId)}</saml:Audience></saml:AudienceRestriction></saml:Conditions>` +
-      `<saml:AuthnStatement AuthnInstant="${samlTime(input.authInstant)}" SessionIndex="${e(input.sessionIndex)}" SessionNotOnOrAfter="${samlTime(input.sessionNotOnOrAfter)}">` +
-      `<saml:AuthnContext><saml:AuthnContextClassRef>${e(input.authnContextClassRef ?? AUTHN_PASSWORD_PROTECTED)}</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>` +
-      (attributes ? `<saml:AttributeStatement>${attributes}</saml:AttributeStatement>` : '') +
-      '</saml:Assertion>';
-    const xml = this.#responseXml({ id, acsUrl: input.acsUrl, inResponseTo: input.inResponseTo, now: input.now, status: STATUS.success, assertion });
-    const pair = this.#pair(sp);
-    const created = await pair.idp.createLoginResponse(pair.sp, { extract: {} }, 'post', {}, {
-      customTagReplacement: () => ({ id, context: xml }),
-      encryptThenSign: true,
-    });
-    return { id, samlResponse: created.context as string };
+    let assertion = el('saml:Assertion', { ID: assertionId, Version: '2.0', IssueInstant: samlTime(input.now) },
+      el('saml:Issuer', {}, c14nText(this.#endpoints.entityId)) +
+      el('saml:Subject', {}, this.nameIdXml(sp, this.nameIdOf(sp, account)) +
+        el('saml:SubjectConfirmation', { Method: CM_BEARER }, el('saml:SubjectConfirmationData', { InResponseTo: input.inResponseTo || undefined, NotOnOrAfter: notOnOrAfter, Recipient: input.acsUrl }))) +
+      el('saml:Conditions', { NotBefore: samlTime(input.now - this.#timing.clockSkewSeconds * 1000), NotOnOrAfter: notOnOrAfter },
+        el('saml:AudienceRestriction', {}, el('saml:Audience', {}, c14nText(sp.entityId)))) +
+      el('saml:AuthnStatement', { AuthnInstant: samlTime(input.authInstant), SessionIndex: input.sessionIndex, SessionNotOnOrAfter: samlTime(input.sessionNotOnOrAfter) },
+        el('saml:AuthnContext', {}, el('saml:AuthnContextClassRef', {}, c14nText(input.authnContextClassRef ?? AUTHN_PASSWORD_PROTECTED)))) +
+      (attributes ? el('saml:AttributeStatement', {}, attributes) : ''), NS.assertion);
+    if (sp.encryptAssertion) {
+      const xml = this.#responseXml({ id, acsUrl: input.acsUrl, inResponseTo: input.inResponseTo, now: input.now, status: STATUS.success, assertion });
+      const pair = this.#pair(sp);
+      const created = await pair.idp.createLoginResponse(pair.sp, { extract: {} }, 'post', {}, {
+        customTagReplacement: () => ({ id, context: xml }),
+        encryptThenSign: true,
+      });
+      return { id, samlResponse: created.context as string };
+    }
+    if (sp.signAssertion) assertion = this.#signer.sign(assertion, assertionId);
+    let xml = this.#responseXml({ id, acsUrl: input.acsUrl, inResponseTo: input.inResponseTo, now: input.now, status: STATUS.success, assertion });
+    if (sp.signResponse) xml = this.#signer.sign(xml, id);
+    return { id, samlResponse: Buffer.from(xml, 'utf8').toString('base64') };
   }
 
   /** A signed Response without an assertion (the user cancelled, NoPassive, ...), base64. */
   errorResponse(input: ErrorResponseInput): { id: string; samlResponse: string } {
     const id = newMessageId();
     const xml = this.#responseXml({ id, acsUrl: input.acsUrl, inResponseTo: input.inResponseTo, now: input.now, status: input.status, subStatus: input.subStatus, message: input.message });
-    return { id, samlResponse: Buffer.from(this.signEnveloped(xml)).toString('base64') };
+    return { id, samlResponse: Buffer.from(this.#signer.sign(xml, id), 'utf8').toString('base64') };
   }
 
   /** A LogoutRequest naming the participant as its assertion did (`sp`: its NameID format). */
