@@ -58,8 +58,13 @@ export const settingsSchema = z.strictObject({
     requestTimeoutMs: z.coerce.number().int().min(1000).default(30_000),
     /** Idle keep-alive connections are closed after this; keep it above your load balancer's idle timeout. */
     keepAliveTimeoutMs: z.coerce.number().int().min(1000).default(65_000),
-    /** IdP processes sharing the port (Node's cluster module): a number, or "auto" for one per core. More than one needs Redis. */
-    workers: z.union([z.literal('auto'), z.coerce.number().int().min(1).max(256)]).default(1),
+    /**
+     * IdP processes sharing the port (Node's cluster module): a number, or "auto" for one per
+     * core. More than one needs Redis and PostgreSQL. Unset: "auto" when both are servers
+     * (REDIS_URL or Sentinel or Cluster, and DATABASE_URL) outside demo mode, else 1 (the
+     * embedded stores, and demo mode's mailbox, live inside one process).
+     */
+    workers: z.union([z.literal('auto'), z.coerce.number().int().min(1).max(256)]).optional(),
     /**
      * Bearer token /metrics asks for (IDP_METRICS_TOKEN). Without one, /metrics answers only
      * clients on this machine (loopback, and no proxy between).
@@ -470,6 +475,11 @@ export function loadSettings({ env = process.env, overrides = {} }: LoadOptions 
   if (settings.server.host === 'auto') settings.server.host = settings.seed.demo ? '127.0.0.1' : '0.0.0.0';
   if (settings.seed.demo && !isLoopback(settings.server.host) && !settings.seed.demoOnNetwork) {
     throw new ConfigError(`invalid configuration:\n  server.host (env IDP_HOST): ${settings.server.host} would serve the demo accounts, whose passwords are public, to the network; listen on 127.0.0.1, turn the demo seed off (IDP_DEMO_SEED=false), or set IDP_DEMO_ON_NETWORK=true if that is really meant`);
+  }
+  // Unset: the cores a deployment has when its state is shared (bench/README.md, issue 30:
+  // one process left one of two cores idle), one process where state lives inside it.
+  if (settings.server.workers === undefined) {
+    settings.server.workers = usesRedisSettings(settings.redis) && settings.database.url && !settings.seed.demo ? 'auto' : 1;
   }
   // Several processes share state through Redis only: the embedded store lives in one process.
   if (settings.server.workers !== 1 && !usesRedisSettings(settings.redis)) {

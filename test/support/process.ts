@@ -32,6 +32,8 @@ export async function startIdpProcess(env: NodeJS.ProcessEnv, port?: number, nod
     IDP_ARGON2_TIME_COST: String(FAST_ARGON2.timeCost),
     // The embedded database (no DATABASE_URL) in a folder of its own, never the project's data/.
     IDP_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'idp-data-')),
+    // One process unless a test asks for the cluster (unset, PostgreSQL and Redis would mean one per core).
+    IDP_WORKERS: '1',
     ...env,
     PORT: String(p),
   };

@@ -4,11 +4,11 @@
 // ready; a worker that dies is replaced; SIGTERM stops them all; the embedded store refuses.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { projectRoot } from '../../src/config/settings.ts';
+import { loadSettings, projectRoot } from '../../src/config/settings.ts';
 import { Browser } from '../support/browser.ts';
 import { newSchema } from '../support/database.ts';
 import { DEMO } from '../support/idp.ts';
@@ -95,5 +95,24 @@ describe('IDP_WORKERS: several IdP processes on one port', function () {
     const noDb = spawnSync(process.execPath, ['src/main.ts'], { cwd: projectRoot, env: { ...process.env, REDIS_URL: 'redis://127.0.0.1:6379', DATABASE_URL: '', IDP_WORKERS: '2', PORT: '0' }, encoding: 'utf8', timeout: 20_000 });
     assert.notEqual(noDb.status, 0);
     assert.match(noDb.stderr, /server\.workers \(env IDP_WORKERS\): more than one IdP process needs a PostgreSQL server \(DATABASE_URL\)/);
+  });
+
+  it('unset, is one worker per core with PostgreSQL and Redis outside demo mode, each with the young generation capped; else one process', async () => {
+    const shared = { REDIS_URL: 'redis://127.0.0.1:6379', DATABASE_URL: 'postgres://x@127.0.0.1/db' };
+    assert.equal(loadSettings({ env: shared }).server.workers, 'auto');
+    assert.equal(loadSettings({ env: { ...shared, IDP_DEMO_SEED: 'true' } }).server.workers, 1, 'demo mode: its mailbox lives in one process');
+    assert.equal(loadSettings({ env: { REDIS_URL: shared.REDIS_URL } }).server.workers, 1, 'the embedded directory');
+    assert.equal(loadSettings({ env: { DATABASE_URL: shared.DATABASE_URL } }).server.workers, 1, 'the embedded store');
+    assert.equal(loadSettings({ env: { ...shared, IDP_WORKERS: '1' } }).server.workers, 1);
+
+    const primary = await startIdpProcess({ REDIS_URL: await testRedisUrl(), REDIS_KEY_PREFIX: uniquePrefix(), ...(await newSchema()).env, IDP_WORKERS: '', IDP_KEYS_DIR: mkdtempSync(path.join(tmpdir(), 'idp-keys-')) });
+    try {
+      const pids = spawnSync('pgrep', ['-P', String(primary.child.pid)], { encoding: 'utf8' }).stdout.trim().split('\n').map(Number).filter(Boolean);
+      assert.equal(pids.length, availableParallelism(), 'one worker per core');
+      for (const pid of pids) assert.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /--max-semi-space-size=2\0/);
+      assert.equal(await primary.kill('SIGTERM'), 0);
+    } finally {
+      await primary.kill('SIGKILL');
+    }
   });
 });
