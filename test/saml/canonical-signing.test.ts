@@ -32,9 +32,9 @@ function canonical(xml: string, localName: string, exclusive = true): string {
   const doc = new DOMParser().parseFromString(xml, 'text/xml');
   const el = doc.getElementsByTagNameNS('*', localName)[0]!;
   const own = Array.from(el.childNodes).find((n) => (n as Element).localName === 'Signature');
-  if (own) el.removeChild(own);
+  if (own) el.removeChild(own as unknown as Parameters<typeof el.removeChild>[0]);
   const c14n = exclusive ? new ExclusiveCanonicalization() : new C14nCanonicalization();
-  return c14n.process(el as unknown as Node, {}) as string;
+  return c14n.process(el as unknown as Element, {}) as string;
 }
 
 /** The element's text as sent, its own ds:Signature cut out. */
