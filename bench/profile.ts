@@ -3,7 +3,8 @@
 // journey sends (MONITOR, counted by command), and the bytes each kind of key holds for
 // one active SSO session (MEMORY USAGE, by key type).
 //   journeys: sign-in (OIDC password sign-in to the code), saml-sso (HTTP-Redirect with a
-//             live SSO session), refresh (refresh_token rotation), client-credentials.
+//             live SSO session), oidc-sso (code flow with a live SSO session, code exchanged),
+//             refresh (refresh_token rotation), client-credentials.
 // Run: node bench/profile.ts [journey ... | keys]   (SECONDS=10 CONCURRENCY=4; IDP_ARGON2_* to try others)
 // Writes bench/results/profile.json and the raw profiles to bench/results/profiles/ (not committed).
 import { spawn, spawnSync } from 'node:child_process';
@@ -59,6 +60,23 @@ async function journey(name: string, idpUrl: string): Promise<Journey> {
         const xml = authnRequestXml({ issuer: SP.entityId, destination: `${idpUrl}/saml/sso` });
         const page = await agents[worker]!.follow(await agents[worker]!.request(`${idpUrl}/saml/sso?${redirectQuery('SAMLRequest', xml, { sign: false })}`), idpUrl);
         if (!page.text.includes('name="SAMLResponse"')) throw new Error(`no response: ${page.status}`);
+      };
+    }
+    case 'oidc-sso': {
+      // The OIDC code flow with a live SSO session, as an app sends its users: /oidc/auth to
+      // the code (no page), then the code exchanged for tokens (client_secret_basic).
+      const agents = await signedInBrowsers(idpUrl, CONCURRENCY);
+      return async (worker) => {
+        const auth = `${idpUrl}/oidc/auth?${new URLSearchParams({ client_id: WEB.id, redirect_uri: WEB.redirect, response_type: 'code', scope: 'openid profile email', state: 's', nonce: 'n' })}`;
+        const last = await agents[worker]!.follow(await agents[worker]!.request(auth), idpUrl);
+        const code = last.location?.startsWith(`${WEB.redirect}?`) ? new URL(last.location).searchParams.get('code') : null;
+        if (!code) throw new Error(`no code: ${last.status}`);
+        const res = await fetch(`${idpUrl}/oidc/token`, {
+          method: 'POST', headers: { authorization: basic(WEB), 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: WEB.redirect }),
+        });
+        if (!res.ok) throw new Error(`token: ${res.status}`);
+        await res.arrayBuffer();
       };
     }
     case 'refresh': {
@@ -278,7 +296,7 @@ async function sessionKeys(): Promise<Record<string, unknown>> {
 }
 
 async function main() {
-  const names = process.argv.slice(2).length ? process.argv.slice(2) : ['sign-in', 'saml-sso', 'refresh', 'client-credentials', 'keys'];
+  const names = process.argv.slice(2).length ? process.argv.slice(2) : ['sign-in', 'saml-sso', 'oidc-sso', 'refresh', 'client-credentials', 'keys'];
   const results: Record<string, unknown> = {};
   for (const name of names) {
     results[name] = name === 'keys' ? await sessionKeys() : await profileJourney(name);
