@@ -1,6 +1,7 @@
 // Assembles the IdP: one koa app with the flows, the portal, the OIDC provider and the
 // operational endpoints. Everything stateful is passed in (store, clock, logger), so
 // tests and `npm start` build the same thing.
+import type { SsoSession } from '../domain/sessions/sso-sessions.ts';
 import { pairwiseKey, subjectFor } from '../protocols/oidc/subjects.ts';
 import { appReleases, releasableApps } from './app-releases.ts';
 import { createHmac } from 'node:crypto';
@@ -165,6 +166,22 @@ export function createIdp(deps: IdpDeps): Idp {
     if (session) await sso.touch(session);
     return session;
   };
+  /**
+   * The same, read once per request of oidc-provider's (its checks and its authorization
+   * event each ask; none of its requests changes the SSO session). Our own pages read
+   * afresh: a sign-in or sign-out changes it within the request.
+   */
+  const oidcSsoReads = new WeakMap<object, Promise<SsoSession | null>>();
+  const oidcSsoRead = (ctx: Context) => {
+    let read = oidcSsoReads.get(ctx.req);
+    if (!read) oidcSsoReads.set(ctx.req, (read = sso.get(cookie.read(ctx))));
+    return read;
+  };
+  const oidcSsoOf = async (ctx: Context) => {
+    const session = await oidcSsoRead(ctx);
+    if (session) await sso.touch(session);
+    return session;
+  };
 
   const nameOf = (id: string) => serviceProviders.byId(id)?.displayName ?? deps.relyingParties.oidc.find((c) => c.client_id === id)?.display_name ?? id;
   const backChannel = (id: string) => Boolean(deps.relyingParties.oidc.find((c) => c.client_id === id)?.backchannel_logout_uri);
@@ -186,7 +203,7 @@ export function createIdp(deps: IdpDeps): Idp {
     jwks: k.jwks,
     cookieKeys: k.cookieKeys,
     pairwiseKey: oidcPairwiseKey,
-    ssoOf: (ctx) => ssoOf(ctx as unknown as Context),
+    ssoOf: (ctx) => oidcSsoOf(ctx as unknown as Context),
     gate,
     // oidc-provider's context is its own: the request id comes from the request's scope.
     renderPage: (ctx, view, data, status) => {
@@ -264,7 +281,7 @@ export function createIdp(deps: IdpDeps): Idp {
   };
   // --- end key rotation
   tellRelyingParties = backchannelSignOut({
-    oidc: oidcBackchannelLogout({ provider, sso, ssoOf: (ctx) => sso.get(cookie.read(ctx as unknown as Context)), onError: (err, message) => logger.error({ err }, message) }),
+    oidc: oidcBackchannelLogout({ provider, sso, ssoOf: (ctx) => oidcSsoRead(ctx as unknown as Context), onError: (err, message) => logger.error({ err }, message) }),
     saml: samlBackchannelLogout({ settings, store, clock, sps: serviceProviders, messages: samlMessages, schema: schemaValidator, endpoints: samlEndpoints, onRefusal: (code) => metrics.samlRefusals.inc({ code }) }),
     audit, logger, nameOf,
     registeredNameOf: async (id) => (await registeredClient(id))?.name,

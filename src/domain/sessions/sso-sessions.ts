@@ -57,6 +57,8 @@ export class SsoSessions {
   readonly #clock: Clock;
   readonly #idleMs: number;
   readonly #absoluteMs: number;
+  /** OIDC sessions this process has recorded on their SSO session ("sso-id uid"), at most 10,000. */
+  readonly #oidcRecorded = new Set<string>();
 
   constructor(store: Store, clock: Clock, idleMs: number, absoluteMs: number) {
     this.#store = store;
@@ -160,7 +162,13 @@ export class SsoSessions {
    * back-channel logout tokens, with the sid of their ID tokens.
    */
   async oidcSession(session: SsoSession, uid: string): Promise<void> {
+    // Every authorization of an app says so again: written once per process (the set is
+    // the session's for its life; ids are never reused).
+    const pair = `${session.id} ${uid}`;
+    if (this.#oidcRecorded.has(pair)) return;
     await this.#store.setAdd(keys.ssoOidcSessions(session.id), uid, Math.max(1, session.expiresAt - this.#clock()));
+    if (this.#oidcRecorded.size >= 10_000) this.#oidcRecorded.clear();
+    this.#oidcRecorded.add(pair);
   }
 
   /** Records that an OIDC client received this session's sign-in. */

@@ -74,7 +74,13 @@ function interactions(deps: OidcDeps) {
   const policy = base();
   const verdicts = new WeakMap<object, ReturnType<Gate>>();
   const verdict = (ctx: KoaContextWithOIDC) => {
-    if (!verdicts.has(ctx)) verdicts.set(ctx, deps.ssoOf(ctx).then((sso) => deps.gate(sso)));
+    // The account the gate read is the one findAccount then asks for: read once.
+    if (!verdicts.has(ctx)) {
+      verdicts.set(ctx, deps.ssoOf(ctx).then((sso) => deps.gate(sso)).then((v) => {
+        if ('account' in v) accountKnown(ctx, v.account);
+        return v;
+      }));
+    }
     return verdicts.get(ctx)!;
   };
   const login = policy.get('login')!;
@@ -183,6 +189,13 @@ const UNUSED_METADATA: Array<[string, string]> = [
 ];
 
 const accountReads = new WeakMap<object, Map<string, Promise<Account | null>>>();
+/** An account this request has read already (the gate's), for accountOnce. */
+function accountKnown(ctx: object, account: Account): void {
+  let reads = accountReads.get(ctx);
+  if (!reads) accountReads.set(ctx, (reads = new Map()));
+  if (!reads.has(account.id)) reads.set(account.id, Promise.resolve(account));
+}
+
 function accountOnce(ctx: object | undefined, id: string, read: () => Promise<Account | null>): Promise<Account | null> {
   if (!ctx) return read();
   let reads = accountReads.get(ctx);
