@@ -37,7 +37,8 @@ export async function startIdpProcess(env: NodeJS.ProcessEnv, port?: number, nod
     ...env,
     PORT: String(p),
   };
-  const child = spawn(process.execPath, [...nodeArgs, 'src/main.ts'], { cwd: projectRoot, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  // As `npm start` runs it (V8's memory flags: src/server.ts V8_MEMORY_FLAGS).
+  const child = spawn(process.execPath, ['--max-semi-space-size=2', '--heap-growing-percent=50', ...nodeArgs, 'src/main.ts'], { cwd: projectRoot, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));

@@ -97,7 +97,7 @@ describe('IDP_WORKERS: several IdP processes on one port', function () {
     assert.match(noDb.stderr, /server\.workers \(env IDP_WORKERS\): more than one IdP process needs a PostgreSQL server \(DATABASE_URL\)/);
   });
 
-  it('unset, is one worker per core with PostgreSQL and Redis outside demo mode, each with the young generation capped; else one process', async () => {
+  it('unset, is one worker per core with PostgreSQL and Redis outside demo mode, each with V8\'s memory flags; else one process', async () => {
     const shared = { REDIS_URL: 'redis://127.0.0.1:6379', DATABASE_URL: 'postgres://x@127.0.0.1/db' };
     assert.equal(loadSettings({ env: shared }).server.workers, 'auto');
     assert.equal(loadSettings({ env: { ...shared, IDP_DEMO_SEED: 'true' } }).server.workers, 1, 'demo mode: its mailbox lives in one process');
@@ -109,7 +109,7 @@ describe('IDP_WORKERS: several IdP processes on one port', function () {
     try {
       const pids = spawnSync('pgrep', ['-P', String(primary.child.pid)], { encoding: 'utf8' }).stdout.trim().split('\n').map(Number).filter(Boolean);
       assert.equal(pids.length, availableParallelism(), 'one worker per core');
-      for (const pid of pids) assert.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /--max-semi-space-size=2\0/);
+      for (const pid of pids) assert.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /--max-semi-space-size=2\0--heap-growing-percent=50\0/);
       assert.equal(await primary.kill('SIGTERM'), 0);
     } finally {
       await primary.kill('SIGKILL');
