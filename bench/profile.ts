@@ -158,6 +158,20 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
 }
 
+/** CPU seconds of every postgres process on this machine (the server the IdP's directory is on). */
+function postgresCpuSeconds(): number {
+  const pids = spawnSync('pgrep', ['-x', 'postgres'], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).map(Number);
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      total += cpuSeconds(pid);
+    } catch {
+      // A connection that ended between the listing and the read.
+    }
+  }
+  return total;
+}
+
 /** The V8 profiler of the IdP process over its inspector port: only the measured load is profiled, not start-up. */
 async function inspector(port: number) {
   const [target] = (await fetch(`http://127.0.0.1:${port}/json/list`).then((r) => r.json())) as Array<{ webSocketDebuggerUrl: string }>;
@@ -229,11 +243,12 @@ async function profileJourney(name: string): Promise<Record<string, unknown>> {
     const commands = await commandsOf(bench.redis.port, () => run(0, 1));
     // First unprofiled: the rate, and CPU per journey by process.
     const redisPid = Number(/process_id:(\d+)/.exec(spawnSync('redis-cli', ['-p', String(bench.redis.port), 'info', 'server'], { encoding: 'utf8' }).stdout)![1]);
-    const cpu0 = { idp: cpuSeconds(bench.idp.child.pid!), redis: cpuSeconds(redisPid), load: process.cpuUsage() };
+    const cpu0 = { idp: cpuSeconds(bench.idp.child.pid!), redis: cpuSeconds(redisPid), postgres: postgresCpuSeconds(), load: process.cpuUsage() };
     const load = await drive({ concurrency: CONCURRENCY, seconds: SECONDS }, run);
     const loadCpu = process.cpuUsage(cpu0.load);
     const cpu = cpuSeconds(bench.idp.child.pid!) - cpu0.idp;
     const redisCpu = cpuSeconds(redisPid) - cpu0.redis;
+    const postgresCpu = postgresCpuSeconds() - cpu0.postgres;
     const perOp = (seconds: number) => round((seconds * 1000) / Math.max(1, load.ops), 2);
     // Then the same load again under the V8 profiler (which slows it).
     const v8 = await inspector(inspectPort);
@@ -247,15 +262,17 @@ async function profileJourney(name: string): Promise<Record<string, unknown>> {
     writeFileSync(file, JSON.stringify(profile));
     const perSecond = load.perSecond;
     const baseline = await baselineCpuMsPerOp(name);
-    const total = perOp(cpu) + perOp(redisCpu) + perOp((loadCpu.user + loadCpu.system) / 1e6);
+    const total = perOp(cpu) + perOp(redisCpu) + perOp(postgresCpu) + perOp((loadCpu.user + loadCpu.system) / 1e6);
     const prof = summariseProfile(file);
     return {
       load: { perSecond, p50ms: load.p50ms, errors: load.errors },
       mainThreadMsPerOp: round((prof.busySeconds * 1000) / Math.max(1, profiled.ops), 2),
       // CPU per journey by process (user + system, every thread): the IdP (argon2's and the
       // schema validator's threads included), its redis-server, and this
-      // load generator, which shares the machine's cores with them in every benchmark
-      cpuMsPerOp: { idp: perOp(cpu), redis: perOp(redisCpu), loadGenerator: perOp((loadCpu.user + loadCpu.system) / 1e6), total: round(total, 2) },
+      // load generator, which shares the machine's cores with them in every benchmark; and the
+      // machine's PostgreSQL server (every postgres process: the IdP's connections, its WAL
+      // writer and checkpointer; other users of the server count too, so run it alone)
+      cpuMsPerOp: { idp: perOp(cpu), redis: perOp(redisCpu), postgres: perOp(postgresCpu), loadGenerator: perOp((loadCpu.user + loadCpu.system) / 1e6), total: round(total, 2) },
       ...(baseline === undefined ? {} : { baselineCpuMsPerOp: baseline, bestRatioOnTheseCores: round(baseline / total, 2) }),
       redisCommandsPerOp: Object.values(commands).reduce((a, b) => a + b, 0),
       redisCommands: commands,

@@ -3,10 +3,12 @@
 //   product:  `node src/main.ts` on Redis and PostgreSQL (a schema of its own on the
 //             machine's server), ready when /readyz answers 200; its RSS at rest, then while
 //             sign-ins, SAML sign-ins and token requests run against it;
+//   packed:   the same from dist/ (`npm run prepack`: JavaScript, as the npm package and the
+//             container image run it), RSS at rest;
 //   embedded: `npm start`'s default (no DATABASE_URL, no REDIS_URL): a first start (the
 //             database created in its data folder) and a restart on it.
 // Run: node bench/startup.ts   (RUNS=5 SECONDS=15)
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -76,6 +78,24 @@ async function main() {
     await idp.kill('SIGTERM');
   }
 
+  // The packed IdP (dist/, JavaScript: the npm package and the container image run it), at rest.
+  const packed: number[] = [];
+  const built = spawnSync('npm', ['run', 'prepack'], { cwd: projectRoot, encoding: 'utf8' });
+  if (built.status !== 0) throw new Error(`npm run prepack failed:\n${built.stderr}`);
+  for (let i = 0; i < RUNS; i++) {
+    const port = await freePort();
+    const child = spawn(process.execPath, ['--max-semi-space-size=2', '--heap-growing-percent=50', 'dist/main.js'], { cwd: projectRoot, stdio: 'ignore', env: { ...process.env, ...env, IDP_SIMS: 'false', IDP_WORKERS: '1', PORT: String(port), IDP_PUBLIC_URL: `http://127.0.0.1:${port}` } });
+    const deadline = Date.now() + 20_000;
+    while (!(await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false))) {
+      if (Date.now() > deadline) throw new Error('the packed IdP was not ready within 20 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    packed.push(rssMB(child.pid!));
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  }
+
   const idp = await startIdpProcess(env);
   const idpUrl = `http://127.0.0.1:${idp.port}`;
   const samples: number[] = [];
@@ -107,10 +127,10 @@ async function main() {
   const bareRss = percentile(bare.map((b) => b.rss), 50);
   const startMs = percentile(starts, 50);
   const restRss = percentile(rest, 50);
-  report('startup', `start-up to ready ${round(startMs, 0)} ms = ${round(startMs / bareMs, 1)} × a bare Node HTTP server (${round(bareMs, 0)} ms); RSS at rest ${restRss} MB (${round(restRss / bareRss, 1)} × bare ${bareRss} MB), under load peak ${Math.max(...samples)} MB, ${afterLoad} MB after; embedded default: first start ${embedded[0]!.ms} ms at ${embedded[0]!.rss} MB, restart ${embedded[1]!.ms} ms at ${embedded[1]!.rss} MB`, {
+  report('startup', `start-up to ready ${round(startMs, 0)} ms = ${round(startMs / bareMs, 1)} × a bare Node HTTP server (${round(bareMs, 0)} ms); RSS at rest ${restRss} MB (${round(restRss / bareRss, 1)} × bare ${bareRss} MB; packed, dist/: ${percentile(packed, 50)} MB), under load peak ${Math.max(...samples)} MB, ${afterLoad} MB after; embedded default: first start ${embedded[0]!.ms} ms at ${embedded[0]!.rss} MB, restart ${embedded[1]!.ms} ms at ${embedded[1]!.rss} MB`, {
     runs: RUNS,
     bareNode: { startMsP50: round(bareMs), rssMB: bareRss },
-    idp: { startMsP50: round(startMs), startMsAll: starts.map((s) => round(s, 0)), rssAtRestMB: restRss, rssUnderLoadMB: { p50: percentile(samples, 50), max: Math.max(...samples) }, rssAfterLoadMB: afterLoad },
+    idp: { startMsP50: round(startMs), startMsAll: starts.map((s) => round(s, 0)), rssAtRestMB: restRss, packedRssAtRestMB: percentile(packed, 50), rssUnderLoadMB: { p50: percentile(samples, 50), max: Math.max(...samples) }, rssAfterLoadMB: afterLoad },
     load,
     embeddedDefault: { firstStart: embedded[0], restart: embedded[1], note: 'no DATABASE_URL or REDIS_URL: the directory in PGlite in a data folder (created at the first start), sessions in process; ms to ready, RSS at rest and peak in MB' },
     note: 'the IdP loads TypeScript through Node type stripping, oidc-provider, samlify, the schema-validation worker (WebAssembly compiled once), and connects to Redis and PostgreSQL',

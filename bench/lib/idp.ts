@@ -2,7 +2,7 @@
 // schema of its own on the machine's PostgreSQL (as in production), with
 // the demo accounts and the test fixtures' relying parties (an OIDC web app, a service
 // client, a SAML SP), and the demo users benchmarks sign in as.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../../src/config/settings.ts';
@@ -26,6 +26,18 @@ export interface BenchIdp {
   /** DATABASE_URL and DATABASE_SCHEMA of its directory. */
   databaseEnv: Record<string, string>;
   stop(): Promise<void>;
+}
+
+/**
+ * A settings file (for IDP_CONFIG_FILE) that lifts the per-address budget of strangers
+ * (strangers.perIp, test/abuse/flood.test.ts) for a benchmark whose load all comes from
+ * 127.0.0.1, standing for the many addresses of real users: a run above 5 sign-ins a
+ * second for 10 minutes would otherwise meet it and measure the refusals instead.
+ */
+export function manyAddressesConfig(): string {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'bench-config-')), 'many-addresses.json');
+  writeFileSync(file, JSON.stringify({ strangers: { perIp: 1_000_000, windowMinutes: 10 } }));
+  return file;
 }
 
 /** `env` adds to (or, with '', unsets) the defaults; IDP_ARGON2_* '' = the configured parameters. */
