@@ -108,4 +108,30 @@ describe('SAML responses signed in canonical form', () => {
     await assert.rejects(saml.validatePostResponseAsync({ SAMLResponse: Buffer.from(tampered).toString('base64') }));
     assert.equal(xmlsecVerify(tampered, idpCert, 'urn:oasis:names:tc:SAML:2.0:protocol:Response').ok, false);
   });
+
+  it('signs with RSA-SHA512 and a SHA-512 digest when saml.signatureAlgorithm says so; node-saml and xmlsec1 verify it', async () => {
+    const strong = await startTestIdp({ serviceProviders: [sp.file], overrides: { saml: { signatureAlgorithm: 'rsa-sha512' } } });
+    try {
+      const cert = (await new Browser(strong.url).get('/saml/certificate.pem')).text;
+      const acs = 'http://127.0.0.1:9/c14n/acs?a=1&b=%222%22';
+      const saml = new SAML({
+        callbackUrl: acs, entryPoint: `${strong.url}/saml/sso`, issuer: sp.entityId, audience: sp.entityId, idpCert: cert, idpIssuer: `${strong.url}/saml/metadata`,
+        identifierFormat: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress', validateInResponseTo: ValidateInResponseTo.never,
+        wantAssertionsSigned: true, wantAuthnResponseSigned: true, disableRequestedAuthnContext: true,
+      });
+      const url = new URL(await saml.getAuthorizeUrlAsync('relay', undefined, {}));
+      const b = new Browser(strong.url);
+      let page = await b.follow(await b.get(`${url.pathname}${url.search}`));
+      if (/name="password"/.test(page.res.text)) page = await b.signIn(page.res, DEMO.student.loginId, DEMO.student.password);
+      const response = autoForm(page.res.text).fields.SAMLResponse!;
+      const xml = Buffer.from(response, 'base64').toString('utf8');
+      assert.equal(xml.match(/SignatureMethod Algorithm="http:\/\/www.w3.org\/2001\/04\/xmldsig-more#rsa-sha512"/g)?.length, 2);
+      assert.equal(xml.match(/DigestMethod Algorithm="http:\/\/www.w3.org\/2001\/04\/xmlenc#sha512"/g)?.length, 2);
+      const { profile } = await saml.validatePostResponseAsync({ SAMLResponse: response });
+      assert.equal(profile!.nameID, DEMO.student.loginId);
+      assert.ok(xmlsecVerify(xml, cert, 'urn:oasis:names:tc:SAML:2.0:protocol:Response').ok);
+    } finally {
+      await strong.close();
+    }
+  });
 });
