@@ -13,6 +13,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../src/config/settings.ts';
+import { V8_MEMORY_FLAGS } from '../src/config/node-flags.ts';
 import { startIdpProcess } from '../test/support/process.ts';
 import { freePort, OwnedRedis } from '../test/support/redis.ts';
 import { newSchema } from '../test/support/database.ts';
@@ -84,7 +85,7 @@ async function main() {
   if (built.status !== 0) throw new Error(`npm run prepack failed:\n${built.stderr}`);
   for (let i = 0; i < RUNS; i++) {
     const port = await freePort();
-    const child = spawn(process.execPath, ['--max-semi-space-size=2', '--heap-growing-percent=50', 'dist/main.js'], { cwd: projectRoot, stdio: 'ignore', env: { ...process.env, ...env, IDP_SIMS: 'false', IDP_WORKERS: '1', PORT: String(port), IDP_PUBLIC_URL: `http://127.0.0.1:${port}` } });
+    const child = spawn(process.execPath, [...V8_MEMORY_FLAGS, 'dist/main.js'], { cwd: projectRoot, stdio: 'ignore', env: { ...process.env, ...env, IDP_SIMS: 'false', IDP_WORKERS: '1', PORT: String(port), IDP_PUBLIC_URL: `http://127.0.0.1:${port}` } });
     const deadline = Date.now() + 20_000;
     while (!(await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false))) {
       if (Date.now() > deadline) throw new Error('the packed IdP was not ready within 20 s');

@@ -15,6 +15,7 @@ import { availableParallelism } from 'node:os';
 import { expiringCertificates, loadKeyMaterial, watchKeyMaterial, type KeyMaterial } from './config/key-material.ts';
 import { loadRelyingParties } from './config/relying-parties.ts';
 import { ConfigError, loadSettings, projectRoot } from './config/settings.ts';
+import { withMemoryFlags } from './config/node-flags.ts';
 import { loadSeed, readSeedFile, SeedError } from './domain/accounts/seed.ts';
 import { systemClock } from './domain/clock.ts';
 import { createLogger } from './observability/logger.ts';
@@ -117,7 +118,7 @@ async function primary(settings: Settings, count: number): Promise<void> {
   });
   let stopping = false;
   let refused = false;
-  // Each worker with V8's memory sized for a server (V8_MEMORY_FLAGS).
+  // Each worker with V8's memory sized for a server (config/node-flags.ts).
   cluster.setupPrimary({ execArgv: withMemoryFlags(process.execArgv) });
   const fork = () => cluster.fork();
   cluster.on('exit', (worker, code, signal) => {
@@ -155,24 +156,6 @@ async function primary(settings: Settings, count: number): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   stopWithNpm(() => stop('SIGTERM'));
-}
-
-/**
- * V8's memory, sized for a server that keeps its state in Redis and PostgreSQL
- * (bench/README.md "Memory"). By default V8 sizes its young generation by the machine's
- * memory (semi-spaces up to 16 MiB here, 134 MB under load) and lets the old generation
- * grow to about 3.5 times the live heap before collecting it (51 MB live, 180 MB used).
- * Capped: 2 MiB semi-spaces, and the old generation collected once it has grown by half.
- * Same CPU per journey in bench:profile and bench:soak; RSS under sign-ins 300 -> 200 MB.
- * `npm start` and the container image pass the same flags to a lone process. An operator's
- * own setting of either flag (node's arguments or NODE_OPTIONS) wins.
- */
-const V8_MEMORY_FLAGS = ['--max-semi-space-size=2', '--heap-growing-percent=50'];
-
-function withMemoryFlags(execArgv: string[]): string[] {
-  const own = [...execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
-  const named = (flag: string) => flag.split('=')[0]!.replaceAll('_', '-');
-  return [...execArgv, ...V8_MEMORY_FLAGS.filter((flag) => !own.some((a) => named(a) === named(flag)))];
 }
 
 interface Port {

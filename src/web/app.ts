@@ -160,12 +160,14 @@ export function createIdp(deps: IdpDeps): Idp {
     process.env.NODE_ENV !== 'development',
   );
 
-  /** The live SSO session of this browser; each use counts as activity. */
-  const ssoOf = async (ctx: Context) => {
-    const session = await sso.get(cookie.read(ctx));
+  /** A read of the browser's SSO session that counts as activity. */
+  const touching = (read: (ctx: Context) => Promise<SsoSession | null>) => async (ctx: Context) => {
+    const session = await read(ctx);
     if (session) await sso.touch(session);
     return session;
   };
+  /** The live SSO session of this browser; each use counts as activity. */
+  const ssoOf = touching((ctx) => sso.get(cookie.read(ctx)));
   /**
    * The same, read once per request of oidc-provider's (its checks and its authorization
    * event each ask; none of its requests changes the SSO session). Our own pages read
@@ -177,11 +179,7 @@ export function createIdp(deps: IdpDeps): Idp {
     if (!read) oidcSsoReads.set(ctx.req, (read = sso.get(cookie.read(ctx))));
     return read;
   };
-  const oidcSsoOf = async (ctx: Context) => {
-    const session = await oidcSsoRead(ctx);
-    if (session) await sso.touch(session);
-    return session;
-  };
+  const oidcSsoOf = touching(oidcSsoRead);
 
   const nameOf = (id: string) => serviceProviders.byId(id)?.displayName ?? deps.relyingParties.oidc.find((c) => c.client_id === id)?.display_name ?? id;
   const backChannel = (id: string) => Boolean(deps.relyingParties.oidc.find((c) => c.client_id === id)?.backchannel_logout_uri);

@@ -62,15 +62,16 @@ describe('SAML responses signed in canonical form', () => {
     await t.close();
   });
 
-  async function signIn(): Promise<{ xml: string; saml: SAML; fields: Record<string, string> }> {
+  /** A sign-in at `idp` through node-saml as the SP: the Response received, and that SP to check it. */
+  async function signIn(idp: TestIdp = t, cert = idpCert): Promise<{ xml: string; saml: SAML; fields: Record<string, string> }> {
     const acs = 'http://127.0.0.1:9/c14n/acs?a=1&b=%222%22';
     const saml = new SAML({
-      callbackUrl: acs, entryPoint: `${t.url}/saml/sso`, issuer: sp.entityId, audience: sp.entityId, idpCert, idpIssuer: `${t.url}/saml/metadata`,
+      callbackUrl: acs, entryPoint: `${idp.url}/saml/sso`, issuer: sp.entityId, audience: sp.entityId, idpCert: cert, idpIssuer: `${idp.url}/saml/metadata`,
       identifierFormat: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress', validateInResponseTo: ValidateInResponseTo.never,
       wantAssertionsSigned: true, wantAuthnResponseSigned: true, disableRequestedAuthnContext: true,
     });
     const url = new URL(await saml.getAuthorizeUrlAsync('relay', undefined, {}));
-    const b = new Browser(t.url);
+    const b = new Browser(idp.url);
     let page = await b.follow(await b.get(`${url.pathname}${url.search}`));
     if (/name="password"/.test(page.res.text)) page = await b.signIn(page.res, DEMO.student.loginId, DEMO.student.password);
     const form = autoForm(page.res.text);
@@ -113,18 +114,8 @@ describe('SAML responses signed in canonical form', () => {
     const strong = await startTestIdp({ serviceProviders: [sp.file], overrides: { saml: { signatureAlgorithm: 'rsa-sha512' } } });
     try {
       const cert = (await new Browser(strong.url).get('/saml/certificate.pem')).text;
-      const acs = 'http://127.0.0.1:9/c14n/acs?a=1&b=%222%22';
-      const saml = new SAML({
-        callbackUrl: acs, entryPoint: `${strong.url}/saml/sso`, issuer: sp.entityId, audience: sp.entityId, idpCert: cert, idpIssuer: `${strong.url}/saml/metadata`,
-        identifierFormat: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress', validateInResponseTo: ValidateInResponseTo.never,
-        wantAssertionsSigned: true, wantAuthnResponseSigned: true, disableRequestedAuthnContext: true,
-      });
-      const url = new URL(await saml.getAuthorizeUrlAsync('relay', undefined, {}));
-      const b = new Browser(strong.url);
-      let page = await b.follow(await b.get(`${url.pathname}${url.search}`));
-      if (/name="password"/.test(page.res.text)) page = await b.signIn(page.res, DEMO.student.loginId, DEMO.student.password);
-      const response = autoForm(page.res.text).fields.SAMLResponse!;
-      const xml = Buffer.from(response, 'base64').toString('utf8');
+      const { xml, saml, fields } = await signIn(strong, cert);
+      const response = fields.SAMLResponse!;
       assert.equal(xml.match(/SignatureMethod Algorithm="http:\/\/www.w3.org\/2001\/04\/xmldsig-more#rsa-sha512"/g)?.length, 2);
       assert.equal(xml.match(/DigestMethod Algorithm="http:\/\/www.w3.org\/2001\/04\/xmlenc#sha512"/g)?.length, 2);
       const { profile } = await saml.validatePostResponseAsync({ SAMLResponse: response });

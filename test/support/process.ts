@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createServer, request, type Server } from 'node:http';
 import { projectRoot } from '../../src/config/settings.ts';
+import { V8_MEMORY_FLAGS } from '../../src/config/node-flags.ts';
 import { FAST_ARGON2 } from './idp.ts';
 import { freePort } from './redis.ts';
 
@@ -37,8 +38,8 @@ export async function startIdpProcess(env: NodeJS.ProcessEnv, port?: number, nod
     ...env,
     PORT: String(p),
   };
-  // As `npm start` runs it (V8's memory flags: src/server.ts V8_MEMORY_FLAGS).
-  const child = spawn(process.execPath, ['--max-semi-space-size=2', '--heap-growing-percent=50', ...nodeArgs, 'src/main.ts'], { cwd: projectRoot, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  // As `npm start` runs it (V8's memory flags: src/config/node-flags.ts).
+  const child = spawn(process.execPath, [...V8_MEMORY_FLAGS, ...nodeArgs, 'src/main.ts'], { cwd: projectRoot, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
