@@ -14,7 +14,7 @@
 // every save seals a new reference instead, so a flood of visitors, or of wrong passwords,
 // leaves no key behind. A reference is the flow's id once stored: the first write puts it
 // under that id, and the reference then leads to the stored flow (or to its end marker).
-import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
 import type { RequiredAction } from '../domain/accounts/required-actions.ts';
 import type { Clock } from '../domain/clock.ts';
 import { newId } from '../domain/ids.ts';
@@ -146,8 +146,8 @@ export class Flows {
   readonly #clock: Clock;
   readonly idleMs: number;
   readonly maxMs: number;
-  readonly #tokenKey: Buffer;
-  readonly #challengeKey: Buffer;
+  readonly #tokenKey: KeyObject;
+  readonly #challengeKey: KeyObject;
 
   readonly #store: Store;
 
@@ -158,8 +158,8 @@ export class Flows {
     this.#clock = clock;
     this.idleMs = idleMs;
     this.maxMs = maxMs;
-    this.#tokenKey = Buffer.from(hkdfSync('sha256', secret, 'flow references', 'idp flow reference', 32));
-    this.#challengeKey = Buffer.from(hkdfSync('sha256', secret, 'flow challenges', 'idp flow passkey challenge', 32));
+    this.#tokenKey = createSecretKey(Buffer.from(hkdfSync('sha256', secret, 'flow references', 'idp flow reference', 32)));
+    this.#challengeKey = createSecretKey(Buffer.from(hkdfSync('sha256', secret, 'flow challenges', 'idp flow passkey challenge', 32)));
   }
 
   /** A new flow, as a sealed reference: nothing is stored until it holds something worth keeping (save). */

@@ -1,6 +1,6 @@
 // The IdP's own cookies: the SSO session id and the browser secret that binds flows and
 // CSRF tokens to one browser. HttpOnly, SameSite=Lax, signed, Secure over https.
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { Context } from 'koa';
 import type { SessionCookie } from '../domain/sessions/sso-sessions.ts';
 import type { DeviceCookie } from '../flows/http.ts';
@@ -34,9 +34,20 @@ export function browserSecret(secure: boolean) {
   };
 }
 
+/** The cookie keys as KeyObjects, made once each (Node prepares a string key anew for every HMAC). */
+const keyObjects = new Map<string, KeyObject>();
+function keyObject(key: string): KeyObject {
+  let k = keyObjects.get(key);
+  if (!k) {
+    if (keyObjects.size >= 16) keyObjects.clear(); // rotated keys do not pile up
+    keyObjects.set(key, (k = createSecretKey(Buffer.from(key, 'utf8'))));
+  }
+  return k;
+}
+
 /** CSRF token for forms: an HMAC of the browser secret (synchroniser token). */
 export function csrfToken(key: string, secret: string): string {
-  return createHmac('sha256', key).update(`csrf:${secret}`).digest('base64url');
+  return createHmac('sha256', keyObject(key)).update(`csrf:${secret}`).digest('base64url');
 }
 
 /** Valid when made with any of the keys (cookie keys rotate: pages rendered before still post). */

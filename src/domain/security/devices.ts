@@ -14,7 +14,7 @@
 // again, until it signs in with the new one.
 // The MAC is an HMAC under a key of the deployment's own, not the rotating cookie keys.
 // Nothing is stored for a device: the entry is proof enough that this browser signed in.
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 export interface DeviceEntry {
   tag: string;
@@ -33,11 +33,11 @@ export interface DeviceSettings {
 const DAY_MS = 86_400_000;
 
 export class DeviceCookies {
-  readonly #key: Buffer;
+  readonly #key: KeyObject;
   readonly settings: DeviceSettings;
 
   constructor(secret: string, settings: DeviceSettings) {
-    this.#key = createHmac('sha256', secret).update('device cookies').digest();
+    this.#key = createSecretKey(createHmac('sha256', secret).update('device cookies').digest());
     this.settings = settings;
   }
 
