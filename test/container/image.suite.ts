@@ -172,7 +172,7 @@ describe(`the container image (${IMAGE})`, function () {
       assert.ok(top.length >= 3, `a primary and two workers:\n${top.join('\n')}`);
       for (const [user] of top) assert.equal(user, 'idp');
       // With V8's memory flags (src/config/node-flags.ts), which the workers inherit once.
-      assert.deepEqual(top.find(([, pid]) => pid === '1')?.slice(2), ['node', '--max-semi-space-size=2', '--heap-growing-percent=50', '/opt/school-idp/dist/bin.js', '--seed', '/seed/accounts.json', '--rp-dir', '/rps']);
+      assert.deepEqual(top.find(([, pid]) => pid === '1')?.slice(2), ['node', '--max-semi-space-size=8', '--heap-growing-percent=50', '/opt/school-idp/dist/bin.js', '--seed', '/seed/accounts.json', '--rp-dir', '/rps']);
       for (const [, pid, ...args] of top.filter(([, pid, ...args]) => pid !== '1' && args.includes('/opt/school-idp/dist/bin.js'))) {
         assert.equal(args.filter((a) => a.startsWith('--heap-growing-percent=')).length, 1, `worker ${pid}: ${args.join(' ')}`);
         assert.equal(args.filter((a) => a.startsWith('--max-semi-space-size=')).length, 1, `worker ${pid}: ${args.join(' ')}`);

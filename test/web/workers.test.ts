@@ -110,7 +110,7 @@ describe('IDP_WORKERS: several IdP processes on one port', function () {
       const pids = spawnSync('pgrep', ['-P', String(primary.child.pid)], { encoding: 'utf8' }).stdout.trim().split('\n').map(Number).filter(Boolean);
       // One core: "auto" is one process, the IdP itself (no primary, no workers).
       assert.equal(pids.length, availableParallelism() > 1 ? availableParallelism() : 0, 'one worker per core');
-      for (const pid of pids) assert.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /--max-semi-space-size=2\0--heap-growing-percent=50\0/);
+      for (const pid of pids) assert.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /--max-semi-space-size=8\0--heap-growing-percent=50\0/);
       assert.equal(await primary.kill('SIGTERM'), 0);
     } finally {
       await primary.kill('SIGKILL');
