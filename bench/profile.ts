@@ -2,7 +2,8 @@
 // generator is this process, so its CPU is not charged to the IdP), the Redis commands one
 // journey sends (MONITOR, counted by command), and the bytes each kind of key holds for
 // one active SSO session (MEMORY USAGE, by key type).
-//   journeys: sign-in (OIDC password sign-in to the code), saml-sso (HTTP-Redirect with a
+//   journeys: sign-in (OIDC password sign-in to the code), saml-sign-in (the same through
+//             SAML, as the peer harness does it), saml-sso (HTTP-Redirect with a
 //             live SSO session), oidc-sso (code flow with a live SSO session, code exchanged),
 //             refresh (refresh_token rotation), client-credentials.
 // Run: node bench/profile.ts [journey ... | keys]   (SECONDS=10 CONCURRENCY=4; IDP_ARGON2_* to try others)
@@ -54,6 +55,18 @@ async function journey(name: string, idpUrl: string): Promise<Journey> {
   switch (name) {
     case 'sign-in':
       return async (worker, i) => void (await signInOnce(idpUrl, USERS[(worker + i) % USERS.length]!));
+    case 'saml-sign-in':
+      // As the peer harness signs in (../shared/peers-bench): a fresh browser sends an
+      // AuthnRequest, gets the sign-in page, posts the password and receives the Response.
+      return async (worker, i) => {
+        const agent = new Agent();
+        const xml = authnRequestXml({ issuer: SP.entityId, destination: `${idpUrl}/saml/sso` });
+        let page = await agent.follow(await agent.request(`${idpUrl}/saml/sso?${redirectQuery('SAMLRequest', xml, { sign: false })}`), idpUrl);
+        const user = USERS[(worker + i) % USERS.length]!;
+        const f = form(page.text, '/sign-in');
+        page = await agent.follow(await agent.request(new URL(f.action, idpUrl).toString(), { form: { ...f.fields, username: user[0], password: user[1] } }), idpUrl);
+        if (!page.text.includes('name="SAMLResponse"')) throw new Error(`no response: ${page.status}`);
+      };
     case 'saml-sso': {
       const agents = await signedInBrowsers(idpUrl, CONCURRENCY);
       return async (worker) => {
@@ -115,7 +128,7 @@ async function journey(name: string, idpUrl: string): Promise<Journey> {
  */
 async function baselineCpuMsPerOp(name: string): Promise<number | undefined> {
   let op: (() => Promise<unknown>) | undefined;
-  if (name === 'sign-in') {
+  if (name === 'sign-in' || name === 'saml-sign-in') {
     const settings = loadSettings({ env: {} });
     const hash = await argon2.hash(USERS[0][1], { ...settings.argon2, algorithm: 2 as argon2.Algorithm });
     op = () => argon2.verify(hash, USERS[0][1]);
@@ -128,7 +141,7 @@ async function baselineCpuMsPerOp(name: string): Promise<number | undefined> {
   if (!op) return undefined;
   for (let i = 0; i < 5; i++) await op();
   const t0 = process.cpuUsage();
-  const r = await drive({ concurrency: name === 'sign-in' ? CONCURRENCY : 1, seconds: 3 }, () => op!().then(() => undefined));
+  const r = await drive({ concurrency: name.endsWith('sign-in') ? CONCURRENCY : 1, seconds: 3 }, () => op!().then(() => undefined));
   const used = process.cpuUsage(t0);
   return round((used.user + used.system) / 1000 / r.ops, 2);
 }

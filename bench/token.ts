@@ -1,5 +1,7 @@
 // The token endpoint under load, against bare oidc-provider (in-memory adapter) in the
-// same run: what the IdP's Redis adapter and everything around oidc-provider cost.
+// same run: what the IdP's Redis adapter and everything around oidc-provider cost. Then
+// against bare oidc-provider with the IdP's own Redis adapter (on a redis-server of its
+// own): what everything around oidc-provider costs, the shared store left out.
 //   client_credentials: autocannon, POST /token with Basic authentication;
 //   refresh_token:      `CONCURRENCY` chains, each refreshing its own token again and
 //                       again (rotation: every answer carries the next refresh token).
@@ -13,6 +15,7 @@ import autocannon from 'autocannon';
 import { projectRoot } from '../src/config/settings.ts';
 import { Agent, form } from './lib/http.ts';
 import { startBenchIdp, USERS } from './lib/idp.ts';
+import { OwnedRedis } from '../test/support/redis.ts';
 import { alternate, drive, mergeDriven } from './lib/load.ts';
 import { report, round } from './lib/stats.ts';
 
@@ -94,16 +97,27 @@ export async function mintIdpTokens(idpUrl: string, count: number): Promise<stri
   return tokens;
 }
 
-async function main() {
-  const bare = spawn(process.execPath, ['bench/servers/bare-oidc.ts', String(CONCURRENCY)], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'ignore'] });
-  const line = await new Promise<string>((resolve) => createInterface({ input: bare.stdout! }).on('line', (l) => l.startsWith('{') && resolve(l)));
-  const bareInfo = JSON.parse(line) as { url: string; tokenPath: string; tokens: string[] };
-  const baseline: Target = {
-    name: 'bare oidc-provider (in-memory adapter)', ...bareInfo,
+/** bench/servers/bare-oidc.ts as its own process: with the in-memory adapter, or with the IdP's on `redisUrl`. */
+async function startBare(name: string, redisUrl?: string) {
+  const child = spawn(process.execPath, ['bench/servers/bare-oidc.ts', String(CONCURRENCY), ...(redisUrl ? [redisUrl] : [])], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (l) => l.startsWith('{') && resolve(l));
+    child.on('exit', (code) => reject(new Error(`${name} exited (${code}) before it was ready`)));
+  });
+  const info = JSON.parse(line) as { url: string; tokenPath: string; tokens: string[] };
+  const target: Target = {
+    name, ...info,
     service: { id: 'bench-service', secret: 'bench-service-secret-0123456789abcdef0123' },
     web: { id: 'bench-web', secret: 'bench-web-secret-0123456789abcdef012345678' },
   };
+  return { target, child };
+}
 
+async function main() {
+  const bare = await startBare('bare oidc-provider (in-memory adapter)');
+  const baseline = bare.target;
+  const bareRedisServer = await OwnedRedis.start();
+  const bareRedis = await startBare("bare oidc-provider with the IdP's Redis adapter", bareRedisServer.url);
   const bench = await startBenchIdp();
   const idpUrl = bench.url;
   try {
@@ -116,17 +130,29 @@ async function main() {
     // the client_credentials runs would fill with access tokens, evicting grants.
     const refresh = await alternate(SLICES, () => refreshChains(baseline), () => refreshChains(product), mergeDriven);
     const cc = await alternate(SLICES, () => clientCredentials(baseline), () => clientCredentials(product), mergeCannon);
+    // The same product against oidc-provider with the product's own adapter: the rest of the gap.
+    const refreshStore = await alternate(SLICES, () => refreshChains(bareRedis.target), () => refreshChains(product), mergeDriven);
+    const ccStore = await alternate(SLICES, () => clientCredentials(bareRedis.target), () => clientCredentials(product), mergeCannon);
     const results = {
       [baseline.name]: { refreshToken: refresh.baseline, clientCredentials: cc.baseline },
+      [bareRedis.target.name]: { refreshToken: refreshStore.baseline, clientCredentials: ccStore.baseline },
       [product.name]: { refreshToken: refresh.product, clientCredentials: cc.product },
+      [`${product.name}, beside the bare Redis one`]: { refreshToken: refreshStore.product, clientCredentials: ccStore.product },
     };
     const p = { clientCredentials: cc.product, refreshToken: refresh.product };
-    const ratios = { clientCredentials: cc.ratio, refreshToken: refresh.ratio, clientCredentialsPerSlice: cc.ratios, refreshTokenPerSlice: refresh.ratios };
-    report('token', `client_credentials ${p.clientCredentials.perSecond}/s = ${ratios.clientCredentials} × bare oidc-provider (p50 ${p.clientCredentials.p50ms} ms, p99 ${p.clientCredentials.p99ms} ms); refresh_token ${p.refreshToken.perSecond}/s = ${ratios.refreshToken} × bare (p50 ${p.refreshToken.p50ms} ms, p99 ${p.refreshToken.p99ms} ms)`, {
+    const ratios = {
+      clientCredentials: cc.ratio, refreshToken: refresh.ratio, clientCredentialsPerSlice: cc.ratios, refreshTokenPerSlice: refresh.ratios,
+      // product / bare oidc-provider on the product's Redis adapter: everything but the store
+      clientCredentialsVsBareOnRedis: ccStore.ratio, refreshTokenVsBareOnRedis: refreshStore.ratio,
+      clientCredentialsVsBareOnRedisPerSlice: ccStore.ratios, refreshTokenVsBareOnRedisPerSlice: refreshStore.ratios,
+    };
+    report('token', `client_credentials ${p.clientCredentials.perSecond}/s = ${ratios.clientCredentials} × bare oidc-provider (p50 ${p.clientCredentials.p50ms} ms, p99 ${p.clientCredentials.p99ms} ms); refresh_token ${p.refreshToken.perSecond}/s = ${ratios.refreshToken} × bare (p50 ${p.refreshToken.p50ms} ms, p99 ${p.refreshToken.p99ms} ms). Against bare oidc-provider on the IdP's Redis adapter: client_credentials ${ratios.clientCredentialsVsBareOnRedis} ×, refresh_token ${ratios.refreshTokenVsBareOnRedis} ×`, {
       concurrency: CONCURRENCY, seconds: SECONDS, slices: SLICES, results, ratios,
     });
   } finally {
-    bare.kill('SIGTERM');
+    bare.child.kill('SIGTERM');
+    bareRedis.child.kill('SIGTERM');
+    await bareRedisServer.destroy();
     await bench.stop();
   }
 }
