@@ -9,6 +9,7 @@ let offset = POOL_BYTES;
 
 /** An unguessable opaque identifier (128 or more bits, base64url). */
 export function newId(bytes = 16): string {
+  if (!Number.isInteger(bytes) || bytes < 1) throw new RangeError(`newId: ${bytes} bytes`);
   if (bytes > POOL_BYTES) return randomFillSync(Buffer.allocUnsafe(bytes)).toString('base64url');
   if (offset + bytes > POOL_BYTES) {
     randomFillSync(pool);

@@ -11,6 +11,27 @@ describe('newId: unguessable ids from a pool of CSPRNG bytes', () => {
     assert.equal(Buffer.from(newId(9), 'base64url').length, 9);
   });
 
+  it('never hands a byte out twice, whatever the sizes asked (ids that cross the end of the pool included)', () => {
+    // Mixed sizes, so that ids end anywhere in the pool; any 8 bytes handed out again would
+    // show as a repeated 8-byte window (by chance: about 1 in 10^11 here).
+    const sizes = [9, 12, 16, 24, 32, 5, 7];
+    const windows = new Set<string>();
+    let count = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const bytes = Buffer.from(newId(sizes[i % sizes.length]!), 'base64url');
+      for (let at = 0; at + 8 <= bytes.length; at++) {
+        windows.add(bytes.subarray(at, at + 8).toString('hex'));
+        count++;
+      }
+    }
+    assert.equal(windows.size, count);
+  });
+
+  it('refuses sizes that are not a positive whole number of bytes', () => {
+    for (const bad of [0, -5, 1.5, Number.NaN]) assert.throws(() => newId(bad), RangeError);
+    assert.equal(Buffer.from(newId(16), 'base64url').length, 16, 'and the pool is unharmed');
+  });
+
   it('gives ids longer than the pool from the CSPRNG directly', () => {
     const a = newId(10_000);
     const b = newId(10_000);
@@ -25,7 +46,8 @@ describe('newId: unguessable ids from a pool of CSPRNG bytes', () => {
       const bytes = Buffer.from(newId(16), 'base64url');
       for (let bit = 0; bit < 128; bit++) if (bytes[bit >> 3]! & (1 << (bit & 7))) ones[bit]!++;
     }
-    // 6 standard deviations of a fair coin over n draws: fails by chance about once in 10^9 runs.
+    // 6 standard deviations of a fair coin over n draws, for each of 128 bits: fails by chance
+    // about once in 4 million runs.
     const sd = Math.sqrt(n) / 2;
     for (const count of ones) assert.ok(Math.abs(count - n / 2) < 6 * sd, `a bit set ${count} times of ${n}`);
   });
