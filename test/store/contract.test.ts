@@ -55,6 +55,13 @@ for (const kind of ['memory', 'redis'] as const) {
       assert.deepEqual([...values].sort((a, b) => a - b), Array.from({ length: 50 }, (_, i) => i + 1));
       const ttl = await store.ttl('n');
       assert.ok(ttl > 0 && ttl <= 60_000);
+      // A later call with a longer window, or giving one back (by -1), keeps the first window.
+      assert.equal(await store.increment('n', 3_600_000, -1), 49);
+      const after = await store.ttl('n');
+      assert.ok(after > 0 && after <= 60_000, `the window was moved: ${after} ms`);
+      assert.equal(await store.increment('fresh', 1_000, -1), -1, 'a new counter starts at 0');
+      const fresh = await store.ttl('fresh');
+      assert.ok(fresh > 0 && fresh <= 1_000, 'and gets its window');
     });
 
     it('hashes, sets with growing TTL, and a prefix index', async () => {
