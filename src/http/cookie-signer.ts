@@ -13,8 +13,7 @@ import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'no
 export class CookieSigner {
   readonly #keys: readonly KeyObject[];
   constructor(keys: readonly string[]) {
-    if (keys.length === 0) throw new Error('cookie keys must be provided');
-    this.#keys = keys.map((k) => createSecretKey(Buffer.from(k, 'utf8')));
+    this.#keys = cookieKeyObjects(keys);
   }
 
   sign(data: string): string {
@@ -34,4 +33,10 @@ export class CookieSigner {
     }
     return -1;
   }
+}
+
+/** The cookie keys (strings, as key material holds them) as KeyObjects: the same HMACs as the strings give. */
+export function cookieKeyObjects(keys: readonly string[]): KeyObject[] {
+  if (keys.length === 0) throw new Error('cookie keys must be provided');
+  return keys.map((k) => createSecretKey(Buffer.from(k, 'utf8')));
 }

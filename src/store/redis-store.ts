@@ -95,6 +95,11 @@ function defineScripts(client: Redis | Cluster): void {
 
 type Command = (c: Redis & Scripts) => Promise<unknown>;
 
+/** A TTL as Redis takes it: whole milliseconds, at least 1. */
+function px(ttlMs: number): number {
+  return Math.max(1, Math.ceil(ttlMs));
+}
+
 export class RedisStore implements Store {
   readonly kind = 'redis' as const;
   readonly client: Redis | Cluster;
@@ -177,6 +182,11 @@ export class RedisStore implements Store {
     }));
   }
 
+  /** The main connection with the scripts defined on it (defineScripts). */
+  get #scripts(): Redis & Scripts {
+    return this.client as Redis & Scripts;
+  }
+
   async #run<T>(op: () => Promise<T>): Promise<T> {
     try {
       return await op();
@@ -227,7 +237,7 @@ export class RedisStore implements Store {
   }
 
   set(key: string, value: string, options: SetOptions = {}): Promise<boolean> {
-    const ms = options.ttlMs === undefined ? undefined : Math.max(1, Math.ceil(options.ttlMs));
+    const ms = options.ttlMs === undefined ? undefined : px(options.ttlMs);
     const command: Command = (c) => {
       if (ms !== undefined) return options.onlyIfAbsent ? c.set(key, value, 'PX', ms, 'NX') : c.set(key, value, 'PX', ms);
       if (options.keepTtl) return c.set(key, value, 'KEEPTTL');
@@ -250,17 +260,17 @@ export class RedisStore implements Store {
 
   expire(key: string, ttlMs: number): Promise<void> {
     return this.#run(async () => {
-      await this.client.pexpire(key, Math.max(1, Math.ceil(ttlMs)));
+      await this.client.pexpire(key, px(ttlMs));
     });
   }
 
   increment(key: string, ttlMs: number, by = 1): Promise<number> {
-    return this.#run(async () => Number(await (this.client as Redis & Scripts).idpIncrement(key, by, Math.max(1, Math.ceil(ttlMs)))));
+    return this.#run(async () => Number(await this.#scripts.idpIncrement(key, by, px(ttlMs))));
   }
 
   hashSet(key: string, fields: Record<string, string>, ttlMs?: number): Promise<void> {
     return this.#run(async () => {
-      await (this.client as Redis & Scripts).idpHashSetTtl(key, ttlMs === undefined ? 0 : Math.max(1, Math.ceil(ttlMs)), ...Object.entries(fields).flat());
+      await this.#scripts.idpHashSetTtl(key, ttlMs === undefined ? 0 : px(ttlMs), ...Object.entries(fields).flat());
     });
   }
 

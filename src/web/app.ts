@@ -38,7 +38,7 @@ import { SchemaValidator } from '../protocols/saml/schema-validator.ts';
 import { ServiceProviders } from '../protocols/saml/service-providers.ts';
 import type { Store } from '../store/index.ts';
 import { createServices, type Services } from '../services.ts';
-import { BROWSER_COOKIE, browserSecret, csrfToken, csrfValid, deviceCookie, ssoCookie } from './cookies.ts';
+import { BROWSER_COOKIE, browserSecret, CsrfTokens, deviceCookie, ssoCookie } from './cookies.ts';
 import { DeviceCookies } from '../domain/security/devices.ts';
 import { errorHandler } from './errors.ts';
 import { opsRouter } from './ops.ts';
@@ -100,6 +100,8 @@ export function createIdp(deps: IdpDeps): Idp {
   const secure = settings.server.publicUrl.startsWith('https:');
   // Key material in use; replaced by applyKeys when keys rotate (README "Key rotation").
   let keys = deps.keyMaterial;
+  /** CSRF tokens under the cookie keys in use (remade when they rotate, below). */
+  let csrf = new CsrfTokens(keys.cookieKeys);
   const decoyKey = deps.keyMaterial.decoyKey;
 
   const metrics = new Metrics();
@@ -156,7 +158,7 @@ export function createIdp(deps: IdpDeps): Idp {
         returnTo: returnPathOf(ctx),
       };
     },
-    (ctx) => ({ csrf: () => csrfToken(keys.cookieKeys[0]!, secretOf(ctx)) }),
+    (ctx) => ({ csrf: () => csrf.token(secretOf(ctx)) }),
     process.env.NODE_ENV !== 'development',
   );
 
@@ -273,6 +275,7 @@ export function createIdp(deps: IdpDeps): Idp {
     keys = next;
     keysVersion = version;
     app.keys = new CookieSigner(next.cookieKeys) as unknown as string[];
+    csrf = new CsrfTokens(next.cookieKeys);
     currentProvider = built;
     handleOidc = handle;
     logger.info({ keys: next.keys.map((k) => `${k.kind}:${k.id}:${k.life.state}`) }, 'key material changed: now in use');
@@ -308,7 +311,7 @@ export function createIdp(deps: IdpDeps): Idp {
   }));
 
   /** Whether a token is this browser's CSRF token (under the cookie keys in use). */
-  const csrfOf = (ctx: Context, token: unknown) => csrfValid(keys.cookieKeys, ctx.cookies.get(BROWSER_COOKIE, { signed: true }), token);
+  const csrfOf = (ctx: Context, token: unknown) => csrf.valid(ctx.cookies.get(BROWSER_COOKIE, { signed: true }), token);
   const machine = new FlowMachine({
     flows, authenticator, credentials, directory, policies, challenge: settings.challenge, sso, clock,
     answerLimiter, audit, forgotPassword: settings.forgotPassword, hasher, decoyKey, mfa: services.mfa,

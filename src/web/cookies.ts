@@ -1,6 +1,7 @@
 // The IdP's own cookies: the SSO session id and the browser secret that binds flows and
 // CSRF tokens to one browser. HttpOnly, SameSite=Lax, signed, Secure over https.
-import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { cookieKeyObjects } from '../http/cookie-signer.ts';
 import type { Context } from 'koa';
 import type { SessionCookie } from '../domain/sessions/sso-sessions.ts';
 import type { DeviceCookie } from '../flows/http.ts';
@@ -34,32 +35,36 @@ export function browserSecret(secure: boolean) {
   };
 }
 
-/** The cookie keys as KeyObjects, made once each (Node prepares a string key anew for every HMAC). */
-const keyObjects = new Map<string, KeyObject>();
-function keyObject(key: string): KeyObject {
-  let k = keyObjects.get(key);
-  if (!k) {
-    if (keyObjects.size >= 16) keyObjects.clear(); // rotated keys do not pile up
-    keyObjects.set(key, (k = createSecretKey(Buffer.from(key, 'utf8'))));
+/**
+ * CSRF tokens for forms: an HMAC of the browser secret (synchroniser token) under the cookie
+ * keys, made into KeyObjects once (Node prepares a string key anew for every HMAC). The first
+ * key makes tokens; any key checks them (cookie keys rotate: pages rendered before still post).
+ */
+export class CsrfTokens {
+  readonly #keys: readonly KeyObject[];
+
+  constructor(keys: readonly string[]) {
+    this.#keys = cookieKeyObjects(keys);
   }
-  return k;
+
+  token(secret: string): string {
+    return csrfToken(this.#keys[0]!, secret);
+  }
+
+  valid(secret: string | undefined, token: unknown): boolean {
+    if (!secret || typeof token !== 'string') return false;
+    const given = Buffer.from(token);
+    let valid = false;
+    for (const key of this.#keys) {
+      const expected = Buffer.from(csrfToken(key, secret));
+      if (expected.length === given.length && timingSafeEqual(expected, given)) valid = true;
+    }
+    return valid;
+  }
 }
 
-/** CSRF token for forms: an HMAC of the browser secret (synchroniser token). */
-export function csrfToken(key: string, secret: string): string {
-  return createHmac('sha256', keyObject(key)).update(`csrf:${secret}`).digest('base64url');
-}
-
-/** Valid when made with any of the keys (cookie keys rotate: pages rendered before still post). */
-export function csrfValid(keys: string | readonly string[], secret: string | undefined, token: unknown): boolean {
-  if (!secret || typeof token !== 'string') return false;
-  const given = Buffer.from(token);
-  let valid = false;
-  for (const key of typeof keys === 'string' ? [keys] : keys) {
-    const expected = Buffer.from(csrfToken(key, secret));
-    if (expected.length === given.length && timingSafeEqual(expected, given)) valid = true;
-  }
-  return valid;
+function csrfToken(key: KeyObject, secret: string): string {
+  return createHmac('sha256', key).update(`csrf:${secret}`).digest('base64url');
 }
 
 /** The device cookie: its own MAC (not the rotating cookie keys), kept `maxAgeDays`; `signedInHere`: whether this browser signed in to any login ID here. */
