@@ -4,7 +4,7 @@ import { MemoryStore } from './memory-store.ts';
 import { RedisStore, describeConnection, type RedisConnection } from './redis-store.ts';
 import type { Store } from './store.ts';
 
-export type { Store, SetOptions, StreamEntry } from './store.ts';
+export type { Store, SetOptions, StreamEntry, IndexedRecord } from './store.ts';
 export { StoreUnavailableError } from './store.ts';
 export { keys, isDurableKey } from './keys.ts';
 export { MemoryStore } from './memory-store.ts';

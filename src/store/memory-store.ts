@@ -1,6 +1,6 @@
 // The embedded store: everything in this process's memory, gone when it stops.
 // For trying the product without Redis; it honours the same contract as RedisStore.
-import type { SetOptions, Store, StreamEntry } from './store.ts';
+import type { IndexedRecord, SetOptions, Store, StreamEntry } from './store.ts';
 
 type Value =
   | { type: 'string'; value: string }
@@ -119,6 +119,12 @@ export class MemoryStore implements Store {
   async hashGetAll(key: string): Promise<Record<string, string> | null> {
     const hash = this.#typed(key, 'hash');
     return hash ? Object.fromEntries(hash.value) : null;
+  }
+
+  async putIndexed(record: IndexedRecord, ttlMs: number, indexes: ReadonlyArray<{ key: string; member: string }>): Promise<void> {
+    for (const index of indexes) await this.setAdd(index.key, index.member, ttlMs);
+    if ('fields' in record) await this.hashSet(record.key, record.fields, ttlMs);
+    else await this.set(record.key, record.value, { ttlMs });
   }
 
   async setAdd(key: string, member: string, ttlMs?: number): Promise<void> {

@@ -13,7 +13,7 @@
 // then has every write anyone was told succeeded. Ephemeral keys are written without it.
 import { Cluster, Redis, type ChainableCommander, type RedisOptions } from 'ioredis';
 import { isDurableKey } from './keys.ts';
-import { StoreUnavailableError, type SetOptions, type Store, type StreamEntry } from './store.ts';
+import { StoreUnavailableError, type IndexedRecord, type SetOptions, type Store, type StreamEntry } from './store.ts';
 
 export interface RedisConnection {
   url?: string | undefined;
@@ -46,6 +46,24 @@ return n`;
 const HASH_SET_TTL = `redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 local ttl = tonumber(ARGV[1])
 if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+return 1`;
+
+// A record and its indexes in one command (putIndexed): ARGV[1] the TTL in ms, ARGV[2]
+// 'hash' or 'string', ARGV[i + 1] the member for KEYS[i] (i >= 2), then the string or the
+// hash's fields and values. The indexes first: a record is never without them.
+const PUT_INDEXED = `local ttl = tonumber(ARGV[1])
+local n = #KEYS
+for i = 2, n do
+  redis.call('SADD', KEYS[i], ARGV[i + 1])
+  local have = redis.call('PTTL', KEYS[i])
+  if have >= 0 and have < ttl or have == -1 then redis.call('PEXPIRE', KEYS[i], ttl) end
+end
+if ARGV[2] == 'hash' then
+  redis.call('HSET', KEYS[1], unpack(ARGV, n + 2))
+  redis.call('PEXPIRE', KEYS[1], ttl)
+else
+  redis.call('SET', KEYS[1], ARGV[n + 2], 'PX', ttl)
+end
 return 1`;
 
 const HASH_UPDATE = `if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return 0 end
@@ -84,6 +102,7 @@ interface Scripts {
   idpHashUpdate(key: string, ...fieldsAndValues: string[]): Promise<number>;
   idpIncrement(key: string, by: number, ttlMs: number): Promise<number>;
   idpHashSetTtl(key: string, ttlMs: number, ...fieldsAndValues: string[]): Promise<number>;
+  idpPutIndexed(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<number>;
 }
 function defineScripts(client: Redis | Cluster): void {
   client.defineCommand('idpCompareAndSet', { numberOfKeys: 1, lua: CAS });
@@ -91,6 +110,7 @@ function defineScripts(client: Redis | Cluster): void {
   client.defineCommand('idpHashUpdate', { numberOfKeys: 1, lua: HASH_UPDATE });
   client.defineCommand('idpIncrement', { numberOfKeys: 1, lua: INCREMENT });
   client.defineCommand('idpHashSetTtl', { numberOfKeys: 1, lua: HASH_SET_TTL });
+  client.defineCommand('idpPutIndexed', { lua: PUT_INDEXED });
 }
 
 type Command = (c: Redis & Scripts) => Promise<unknown>;
@@ -283,6 +303,19 @@ export class RedisStore implements Store {
       const h = await this.client.hgetall(key);
       return Object.keys(h).length ? h : null;
     });
+  }
+
+  async putIndexed(record: IndexedRecord, ttlMs: number, indexes: ReadonlyArray<{ key: string; member: string }>): Promise<void> {
+    const put = () => ('fields' in record ? this.hashSet(record.key, record.fields, ttlMs) : this.set(record.key, record.value, { ttlMs }).then(() => undefined));
+    // A Cluster may hold the keys on different nodes (a script's keys must share a slot); a
+    // durable key's write goes on its own connection with WAIT (#write).
+    if (indexes.length === 0) return put();
+    if (this.client instanceof Cluster || [record, ...indexes].some(({ key }) => this.#on(key) !== this.client)) {
+      await Promise.all([...indexes.map((index) => this.setAdd(index.key, index.member, ttlMs)), put()]);
+      return;
+    }
+    const value = 'fields' in record ? Object.entries(record.fields).flat() : [record.value];
+    await this.#run(() => this.#scripts.idpPutIndexed(1 + indexes.length, record.key, ...indexes.map((i) => i.key), px(ttlMs), 'fields' in record ? 'hash' : 'string', ...indexes.map((i) => i.member), ...value));
   }
 
   setAdd(key: string, member: string, ttlMs?: number): Promise<void> {

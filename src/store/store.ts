@@ -18,6 +18,8 @@ export interface SetOptions {
   keepTtl?: boolean;
 }
 
+export type IndexedRecord = { key: string; value: string } | { key: string; fields: Record<string, string> };
+
 export interface StreamEntry {
   id: string;
   fields: Record<string, string>;
@@ -43,6 +45,14 @@ export interface Store {
   /** Sets fields of an existing hash (its TTL unchanged) in one step; false, and nothing written, when there is no such hash. */
   hashUpdate(key: string, fields: Record<string, string>): Promise<boolean>;
   hashGetAll(key: string): Promise<Record<string, string> | null>;
+
+  /**
+   * A record with its TTL (`fields`: a hash, as hashSet; else `value`: a string, as set) and
+   * each index's member added to that index's set, whose TTL is raised to ttlMs (as setAdd):
+   * in one step where the store can (one script on a single Redis or Sentinel's master; on a
+   * Cluster the keys may live on different nodes, so there it is one command each, at once).
+   */
+  putIndexed(record: IndexedRecord, ttlMs: number, indexes: ReadonlyArray<{ key: string; member: string }>): Promise<void>;
 
   /** Add to a set; the set's TTL is raised to ttlMs when longer than what it has. */
   setAdd(key: string, member: string, ttlMs?: number): Promise<void>;

@@ -94,6 +94,32 @@ for (const kind of ['memory', 'redis'] as const) {
       assert.deepEqual(await store.indexRange('i', 'ali', 10), ['alicia']);
     });
 
+    it('puts a record with its indexes: a string or a hash, each index given its member and a TTL at least the record\'s', async () => {
+      await store.setAdd('ix1', 'older', 1_000);
+      await store.setAdd('ix2', 'kept', 600_000);
+      await store.putIndexed({ key: 'rec', value: 'v1' }, 60_000, [{ key: 'ix1', member: 'rec' }, { key: 'ix2', member: 'other' }]);
+      assert.equal(await store.get('rec'), 'v1');
+      const ttl = await store.ttl('rec');
+      assert.ok(ttl > 50_000 && ttl <= 60_000, `the record's TTL: ${ttl}`);
+      assert.deepEqual((await store.setMembers('ix1')).sort(), ['older', 'rec']);
+      assert.deepEqual((await store.setMembers('ix2')).sort(), ['kept', 'other']);
+      assert.ok((await store.ttl('ix1')) > 50_000, 'a shorter index TTL is raised to the record\'s');
+      assert.ok((await store.ttl('ix2')) > 500_000, 'a longer one is kept');
+
+      await store.putIndexed({ key: 'hrec', fields: { payload: 'p', n: '1' } }, 30_000, [{ key: 'ix3', member: 'hrec' }]);
+      assert.deepEqual(await store.hashGetAll('hrec'), { payload: 'p', n: '1' });
+      assert.ok((await store.ttl('hrec')) > 20_000);
+      assert.deepEqual(await store.setMembers('ix3'), ['hrec']);
+      // As hashSet: fields of the hash already there are kept (a consumed marker stays).
+      await store.hashUpdate('hrec', { consumed: '1' });
+      await store.putIndexed({ key: 'hrec', fields: { payload: 'q' } }, 30_000, []);
+      assert.deepEqual(await store.hashGetAll('hrec'), { payload: 'q', n: '1', consumed: '1' });
+
+      await store.putIndexed({ key: 'alone', value: 'x' }, 5_000, []);
+      assert.equal(await store.get('alone'), 'x');
+      assert.ok((await store.ttl('alone')) <= 5_000);
+    });
+
     it('streams are capped and read newest first', async () => {
       for (let i = 0; i < 30; i++) await store.streamAdd('st', { n: String(i) }, 10);
       const newest = await store.streamRange('st', 5);

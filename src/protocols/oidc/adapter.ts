@@ -63,6 +63,7 @@ export function adapterFactory(store: Store, database: Database): new (name: str
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
       const key = this.#key(id);
       const stored = BEARER.has(this.name) ? { ...payload, jti: undefined } : payload;
+      const json = JSON.stringify(stored);
       if (REGISTRATIONS.has(this.name)) {
         const expiresAt = typeof expiresIn === 'number' && expiresIn > 0 ? new Date(Date.now() + expiresIn * 1000) : null;
         await registrations.put(this.name, digest(id), this.name === 'Client' ? id : null, stored, expiresAt);
@@ -72,13 +73,14 @@ export function adapterFactory(store: Store, database: Database): new (name: str
       // session) lives as long as that page may, not the hours of a real one: a stranger's
       // request costs the store little, for little time.
       const ttlMs = this.name === 'Session' && !payload.accountId ? Math.min(ttlMsFor(expiresIn), ANONYMOUS_SESSION_MS) : ttlMsFor(expiresIn);
-      // The record and its indexes at once (one round trip); the upsert fails, and the
-      // artefact is never handed out, unless all of them are written.
+      // The record and its indexes in one step (store.putIndexed: one script on Redis); the
+      // upsert fails, and the artefact is never handed out, unless all of them are written.
+      const indexes: Array<{ key: string; member: string }> = [];
+      if (GRANTABLE.has(this.name) && payload.grantId) indexes.push({ key: keys.oidcGrant(digest(payload.grantId)), member: key });
+      if (this.name === 'Grant' && payload.accountId) indexes.push({ key: keys.accountGrants(payload.accountId), member: id });
       const writes: Array<Promise<unknown>> = [
-        CONSUMABLE.has(this.name) ? store.hashSet(key, { payload: JSON.stringify(stored) }, ttlMs) : store.set(key, JSON.stringify(stored), { ttlMs }),
+        store.putIndexed(CONSUMABLE.has(this.name) ? { key, fields: { payload: json } } : { key, value: json }, ttlMs, indexes),
       ];
-      if (GRANTABLE.has(this.name) && payload.grantId) writes.push(store.setAdd(keys.oidcGrant(digest(payload.grantId)), key, ttlMs));
-      if (this.name === 'Grant' && payload.accountId) writes.push(store.setAdd(keys.accountGrants(payload.accountId), id, ttlMs));
       if (payload.uid) writes.push(store.set(keys.oidcLookup('uid', digest(payload.uid)), id, { ttlMs }));
       if (payload.userCode) writes.push(store.set(keys.oidcLookup('userCode', digest(payload.userCode)), id, { ttlMs }));
       await Promise.all(writes);
