@@ -10,6 +10,7 @@
 // AOF backup thus holds no usable code, access token or refresh token. Sessions keep their
 // id (findByUid must return it); the session cookie is signed with the cookie keys, which
 // live in keys/, not in Redis, so a session id alone is not a usable cookie either.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { keys, type Store } from '../../store/index.ts';
@@ -36,6 +37,22 @@ const ANONYMOUS_SESSION_MS = 10 * 60_000;
  * is kept as an expiry.
  */
 const REGISTRATIONS = new Set(['Client', 'RegistrationAccessToken', 'InitialAccessToken']);
+
+/**
+ * The sessions one request of oidc-provider's has read, as they were stored (JSON), by id.
+ * oidc-provider saves the session at the end of every request that had one, changed or not;
+ * a save of exactly what this request read is not written again (two Redis commands of
+ * every authorization with a live session). Its lifetime does not move either: a session's
+ * `exp` is fixed at sign-in (provider.ts, ttl.Session), so an unchanged payload is an
+ * unchanged expiry. A session another process wrote meanwhile is kept as that process left
+ * it, which is what this request would have written had it changed nothing.
+ */
+const sessionsRead = new AsyncLocalStorage<Map<string, string>>();
+
+/** Runs one request of oidc-provider's with its own memory of the sessions it read (provider.use). */
+export function rememberSessionsRead<T>(next: () => Promise<T>): Promise<T> {
+  return sessionsRead.run(new Map(), next);
+}
 
 export function ttlMsFor(expiresIn: number | undefined): number {
   const seconds = typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : MAX_TTL_S;
@@ -64,6 +81,8 @@ export function adapterFactory(store: Store, database: Database): new (name: str
       const key = this.#key(id);
       const stored = BEARER.has(this.name) ? { ...payload, jti: undefined } : payload;
       const json = JSON.stringify(stored);
+      const read = this.name === 'Session' ? sessionsRead.getStore() : undefined;
+      if (read?.get(id) === json) return;
       if (REGISTRATIONS.has(this.name)) {
         const expiresAt = typeof expiresIn === 'number' && expiresIn > 0 ? new Date(Date.now() + expiresIn * 1000) : null;
         await registrations.put(this.name, digest(id), this.name === 'Client' ? id : null, stored, expiresAt);
@@ -84,6 +103,7 @@ export function adapterFactory(store: Store, database: Database): new (name: str
       if (payload.uid) writes.push(store.set(keys.oidcLookup('uid', digest(payload.uid)), id, { ttlMs }));
       if (payload.userCode) writes.push(store.set(keys.oidcLookup('userCode', digest(payload.userCode)), id, { ttlMs }));
       await Promise.all(writes);
+      read?.set(id, json);
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
@@ -105,6 +125,7 @@ export function adapterFactory(store: Store, database: Database): new (name: str
       } else {
         const raw = await store.get(this.#key(id));
         if (!raw) return undefined;
+        if (this.name === 'Session') sessionsRead.getStore()?.set(id, raw);
         payload = JSON.parse(raw) as AdapterPayload;
       }
       return BEARER.has(this.name) ? { ...payload, jti: id } : payload;

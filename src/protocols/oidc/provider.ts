@@ -17,7 +17,7 @@ import { StoreUnavailableError, type Store } from '../../store/index.ts';
 import type { Database } from '../../store/database/index.ts';
 import type { Render } from '../../http/respond.ts';
 import { allowFormTargets } from '../../http/form-targets.ts';
-import { adapterFactory } from './adapter.ts';
+import { adapterFactory, rememberSessionsRead } from './adapter.ts';
 import { initialAccessTokenUses, LIMITED_USES, limitedUsesPolicy } from './initial-access-tokens.ts';
 import { ACR_MFA, ACR_VALUES, acrOf, requestedAcr } from './acr.ts';
 import { pairwiseSub } from './subjects.ts';
@@ -312,9 +312,15 @@ export function createProvider(deps: OidcDeps): Provider {
       // As long as a sign-in flow may last (flow.maxMinutes) and 5 minutes more: a stranger's
       // /oidc/auth costs the store one record for that long, no more.
       Interaction: settings.flow.maxMinutes * 60 + 300,
-      // oidc-provider's session never outlives the SSO session's maximum age, and the
-      // sso_session check above ends it earlier when the SSO session ends.
-      Session: Math.round(settings.sso.absoluteHours * 3600),
+      // oidc-provider's session never outlives the SSO session's maximum age, counted from
+      // the sign-in it carries (loginTs: the SSO session's authTime, see the sso_session
+      // check above, which also ends it earlier when the SSO session ends). Fixed at sign-in,
+      // not moved on by every request: an unchanged session is not written again (adapter.ts).
+      Session: (_ctx, session) => {
+        const absolute = Math.round(settings.sso.absoluteHours * 3600);
+        if (typeof session.loginTs !== 'number') return absolute;
+        return Math.max(1, session.loginTs + absolute - Math.floor(Date.now() / 1000));
+      },
     },
     renderError: async (ctx, out, error) => {
       // oidc-provider's own errors carry their status; anything else (the store failing) is ours.
@@ -344,6 +350,7 @@ export function createProvider(deps: OidcDeps): Provider {
   const provider = new Provider(settings.server.publicUrl, configuration);
   provider.proxy = settings.server.trustProxy;
   provider.registerGrantType('client_credentials', clientCredentialsGrant, 'scope');
+  provider.use((_ctx, next) => rememberSessionsRead(next));
   // RFC 6749 5.2: a grant type the client is not registered for is unauthorized_client
   // (oidc-provider answers invalid_request).
   provider.use(async (ctx, next) => {
