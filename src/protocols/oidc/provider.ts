@@ -374,10 +374,11 @@ export function createProvider(deps: OidcDeps): Provider {
   provider.use(initialAccessTokenUses(deps.database) as never);
   // A page of oidc-provider's (form_post, the logout question) for a client registered at
   // run time leads to that client's registered URIs: CSP form-action (http/form-targets.ts).
+  // Only a page has forms: a redirect or a JSON answer (the code, the tokens) is left as it is.
   provider.use(async (ctx, next) => {
     await next();
     const client = (ctx as KoaContextWithOIDC).oidc?.client;
-    if (client) allowFormTargets(ctx.res, [...(client.redirectUris ?? []), ...(client.postLogoutRedirectUris ?? [])]);
+    if (client && ctx.response.is('html')) allowFormTargets(ctx.res, [...(client.redirectUris ?? []), ...(client.postLogoutRedirectUris ?? [])]);
   });
   provider.on('backchannel.error', (_ctx: unknown, err: unknown, client: { clientId: string }) => {
     deps.onError(err, `back-channel logout to ${client?.clientId} failed`);
