@@ -2,7 +2,7 @@
 // requests that did not arrive over https, and the budget of protocol requests a browser
 // without a session may start from one address.
 import type { Context, Middleware, Next } from 'koa';
-import helmet from 'koa-helmet';
+import helmet, { type HelmetOptions } from 'helmet';
 import type { RelyingParties } from '../config/relying-parties.ts';
 import { AppError } from '../domain/errors.ts';
 import { formTargetsOf, withFormTargets } from '../http/form-targets.ts';
@@ -51,7 +51,7 @@ function contentSecurityPolicy(rps: RelyingParties, sps: ServiceProviders): stri
  * whose ACS the response's form posts to).
  */
 export function securityHeaders(rps: RelyingParties, sps: ServiceProviders, secure: boolean): Middleware {
-  const others = helmet({
+  const others = helmetHeaders({
     contentSecurityPolicy: false,
     strictTransportSecurity: secure,
     referrerPolicy: { policy: 'no-referrer' },
@@ -68,11 +68,30 @@ export function securityHeaders(rps: RelyingParties, sps: ServiceProviders, secu
     sps.refresh().catch(() => {});
     const before = sps.version;
     ctx.set('Content-Security-Policy', policy());
-    await others(ctx, async () => {
-      await next();
-      if (sps.version !== before && ctx.response.get('Content-Security-Policy')) ctx.set('Content-Security-Policy', withFormTargets(policy(), formTargetsOf(ctx.res)));
-    });
+    for (const [name, value] of others) ctx.res.setHeader(name, value);
+    await next();
+    if (sps.version !== before && ctx.response.get('Content-Security-Policy')) ctx.set('Content-Security-Policy', withFormTargets(policy(), formTargetsOf(ctx.res)));
   };
+}
+
+/**
+ * The headers helmet sets with these options. They depend on nothing in the request, so
+ * helmet runs once, at start, and each response gets its result (helmet run per request,
+ * through koa-helmet's promise, was 3 % of a token request).
+ */
+export function helmetHeaders(options: HelmetOptions): Array<[string, string]> {
+  const headers = new Map<string, string>();
+  const res = {
+    setHeader: (name: string, value: unknown) => headers.set(name, String(value)),
+    removeHeader: (name: string) => headers.delete(name),
+  };
+  let done = false;
+  helmet(options)({} as never, res as never, (err?: unknown) => {
+    if (err) throw err;
+    done = true;
+  });
+  if (!done) throw new Error('helmet did not finish synchronously');
+  return [...headers];
 }
 
 /**

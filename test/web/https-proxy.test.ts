@@ -50,6 +50,8 @@ describe('https public URL behind a proxy', () => {
       assert.equal(auth.status, 303);
       assert.match(auth.headers.location!, /^\/interaction\//);
       assert.ok((auth.headers['set-cookie'] as unknown as string[]).every((c) => /; secure/i.test(c)));
+      // Behind https, every answer says to stay on https (HSTS), the OIDC JSON as well as pages.
+      for (const res of [disc, auth]) assert.equal(res.headers['strict-transport-security'], 'max-age=31536000; includeSubDomains');
     } finally {
       await t.close();
     }

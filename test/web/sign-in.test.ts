@@ -98,6 +98,10 @@ describe('sign-in screen and portal', () => {
     assert.doesNotMatch(csp, /unsafe-inline/);
     assert.match(csp, /frame-ancestors 'none'/);
     assert.equal(page.headers['x-content-type-options'], 'nosniff');
+    assert.equal(page.headers['x-frame-options'], 'SAMEORIGIN');
+    assert.equal(page.headers['referrer-policy'], 'no-referrer');
+    assert.equal(page.headers['cross-origin-opener-policy'], 'same-origin');
+    assert.equal(page.headers['strict-transport-security'], undefined, 'no HSTS on an http public URL');
     assert.doesNotMatch(page.text, /<script(?![^>]*\bsrc=)[^>]*>/, 'no inline script');
     assert.doesNotMatch(page.text, /https?:\/\/(?!127\.0\.0\.1|localhost)/, 'no third-party resources');
     const cookies = [res.headers['set-cookie'], page.headers['set-cookie']].flat().filter(Boolean) as string[];
