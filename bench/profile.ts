@@ -2,10 +2,7 @@
 // generator is this process, so its CPU is not charged to the IdP), the Redis commands one
 // journey sends (MONITOR, counted by command), and the bytes each kind of key holds for
 // one active SSO session (MEMORY USAGE, by key type).
-//   journeys: sign-in (OIDC password sign-in to the code), saml-sign-in (the same through
-//             SAML, as the peer harness does it), saml-sso (HTTP-Redirect with a
-//             live SSO session), oidc-sso (code flow with a live SSO session, code exchanged),
-//             refresh (refresh_token rotation), client-credentials.
+//   journeys: those of bench/lib/journeys.ts.
 // Run: node bench/profile.ts [journey ... | keys]   (SECONDS=10 CONCURRENCY=4; IDP_ARGON2_* to try others)
 // Writes bench/results/profile.json and the raw profiles to bench/results/profiles/ (not committed).
 import { spawn, spawnSync } from 'node:child_process';
@@ -19,107 +16,14 @@ import { newSamlKeyPair } from '../src/config/key-material.ts';
 import { loadSettings } from '../src/config/settings.ts';
 import { idpEndpoints, idpMetadata } from '../src/protocols/saml/metadata.ts';
 import { authnRequestXml, redirectQuery } from '../test/support/saml-messages.ts';
-import { Agent, form } from './lib/http.ts';
-import { signedInBrowsers, startBenchIdp, USERS, type BenchIdp } from './lib/idp.ts';
+import { Agent } from './lib/http.ts';
+import { startBenchIdp, USERS, type BenchIdp } from './lib/idp.ts';
 import { drive } from './lib/load.ts';
 import { report, round } from './lib/stats.ts';
-import { signInOnce } from './sign-in.ts';
+import { journey, SP, tokens } from './lib/journeys.ts';
 
 const SECONDS = Number(process.env.SECONDS ?? 10);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 4);
-const WEB = { id: 'test-web', secret: 'test-web-secret-0123456789abcdef0123456789', redirect: 'http://127.0.0.1:9/callback' };
-const SERVICE = { id: 'test-service', secret: 'test-service-secret-0123456789abcdef012345' };
-const SP = { entityId: 'https://sp.test/fixture-sp' };
-const basic = (c: { id: string; secret: string }) => `Basic ${Buffer.from(`${c.id}:${c.secret}`).toString('base64')}`;
-
-type Journey = (worker: number, i: number) => Promise<void>;
-
-async function tokens(idpUrl: string, agent: Agent): Promise<string> {
-  const auth = `${idpUrl}/oidc/auth?${new URLSearchParams({ client_id: WEB.id, redirect_uri: WEB.redirect, response_type: 'code', scope: 'openid email offline_access', prompt: 'consent', state: 's' })}`;
-  let res = await agent.follow(await agent.request(auth), idpUrl);
-  if (res.status === 200) {
-    const f = form(res.text, '/sign-in');
-    res = await agent.follow(await agent.request(new URL(f.action, idpUrl).toString(), { form: { ...f.fields, username: USERS[0][0], password: USERS[0][1] } }), idpUrl);
-  }
-  const code = new URL(res.location!).searchParams.get('code')!;
-  const body = await fetch(`${idpUrl}/oidc/token`, {
-    method: 'POST', headers: { authorization: basic(WEB), 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: WEB.redirect }),
-  }).then((r) => r.json() as Promise<{ refresh_token?: string }>);
-  if (!body.refresh_token) throw new Error('no refresh token');
-  return body.refresh_token;
-}
-
-/** Sets up what a journey needs and returns one run of it for each worker. */
-async function journey(name: string, idpUrl: string): Promise<Journey> {
-  switch (name) {
-    case 'sign-in':
-      return async (worker, i) => void (await signInOnce(idpUrl, USERS[(worker + i) % USERS.length]!));
-    case 'saml-sign-in':
-      // As the peer harness signs in (../shared/peers-bench): a fresh browser sends an
-      // AuthnRequest, gets the sign-in page, posts the password and receives the Response.
-      return async (worker, i) => {
-        const agent = new Agent();
-        const xml = authnRequestXml({ issuer: SP.entityId, destination: `${idpUrl}/saml/sso` });
-        let page = await agent.follow(await agent.request(`${idpUrl}/saml/sso?${redirectQuery('SAMLRequest', xml, { sign: false })}`), idpUrl);
-        const user = USERS[(worker + i) % USERS.length]!;
-        const f = form(page.text, '/sign-in');
-        page = await agent.follow(await agent.request(new URL(f.action, idpUrl).toString(), { form: { ...f.fields, username: user[0], password: user[1] } }), idpUrl);
-        if (!page.text.includes('name="SAMLResponse"')) throw new Error(`no response: ${page.status}`);
-      };
-    case 'saml-sso': {
-      const agents = await signedInBrowsers(idpUrl, CONCURRENCY);
-      return async (worker) => {
-        const xml = authnRequestXml({ issuer: SP.entityId, destination: `${idpUrl}/saml/sso` });
-        const page = await agents[worker]!.follow(await agents[worker]!.request(`${idpUrl}/saml/sso?${redirectQuery('SAMLRequest', xml, { sign: false })}`), idpUrl);
-        if (!page.text.includes('name="SAMLResponse"')) throw new Error(`no response: ${page.status}`);
-      };
-    }
-    case 'oidc-sso': {
-      // The OIDC code flow with a live SSO session, as an app sends its users: /oidc/auth to
-      // the code (no page), then the code exchanged for tokens (client_secret_basic).
-      const agents = await signedInBrowsers(idpUrl, CONCURRENCY);
-      return async (worker) => {
-        const auth = `${idpUrl}/oidc/auth?${new URLSearchParams({ client_id: WEB.id, redirect_uri: WEB.redirect, response_type: 'code', scope: 'openid profile email', state: 's', nonce: 'n' })}`;
-        const last = await agents[worker]!.follow(await agents[worker]!.request(auth), idpUrl);
-        const code = last.location?.startsWith(`${WEB.redirect}?`) ? new URL(last.location).searchParams.get('code') : null;
-        if (!code) throw new Error(`no code: ${last.status}`);
-        const res = await fetch(`${idpUrl}/oidc/token`, {
-          method: 'POST', headers: { authorization: basic(WEB), 'content-type': 'application/x-www-form-urlencoded' },
-          body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: WEB.redirect }),
-        });
-        if (!res.ok) throw new Error(`token: ${res.status}`);
-        await res.arrayBuffer();
-      };
-    }
-    case 'refresh': {
-      const agent = new Agent();
-      const current: string[] = [];
-      for (let w = 0; w < CONCURRENCY; w++) current.push(await tokens(idpUrl, agent));
-      return async (worker) => {
-        const res = await fetch(`${idpUrl}/oidc/token`, {
-          method: 'POST', headers: { authorization: basic(WEB), 'content-type': 'application/x-www-form-urlencoded' },
-          body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: current[worker]! }),
-        });
-        const body = (await res.json()) as { refresh_token?: string };
-        if (!body.refresh_token) throw new Error(`refresh failed: ${res.status}`);
-        current[worker] = body.refresh_token;
-      };
-    }
-    case 'client-credentials':
-      return async () => {
-        const res = await fetch(`${idpUrl}/oidc/token`, {
-          method: 'POST', headers: { authorization: basic(SERVICE), 'content-type': 'application/x-www-form-urlencoded' },
-          body: 'grant_type=client_credentials',
-        });
-        if (!res.ok) throw new Error(`client_credentials: ${res.status}`);
-        await res.arrayBuffer();
-      };
-    default:
-      throw new Error(`unknown journey ${name}`);
-  }
-}
-
 /**
  * What the journey's benchmark compares against, in CPU per operation in this process:
  * argon2id verifies (sign-in) and samlify's own signed responses (saml-sso). With all of a
@@ -251,7 +155,7 @@ async function profileJourney(name: string): Promise<Record<string, unknown>> {
   const inspectPort = await freePort();
   const bench: BenchIdp = await startBenchIdp({ IDP_ARGON2_MEMORY_KIB: '', IDP_ARGON2_TIME_COST: '' }, [`--inspect=127.0.0.1:${inspectPort}`]);
   try {
-    const run = await journey(name, bench.url);
+    const run = await journey(name, bench.url, CONCURRENCY);
     for (let i = 0; i < 20; i++) await run(0, i); // warm-up, and proof the journey works
     const commands = await commandsOf(bench.redis.port, () => run(0, 1));
     // First unprofiled: the rate, and CPU per journey by process.

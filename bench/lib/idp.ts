@@ -40,15 +40,18 @@ export function manyAddressesConfig(): string {
   return file;
 }
 
-/** `env` adds to (or, with '', unsets) the defaults; IDP_ARGON2_* '' = the configured parameters. */
-export async function startBenchIdp(env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<BenchIdp> {
+/**
+ * `env` adds to (or, with '', unsets) the defaults; IDP_ARGON2_* '' = the configured parameters.
+ * `root`: the checkout whose IdP runs (bench:ab runs an earlier commit's beside this one).
+ */
+export async function startBenchIdp(env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = [], root = projectRoot): Promise<BenchIdp> {
   const redis = await OwnedRedis.start();
   const schema = await newSchema();
   const idp = await startIdpProcess({
     REDIS_URL: redis.url, ...schema.env, IDP_DEMO_SEED: 'true', LOG_LEVEL: 'warn',
     IDP_KEYS_DIR: mkdtempSync(path.join(tmpdir(), 'bench-keys-')), IDP_RP_DIR: path.join(projectRoot, 'test/fixtures/relying-parties'),
     ...env,
-  }, undefined, nodeArgs);
+  }, undefined, nodeArgs, 'ready', root);
   return {
     url: `http://127.0.0.1:${idp.port}`,
     idp,

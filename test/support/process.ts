@@ -20,10 +20,10 @@ export interface IdpProcess {
 }
 
 /**
- * Starts `node [nodeArgs] src/main.ts`; resolves when its /readyz answers 200 (or, with
+ * Starts `node [nodeArgs] src/main.ts` (of this checkout, or of another at `root`); resolves when its /readyz answers 200 (or, with
  * `until: 'alive'`, when /healthz does: the store may still be unreachable).
  */
-export async function startIdpProcess(env: NodeJS.ProcessEnv, port?: number, nodeArgs: string[] = [], until: 'ready' | 'alive' = 'ready'): Promise<IdpProcess> {
+export async function startIdpProcess(env: NodeJS.ProcessEnv, port?: number, nodeArgs: string[] = [], until: 'ready' | 'alive' = 'ready', root = projectRoot): Promise<IdpProcess> {
   const p = port ?? (await freePort());
   const childEnv: NodeJS.ProcessEnv = {
     ...process.env,
@@ -39,7 +39,7 @@ export async function startIdpProcess(env: NodeJS.ProcessEnv, port?: number, nod
     PORT: String(p),
   };
   // As `npm start` runs it (V8's memory flags: src/config/node-flags.ts).
-  const child = spawn(process.execPath, [...V8_MEMORY_FLAGS, ...nodeArgs, 'src/main.ts'], { cwd: projectRoot, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...V8_MEMORY_FLAGS, ...nodeArgs, 'src/main.ts'], { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
