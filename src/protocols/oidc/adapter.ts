@@ -39,19 +39,28 @@ const ANONYMOUS_SESSION_MS = 10 * 60_000;
 const REGISTRATIONS = new Set(['Client', 'RegistrationAccessToken', 'InitialAccessToken']);
 
 /**
- * The sessions one request of oidc-provider's has read, as they were stored (JSON), by id.
- * oidc-provider saves the session at the end of every request that had one, changed or not;
- * a save of exactly what this request read is not written again (two Redis commands of
- * every authorization with a live session). Its lifetime does not move either: a session's
- * `exp` is fixed at sign-in (provider.ts, ttl.Session), so an unchanged payload is an
- * unchanged expiry. A session another process wrote meanwhile is kept as that process left
- * it, which is what this request would have written had it changed nothing.
+ * What one request of oidc-provider's has read, kept for the rest of that request:
+ * - `sessions`: the sessions it read, as they were stored (JSON), by id. oidc-provider saves
+ *   the session at the end of every request that had one, changed or not; a save of exactly
+ *   what this request read is not written again (two Redis commands of every authorization
+ *   with a live session). Its lifetime does not move either: a session's `exp` is fixed at
+ *   sign-in (provider.ts, ttl.Session), so an unchanged payload is an unchanged expiry. A
+ *   session another process wrote meanwhile is kept as that process left it, which is what
+ *   this request would have written had it changed nothing.
+ * - `ahead`: records asked for before oidc-provider asks, by model and id. A code, token or
+ *   refresh token names its grant, which oidc-provider reads next, after the session the
+ *   token is bound to (two more round trips): the grant is read at once, beside them. Used
+ *   once; a write or removal of that record in the request drops it.
  */
-const sessionsRead = new AsyncLocalStorage<Map<string, string>>();
+interface RequestReads {
+  sessions: Map<string, string>;
+  ahead: Map<string, Promise<AdapterPayload | undefined>>;
+}
+const requestReads = new AsyncLocalStorage<RequestReads>();
 
-/** Runs one request of oidc-provider's with its own memory of the sessions it read (provider.use). */
-export function rememberSessionsRead<T>(next: () => Promise<T>): Promise<T> {
-  return sessionsRead.run(new Map(), next);
+/** Runs one request of oidc-provider's with its own memory of what it read (provider.use). */
+export function withRequestReads<T>(next: () => Promise<T>): Promise<T> {
+  return requestReads.run({ sessions: new Map(), ahead: new Map() }, next);
 }
 
 export function ttlMsFor(expiresIn: number | undefined): number {
@@ -81,7 +90,9 @@ export function adapterFactory(store: Store, database: Database): new (name: str
       const key = this.#key(id);
       const stored = BEARER.has(this.name) ? { ...payload, jti: undefined } : payload;
       const json = JSON.stringify(stored);
-      const read = this.name === 'Session' ? sessionsRead.getStore() : undefined;
+      const reads = requestReads.getStore();
+      reads?.ahead.delete(`${this.name}:${id}`);
+      const read = this.name === 'Session' ? reads?.sessions : undefined;
       if (read?.get(id) === json) return;
       if (REGISTRATIONS.has(this.name)) {
         const expiresAt = typeof expiresIn === 'number' && expiresIn > 0 ? new Date(Date.now() + expiresIn * 1000) : null;
@@ -107,6 +118,12 @@ export function adapterFactory(store: Store, database: Database): new (name: str
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
+      const reads = requestReads.getStore();
+      const ahead = reads?.ahead.get(`${this.name}:${id}`);
+      if (ahead) {
+        reads!.ahead.delete(`${this.name}:${id}`);
+        return ahead;
+      }
       let payload: AdapterPayload | undefined;
       if (REGISTRATIONS.has(this.name)) {
         payload = ((await registrations.get(this.name, digest(id))) as AdapterPayload | null) ?? undefined;
@@ -122,13 +139,24 @@ export function adapterFactory(store: Store, database: Database): new (name: str
         if (!hash?.payload) return undefined;
         payload = JSON.parse(hash.payload) as AdapterPayload;
         if (hash.consumed) payload.consumed = Number(hash.consumed);
+        if (reads && GRANTABLE.has(this.name) && typeof payload.grantId === 'string') this.#readAhead(reads, 'Grant', payload.grantId);
       } else {
         const raw = await store.get(this.#key(id));
         if (!raw) return undefined;
-        if (this.name === 'Session') sessionsRead.getStore()?.set(id, raw);
+        if (this.name === 'Session') reads?.sessions.set(id, raw);
         payload = JSON.parse(raw) as AdapterPayload;
+        if (reads && GRANTABLE.has(this.name) && typeof payload.grantId === 'string') this.#readAhead(reads, 'Grant', payload.grantId);
       }
       return BEARER.has(this.name) ? { ...payload, jti: id } : payload;
+    }
+
+    /** Starts reading a record this request will ask for next (RequestReads). */
+    #readAhead(reads: RequestReads, name: string, id: string): void {
+      const key = `${name}:${id}`;
+      if (reads.ahead.has(key)) return;
+      const read = new StoreAdapter(name).find(id);
+      read.catch(() => {}); // a failure reaches oidc-provider when it asks; never unhandled
+      reads.ahead.set(key, read);
     }
 
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {
@@ -154,6 +182,7 @@ export function adapterFactory(store: Store, database: Database): new (name: str
     }
 
     async destroy(id: string): Promise<void> {
+      requestReads.getStore()?.ahead.delete(`${this.name}:${id}`);
       if (REGISTRATIONS.has(this.name)) await registrations.delete(this.name, digest(id));
       else await store.del(this.#key(id));
     }

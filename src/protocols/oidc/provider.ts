@@ -17,7 +17,7 @@ import { StoreUnavailableError, type Store } from '../../store/index.ts';
 import type { Database } from '../../store/database/index.ts';
 import type { Render } from '../../http/respond.ts';
 import { allowFormTargets } from '../../http/form-targets.ts';
-import { adapterFactory, rememberSessionsRead } from './adapter.ts';
+import { adapterFactory, withRequestReads } from './adapter.ts';
 import { initialAccessTokenUses, LIMITED_USES, limitedUsesPolicy } from './initial-access-tokens.ts';
 import { ACR_MFA, ACR_VALUES, acrOf, requestedAcr } from './acr.ts';
 import { pairwiseSub } from './subjects.ts';
@@ -350,7 +350,7 @@ export function createProvider(deps: OidcDeps): Provider {
   const provider = new Provider(settings.server.publicUrl, configuration);
   provider.proxy = settings.server.trustProxy;
   provider.registerGrantType('client_credentials', clientCredentialsGrant, 'scope');
-  provider.use((_ctx, next) => rememberSessionsRead(next));
+  provider.use((_ctx, next) => withRequestReads(next));
   // RFC 6749 5.2: a grant type the client is not registered for is unauthorized_client
   // (oidc-provider answers invalid_request).
   provider.use(async (ctx, next) => {
