@@ -90,10 +90,11 @@ async function main() {
   const git = (...args: string[]) => execFileSync('git', args, { cwd: projectRoot, encoding: 'utf8' }).trim();
   const commit = git('rev-parse', '--verify', `${rev}^{commit}`);
   const head = `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--untracked-files=no') ? ' (with uncommitted changes)' : ''}`;
-  // Both arms run from checkouts of their own, each with node_modules installed the same
-  // way: an IdP whose node_modules were freshly installed measured 5-8 % cheaper on
-  // client_credentials than the same commit on this checkout's (A/A runs), so the arms are
-  // kept alike. This checkout's uncommitted changes are taken along (git stash create).
+  // Both arms run from checkouts of their own, their node_modules installed the same way,
+  // so that nothing but the two commits differs between them (an A/A run with one arm on
+  // this checkout and the other on a fresh install of the same lock came out 1.08 x on
+  // client_credentials; the cause was not found). This checkout's uncommitted changes are
+  // taken along (git stash create).
   const snapshot = git('stash', 'create') || git('rev-parse', 'HEAD');
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-ab-'));
   const checkouts = [path.join(dir, 'before'), path.join(dir, 'now')] as const;
