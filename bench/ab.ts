@@ -12,7 +12,7 @@
 // Both arms run from temporary git worktrees (the commit, and this checkout with its
 // uncommitted changes), removed afterwards; they share this checkout's node_modules when
 // both package-lock.json files are this one, else each gets its own (npm ci).
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -20,6 +20,7 @@ import { projectRoot } from '../src/config/settings.ts';
 import { manyAddressesConfig, startBenchIdp, type BenchIdp } from './lib/idp.ts';
 import { journey, JOURNEYS, type Journey } from './lib/journeys.ts';
 import { drive } from './lib/load.ts';
+import { cpuSeconds, redisServerPid } from './lib/cpu.ts';
 import { percentile, report, round } from './lib/stats.ts';
 
 const SLICES = 2 * Math.ceil(Number(process.env.SLICES ?? 12) / 2);
@@ -31,13 +32,12 @@ const median = (values: number[]) => percentile(values, 50);
 /** Of ratios: the slice that runs second in a pair is dearer on this machine (by up to 10 %), and pairs alternate which arm goes first; a geometric mean over an even number of pairs cancels that. */
 const geometricMean = (values: number[]) => Math.exp(values.reduce((t, v) => t + Math.log(v), 0) / values.length);
 
-/** utime + stime of a process, in ms (USER_HZ 100). */
+/** CPU ms a process has used so far; 0 once it has ended. */
 function cpuMs(pid: number): number {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
+    return cpuSeconds(pid) * 1000;
   } catch {
-    return 0; // ended meanwhile
+    return 0;
   }
 }
 
@@ -65,7 +65,7 @@ interface Arm { name: string; bench: BenchIdp; redisPid: number; run: Journey; i
 
 async function arm(name: string, root: string, journeyName: string): Promise<Arm> {
   const bench = await startBenchIdp({ NODE_ENV: 'production', IDP_SIMS: 'false', IDP_WORKERS: WORKERS, IDP_CONFIG_FILE: manyAddressesConfig() }, [], root);
-  const redisPid = Number(/process_id:(\d+)/.exec(spawnSync('redis-cli', ['-p', String(bench.redis.port), 'info', 'server'], { encoding: 'utf8' }).stdout)![1]);
+  const redisPid = redisServerPid(bench.redis.port);
   return { name, bench, redisPid, run: await journey(journeyName, bench.url, CONCURRENCY), idpMs: [], redisMs: [], perSecond: [] };
 }
 

@@ -21,6 +21,7 @@ import { startBenchIdp, USERS, type BenchIdp } from './lib/idp.ts';
 import { drive } from './lib/load.ts';
 import { report, round } from './lib/stats.ts';
 import { journey, SP, tokens } from './lib/journeys.ts';
+import { cpuSeconds, redisServerPid } from './lib/cpu.ts';
 
 const SECONDS = Number(process.env.SECONDS ?? 10);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 4);
@@ -67,12 +68,6 @@ async function commandsOf(port: number, op: () => Promise<void>): Promise<Record
     if (m) counts[m[1]!.toUpperCase()] = (counts[m[1]!.toUpperCase()] ?? 0) + 1;
   }
   return Object.fromEntries(Object.entries(counts).sort((a, b) => b[1] - a[1]));
-}
-
-/** CPU seconds (user + system, every thread) the process has used so far, from /proc. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
 }
 
 /** CPU seconds of every postgres process on this machine (the server the IdP's directory is on). */
@@ -159,7 +154,7 @@ async function profileJourney(name: string): Promise<Record<string, unknown>> {
     for (let i = 0; i < 20; i++) await run(0, i); // warm-up, and proof the journey works
     const commands = await commandsOf(bench.redis.port, () => run(0, 1));
     // First unprofiled: the rate, and CPU per journey by process.
-    const redisPid = Number(/process_id:(\d+)/.exec(spawnSync('redis-cli', ['-p', String(bench.redis.port), 'info', 'server'], { encoding: 'utf8' }).stdout)![1]);
+    const redisPid = redisServerPid(bench.redis.port);
     const cpu0 = { idp: cpuSeconds(bench.idp.child.pid!), redis: cpuSeconds(redisPid), postgres: postgresCpuSeconds(), load: process.cpuUsage() };
     const load = await drive({ concurrency: CONCURRENCY, seconds: SECONDS }, run);
     const loadCpu = process.cpuUsage(cpu0.load);

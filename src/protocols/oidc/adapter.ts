@@ -139,14 +139,13 @@ export function adapterFactory(store: Store, database: Database): new (name: str
         if (!hash?.payload) return undefined;
         payload = JSON.parse(hash.payload) as AdapterPayload;
         if (hash.consumed) payload.consumed = Number(hash.consumed);
-        if (reads && GRANTABLE.has(this.name) && typeof payload.grantId === 'string') this.#readAhead(reads, 'Grant', payload.grantId);
       } else {
         const raw = await store.get(this.#key(id));
         if (!raw) return undefined;
         if (this.name === 'Session') reads?.sessions.set(id, raw);
         payload = JSON.parse(raw) as AdapterPayload;
-        if (reads && GRANTABLE.has(this.name) && typeof payload.grantId === 'string') this.#readAhead(reads, 'Grant', payload.grantId);
       }
+      if (reads && GRANTABLE.has(this.name) && typeof payload.grantId === 'string') this.#readAhead(reads, 'Grant', payload.grantId);
       return BEARER.has(this.name) ? { ...payload, jti: id } : payload;
     }
 

@@ -211,6 +211,8 @@ export function createProvider(deps: OidcDeps): Provider {
   const ownClient = async (ctx: KoaContextWithOIDC, client: { clientId: string }, token: { clientId?: string | undefined }) =>
     token.clientId === client.clientId;
 
+  /** The SSO session's maximum age, which oidc-provider's session never outlives. */
+  const ssoSeconds = Math.round(settings.sso.absoluteHours * 3600);
   const configuration: Configuration = {
     adapter: adapterFactory(deps.store, deps.database),
     clients: deps.clients.map(toClientMetadata) as unknown as Configuration['clients'],
@@ -316,11 +318,7 @@ export function createProvider(deps: OidcDeps): Provider {
       // the sign-in it carries (loginTs: the SSO session's authTime, see the sso_session
       // check above, which also ends it earlier when the SSO session ends). Fixed at sign-in,
       // not moved on by every request: an unchanged session is not written again (adapter.ts).
-      Session: (_ctx, session) => {
-        const absolute = Math.round(settings.sso.absoluteHours * 3600);
-        if (typeof session.loginTs !== 'number') return absolute;
-        return Math.max(1, session.loginTs + absolute - Math.floor(Date.now() / 1000));
-      },
+      Session: (_ctx, session) => (typeof session.loginTs === 'number' ? Math.max(1, session.loginTs + ssoSeconds - Math.floor(Date.now() / 1000)) : ssoSeconds),
     },
     renderError: async (ctx, out, error) => {
       // oidc-provider's own errors carry their status; anything else (the store failing) is ours.
